@@ -1,0 +1,39 @@
+/* cli.h — what every `cloakx` subcommand shares: global options (--json, -v, -q),
+ * output and error conventions, and the command table. Internal to engine/. */
+#ifndef CX_ENGINE_CLI_H
+#define CX_ENGINE_CLI_H
+
+#include "cx_util.h"
+
+typedef struct cx_cli {
+    const char *cmd;  /* "seal", "attest verify-nitro", ... */
+    int json;         /* --json: machine-readable output on stdout */
+    int progress;     /* progress bars allowed (stderr is a terminal, not -q) */
+    cx_logger log;    /* stderr; level from -v / -q */
+    char cmd_buf[64]; /* storage for a two-word cmd */
+} cx_cli;
+
+typedef int (*cx_cmd_fn)(cx_cli *cli, int argc, char **argv);
+
+typedef struct cx_command {
+    const char *name;
+    const char *summary;
+    cx_cmd_fn run;
+} cx_command;
+
+/* Report e (human text on stderr; with --json also {"error":...} on stdout);
+ * returns the documented exit code for e->code. */
+int cli_fail(cx_cli *cli, const cx_error *e);
+/* A usage error: message and a pointer to --help on stderr; returns 2. */
+int cli_usage(cx_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a JSON value on stdout (pretty when stdout is a terminal) and free it. */
+int cli_print_json(cx_cli *cli, json_t *v);
+/* True when argv holds -h or --help. */
+int cli_wants_help(int argc, char **argv);
+/* Dispatch argv[0] among sub-commands (for `cloakx attest ...`, `cloakx blob ...`). */
+int cli_dispatch(cx_cli *cli, const char *group, const cx_command *cmds, int argc, char **argv);
+
+/* One function per top-level command; each file cmd_*.c owns its command. */
+int cmd_version(cx_cli *cli, int argc, char **argv);
+
+#endif

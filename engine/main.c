@@ -1,0 +1,94 @@
+/* main.c — the `cloakx` command line: global options, the command table, help.
+ * Each command lives in its own cmd_*.c; this file only dispatches. */
+#include "cli.h"
+
+#include <string.h>
+#include <unistd.h>
+
+/* Keep sorted by how a new user meets them: general, seller, buyer, operator, auditor. */
+static const cx_command commands[] = {
+    {"version", "print version and build/CPU features", cmd_version},
+    {NULL, NULL, NULL},
+};
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: cloakx [-v|-q] [--json] <command> [options]\n\n"
+            "CloakX confidential training engine.\n\ncommands:\n");
+    for (const cx_command *c = commands; c->name; c++)
+        fprintf(out, "  %-12s %s\n", c->name, c->summary);
+    fprintf(out, "\nglobal options (accepted anywhere):\n"
+                 "  --json         machine-readable output on stdout\n"
+                 "  -v, --verbose  more log output on stderr (repeat for debug)\n"
+                 "  -q, --quiet    errors only, no progress bars\n\n"
+                 "exit codes: 0 ok, 1 runtime failure, 2 usage error,\n"
+                 "            3 verification or integrity failure\n\n"
+                 "'cloakx <command> --help' describes a command.\n");
+}
+
+/* Global flags may stand anywhere; they are removed before the command sees argv. */
+static int take_global_flags(cx_cli *cli, int argc, char **argv)
+{
+    int out = 1, verbosity = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            while (i < argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(a, "--json") == 0)
+            cli->json = 1;
+        else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)
+            verbosity++;
+        else if (strcmp(a, "-vv") == 0)
+            verbosity += 2;
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+            verbosity = -1;
+        else
+            argv[out++] = argv[i];
+    }
+    argv[out] = NULL;
+    cli->log.level = verbosity < 0 ? CX_LOG_ERROR : verbosity == 0 ? CX_LOG_WARN
+                                                 : verbosity == 1 ? CX_LOG_INFO
+                                                                  : CX_LOG_DEBUG;
+    cli->progress = verbosity >= 0 && isatty(STDERR_FILENO);
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    cx_cli cli = {0};
+    argc = take_global_flags(&cli, argc, argv);
+    if (argc < 2) {
+        print_help(stderr);
+        return CX_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        if (argc > 2) {
+            /* `cloakx help seal` is `cloakx seal --help` */
+            char *sub[] = {argv[2], "--help", NULL};
+            for (const cx_command *c = commands; c->name; c++)
+                if (strcmp(c->name, argv[2]) == 0) {
+                    cli.cmd = c->name;
+                    return c->run(&cli, 2, sub);
+                }
+            fprintf(stderr, "cloakx: no help for '%s': not a command\n", argv[2]);
+            return CX_EXIT_USAGE;
+        }
+        print_help(stdout);
+        return CX_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0)
+        name = "version";
+    for (const cx_command *c = commands; c->name; c++) {
+        if (strcmp(c->name, name) == 0) {
+            cli.cmd = c->name;
+            return c->run(&cli, argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "cloakx: '%s' is not a cloakx command. See 'cloakx help'.\n", name);
+    return CX_EXIT_USAGE;
+}

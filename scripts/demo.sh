@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# demo.sh — README command 1: install what is missing, build, run `cloakx demo`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/deps.sh build
+bash scripts/build.sh build
+exec ./build/engine/cloakx demo "$@"

@@ -1,0 +1,134 @@
+/* test_util_secmem.c — secure memory: alignment, guard pages, lock state, wipe on free,
+ * allocation failure, and the lock-limit failure and fallback (in a child without
+ * CAP_IPC_LOCK, since root may lock without limit). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cx_util.h"
+
+static void test_alloc_basic(void **state)
+{
+    (void)state;
+    cx_error e;
+    uint8_t *p = cx_secmem_alloc(100, 0, &e);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % (uintptr_t)sysconf(_SC_PAGESIZE), 0);
+    assert_int_equal(cx_secmem_size(p), 100);
+    memset(p, 0xaa, 100);
+    cx_secmem_free(p);
+    cx_secmem_free(NULL);
+}
+
+static void test_alloc_too_large(void **state)
+{
+    (void)state;
+    cx_error e;
+    assert_null(cx_secmem_alloc(SIZE_MAX - 10, 0, &e));
+    assert_int_equal(e.code, CX_ERR_NOMEM);
+    assert_null(cx_secmem_alloc((size_t)1 << 46, 0, &e)); /* 64 TiB: mmap refuses */
+    assert_int_equal(e.code, CX_ERR_NOMEM);
+    assert_non_null(strstr(e.msg, "secure memory"));
+}
+
+/* Touching the page after the buffer must fault (guard page). */
+static void test_guard_page(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL); /* a sanitizer's handler would turn the fault into exit(1) */
+        uint8_t *p = cx_secmem_alloc(10, 0, NULL);
+        long ps = sysconf(_SC_PAGESIZE);
+        volatile uint8_t *beyond = p + ps;
+        *beyond = 1;
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGSEGV);
+}
+
+static int drop_ipc_lock(void)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) != 0)
+        return -1;
+    data[0].effective &= ~(1u << CAP_IPC_LOCK);
+    data[0].permitted &= ~(1u << CAP_IPC_LOCK);
+    return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* Child: with a 0 lock limit, REQUIRE_LOCK fails with CX_ERR_LIMIT and a clear message,
+ * and the default falls back to unlocked memory. */
+static void test_lock_limit(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {0, 0};
+        if (drop_ipc_lock() != 0 || setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+            _exit(10);
+        cx_error e;
+        void *p = cx_secmem_alloc(4096, CX_SECMEM_REQUIRE_LOCK, &e);
+        if (p != NULL)
+            _exit(11);
+        if (e.code != CX_ERR_LIMIT || !strstr(e.msg, "RLIMIT_MEMLOCK"))
+            _exit(12);
+        p = cx_secmem_alloc(4096, 0, &e);
+        if (!p || cx_secmem_is_locked(p))
+            _exit(13);
+        cx_secmem_free(p);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_locked_when_allowed(void **state)
+{
+    (void)state;
+    struct rlimit rl;
+    getrlimit(RLIMIT_MEMLOCK, &rl);
+    void *p = cx_secmem_alloc(4096, 0, NULL);
+    assert_non_null(p);
+    if (geteuid() == 0 || rl.rlim_cur >= 3 * 4096)
+        assert_true(cx_secmem_is_locked(p));
+    cx_secmem_free(p);
+}
+
+static void test_wipe(void **state)
+{
+    (void)state;
+    uint8_t buf[32];
+    memset(buf, 0x5a, sizeof buf);
+    cx_memwipe(buf, sizeof buf);
+    for (size_t i = 0; i < sizeof buf; i++)
+        assert_int_equal(buf[i], 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alloc_basic),         cmocka_unit_test(test_alloc_too_large),
+        cmocka_unit_test(test_guard_page),          cmocka_unit_test(test_lock_limit),
+        cmocka_unit_test(test_locked_when_allowed), cmocka_unit_test(test_wipe),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,118 @@
+/* secmem.c — memory for keys and plaintext: page-aligned between guard pages, locked
+ * in RAM, left out of core dumps, and wiped before it is returned to the system. */
+#include "cx_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+/* Layout: [guard page][meta page][user pages...][guard page]; the meta page holds
+ * the sizes so that free() needs only the pointer. */
+typedef struct secmem_meta {
+    uint64_t magic;
+    size_t map_len;
+    size_t user_len;
+    size_t user_pages_len;
+    int locked;
+} secmem_meta;
+
+#define SECMEM_MAGIC 0x43585345434d454dULL /* "CXSECMEM" */
+
+static size_t page_size(void)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    return ps > 0 ? (size_t)ps : 4096;
+}
+
+void cx_memwipe(void *p, size_t len)
+{
+    if (p && len)
+        OPENSSL_cleanse(p, len);
+}
+
+static secmem_meta *meta_of(const void *p)
+{
+    return (secmem_meta *)((uintptr_t)p - page_size());
+}
+
+void *cx_secmem_alloc(size_t len, unsigned flags, cx_error *e)
+{
+    size_t ps = page_size();
+    if (len == 0)
+        len = 1;
+    if (len > SIZE_MAX - 4 * ps) {
+        cx_error_set(e, CX_ERR_NOMEM, "secure memory: %zu bytes is too large", len);
+        return NULL;
+    }
+    size_t user_pages = (len + ps - 1) / ps * ps;
+    size_t map_len = user_pages + 3 * ps;
+    uint8_t *base = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+        cx_error_errno(e, CX_ERR_NOMEM, errno, "secure memory: mmap of %zu bytes", map_len);
+        return NULL;
+    }
+    if (madvise(base, map_len, MADV_DONTDUMP) != 0) {
+        int err = errno;
+        munmap(base, map_len);
+        cx_error_errno(e, CX_ERR_NOMEM, err, "secure memory: madvise(MADV_DONTDUMP)");
+        return NULL;
+    }
+    uint8_t *user = base + 2 * ps;
+    if (mprotect(base, ps, PROT_NONE) != 0 || mprotect(user + user_pages, ps, PROT_NONE) != 0) {
+        int err = errno;
+        munmap(base, map_len);
+        cx_error_errno(e, CX_ERR_NOMEM, err, "secure memory: guard pages");
+        return NULL;
+    }
+    int locked = mlock(user - ps, user_pages + ps) == 0;
+    if (!locked) {
+        int err = errno;
+        if (flags & CX_SECMEM_REQUIRE_LOCK) {
+            munmap(base, map_len);
+            cx_error_errno(e, CX_ERR_LIMIT, err,
+                           "secure memory: mlock of %zu bytes refused (RLIMIT_MEMLOCK; raise it "
+                           "with `ulimit -l` or run with CAP_IPC_LOCK)",
+                           user_pages);
+            return NULL;
+        }
+        /* Fallback: unlocked but still excluded from dumps and wiped on free. */
+    }
+    secmem_meta *m = (secmem_meta *)(user - ps);
+    m->magic = SECMEM_MAGIC;
+    m->map_len = map_len;
+    m->user_len = len;
+    m->user_pages_len = user_pages;
+    m->locked = locked;
+    return user;
+}
+
+int cx_secmem_is_locked(const void *p)
+{
+    return p ? meta_of(p)->locked : 0;
+}
+
+size_t cx_secmem_size(const void *p)
+{
+    return p ? meta_of(p)->user_len : 0;
+}
+
+void cx_secmem_free(void *p)
+{
+    if (!p)
+        return;
+    size_t ps = page_size();
+    secmem_meta *m = meta_of(p);
+    if (m->magic != SECMEM_MAGIC)
+        abort(); /* not ours: freeing it would corrupt memory */
+    size_t map_len = m->map_len, user_pages = m->user_pages_len;
+    int locked = m->locked;
+    OPENSSL_cleanse(p, user_pages);
+    OPENSSL_cleanse(m, sizeof *m);
+    if (locked)
+        munlock((uint8_t *)p - ps, user_pages + ps);
+    munmap((uint8_t *)p - 2 * ps, map_len);
+}
