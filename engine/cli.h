@@ -35,5 +35,16 @@ int cli_dispatch(cx_cli *cli, const char *group, const cx_command *cmds, int arg
 
 /* One function per top-level command; each file cmd_*.c owns its command. */
 int cmd_version(cx_cli *cli, int argc, char **argv);
+int cmd_attest(cx_cli *cli, int argc, char **argv); /* group: cmd_groups.c */
+int cmd_bench(cx_cli *cli, int argc, char **argv);  /* group: cmd_groups.c */
+/* sub-commands of the groups */
+
+/* io */
+
+/* kernels */
+
+/* attestation */
+
+/* chain / marketplace */
 
 #endif

@@ -8,6 +8,11 @@
 /* Keep sorted by how a new user meets them: general, seller, buyer, operator, auditor. */
 static const cx_command commands[] = {
     {"version", "print version and build/CPU features", cmd_version},
+    /* seller */
+    /* buyer */
+    /* operator */
+    {"attest", "verify, collect and inspect attestation evidence", cmd_attest},
+    {"bench", "benchmarks, each beside its peer measured in the same run", cmd_bench},
     {NULL, NULL, NULL},
 };
 
