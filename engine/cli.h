@@ -40,10 +40,25 @@ int cmd_bench(cx_cli *cli, int argc, char **argv);  /* group: cmd_groups.c */
 /* sub-commands of the groups */
 
 /* io */
+int cmd_keygen(cx_cli *cli, int argc, char **argv);        /* cmd_keygen.c */
+int cmd_seal(cx_cli *cli, int argc, char **argv);          /* cmd_seal.c */
+int cmd_unseal(cx_cli *cli, int argc, char **argv);        /* cmd_seal.c */
+int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv); /* cmd_bench_decrypt.c */
+int cmd_blob(cx_cli *cli, int argc, char **argv); /* group: blob put|get|stat */
+int cmd_stats(cx_cli *cli, int argc, char **argv); /* cmd_stats.c: column statistics */
+int cmd_bench_parse(cx_cli *cli, int argc, char **argv); /* cmd_bench_parse.c: CSV parse rate */
 
 /* kernels */
+int cmd_train(cx_cli *cli, int argc, char **argv);       /* cmd_train.c */
+int cmd_predict(cx_cli *cli, int argc, char **argv);     /* cmd_train.c */
+int cmd_bench_train(cx_cli *cli, int argc, char **argv); /* cmd_bench_train.c */
+int cmd_privacy(cx_cli *cli, int argc, char **argv); /* cmd_privacy.c: DP accountant */
 
 /* attestation */
+int cmd_attest_verify_nitro(cx_cli *cli, int argc, char **argv); /* cmd_attest_nitro.c */
+int cmd_attest_inspect(cx_cli *cli, int argc, char **argv);      /* cmd_attest_nitro.c */
+int cmd_attest_verify_gpu(cx_cli *cli, int argc, char **argv);  /* cmd_attest_gpu.c */
+int cmd_attest_collect_gpu(cx_cli *cli, int argc, char **argv); /* cmd_attest_gpu.c */
 
 /* chain / marketplace */
 

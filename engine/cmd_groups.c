@@ -4,11 +4,18 @@
 
 static const cx_command attest_commands[] = {
     /* attestation sub-commands: one line each */
+    {"verify-nitro", "verify an AWS Nitro attestation document (chain, signature, PCRs)", cmd_attest_verify_nitro},
+    {"inspect", "pretty-print an attestation artefact (Nitro document, ...)", cmd_attest_inspect},
+    {"verify-gpu", "verify NVIDIA H100 CC evidence (report, chain, FWID)", cmd_attest_verify_gpu},
+    {"collect-gpu", "collect GPU evidence through NVML (CC node)", cmd_attest_collect_gpu},
     {NULL, NULL, NULL},
 };
 
 static const cx_command bench_commands[] = {
     /* benchmark sub-commands: one line each */
+    {"decrypt", "decryption pipeline vs OpenSSL's own AES-256-GCM loop; 1 vs 2 threads", cmd_bench_decrypt},
+    {"parse", "CSV parse rate per thread and on all threads, beside a strtof split loop", cmd_bench_parse},
+    {"train", "reference MLP training: samples/s, GFLOP/s vs SGEMM; DP-SGD vs plain epoch", cmd_bench_train},
     {NULL, NULL, NULL},
 };
 

@@ -9,7 +9,15 @@
 static const cx_command commands[] = {
     {"version", "print version and build/CPU features", cmd_version},
     /* seller */
+    {"keygen", "create X25519 (receive) and Ed25519 (sign) key pairs", cmd_keygen},
+    {"seal", "seal a data file to a recipient key (.cxb)", cmd_seal},
+    {"unseal", "decrypt and verify a sealed blob with a secret key", cmd_unseal},
+    {"blob", "put, get and stat blobs in a store (local:DIR or walrus:)", cmd_blob},
     /* buyer */
+    {"train", "train a model from a job spec on plaintext data files (development)", cmd_train},
+    {"predict", "predict with a trained model on a data file, to CSV", cmd_predict},
+    {"stats", "column statistics and correlations of plaintext data files", cmd_stats},
+    {"privacy", "DP budget: epsilon for a noise multiplier, or the noise for an epsilon", cmd_privacy},
     /* operator */
     {"attest", "verify, collect and inspect attestation evidence", cmd_attest},
     {"bench", "benchmarks, each beside its peer measured in the same run", cmd_bench},

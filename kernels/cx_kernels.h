@@ -11,7 +11,433 @@ extern "C" {
 
 /* ===================== backend, models, training, metrics, job spec ===================== */
 
+/* ---- compute backend (task D: CPU reference in kernels/cpu/; CUDA mirrors it in cuda/) ----
+ * Device memory is addressed by plain pointers (float *, int32_t *) that only the backend
+ * dereferences; pointer arithmetic on them is allowed (CPU and CUDA pointers both support it),
+ * so a batch slice is just `x + row * cols`. All matrices are row-major, dense.
+ * Ops returning void never fail on valid arguments; a backend whose ops can fail
+ * asynchronously (CUDA) records the first failure and reports it from sync()/download(). */
+
+typedef enum cx_precision {
+    CX_PRECISION_FP32 = 0, /* every backend */
+    CX_PRECISION_TF32 = 1, /* GEMMs in TF32 (CUDA only; refused on CPU) */
+    CX_PRECISION_BF16 = 2, /* GEMMs in BF16 with FP32 accumulation (CUDA only) */
+} cx_precision;
+
+typedef enum cx_act {
+    CX_ACT_NONE = 0,
+    CX_ACT_RELU = 1,
+    CX_ACT_GELU = 2, /* tanh approximation, as in GPT-2 / llm.c */
+    CX_ACT_TANH = 3,
+    CX_ACT_SIGMOID = 4,
+} cx_act;
+
+typedef struct cx_backend cx_backend;
+struct cx_backend {
+    const char *name;       /* "cpu", "cuda" */
+    cx_precision precision; /* GEMM precision chosen at creation */
+    void *ctx;              /* backend state */
+
+    /* memory: bytes on the device; free(NULL) is a no-op */
+    cx_err (*alloc)(cx_backend *be, size_t bytes, void **out, cx_error *e);
+    void (*free)(cx_backend *be, void *p);
+    cx_err (*upload)(cx_backend *be, void *dst_dev, const void *src_host, size_t bytes,
+                     cx_error *e);
+    cx_err (*download)(cx_backend *be, void *dst_host, const void *src_dev, size_t bytes,
+                       cx_error *e);
+    /* dst (n) = src (n) on the device */
+    void (*copy)(cx_backend *be, void *dst_dev, const void *src_dev, size_t bytes);
+
+    /* C (M, N) = alpha · op(A) · op(B) + beta · C, op(X) = X or Xᵀ (trans != 0);
+     * op(A) is (M, K), op(B) is (K, N); lda/ldb/ldc are row strides of the stored matrices. */
+    void (*sgemm)(cx_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                  int ldc);
+
+    /* z (B, N) += bias (N) in place (z holds x·W on entry: the pre-activation after);
+     * out (B, N) = act(z). out may equal z only when act is NONE or RELU. */
+    void (*bias_act_forward)(cx_backend *be, cx_act act, int rows, int n, float *z,
+                             const float *bias, float *out);
+    /* dz (B, N) = dout (B, N) ⊙ act'(z) given z (pre-activation) and out = act(z);
+     * dz may alias dout. */
+    void (*act_backward)(cx_backend *be, cx_act act, int rows, int n, const float *z,
+                         const float *out, const float *dout, float *dz);
+
+    /* Losses: per-row loss (B) and the gradient wrt the logits/predictions, scaled by
+     * grad_scale (1/B for a mean; 1 for per-example gradients as DP-SGD needs).
+     * Softmax + cross-entropy (fused): labels (B) are class indices stored as floats;
+     * probs (B, C) = softmax(logits); dlogits (B, C) = grad_scale · (probs − onehot). */
+    void (*softmax_xent)(cx_backend *be, int rows, int classes, const float *logits,
+                         const float *labels, float grad_scale, float *probs, float *dlogits,
+                         float *loss_rows);
+    /* Logistic (binary cross-entropy on a logit): logits (B), labels (B) in {0,1};
+     * probs (B) = σ(logit); dlogits (B) = grad_scale · (probs − y); numerically stable. */
+    void (*logistic_loss)(cx_backend *be, int rows, const float *logits, const float *labels,
+                          float grad_scale, float *probs, float *dlogits, float *loss_rows);
+    /* MSE: pred (B, N), target (B, N); loss_rows (B) = ½·Σ_j (pred − target)²;
+     * dpred (B, N) = grad_scale · (pred − target). */
+    void (*mse_loss)(cx_backend *be, int rows, int n, const float *pred, const float *target,
+                     float grad_scale, float *dpred, float *loss_rows);
+
+    /* out (N) = beta · out + alpha · Σ_rows x (B, N) — the bias gradient; fixed order. */
+    void (*col_sum)(cx_backend *be, int rows, int n, const float *x, float alpha, float beta,
+                    float *out);
+    /* out (B) = (accumulate ? out : 0) + Σ_j x (B, N)² — per-example squared norms. */
+    void (*row_norm_sq)(cx_backend *be, int rows, int n, const float *x, int accumulate,
+                        float *out);
+    /* out (B) = (accumulate ? out : 0) + a (B) ⊙ b (B): combines ‖a_i‖²·‖δ_i‖² per layer. */
+    void (*mul_acc)(cx_backend *be, int rows, const float *a, const float *b, int accumulate,
+                    float *out);
+    /* factor (B) = min(1, max_norm / (sqrt(norm_sq (B)) + 1e-6)) — Opacus clipping factor. */
+    void (*clip_factor)(cx_backend *be, int rows, const float *norm_sq, float max_norm,
+                        float *factor);
+    /* x (B, N) row i *= scale (B)[i], in place. */
+    void (*row_scale)(cx_backend *be, int rows, int n, float *x, const float *scale);
+    /* x (n) *= alpha */
+    void (*scale)(cx_backend *be, size_t n, float *x, float alpha);
+
+    /* Optimizers, fused (one pass over params, grads and state), bias-corrected Adam at
+     * step t ≥ 1. adamw: decoupled weight decay p −= lr·wd·p; adam: wd added to the gradient. */
+    void (*adam_update)(cx_backend *be, size_t n, float *params, const float *grads, float *m,
+                        float *v, float lr, float beta1, float beta2, float eps,
+                        float weight_decay, int decoupled, int t);
+    /* SGD with momentum (PyTorch form): g' = g + wd·p; buf = mu·buf + g'; p −= lr·buf
+     * (buf unused when mu == 0). */
+    void (*sgd_update)(cx_backend *be, size_t n, float *params, const float *grads,
+                       float *momentum_buf, float lr, float momentum, float weight_decay);
+    /* x (n) += scale · noise (n), noise given on the host (drawn from a CSPRNG there). */
+    cx_err (*noise_add)(cx_backend *be, size_t n, float *x_dev, const float *noise_host,
+                        float scale, cx_error *e);
+
+    /* x (B, N) = (x − mean (N)) · inv_std (N), in place. */
+    void (*standardize)(cx_backend *be, int rows, int n, float *x, const float *mean,
+                        const float *inv_std);
+    /* dst (B, N) row r = src row idx[r]; idx (B) on the device (the sampled batch). */
+    void (*gather_rows)(cx_backend *be, int rows, int n, const int32_t *idx, const float *src,
+                        float *dst);
+    /* out (B) = index of the largest x (B, C) in each row (first one on ties). */
+    void (*argmax)(cx_backend *be, int rows, int classes, const float *x, int32_t *out);
+
+    /* Wait for queued work; reports any recorded asynchronous failure. */
+    cx_err (*sync)(cx_backend *be, cx_error *e);
+    void (*destroy)(cx_backend *be);
+};
+
+/* name: "cpu" (or "cuda" when built with it); threads ≤ 0: all cores. TF32/BF16 on the
+ * CPU backend fail with CX_ERR_UNSUPPORTED. Free with cx_backend_destroy. */
+cx_err cx_backend_create(const char *name, cx_precision precision, int threads,
+                         cx_backend **out, cx_error *e);
+cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **out,
+                             cx_error *e);
+void cx_backend_destroy(cx_backend *be);
+const char *cx_precision_name(cx_precision p); /* "fp32", "tf32", "bf16" */
+const char *cx_act_name(cx_act a);             /* "none", "relu", ... */
+
+/* ---- job spec (documented in kernels/README.md) ---- */
+
+typedef enum cx_task { CX_TASK_CLASSIFICATION = 0, CX_TASK_REGRESSION, CX_TASK_STATS } cx_task;
+typedef enum cx_model_kind {
+    CX_MODEL_LINEAR = 0,
+    CX_MODEL_LOGISTIC,
+    CX_MODEL_SOFTMAX,
+    CX_MODEL_MLP
+} cx_model_kind;
+typedef enum cx_loss { CX_LOSS_MSE = 0, CX_LOSS_BCE, CX_LOSS_XENT } cx_loss;
+typedef enum cx_optim_kind { CX_OPTIM_SGD = 0, CX_OPTIM_ADAM, CX_OPTIM_ADAMW } cx_optim_kind;
+typedef enum cx_schedule { CX_SCHED_CONSTANT = 0, CX_SCHED_COSINE, CX_SCHED_STEP } cx_schedule;
+
+#define CX_SPEC_MAX_HIDDEN 16
+
+typedef struct cx_spec {
+    cx_task task;
+    cx_model_kind model;
+    int n_hidden, hidden[CX_SPEC_MAX_HIDDEN];
+    cx_act activation;
+    cx_loss loss;
+    cx_optim_kind optimizer;
+    double lr, momentum, weight_decay, beta1, beta2, eps;
+    cx_schedule schedule;
+    int step_size;     /* epochs between decays (step schedule) */
+    double gamma;      /* decay factor (step schedule) */
+    double min_lr;     /* floor of the cosine schedule */
+    int batch_size, epochs;
+    double validation_split; /* fraction in [0, 0.9] held out, chosen by seed */
+    int patience;            /* early stopping on validation loss; 0: off */
+    uint64_t seed;
+    cx_precision precision;
+    int threads; /* 0: all cores */
+    int privacy; /* DP-SGD on */
+    double noise_multiplier, max_grad_norm, delta;
+    json_t *data; /* the "data" object (schema for io's parsers), owned; NULL if absent */
+    json_t *raw;  /* the whole spec as given, owned (stored in the model's metadata) */
+} cx_spec;
+
+/* Strict: unknown keys and out-of-range values fail with CX_ERR_FORMAT naming the key
+ * (nested keys are named by path, e.g. "optimizer.lr"). */
+cx_err cx_spec_parse(const json_t *j, cx_spec *out, cx_error *e);
+cx_err cx_spec_load(const char *path, cx_spec *out, cx_error *e);
+void cx_spec_free(cx_spec *s); /* releases data/raw; the struct itself is the caller's */
+/* The spec's defaults (what every omitted key takes). */
+void cx_spec_defaults(cx_spec *s);
+const char *cx_task_name(cx_task t);
+const char *cx_model_kind_name(cx_model_kind m);
+const char *cx_loss_name(cx_loss l);
+const char *cx_optim_name(cx_optim_kind o);
+const char *cx_schedule_name(cx_schedule s);
+
+/* ---- models ---- */
+
+/* A stack of dense layers on the host: layer l maps dims[l] → dims[l+1]; hidden layers
+ * use `act`, the last one none (its loss supplies the link). Parameters of layer l:
+ * W (dims[l], dims[l+1]) row-major then b (dims[l+1]), all layers back to back in params. */
+typedef struct cx_model {
+    cx_task task;
+    cx_model_kind kind;
+    cx_loss loss;
+    cx_act act;
+    int n_layers;
+    int *dims;        /* n_layers + 1 */
+    size_t n_params;
+    float *params;    /* n_params */
+    int n_features;   /* dims[0] */
+    int n_outputs;    /* dims[n_layers] */
+    int n_classes;    /* classification: ≥ 2; regression: 0 */
+    float *mean, *inv_std; /* standardiser (n_features each) */
+    float y_mean, y_std;   /* regression targets are trained standardised; 0 / 1 otherwise */
+} cx_model;
+
+/* Builds the architecture from a spec; parameters zero (cx_model_init fills them). */
+cx_err cx_model_create(const cx_spec *s, int n_features, int n_classes, cx_model **out,
+                       cx_error *e);
+/* Deterministic init from seed: He/Xavier-uniform weights, zero biases. */
+void cx_model_init(cx_model *m, uint64_t seed);
+void cx_model_free(cx_model *m);
+size_t cx_model_layer_offset(const cx_model *m, int layer); /* offset of W of layer */
+/* Predictions on the host-side rows x (rows, n_features), already standardised or not:
+ * standardise != 0 applies the model's standardiser first. out (rows, n_outputs):
+ * class probabilities (softmax / σ for logistic) or values. */
+cx_err cx_model_predict(const cx_model *m, cx_backend *be, const float *x, size_t rows,
+                        int standardise, float *out, cx_error *e);
+
+/* Model files: safetensors (task E's writer) with tensors "layers.<l>.weight" (F32,
+ * [dims[l], dims[l+1]]: inputs × outputs, x·W), "layers.<l>.bias" ([dims[l+1]]),
+ * "standardizer.mean" and "standardizer.inv_std" ([n_features]); metadata "cloakx.format" =
+ * "cloakx-model-v1", "task", "model", "loss", "activation", "dims" (JSON list), "n_classes",
+ * "y_mean", "y_std", plus every entry of `extra` (an object: strings stored as they are,
+ * other JSON values serialised) — spec, features, classes, metrics, epsilon. */
+cx_err cx_model_save(const cx_model *m, const json_t *extra, const char *path, cx_error *e);
+/* Loads and validates a model file; *meta (may be NULL) receives all metadata as an
+ * object of strings (caller json_decref's it). */
+cx_err cx_model_load(const char *path, cx_model **out, json_t **meta, cx_error *e);
+
+/* ---- metrics ---- */
+
+typedef struct cx_metrics {
+    double loss;     /* mean validation loss */
+    double accuracy; /* classification */
+    double auc;      /* binary classification: ROC AUC (ties averaged); else NaN */
+    double macro_f1; /* classification */
+    double rmse, r2; /* regression; NaN otherwise */
+    size_t n;        /* rows evaluated */
+} cx_metrics;
+
+/* y (n) labels; pred (n, k): probabilities (k = classes, or 1 for logistic) or values. */
+cx_err cx_metrics_classification(const float *y, const float *pred, size_t n, int k,
+                                 int n_classes, cx_metrics *out, cx_error *e);
+cx_err cx_metrics_regression(const float *y, const float *pred, size_t n, cx_metrics *out,
+                             cx_error *e);
+/* ROC AUC with ties given half credit (Mann–Whitney U); score = P(class 1). */
+cx_err cx_metrics_roc_auc(const float *y, const float *score, size_t n, double *auc,
+                          cx_error *e);
+
+/* ---- training ---- */
+
+/* The training table: x (rows, cols) row-major, y (rows): class index or target value. */
+typedef struct cx_train_data {
+    size_t rows;
+    int cols;
+    const float *x;
+    const float *y;
+    int n_classes; /* classification: number of classes (labels 0..n−1); 0 = count from y */
+} cx_train_data;
+
+typedef struct cx_train_epoch_cb {
+    /* Called after each epoch (from the calling thread); may be NULL. */
+    void (*fn)(void *ud, int epoch, double train_loss, double val_loss, double lr);
+    void *ud;
+} cx_train_epoch_cb;
+
+typedef struct cx_train_result {
+    cx_metrics val;        /* metrics on the validation split (train split if none) */
+    double train_loss;     /* last epoch's mean training loss */
+    int epochs_run, best_epoch;
+    uint64_t steps;        /* optimizer steps taken */
+    double sample_rate;    /* DP: Poisson rate q = batch_size / train rows */
+    double seconds;
+    size_t train_rows, val_rows;
+    double samples_per_s;
+} cx_train_result;
+
+/* Train a model per spec on data with backend be (NULL: a CPU backend with spec's threads).
+ * The model is standardised on the training split; the best epoch (by validation loss) is
+ * kept when early stopping is on. *out is the caller's (cx_model_free). */
+cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
+                const cx_train_epoch_cb *cb, const cx_logger *lg, cx_model **out,
+                cx_train_result *res, cx_error *e);
+
+/* ---- DP-SGD randomness: a CSPRNG stream, never the training RNG ----
+ * AES-256-CTR keyed from OpenSSL's RAND_bytes (the DRBG the TEE seeds); Gaussians by
+ * Box–Muller in double precision, rounded once to float. Sampling uses the same stream. */
+
+typedef struct cx_dp_rng cx_dp_rng;
+cx_err cx_dp_rng_create(cx_dp_rng **out, cx_error *e);
+void cx_dp_rng_free(cx_dp_rng *r);
+/* out (n) = independent N(0, 1) samples. */
+cx_err cx_dp_rng_gaussian(cx_dp_rng *r, float *out, size_t n, cx_error *e);
+/* Poisson sampling: each of n rows joins independently with probability q; the chosen row
+ * indices (ascending) go to idx (capacity n), their number to *count. */
+cx_err cx_dp_rng_poisson(cx_dp_rng *r, size_t n, double q, int32_t *idx, size_t *count,
+                         cx_error *e);
+
+/* ---- deterministic training RNG (xoshiro256**, seeded by splitmix64) ---- */
+
+typedef struct cx_rng {
+    uint64_t s[4];
+} cx_rng;
+void cx_rng_seed(cx_rng *r, uint64_t seed);
+uint64_t cx_rng_next(cx_rng *r);
+double cx_rng_uniform(cx_rng *r); /* [0, 1) with 53 bits */
+uint64_t cx_rng_below(cx_rng *r, uint64_t n); /* unbiased in [0, n) */
+
 /* ===================== privacy accountant, safetensors ===================== */
+
+/* Rényi-DP accountant for the Poisson-subsampled Gaussian mechanism (DP-SGD), following
+ * Opacus' convention (opacus/accountants/analysis/rdp.py): integer orders by the binomial
+ * sum, fractional orders by the sign-aware series (stops when both terms < e^-30), Opacus'
+ * DEFAULT_ALPHAS, and the conversion ε = min_α RDP(α) + log1p(-1/α) - (log δ + log α)/(α-1)
+ * (Balle et al. 2020), clamped at 0. Composition adds RDP over steps and segments. */
+#define CX_PRIVACY_MAX_ORDERS 1024
+#define CX_PRIVACY_SIGMA_MAX 1e6        /* noise solve gives up beyond this σ */
+#define CX_PRIVACY_EPS_TOLERANCE 0.01   /* Opacus' default tolerance of the σ solve, in ε */
+
+/* Opacus' DEFAULT_ALPHAS: 1.1, 1.2, ..., 10.9, 12, 13, ..., 63 (151 orders, no 11). */
+size_t cx_privacy_default_orders(const double **orders);
+
+/* RDP of `steps` compositions of the sampled Gaussian (rate q in [0,1], noise σ >= 0) at
+ * each order (> 1; INFINITY allowed): rdp[i]. An order whose series does not converge
+ * gets +inf (conservative). */
+cx_err cx_privacy_rdp_compute(double q, double sigma, uint64_t steps, const double *orders,
+                              size_t n_orders, double *rdp, cx_error *e);
+/* Best (ε, α) for δ in (0,1) from an RDP curve; ε is +inf if every order is. */
+cx_err cx_privacy_rdp_to_epsilon(const double *orders, const double *rdp, size_t n_orders,
+                                 double delta, double *epsilon, double *order, cx_error *e);
+
+/* An accountant that composes segments of identical steps (σ, q, steps). */
+typedef struct cx_privacy_accountant cx_privacy_accountant;
+/* orders NULL / n_orders 0: the default orders. */
+cx_err cx_privacy_accountant_new(const double *orders, size_t n_orders,
+                                 cx_privacy_accountant **out, cx_error *e);
+void cx_privacy_accountant_free(cx_privacy_accountant *acc);
+cx_err cx_privacy_accountant_add(cx_privacy_accountant *acc, double sigma, double q,
+                                 uint64_t steps, cx_error *e);
+cx_err cx_privacy_accountant_epsilon(const cx_privacy_accountant *acc, double delta,
+                                     double *epsilon, double *order, cx_error *e);
+
+/* ε after `steps` steps of (σ, q) at δ; orders NULL = defaults. order may be NULL. */
+cx_err cx_privacy_epsilon(double sigma, double q, uint64_t steps, double delta,
+                          const double *orders, size_t n_orders, double *epsilon,
+                          double *order, cx_error *e);
+/* Smallest σ (to tolerance) with ε(σ) <= target_eps: Opacus' get_noise_multiplier search
+ * (σ_high doubles from 10 until ε < target, then bisection on [0, σ_high] until
+ * target - ε(σ_high) <= eps_tolerance; σ_high is returned, so ε_achieved <= target).
+ * eps_tolerance <= 0 means CX_PRIVACY_EPS_TOLERANCE. Fails with CX_ERR_LIMIT when even
+ * σ = CX_PRIVACY_SIGMA_MAX does not reach the target. epsilon/order may be NULL. */
+cx_err cx_privacy_noise_solve(double target_eps, double q, uint64_t steps, double delta,
+                              const double *orders, size_t n_orders, double eps_tolerance,
+                              double *sigma, double *epsilon, double *order, cx_error *e);
+
+/* safetensors model files (huggingface/safetensors format): u64 LE header length N, N bytes
+ * of JSON header {"name": {"dtype", "shape", "data_offsets": [begin, end]}, ...,
+ * "__metadata__": {string: string}} padded with spaces to a multiple of 8, then the raw
+ * little-endian tensor bytes, contiguous and in offset order. The reader is strict (the
+ * reference implementation's checks, plus no unknown keys); it is fed untrusted files. */
+#define CX_SAFETENSORS_MAX_HEADER 100000000u /* as the reference implementation */
+#define CX_SAFETENSORS_MAX_DIMS 32
+#define CX_SAFETENSORS_METADATA_KEY "__metadata__"
+
+typedef enum cx_safetensors_dtype {
+    CX_SAFETENSORS_BOOL,
+    CX_SAFETENSORS_U8,
+    CX_SAFETENSORS_I8,
+    CX_SAFETENSORS_F8_E4M3,
+    CX_SAFETENSORS_F8_E5M2,
+    CX_SAFETENSORS_I16,
+    CX_SAFETENSORS_U16,
+    CX_SAFETENSORS_F16,
+    CX_SAFETENSORS_BF16,
+    CX_SAFETENSORS_I32,
+    CX_SAFETENSORS_U32,
+    CX_SAFETENSORS_F32,
+    CX_SAFETENSORS_I64,
+    CX_SAFETENSORS_U64,
+    CX_SAFETENSORS_F64,
+    CX_SAFETENSORS_DTYPE__COUNT
+} cx_safetensors_dtype;
+
+const char *cx_safetensors_dtype_name(cx_safetensors_dtype dt); /* "F32"; NULL if invalid */
+size_t cx_safetensors_dtype_size(cx_safetensors_dtype dt);      /* bytes; 0 if invalid */
+cx_err cx_safetensors_dtype_parse(const char *name, cx_safetensors_dtype *dt, cx_error *e);
+
+/* A set of named tensors plus string metadata: built to write, or parsed from a file. */
+typedef struct cx_safetensors cx_safetensors;
+
+typedef struct cx_safetensors_tensor {
+    const char *name;
+    cx_safetensors_dtype dtype;
+    size_t ndim;
+    const uint64_t *shape;
+    uint64_t n_elements;
+    const void *data; /* little-endian bytes, not necessarily aligned */
+    size_t n_bytes;
+} cx_safetensors_tensor;
+
+cx_err cx_safetensors_new(cx_safetensors **out, cx_error *e);
+void cx_safetensors_free(cx_safetensors *st);
+/* Add a tensor (data copied; host byte order must be little-endian, as on x86-64/arm64).
+ * n_bytes must equal dtype size × product(shape); the name must be new and not
+ * "__metadata__". */
+cx_err cx_safetensors_add(cx_safetensors *st, const char *name, cx_safetensors_dtype dtype,
+                          const uint64_t *shape, size_t ndim, const void *data, size_t n_bytes,
+                          cx_error *e);
+/* Set (or replace) a metadata entry. */
+cx_err cx_safetensors_meta_set(cx_safetensors *st, const char *key, const char *value,
+                               cx_error *e);
+/* NULL when absent; valid until st is freed or the key is set again. */
+const char *cx_safetensors_meta_get(const cx_safetensors *st, const char *key);
+size_t cx_safetensors_meta_count(const cx_safetensors *st);
+cx_err cx_safetensors_meta_at(const cx_safetensors *st, size_t i, const char **key,
+                              const char **value, cx_error *e);
+
+size_t cx_safetensors_count(const cx_safetensors *st);
+cx_err cx_safetensors_at(const cx_safetensors *st, size_t i, cx_safetensors_tensor *t,
+                         cx_error *e);
+cx_err cx_safetensors_find(const cx_safetensors *st, const char *name, cx_safetensors_tensor *t,
+                           cx_error *e); /* CX_ERR_NOTFOUND when absent */
+/* Convert a tensor of any numeric dtype to host floats (out holds n_elements). */
+cx_err cx_safetensors_tensor_to_f32(const cx_safetensors_tensor *t, float *out, size_t n_out,
+                                    cx_error *e);
+
+/* Serialise: tensors ordered by element size (largest first), then name, so each is
+ * aligned to its element size; keys sorted; bit-identical output for identical input.
+ * *out is malloc'ed (caller frees; cx_memwipe it first if it held secrets). */
+cx_err cx_safetensors_serialize(const cx_safetensors *st, uint8_t **out, size_t *out_len,
+                                cx_error *e);
+cx_err cx_safetensors_write_file(const cx_safetensors *st, const char *path, cx_error *e);
+/* Parse bytes (copied: the caller keeps buf) strictly. */
+cx_err cx_safetensors_parse(const uint8_t *buf, size_t len, cx_safetensors **out, cx_error *e);
+/* Read and parse a file of at most max_bytes (0: 4 GiB). */
+cx_err cx_safetensors_read_file(const char *path, size_t max_bytes, cx_safetensors **out,
+                                cx_error *e);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,368 @@
+/* cx_chain.h — the ledger interface (pools, contributions, jobs, enclaves, results, balances,
+ * events with cursors), its local SQLite backend, BCS, Sui addresses and the statement decoder. */
+#ifndef CX_CHAIN_H
+#define CX_CHAIN_H
+
+#include "cx_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ===================== ids, addresses, keys ===================== */
+
+/* Object ids and addresses are 32 bytes, shown as 0x + 64 lowercase hex (like Sui). */
+enum {
+    CX_CHAIN_ID_LEN = 32,
+    CX_CHAIN_ID_HEX_LEN = 66, /* "0x" + 64 hex, without the NUL */
+    CX_CHAIN_ED25519_PK_LEN = 32,
+    CX_CHAIN_ED25519_SIG_LEN = 64,
+    CX_CHAIN_X25519_PK_LEN = 32,
+    CX_CHAIN_MEASUREMENT_MAX = 64, /* PCR0 is 48 bytes (SHA-384) */
+    CX_CHAIN_BLOB_ID_MAX = 64,
+    CX_CHAIN_HASH_MAX = 64,
+    CX_CHAIN_THEME_MAX = 200,
+    CX_CHAIN_MAX_MEASUREMENTS = 16,
+    CX_CHAIN_CURSOR_MAX = 32,
+    CX_CHAIN_BPS_DENOM = 10000,
+};
+
+typedef struct cx_chain_id {
+    uint8_t b[CX_CHAIN_ID_LEN];
+} cx_chain_id;
+typedef cx_chain_id cx_chain_addr;
+
+/* "0x" + 64 hex into out (cap >= 67). */
+void cx_chain_id_to_hex(const cx_chain_id *id, char out[CX_CHAIN_ID_HEX_LEN + 1]);
+/* Strict: "0x" + exactly 64 hex digits. */
+cx_err cx_chain_id_from_hex(const char *s, cx_chain_id *id, cx_error *e);
+int cx_chain_id_equal(const cx_chain_id *a, const cx_chain_id *b);
+int cx_chain_id_is_zero(const cx_chain_id *a);
+
+/* Sui address of an Ed25519 key: BLAKE2b-256(0x00 || pk) (spec §3.5). */
+cx_err cx_chain_addr_from_ed25519(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN], cx_chain_addr *out,
+                                  cx_error *e);
+
+/* An account key (Ed25519): the seed lives in cx_secmem and is wiped on free. */
+typedef struct cx_chain_key cx_chain_key;
+cx_err cx_chain_key_generate(cx_chain_key **out, cx_error *e);
+cx_err cx_chain_key_from_seed(const uint8_t seed[32], cx_chain_key **out, cx_error *e);
+/* Key file: JSON {"scheme":"ed25519","seed":"<hex>"} written 0600 atomically. */
+cx_err cx_chain_key_save(const cx_chain_key *k, const char *path, cx_error *e);
+cx_err cx_chain_key_load(const char *path, cx_chain_key **out, cx_error *e);
+void cx_chain_key_free(cx_chain_key *k);
+const uint8_t *cx_chain_key_public(const cx_chain_key *k); /* 32 bytes */
+const cx_chain_addr *cx_chain_key_address(const cx_chain_key *k);
+cx_err cx_chain_key_sign(const cx_chain_key *k, const uint8_t *msg, size_t len,
+                         uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e);
+/* Plain RFC 8032 Ed25519 verification (OpenSSL). CX_ERR_AUTH when it does not verify. */
+cx_err cx_chain_ed25519_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN], const uint8_t *msg,
+                               size_t len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
+                               cx_error *e);
+
+/* ===================== BCS (spec §3.1) ===================== */
+
+/* Writer over a growable buffer; errors are sticky and reported by cx_bcs_writer_finish. */
+typedef struct cx_bcs_writer {
+    uint8_t *buf;
+    size_t len, cap;
+    cx_err err;
+} cx_bcs_writer;
+
+void cx_bcs_writer_init(cx_bcs_writer *w);
+void cx_bcs_put_u8(cx_bcs_writer *w, uint8_t v);
+void cx_bcs_put_u64(cx_bcs_writer *w, uint64_t v);
+void cx_bcs_put_uleb(cx_bcs_writer *w, uint64_t v);
+void cx_bcs_put_fixed(cx_bcs_writer *w, const uint8_t *p, size_t n); /* no length */
+void cx_bcs_put_bytes(cx_bcs_writer *w, const uint8_t *p, size_t n); /* ULEB len || bytes */
+/* Hands the buffer to the caller (*out malloc'ed) or frees it on a sticky error. */
+cx_err cx_bcs_writer_finish(cx_bcs_writer *w, uint8_t **out, size_t *len, cx_error *e);
+void cx_bcs_writer_free(cx_bcs_writer *w);
+
+/* Reader: bounds-checked; ULEB must be minimal and <= 2^31-1 (BCS rule). */
+typedef struct cx_bcs_reader {
+    const uint8_t *p;
+    size_t len, off;
+} cx_bcs_reader;
+
+void cx_bcs_reader_init(cx_bcs_reader *r, const uint8_t *p, size_t len);
+cx_err cx_bcs_get_u8(cx_bcs_reader *r, uint8_t *v, cx_error *e);
+cx_err cx_bcs_get_bool(cx_bcs_reader *r, int *v, cx_error *e);
+cx_err cx_bcs_get_u64(cx_bcs_reader *r, uint64_t *v, cx_error *e);
+cx_err cx_bcs_get_uleb(cx_bcs_reader *r, uint64_t *v, cx_error *e);
+cx_err cx_bcs_get_fixed(cx_bcs_reader *r, uint8_t *out, size_t n, cx_error *e);
+/* vector<u8> of at most max bytes; *p points into the input (no copy). */
+cx_err cx_bcs_get_bytes(cx_bcs_reader *r, size_t max, const uint8_t **p, size_t *n, cx_error *e);
+/* CX_ERR_FORMAT unless every byte was consumed. */
+cx_err cx_bcs_reader_end(const cx_bcs_reader *r, cx_error *e);
+
+/* ===================== result statement decoder (layout: chain/RULES.md §4) =====================
+ */
+
+enum {
+    CX_CHAIN_STATEMENT_VERSION = 1,
+    CX_CHAIN_STATEMENT_INTENT = 0, /* intent scope of a CloakX result statement */
+    CX_CHAIN_STATEMENT_MAX_CONTRIBUTORS = 100000,
+    CX_CHAIN_STATEMENT_MAX_METRICS = 64,
+    CX_CHAIN_STATEMENT_METRIC_NAME_MAX = 64,
+};
+
+typedef struct cx_chain_rows {
+    cx_chain_addr contributor;
+    uint64_t rows;
+} cx_chain_rows;
+
+typedef struct cx_chain_statement {
+    uint8_t intent;
+    uint64_t timestamp_ms;
+    uint8_t version;
+    cx_chain_id job_id, pool_id;
+    uint8_t code_measurement[CX_CHAIN_MEASUREMENT_MAX];
+    size_t code_measurement_len;
+    uint8_t config_hash[CX_CHAIN_HASH_MAX];
+    size_t config_hash_len;
+    uint8_t dataset_commitment[CX_CHAIN_HASH_MAX];
+    size_t dataset_commitment_len;
+    uint8_t result_blob_id[CX_CHAIN_BLOB_ID_MAX];
+    size_t result_blob_id_len;
+    uint8_t result_hash[CX_CHAIN_HASH_MAX];
+    size_t result_hash_len;
+    uint8_t gpu_evidence_hash[CX_CHAIN_HASH_MAX];
+    size_t gpu_evidence_hash_len;
+    cx_chain_rows *rows; /* malloc'ed, strictly ascending by address */
+    size_t n_rows;
+    size_t n_metrics; /* metrics are checked but not kept: the ledger does not use them */
+    uint64_t dp_epsilon_micro, dp_delta_1e12;
+} cx_chain_statement;
+
+/* Decode a signed intent message (intent || timestamp || statement). Strict: every rule of
+ * RULES.md §4 (version, lengths, ascending unique contributors, no trailing bytes). */
+cx_err cx_chain_statement_decode(const uint8_t *msg, size_t len, cx_chain_statement *out,
+                                 cx_error *e);
+void cx_chain_statement_free(cx_chain_statement *s);
+
+/* ===================== payout split (RULES.md §3) ===================== */
+
+typedef struct cx_chain_payout {
+    cx_chain_addr to;
+    uint64_t amount;
+} cx_chain_payout;
+
+typedef struct cx_chain_split {
+    uint64_t protocol_fee, operator_fee, contributors_total;
+    cx_chain_payout *payouts; /* one per contributor with capped rows > 0, ascending address */
+    size_t n_payouts;
+} cx_chain_split;
+
+/* Split pay exactly; rows are capped at max_rows (0 = no cap). Contributors with 0 rows get
+ * nothing and are not listed. Fails (CX_ERR_ARG) if bps sum > 10000 or rows are not strictly
+ * ascending by address. If no contributor has rows, contributors_total is what is left and
+ * n_payouts is 0 (the caller refunds in that case, RULES.md §3). */
+cx_err cx_chain_split_compute(uint64_t pay, uint32_t protocol_bps, uint32_t operator_bps,
+                              uint64_t max_rows, const cx_chain_rows *rows, size_t n_rows,
+                              cx_chain_split *out, cx_error *e);
+void cx_chain_split_free(cx_chain_split *s);
+
+/* ===================== the ledger interface ===================== */
+
+typedef enum cx_ledger_job_state {
+    CX_LEDGER_JOB_OPEN = 0,     /* payment escrowed, waiting for a result */
+    CX_LEDGER_JOB_PAID = 1,     /* result accepted, payment released */
+    CX_LEDGER_JOB_REFUNDED = 2, /* k not reached or deadline passed: buyer refunded */
+} cx_ledger_job_state;
+const char *cx_ledger_job_state_name(cx_ledger_job_state s); /* "open", "paid", "refunded" */
+
+typedef enum cx_ledger_event_kind {
+    CX_LEDGER_EV_POOL_CREATED = 1,
+    CX_LEDGER_EV_ENCLAVE_REGISTERED = 2,
+    CX_LEDGER_EV_CONTRIBUTION_REGISTERED = 3,
+    CX_LEDGER_EV_JOB_CREATED = 4,
+    CX_LEDGER_EV_RESULT_SUBMITTED = 5,
+    CX_LEDGER_EV_PAYMENT_RELEASED = 6,
+    CX_LEDGER_EV_JOB_REFUNDED = 7,
+} cx_ledger_event_kind;
+/* "PoolCreated", "JobCreated", ... (the Move event struct names). */
+const char *cx_ledger_event_kind_name(cx_ledger_event_kind k);
+
+typedef struct cx_ledger_pool_params {
+    const char *theme;
+    uint64_t price;                              /* minimum payment of a job */
+    uint32_t min_contributors;                   /* k >= 1 */
+    uint64_t max_rows_per_contributor;           /* >= 1 */
+    uint32_t operator_fee_bps, protocol_fee_bps; /* sum <= 10000 */
+    const uint8_t *measurements[CX_CHAIN_MAX_MEASUREMENTS];
+    size_t measurement_lens[CX_CHAIN_MAX_MEASUREMENTS];
+    size_t n_measurements; /* >= 1 */
+    cx_chain_addr operator_addr;
+} cx_ledger_pool_params;
+
+typedef struct cx_ledger_pool {
+    cx_chain_id id;
+    char theme[CX_CHAIN_THEME_MAX + 1];
+    uint64_t price;
+    uint32_t min_contributors;
+    uint64_t max_rows_per_contributor;
+    uint32_t operator_fee_bps, protocol_fee_bps;
+    uint8_t measurements[CX_CHAIN_MAX_MEASUREMENTS][CX_CHAIN_MEASUREMENT_MAX];
+    size_t measurement_lens[CX_CHAIN_MAX_MEASUREMENTS];
+    size_t n_measurements;
+    cx_chain_addr operator_addr, created_by;
+    uint64_t created_ms;
+} cx_ledger_pool;
+
+typedef struct cx_ledger_enclave {
+    cx_chain_id id;
+    uint8_t ed25519_pk[CX_CHAIN_ED25519_PK_LEN];
+    uint8_t x25519_pk[CX_CHAIN_X25519_PK_LEN];
+    uint8_t measurement[CX_CHAIN_MEASUREMENT_MAX];
+    size_t measurement_len;
+    uint8_t attestation_hash[32]; /* SHA-256 of the attestation document */
+    cx_chain_addr registered_by;
+    uint64_t registered_ms;
+} cx_ledger_enclave;
+
+typedef struct cx_ledger_contribution {
+    cx_chain_id id;
+    cx_chain_id pool_id;
+    uint8_t blob_id[CX_CHAIN_BLOB_ID_MAX];
+    size_t blob_id_len;
+    cx_chain_addr contributor;
+    uint64_t created_ms;
+} cx_ledger_contribution;
+
+typedef struct cx_ledger_job {
+    cx_chain_id id, pool_id;
+    cx_chain_addr buyer;
+    uint8_t spec_hash[32];
+    uint8_t spec_blob_id[CX_CHAIN_BLOB_ID_MAX];
+    size_t spec_blob_id_len;
+    uint64_t payment; /* escrowed */
+    uint64_t deadline_ms;
+    uint64_t created_ms;
+    cx_ledger_job_state state;
+} cx_ledger_job;
+
+typedef struct cx_ledger_result {
+    cx_chain_id job_id, enclave_id;
+    uint8_t *statement; /* the signed intent-message bytes (malloc'ed) */
+    size_t statement_len;
+    uint8_t signature[CX_CHAIN_ED25519_SIG_LEN];
+    uint64_t accepted_contributors;
+    uint64_t submitted_ms;
+    cx_chain_split split; /* the payouts made (empty when refunded) */
+    int refunded;
+} cx_ledger_result;
+void cx_ledger_result_free(cx_ledger_result *r);
+
+typedef struct cx_ledger_event {
+    uint64_t seq; /* position in the stream; the cursor is its decimal text */
+    cx_ledger_event_kind kind;
+    uint8_t tx_digest[32];
+    uint64_t timestamp_ms;
+    cx_chain_id object_id; /* the pool / enclave / contribution / job */
+    cx_chain_id pool_id;   /* zero when not applicable */
+    cx_chain_addr addr;    /* sender, contributor, or payee */
+    uint64_t amount;       /* payment, payout, refund */
+} cx_ledger_event;
+
+typedef struct cx_ledger cx_ledger;
+
+/* Backend table: the local SQLite ledger now, Sui (GraphQL) later behind the same calls.
+ * Every mutating call is a transaction signed by `signer`; the sender is its address. */
+typedef struct cx_ledger_ops {
+    const char *name; /* "local", "sui" */
+    cx_err (*pool_create)(cx_ledger *l, const cx_chain_key *signer, const cx_ledger_pool_params *p,
+                          cx_chain_id *out, cx_error *e);
+    cx_err (*pool_get)(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *out, cx_error *e);
+    cx_err (*enclave_register)(cx_ledger *l, const cx_chain_key *signer,
+                               const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e);
+    cx_err (*enclave_get)(cx_ledger *l, const cx_chain_id *id, cx_ledger_enclave *out, cx_error *e);
+    cx_err (*enclaves_for_pool)(cx_ledger *l, const cx_chain_id *pool, cx_ledger_enclave **out,
+                                size_t *n, cx_error *e);
+    cx_err (*contribution_register)(cx_ledger *l, const cx_chain_key *signer,
+                                    const cx_chain_id *pool, const uint8_t *blob_id,
+                                    size_t blob_id_len, cx_chain_id *out, cx_error *e);
+    cx_err (*contributions_list)(cx_ledger *l, const cx_chain_id *pool,
+                                 cx_ledger_contribution **out, size_t *n, cx_error *e);
+    cx_err (*job_create)(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *pool,
+                         const uint8_t spec_hash[32], const uint8_t *spec_blob_id,
+                         size_t spec_blob_id_len, uint64_t payment, uint64_t deadline_ms,
+                         cx_chain_id *out, cx_error *e);
+    cx_err (*job_get)(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *out, cx_error *e);
+    cx_err (*result_submit)(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                            const cx_chain_id *enclave, const uint8_t *statement,
+                            size_t statement_len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
+                            cx_error *e);
+    cx_err (*result_get)(cx_ledger *l, const cx_chain_id *job, cx_ledger_result *out, cx_error *e);
+    cx_err (*job_refund_expired)(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                                 cx_error *e);
+    cx_err (*balance_get)(cx_ledger *l, const cx_chain_addr *a, uint64_t *out, cx_error *e);
+    /* Events after cursor ("" = from the start), at most max; next_cursor resumes after the
+     * last one returned (unchanged when none). */
+    cx_err (*events_read)(cx_ledger *l, const char *cursor, size_t max, cx_ledger_event **out,
+                          size_t *n, char next_cursor[CX_CHAIN_CURSOR_MAX], cx_error *e);
+    void (*close)(cx_ledger *l);
+} cx_ledger_ops;
+
+struct cx_ledger {
+    const cx_ledger_ops *ops;
+    void *impl;
+};
+
+/* Dispatchers (argument checks, then the backend). */
+cx_err cx_ledger_pool_create(cx_ledger *l, const cx_chain_key *signer,
+                             const cx_ledger_pool_params *p, cx_chain_id *out, cx_error *e);
+cx_err cx_ledger_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *out, cx_error *e);
+cx_err cx_ledger_enclave_register(cx_ledger *l, const cx_chain_key *signer,
+                                  const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e);
+cx_err cx_ledger_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_enclave *out,
+                             cx_error *e);
+cx_err cx_ledger_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool, cx_ledger_enclave **out,
+                                   size_t *n, cx_error *e);
+cx_err cx_ledger_contribution_register(cx_ledger *l, const cx_chain_key *signer,
+                                       const cx_chain_id *pool, const uint8_t *blob_id,
+                                       size_t blob_id_len, cx_chain_id *out, cx_error *e);
+cx_err cx_ledger_contributions_list(cx_ledger *l, const cx_chain_id *pool,
+                                    cx_ledger_contribution **out, size_t *n, cx_error *e);
+cx_err cx_ledger_job_create(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *pool,
+                            const uint8_t spec_hash[32], const uint8_t *spec_blob_id,
+                            size_t spec_blob_id_len, uint64_t payment, uint64_t deadline_ms,
+                            cx_chain_id *out, cx_error *e);
+cx_err cx_ledger_job_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *out, cx_error *e);
+cx_err cx_ledger_result_submit(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                               const cx_chain_id *enclave, const uint8_t *statement,
+                               size_t statement_len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
+                               cx_error *e);
+cx_err cx_ledger_result_get(cx_ledger *l, const cx_chain_id *job, cx_ledger_result *out,
+                            cx_error *e);
+cx_err cx_ledger_job_refund_expired(cx_ledger *l, const cx_chain_key *signer,
+                                    const cx_chain_id *job, cx_error *e);
+cx_err cx_ledger_balance_get(cx_ledger *l, const cx_chain_addr *a, uint64_t *out, cx_error *e);
+cx_err cx_ledger_events_read(cx_ledger *l, const char *cursor, size_t max, cx_ledger_event **out,
+                             size_t *n, char next_cursor[CX_CHAIN_CURSOR_MAX], cx_error *e);
+void cx_ledger_close(cx_ledger *l); /* NULL is fine; frees l */
+
+/* ===================== local SQLite ledger ===================== */
+
+enum { CX_LEDGER_LOCAL_SCHEMA_VERSION = 1 };
+
+typedef struct cx_ledger_local_opts {
+    cx_chain_addr protocol_addr;  /* receives protocol fees (zero address if unset) */
+    uint64_t (*now_ms)(void *ud); /* the ledger clock; NULL = wall clock (cx_unix_ms) */
+    void *clock_ud;
+    int busy_timeout_ms; /* 0 = 10000 */
+    const cx_logger *log;
+} cx_ledger_local_opts;
+
+/* Open (creating or migrating) the ledger database at path. A newer schema than this build
+ * knows is refused (CX_ERR_UNSUPPORTED). opts may be NULL. */
+cx_err cx_ledger_local_open(const char *path, const cx_ledger_local_opts *opts, cx_ledger **out,
+                            cx_error *e);
+/* SIMULATED money: credit an address on the local ledger (a test/demo faucet; the Sui
+ * backend has no such call). Refused on non-local ledgers. */
+cx_err cx_ledger_local_faucet(cx_ledger *l, const cx_chain_addr *to, uint64_t amount, cx_error *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CX_CHAIN_H */

@@ -1,0 +1,514 @@
+/* ledger.c — what every ledger backend shares: ids and Sui addresses, account keys
+ * (Ed25519 via OpenSSL), the exact payout split of RULES.md §3, and the call dispatchers. */
+#include "cx_chain.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sodium.h>
+
+/* ----------------------------------------------------------------- ids -- */
+
+void cx_chain_id_to_hex(const cx_chain_id *id, char out[CX_CHAIN_ID_HEX_LEN + 1])
+{
+    static const char hx[] = "0123456789abcdef";
+    out[0] = '0';
+    out[1] = 'x';
+    for (size_t i = 0; i < CX_CHAIN_ID_LEN; i++) {
+        out[2 + 2 * i] = hx[id->b[i] >> 4];
+        out[3 + 2 * i] = hx[id->b[i] & 15];
+    }
+    out[CX_CHAIN_ID_HEX_LEN] = '\0';
+}
+
+cx_err cx_chain_id_from_hex(const char *s, cx_chain_id *id, cx_error *e)
+{
+    if (!s || strlen(s) != CX_CHAIN_ID_HEX_LEN || s[0] != '0' || s[1] != 'x')
+        return cx_error_set(e, CX_ERR_FORMAT, "id: expected 0x followed by 64 hex digits");
+    size_t got = 0;
+    cx_err rc = cx_hex_decode(s + 2, 64, id->b, sizeof id->b, &got, e);
+    if (rc != CX_OK)
+        return cx_error_prefix(e, "id: ");
+    if (got != CX_CHAIN_ID_LEN)
+        return cx_error_set(e, CX_ERR_FORMAT, "id: expected 32 bytes");
+    return CX_OK;
+}
+
+int cx_chain_id_equal(const cx_chain_id *a, const cx_chain_id *b)
+{
+    return memcmp(a->b, b->b, CX_CHAIN_ID_LEN) == 0;
+}
+
+int cx_chain_id_is_zero(const cx_chain_id *a)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < CX_CHAIN_ID_LEN; i++)
+        acc |= a->b[i];
+    return acc == 0;
+}
+
+cx_err cx_chain_addr_from_ed25519(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN], cx_chain_addr *out,
+                                  cx_error *e)
+{
+    uint8_t in[1 + CX_CHAIN_ED25519_PK_LEN];
+    in[0] = 0x00; /* Ed25519 signature-scheme flag */
+    memcpy(in + 1, pk, CX_CHAIN_ED25519_PK_LEN);
+    /* BLAKE2b-256 is not in OpenSSL 3.0 (spec §0): libsodium's generichash with outlen 32 */
+    if (crypto_generichash(out->b, CX_CHAIN_ID_LEN, in, sizeof in, NULL, 0) != 0)
+        return cx_error_set(e, CX_ERR_CRYPTO, "address: BLAKE2b-256 failed");
+    return CX_OK;
+}
+
+/* ---------------------------------------------------------------- keys -- */
+
+struct cx_chain_key {
+    uint8_t *seed; /* 32 bytes in cx_secmem */
+    uint8_t pk[CX_CHAIN_ED25519_PK_LEN];
+    cx_chain_addr addr;
+};
+
+cx_err cx_chain_key_from_seed(const uint8_t seed[32], cx_chain_key **out, cx_error *e)
+{
+    *out = NULL;
+    cx_chain_key *k = calloc(1, sizeof *k);
+    if (!k)
+        return cx_error_set(e, CX_ERR_NOMEM, "key: out of memory");
+    k->seed = cx_secmem_alloc(32, 0, e);
+    if (!k->seed) {
+        free(k);
+        return cx_error_prefix(e, "key: ");
+    }
+    memcpy(k->seed, seed, 32);
+    EVP_PKEY *p = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, k->seed, 32);
+    size_t pl = sizeof k->pk;
+    if (!p || EVP_PKEY_get_raw_public_key(p, k->pk, &pl) != 1 || pl != sizeof k->pk) {
+        EVP_PKEY_free(p);
+        cx_chain_key_free(k);
+        return cx_error_openssl(e, CX_ERR_CRYPTO, "key: Ed25519 public key derivation failed");
+    }
+    EVP_PKEY_free(p);
+    cx_err rc = cx_chain_addr_from_ed25519(k->pk, &k->addr, e);
+    if (rc != CX_OK) {
+        cx_chain_key_free(k);
+        return rc;
+    }
+    *out = k;
+    return CX_OK;
+}
+
+cx_err cx_chain_key_generate(cx_chain_key **out, cx_error *e)
+{
+    uint8_t *seed = cx_secmem_alloc(32, 0, e);
+    if (!seed)
+        return cx_error_prefix(e, "key: ");
+    if (RAND_priv_bytes(seed, 32) != 1) {
+        cx_secmem_free(seed);
+        return cx_error_openssl(e, CX_ERR_CRYPTO, "key: RAND_priv_bytes failed");
+    }
+    cx_err rc = cx_chain_key_from_seed(seed, out, e);
+    cx_secmem_free(seed);
+    return rc;
+}
+
+cx_err cx_chain_key_save(const cx_chain_key *k, const char *path, cx_error *e)
+{
+    enum { CAP = 160 };
+    /* the seed's text form only ever lives in secure memory */
+    char *buf = cx_secmem_alloc(CAP, 0, e);
+    if (!buf)
+        return cx_error_prefix(e, "key %s: ", path);
+    static const char pre[] = "{\"scheme\":\"ed25519\",\"seed\":\"";
+    size_t n = sizeof pre - 1;
+    memcpy(buf, pre, n);
+    cx_err rc = cx_hex_encode(k->seed, 32, buf + n, CAP - n, e);
+    if (rc == CX_OK) {
+        n += 64;
+        memcpy(buf + n, "\"}\n", 3);
+        n += 3;
+        rc = cx_file_write_atomic(path, buf, n, 0600, e);
+    }
+    cx_secmem_free(buf);
+    return rc;
+}
+
+cx_err cx_chain_key_load(const char *path, cx_chain_key **out, cx_error *e)
+{
+    *out = NULL;
+    json_t *j = NULL;
+    cx_err rc = cx_json_load_file(path, &j, e);
+    if (rc != CX_OK)
+        return rc;
+    static const char *const keys[] = {"scheme", "seed", NULL};
+    const char *scheme = NULL, *seedhex = NULL;
+    if ((rc = cx_json_check_keys(j, keys, path, e)) != CX_OK ||
+        (rc = cx_json_get_string(j, "scheme", 1, &scheme, e)) != CX_OK ||
+        (rc = cx_json_get_string(j, "seed", 1, &seedhex, e)) != CX_OK) {
+        json_decref(j);
+        return rc;
+    }
+    if (strcmp(scheme, "ed25519") != 0) {
+        json_decref(j);
+        return cx_error_set(e, CX_ERR_FORMAT, "key %s: scheme must be \"ed25519\"", path);
+    }
+    uint8_t *seed = cx_secmem_alloc(32, 0, e);
+    if (!seed) {
+        json_decref(j);
+        return cx_error_prefix(e, "key %s: ", path);
+    }
+    size_t got = 0;
+    rc = cx_hex_decode(seedhex, strlen(seedhex), seed, 32, &got, e);
+    json_decref(j); /* jansson copies are not wiped; the file itself is 0600 */
+    if (rc == CX_OK && got != 32)
+        rc = cx_error_set(e, CX_ERR_FORMAT, "key %s: seed must be 32 bytes", path);
+    if (rc == CX_OK)
+        rc = cx_chain_key_from_seed(seed, out, e);
+    cx_secmem_free(seed);
+    return rc;
+}
+
+void cx_chain_key_free(cx_chain_key *k)
+{
+    if (!k)
+        return;
+    cx_secmem_free(k->seed);
+    free(k);
+}
+
+const uint8_t *cx_chain_key_public(const cx_chain_key *k)
+{
+    return k->pk;
+}
+
+const cx_chain_addr *cx_chain_key_address(const cx_chain_key *k)
+{
+    return &k->addr;
+}
+
+cx_err cx_chain_key_sign(const cx_chain_key *k, const uint8_t *msg, size_t len,
+                         uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e)
+{
+    EVP_PKEY *p = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, k->seed, 32);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    size_t sl = CX_CHAIN_ED25519_SIG_LEN;
+    cx_err rc = CX_OK;
+    if (!p || !c || EVP_DigestSignInit(c, NULL, NULL, NULL, p) != 1 ||
+        EVP_DigestSign(c, sig, &sl, msg, len) != 1 || sl != CX_CHAIN_ED25519_SIG_LEN)
+        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "key: Ed25519 signing failed");
+    EVP_MD_CTX_free(c);
+    EVP_PKEY_free(p);
+    return rc;
+}
+
+cx_err cx_chain_ed25519_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN], const uint8_t *msg,
+                               size_t len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e)
+{
+    EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, 32);
+    if (!p)
+        return cx_error_openssl(e, CX_ERR_AUTH, "signature: invalid Ed25519 public key");
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c) {
+        EVP_PKEY_free(p);
+        return cx_error_set(e, CX_ERR_NOMEM, "signature: out of memory");
+    }
+    cx_err rc = CX_OK;
+    if (EVP_DigestVerifyInit(c, NULL, NULL, NULL, p) != 1)
+        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "signature: verify init failed");
+    else if (EVP_DigestVerify(c, sig, CX_CHAIN_ED25519_SIG_LEN, msg, len) != 1)
+        rc = cx_error_openssl(e, CX_ERR_AUTH, "signature: Ed25519 signature does not verify");
+    EVP_MD_CTX_free(c);
+    EVP_PKEY_free(p);
+    return rc;
+}
+
+/* --------------------------------------------------------------- split -- */
+
+typedef struct split_item {
+    size_t idx;   /* index into payouts */
+    uint64_t rem; /* (C * w) mod W: the fractional part, scaled by W */
+} split_item;
+
+static int split_cmp(const void *a, const void *b, void *ctx)
+{
+    const split_item *x = a, *y = b;
+    const cx_chain_payout *pay = ctx;
+    if (x->rem != y->rem)
+        return x->rem > y->rem ? -1 : 1; /* larger remainder first */
+    return memcmp(pay[x->idx].to.b, pay[y->idx].to.b, CX_CHAIN_ID_LEN);
+}
+
+cx_err cx_chain_split_compute(uint64_t pay, uint32_t protocol_bps, uint32_t operator_bps,
+                              uint64_t max_rows, const cx_chain_rows *rows, size_t n_rows,
+                              cx_chain_split *out, cx_error *e)
+{
+    memset(out, 0, sizeof *out);
+    if ((uint64_t)protocol_bps + operator_bps > CX_CHAIN_BPS_DENOM)
+        return cx_error_set(e, CX_ERR_ARG, "split: fees %u + %u bps exceed 10000", protocol_bps,
+                            operator_bps);
+    for (size_t i = 1; i < n_rows; i++)
+        if (memcmp(rows[i - 1].contributor.b, rows[i].contributor.b, CX_CHAIN_ID_LEN) >= 0)
+            return cx_error_set(e, CX_ERR_ARG, "split: contributors not strictly ascending");
+    out->protocol_fee = (uint64_t)(((unsigned __int128)pay * protocol_bps) / CX_CHAIN_BPS_DENOM);
+    out->operator_fee = (uint64_t)(((unsigned __int128)pay * operator_bps) / CX_CHAIN_BPS_DENOM);
+    uint64_t c = pay - out->protocol_fee - out->operator_fee;
+    out->contributors_total = c;
+
+    unsigned __int128 total_w = 0;
+    size_t n_pos = 0;
+    for (size_t i = 0; i < n_rows; i++) {
+        uint64_t w = rows[i].rows;
+        if (max_rows && w > max_rows)
+            w = max_rows;
+        if (w) {
+            total_w += w;
+            n_pos++;
+        }
+    }
+    if (n_pos == 0)
+        return CX_OK;
+    out->payouts = calloc(n_pos, sizeof *out->payouts);
+    split_item *items = calloc(n_pos, sizeof *items);
+    if (!out->payouts || !items) {
+        free(items);
+        cx_chain_split_free(out);
+        return cx_error_set(e, CX_ERR_NOMEM, "split: out of memory");
+    }
+    uint64_t given = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n_rows; i++) {
+        uint64_t w = rows[i].rows;
+        if (max_rows && w > max_rows)
+            w = max_rows;
+        if (!w)
+            continue;
+        unsigned __int128 num = (unsigned __int128)c * w;
+        out->payouts[k].to = rows[i].contributor;
+        out->payouts[k].amount = (uint64_t)(num / total_w);
+        given += out->payouts[k].amount;
+        items[k].idx = k;
+        items[k].rem = (uint64_t)(num % total_w);
+        k++;
+    }
+    /* largest remainder: the R = C - sum(floor) leftover units (R < n) go one each to the
+     * contributors with the largest fractional parts, ties by ascending address */
+    uint64_t left = c - given;
+    qsort_r(items, n_pos, sizeof *items, split_cmp, out->payouts);
+    for (size_t j = 0; j < n_pos && left; j++, left--)
+        out->payouts[items[j].idx].amount++;
+    free(items);
+    out->n_payouts = n_pos;
+    return CX_OK;
+}
+
+void cx_chain_split_free(cx_chain_split *s)
+{
+    if (!s)
+        return;
+    free(s->payouts);
+    s->payouts = NULL;
+    s->n_payouts = 0;
+}
+
+/* --------------------------------------------------------------- names -- */
+
+const char *cx_ledger_job_state_name(cx_ledger_job_state s)
+{
+    switch (s) {
+    case CX_LEDGER_JOB_OPEN:
+        return "open";
+    case CX_LEDGER_JOB_PAID:
+        return "paid";
+    case CX_LEDGER_JOB_REFUNDED:
+        return "refunded";
+    }
+    return "unknown";
+}
+
+const char *cx_ledger_event_kind_name(cx_ledger_event_kind k)
+{
+    switch (k) {
+    case CX_LEDGER_EV_POOL_CREATED:
+        return "PoolCreated";
+    case CX_LEDGER_EV_ENCLAVE_REGISTERED:
+        return "EnclaveRegistered";
+    case CX_LEDGER_EV_CONTRIBUTION_REGISTERED:
+        return "ContributionRegistered";
+    case CX_LEDGER_EV_JOB_CREATED:
+        return "JobCreated";
+    case CX_LEDGER_EV_RESULT_SUBMITTED:
+        return "ResultSubmitted";
+    case CX_LEDGER_EV_PAYMENT_RELEASED:
+        return "PaymentReleased";
+    case CX_LEDGER_EV_JOB_REFUNDED:
+        return "JobRefunded";
+    }
+    return "Unknown";
+}
+
+void cx_ledger_result_free(cx_ledger_result *r)
+{
+    if (!r)
+        return;
+    free(r->statement);
+    r->statement = NULL;
+    cx_chain_split_free(&r->split);
+}
+
+/* ---------------------------------------------------------- dispatchers -- */
+
+#define LEDGER_CHECK(l, fn)                                                                        \
+    do {                                                                                           \
+        if (!(l) || !(l)->ops || !(l)->ops->fn)                                                    \
+            return cx_error_set(e, CX_ERR_UNSUPPORTED, "ledger: %s not supported by backend",      \
+                                #fn);                                                              \
+    } while (0)
+
+cx_err cx_ledger_pool_create(cx_ledger *l, const cx_chain_key *signer,
+                             const cx_ledger_pool_params *p, cx_chain_id *out, cx_error *e)
+{
+    LEDGER_CHECK(l, pool_create);
+    if (!signer || !p || !out)
+        return cx_error_set(e, CX_ERR_ARG, "pool create: missing argument");
+    if (!p->theme || !*p->theme || strlen(p->theme) > CX_CHAIN_THEME_MAX)
+        return cx_error_set(e, CX_ERR_ARG, "pool create: theme must be 1..%d bytes",
+                            CX_CHAIN_THEME_MAX);
+    if (p->min_contributors < 1)
+        return cx_error_set(e, CX_ERR_ARG, "pool create: min contributors k must be >= 1");
+    if (p->max_rows_per_contributor < 1)
+        return cx_error_set(e, CX_ERR_ARG, "pool create: max rows per contributor must be >= 1");
+    if ((uint64_t)p->operator_fee_bps + p->protocol_fee_bps > CX_CHAIN_BPS_DENOM)
+        return cx_error_set(e, CX_ERR_ARG, "pool create: fees exceed 10000 bps");
+    if (p->n_measurements < 1 || p->n_measurements > CX_CHAIN_MAX_MEASUREMENTS)
+        return cx_error_set(e, CX_ERR_ARG, "pool create: 1..%d accepted measurements required",
+                            CX_CHAIN_MAX_MEASUREMENTS);
+    for (size_t i = 0; i < p->n_measurements; i++)
+        if (!p->measurements[i] || p->measurement_lens[i] < 1 ||
+            p->measurement_lens[i] > CX_CHAIN_MEASUREMENT_MAX)
+            return cx_error_set(e, CX_ERR_ARG, "pool create: measurement %zu must be 1..%d bytes",
+                                i, CX_CHAIN_MEASUREMENT_MAX);
+    return l->ops->pool_create(l, signer, p, out, e);
+}
+
+cx_err cx_ledger_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *out, cx_error *e)
+{
+    LEDGER_CHECK(l, pool_get);
+    return l->ops->pool_get(l, id, out, e);
+}
+
+cx_err cx_ledger_enclave_register(cx_ledger *l, const cx_chain_key *signer,
+                                  const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e)
+{
+    LEDGER_CHECK(l, enclave_register);
+    if (!signer || !en || !out)
+        return cx_error_set(e, CX_ERR_ARG, "enclave register: missing argument");
+    if (en->measurement_len < 1 || en->measurement_len > CX_CHAIN_MEASUREMENT_MAX)
+        return cx_error_set(e, CX_ERR_ARG, "enclave register: measurement must be 1..%d bytes",
+                            CX_CHAIN_MEASUREMENT_MAX);
+    return l->ops->enclave_register(l, signer, en, out, e);
+}
+
+cx_err cx_ledger_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_enclave *out,
+                             cx_error *e)
+{
+    LEDGER_CHECK(l, enclave_get);
+    return l->ops->enclave_get(l, id, out, e);
+}
+
+cx_err cx_ledger_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool, cx_ledger_enclave **out,
+                                   size_t *n, cx_error *e)
+{
+    LEDGER_CHECK(l, enclaves_for_pool);
+    return l->ops->enclaves_for_pool(l, pool, out, n, e);
+}
+
+cx_err cx_ledger_contribution_register(cx_ledger *l, const cx_chain_key *signer,
+                                       const cx_chain_id *pool, const uint8_t *blob_id,
+                                       size_t blob_id_len, cx_chain_id *out, cx_error *e)
+{
+    LEDGER_CHECK(l, contribution_register);
+    if (!signer || !pool || !blob_id || !out)
+        return cx_error_set(e, CX_ERR_ARG, "contribute: missing argument");
+    if (blob_id_len < 1 || blob_id_len > CX_CHAIN_BLOB_ID_MAX)
+        return cx_error_set(e, CX_ERR_ARG, "contribute: blob id must be 1..%d bytes",
+                            CX_CHAIN_BLOB_ID_MAX);
+    return l->ops->contribution_register(l, signer, pool, blob_id, blob_id_len, out, e);
+}
+
+cx_err cx_ledger_contributions_list(cx_ledger *l, const cx_chain_id *pool,
+                                    cx_ledger_contribution **out, size_t *n, cx_error *e)
+{
+    LEDGER_CHECK(l, contributions_list);
+    return l->ops->contributions_list(l, pool, out, n, e);
+}
+
+cx_err cx_ledger_job_create(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *pool,
+                            const uint8_t spec_hash[32], const uint8_t *spec_blob_id,
+                            size_t spec_blob_id_len, uint64_t payment, uint64_t deadline_ms,
+                            cx_chain_id *out, cx_error *e)
+{
+    LEDGER_CHECK(l, job_create);
+    if (!signer || !pool || !spec_hash || !out)
+        return cx_error_set(e, CX_ERR_ARG, "job create: missing argument");
+    if (spec_blob_id_len > CX_CHAIN_BLOB_ID_MAX || (spec_blob_id_len && !spec_blob_id))
+        return cx_error_set(e, CX_ERR_ARG, "job create: spec blob id must be 0..%d bytes",
+                            CX_CHAIN_BLOB_ID_MAX);
+    if (payment == 0)
+        return cx_error_set(e, CX_ERR_ARG, "job create: payment must be > 0");
+    return l->ops->job_create(l, signer, pool, spec_hash, spec_blob_id, spec_blob_id_len, payment,
+                              deadline_ms, out, e);
+}
+
+cx_err cx_ledger_job_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *out, cx_error *e)
+{
+    LEDGER_CHECK(l, job_get);
+    return l->ops->job_get(l, id, out, e);
+}
+
+cx_err cx_ledger_result_submit(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                               const cx_chain_id *enclave, const uint8_t *statement,
+                               size_t statement_len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
+                               cx_error *e)
+{
+    LEDGER_CHECK(l, result_submit);
+    if (!signer || !job || !enclave || !statement || !sig)
+        return cx_error_set(e, CX_ERR_ARG, "result submit: missing argument");
+    return l->ops->result_submit(l, signer, job, enclave, statement, statement_len, sig, e);
+}
+
+cx_err cx_ledger_result_get(cx_ledger *l, const cx_chain_id *job, cx_ledger_result *out,
+                            cx_error *e)
+{
+    LEDGER_CHECK(l, result_get);
+    return l->ops->result_get(l, job, out, e);
+}
+
+cx_err cx_ledger_job_refund_expired(cx_ledger *l, const cx_chain_key *signer,
+                                    const cx_chain_id *job, cx_error *e)
+{
+    LEDGER_CHECK(l, job_refund_expired);
+    if (!signer || !job)
+        return cx_error_set(e, CX_ERR_ARG, "refund: missing argument");
+    return l->ops->job_refund_expired(l, signer, job, e);
+}
+
+cx_err cx_ledger_balance_get(cx_ledger *l, const cx_chain_addr *a, uint64_t *out, cx_error *e)
+{
+    LEDGER_CHECK(l, balance_get);
+    return l->ops->balance_get(l, a, out, e);
+}
+
+cx_err cx_ledger_events_read(cx_ledger *l, const char *cursor, size_t max, cx_ledger_event **out,
+                             size_t *n, char next_cursor[CX_CHAIN_CURSOR_MAX], cx_error *e)
+{
+    LEDGER_CHECK(l, events_read);
+    if (!out || !n || !next_cursor)
+        return cx_error_set(e, CX_ERR_ARG, "events: missing argument");
+    return l->ops->events_read(l, cursor ? cursor : "", max, out, n, next_cursor, e);
+}
+
+void cx_ledger_close(cx_ledger *l)
+{
+    if (l && l->ops && l->ops->close)
+        l->ops->close(l);
+}

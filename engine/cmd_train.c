@@ -1,0 +1,486 @@
+/* cmd_train.c — `cloakx train` (spec + plaintext data files → safetensors model with its
+ * metadata) and `cloakx predict` (model + data file → predictions CSV). */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cx_io.h"
+#include "cx_kernels.h"
+
+/* ---- helpers ---- */
+
+static json_t *str_list(char **names, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(names[i] ? names[i] : "")) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static json_t *metrics_json(const cx_metrics *m, cx_task task)
+{
+    json_t *j = json_object();
+    if (!j)
+        return NULL;
+    json_object_set_new(j, "loss", json_real(m->loss));
+    json_object_set_new(j, "rows", json_integer((json_int_t)m->n));
+    if (task == CX_TASK_CLASSIFICATION) {
+        json_object_set_new(j, "accuracy", json_real(m->accuracy));
+        json_object_set_new(j, "macro_f1", json_real(m->macro_f1));
+        if (!isnan(m->auc))
+            json_object_set_new(j, "roc_auc", json_real(m->auc));
+    } else {
+        json_object_set_new(j, "rmse", json_real(m->rmse));
+        if (!isnan(m->r2))
+            json_object_set_new(j, "r2", json_real(m->r2));
+    }
+    return j;
+}
+
+/* The schema predict must use: the training data's feature columns in order (label left
+ * out, so files without it parse) and the categorical vocabularies as training saw them,
+ * which reproduces the one-hot layout exactly. */
+static json_t *predict_schema(const json_t *data, const cx_dataset *ds)
+{
+    json_t *s = json_deep_copy(data);
+    json_t *feats = json_array(), *cats = json_object();
+    if (!s || !feats || !cats)
+        goto fail;
+    json_object_del(s, "label");
+    json_object_del(s, "label_type");
+    const json_t *given = json_object_get(data, "categorical");
+    for (size_t i = 0; i < ds->d; i++) {
+        const char *nm = ds->feature_names[i];
+        const char *eq = strchr(nm, '=');
+        int is_cat = 0;
+        while (eq && given) {
+            char col[512];
+            size_t l = (size_t)(eq - nm);
+            if (l < sizeof col) {
+                memcpy(col, nm, l);
+                col[l] = 0;
+                if (json_object_get(given, col)) {
+                    json_t *voc = json_object_get(cats, col);
+                    if (!voc) {
+                        voc = json_array();
+                        if (!voc || json_object_set_new(cats, col, voc) != 0 ||
+                            json_array_append_new(feats, json_string(col)) != 0)
+                            goto fail;
+                    }
+                    if (json_array_append_new(voc, json_string(eq + 1)) != 0)
+                        goto fail;
+                    is_cat = 1;
+                    break;
+                }
+            }
+            eq = strchr(eq + 1, '=');
+        }
+        if (!is_cat && json_array_append_new(feats, json_string(nm)) != 0)
+            goto fail;
+    }
+    json_object_set_new(s, "features", feats);
+    if (json_object_size(cats))
+        json_object_set_new(s, "categorical", cats);
+    else {
+        json_object_del(s, "categorical");
+        json_decref(cats);
+    }
+    return s;
+fail:
+    json_decref(s);
+    json_decref(feats);
+    json_decref(cats);
+    return NULL;
+}
+
+typedef struct epoch_log {
+    const cx_logger *lg;
+} epoch_log;
+
+static void on_epoch(void *ud, int epoch, double train_loss, double val_loss, double lr)
+{
+    const epoch_log *el = ud;
+    cx_log_info(el->lg, "epoch %d: train loss %.6f, validation loss %.6f, lr %.3g", epoch,
+                train_loss, val_loss, lr);
+}
+
+/* ---- cloakx train ---- */
+
+int cmd_train(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx train --spec SPEC.json --data FILE... --out MODEL.safetensors\n"
+               "                    [--threads N] [--json]\n\n"
+               "Trains the model the job spec describes (kernels/README.md) on plaintext data\n"
+               "files (CSV, JSON lines or f32, by extension; the spec's \"data\" object is the\n"
+               "schema) on the CPU backend and writes a safetensors model with its metadata:\n"
+               "spec, features and encodings, standardiser, classes, metrics and, with\n"
+               "\"privacy\", the DP-SGD epsilon at the spec's delta (Renyi-DP accountant,\n"
+               "Poisson sampling). For development and benchmarks: the enclave pipeline calls\n"
+               "the same code on decrypted blobs.\n");
+        return CX_EXIT_OK;
+    }
+    const char *spec_path = NULL, *out_path = NULL;
+    const char **files = calloc((size_t)argc, sizeof *files);
+    size_t n_files = 0;
+    int threads = -1, rc_exit = CX_EXIT_OK;
+    if (!files) {
+        cx_error e;
+        cx_error_set(&e, CX_ERR_NOMEM, "train: allocating arguments");
+        return cli_fail(cli, &e);
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--spec") == 0 && i + 1 < argc)
+            spec_path = argv[++i];
+        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out_path = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            char *end;
+            long t = strtol(argv[++i], &end, 10);
+            if (*end || t < 0 || t > 1024) {
+                free(files);
+                return cli_usage(cli, "--threads takes a number 0..1024");
+            }
+            threads = (int)t;
+        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+                files[n_files++] = argv[++i];
+        } else {
+            free(files);
+            return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!spec_path || !out_path || n_files == 0) {
+        free(files);
+        return cli_usage(cli, "--spec, --data and --out are required");
+    }
+
+    cx_error e;
+    cx_error_clear(&e);
+    cx_spec spec;
+    cx_dataset_schema *schema = NULL;
+    cx_dataset *ds = NULL;
+    cx_model *model = NULL;
+    json_t *data = NULL, *extra = NULL, *mj = NULL;
+    int spec_ok = 0;
+    if (cx_spec_load(spec_path, &spec, &e) != CX_OK)
+        goto fail;
+    spec_ok = 1;
+    if (threads >= 0)
+        spec.threads = threads;
+    if (spec.task == CX_TASK_STATS) {
+        cx_error_set(&e, CX_ERR_ARG, "spec: task \"stats\" trains no model: use `cloakx stats`");
+        goto fail;
+    }
+    if (!spec.data || !json_object_get(spec.data, "label")) {
+        cx_error_set(&e, CX_ERR_FORMAT, "spec: missing required key \"data.label\"");
+        goto fail;
+    }
+    data = json_deep_copy(spec.data);
+    if (!data) {
+        cx_error_set(&e, CX_ERR_NOMEM, "train: copying the data schema");
+        goto fail;
+    }
+    const char *want_lt = spec.task == CX_TASK_REGRESSION ? "numeric" : "class";
+    const char *lt = json_string_value(json_object_get(data, "label_type"));
+    if (!lt)
+        json_object_set_new(data, "label_type", json_string(want_lt));
+    else if (strcmp(lt, want_lt) != 0) {
+        cx_error_set(&e, CX_ERR_FORMAT, "spec: key \"data.label_type\" = \"%s\" but task \"%s\" "
+                     "needs \"%s\"", lt, cx_task_name(spec.task), want_lt);
+        goto fail;
+    }
+    if (cx_dataset_schema_from_json(data, &schema, &e) != CX_OK) {
+        cx_error_prefix(&e, "spec: ");
+        goto fail;
+    }
+    cx_log_info(&cli->log, "parsing %zu data file(s)", n_files);
+    if (cx_dataset_load_files(schema, files, n_files, spec.threads, &ds, &e) != CX_OK)
+        goto fail;
+    for (size_t b = 0; b < ds->n_blobs; b++)
+        if (ds->blobs[b].bad_rows)
+            cx_log_warn(&cli->log, "%s: %llu bad row(s) skipped (first at line %llu: %s)",
+                        files[b], (unsigned long long)ds->blobs[b].bad_rows,
+                        ds->blobs[b].n_listed ? (unsigned long long)ds->blobs[b].listed[0].line
+                                              : 0ull,
+                        ds->blobs[b].n_listed
+                            ? cx_bad_reason_name(ds->blobs[b].listed[0].reason)
+                            : "?");
+
+    cx_train_data td = {.rows = ds->n, .cols = (int)ds->d, .x = ds->X, .y = ds->y,
+                        .n_classes = (int)ds->n_classes};
+    cx_train_result res;
+    epoch_log el = {&cli->log};
+    cx_train_epoch_cb cb = {on_epoch, &el};
+    cx_log_info(&cli->log, "training %s on %zu rows x %zu features", cx_model_kind_name(spec.model),
+                ds->n, ds->d);
+    if (cx_train(&spec, &td, NULL, &cb, NULL, &model, &res, &e) != CX_OK)
+        goto fail;
+
+    double eps = NAN, order = NAN;
+    if (spec.privacy) {
+        if (cx_privacy_epsilon(spec.noise_multiplier, res.sample_rate, res.steps, spec.delta, NULL,
+                               0, &eps, &order, &e) != CX_OK)
+            goto fail;
+    }
+    extra = json_object();
+    mj = metrics_json(&res.val, spec.task);
+    json_t *ps = predict_schema(data, ds);
+    if (!extra || !mj || !ps) {
+        json_decref(ps);
+        cx_error_set(&e, CX_ERR_NOMEM, "train: building the model metadata");
+        goto fail;
+    }
+    json_object_set(extra, "spec", spec.raw);
+    json_object_set_new(extra, "predict_schema", ps);
+    json_object_set_new(extra, "features", str_list(ds->feature_names, ds->d));
+    if (ds->label_name)
+        json_object_set_new(extra, "label", json_string(ds->label_name));
+    if (spec.task == CX_TASK_CLASSIFICATION)
+        json_object_set_new(extra, "classes", str_list(ds->class_names, ds->n_classes));
+    json_object_set(extra, "metrics", mj);
+    json_object_set_new(extra, "train_rows", json_integer((json_int_t)res.train_rows));
+    json_object_set_new(extra, "epochs_run", json_integer(res.epochs_run));
+    if (spec.privacy) {
+        json_t *pj = json_pack("{s:f, s:f, s:f, s:f, s:f, s:I, s:s, s:s}", "epsilon", eps,
+                               "delta", spec.delta, "order", order, "noise_multiplier",
+                               spec.noise_multiplier, "max_grad_norm", spec.max_grad_norm,
+                               "steps", (json_int_t)res.steps, "sampling", "poisson",
+                               "accountant", "rdp");
+        json_object_set_new(pj, "sample_rate", json_real(res.sample_rate));
+        json_object_set_new(extra, "privacy", pj);
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.6g", eps);
+        json_object_set_new(extra, "epsilon", json_string(buf));
+    }
+    if (cx_model_save(model, extra, out_path, &e) != CX_OK)
+        goto fail;
+
+    if (cli->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "model", json_string(out_path));
+        json_object_set_new(o, "task", json_string(cx_task_name(spec.task)));
+        json_object_set_new(o, "model_type", json_string(cx_model_kind_name(spec.model)));
+        json_object_set_new(o, "rows", json_integer((json_int_t)ds->n));
+        json_object_set_new(o, "features", json_integer((json_int_t)ds->d));
+        json_object_set_new(o, "train_rows", json_integer((json_int_t)res.train_rows));
+        json_object_set_new(o, "validation_rows", json_integer((json_int_t)res.val_rows));
+        json_object_set_new(o, "epochs_run", json_integer(res.epochs_run));
+        json_object_set_new(o, "best_epoch", json_integer(res.best_epoch));
+        json_object_set_new(o, "steps", json_integer((json_int_t)res.steps));
+        json_object_set_new(o, "train_loss", json_real(res.train_loss));
+        json_object_set(o, "metrics", mj);
+        json_object_set_new(o, "seconds", json_real(res.seconds));
+        json_object_set_new(o, "samples_per_s", json_real(res.samples_per_s));
+        if (spec.privacy)
+            json_object_set(o, "privacy", json_object_get(extra, "privacy"));
+        rc_exit = cli_print_json(cli, o);
+    } else {
+        printf("model: %s (%s %s, %zu features, %d epochs, %.2f s)\n", out_path,
+               cx_task_name(spec.task), cx_model_kind_name(spec.model), ds->d, res.epochs_run,
+               res.seconds);
+        if (spec.task == CX_TASK_CLASSIFICATION)
+            printf("validation (%zu rows): loss %.4f, accuracy %.4f, macro F1 %.4f", res.val.n,
+                   res.val.loss, res.val.accuracy, res.val.macro_f1);
+        else
+            printf("validation (%zu rows): loss %.4f, RMSE %.4f, R2 %.4f", res.val.n,
+                   res.val.loss, res.val.rmse, res.val.r2);
+        if (!isnan(res.val.auc))
+            printf(", ROC AUC %.4f", res.val.auc);
+        printf("\n");
+        if (spec.privacy)
+            printf("privacy: epsilon %.4g at delta %g (RDP order %g; sigma %g, C %g, q %.6g, "
+                   "%llu steps, Poisson sampling)\n",
+                   eps, spec.delta, order, spec.noise_multiplier, spec.max_grad_norm,
+                   res.sample_rate, (unsigned long long)res.steps);
+    }
+    goto done;
+fail:
+    rc_exit = cli_fail(cli, &e);
+done:
+    json_decref(mj);
+    json_decref(extra);
+    json_decref(data);
+    cx_model_free(model);
+    cx_dataset_free(ds);
+    cx_dataset_schema_free(schema);
+    if (spec_ok)
+        cx_spec_free(&spec);
+    free(files);
+    return rc_exit;
+}
+
+/* ---- cloakx predict ---- */
+
+/* A CSV field, quoted per RFC 4180 when it needs it. */
+static int csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n"))
+        return fputs(s, f) < 0 ? -1 : 0;
+    if (fputc('"', f) == EOF)
+        return -1;
+    for (; *s; s++)
+        if ((*s == '"' && fputc('"', f) == EOF) || fputc(*s, f) == EOF)
+            return -1;
+    return fputc('"', f) == EOF ? -1 : 0;
+}
+
+int cmd_predict(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx predict --model MODEL.safetensors --data FILE --out PRED.csv "
+               "[--json]\n\n"
+               "Parses FILE with the schema the model was trained with (same features,\n"
+               "same one-hot vocabularies; the label column may be absent), applies the\n"
+               "model's standardiser and writes one CSV row per data row: for classification\n"
+               "`class` then `p_<class>` per class, for regression `value`.\n");
+        return CX_EXIT_OK;
+    }
+    const char *model_path = NULL, *data_path = NULL, *out_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+            model_path = argv[++i];
+        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+            data_path = argv[++i];
+        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out_path = argv[++i];
+        else
+            return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+    }
+    if (!model_path || !data_path || !out_path)
+        return cli_usage(cli, "--model, --data and --out are required");
+
+    cx_error e;
+    cx_error_clear(&e);
+    cx_model *m = NULL;
+    json_t *meta = NULL, *schema_j = NULL, *feats = NULL, *classes = NULL;
+    cx_dataset_schema *schema = NULL;
+    cx_dataset *ds = NULL;
+    float *pred = NULL;
+    char *csv = NULL;
+    size_t csv_len = 0;
+    FILE *mf = NULL;
+    int rc_exit = CX_EXIT_OK;
+    if (cx_model_load(model_path, &m, &meta, &e) != CX_OK)
+        goto fail;
+    json_error_t je;
+    const char *ps = json_string_value(json_object_get(meta, "predict_schema"));
+    const char *fs = json_string_value(json_object_get(meta, "features"));
+    const char *cs = json_string_value(json_object_get(meta, "classes"));
+    if (!ps || !fs || !(schema_j = json_loads(ps, 0, &je)) || !(feats = json_loads(fs, 0, &je)) ||
+        !json_is_array(feats)) {
+        cx_error_set(&e, CX_ERR_FORMAT, "%s: metadata \"predict_schema\"/\"features\" missing or "
+                     "invalid (not written by cloakx train?)", model_path);
+        goto fail;
+    }
+    if (cs && !(classes = json_loads(cs, 0, &je))) {
+        cx_error_set(&e, CX_ERR_FORMAT, "%s: metadata \"classes\" is invalid", model_path);
+        goto fail;
+    }
+    if (cx_dataset_schema_from_json(schema_j, &schema, &e) != CX_OK)
+        goto fail;
+    const char *paths[1] = {data_path};
+    if (cx_dataset_load_files(schema, paths, 1, 0, &ds, &e) != CX_OK)
+        goto fail;
+    if (ds->d != (size_t)m->n_features || json_array_size(feats) != ds->d) {
+        cx_error_set(&e, CX_ERR_FORMAT, "%s: %zu features after encoding, the model takes %d",
+                     data_path, ds->d, m->n_features);
+        goto fail;
+    }
+    for (size_t j = 0; j < ds->d; j++)
+        if (strcmp(ds->feature_names[j], json_string_value(json_array_get(feats, j))
+                                                  ? json_string_value(json_array_get(feats, j))
+                                                  : "") != 0) {
+            cx_error_set(&e, CX_ERR_FORMAT, "%s: feature %zu is \"%s\", the model expects \"%s\"",
+                         data_path, j, ds->feature_names[j],
+                         json_string_value(json_array_get(feats, j)));
+            goto fail;
+        }
+    const int k = m->n_outputs;
+    pred = malloc((ds->n ? ds->n : 1) * (size_t)k * sizeof *pred);
+    if (!pred) {
+        cx_error_set(&e, CX_ERR_NOMEM, "predict: allocating %zu predictions", ds->n);
+        goto fail;
+    }
+    if (cx_model_predict(m, NULL, ds->X, ds->n, 1, pred, &e) != CX_OK)
+        goto fail;
+    mf = open_memstream(&csv, &csv_len);
+    if (!mf) {
+        cx_error_errno(&e, CX_ERR_NOMEM, errno, "predict: open_memstream");
+        goto fail;
+    }
+    const int nc = m->n_classes;
+    if (m->task == CX_TASK_CLASSIFICATION) {
+        fputs("class", mf);
+        for (int c = 0; c < nc; c++) {
+            char col[600];
+            const char *cn = json_string_value(json_array_get(classes, (size_t)c));
+            snprintf(col, sizeof col, "p_%s", cn ? cn : "?");
+            fputc(',', mf);
+            csv_field(mf, col);
+        }
+        fputc('\n', mf);
+        for (size_t i = 0; i < ds->n; i++) {
+            float p[2];
+            const float *pr = pred + i * k;
+            if (k == 1) { /* logistic: P(class 1) */
+                p[0] = 1.0f - pr[0];
+                p[1] = pr[0];
+                pr = p;
+            }
+            int best = 0;
+            for (int c = 1; c < nc; c++)
+                if (pr[c] > pr[best])
+                    best = c;
+            const char *cn = json_string_value(json_array_get(classes, (size_t)best));
+            char idx[16];
+            snprintf(idx, sizeof idx, "%d", best);
+            csv_field(mf, cn ? cn : idx);
+            for (int c = 0; c < nc; c++)
+                fprintf(mf, ",%.6g", (double)pr[c]);
+            fputc('\n', mf);
+        }
+    } else {
+        fputs("value\n", mf);
+        for (size_t i = 0; i < ds->n; i++)
+            fprintf(mf, "%.9g\n", (double)pred[i]);
+    }
+    if (fclose(mf) != 0) {
+        mf = NULL;
+        cx_error_set(&e, CX_ERR_NOMEM, "predict: formatting the CSV");
+        goto fail;
+    }
+    mf = NULL;
+    if (cx_file_write_atomic(out_path, csv, csv_len, 0600, &e) != CX_OK)
+        goto fail;
+    if (cli->json) {
+        json_t *o = json_pack("{s:s, s:I, s:s}", "predictions", out_path, "rows",
+                              (json_int_t)ds->n, "task", cx_task_name(m->task));
+        rc_exit = cli_print_json(cli, o);
+    } else {
+        printf("predictions: %s (%zu rows)\n", out_path, ds->n);
+    }
+    goto done;
+fail:
+    rc_exit = cli_fail(cli, &e);
+done:
+    if (mf)
+        fclose(mf);
+    free(csv);
+    free(pred);
+    cx_dataset_free(ds);
+    cx_dataset_schema_free(schema);
+    json_decref(schema_j);
+    json_decref(feats);
+    json_decref(classes);
+    json_decref(meta);
+    cx_model_free(m);
+    return rc_exit;
+}

@@ -1,0 +1,289 @@
+/* parse_csv.c — the CSV row parser (RFC 4180 quoting, CRLF, empty fields) writing
+ * straight into segment row storage, and the fast correctly-rounded float parser. */
+#include "parse_internal.h"
+
+#include <errno.h>
+#include <float.h>
+#include <stdlib.h>
+
+/* Slow path of cx_parse_f32: strtof on a bounded NUL-terminated copy. */
+const char *cx_parse_f32_slow(const char *s, const char *p, float *out)
+{
+    char buf[128];
+    char *heap = NULL, *b = buf;
+    size_t len = (size_t)(p - s);
+    if (len >= sizeof buf) {
+        heap = malloc(len + 1);
+        if (!heap)
+            return NULL;
+        b = heap;
+    }
+    memcpy(b, s, len);
+    b[len] = 0;
+    char *ep = NULL;
+    errno = 0;
+    float f = strtof(b, &ep);
+    int ok = ep == b + len;
+    free(heap);
+    if (!ok)
+        return NULL;
+    *out = f;
+    return p;
+}
+
+int cx_is_missing_token(const char *p, size_t len)
+{
+    switch (len) {
+    case 0:
+        return 1;
+    case 2:
+        return memcmp(p, "NA", 2) == 0;
+    case 3:
+        return memcmp(p, "N/A", 3) == 0 || memcmp(p, "NaN", 3) == 0 || memcmp(p, "nan", 3) == 0;
+    case 4:
+        return memcmp(p, "null", 4) == 0 || memcmp(p, "NULL", 4) == 0;
+    default:
+        return 0;
+    }
+}
+
+const char *cx_csv_record_end(const char *p, const char *end, int eof)
+{
+    int inq = 0;
+    for (; p < end; p++) {
+        if (*p == '"')
+            inq = !inq;
+        else if (*p == '\n' && !inq)
+            return p + 1;
+    }
+    return eof ? end : NULL;
+}
+
+cx_err cx_csv_split_header(const char *p, const char *end, char delim, char ***names_out,
+                           size_t *n_out, cx_error *e)
+{
+    size_t n = 0, cap = 16;
+    char **names = calloc(cap, sizeof *names);
+    char *buf = malloc((size_t)(end - p) + 1);
+    if (!names || !buf) {
+        free(names);
+        free(buf);
+        return cx_error_set(e, CX_ERR_NOMEM, "CSV header: out of memory");
+    }
+    for (;;) {
+        size_t o = 0;
+        if (p < end && *p == '"') {
+            p++;
+            for (;;) {
+                if (p >= end) {
+                    cx_names_free(names, n);
+                    free(buf);
+                    return cx_error_set(e, CX_ERR_FORMAT, "CSV header: unterminated quote");
+                }
+                if (*p == '"') {
+                    if (p + 1 < end && p[1] == '"') {
+                        buf[o++] = '"';
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                buf[o++] = *p++;
+            }
+            while (p < end && *p != delim && *p != '\n')
+                p++; /* text after a closing quote is dropped in a header */
+        } else {
+            while (p < end && *p != delim && *p != '\n')
+                buf[o++] = *p++;
+            if (o > 0 && buf[o - 1] == '\r' && (p == end || *p == '\n'))
+                o--;
+        }
+        if (n == cap) {
+            char **nn = realloc(names, 2 * cap * sizeof *names);
+            if (!nn)
+                goto oom;
+            names = nn;
+            cap *= 2;
+        }
+        names[n] = malloc(o + 1);
+        if (!names[n])
+            goto oom;
+        memcpy(names[n], buf, o);
+        names[n][o] = 0;
+        n++;
+        if (p < end && *p == delim) {
+            p++;
+            continue;
+        }
+        break;
+    }
+    free(buf);
+    *names_out = names;
+    *n_out = n;
+    return CX_OK;
+oom:
+    cx_names_free(names, n);
+    free(buf);
+    return cx_error_set(e, CX_ERR_NOMEM, "CSV header: out of memory");
+}
+
+/* Copy quoted bytes into scratch at offset *o, counting newlines. */
+static int quoted_copy(cx_seg *s, size_t *o, const char *p, size_t len, uint64_t *nl)
+{
+    if (!cx_seg_scratch(s, *o + len + 1))
+        return 0;
+    char *d = s->scratch + *o;
+    for (size_t i = 0; i < len; i++) {
+        d[i] = p[i];
+        *nl += p[i] == '\n';
+    }
+    *o += len;
+    return 1;
+}
+
+const char *cx_csv_parse(cx_seg *s, const char *p, const char *limit, const char *end, int eof)
+{
+    const cx_layout *L = s->lay;
+    const char d = s->delim;
+    const size_t ncol = L->n_cols;
+    while (p < limit) {
+        const char *rs = p;
+        if (*p == '\n') {
+            p++;
+            s->line++;
+            continue;
+        }
+        if (*p == '\r') {
+            if (p + 1 == end && !eof)
+                return rs;
+            if (p + 1 < end && p[1] == '\n') {
+                p += 2;
+                s->line++;
+                continue;
+            }
+        }
+        float *row = cx_seg_row(s);
+        if (!row)
+            return rs;
+        uint64_t nl = 0;
+        int bad = 0;
+        uint32_t badcol = 0;
+        size_t c = 0;
+        for (;;) {
+            int32_t slot = c < ncol ? L->col_slot[c] : -1;
+            if (c >= ncol && !bad) {
+                bad = CX_BAD_FIELD_COUNT;
+                badcol = (uint32_t)c;
+            }
+            if (p < end && *p == '"') {
+                size_t o = 0;
+                p++;
+                for (;;) {
+                    const char *q = memchr(p, '"', (size_t)(end - p));
+                    if (!q) {
+                        if (!eof)
+                            return rs;
+                        if (!bad) {
+                            bad = CX_BAD_QUOTE;
+                            badcol = (uint32_t)c;
+                        }
+                        while (p < end)
+                            nl += *p++ == '\n';
+                        break;
+                    }
+                    if (!quoted_copy(s, &o, p, (size_t)(q - p), &nl))
+                        return rs;
+                    if (q + 1 == end && !eof)
+                        return rs; /* a doubled quote may follow in the next chunk */
+                    if (q + 1 < end && q[1] == '"') {
+                        if (!quoted_copy(s, &o, q, 1, &nl))
+                            return rs;
+                        p = q + 2;
+                        continue;
+                    }
+                    p = q + 1;
+                    break;
+                }
+                if (p < end && *p == '\r' && p + 1 == end && !eof)
+                    return rs;
+                if (p < end && *p == '\r' && p + 1 < end && p[1] == '\n')
+                    p++;
+                if (p < end && *p != d && *p != '\n') {
+                    if (!bad) {
+                        bad = CX_BAD_QUOTE;
+                        badcol = (uint32_t)c;
+                    }
+                    while (p < end && *p != d && *p != '\n')
+                        p++;
+                    if (p == end && !eof)
+                        return rs;
+                }
+                if (!bad && slot >= 0) {
+                    int r = cx_seg_put_text(s, row, slot, s->scratch, o);
+                    if (r) {
+                        bad = r;
+                        badcol = (uint32_t)c;
+                    }
+                }
+            } else {
+                int done = 0;
+                if (slot >= 0 && L->slot_kind[slot] == SLOT_NUM && !bad) {
+                    float v;
+                    const char *q = cx_parse_f32(p, end, &v);
+                    if (q && q > p) {
+                        if (q == end && !eof)
+                            return rs;
+                        if ((q == end || *q == d || *q == '\n' ||
+                             (*q == '\r' && q + 1 < end && q[1] == '\n')) &&
+                            isfinite(v)) {
+                            row[slot] = v;
+                            p = q;
+                            if (*q == '\r')
+                                p++;
+                            done = 1;
+                        }
+                    }
+                }
+                if (!done) {
+                    const char *fs = p;
+                    while (p < end && *p != d && *p != '\n')
+                        p++;
+                    if (p == end && !eof)
+                        return rs;
+                    const char *fe = p;
+                    if (fe > fs && fe[-1] == '\r')
+                        fe--;
+                    if (!bad && slot >= 0) {
+                        int r = cx_seg_put_text(s, row, slot, fs, (size_t)(fe - fs));
+                        if (r) {
+                            bad = r;
+                            badcol = (uint32_t)c;
+                        }
+                    }
+                }
+            }
+            if (s->oom)
+                return rs;
+            if (p < end && *p == d) {
+                p++;
+                c++;
+                continue;
+            }
+            if (p < end) /* '\n' */
+                p++;
+            break;
+        }
+        if (!bad && c + 1 != ncol) {
+            bad = CX_BAD_FIELD_COUNT;
+            badcol = (uint32_t)c;
+        }
+        uint64_t line = s->line;
+        s->line += 1 + nl;
+        if (bad)
+            cx_seg_bad(s, line, (cx_bad_reason)bad, badcol);
+        else
+            s->n_rows++;
+    }
+    return p;
+}

@@ -1,0 +1,1272 @@
+/* store_walrus.c — the walrus: blob store over the Walrus HTTP API with libcurl: PUT to a
+ * publisher (parts + manifest above 10 MiB), streamed GETs from an aggregator through one
+ * curl multi handle per reader (parts in flight at once, CURLPAUSE back-pressure, retries
+ * with back-off and jitter, resume by closed Range requests, length and SHA-256 checks). */
+#include "store_internal.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <stdarg.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#define WX_BUF (256u * 1024u)   /* per-transfer buffer of a streaming read */
+#define WX_ERRBODY 2048u        /* how much of an error body is kept */
+#define WAL_MAGIC_LEN (sizeof CX_WALRUS_MANIFEST_MAGIC - 1)
+#define WAL_RETRY_AFTER_MAX_MS 60000L
+#define WAL_STAT_PROBE 1024u
+
+typedef struct walrus_store {
+    char *publisher, *aggregator, *token;
+} walrus_store;
+
+/* ------------------------------------------------------------ shared bits -- */
+
+static int status_retryable(long st)
+{
+    return st == 408 || st == 429 || (st >= 500 && st != 501 && st != 505);
+}
+
+static int curl_retryable(CURLcode c)
+{
+    switch (c) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Exponential back-off with "equal jitter" (half fixed, half random) so that many
+ * clients retrying the same aggregator spread out; Retry-After wins when longer. */
+static long backoff_ms(const cx_store_options *o, unsigned attempt, long retry_after_ms)
+{
+    uint64_t d = o->backoff_base_ms;
+    for (unsigned i = 1; i < attempt && d < o->backoff_max_ms; i++)
+        d *= 2;
+    if (d > o->backoff_max_ms)
+        d = o->backoff_max_ms;
+    uint32_t r = 0;
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+        r = 0;
+    d = d / 2 + (d / 2 ? r % (d / 2 + 1) : 0);
+    if (retry_after_ms > (long)d)
+        d = (uint64_t)(retry_after_ms < WAL_RETRY_AFTER_MAX_MS ? retry_after_ms
+                                                               : WAL_RETRY_AFTER_MAX_MS);
+    return (long)d;
+}
+
+static cx_err set_common(CURL *h, const cx_store_options *o, char *errbuf, cx_error *e)
+{
+    CURLcode c = CURLE_OK;
+    errbuf[0] = 0;
+#define SO(opt, val)                                                                            \
+    if (c == CURLE_OK)                                                                          \
+    c = curl_easy_setopt(h, opt, val)
+    SO(CURLOPT_NOSIGNAL, 1L);
+    SO(CURLOPT_ERRORBUFFER, errbuf);
+    SO(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    SO(CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    SO(CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
+    SO(CURLOPT_FOLLOWLOCATION, 1L);
+    SO(CURLOPT_MAXREDIRS, 3L);
+    SO(CURLOPT_PROTOCOLS_STR, "http,https");
+    SO(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SO(CURLOPT_TCP_KEEPALIVE, 1L);
+    SO(CURLOPT_USERAGENT, "cloakx/0.1");
+#undef SO
+    if (c != CURLE_OK)
+        return cx_error_set(e, CX_ERR_NET, "libcurl setup: %s", curl_easy_strerror(c));
+    return CX_OK;
+}
+
+/* Parse the response headers both request paths need. */
+typedef struct hdr_info {
+    long status;
+    int has_cl, has_cr;
+    uint64_t cl, cr_start, cr_end, cr_total;
+    long retry_after_ms;
+} hdr_info;
+
+static void hdr_reset(hdr_info *h)
+{
+    memset(h, 0, sizeof *h);
+}
+
+static void hdr_line(hdr_info *hi, const char *p, size_t n)
+{
+    char line[256];
+    if (n >= sizeof line)
+        n = sizeof line - 1;
+    memcpy(line, p, n);
+    line[n] = 0;
+    while (n && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+        line[--n] = 0;
+    if (strncmp(line, "HTTP/", 5) == 0) {
+        /* A new response (after a redirect or 100-continue): forget the previous one. */
+        hdr_reset(hi);
+        const char *sp = strchr(line, ' ');
+        if (sp)
+            hi->status = strtol(sp + 1, NULL, 10);
+        return;
+    }
+    char *colon = strchr(line, ':');
+    if (!colon)
+        return;
+    *colon = 0;
+    const char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (strcasecmp(line, "content-length") == 0) {
+        char *end;
+        unsigned long long x = strtoull(v, &end, 10);
+        if (end != v && isdigit((unsigned char)v[0])) {
+            hi->has_cl = 1;
+            hi->cl = x;
+        }
+    } else if (strcasecmp(line, "content-range") == 0) {
+        unsigned long long s, en, t;
+        if (sscanf(v, "bytes %llu-%llu/%llu", &s, &en, &t) == 3) {
+            hi->has_cr = 1;
+            hi->cr_start = s;
+            hi->cr_end = en;
+            hi->cr_total = t;
+        } else if (sscanf(v, "bytes */%llu", &t) == 1) {
+            hi->has_cr = 2; /* unsatisfied range: only the total */
+            hi->cr_total = t;
+        }
+    } else if (strcasecmp(line, "retry-after") == 0) {
+        if (isdigit((unsigned char)v[0]))
+            hi->retry_after_ms = strtol(v, NULL, 10) * 1000L;
+    }
+}
+
+static size_t hdr_cb(char *p, size_t size, size_t n, void *ud)
+{
+    hdr_line(ud, p, size * n);
+    return size * n;
+}
+
+/* ------------------------------------------------ blocking request (put, stat) -- */
+
+typedef struct wal_resp {
+    hdr_info h;
+    uint8_t *body;
+    size_t len, cap, max;
+    int truncated; /* stopped on purpose after max bytes */
+} wal_resp;
+
+typedef struct upload_src {
+    const uint8_t *p;
+    size_t len, off;
+} upload_src;
+
+static size_t upload_cb(char *buf, size_t size, size_t n, void *ud)
+{
+    upload_src *u = ud;
+    size_t k = size * n;
+    if (k > u->len - u->off)
+        k = u->len - u->off;
+    memcpy(buf, u->p + u->off, k);
+    u->off += k;
+    return k;
+}
+
+static size_t resp_cb(char *p, size_t size, size_t n, void *ud)
+{
+    wal_resp *r = ud;
+    size_t k = size * n;
+    if (r->len + k > r->max) {
+        size_t take = r->max - r->len;
+        k = take;
+        r->truncated = 1;
+    }
+    if (r->len + k > r->cap) {
+        size_t nc = r->cap ? r->cap : 4096;
+        while (nc < r->len + k)
+            nc *= 2;
+        uint8_t *nb = realloc(r->body, nc + 1);
+        if (!nb)
+            return 0;
+        r->body = nb;
+        r->cap = nc;
+    }
+    memcpy(r->body + r->len, p, k);
+    r->len += k;
+    r->body[r->len] = 0;
+    return r->truncated ? 0 : size * n; /* 0 ends the transfer: we have what we need */
+}
+
+/* One request with the retry policy; returns CX_OK with the final response (any status
+ * the policy does not retry) or an error once retries or the time budget are spent. */
+static cx_err wal_request(const walrus_store *w, const cx_store_options *o, CURL *h,
+                          const char *url, const uint8_t *body, size_t blen, int is_put,
+                          const char *range, size_t max_resp, wal_resp *r, cx_error *e)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    double t0 = cx_now_seconds();
+    char last[300] = "";
+    for (unsigned attempt = 0;; attempt++) {
+        curl_easy_reset(h); /* keeps the connection cache: parts reuse the connection */
+        free(r->body);
+        memset(r, 0, sizeof *r);
+        r->max = max_resp;
+        cx_err rc = set_common(h, o, errbuf, e);
+        if (rc != CX_OK)
+            return rc;
+        struct curl_slist *hl = NULL, *t;
+        upload_src up = {body, blen, 0};
+        char auth[1100];
+        CURLcode c = CURLE_OK;
+        c = curl_easy_setopt(h, CURLOPT_URL, url);
+        if (c == CURLE_OK)
+            c = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, resp_cb);
+        if (c == CURLE_OK)
+            c = curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+        if (c == CURLE_OK)
+            c = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, hdr_cb);
+        if (c == CURLE_OK)
+            c = curl_easy_setopt(h, CURLOPT_HEADERDATA, &r->h);
+        if (c == CURLE_OK && range)
+            c = curl_easy_setopt(h, CURLOPT_RANGE, range);
+        if (is_put) {
+            if ((t = curl_slist_append(hl, "Content-Type: application/octet-stream")))
+                hl = t;
+            if ((t = curl_slist_append(hl, "Expect:")))
+                hl = t;
+            if (w->token) {
+                snprintf(auth, sizeof auth, "Authorization: Bearer %s", w->token);
+                if ((t = curl_slist_append(hl, auth)))
+                    hl = t;
+                cx_memwipe(auth, sizeof auth);
+            }
+            if (c == CURLE_OK)
+                c = curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+            if (c == CURLE_OK)
+                c = curl_easy_setopt(h, CURLOPT_READFUNCTION, upload_cb);
+            if (c == CURLE_OK)
+                c = curl_easy_setopt(h, CURLOPT_READDATA, &up);
+            if (c == CURLE_OK)
+                c = curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)blen);
+            if (c == CURLE_OK)
+                c = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+        }
+        if (c != CURLE_OK) {
+            curl_slist_free_all(hl);
+            return cx_error_set(e, CX_ERR_NET, "libcurl setup: %s", curl_easy_strerror(c));
+        }
+        c = curl_easy_perform(h);
+        curl_slist_free_all(hl); /* libcurl copied the Authorization line already */
+        if (c == CURLE_WRITE_ERROR && r->truncated)
+            c = CURLE_OK;
+        long st = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+        if (c == CURLE_OK)
+            r->h.status = st;
+        int retry;
+        if (c != CURLE_OK) {
+            retry = curl_retryable(c);
+            snprintf(last, sizeof last, "%s", errbuf[0] ? errbuf : curl_easy_strerror(c));
+            if (!retry)
+                return cx_error_set(e, CX_ERR_NET, "%s: %s", url, last);
+        } else if (status_retryable(st)) {
+            char t2[256];
+            cx_walrus_error_text((const char *)r->body, r->len, t2, sizeof t2);
+            snprintf(last, sizeof last, "HTTP %ld: %s", st, t2);
+            retry = 1;
+        } else {
+            return CX_OK;
+        }
+        long d = backoff_ms(o, attempt + 1, r->h.retry_after_ms);
+        if (attempt >= o->max_retries ||
+            (cx_now_seconds() - t0) * 1000.0 + (double)d > (double)o->total_timeout_ms)
+            return cx_error_set(e, CX_ERR_NET, "%s: gave up after %u attempts: %s", url,
+                                attempt + 1, last);
+        cx_log_warn(o->log, "walrus: %s: %s; retry %u in %ld ms", url, last, attempt + 1, d);
+        struct timespec ts = {d / 1000, (d % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* ------------------------------------------------------------------- put -- */
+
+static cx_err put_blob(const walrus_store *w, const cx_store_options *o, CURL *h,
+                       const uint8_t *data, size_t len, char id[CX_STORE_ID_MAX], cx_error *e)
+{
+    size_t ul = strlen(w->publisher) + 64;
+    char *url = malloc(ul);
+    if (!url)
+        return cx_error_set(e, CX_ERR_NOMEM, "walrus put");
+    snprintf(url, ul, "%s/v1/blobs?epochs=%" PRIu32, w->publisher, o->epochs);
+    wal_resp r = {0};
+    cx_err rc = wal_request(w, o, h, url, data, len, 1, NULL, 1u << 20, &r, e);
+    if (rc == CX_OK) {
+        cx_walrus_result kind;
+        rc = cx_walrus_parse_store_response(r.h.status, (const char *)r.body, r.len, id, &kind,
+                                            e);
+        if (rc == CX_ERR_LIMIT)
+            cx_error_prefix(e, "a body of %zu bytes: ", len);
+        if (rc == CX_OK)
+            cx_log_info(o->log, "walrus: stored %zu bytes as %s (%s)", len, id,
+                        kind == CX_WALRUS_NEWLY_CREATED ? "newlyCreated" : "alreadyCertified");
+    }
+    free(r.body);
+    free(url);
+    return rc;
+}
+
+static cx_err fill(cx_reader *src, uint8_t *buf, size_t want, size_t *got, cx_error *e)
+{
+    *got = 0;
+    while (*got < want) {
+        size_t n = 0;
+        cx_err rc = src->read(src->ctx, buf + *got, want - *got, &n, e);
+        if (rc != CX_OK)
+            return cx_error_prefix(e, "walrus put: reading input: ");
+        if (n == 0)
+            break;
+        *got += n;
+    }
+    return CX_OK;
+}
+
+static cx_err walrus_put(cx_store *s, cx_reader *src, char id[CX_STORE_ID_MAX], cx_error *e)
+{
+    const walrus_store *w = s->impl;
+    const cx_store_options *o = &s->opt;
+    const size_t ps = o->part_size;
+    cx_walrus_manifest m = {0};
+    uint32_t cap = 0;
+    uint8_t *buf = malloc(ps + 1);
+    CURL *h = curl_easy_init();
+    cx_err rc = CX_OK;
+    if (!buf || !h) {
+        rc = cx_error_set(e, CX_ERR_NOMEM, "walrus put");
+        goto out;
+    }
+    size_t n = 0;
+    int eof = 0, have_look = 0;
+    uint8_t look = 0;
+    rc = fill(src, buf, ps, &n, e);
+    if (rc != CX_OK)
+        goto out;
+    /* One byte of look-ahead tells "exactly one part" from "more to come". */
+    if (n == ps) {
+        size_t g = 0;
+        rc = fill(src, &look, 1, &g, e);
+        if (rc != CX_OK)
+            goto out;
+        have_look = g == 1;
+    }
+    eof = !have_look;
+    int magic = n >= WAL_MAGIC_LEN && memcmp(buf, CX_WALRUS_MANIFEST_MAGIC, WAL_MAGIC_LEN) == 0;
+    if (eof && !magic) {
+        rc = put_blob(w, o, h, buf, n, id, e);
+        goto out;
+    }
+    m.part_size = ps;
+    for (;;) {
+        if (m.nparts == CX_WALRUS_MANIFEST_MAX_PARTS) {
+            rc = cx_error_set(e, CX_ERR_LIMIT, "walrus put: more than %u parts of %zu bytes",
+                              CX_WALRUS_MANIFEST_MAX_PARTS, ps);
+            goto out;
+        }
+        if (m.nparts == cap) {
+            uint32_t nc = cap ? cap * 2 : 16;
+            cx_walrus_part *np = realloc(m.parts, nc * sizeof *np);
+            if (!np) {
+                rc = cx_error_set(e, CX_ERR_NOMEM, "walrus put: manifest");
+                goto out;
+            }
+            m.parts = np;
+            cap = nc;
+        }
+        cx_walrus_part *p = &m.parts[m.nparts];
+        unsigned dl = 0;
+        if (EVP_Digest(buf, n, p->sha256, &dl, EVP_sha256(), NULL) != 1) {
+            rc = cx_error_openssl(e, CX_ERR_CRYPTO, "SHA-256");
+            goto out;
+        }
+        p->size = n;
+        rc = put_blob(w, o, h, buf, n, p->blob_id, e);
+        if (rc != CX_OK) {
+            cx_error_prefix(e, "part %u: ", m.nparts);
+            goto out;
+        }
+        m.nparts++;
+        m.size += n;
+        if (eof)
+            break;
+        buf[0] = look;
+        rc = fill(src, buf + 1, ps - 1, &n, e);
+        if (rc != CX_OK)
+            goto out;
+        n += 1;
+        have_look = 0;
+        if (n == ps) {
+            size_t g = 0;
+            rc = fill(src, &look, 1, &g, e);
+            if (rc != CX_OK)
+                goto out;
+            have_look = g == 1;
+        }
+        eof = !have_look;
+    }
+    char *mtext = NULL;
+    size_t mlen = 0;
+    rc = cx_walrus_manifest_encode(&m, &mtext, &mlen, e);
+    if (rc != CX_OK)
+        goto out;
+    if (mlen > CX_WALRUS_MAX_BODY) {
+        free(mtext);
+        rc = cx_error_set(e, CX_ERR_LIMIT, "walrus put: manifest of %zu bytes is too large", mlen);
+        goto out;
+    }
+    rc = put_blob(w, o, h, (const uint8_t *)mtext, mlen, id, e);
+    free(mtext);
+    if (rc != CX_OK)
+        cx_error_prefix(e, "manifest: ");
+    else
+        cx_log_info(o->log, "walrus: %" PRIu64 " bytes in %u parts, manifest %s", m.size,
+                    m.nparts, id);
+out:
+    cx_walrus_manifest_free(&m);
+    free(buf);
+    if (h)
+        curl_easy_cleanup(h);
+    return rc;
+}
+
+/* ------------------------------------------------------- streaming get -- */
+
+enum { WX_IDLE, WX_ACTIVE, WX_WAIT, WX_DONE, WX_FAILED };
+
+struct wal_reader;
+
+/* One blob being downloaded: the root (the id asked for) or one manifest part. */
+typedef struct wx {
+    struct wal_reader *rd;
+    CURL *h;
+    int state, paused, fatal;
+    char url[512];
+    char label[160];     /* "blob ID" / "blob ID part 3/9 (PARTID)" for messages */
+    uint64_t expect;     /* total length, UINT64_MAX until known */
+    uint64_t received;   /* bytes accepted, in order, never twice */
+    uint64_t att_start;  /* where this attempt's Range starts */
+    uint64_t skip;       /* bytes to drop when a server ignored our Range */
+    uint8_t *buf;
+    size_t cap, rpos, wpos, max_cap;
+    int probe;       /* root: still deciding manifest vs data */
+    int is_manifest; /* root: it is a manifest, buffered whole */
+    hdr_info hi;
+    int hdr_checked;
+    char errbody[WX_ERRBODY];
+    size_t errlen;
+    unsigned attempts; /* attempts without progress */
+    double t_progress, retry_at;
+    EVP_MD_CTX *md; /* parts: SHA-256 of the accepted bytes */
+    uint8_t sha_expect[32];
+    cx_err fail;
+    char msg[CX_ERROR_MSG_MAX];
+    char last[300];
+    char errbuf[CURL_ERROR_SIZE];
+} wx;
+
+typedef struct wal_reader {
+    cx_store_options opt;
+    char *aggregator;
+    char id[CX_STORE_ID_MAX];
+    CURLM *m;
+    wx root;
+    cx_walrus_manifest man;
+    int have_man;
+    uint32_t cur;  /* part being consumed */
+    unsigned nslots;
+    wx *slots;     /* part p lives in slots[p % nslots] */
+    cx_error err;  /* sticky: once failed, every read fails the same way */
+    int failed;
+} wal_reader;
+
+static void wx_fail(wx *x, cx_err code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void wx_fail(wx *x, cx_err code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->msg, sizeof x->msg, fmt, ap);
+    va_end(ap);
+    x->fail = code;
+    x->fatal = 1;
+}
+
+/* Checked once per attempt, on the first body byte: is this the response we asked for? */
+static int wx_check_headers(wx *x)
+{
+    long st = x->hi.status;
+    if (st < 200 || st >= 300)
+        return 1; /* body is an error text, judged when the transfer ends */
+    if (st == 206) {
+        uint64_t want_end = x->expect - 1;
+        if (x->hi.has_cr != 1 || x->hi.cr_start != x->att_start || x->hi.cr_end != want_end ||
+            x->hi.cr_total != x->expect) {
+            wx_fail(x, CX_ERR_NET,
+                    "%s: asked for bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64
+                    ", aggregator answered 206 with Content-Range %" PRIu64 "-%" PRIu64
+                    "/%" PRIu64,
+                    x->label, x->att_start, want_end, x->expect, x->hi.cr_start, x->hi.cr_end,
+                    x->hi.cr_total);
+            return 0;
+        }
+        return 1;
+    }
+    if (st != 200) {
+        wx_fail(x, CX_ERR_NET, "%s: unexpected HTTP %ld from the aggregator", x->label, st);
+        return 0;
+    }
+    /* A 200 to a ranged request carries the whole blob again: drop what we have. */
+    x->skip = x->att_start;
+    if (x->hi.has_cl) {
+        if (x->expect == UINT64_MAX) {
+            x->expect = x->hi.cl;
+        } else if (x->hi.cl != x->expect) {
+            wx_fail(x, CX_ERR_NET,
+                    "%s: body length differs from what was announced: Content-Length %" PRIu64
+                    ", expected %" PRIu64 " bytes",
+                    x->label, x->hi.cl, x->expect);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static size_t wx_write(char *p, size_t size, size_t nm, void *ud)
+{
+    wx *x = ud;
+    size_t n = size * nm;
+    if (!x->hdr_checked) {
+        x->hdr_checked = 1;
+        if (!wx_check_headers(x))
+            return 0;
+    }
+    if (x->hi.status < 200 || x->hi.status >= 300) {
+        size_t k = n < WX_ERRBODY - 1 - x->errlen ? n : WX_ERRBODY - 1 - x->errlen;
+        memcpy(x->errbody + x->errlen, p, k);
+        x->errlen += k;
+        return n;
+    }
+    size_t drop = x->skip < n ? (size_t)x->skip : n;
+    size_t k = n - drop;
+    if (k && x->expect != UINT64_MAX && x->received + k > x->expect) {
+        wx_fail(x, CX_ERR_NET,
+                "%s: body length differs from what was announced: more than %" PRIu64 " bytes",
+                x->label, x->expect);
+        return 0;
+    }
+    if (k > x->cap - x->wpos) {
+        if (x->rpos) { /* compact: unread bytes to the front */
+            memmove(x->buf, x->buf + x->rpos, x->wpos - x->rpos);
+            x->wpos -= x->rpos;
+            x->rpos = 0;
+        }
+        if (k > x->cap - x->wpos) {
+            size_t need = x->wpos + k;
+            if (need > x->max_cap && x->is_manifest) {
+                wx_fail(x, CX_ERR_LIMIT, "%s: manifest longer than %u bytes", x->label,
+                        CX_WALRUS_MAX_BODY);
+                return 0;
+            }
+            if (x->probe || x->is_manifest || x->wpos == 0) {
+                /* Grow only while buffering a manifest, or when one chunk is larger than
+                 * the whole (empty) buffer; otherwise the consumer sets the pace. */
+                size_t nc = x->cap;
+                while (nc < need)
+                    nc *= 2;
+                uint8_t *nb = realloc(x->buf, nc);
+                if (!nb) {
+                    wx_fail(x, CX_ERR_NOMEM, "%s: buffer of %zu bytes", x->label, nc);
+                    return 0;
+                }
+                x->buf = nb;
+                x->cap = nc;
+            } else {
+                x->paused = 1;
+                return CURL_WRITEFUNC_PAUSE; /* libcurl keeps the chunk and offers it again */
+            }
+        }
+    }
+    x->skip -= drop;
+    if (k) {
+        memcpy(x->buf + x->wpos, p + drop, k);
+        if (x->md && EVP_DigestUpdate(x->md, p + drop, k) != 1) {
+            wx_fail(x, CX_ERR_CRYPTO, "SHA-256 update");
+            return 0;
+        }
+        x->wpos += k;
+        x->received += k;
+        x->t_progress = cx_now_seconds();
+        x->attempts = 0;
+    }
+    if (x->probe && x->received >= WAL_MAGIC_LEN) {
+        x->probe = 0;
+        x->is_manifest = memcmp(x->buf, CX_WALRUS_MANIFEST_MAGIC, WAL_MAGIC_LEN) == 0;
+    }
+    return n;
+}
+
+static size_t wx_hdr(char *p, size_t size, size_t n, void *ud)
+{
+    wx *x = ud;
+    hdr_line(&x->hi, p, size * n);
+    return size * n;
+}
+
+static cx_err wx_start(wx *x, cx_error *e)
+{
+    wal_reader *rd = x->rd;
+    if (!x->h) {
+        x->h = curl_easy_init();
+        if (!x->h)
+            return cx_error_set(e, CX_ERR_NOMEM, "curl_easy_init");
+    } else {
+        curl_easy_reset(x->h);
+    }
+    cx_err rc = set_common(x->h, &rd->opt, x->errbuf, e);
+    if (rc != CX_OK)
+        return rc;
+    char range[64];
+    int ranged = x->received > 0;
+    if (ranged) {
+        if (x->expect == UINT64_MAX) {
+            x->state = WX_FAILED;
+            return cx_error_set(e, CX_ERR_NET,
+                                "%s: connection lost after %" PRIu64
+                                " bytes and the length was never announced, so it cannot be "
+                                "resumed",
+                                x->label, x->received);
+        }
+        /* Closed ranges only: Walrus aggregators refuse "bytes=N-". */
+        snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, x->received, x->expect - 1);
+    }
+    hdr_reset(&x->hi);
+    x->hdr_checked = 0;
+    x->errlen = 0;
+    x->skip = 0;
+    x->paused = 0;
+    x->att_start = x->received;
+    CURLcode c = curl_easy_setopt(x->h, CURLOPT_URL, x->url);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, wx_write);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(x->h, CURLOPT_HEADERFUNCTION, wx_hdr);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(x->h, CURLOPT_HEADERDATA, x);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(x->h, CURLOPT_RANGE, ranged ? range : NULL);
+    if (c != CURLE_OK)
+        return cx_error_set(e, CX_ERR_NET, "libcurl setup: %s", curl_easy_strerror(c));
+    CURLMcode mc = curl_multi_add_handle(rd->m, x->h);
+    if (mc != CURLM_OK)
+        return cx_error_set(e, CX_ERR_NET, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+    x->state = WX_ACTIVE;
+    if (x->t_progress == 0)
+        x->t_progress = cx_now_seconds();
+    return CX_OK;
+}
+
+/* A transfer ended: done, retry later, or failed for good. */
+static void wx_finished(wx *x, CURLcode res)
+{
+    wal_reader *rd = x->rd;
+    const cx_store_options *o = &rd->opt;
+    curl_multi_remove_handle(rd->m, x->h);
+    long st = x->hi.status;
+    if (x->fatal) {
+        x->state = WX_FAILED;
+        return;
+    }
+    if (res == CURLE_OK && st >= 200 && st < 300) {
+        if (x->probe) { /* ended shorter than the magic line: plain data */
+            x->probe = 0;
+            x->is_manifest = 0;
+        }
+        if (x->expect == UINT64_MAX || x->received == x->expect) {
+            x->expect = x->received;
+            x->state = WX_DONE;
+            return;
+        }
+        snprintf(x->last, sizeof x->last, "body ended after %" PRIu64 " of %" PRIu64 " bytes",
+                 x->received, x->expect);
+    } else if (res == CURLE_OK) {
+        char t[300];
+        cx_walrus_error_text(x->errbody, x->errlen, t, sizeof t);
+        if (st == 404) {
+            wx_fail(x, CX_ERR_NOTFOUND,
+                    "%s not found on aggregator %s (never stored, or its storage epochs have "
+                    "expired): %s",
+                    x->label, rd->aggregator, t);
+            x->state = WX_FAILED;
+            return;
+        }
+        if (st == 416) {
+            wx_fail(x, CX_ERR_NET,
+                    "%s: body length differs from what was announced: received %" PRIu64
+                    " of %" PRIu64 " bytes and the aggregator cannot serve the rest (HTTP 416: %s)",
+                    x->label, x->received, x->expect, t);
+            x->state = WX_FAILED;
+            return;
+        }
+        if (!status_retryable(st)) {
+            wx_fail(x, CX_ERR_NET, "%s: aggregator answered HTTP %ld: %s", x->label, st, t);
+            x->state = WX_FAILED;
+            return;
+        }
+        snprintf(x->last, sizeof x->last, "HTTP %ld: %.250s", st, t);
+    } else {
+        snprintf(x->last, sizeof x->last, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+        if (!curl_retryable(res)) {
+            wx_fail(x, CX_ERR_NET, "%s: %s", x->label, x->last);
+            x->state = WX_FAILED;
+            return;
+        }
+    }
+    x->attempts++;
+    long d = backoff_ms(o, x->attempts, x->hi.retry_after_ms);
+    double now = cx_now_seconds();
+    if (x->attempts > o->max_retries ||
+        (now - x->t_progress) * 1000.0 + (double)d > (double)o->total_timeout_ms) {
+        wx_fail(x, CX_ERR_NET, "%s: gave up after %u attempts without progress: %s", x->label,
+                x->attempts, x->last);
+        x->state = WX_FAILED;
+        return;
+    }
+    cx_log_warn(o->log, "walrus: %s: %s; retry %u in %ld ms%s", x->label, x->last, x->attempts,
+                d, x->received ? " (resuming with a Range request)" : "");
+    x->state = WX_WAIT;
+    x->retry_at = now + (double)d / 1000.0;
+}
+
+static wx *find_wx(wal_reader *rd, CURL *h)
+{
+    if (rd->root.h == h)
+        return &rd->root;
+    for (unsigned i = 0; i < rd->nslots; i++)
+        if (rd->slots[i].h == h)
+            return &rd->slots[i];
+    return NULL;
+}
+
+static int wx_live(const wx *x)
+{
+    return x->state == WX_ACTIVE || x->state == WX_WAIT;
+}
+
+/* Move transfers forward once: start due retries, let libcurl work, collect the ends,
+ * and wait (bounded) when nothing can happen yet. */
+static cx_err drive(wal_reader *rd, cx_error *e)
+{
+    double now = cx_now_seconds(), next = now + 1.0;
+    wx *all[1 + 64];
+    unsigned na = 0;
+    all[na++] = &rd->root;
+    for (unsigned i = 0; i < rd->nslots; i++)
+        all[na++] = &rd->slots[i];
+    for (unsigned i = 0; i < na; i++) {
+        wx *x = all[i];
+        if (x->state != WX_WAIT)
+            continue;
+        if (x->retry_at <= now) {
+            cx_err rc = wx_start(x, e);
+            if (rc != CX_OK)
+                return rc;
+        } else if (x->retry_at < next) {
+            next = x->retry_at;
+        }
+    }
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(rd->m, &running);
+    if (mc != CURLM_OK)
+        return cx_error_set(e, CX_ERR_NET, "curl_multi_perform: %s", curl_multi_strerror(mc));
+    int q, ended = 0;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(rd->m, &q))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        wx *x = find_wx(rd, msg->easy_handle);
+        if (!x)
+            return cx_error_set(e, CX_ERR_INTERNAL, "curl finished an unknown transfer");
+        wx_finished(x, msg->data.result);
+        ended = 1;
+    }
+    if (ended)
+        return CX_OK;
+    int timeout = (int)((next - cx_now_seconds()) * 1000.0);
+    if (timeout < 0)
+        timeout = 0;
+    if (timeout > 1000)
+        timeout = 1000;
+    mc = curl_multi_poll(rd->m, NULL, 0, timeout, NULL);
+    if (mc != CURLM_OK)
+        return cx_error_set(e, CX_ERR_NET, "curl_multi_poll: %s", curl_multi_strerror(mc));
+    return CX_OK;
+}
+
+static void wx_clear(wal_reader *rd, wx *x)
+{
+    if (x->h) {
+        if (x->state == WX_ACTIVE)
+            curl_multi_remove_handle(rd->m, x->h);
+        curl_easy_cleanup(x->h);
+    }
+    free(x->buf);
+    EVP_MD_CTX_free(x->md);
+    memset(x, 0, sizeof *x);
+}
+
+static cx_err wx_init_buf(wx *x, size_t cap, cx_error *e)
+{
+    if (!x->buf) {
+        x->buf = malloc(cap);
+        if (!x->buf)
+            return cx_error_set(e, CX_ERR_NOMEM, "transfer buffer");
+        x->cap = cap;
+    }
+    x->rpos = x->wpos = 0;
+    return CX_OK;
+}
+
+/* Prepare slot for part p (reusing its handle and buffer) and start it. */
+static cx_err part_start(wal_reader *rd, uint32_t p, cx_error *e)
+{
+    wx *x = &rd->slots[p % rd->nslots];
+    const cx_walrus_part *pt = &rd->man.parts[p];
+    CURL *h = x->h;
+    uint8_t *buf = x->buf;
+    size_t cap = x->cap;
+    EVP_MD_CTX *md = x->md;
+    memset(x, 0, sizeof *x);
+    x->h = h;
+    x->buf = buf;
+    x->cap = cap;
+    x->md = md ? md : EVP_MD_CTX_new();
+    x->rd = rd;
+    if (!x->md || EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1)
+        return cx_error_openssl(e, CX_ERR_CRYPTO, "SHA-256 init");
+    cx_err rc = wx_init_buf(x, WX_BUF, e);
+    if (rc != CX_OK)
+        return rc;
+    x->max_cap = WX_BUF;
+    x->expect = pt->size;
+    memcpy(x->sha_expect, pt->sha256, 32);
+    snprintf(x->url, sizeof x->url, "%s/v1/blobs/%s", rd->aggregator, pt->blob_id);
+    snprintf(x->label, sizeof x->label, "blob %s part %" PRIu32 "/%" PRIu32 " (%s)", rd->id,
+             p + 1, rd->man.nparts, pt->blob_id);
+    return wx_start(x, e);
+}
+
+static cx_err begin_parts(wal_reader *rd, cx_error *e)
+{
+    cx_err rc = cx_walrus_manifest_parse(rd->root.buf + rd->root.rpos,
+                                         rd->root.wpos - rd->root.rpos, &rd->man, e);
+    if (rc != CX_OK)
+        return cx_error_prefix(e, "blob %s: ", rd->id);
+    rd->have_man = 1;
+    rd->nslots = rd->opt.parallel < 64 ? rd->opt.parallel : 64;
+    if (rd->nslots > rd->man.nparts)
+        rd->nslots = rd->man.nparts;
+    rd->slots = calloc(rd->nslots, sizeof *rd->slots);
+    if (!rd->slots)
+        return cx_error_set(e, CX_ERR_NOMEM, "blob %s: %u transfers", rd->id, rd->nslots);
+    wx_clear(rd, &rd->root); /* frees the manifest text: the parsed form is kept */
+    for (uint32_t p = 0; p < rd->nslots; p++) {
+        rc = part_start(rd, p, e);
+        if (rc != CX_OK)
+            return rc;
+    }
+    return CX_OK;
+}
+
+/* A part was fully consumed: check its length and digest, then reuse its slot. */
+static cx_err part_end(wal_reader *rd, wx *x, cx_error *e)
+{
+    uint8_t dig[32];
+    unsigned dl = 0;
+    if (x->received != x->expect)
+        return cx_error_set(e, CX_ERR_NET,
+                            "%s: body length differs from the manifest: %" PRIu64
+                            " bytes instead of %" PRIu64,
+                            x->label, x->received, x->expect);
+    if (EVP_DigestFinal_ex(x->md, dig, &dl) != 1)
+        return cx_error_openssl(e, CX_ERR_CRYPTO, "SHA-256 final");
+    if (memcmp(dig, x->sha_expect, 32) != 0)
+        return cx_error_set(e, CX_ERR_AUTH,
+                            "%s: content does not match the SHA-256 in the manifest", x->label);
+    uint32_t next = rd->cur + rd->nslots;
+    rd->cur++;
+    if (next < rd->man.nparts)
+        return part_start(rd, next, e);
+    x->state = WX_IDLE;
+    return CX_OK;
+}
+
+static cx_err wr_read_inner(wal_reader *rd, uint8_t *out, size_t len, size_t *got, cx_error *e)
+{
+    for (;;) {
+        wx *x;
+        if (!rd->have_man) {
+            x = &rd->root;
+            if (x->probe || x->is_manifest) {
+                if (x->state == WX_FAILED)
+                    return cx_error_set(e, x->fail, "%s", x->msg);
+                if (x->state == WX_DONE) {
+                    if (x->is_manifest) {
+                        cx_err rc = begin_parts(rd, e);
+                        if (rc != CX_OK)
+                            return rc;
+                    }
+                    continue;
+                }
+                cx_err rc = drive(rd, e);
+                if (rc != CX_OK)
+                    return rc;
+                continue;
+            }
+        } else {
+            if (rd->cur >= rd->man.nparts)
+                return CX_OK; /* end of stream */
+            x = &rd->slots[rd->cur % rd->nslots];
+        }
+        size_t avail = x->wpos - x->rpos;
+        if (avail) {
+            size_t n = avail < len ? avail : len;
+            memcpy(out, x->buf + x->rpos, n);
+            x->rpos += n;
+            *got = n;
+            if (x->rpos == x->wpos)
+                x->rpos = x->wpos = 0;
+            if (x->paused && x->state == WX_ACTIVE) {
+                x->paused = 0;
+                CURLcode c = curl_easy_pause(x->h, CURLPAUSE_CONT);
+                if (c != CURLE_OK)
+                    return cx_error_set(e, CX_ERR_NET, "%s: unpause: %s", x->label,
+                                        curl_easy_strerror(c));
+            }
+            return CX_OK;
+        }
+        if (x->state == WX_FAILED)
+            return cx_error_set(e, x->fail, "%s", x->msg);
+        if (x->state == WX_DONE) {
+            if (!rd->have_man)
+                return CX_OK; /* plain blob: end of stream */
+            cx_err rc = part_end(rd, x, e);
+            if (rc != CX_OK)
+                return rc;
+            continue;
+        }
+        if (!wx_live(x))
+            return cx_error_set(e, CX_ERR_INTERNAL, "%s: transfer in state %d", x->label,
+                                x->state);
+        cx_err rc = drive(rd, e);
+        if (rc != CX_OK)
+            return rc;
+    }
+}
+
+static cx_err wr_read(void *ctx, void *buf, size_t len, size_t *got, cx_error *e)
+{
+    wal_reader *rd = ctx;
+    *got = 0;
+    if (rd->failed) {
+        if (e)
+            *e = rd->err;
+        return rd->err.code;
+    }
+    if (len == 0)
+        return CX_OK;
+    cx_err rc = wr_read_inner(rd, buf, len, got, &rd->err);
+    if (rc != CX_OK) {
+        rd->failed = 1;
+        rd->err.code = rc;
+        if (e)
+            *e = rd->err;
+    }
+    return rc;
+}
+
+static void wr_close(void *ctx)
+{
+    wal_reader *rd = ctx;
+    if (!rd)
+        return;
+    wx_clear(rd, &rd->root);
+    for (unsigned i = 0; i < rd->nslots; i++)
+        wx_clear(rd, &rd->slots[i]);
+    free(rd->slots);
+    cx_walrus_manifest_free(&rd->man);
+    if (rd->m)
+        curl_multi_cleanup(rd->m);
+    free(rd->aggregator);
+    free(rd);
+}
+
+static cx_err walrus_get(cx_store *s, const char *id, cx_reader *out, cx_error *e)
+{
+    const walrus_store *w = s->impl;
+    wal_reader *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        return cx_error_set(e, CX_ERR_NOMEM, "walrus get");
+    rd->opt = s->opt;
+    rd->opt.publisher = rd->opt.aggregator = rd->opt.token = NULL; /* not needed to read */
+    rd->aggregator = strdup(w->aggregator);
+    rd->m = curl_multi_init();
+    snprintf(rd->id, sizeof rd->id, "%s", id);
+    cx_err rc;
+    if (!rd->aggregator || !rd->m) {
+        rc = cx_error_set(e, CX_ERR_NOMEM, "walrus get");
+        goto fail;
+    }
+    /* Keep a few connections per host so parts reuse them instead of reconnecting. */
+    curl_multi_setopt(rd->m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)rd->opt.parallel + 1);
+    wx *x = &rd->root;
+    x->rd = rd;
+    x->probe = 1;
+    x->expect = UINT64_MAX;
+    x->max_cap = CX_WALRUS_MAX_BODY;
+    snprintf(x->url, sizeof x->url, "%s/v1/blobs/%s", rd->aggregator, id);
+    snprintf(x->label, sizeof x->label, "blob %s", id);
+    rc = wx_init_buf(x, WX_BUF, e);
+    if (rc == CX_OK)
+        rc = wx_start(x, e);
+    if (rc != CX_OK)
+        goto fail;
+    out->read = wr_read;
+    out->close = wr_close;
+    out->ctx = rd;
+    return CX_OK;
+fail:
+    wr_close(rd);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ stat -- */
+
+static cx_err walrus_stat(cx_store *s, const char *id, cx_store_info *st, cx_error *e)
+{
+    const walrus_store *w = s->impl;
+    size_t ul = strlen(w->aggregator) + 64;
+    char *url = malloc(ul);
+    CURL *h = curl_easy_init();
+    wal_resp r = {0};
+    cx_err rc = CX_OK;
+    if (!url || !h) {
+        rc = cx_error_set(e, CX_ERR_NOMEM, "walrus stat");
+        goto out;
+    }
+    snprintf(url, ul, "%s/v1/blobs/%s", w->aggregator, id);
+    char range[32];
+    snprintf(range, sizeof range, "0-%u", WAL_STAT_PROBE - 1);
+    rc = wal_request(w, &s->opt, h, url, NULL, 0, 0, range, WAL_STAT_PROBE, &r, e);
+    if (rc != CX_OK)
+        goto out;
+    long code = r.h.status;
+    char t[300];
+    if (code == 404) {
+        cx_walrus_error_text((const char *)r.body, r.len, t, sizeof t);
+        rc = cx_error_set(e, CX_ERR_NOTFOUND,
+                          "blob %s not found on aggregator %s (never stored, or its storage "
+                          "epochs have expired): %s",
+                          id, w->aggregator, t);
+        goto out;
+    }
+    if (code == 416 && r.h.has_cr && r.h.cr_total == 0) {
+        st->size = 0;
+        st->parts = 1;
+        goto out;
+    }
+    if (code == 206 && r.h.has_cr == 1)
+        st->size = r.h.cr_total;
+    else if (code == 200 && r.h.has_cl)
+        st->size = r.h.cl;
+    else if (code == 200 && !r.truncated)
+        st->size = r.len;
+    else {
+        cx_walrus_error_text((const char *)r.body, r.len, t, sizeof t);
+        rc = cx_error_set(e, CX_ERR_NET, "blob %s: aggregator answered HTTP %ld: %s", id, code, t);
+        goto out;
+    }
+    st->parts = 1;
+    if (r.len >= WAL_MAGIC_LEN && memcmp(r.body, CX_WALRUS_MANIFEST_MAGIC, WAL_MAGIC_LEN) == 0) {
+        if (st->size > CX_WALRUS_MAX_BODY) {
+            rc = cx_error_set(e, CX_ERR_LIMIT, "blob %s: manifest of %" PRIu64 " bytes", id,
+                              st->size);
+            goto out;
+        }
+        if (st->size > r.len) {
+            free(r.body);
+            memset(&r, 0, sizeof r);
+            rc = wal_request(w, &s->opt, h, url, NULL, 0, 0, NULL, CX_WALRUS_MAX_BODY, &r, e);
+            if (rc != CX_OK)
+                goto out;
+            if (r.h.status != 200) {
+                cx_walrus_error_text((const char *)r.body, r.len, t, sizeof t);
+                rc = cx_error_set(e, r.h.status == 404 ? CX_ERR_NOTFOUND : CX_ERR_NET,
+                                  "blob %s: aggregator answered HTTP %ld: %s", id, r.h.status, t);
+                goto out;
+            }
+        }
+        cx_walrus_manifest m;
+        rc = cx_walrus_manifest_parse(r.body, r.len, &m, e);
+        if (rc != CX_OK) {
+            cx_error_prefix(e, "blob %s: ", id);
+            goto out;
+        }
+        st->is_manifest = 1;
+        st->size = m.size;
+        st->parts = m.nparts;
+        cx_walrus_manifest_free(&m);
+    }
+out:
+    free(r.body);
+    free(url);
+    if (h)
+        curl_easy_cleanup(h);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ open -- */
+
+static void walrus_free(cx_store *s)
+{
+    walrus_store *w = s->impl;
+    if (!w)
+        return;
+    if (w->token) {
+        cx_memwipe(w->token, strlen(w->token));
+        free(w->token);
+    }
+    free(w->publisher);
+    free(w->aggregator);
+    free(w);
+}
+
+static const cx_store_ops walrus_ops = {.kind = "walrus",
+                                        .put = walrus_put,
+                                        .get = walrus_get,
+                                        .stat = walrus_stat,
+                                        .free = walrus_free};
+
+/* Copy a base URL without trailing slashes; only http(s) makes sense here. */
+static cx_err dup_base(const char *src, size_t n, char **out, const char *what, cx_error *e)
+{
+    while (n > 0 && src[n - 1] == '/')
+        n--;
+    if (!((n > 7 && strncmp(src, "http://", 7) == 0) || (n > 8 && strncmp(src, "https://", 8) == 0)))
+        return cx_error_set(e, CX_ERR_ARG, "walrus %s '%.*s' must be an http:// or https:// URL",
+                            what, (int)(n < 200 ? n : 200), src);
+    if (n > 400)
+        return cx_error_set(e, CX_ERR_ARG, "walrus %s URL is too long", what);
+    *out = strndup(src, n);
+    return *out ? CX_OK : cx_error_set(e, CX_ERR_NOMEM, "walrus store");
+}
+
+cx_err cx_store_walrus_open(cx_store *s, const char *query, cx_error *e)
+{
+    walrus_store *w = calloc(1, sizeof *w);
+    if (!w)
+        return cx_error_set(e, CX_ERR_NOMEM, "walrus store");
+    cx_err rc = CX_OK;
+    const char *pub = s->opt.publisher, *agg = s->opt.aggregator;
+    size_t publen = pub ? strlen(pub) : 0, agglen = agg ? strlen(agg) : 0;
+    if (query[0] && query[0] != '?') {
+        rc = cx_error_set(e, CX_ERR_ARG,
+                          "store URL walrus:%s: expected walrus: or walrus:?key=value&...", query);
+        goto fail;
+    }
+    /* walrus:?publisher=URL&aggregator=URL&epochs=N; explicit options win. */
+    for (const char *p = query[0] ? query + 1 : query; *p;) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', n);
+        if (!eq) {
+            rc = cx_error_set(e, CX_ERR_ARG, "walrus store URL: '%.*s' is not key=value", (int)n, p);
+            goto fail;
+        }
+        size_t kl = (size_t)(eq - p), vl = n - kl - 1;
+        const char *v = eq + 1;
+        if (kl == 9 && strncmp(p, "publisher", 9) == 0) {
+            if (!s->opt.publisher) {
+                pub = v;
+                publen = vl;
+            }
+        } else if (kl == 10 && strncmp(p, "aggregator", 10) == 0) {
+            if (!s->opt.aggregator) {
+                agg = v;
+                agglen = vl;
+            }
+        } else if (kl == 6 && strncmp(p, "epochs", 6) == 0) {
+            char tmp[16];
+            char *end;
+            snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 15 ? vl : 15), v);
+            unsigned long x = strtoul(tmp, &end, 10);
+            if (vl == 0 || vl > 3 || *end || x < 1 || x > 53) {
+                rc = cx_error_set(e, CX_ERR_ARG, "walrus store URL: epochs must be 1..53");
+                goto fail;
+            }
+            s->opt.epochs = (uint32_t)x;
+        } else {
+            rc = cx_error_set(e, CX_ERR_ARG,
+                              "walrus store URL: unknown key '%.*s' (publisher, aggregator, epochs)",
+                              (int)kl, p);
+            goto fail;
+        }
+        p += n + (amp ? 1 : 0);
+    }
+    if (!pub) {
+        pub = CX_WALRUS_TESTNET_PUBLISHER;
+        publen = strlen(pub);
+    }
+    if (!agg) {
+        agg = CX_WALRUS_TESTNET_AGGREGATOR;
+        agglen = strlen(agg);
+    }
+    if ((rc = dup_base(pub, publen, &w->publisher, "publisher", e)) != CX_OK ||
+        (rc = dup_base(agg, agglen, &w->aggregator, "aggregator", e)) != CX_OK)
+        goto fail;
+    if (s->opt.token && s->opt.token[0]) {
+        if (strlen(s->opt.token) > 1000 || strpbrk(s->opt.token, "\r\n")) {
+            rc = cx_error_set(e, CX_ERR_ARG, "walrus bearer token is malformed");
+            goto fail;
+        }
+        w->token = strdup(s->opt.token);
+        if (!w->token) {
+            rc = cx_error_set(e, CX_ERR_NOMEM, "walrus store");
+            goto fail;
+        }
+    }
+    s->opt.publisher = w->publisher;
+    s->opt.aggregator = w->aggregator;
+    s->opt.token = NULL; /* only the backend's copy, wiped on free */
+    s->ops = &walrus_ops;
+    s->impl = w;
+    return CX_OK;
+fail:
+    s->impl = w;
+    walrus_free(s);
+    s->impl = NULL;
+    return rc;
+}

@@ -1,0 +1,136 @@
+/* dpsgd.c — the randomness DP-SGD needs, drawn from a CSPRNG (AES-256-CTR keyed by
+ * OpenSSL's RAND_bytes): Gaussian noise for the clipped gradient sum and Poisson sampling. */
+#include "cx_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+struct cx_dp_rng {
+    EVP_CIPHER_CTX *ctx;
+    uint8_t *buf; /* keystream scratch, in secure memory */
+    size_t cap;
+};
+
+cx_err cx_dp_rng_create(cx_dp_rng **out, cx_error *e)
+{
+    cx_dp_rng *r = cx_secmem_alloc(sizeof *r, 0, e);
+    if (!r)
+        return e ? e->code : CX_ERR_NOMEM;
+    memset(r, 0, sizeof *r);
+    uint8_t key[32], iv[16];
+    cx_err rc = CX_OK;
+    if (RAND_bytes(key, sizeof key) != 1 || RAND_bytes(iv, sizeof iv) != 1) {
+        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "dp-sgd: RAND_bytes for the noise key");
+        goto out;
+    }
+    r->ctx = EVP_CIPHER_CTX_new();
+    if (!r->ctx || EVP_EncryptInit_ex(r->ctx, EVP_aes_256_ctr(), NULL, key, iv) != 1) {
+        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "dp-sgd: AES-256-CTR init");
+        goto out;
+    }
+out:
+    cx_memwipe(key, sizeof key);
+    if (rc != CX_OK) {
+        cx_dp_rng_free(r);
+        return rc;
+    }
+    *out = r;
+    return CX_OK;
+}
+
+void cx_dp_rng_free(cx_dp_rng *r)
+{
+    if (!r)
+        return;
+    EVP_CIPHER_CTX_free(r->ctx);
+    cx_secmem_free(r->buf);
+    cx_secmem_free(r);
+}
+
+/* Fill r->buf with `bytes` of keystream (the CTR encryption of zeros). */
+static cx_err keystream(cx_dp_rng *r, size_t bytes, cx_error *e)
+{
+    if (bytes > r->cap) {
+        size_t cap = bytes < 65536 ? 65536 : bytes;
+        uint8_t *nb = cx_secmem_alloc(cap, 0, e);
+        if (!nb)
+            return e ? e->code : CX_ERR_NOMEM;
+        cx_secmem_free(r->buf);
+        r->buf = nb;
+        r->cap = cap;
+    }
+    memset(r->buf, 0, bytes);
+    size_t done = 0;
+    while (done < bytes) {
+        int chunk = bytes - done > (1u << 30) ? (1 << 30) : (int)(bytes - done);
+        int outl = 0;
+        if (EVP_EncryptUpdate(r->ctx, r->buf + done, &outl, r->buf + done, chunk) != 1 ||
+            outl != chunk)
+            return cx_error_openssl(e, CX_ERR_CRYPTO, "dp-sgd: AES-256-CTR keystream");
+        done += (size_t)chunk;
+    }
+    return CX_OK;
+}
+
+/* 53-bit uniform in (0, 1]: never 0, so log() is finite */
+static inline double u01_open0(uint64_t x) { return ((double)(x >> 11) + 1.0) * 0x1.0p-53; }
+
+cx_err cx_dp_rng_gaussian(cx_dp_rng *r, float *out, size_t n, cx_error *e)
+{
+    size_t pairs = (n + 1) / 2;
+    cx_err rc = keystream(r, pairs * 16, e);
+    if (rc != CX_OK)
+        return rc;
+    const uint64_t *u = (const uint64_t *)(void *)r->buf;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < pairs; i++) {
+        double u1 = u01_open0(u[2 * i]), u2 = u01_open0(u[2 * i + 1]);
+        double rad = sqrt(-2.0 * log(u1)), th = 2.0 * M_PI * u2;
+        out[2 * i] = (float)(rad * cos(th));
+        if (2 * i + 1 < n)
+            out[2 * i + 1] = (float)(rad * sin(th));
+    }
+    return CX_OK;
+}
+
+cx_err cx_dp_rng_poisson(cx_dp_rng *r, size_t n, double q, int32_t *idx, size_t *count,
+                         cx_error *e)
+{
+    *count = 0;
+    if (n == 0 || q <= 0.0)
+        return CX_OK;
+    if (q >= 1.0) {
+        for (size_t i = 0; i < n; i++)
+            idx[i] = (int32_t)i;
+        *count = n;
+        return CX_OK;
+    }
+    /* gaps between chosen rows are geometric: skip = floor(log U / log(1 − q)), so the
+     * cost is one uniform per chosen row rather than one per row */
+    const double lq = log1p(-q);
+    size_t pos = 0, k = 0;
+    for (;;) {
+        const size_t batch = 4096;
+        cx_err rc = keystream(r, batch * 8, e);
+        if (rc != CX_OK)
+            return rc;
+        const uint64_t *u = (const uint64_t *)(void *)r->buf;
+        for (size_t i = 0; i < batch; i++) {
+            double skip = floor(log(u01_open0(u[i])) / lq);
+            if (skip >= (double)(n - pos)) {
+                *count = k;
+                return CX_OK;
+            }
+            pos += (size_t)skip;
+            idx[k++] = (int32_t)pos;
+            pos++;
+            if (pos >= n) {
+                *count = k;
+                return CX_OK;
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/python3
+# gen_statement_vector.py — independent (Python + `cryptography`) construction of the committed
+# result-statement vector in test_attestation_statement.c, from chain/RULES.md §4 alone.
+# Run with Debian's /usr/bin/python3; prints length, signing bytes (hex), signature (hex).
+import base64
+import struct
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+def uleb(n):
+    out = b''
+    while True:
+        b, n = n & 0x7f, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def vec(b):
+    return uleb(len(b)) + b
+
+
+def u64(v):
+    return struct.pack('<Q', v)
+
+
+a1 = bytes.fromhex('160179a1565ea7cff27ead23f54cc7f50893bf58155cd7285156e57afa31c3ac')
+a2 = bytes.fromhex('29287d8584fb5b71b8d62e7224b867207d205fb61d42b7cce0deef95bf4e8202')
+blob = base64.urlsafe_b64decode('M4hsZGQ1oCktdzegB6HnI6Mi28S2nqOPHxK-W7_4BUk=')
+rows = sorted([(a2, 800), (a1, 1200)])
+st = bytes([1]) + b'\x11' * 32 + b'\x22' * 32 + vec(b'\x33' * 48) + vec(b'\x44' * 32)
+st += vec(b'\x55' * 32) + vec(blob) + vec(b'\x77' * 32) + vec(b'')
+st += uleb(len(rows)) + b''.join(a + u64(r) for a, r in rows)
+mets = [(b'accuracy', 912345), (b'auc', 871000)]
+st += uleb(len(mets)) + b''.join(vec(n) + u64(v) for n, v in mets)
+st += u64(3000000) + u64(10000000)
+msg = bytes([0]) + u64(1764115200000) + st
+sig = Ed25519PrivateKey.from_private_bytes(bytes(range(32))).sign(msg)
+print(len(msg))
+print(msg.hex())
+print(sig.hex())

@@ -1,0 +1,340 @@
+/* test_chain_bcs.c — BCS writer/reader against the spec's vectors (Nautilus IntentMessage
+ * serde, ULEB128), strictness of the reader, Sui addresses of known keys, and the payout split. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include "cx_chain.h"
+
+static char *hex(const uint8_t *p, size_t n)
+{
+    char *s = cx_hex_dup(p, n);
+    assert_non_null(s);
+    return s;
+}
+
+static void unhex(const char *s, uint8_t *out, size_t want)
+{
+    size_t got = 0;
+    assert_int_equal(cx_hex_decode(s, strlen(s), out, want, &got, NULL), CX_OK);
+    assert_int_equal(got, want);
+}
+
+static void test_intent_message_vectors(void **state)
+{
+    (void)state;
+    /* spec §6.3: NAUT enclave.move test_serde */
+    cx_bcs_writer w;
+    cx_bcs_writer_init(&w);
+    cx_bcs_put_u8(&w, 0);
+    cx_bcs_put_u64(&w, 1744038900000ull);
+    cx_bcs_put_bytes(&w, (const uint8_t *)"San Francisco", 13);
+    cx_bcs_put_u64(&w, 13);
+    uint8_t *b;
+    size_t n;
+    assert_int_equal(cx_bcs_writer_finish(&w, &b, &n, NULL), CX_OK);
+    char *h = hex(b, n);
+    assert_string_equal(h, "0020b1d110960100000d53616e204672616e636973636f0d00000000000000");
+    free(h);
+    free(b);
+    /* NAUT seal_policy.move test_serde: IntentMessage{1, ts, WalletPK{pk: vector<u8>}} */
+    uint8_t pk[32];
+    unhex("b8b91c7c3afff7e75e44ce64c11455e60989697a37d16421d727e4d01607cfda", pk, 32);
+    cx_bcs_writer_init(&w);
+    cx_bcs_put_u8(&w, 1);
+    cx_bcs_put_u64(&w, 1767627884584ull);
+    cx_bcs_put_bytes(&w, pk, 32);
+    assert_int_equal(cx_bcs_writer_finish(&w, &b, &n, NULL), CX_OK);
+    h = hex(b, n);
+    assert_string_equal(h, "012808d58e9b01000020b8b91c7c3afff7e75e44ce64c11455e60989697a37d16421"
+                           "d727e4d01607cfda");
+    /* and the reader takes it apart again */
+    cx_bcs_reader r;
+    cx_bcs_reader_init(&r, b, n);
+    uint8_t intent;
+    uint64_t ts;
+    const uint8_t *p;
+    size_t pl;
+    assert_int_equal(cx_bcs_get_u8(&r, &intent, NULL), CX_OK);
+    assert_int_equal(cx_bcs_get_u64(&r, &ts, NULL), CX_OK);
+    assert_int_equal(cx_bcs_get_bytes(&r, 64, &p, &pl, NULL), CX_OK);
+    assert_int_equal(intent, 1);
+    assert_true(ts == 1767627884584ull);
+    assert_int_equal(pl, 32);
+    assert_memory_equal(p, pk, 32);
+    assert_int_equal(cx_bcs_reader_end(&r, NULL), CX_OK);
+    free(h);
+    free(b);
+}
+
+static void test_uleb(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t v;
+        const char *hex;
+    } vec[] = {{0, "00"},
+               {1, "01"},
+               {127, "7f"},
+               {128, "8001"},
+               {300, "ac02"},
+               {16384, "808001"},
+               {0x7fffffff, "ffffffff07"}};
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+        cx_bcs_writer w;
+        cx_bcs_writer_init(&w);
+        cx_bcs_put_uleb(&w, vec[i].v);
+        uint8_t *b;
+        size_t n;
+        assert_int_equal(cx_bcs_writer_finish(&w, &b, &n, NULL), CX_OK);
+        char *h = hex(b, n);
+        assert_string_equal(h, vec[i].hex);
+        cx_bcs_reader r;
+        cx_bcs_reader_init(&r, b, n);
+        uint64_t v = 99;
+        assert_int_equal(cx_bcs_get_uleb(&r, &v, NULL), CX_OK);
+        assert_true(v == vec[i].v);
+        free(h);
+        free(b);
+    }
+    /* non-minimal, too large, too long, truncated */
+    static const char *const bad[] = {"8000", "ff7f00", "8080808008", "8080808080", "80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint8_t buf[8];
+        size_t n = strlen(bad[i]) / 2;
+        unhex(bad[i], buf, n);
+        cx_bcs_reader r;
+        cx_bcs_reader_init(&r, buf, n);
+        uint64_t v;
+        cx_error e;
+        if (i == 1) { /* ff7f = 16383 is fine; the trailing 00 is left over */
+            assert_int_equal(cx_bcs_get_uleb(&r, &v, &e), CX_OK);
+            assert_int_equal(cx_bcs_reader_end(&r, &e), CX_ERR_FORMAT);
+            continue;
+        }
+        assert_int_equal(cx_bcs_get_uleb(&r, &v, &e), CX_ERR_FORMAT);
+    }
+}
+
+static void test_reader_strict(void **state)
+{
+    (void)state;
+    uint8_t buf[4] = {0x05, 'a', 'b', 'c'};
+    cx_bcs_reader r;
+    cx_bcs_reader_init(&r, buf, sizeof buf);
+    const uint8_t *p;
+    size_t n;
+    cx_error e;
+    assert_int_equal(cx_bcs_get_bytes(&r, 64, &p, &n, &e), CX_ERR_FORMAT); /* says 5, has 3 */
+    cx_bcs_reader_init(&r, buf, sizeof buf);
+    assert_int_equal(cx_bcs_get_bytes(&r, 4, &p, &n, &e), CX_ERR_FORMAT); /* over max */
+    uint8_t bl = 2;
+    int bv;
+    cx_bcs_reader_init(&r, &bl, 1);
+    assert_int_equal(cx_bcs_get_bool(&r, &bv, &e), CX_ERR_FORMAT);
+    uint64_t v;
+    cx_bcs_reader_init(&r, buf, 3);
+    assert_int_equal(cx_bcs_get_u64(&r, &v, &e), CX_ERR_FORMAT);
+    /* statement decoder refuses garbage and empty input */
+    cx_chain_statement s;
+    assert_int_equal(cx_chain_statement_decode(buf, sizeof buf, &s, &e), CX_ERR_FORMAT);
+    assert_int_equal(cx_chain_statement_decode(buf, 0, &s, &e), CX_ERR_FORMAT);
+}
+
+static void test_addresses(void **state)
+{
+    (void)state;
+    uint8_t seed[32];
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)i;
+    cx_chain_key *k;
+    assert_int_equal(cx_chain_key_from_seed(seed, &k, NULL), CX_OK);
+    char *h = hex(cx_chain_key_public(k), 32);
+    assert_string_equal(h, "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8");
+    free(h);
+    char a[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(cx_chain_key_address(k), a);
+    assert_string_equal(a, "0x160179a1565ea7cff27ead23f54cc7f50893bf58155cd7285156e57afa31c3ac");
+    /* spec §6.2: personal message "hello" — Ed25519 over BLAKE2b-256(03 00 00 05 "hello") is
+     * deterministic, so ours must reproduce the SDK's serialized signature byte for byte */
+    static const char ser_b64[] =
+        "AAq+MqnciuX91LqxBAGpXVG4PENVdvMFcBKqHKN04i0l40EAOOYXewWvoPBNvXdH"
+        "KhEGfQghYcDUKRolzwoYNgcDoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA==";
+    uint8_t ser[97], digest[32], sig[64];
+    size_t sl = 0;
+    assert_int_equal(cx_base64_decode(ser_b64, strlen(ser_b64), ser, sizeof ser, &sl, NULL), CX_OK);
+    assert_int_equal(sl, 97);
+    static const uint8_t pm[] = {0x03, 0x00, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o'};
+    assert_int_equal(crypto_generichash(digest, 32, pm, sizeof pm, NULL, 0), 0);
+    assert_int_equal(cx_chain_key_sign(k, digest, 32, sig, NULL), CX_OK);
+    assert_int_equal(ser[0], 0x00);
+    assert_memory_equal(sig, ser + 1, 64);
+    assert_memory_equal(cx_chain_key_public(k), ser + 65, 32);
+    cx_chain_id back;
+    assert_int_equal(cx_chain_id_from_hex(a, &back, NULL), CX_OK);
+    assert_true(cx_chain_id_equal(&back, cx_chain_key_address(k)));
+    cx_error e;
+    assert_int_equal(cx_chain_id_from_hex("0x1601", &back, &e), CX_ERR_FORMAT);
+    assert_int_equal(cx_chain_id_from_hex(a + 2, &back, &e), CX_ERR_FORMAT);
+    cx_chain_key_free(k);
+    /* NAUT seal_policy.move test_pk_to_address */
+    uint8_t pk[32];
+    unhex("5c38d3668c45ff891766ee99bd3522ae48d9771dc77e8a6ac9f0bde6c3a2ca48", pk, 32);
+    cx_chain_addr ad;
+    assert_int_equal(cx_chain_addr_from_ed25519(pk, &ad, NULL), CX_OK);
+    cx_chain_id_to_hex(&ad, a);
+    assert_string_equal(a, "0x29287d8584fb5b71b8d62e7224b867207d205fb61d42b7cce0deef95bf4e8202");
+}
+
+static void test_key_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cx_chain_key_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/k.json", dir);
+    cx_chain_key *k, *k2;
+    assert_int_equal(cx_chain_key_generate(&k, NULL), CX_OK);
+    assert_int_equal(cx_chain_key_save(k, path, NULL), CX_OK);
+    assert_int_equal(cx_chain_key_load(path, &k2, NULL), CX_OK);
+    assert_memory_equal(cx_chain_key_public(k), cx_chain_key_public(k2), 32);
+    uint8_t sig[64];
+    assert_int_equal(cx_chain_key_sign(k2, (const uint8_t *)"m", 1, sig, NULL), CX_OK);
+    assert_int_equal(
+        cx_chain_ed25519_verify(cx_chain_key_public(k), (const uint8_t *)"m", 1, sig, NULL), CX_OK);
+    sig[3] ^= 1;
+    assert_int_equal(
+        cx_chain_ed25519_verify(cx_chain_key_public(k), (const uint8_t *)"m", 1, sig, NULL),
+        CX_ERR_AUTH);
+    cx_chain_key_free(k);
+    cx_chain_key_free(k2);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ------------------------------------------------------------------ split -- */
+
+static void rand_addr(cx_chain_addr *a, unsigned *seed)
+{
+    for (int i = 0; i < 32; i++)
+        a->b[i] = (uint8_t)rand_r(seed);
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+    return memcmp(((const cx_chain_rows *)a)->contributor.b,
+                  ((const cx_chain_rows *)b)->contributor.b, 32);
+}
+
+static void test_split_adds_up(void **state)
+{
+    (void)state;
+    unsigned seed = 12345;
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t n = 1 + (size_t)(rand_r(&seed) % 40);
+        cx_chain_rows *rows = calloc(n, sizeof *rows);
+        assert_non_null(rows);
+        for (size_t i = 0; i < n; i++) {
+            rand_addr(&rows[i].contributor, &seed);
+            int kind = rand_r(&seed) % 4;
+            rows[i].rows = kind == 0   ? 0
+                           : kind == 1 ? (uint64_t)rand_r(&seed) % 10
+                                       : ((uint64_t)rand_r(&seed) << 20) ^ (uint64_t)rand_r(&seed);
+        }
+        qsort(rows, n, sizeof *rows, cmp_rows);
+        uint64_t pay = (iter % 3 == 0)
+                           ? (uint64_t)rand_r(&seed) % 1000
+                           : (((uint64_t)rand_r(&seed) << 31) ^ (uint64_t)rand_r(&seed));
+        if (iter % 50 == 0)
+            pay = UINT64_MAX - (uint64_t)iter; /* the 128-bit intermediates matter here */
+        uint32_t pb = (uint32_t)rand_r(&seed) % 2000, ob = (uint32_t)rand_r(&seed) % 3000;
+        uint64_t cap = (rand_r(&seed) % 2) ? 0 : 1 + (uint64_t)rand_r(&seed) % 5000;
+        cx_chain_split s;
+        assert_int_equal(cx_chain_split_compute(pay, pb, ob, cap, rows, n, &s, NULL), CX_OK);
+        unsigned __int128 sum = (unsigned __int128)s.protocol_fee + s.operator_fee;
+        uint64_t csum = 0;
+        size_t pos = 0;
+        for (size_t i = 0; i < s.n_payouts; i++)
+            csum += s.payouts[i].amount;
+        for (size_t i = 0; i < n; i++)
+            pos += rows[i].rows > 0;
+        assert_int_equal(s.n_payouts, pos);
+        if (pos) {
+            sum += csum;
+            assert_true(sum == pay);
+            assert_true(csum == s.contributors_total);
+        }
+        assert_true(s.protocol_fee == (uint64_t)(((unsigned __int128)pay * pb) / 10000));
+        assert_true(s.operator_fee == (uint64_t)(((unsigned __int128)pay * ob) / 10000));
+        cx_chain_split_free(&s);
+        free(rows);
+    }
+}
+
+static void test_split_remainder_rule(void **state)
+{
+    (void)state;
+    /* C = 10 over weights 1,1,1: shares 3,3,3 and one leftover unit; equal fractional parts,
+     * so the smallest address gets it */
+    cx_chain_rows rows[3];
+    memset(rows, 0, sizeof rows);
+    rows[0].contributor.b[0] = 1;
+    rows[1].contributor.b[0] = 2;
+    rows[2].contributor.b[0] = 3;
+    rows[0].rows = rows[1].rows = rows[2].rows = 7;
+    cx_chain_split s;
+    assert_int_equal(cx_chain_split_compute(10, 0, 0, 0, rows, 3, &s, NULL), CX_OK);
+    assert_int_equal(s.payouts[0].amount, 4);
+    assert_int_equal(s.payouts[1].amount, 3);
+    assert_int_equal(s.payouts[2].amount, 3);
+    cx_chain_split_free(&s);
+    /* weights 1,2,4 (C = 100): exact 14.28, 28.57, 57.14 -> 14,28,57 = 99; largest fractional
+     * part is 28.57 (.571) -> 14,29,57 */
+    rows[0].rows = 1;
+    rows[1].rows = 2;
+    rows[2].rows = 4;
+    assert_int_equal(cx_chain_split_compute(100, 0, 0, 0, rows, 3, &s, NULL), CX_OK);
+    assert_int_equal(s.payouts[0].amount, 14);
+    assert_int_equal(s.payouts[1].amount, 29);
+    assert_int_equal(s.payouts[2].amount, 57);
+    cx_chain_split_free(&s);
+    /* cap: rows 1, 1000, 5000 with cap 1000 -> weights 1, 1000, 1000; fees 1% + 5% of 10000 */
+    rows[0].rows = 1;
+    rows[1].rows = 1000;
+    rows[2].rows = 5000;
+    assert_int_equal(cx_chain_split_compute(10000, 100, 500, 1000, rows, 3, &s, NULL), CX_OK);
+    assert_int_equal(s.protocol_fee, 100);
+    assert_int_equal(s.operator_fee, 500);
+    assert_int_equal(s.contributors_total, 9400);
+    /* floors 4, 4697, 4697 (sum 9398); remainders 1396, 1303, 1303: first gets a unit, the
+     * tie between the other two goes to the smaller address */
+    assert_int_equal(s.payouts[0].amount, 5);
+    assert_int_equal(s.payouts[1].amount, 4698);
+    assert_int_equal(s.payouts[2].amount, 4697);
+    cx_chain_split_free(&s);
+    /* refused: fees above 100 %, unsorted rows */
+    cx_error e;
+    assert_int_equal(cx_chain_split_compute(1, 6000, 5000, 0, rows, 3, &s, &e), CX_ERR_ARG);
+    rows[0].contributor.b[0] = 9;
+    assert_int_equal(cx_chain_split_compute(1, 0, 0, 0, rows, 3, &s, &e), CX_ERR_ARG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_intent_message_vectors),
+        cmocka_unit_test(test_uleb),
+        cmocka_unit_test(test_reader_strict),
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_key_file),
+        cmocka_unit_test(test_split_adds_up),
+        cmocka_unit_test(test_split_remainder_rule),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,503 @@
+/* test_chain_ledger.c — the local ledger enforces RULES.md: escrow, exact payouts, refunds (k not
+ * reached, deadline), and refuses double submits, wrong keys, wrong measurements and replays;
+ * events read with cursors; schema version check. Statements come from attestation's encoder. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "cx_attest.h"
+#include "cx_chain.h"
+
+#define NCONTRIB 5
+#define HOUR_MS 3600000ull
+
+typedef struct fx {
+    char dir[64], path[128];
+    uint64_t now;
+    cx_ledger *l;
+    cx_chain_key *op, *buyer, *anyone, *contrib[NCONTRIB];
+    uint8_t enclave_seed[32];
+    cx_chain_key *enclave_key; /* same seed: gives the pk */
+    uint8_t meas[48];
+    cx_chain_id pool, enclave, job;
+    cx_chain_addr protocol;
+} fx;
+
+static uint64_t clock_fn(void *ud)
+{
+    return ((fx *)ud)->now;
+}
+
+static void open_ledger(fx *f)
+{
+    cx_ledger_local_opts o = {0};
+    o.protocol_addr = f->protocol;
+    o.now_ms = clock_fn;
+    o.clock_ud = f;
+    cx_error e;
+    if (cx_ledger_local_open(f->path, &o, &f->l, &e) != CX_OK)
+        fail_msg("open: %s", e.msg);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/cx_ledger_XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/ledger.db", f->dir);
+    f->now = 1760000000000ull;
+    memset(f->protocol.b, 0xee, 32);
+    open_ledger(f);
+    cx_error e;
+    assert_int_equal(cx_chain_key_generate(&f->op, &e), CX_OK);
+    assert_int_equal(cx_chain_key_generate(&f->buyer, &e), CX_OK);
+    assert_int_equal(cx_chain_key_generate(&f->anyone, &e), CX_OK);
+    for (int i = 0; i < NCONTRIB; i++)
+        assert_int_equal(cx_chain_key_generate(&f->contrib[i], &e), CX_OK);
+    for (int i = 0; i < 32; i++)
+        f->enclave_seed[i] = (uint8_t)(0x40 + i);
+    assert_int_equal(cx_chain_key_from_seed(f->enclave_seed, &f->enclave_key, &e), CX_OK);
+    memset(f->meas, 0xaa, sizeof f->meas);
+
+    cx_ledger_pool_params p = {0};
+    p.theme = "wearables and cardiac risk";
+    p.price = 1000;
+    p.min_contributors = 3;
+    p.max_rows_per_contributor = 1000;
+    p.operator_fee_bps = 500;
+    p.protocol_fee_bps = 100;
+    p.measurements[0] = f->meas;
+    p.measurement_lens[0] = sizeof f->meas;
+    p.n_measurements = 1;
+    p.operator_addr = *cx_chain_key_address(f->op);
+    if (cx_ledger_pool_create(f->l, f->op, &p, &f->pool, &e) != CX_OK)
+        fail_msg("pool: %s", e.msg);
+
+    cx_ledger_enclave en = {0};
+    memcpy(en.ed25519_pk, cx_chain_key_public(f->enclave_key), 32);
+    memset(en.x25519_pk, 0x11, 32);
+    memcpy(en.measurement, f->meas, sizeof f->meas);
+    en.measurement_len = sizeof f->meas;
+    memset(en.attestation_hash, 0x22, 32);
+    if (cx_ledger_enclave_register(f->l, f->op, &en, &f->enclave, &e) != CX_OK)
+        fail_msg("enclave: %s", e.msg);
+
+    for (int i = 0; i < NCONTRIB; i++) {
+        uint8_t blob[32];
+        memset(blob, 0x30 + i, sizeof blob);
+        cx_chain_id c;
+        if (cx_ledger_contribution_register(f->l, f->contrib[i], &f->pool, blob, sizeof blob, &c,
+                                            &e) != CX_OK)
+            fail_msg("contribute: %s", e.msg);
+    }
+    assert_int_equal(cx_ledger_local_faucet(f->l, cx_chain_key_address(f->buyer), 1000000, &e),
+                     CX_OK);
+    uint8_t spec[32];
+    memset(spec, 0x55, 32);
+    if (cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, (const uint8_t *)"spec", 4, 100000,
+                             f->now + HOUR_MS, &f->job, &e) != CX_OK)
+        fail_msg("job: %s", e.msg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    cx_ledger_close(f->l);
+    cx_chain_key_free(f->op);
+    cx_chain_key_free(f->buyer);
+    cx_chain_key_free(f->anyone);
+    cx_chain_key_free(f->enclave_key);
+    for (int i = 0; i < NCONTRIB; i++)
+        cx_chain_key_free(f->contrib[i]);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* A statement for job with rows[i] accepted rows for contributor i (n of them). */
+static void make_statement(fx *f, const cx_chain_id *job, const uint64_t *rows, int n,
+                           const uint8_t *seed, uint8_t **msg, size_t *len, uint8_t sig[64])
+{
+    cx_statement s;
+    memset(&s, 0, sizeof s);
+    memcpy(s.job_id, job->b, 32);
+    memcpy(s.pool_id, f->pool.b, 32);
+    memcpy(s.code_measurement, f->meas, sizeof f->meas);
+    s.code_measurement_len = sizeof f->meas;
+    memset(s.config_hash, 0x55, 32);
+    memset(s.dataset_commitment, 0x66, 32);
+    memcpy(s.result_blob_id, "model-blob", 10);
+    s.result_blob_id_len = 10;
+    memset(s.result_hash, 0x77, 32);
+    cx_statement_rows r[NCONTRIB];
+    for (int i = 0; i < n; i++) {
+        memcpy(r[i].contributor, cx_chain_key_address(f->contrib[i])->b, 32);
+        r[i].rows = rows[i];
+    }
+    s.rows = r;
+    s.n_rows = (size_t)n;
+    cx_statement_metric m = {"val_auc", 871234};
+    s.metrics = &m;
+    s.n_metrics = 1;
+    s.dp_epsilon_micro = 3000000;
+    s.dp_delta_1e12 = 10000000;
+    cx_error e;
+    if (cx_statement_encode(&s, f->now, msg, len, &e) != CX_OK)
+        fail_msg("encode: %s", e.msg);
+    assert_int_equal(cx_statement_sign_ed25519(seed ? seed : f->enclave_seed, *msg, *len, sig, &e),
+                     CX_OK);
+}
+
+static uint64_t bal(fx *f, const cx_chain_addr *a)
+{
+    uint64_t v = 0;
+    assert_int_equal(cx_ledger_balance_get(f->l, a, &v, NULL), CX_OK);
+    return v;
+}
+
+static cx_ledger_job_state job_state(fx *f, const cx_chain_id *job)
+{
+    cx_ledger_job j;
+    assert_int_equal(cx_ledger_job_get(f->l, job, &j, NULL), CX_OK);
+    return j.state;
+}
+
+static void test_paid_exactly(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 1000000 - 100000); /* escrowed */
+    uint64_t rows[NCONTRIB] = {10, 500, 5000 /* capped at 1000 */, 333, 0};
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    cx_error e;
+    if (cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e) != CX_OK)
+        fail_msg("submit: %s", e.msg);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_PAID);
+    /* fees: 1 % protocol, 5 % operator of 100000 */
+    assert_int_equal(bal(f, &f->protocol), 1000);
+    assert_int_equal(bal(f, cx_chain_key_address(f->op)), 5000);
+    uint64_t total = bal(f, &f->protocol) + bal(f, cx_chain_key_address(f->op));
+    for (int i = 0; i < NCONTRIB; i++)
+        total += bal(f, cx_chain_key_address(f->contrib[i]));
+    assert_int_equal(total, 100000);
+    assert_int_equal(bal(f, cx_chain_key_address(f->contrib[4])), 0);
+    /* capped rows: contributor 2 (5000 rows) earns what 1000 rows earn */
+    uint64_t c1 = bal(f, cx_chain_key_address(f->contrib[1]));
+    uint64_t c2 = bal(f, cx_chain_key_address(f->contrib[2]));
+    assert_true(c2 >= 2 * c1 - 1 && c2 <= 2 * c1 + 1);
+    cx_ledger_result r;
+    assert_int_equal(cx_ledger_result_get(f->l, &f->job, &r, NULL), CX_OK);
+    assert_int_equal(r.accepted_contributors, 4);
+    assert_int_equal(r.refunded, 0);
+    assert_int_equal(r.split.n_payouts, 4);
+    assert_int_equal(r.split.protocol_fee + r.split.operator_fee + r.split.contributors_total,
+                     100000);
+    assert_int_equal(r.statement_len, len);
+    assert_memory_equal(r.statement, msg, len);
+    cx_ledger_result_free(&r);
+    /* submitted twice: refused, nothing paid again */
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+                     CX_ERR_STATE);
+    assert_int_equal(bal(f, &f->protocol), 1000);
+    /* the expired-refund path cannot pay the buyer back a paid job either */
+    f->now += 2 * HOUR_MS;
+    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_ERR_STATE);
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 900000);
+    free(msg);
+}
+
+static void test_wrong_key_refused(void **state)
+{
+    fx *f = *state;
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t other[32], *msg, sig[64];
+    memset(other, 0x99, 32);
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, other, &msg, &len, sig);
+    cx_error e;
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+                     CX_ERR_AUTH);
+    assert_non_null(strstr(e.msg, "registered enclave key"));
+    /* a correctly signed statement that was altered after signing */
+    free(msg);
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    msg[len - 1] ^= 1;
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+                     CX_ERR_AUTH);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_OPEN);
+    free(msg);
+}
+
+static void test_wrong_measurement_refused(void **state)
+{
+    fx *f = *state;
+    /* a second enclave, properly registered, but with a measurement the pool does not accept */
+    uint8_t seed2[32];
+    memset(seed2, 0x21, 32);
+    cx_chain_key *k2;
+    assert_int_equal(cx_chain_key_from_seed(seed2, &k2, NULL), CX_OK);
+    cx_ledger_enclave en = {0};
+    memcpy(en.ed25519_pk, cx_chain_key_public(k2), 32);
+    memset(en.measurement, 0xbb, 48);
+    en.measurement_len = 48;
+    cx_chain_id id2;
+    cx_error e;
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id2, &e), CX_OK);
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, seed2, &msg, &len, sig);
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &id2, msg, len, sig, &e),
+                     CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "measurement"));
+    /* the pool's enclave list names only the accepted one */
+    cx_ledger_enclave *list;
+    size_t n;
+    assert_int_equal(cx_ledger_enclaves_for_pool(f->l, &f->pool, &list, &n, NULL), CX_OK);
+    assert_int_equal(n, 1);
+    assert_true(cx_chain_id_equal(&list[0].id, &f->enclave));
+    free(list);
+    /* the same key cannot be registered twice */
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id2, &e), CX_ERR_STATE);
+    cx_chain_key_free(k2);
+    free(msg);
+}
+
+static void test_replay_other_job_refused(void **state)
+{
+    fx *f = *state;
+    uint8_t spec[32] = {0};
+    cx_chain_id job2;
+    cx_error e;
+    assert_int_equal(cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 5000,
+                                          f->now + HOUR_MS, &job2, &e),
+                     CX_OK);
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    /* valid signature, registered enclave, but the statement names job 1 */
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &job2, &f->enclave, msg, len, sig, &e),
+                     CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "another job"));
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+                     CX_OK);
+    assert_int_equal(job_state(f, &job2), CX_LEDGER_JOB_OPEN);
+    free(msg);
+}
+
+static void test_k_not_reached_refunds(void **state)
+{
+    fx *f = *state;
+    uint64_t rows[NCONTRIB] = {100, 0, 200, 0, 0}; /* 2 accepted < k = 3 */
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    cx_error e;
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+                     CX_OK);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_REFUNDED);
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 1000000);
+    assert_int_equal(bal(f, cx_chain_key_address(f->contrib[0])), 0);
+    assert_int_equal(bal(f, cx_chain_key_address(f->op)), 0);
+    cx_ledger_result r;
+    assert_int_equal(cx_ledger_result_get(f->l, &f->job, &r, NULL), CX_OK);
+    assert_int_equal(r.refunded, 1);
+    assert_int_equal(r.accepted_contributors, 2);
+    cx_ledger_result_free(&r);
+    free(msg);
+}
+
+static void test_unknown_contributor_refused(void **state)
+{
+    fx *f = *state;
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    /* swap contributor 4 for somebody who has no blob in the pool */
+    cx_chain_key *saved = f->contrib[4];
+    f->contrib[4] = f->anyone;
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    f->contrib[4] = saved;
+    cx_error e;
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+                     CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "no contribution"));
+    free(msg);
+}
+
+static void test_deadline_refunds(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    /* too early to refund */
+    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_ERR_STATE);
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    f->now += HOUR_MS + 1;
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+                     CX_ERR_STATE);
+    assert_non_null(strstr(e.msg, "deadline"));
+    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_OK);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_REFUNDED);
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 1000000);
+    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_ERR_STATE);
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 1000000);
+    free(msg);
+}
+
+static void test_job_and_blob_rules(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    uint8_t spec[32] = {0};
+    cx_chain_id j;
+    /* not enough balance, below price, deadline in the past */
+    assert_int_equal(
+        cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 5000000, f->now + 1, &j, &e),
+        CX_ERR_STATE);
+    assert_int_equal(
+        cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 999, f->now + 1, &j, &e),
+        CX_ERR_ARG);
+    assert_int_equal(
+        cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 1000, f->now, &j, &e),
+        CX_ERR_ARG);
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 900000);
+    /* a blob registered once: the same bytes by somebody else are refused */
+    uint8_t blob[32];
+    memset(blob, 0x30, sizeof blob);
+    assert_int_equal(cx_ledger_contribution_register(f->l, f->anyone, &f->pool, blob, 32, &j, &e),
+                     CX_ERR_STATE);
+    assert_non_null(strstr(e.msg, "already registered"));
+    cx_ledger_contribution *cs;
+    size_t n;
+    assert_int_equal(cx_ledger_contributions_list(f->l, &f->pool, &cs, &n, NULL), CX_OK);
+    assert_int_equal(n, NCONTRIB);
+    assert_true(cx_chain_id_equal(&cs[0].contributor, cx_chain_key_address(f->contrib[0])));
+    free(cs);
+    /* unknown pool */
+    cx_chain_id nopool;
+    memset(nopool.b, 1, 32);
+    assert_int_equal(cx_ledger_contribution_register(f->l, f->anyone, &nopool, blob, 31, &j, &e),
+                     CX_ERR_NOTFOUND);
+    cx_ledger_pool p;
+    assert_int_equal(cx_ledger_pool_get(f->l, &f->pool, &p, NULL), CX_OK);
+    assert_string_equal(p.theme, "wearables and cardiac risk");
+    assert_int_equal(p.n_measurements, 1);
+    assert_memory_equal(p.measurements[0], f->meas, 48);
+}
+
+static void test_events_cursor(void **state)
+{
+    fx *f = *state;
+    uint64_t rows[NCONTRIB] = {1, 2, 3, 4, 5};
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    assert_int_equal(
+        cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, NULL), CX_OK);
+    free(msg);
+    cx_ledger_event *all;
+    size_t n_all;
+    char next[CX_CHAIN_CURSOR_MAX];
+    assert_int_equal(cx_ledger_events_read(f->l, "", 0, &all, &n_all, next, NULL), CX_OK);
+    /* pool, enclave, 5 contributions, job, result, protocol + operator + 5 payouts */
+    assert_int_equal(n_all, 1 + 1 + NCONTRIB + 1 + 1 + 2 + NCONTRIB);
+    assert_int_equal(all[0].kind, CX_LEDGER_EV_POOL_CREATED);
+    assert_int_equal(all[7].kind, CX_LEDGER_EV_JOB_CREATED);
+    assert_int_equal(all[7].amount, 100000);
+    assert_int_equal(all[8].kind, CX_LEDGER_EV_RESULT_SUBMITTED);
+    assert_string_equal(cx_ledger_event_kind_name(all[9].kind), "PaymentReleased");
+    uint64_t paid = 0;
+    for (size_t i = 9; i < n_all; i++)
+        paid += all[i].amount;
+    assert_int_equal(paid, 100000);
+    /* paging by 3 yields the same stream */
+    char cur[CX_CHAIN_CURSOR_MAX] = "";
+    size_t seen = 0;
+    for (;;) {
+        cx_ledger_event *ev;
+        size_t n;
+        assert_int_equal(cx_ledger_events_read(f->l, cur, 3, &ev, &n, next, NULL), CX_OK);
+        if (n == 0) {
+            assert_string_equal(next, cur); /* nothing new: cursor unchanged */
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(ev[i].seq, all[seen + i].seq);
+            assert_int_equal(ev[i].kind, all[seen + i].kind);
+        }
+        seen += n;
+        free(ev);
+        snprintf(cur, sizeof cur, "%s", next);
+    }
+    assert_int_equal(seen, n_all);
+    free(all);
+    cx_error e;
+    cx_ledger_event *ev;
+    size_t n;
+    assert_int_equal(cx_ledger_events_read(f->l, "x1", 3, &ev, &n, next, &e), CX_ERR_ARG);
+}
+
+static void test_schema_version(void **state)
+{
+    fx *f = *state;
+    cx_ledger_close(f->l);
+    f->l = NULL;
+    /* reopening keeps everything */
+    open_ledger(f);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_OPEN);
+    cx_ledger_close(f->l);
+    f->l = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    int v = -1;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    assert_int_equal(v, CX_LEDGER_LOCAL_SCHEMA_VERSION);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    cx_error e;
+    cx_ledger *l;
+    assert_int_equal(cx_ledger_local_open(f->path, NULL, &l, &e), CX_ERR_UNSUPPORTED);
+    assert_non_null(strstr(e.msg, "99"));
+    /* put it back so teardown's state is consistent */
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=1", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    open_ledger(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_paid_exactly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_measurement_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_other_job_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_k_not_reached_refunds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_contributor_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_refunds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_and_blob_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_cursor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
