@@ -1,6 +1,7 @@
 /* ledger.c — what every ledger backend shares: ids and Sui addresses, account keys
  * (Ed25519 via OpenSSL), the exact payout split of RULES.md §3, and the call dispatchers. */
 #include "cx_chain.h"
+#include "ledger_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -505,6 +506,11 @@ cx_err cx_ledger_events_read(cx_ledger *l, const char *cursor, size_t max, cx_le
     if (!out || !n || !next_cursor)
         return cx_error_set(e, CX_ERR_ARG, "events: missing argument");
     return l->ops->events_read(l, cursor ? cursor : "", max, out, n, next_cursor, e);
+}
+
+const char *cx_ledger_backend_name(const cx_ledger *l)
+{
+    return l && l->ops && l->ops->name ? l->ops->name : "none";
 }
 
 void cx_ledger_close(cx_ledger *l)

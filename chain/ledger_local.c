@@ -1,6 +1,7 @@
 /* ledger_local.c — the embedded ledger: the rules of chain/RULES.md over SQLite (WAL, busy
  * timeout, one IMMEDIATE transaction per state change, schema version in PRAGMA user_version). */
 #include "cx_chain.h"
+#include "ledger_internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -77,6 +78,13 @@ static cx_err db_exec(sqlite3 *db, const char *sql, cx_error *e)
     return CX_OK;
 }
 
+/* Steps a statement unless one of its binds failed (then reports SQLITE_NOMEM: binds only
+ * fail for memory or misuse, and misuse is a bug the tests would show). */
+static int db_step(sqlite3_stmt *st, int bnd)
+{
+    return bnd == SQLITE_OK ? sqlite3_step(st) : SQLITE_NOMEM;
+}
+
 static cx_err db_prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, cx_error *e)
 {
     if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
@@ -139,7 +147,10 @@ static cx_err tx_begin(local_ledger *L, cx_error *e)
 static cx_err tx_end(local_ledger *L, cx_err rc, cx_error *e)
 {
     if (rc == CX_OK)
-        return db_exec(L->db, "COMMIT", e);
+        rc = db_exec(L->db, "COMMIT", e);
+    if (rc == CX_OK)
+        return CX_OK;
+    /* a failed check or a failed COMMIT: nothing of this transaction may remain */
     cx_error keep = {0};
     if (e)
         keep = *e;
@@ -164,6 +175,7 @@ typedef struct local_tx {
 static cx_err tx_sign_record(local_ledger *L, const cx_chain_key *signer, const char *kind,
                              const uint8_t *args, size_t args_len, local_tx *tx, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     memset(tx, 0, sizeof *tx);
     tx->now = local_now(L);
     tx->sender = *cx_chain_key_address(signer);
@@ -202,12 +214,12 @@ static cx_err tx_sign_record(local_ledger *L, const cx_chain_key *signer, const 
     sqlite3_stmt *st;
     if ((rc = db_prep(L->db, "INSERT INTO txs VALUES(?,?,?,?,?)", &st, e)) != CX_OK)
         return rc;
-    bind_blob(st, 1, tx->digest, 32);
-    bind_id(st, 2, &tx->sender);
-    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-    bind_u64(st, 4, tx->now);
-    bind_blob(st, 5, sig, sizeof sig);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    bnd |= bind_blob(st, 1, tx->digest, 32);
+    bnd |= bind_id(st, 2, &tx->sender);
+    bnd |= sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    bnd |= bind_u64(st, 4, tx->now);
+    bnd |= bind_blob(st, 5, sig, sizeof sig);
+    if (db_step(st, bnd) != SQLITE_DONE)
         rc = db_fail(L->db, e, "record transaction");
     sqlite3_finalize(st);
     return rc;
@@ -229,6 +241,7 @@ static cx_err emit(local_ledger *L, const local_tx *tx, cx_ledger_event_kind kin
                    const cx_chain_id *object, const cx_chain_id *pool, const cx_chain_addr *addr,
                    uint64_t amount, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     static const cx_chain_id zero = {{0}};
     sqlite3_stmt *st;
     cx_err rc = db_prep(L->db,
@@ -237,14 +250,14 @@ static cx_err emit(local_ledger *L, const local_tx *tx, cx_ledger_event_kind kin
                         &st, e);
     if (rc != CX_OK)
         return rc;
-    sqlite3_bind_int(st, 1, (int)kind);
-    bind_blob(st, 2, tx->digest, 32);
-    bind_u64(st, 3, tx->now);
-    bind_id(st, 4, object);
-    bind_id(st, 5, pool ? pool : &zero);
-    bind_id(st, 6, addr ? addr : &zero);
-    bind_u64(st, 7, amount);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    bnd |= sqlite3_bind_int(st, 1, (int)kind);
+    bnd |= bind_blob(st, 2, tx->digest, 32);
+    bnd |= bind_u64(st, 3, tx->now);
+    bnd |= bind_id(st, 4, object);
+    bnd |= bind_id(st, 5, pool ? pool : &zero);
+    bnd |= bind_id(st, 6, addr ? addr : &zero);
+    bnd |= bind_u64(st, 7, amount);
+    if (db_step(st, bnd) != SQLITE_DONE)
         rc = db_fail(L->db, e, "emit event");
     sqlite3_finalize(st);
     return rc;
@@ -252,12 +265,13 @@ static cx_err emit(local_ledger *L, const local_tx *tx, cx_ledger_event_kind kin
 
 static cx_err balance_read(local_ledger *L, const cx_chain_addr *a, uint64_t *out, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     sqlite3_stmt *st;
     cx_err rc = db_prep(L->db, "SELECT amount FROM balances WHERE addr=?", &st, e);
     if (rc != CX_OK)
         return rc;
-    bind_id(st, 1, a);
-    int s = sqlite3_step(st);
+    bnd |= bind_id(st, 1, a);
+    int s = db_step(st, bnd);
     if (s == SQLITE_ROW)
         *out = col_u64(st, 0);
     else if (s == SQLITE_DONE)
@@ -272,6 +286,7 @@ static cx_err balance_read(local_ledger *L, const cx_chain_addr *a, uint64_t *ou
 static cx_err balance_add(local_ledger *L, const cx_chain_addr *a, uint64_t amount, int debit,
                           cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     uint64_t cur;
     cx_err rc = balance_read(L, a, &cur, e);
     if (rc != CX_OK)
@@ -294,9 +309,9 @@ static cx_err balance_add(local_ledger *L, const cx_chain_addr *a, uint64_t amou
                       "ON CONFLICT(addr) DO UPDATE SET amount=excluded.amount",
                       &st, e)) != CX_OK)
         return rc;
-    bind_id(st, 1, a);
-    bind_u64(st, 2, next);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    bnd |= bind_id(st, 1, a);
+    bnd |= bind_u64(st, 2, next);
+    if (db_step(st, bnd) != SQLITE_DONE)
         rc = db_fail(L->db, e, "write balance");
     sqlite3_finalize(st);
     return rc;
@@ -306,15 +321,16 @@ static cx_err payout_record(local_ledger *L, const local_tx *tx, const cx_chain_
                             const cx_chain_id *pool, const char *role, const cx_chain_addr *to,
                             uint64_t amount, cx_ledger_event_kind ev, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     sqlite3_stmt *st;
     cx_err rc = db_prep(L->db, "INSERT INTO payouts VALUES(?,?,?,?)", &st, e);
     if (rc != CX_OK)
         return rc;
-    bind_id(st, 1, job);
-    sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
-    bind_id(st, 3, to);
-    bind_u64(st, 4, amount);
-    int s = sqlite3_step(st);
+    bnd |= bind_id(st, 1, job);
+    bnd |= sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+    bnd |= bind_id(st, 3, to);
+    bnd |= bind_u64(st, 4, amount);
+    int s = db_step(st, bnd);
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)
         return cx_error_set(e, CX_ERR_STATE, "ledger: %s payout for this job already made (%s)",
@@ -329,6 +345,7 @@ static cx_err payout_record(local_ledger *L, const local_tx *tx, const cx_chain_
 static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
                                 const cx_ledger_pool_params *p, cx_chain_id *out, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     if (p->price > CX_LOCAL_U63_MAX || p->max_rows_per_contributor > CX_LOCAL_U63_MAX)
         return cx_error_set(e, CX_ERR_LIMIT, "pool create: price and row cap must be < 2^63");
@@ -363,17 +380,17 @@ static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
     if (rc == CX_OK)
         rc = db_prep(L->db, "INSERT INTO pools VALUES(?,?,?,?,?,?,?,?,?,?)", &st, e);
     if (rc == CX_OK) {
-        bind_id(st, 1, &id);
-        sqlite3_bind_text(st, 2, p->theme, -1, SQLITE_TRANSIENT);
-        bind_u64(st, 3, p->price);
-        bind_u64(st, 4, p->min_contributors);
-        bind_u64(st, 5, p->max_rows_per_contributor);
-        bind_u64(st, 6, p->operator_fee_bps);
-        bind_u64(st, 7, p->protocol_fee_bps);
-        bind_id(st, 8, &p->operator_addr);
-        bind_id(st, 9, &tx.sender);
-        bind_u64(st, 10, tx.now);
-        if (sqlite3_step(st) != SQLITE_DONE)
+        bnd |= bind_id(st, 1, &id);
+        bnd |= sqlite3_bind_text(st, 2, p->theme, -1, SQLITE_TRANSIENT);
+        bnd |= bind_u64(st, 3, p->price);
+        bnd |= bind_u64(st, 4, p->min_contributors);
+        bnd |= bind_u64(st, 5, p->max_rows_per_contributor);
+        bnd |= bind_u64(st, 6, p->operator_fee_bps);
+        bnd |= bind_u64(st, 7, p->protocol_fee_bps);
+        bnd |= bind_id(st, 8, &p->operator_addr);
+        bnd |= bind_id(st, 9, &tx.sender);
+        bnd |= bind_u64(st, 10, tx.now);
+        if (db_step(st, bnd) != SQLITE_DONE)
             rc = db_fail(L->db, e, "insert pool");
         sqlite3_finalize(st);
         st = NULL;
@@ -381,10 +398,10 @@ static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
     for (size_t i = 0; rc == CX_OK && i < p->n_measurements; i++) {
         if ((rc = db_prep(L->db, "INSERT INTO pool_measurements VALUES(?,?,?)", &st, e)) != CX_OK)
             break;
-        bind_id(st, 1, &id);
-        sqlite3_bind_int(st, 2, (int)i);
-        bind_blob(st, 3, p->measurements[i], p->measurement_lens[i]);
-        if (sqlite3_step(st) != SQLITE_DONE)
+        bnd |= bind_id(st, 1, &id);
+        bnd |= sqlite3_bind_int(st, 2, (int)i);
+        bnd |= bind_blob(st, 3, p->measurements[i], p->measurement_lens[i]);
+        if (db_step(st, bnd) != SQLITE_DONE)
             rc = db_fail(L->db, e, "insert pool measurement");
         sqlite3_finalize(st);
     }
@@ -398,6 +415,7 @@ static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
 
 static cx_err local_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *out, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
@@ -407,8 +425,8 @@ static cx_err local_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool
                         &st, e);
     if (rc != CX_OK)
         return rc;
-    bind_id(st, 1, id);
-    int s = sqlite3_step(st);
+    bnd |= bind_id(st, 1, id);
+    int s = db_step(st, bnd);
     if (s == SQLITE_ROW) {
         out->id = *id;
         const unsigned char *t = sqlite3_column_text(st, 0);
@@ -435,8 +453,8 @@ static cx_err local_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool
                       "SELECT measurement FROM pool_measurements WHERE pool_id=? ORDER BY idx", &st,
                       e)) != CX_OK)
         return rc;
-    bind_id(st, 1, id);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW &&
+    bnd |= bind_id(st, 1, id);
+    while ((s = db_step(st, bnd)) == SQLITE_ROW &&
            out->n_measurements < CX_CHAIN_MAX_MEASUREMENTS) {
         size_t i = out->n_measurements++;
         out->measurement_lens[i] = col_bytes(st, 0, out->measurements[i], CX_CHAIN_MEASUREMENT_MAX);
@@ -460,6 +478,7 @@ static int pool_accepts(const cx_ledger_pool *p, const uint8_t *m, size_t mlen)
 static cx_err local_enclave_register(cx_ledger *l, const cx_chain_key *signer,
                                      const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
@@ -485,14 +504,14 @@ static cx_err local_enclave_register(cx_ledger *l, const cx_chain_key *signer,
         rc = tx_new_id(&tx, &id, e);
     if (rc == CX_OK &&
         (rc = db_prep(L->db, "INSERT INTO enclaves VALUES(?,?,?,?,?,?,?)", &st, e)) == CX_OK) {
-        bind_id(st, 1, &id);
-        bind_blob(st, 2, en->ed25519_pk, sizeof en->ed25519_pk);
-        bind_blob(st, 3, en->x25519_pk, sizeof en->x25519_pk);
-        bind_blob(st, 4, en->measurement, en->measurement_len);
-        bind_blob(st, 5, en->attestation_hash, sizeof en->attestation_hash);
-        bind_id(st, 6, &tx.sender);
-        bind_u64(st, 7, tx.now);
-        int s = sqlite3_step(st);
+        bnd |= bind_id(st, 1, &id);
+        bnd |= bind_blob(st, 2, en->ed25519_pk, sizeof en->ed25519_pk);
+        bnd |= bind_blob(st, 3, en->x25519_pk, sizeof en->x25519_pk);
+        bnd |= bind_blob(st, 4, en->measurement, en->measurement_len);
+        bnd |= bind_blob(st, 5, en->attestation_hash, sizeof en->attestation_hash);
+        bnd |= bind_id(st, 6, &tx.sender);
+        bnd |= bind_u64(st, 7, tx.now);
+        int s = db_step(st, bnd);
         if (s != SQLITE_DONE)
             rc = sqlite3_extended_errcode(L->db) == SQLITE_CONSTRAINT_UNIQUE
                      ? cx_error_set(e, CX_ERR_STATE,
@@ -523,13 +542,14 @@ static void enclave_from_row(sqlite3_stmt *st, cx_ledger_enclave *out)
 static cx_err local_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_enclave *out,
                                 cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     sqlite3_stmt *st;
     cx_err rc = db_prep(L->db, "SELECT * FROM enclaves WHERE id=?", &st, e);
     if (rc != CX_OK)
         return rc;
-    bind_id(st, 1, id);
-    int s = sqlite3_step(st);
+    bnd |= bind_id(st, 1, id);
+    int s = db_step(st, bnd);
     if (s == SQLITE_ROW) {
         enclave_from_row(st, out);
     } else if (s == SQLITE_DONE) {
@@ -546,6 +566,7 @@ static cx_err local_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_e
 static cx_err local_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool,
                                       cx_ledger_enclave **out, size_t *n, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     *out = NULL;
     *n = 0;
@@ -559,10 +580,10 @@ static cx_err local_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool,
                       "pool_measurements WHERE pool_id=?) ORDER BY registered_ms DESC, id",
                       &st, e)) != CX_OK)
         return rc;
-    bind_id(st, 1, pool);
+    bnd |= bind_id(st, 1, pool);
     size_t cap = 0;
     int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((s = db_step(st, bnd)) == SQLITE_ROW) {
         if (*n == cap) {
             size_t nc = cap ? cap * 2 : 4;
             cx_ledger_enclave *nb = realloc(*out, nc * sizeof **out);
@@ -592,6 +613,7 @@ static cx_err local_contribution_register(cx_ledger *l, const cx_chain_key *sign
                                           const cx_chain_id *pool, const uint8_t *blob_id,
                                           size_t blob_id_len, cx_chain_id *out, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
@@ -618,12 +640,12 @@ static cx_err local_contribution_register(cx_ledger *l, const cx_chain_key *sign
         rc = tx_new_id(&tx, &id, e);
     if (rc == CX_OK &&
         (rc = db_prep(L->db, "INSERT INTO contributions VALUES(?,?,?,?,?)", &st, e)) == CX_OK) {
-        bind_id(st, 1, &id);
-        bind_id(st, 2, pool);
-        bind_blob(st, 3, blob_id, blob_id_len);
-        bind_id(st, 4, &tx.sender);
-        bind_u64(st, 5, tx.now);
-        if (sqlite3_step(st) != SQLITE_DONE)
+        bnd |= bind_id(st, 1, &id);
+        bnd |= bind_id(st, 2, pool);
+        bnd |= bind_blob(st, 3, blob_id, blob_id_len);
+        bnd |= bind_id(st, 4, &tx.sender);
+        bnd |= bind_u64(st, 5, tx.now);
+        if (db_step(st, bnd) != SQLITE_DONE)
             rc = sqlite3_extended_errcode(L->db) == SQLITE_CONSTRAINT_UNIQUE
                      ? cx_error_set(e, CX_ERR_STATE, "ledger: this blob is already registered")
                      : db_fail(L->db, e, "insert contribution");
@@ -640,6 +662,7 @@ static cx_err local_contribution_register(cx_ledger *l, const cx_chain_key *sign
 static cx_err local_contributions_list(cx_ledger *l, const cx_chain_id *pool,
                                        cx_ledger_contribution **out, size_t *n, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     *out = NULL;
     *n = 0;
@@ -650,10 +673,10 @@ static cx_err local_contributions_list(cx_ledger *l, const cx_chain_id *pool,
                         &st, e);
     if (rc != CX_OK)
         return rc;
-    bind_id(st, 1, pool);
+    bnd |= bind_id(st, 1, pool);
     size_t cap = 0;
     int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((s = db_step(st, bnd)) == SQLITE_ROW) {
         if (*n == cap) {
             size_t nc = cap ? cap * 2 : 16;
             cx_ledger_contribution *nb = realloc(*out, nc * sizeof **out);
@@ -690,6 +713,7 @@ static cx_err local_job_create(cx_ledger *l, const cx_chain_key *signer, const c
                                size_t spec_blob_id_len, uint64_t payment, uint64_t deadline_ms,
                                cx_chain_id *out, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     if (payment > CX_LOCAL_U63_MAX || deadline_ms > CX_LOCAL_U63_MAX)
         return cx_error_set(e, CX_ERR_LIMIT, "job create: payment and deadline must be < 2^63");
@@ -730,15 +754,15 @@ static cx_err local_job_create(cx_ledger *l, const cx_chain_key *signer, const c
         rc = tx_new_id(&tx, &id, e);
     if (rc == CX_OK &&
         (rc = db_prep(L->db, "INSERT INTO jobs VALUES(?,?,?,?,?,?,?,?,0)", &st, e)) == CX_OK) {
-        bind_id(st, 1, &id);
-        bind_id(st, 2, pool);
-        bind_id(st, 3, &tx.sender);
-        bind_blob(st, 4, spec_hash, 32);
-        bind_blob(st, 5, spec_blob_id, spec_blob_id_len);
-        bind_u64(st, 6, payment);
-        bind_u64(st, 7, deadline_ms);
-        bind_u64(st, 8, tx.now);
-        if (sqlite3_step(st) != SQLITE_DONE)
+        bnd |= bind_id(st, 1, &id);
+        bnd |= bind_id(st, 2, pool);
+        bnd |= bind_id(st, 3, &tx.sender);
+        bnd |= bind_blob(st, 4, spec_hash, 32);
+        bnd |= bind_blob(st, 5, spec_blob_id, spec_blob_id_len);
+        bnd |= bind_u64(st, 6, payment);
+        bnd |= bind_u64(st, 7, deadline_ms);
+        bnd |= bind_u64(st, 8, tx.now);
+        if (db_step(st, bnd) != SQLITE_DONE)
             rc = db_fail(L->db, e, "insert job");
         sqlite3_finalize(st);
     }
@@ -752,6 +776,7 @@ static cx_err local_job_create(cx_ledger *l, const cx_chain_key *signer, const c
 
 static cx_err local_job_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *out, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
@@ -761,8 +786,8 @@ static cx_err local_job_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *
                         &st, e);
     if (rc != CX_OK)
         return rc;
-    bind_id(st, 1, id);
-    int s = sqlite3_step(st);
+    bnd |= bind_id(st, 1, id);
+    int s = db_step(st, bnd);
     if (s == SQLITE_ROW) {
         out->id = *id;
         col_id(st, 0, &out->pool_id);
@@ -787,14 +812,15 @@ static cx_err local_job_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *
 static cx_err job_set_state(local_ledger *L, const cx_chain_id *job, cx_ledger_job_state s,
                             cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     sqlite3_stmt *st;
     /* the WHERE state=0 guard makes a second transition impossible even if a caller erred */
     cx_err rc = db_prep(L->db, "UPDATE jobs SET state=? WHERE id=? AND state=0", &st, e);
     if (rc != CX_OK)
         return rc;
-    sqlite3_bind_int(st, 1, (int)s);
-    bind_id(st, 2, job);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    bnd |= sqlite3_bind_int(st, 1, (int)s);
+    bnd |= bind_id(st, 2, job);
+    if (db_step(st, bnd) != SQLITE_DONE)
         rc = db_fail(L->db, e, "update job");
     else if (sqlite3_changes(L->db) != 1)
         rc = cx_error_set(e, CX_ERR_STATE, "ledger: job is no longer open");
@@ -838,14 +864,15 @@ static cx_err local_job_refund_expired(cx_ledger *l, const cx_chain_key *signer,
 static cx_err contributor_in_pool(local_ledger *L, const cx_chain_id *pool,
                                   const cx_chain_addr *who, int *yes, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     sqlite3_stmt *st;
     cx_err rc = db_prep(
         L->db, "SELECT 1 FROM contributions WHERE pool_id=? AND contributor=? LIMIT 1", &st, e);
     if (rc != CX_OK)
         return rc;
-    bind_id(st, 1, pool);
-    bind_id(st, 2, who);
-    int s = sqlite3_step(st);
+    bnd |= bind_id(st, 1, pool);
+    bnd |= bind_id(st, 2, who);
+    int s = db_step(st, bnd);
     if (s == SQLITE_ROW || s == SQLITE_DONE)
         *yes = s == SQLITE_ROW;
     else
@@ -859,6 +886,7 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
                              const cx_ledger_job *job, const cx_chain_id *enclave_id,
                              const uint8_t *msg, size_t msg_len, const uint8_t *sig, cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     cx_ledger_enclave en;
     cx_ledger_pool pool;
     cx_chain_statement s;
@@ -910,14 +938,14 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
     int refunded = split.n_payouts < pool.min_contributors;
     sqlite3_stmt *st;
     if ((rc = db_prep(L->db, "INSERT INTO results VALUES(?,?,?,?,?,?,?)", &st, e)) == CX_OK) {
-        bind_id(st, 1, &job->id);
-        bind_id(st, 2, enclave_id);
-        bind_blob(st, 3, msg, msg_len);
-        bind_blob(st, 4, sig, CX_CHAIN_ED25519_SIG_LEN);
-        bind_u64(st, 5, split.n_payouts);
-        sqlite3_bind_int(st, 6, refunded);
-        bind_u64(st, 7, tx->now);
-        if (sqlite3_step(st) != SQLITE_DONE)
+        bnd |= bind_id(st, 1, &job->id);
+        bnd |= bind_id(st, 2, enclave_id);
+        bnd |= bind_blob(st, 3, msg, msg_len);
+        bnd |= bind_blob(st, 4, sig, CX_CHAIN_ED25519_SIG_LEN);
+        bnd |= bind_u64(st, 5, split.n_payouts);
+        bnd |= sqlite3_bind_int(st, 6, refunded);
+        bnd |= bind_u64(st, 7, tx->now);
+        if (db_step(st, bnd) != SQLITE_DONE)
             rc = sqlite3_extended_errcode(L->db) == SQLITE_CONSTRAINT_UNIQUE ||
                          sqlite3_extended_errcode(L->db) == SQLITE_CONSTRAINT_PRIMARYKEY
                      ? cx_error_set(e, CX_ERR_STATE, "result: already submitted (replay)")
@@ -980,6 +1008,7 @@ static cx_err local_result_submit(cx_ledger *l, const cx_chain_key *signer, cons
 static cx_err local_result_get(cx_ledger *l, const cx_chain_id *job, cx_ledger_result *out,
                                cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
@@ -989,8 +1018,8 @@ static cx_err local_result_get(cx_ledger *l, const cx_chain_id *job, cx_ledger_r
                         &st, e);
     if (rc != CX_OK)
         return rc;
-    bind_id(st, 1, job);
-    int s = sqlite3_step(st);
+    bnd |= bind_id(st, 1, job);
+    int s = db_step(st, bnd);
     if (s == SQLITE_ROW) {
         out->job_id = *job;
         col_id(st, 0, &out->enclave_id);
@@ -1022,9 +1051,9 @@ static cx_err local_result_get(cx_ledger *l, const cx_chain_id *job, cx_ledger_r
         cx_ledger_result_free(out);
         return rc;
     }
-    bind_id(st, 1, job);
+    bnd |= bind_id(st, 1, job);
     size_t cap = 0;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((s = db_step(st, bnd)) == SQLITE_ROW) {
         const char *role = (const char *)sqlite3_column_text(st, 0);
         uint64_t amount = col_u64(st, 2);
         if (role && strcmp(role, "protocol") == 0) {
@@ -1066,6 +1095,7 @@ static cx_err local_balance_get(cx_ledger *l, const cx_chain_addr *a, uint64_t *
 static cx_err local_events_read(cx_ledger *l, const char *cursor, size_t max, cx_ledger_event **out,
                                 size_t *n, char next_cursor[CX_CHAIN_CURSOR_MAX], cx_error *e)
 {
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     *out = NULL;
     *n = 0;
@@ -1089,8 +1119,8 @@ static cx_err local_events_read(cx_ledger *l, const char *cursor, size_t max, cx
                         &st, e);
     if (rc != CX_OK)
         return rc;
-    bind_u64(st, 1, after);
-    bind_u64(st, 2, max);
+    bnd |= bind_u64(st, 1, after);
+    bnd |= bind_u64(st, 2, max);
     cx_ledger_event *ev = calloc(max, sizeof *ev);
     if (!ev) {
         sqlite3_finalize(st);
@@ -1098,7 +1128,7 @@ static cx_err local_events_read(cx_ledger *l, const char *cursor, size_t max, cx
     }
     int s;
     size_t k = 0;
-    while (k < max && (s = sqlite3_step(st)) == SQLITE_ROW) {
+    while (k < max && (s = db_step(st, bnd)) == SQLITE_ROW) {
         ev[k].seq = col_u64(st, 0);
         ev[k].kind = (cx_ledger_event_kind)sqlite3_column_int(st, 1);
         col_bytes(st, 2, ev[k].tx_digest, 32);

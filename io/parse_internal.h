@@ -110,6 +110,44 @@ static const double cx_pow10_inv[23] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,
                                         1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15,
                                         1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
 
+/* Append the run of decimal digits at *pp to m (which may overflow past 19 digits:
+ * *n counts them so the caller can tell). Eight bytes at a time where the input allows:
+ * find the first non-digit with a mask, convert the digits before it with three
+ * multiplies (the SWAR method of simdjson), so the run length costs no branch. */
+static inline uint64_t cx_digit_run(const char **pp, const char *end, uint64_t m, long *n)
+{
+    static const uint64_t pow10_u64[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                          100000000};
+    const char *p = *pp;
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t bad = ((w & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull) |
+                       (((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) ^
+                        0x3030303030303030ull);
+        int k = bad ? __builtin_ctzll(bad) >> 3 : 8;
+        if (k == 0)
+            break;
+        uint64_t v = (w & 0x0F0F0F0F0F0F0F0Full) << (8 * (8 - k));
+        v = (v * 2561) >> 8;
+        v = ((v & 0x00FF00FF00FF00FFull) * 6553601) >> 16;
+        v = ((v & 0x0000FFFF0000FFFFull) * 42949672960001ull) >> 32;
+        m = m * pow10_u64[k] + v;
+        p += k;
+        *n += k;
+        if (k < 8) {
+            *pp = p;
+            return m;
+        }
+    }
+    while (p < end && (unsigned)(*p - '0') < 10) {
+        m = m * 10 + (unsigned)(*p++ - '0');
+        (*n)++;
+    }
+    *pp = p;
+    return m;
+}
+
 /* Parse one float from [p, end): strict decimal (sign, digits, '.', exponent). Returns
  * the end or NULL. The result equals strtof's (correct rounding); inline because it is
  * the inner loop of every text parser. */
@@ -127,10 +165,8 @@ static inline const char *cx_parse_f32(const char *p, const char *end, float *ou
     const char *is = p;
     while (p < end && *p == '0')
         p++;
-    const char *ds = p;
-    while (p < end && (unsigned)(*p - '0') < 10)
-        m = m * 10 + (unsigned)(*p++ - '0');
-    long nd = p - ds;
+    long nd = 0;
+    m = cx_digit_run(&p, end, m, &nd);
     int any = p > is;
     long e10 = 0;
     if (p < end && *p == '.') {
@@ -141,11 +177,10 @@ static inline const char *cx_parse_f32(const char *p, const char *end, float *ou
                 p++;
             e10 = -(long)(p - fs);
         }
-        const char *fd = p;
-        while (p < end && (unsigned)(*p - '0') < 10)
-            m = m * 10 + (unsigned)(*p++ - '0');
-        nd += p - fd;
-        e10 -= (long)(p - fd);
+        long nf = 0;
+        m = cx_digit_run(&p, end, m, &nf);
+        nd += nf;
+        e10 -= nf;
         any |= p > fs;
     }
     int inexact = nd > 19;

@@ -30,7 +30,8 @@ static inline cx_err mem_src_read(void *ctx, void *buf, size_t len, size_t *got,
         n = len;
     if (m->step && n > m->step)
         n = m->step;
-    memcpy(buf, m->p + m->off, n);
+    if (n)
+        memcpy(buf, m->p + m->off, n);
     m->off += n;
     *got = n;
     return CX_OK;

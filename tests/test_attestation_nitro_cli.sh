@@ -81,6 +81,48 @@ set +e
 set -e
 [ "$rc" -ne 0 ] || fail "inspect of an unknown file succeeded"
 
+# simulated TEE: refused unless --allow-simulated, only with its dev root; the binding shows
+sim=${CX_TESTDATA:?}/attestation_nitro/simulated_bound.cose
+simroot=$CX_TESTDATA/attestation_nitro/simulated_devroot.pem
+simat=1795721393740
+expect_refusal "simulated" "$sim" --at $simat --root "$simroot"
+expect_refusal "root" "$sim" --at $simat --allow-simulated
+out=$("$cx" attest verify-nitro "$sim" --at $simat --root "$simroot" --allow-simulated --json 2>/dev/null)
+/usr/bin/python3 - "$out" <<'PY' || fail "simulated --json"
+import json, sys, hashlib
+v = json.loads(sys.argv[1])
+assert v['simulated'] is True and v['module_id'].startswith('cloakx-simulated-')
+ud = bytes.fromhex(v['user_data']); pk = bytes.fromhex(v['public_key'])
+job, ch = bytes(range(32)), bytes(range(0x40, 0x60))
+assert len(ud) == 149 and ud[:5] == b'CXAT\x01' and ud[5:37] == job and ud[37:69] == ch
+nonce = hashlib.sha256(b'cloakx/gpu-nonce/v1\x00' + job + pk + ch).digest()
+assert ud[69:101] == nonce, 'gpu_nonce (independent hashlib)'
+assert ud[101:149] == bytes(range(0x80, 0xb0))
+assert v['nonce'] == ch.hex()
+PY
+"$cx" attest inspect "$sim" | grep -q "CloakX GPU binding" || fail "inspect binding"
+# the simulated document is a real COSE_Sign1/ES384: check it with Python's cryptography alone
+/usr/bin/python3 - "$sim" "$simroot" <<'PY' || fail "independent ES384 check of the simulated document"
+import sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+b = open(sys.argv[1], 'rb').read()
+assert b[:8] == bytes.fromhex('8444a1013822a059'), b[:8].hex()
+n = int.from_bytes(b[8:10], 'big'); payload = b[10:10 + n]
+assert b[10 + n:12 + n] == b'\x58\x60' and len(b) == 12 + n + 96
+sig = b[12 + n:]
+i = payload.find(b'\x6bcertificate') + 12
+assert payload[i] == 0x59
+clen = int.from_bytes(payload[i + 1:i + 3], 'big')
+leaf = x509.load_der_x509_certificate(payload[i + 3:i + 3 + clen])
+root = x509.load_pem_x509_certificate(open(sys.argv[2], 'rb').read())
+root.public_key().verify(leaf.signature, leaf.tbs_certificate_bytes, ec.ECDSA(hashes.SHA384()))
+tbs = bytes.fromhex('846a5369676e61747572653144a101382240') + b'\x59' + n.to_bytes(2, 'big') + payload
+der = utils.encode_dss_signature(int.from_bytes(sig[:48], 'big'), int.from_bytes(sig[48:], 'big'))
+leaf.public_key().verify(der, tbs, ec.ECDSA(hashes.SHA384()))
+PY
+
 # usage errors
 set +e
 "$cx" attest verify-nitro >/dev/null 2>&1; rc1=$?

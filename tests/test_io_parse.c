@@ -468,9 +468,9 @@ static void test_float_parser_matches_strtof(void **state)
         assert_memory_equal(&a, &b, sizeof a);
     }
     float v;
-    assert_null(cx_parse_f32("abc", "abc" + 3, &v));
-    assert_null(cx_parse_f32("1e", "1e" + 2, &v));
-    assert_null(cx_parse_f32(".", "." + 1, &v));
+    static const char *const junk[] = {"abc", "1e", ".", "-", "+.e5", "e5"};
+    for (size_t i = 0; i < sizeof junk / sizeof *junk; i++)
+        assert_null(cx_parse_f32(junk[i], junk[i] + strlen(junk[i]), &v));
 }
 
 static void test_standardizer(void **state)

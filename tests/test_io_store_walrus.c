@@ -86,6 +86,34 @@ static int log_count(const char *needle)
     return c;
 }
 
+/* Requests of one method in the fixture's log, and over how many TCP connections. */
+static void log_conns(const char *method, int *requests, int *conns)
+{
+    char *log = fixture_call(&fx, "/_fixture/log", NULL);
+    assert_non_null(log);
+    json_t *j = NULL;
+    assert_int_equal(cx_json_parse(log, strlen(log), &j, NULL), CX_OK);
+    free(log);
+    json_t *reqs = json_object_get(j, "requests");
+    int64_t seen[256];
+    int nseen = 0;
+    *requests = 0;
+    for (size_t i = 0; i < json_array_size(reqs); i++) {
+        json_t *r = json_array_get(reqs, i);
+        if (strcmp(json_string_value(json_object_get(r, "method")), method) != 0)
+            continue;
+        (*requests)++;
+        int64_t c = json_integer_value(json_object_get(r, "conn"));
+        int k = 0;
+        while (k < nseen && seen[k] != c)
+            k++;
+        if (k == nseen && nseen < 256)
+            seen[nseen++] = c;
+    }
+    *conns = nseen;
+    json_decref(j);
+}
+
 static void test_roundtrip_sizes(void **state)
 {
     (void)state;
@@ -172,10 +200,18 @@ static void test_parallel_parts_and_reuse(void **state)
     size_t n = 8 * ps;
     uint8_t *p = test_bytes(n, 11);
     char id[CX_STORE_ID_MAX];
+    fixture_rules(&fx, "[]");
     put_bytes(s, p, n, id);
+    int reqs, conns;
+    log_conns("PUT", &reqs, &conns);
+    assert_int_equal(reqs, 9); /* 8 parts + the manifest ... */
+    assert_int_equal(conns, 1); /* ... over one kept-alive connection */
     fixture_rules(&fx, "[{\"op\":\"get\",\"mode\":\"slow\",\"count\":100,\"delay_ms\":5,"
                        "\"chunk\":8192}]");
     expect_exact(s, id, p, n);
+    log_conns("GET", &reqs, &conns);
+    assert_int_equal(reqs, 9);
+    assert_true(conns <= 5); /* finished parts' connections are reused */
     char *log = fixture_call(&fx, "/_fixture/log", NULL);
     int maxin = 0;
     const char *m = strstr(log, "\"max_inflight\": ");

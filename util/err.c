@@ -33,7 +33,8 @@ const char *cx_err_name(cx_err code)
     return err_names[code];
 }
 
-static cx_err error_vset(cx_error *e, cx_err code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static cx_err error_vset(cx_error *e, cx_err code,
+                                                            const char *fmt, va_list ap)
 {
     if (e) {
         e->code = code;
