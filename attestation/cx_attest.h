@@ -305,6 +305,16 @@ typedef struct cx_gpu_reference cx_gpu_reference;
 cx_err cx_gpu_reference_load(const char *path, cx_gpu_reference **out, cx_error *e);
 cx_err cx_gpu_reference_parse(const char *text, size_t len, cx_gpu_reference **out, cx_error *e);
 size_t cx_gpu_reference_count(const cx_gpu_reference *ref);
+/* NVIDIA driver / VBIOS RIM (SWID tag XML): active Resource index k-1 = report block k, its
+ * Hash0..N-1 the alternatives, Meta@colloquialVersion the expected version. Adds to *inout
+ * (allocating it when NULL); driver and VBIOS indices must be disjoint. The RIM's XMLDSig
+ * signature is NOT verified: trust the file as much as an operator-pinned JSON. */
+typedef enum cx_gpu_rim_kind { CX_GPU_RIM_DRIVER = 1, CX_GPU_RIM_VBIOS = 2 } cx_gpu_rim_kind;
+cx_err cx_gpu_reference_parse_rim(const char *text, size_t len, cx_gpu_rim_kind kind,
+                                  cx_gpu_reference **inout, cx_error *e);
+cx_err cx_gpu_reference_load_rim(const char *path, cx_gpu_rim_kind kind,
+                                 cx_gpu_reference **inout, cx_error *e);
+int cx_gpu_reference_from_rim(const cx_gpu_reference *ref); /* 1: holds RIM values */
 void cx_gpu_reference_free(cx_gpu_reference *ref);
 
 typedef enum cx_gpu_check {
@@ -404,6 +414,9 @@ cx_err cx_gpu_nvml_open(cx_gpu_nvml **out, cx_error *e);
 void cx_gpu_nvml_close(cx_gpu_nvml *nv);
 /* The GPU CC state (for the CUDA backend's pre-check). */
 cx_err cx_gpu_cc_state_get(cx_gpu_nvml *nv, cx_gpu_cc_state *out, cx_error *e);
+/* One call for callers without an NVML handle (the CUDA backend's pre-check): open, query,
+ * close. CX_ERR_UNSUPPORTED without a driver. */
+cx_err cx_gpu_cc_state_query(cx_gpu_cc_state *out, cx_error *e);
 /* One evidence entry per GPU in NVML index order, all with the given nonce; refuses
  * (CX_ERR_VERIFY) when CC mode is off. */
 cx_err cx_gpu_collect(cx_gpu_nvml *nv, const uint8_t nonce[CX_GPU_NONCE_LEN],

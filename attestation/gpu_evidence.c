@@ -52,12 +52,11 @@ cx_err cx_gpu_evidence_add(cx_gpu_evidence_list *l, const char *arch, const uint
                             chain_len, CX_GPU_CHAIN_MAX);
     cx_gpu_evidence ev;
     memset(&ev, 0, sizeof ev);
-    if (copy_str(ev.arch, sizeof ev.arch, arch ? arch : "HOPPER", "evidence: arch", e) !=
-            CX_OK ||
-        copy_str(ev.driver_version, sizeof ev.driver_version, driver,
-                 "evidence: driver_version", e) != CX_OK ||
-        copy_str(ev.vbios_version, sizeof ev.vbios_version, vbios, "evidence: vbios_version",
-                 e) != CX_OK)
+    if (copy_str(ev.arch, sizeof ev.arch, arch ? arch : "HOPPER", "evidence: arch", e) != CX_OK ||
+        copy_str(ev.driver_version, sizeof ev.driver_version, driver, "evidence: driver_version",
+                 e) != CX_OK ||
+        copy_str(ev.vbios_version, sizeof ev.vbios_version, vbios, "evidence: vbios_version", e) !=
+            CX_OK)
         return CX_ERR_FORMAT;
     memcpy(ev.nonce, nonce, CX_GPU_NONCE_LEN);
     cx_gpu_evidence *items = realloc(l->items, (l->n + 1) * sizeof *items);
@@ -104,8 +103,8 @@ static cx_err parse_entry(const json_t *o, size_t i, const char *outer_nonce,
     if (cx_hex_decode(nonce_hex, strlen(nonce_hex), nonce, sizeof nonce, &got, e) != CX_OK)
         return cx_error_prefix(e, "evidence[%zu]: nonce: ", i);
     if (got != CX_GPU_NONCE_LEN)
-        return cx_error_set(e, CX_ERR_FORMAT, "evidence[%zu]: nonce is %zu bytes, not %d", i,
-                            got, CX_GPU_NONCE_LEN);
+        return cx_error_set(e, CX_ERR_FORMAT, "evidence[%zu]: nonce is %zu bytes, not %d", i, got,
+                            CX_GPU_NONCE_LEN);
     /* Decoded sizes are bounded by the NVML buffers; oversized input is refused early. */
     size_t ev_cap = CX_GPU_REPORT_MAX, cert_cap = CX_GPU_CHAIN_MAX;
     if (strlen(ev_b64) > cx_base64_len(ev_cap, 0) || strlen(cert_b64) > cx_base64_len(cert_cap, 0))
@@ -126,8 +125,8 @@ static cx_err parse_entry(const json_t *o, size_t i, const char *outer_nonce,
         cx_error_prefix(e, "evidence[%zu]: certificate: ", i);
         goto done;
     }
-    if ((rc = cx_gpu_evidence_add(l, arch, nonce, rep, rep_len, (const char *)cert, cert_len,
-                                  drv, vb, e)) != CX_OK)
+    if ((rc = cx_gpu_evidence_add(l, arch, nonce, rep, rep_len, (const char *)cert, cert_len, drv,
+                                  vb, e)) != CX_OK)
         cx_error_prefix(e, "evidence[%zu]: ", i);
 done:
     free(rep);
@@ -135,8 +134,7 @@ done:
     return rc;
 }
 
-cx_err cx_gpu_evidence_parse(const char *text, size_t len, cx_gpu_evidence_list *out,
-                             cx_error *e)
+cx_err cx_gpu_evidence_parse(const char *text, size_t len, cx_gpu_evidence_list *out, cx_error *e)
 {
     if (!text || !out)
         return cx_error_set(e, CX_ERR_ARG, "cx_gpu_evidence_parse: NULL argument");
@@ -208,16 +206,15 @@ cx_err cx_gpu_evidence_to_json(const cx_gpu_evidence_list *l, char **out, cx_err
         char *rep = cx_base64_dup(ev->report, ev->report_len);
         char *cert = cx_base64_dup((const uint8_t *)ev->cert_chain, ev->cert_chain_len);
         json_t *o = nonce && rep && cert
-                        ? json_pack("{s:s, s:s, s:s, s:s, s:s}", "arch", ev->arch, "nonce",
-                                    nonce, "evidence", rep, "certificate", cert, "version",
-                                    "1.0")
+                        ? json_pack("{s:s, s:s, s:s, s:s, s:s}", "arch", ev->arch, "nonce", nonce,
+                                    "evidence", rep, "certificate", cert, "version", "1.0")
                         : NULL;
         free(nonce);
         free(rep);
         free(cert);
-        if (!o || (ev->driver_version[0] &&
-                   json_object_set_new(o, "driver_version",
-                                       json_string(ev->driver_version)) != 0) ||
+        if (!o ||
+            (ev->driver_version[0] &&
+             json_object_set_new(o, "driver_version", json_string(ev->driver_version)) != 0) ||
             (ev->vbios_version[0] &&
              json_object_set_new(o, "vbios_version", json_string(ev->vbios_version)) != 0) ||
             json_array_append_new(arr, o) != 0) {

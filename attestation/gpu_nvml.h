@@ -34,14 +34,14 @@ typedef struct cx_nvml_ops {
     cx_nvml_ret (*init)(void);     /* nvmlInit_v2 */
     cx_nvml_ret (*shutdown)(void); /* nvmlShutdown */
     const char *(*error_string)(cx_nvml_ret);
-    cx_nvml_ret (*device_count)(unsigned int *);                  /* nvmlDeviceGetCount_v2 */
+    cx_nvml_ret (*device_count)(unsigned int *);                    /* nvmlDeviceGetCount_v2 */
     cx_nvml_ret (*device_by_index)(unsigned int, cx_nvml_device *); /* ..HandleByIndex_v2 */
     cx_nvml_ret (*cc_state)(cx_nvml_cc_system_state *); /* nvmlSystemGetConfComputeState */
     cx_nvml_ret (*cc_report)(cx_nvml_device, cx_nvml_cc_report *);
     cx_nvml_ret (*cc_cert)(cx_nvml_device, cx_nvml_cc_cert *);
-    cx_nvml_ret (*driver_version)(char *, unsigned int);           /* nvmlSystemGetDriverVersion */
+    cx_nvml_ret (*driver_version)(char *, unsigned int); /* nvmlSystemGetDriverVersion */
     cx_nvml_ret (*vbios_version)(cx_nvml_device, char *, unsigned int);
-    cx_nvml_ret (*architecture)(cx_nvml_device, unsigned int *);    /* nvmlDeviceGetArchitecture */
+    cx_nvml_ret (*architecture)(cx_nvml_device, unsigned int *); /* nvmlDeviceGetArchitecture */
 } cx_nvml_ops;
 
 /* Initialise through a given table (tests); cx_gpu_nvml_open fills one with dlsym. */

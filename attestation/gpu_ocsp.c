@@ -55,8 +55,7 @@ static cx_err http_post(const char *url, const uint8_t *body, size_t len, long t
         (cc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body)) != CURLE_OK ||
         (cc = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len)) != CURLE_OK ||
         (cc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, h)) != CURLE_OK ||
-        (cc = curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 10L)) !=
-            CURLE_OK ||
+        (cc = curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 10L)) != CURLE_OK ||
         (cc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
         (cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
         (cc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body)) != CURLE_OK ||
@@ -116,8 +115,7 @@ static cx_err check_one(X509 *cert, X509 *issuer, STACK_OF(X509) * untrusted, X5
     cx_err rc = CX_OK;
     if (!req || !id || !id_req || !OCSP_request_add0_id(req, id_req)) {
         OCSP_CERTID_free(id_req);
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "ocsp: certificate %d: building the request",
-                              idx);
+        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "ocsp: certificate %d: building the request", idx);
         goto done;
     }
     if (OCSP_request_add1_nonce(req, NULL, 32) != 1) {
@@ -129,9 +127,9 @@ static cx_err check_one(X509 *cert, X509 *issuer, STACK_OF(X509) * untrusted, X5
         rc = cx_error_openssl(e, CX_ERR_CRYPTO, "ocsp: encoding the request");
         goto done;
     }
-    const char *url = url_override          ? url_override
+    const char *url = url_override                     ? url_override
                       : sk_OPENSSL_STRING_num(aia) > 0 ? sk_OPENSSL_STRING_value(aia, 0)
-                                                      : OCSP_DEFAULT_URL;
+                                                       : OCSP_DEFAULT_URL;
     if ((rc = http_post(url, der, (size_t)derlen, timeout_s, &body, e)) != CX_OK) {
         cx_error_prefix(e, "certificate %d: ", idx);
         goto done;
@@ -166,8 +164,8 @@ static cx_err check_one(X509 *cert, X509 *issuer, STACK_OF(X509) * untrusted, X5
     int status = -1, reason = -1;
     ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
     if (OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisupd, &nextupd) != 1) {
-        rc = cx_error_set(e, CX_ERR_VERIFY,
-                          "ocsp: certificate %d: the response does not cover it", idx);
+        rc = cx_error_set(e, CX_ERR_VERIFY, "ocsp: certificate %d: the response does not cover it",
+                          idx);
         goto done;
     }
     if (OCSP_check_validity(thisupd, nextupd, OCSP_MAX_SKEW_S, -1) != 1) {
@@ -225,10 +223,10 @@ cx_err cx_gpu_ocsp_check(const char *chain_pem, size_t chain_len, const char *ro
     /* Not the leaf (no OCSP for per-boot FMC certificates) and not the pinned root (LGV). */
     for (int i = 1; i <= 3; i++) {
         int st = -1;
-        X509 *issuer = i + 1 < CX_GPU_CHAIN_CERTS - 1 ? sk_X509_value(chain, i + 1)
-                                                      : sk_X509_value(roots, 0);
-        rc = check_one(sk_X509_value(chain, i), issuer, chain, store, url_override, timeout_s,
-                       i, &st, e);
+        X509 *issuer =
+            i + 1 < CX_GPU_CHAIN_CERTS - 1 ? sk_X509_value(chain, i + 1) : sk_X509_value(roots, 0);
+        rc = check_one(sk_X509_value(chain, i), issuer, chain, store, url_override, timeout_s, i,
+                       &st, e);
         if (rc != CX_OK)
             break;
     }

@@ -1,7 +1,7 @@
 /* gpu_verify.c — offline verifier of H100 CC evidence (spec attestation.md §3.3–3.5): nonce,
  * 5-certificate chain to the pinned NVIDIA root at a given time, signature, FWID, versions and
  * operator-pinned reference measurements. Online steps (OCSP, RIM) are reported not checked. */
-#include "cx_attest.h"
+#include "gpu_reference.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -52,22 +52,6 @@ const char *cx_gpu_check_name(cx_gpu_check c)
 
 /* ------------------------------------------------------------ reference -- */
 
-#define REF_ALT_MAX 8
-
-typedef struct ref_entry {
-    uint8_t index;
-    size_t n_alt;
-    uint16_t len[REF_ALT_MAX];
-    uint8_t value[REF_ALT_MAX][CX_GPU_MEAS_VALUE_MAX];
-} ref_entry;
-
-struct cx_gpu_reference {
-    size_t n;
-    ref_entry entries[CX_GPU_MEAS_MAX];
-    char driver_version[64]; /* "" when not pinned */
-    char vbios_version[32];
-};
-
 size_t cx_gpu_reference_count(const cx_gpu_reference *ref)
 {
     return ref ? ref->n : 0;
@@ -78,15 +62,15 @@ void cx_gpu_reference_free(cx_gpu_reference *ref)
     free(ref);
 }
 
-static cx_err ref_value(const json_t *v, const char *key, ref_entry *en, cx_error *e)
+static cx_err ref_value(const json_t *v, const char *key, cx_gpu_ref_entry *en, cx_error *e)
 {
     if (!json_is_string(v))
         return cx_error_set(e, CX_ERR_FORMAT,
                             "reference: measurement \"%s\": expected a hex string", key);
-    if (en->n_alt >= REF_ALT_MAX)
+    if (en->n_alt >= CX_GPU_REF_ALT_MAX)
         return cx_error_set(e, CX_ERR_FORMAT,
                             "reference: measurement \"%s\": more than %d alternatives", key,
-                            REF_ALT_MAX);
+                            CX_GPU_REF_ALT_MAX);
     size_t got = 0;
     if (cx_hex_decode(json_string_value(v), json_string_length(v), en->value[en->n_alt],
                       CX_GPU_MEAS_VALUE_MAX, &got, e) != CX_OK)
@@ -97,8 +81,7 @@ static cx_err ref_value(const json_t *v, const char *key, ref_entry *en, cx_erro
     return CX_OK;
 }
 
-cx_err cx_gpu_reference_parse(const char *text, size_t len, cx_gpu_reference **out,
-                              cx_error *e)
+cx_err cx_gpu_reference_parse(const char *text, size_t len, cx_gpu_reference **out, cx_error *e)
 {
     *out = NULL;
     json_t *j = NULL;
@@ -110,8 +93,8 @@ cx_err cx_gpu_reference_parse(const char *text, size_t len, cx_gpu_reference **o
         rc = cx_error_set(e, CX_ERR_NOMEM, "reference: out of memory");
         goto done;
     }
-    static const char *const keys[] = {"format", "measurements", "driver_version",
-                                       "vbios_version", "comment", NULL};
+    static const char *const keys[] = {"format",        "measurements", "driver_version",
+                                       "vbios_version", "comment",      NULL};
     if (!json_is_object(j)) {
         rc = cx_error_set(e, CX_ERR_FORMAT, "reference: expected a JSON object");
         goto done;
@@ -157,14 +140,14 @@ cx_err cx_gpu_reference_parse(const char *text, size_t len, cx_gpu_reference **o
                 rc = cx_error_set(e, CX_ERR_FORMAT, "reference: index %ld repeated", idx);
                 goto done;
             }
-        ref_entry *en = &ref->entries[ref->n];
+        cx_gpu_ref_entry *en = &ref->entries[ref->n];
         en->index = (uint8_t)idx;
         if (json_is_array(v)) {
             size_t k;
             json_t *a;
             if (json_array_size(v) == 0) {
-                rc = cx_error_set(e, CX_ERR_FORMAT, "reference: measurement \"%s\": no values",
-                                  key);
+                rc =
+                    cx_error_set(e, CX_ERR_FORMAT, "reference: measurement \"%s\": no values", key);
                 goto done;
             }
             json_array_foreach(v, k, a)
@@ -217,10 +200,10 @@ static cx_err asn1_time_seconds(const ASN1_TIME *t, int64_t *out, cx_error *e)
     struct tm tm;
     if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
         return cx_error_openssl(e, CX_ERR_FORMAT, "chain: unreadable certificate time");
-    *out = days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
-                           (unsigned)tm.tm_mday) *
-               86400 +
-           tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+    *out =
+        days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday) *
+            86400 +
+        tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
     return CX_OK;
 }
 
@@ -275,10 +258,10 @@ fail:
 }
 
 /* Record a failed check; the first one becomes the error and result->failed. */
-static void fail_check(cx_gpu_verify_result *r, cx_gpu_check *check, const char *name,
-                       cx_error *e, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void fail_check(cx_gpu_verify_result *r, cx_gpu_check *check, const char *name,
-                       cx_error *e, const char *fmt, ...)
+static void fail_check(cx_gpu_verify_result *r, cx_gpu_check *check, const char *name, cx_error *e,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void fail_check(cx_gpu_verify_result *r, cx_gpu_check *check, const char *name, cx_error *e,
+                       const char *fmt, ...)
 {
     *check = CX_GPU_CHECK_FAILED;
     if (r->failed[0])
@@ -308,8 +291,8 @@ static cx_err check_validity(STACK_OF(X509) * certs, X509 *root, int64_t at,
         cert_cn(c, cn, sizeof cn);
         if (at > na) {
             fail_check(r, &r->chain, "expired", e,
-                       "certificate %d (%s) expired at %lld, verification time %lld",
-                       i < n ? i : 4, cn, (long long)na, (long long)at);
+                       "certificate %d (%s) expired at %lld, verification time %lld", i < n ? i : 4,
+                       cn, (long long)na, (long long)at);
             return CX_OK;
         }
         if (at < nb) {
@@ -322,8 +305,7 @@ static cx_err check_validity(STACK_OF(X509) * certs, X509 *root, int64_t at,
     return CX_OK;
 }
 
-static cx_err verify_chain(STACK_OF(X509) * certs, X509 *root, cx_gpu_verify_result *r,
-                           cx_error *e)
+static cx_err verify_chain(STACK_OF(X509) * certs, X509 *root, cx_gpu_verify_result *r, cx_error *e)
 {
     /* nvtrust drops the device-supplied root and chains to its bundled one. */
     STACK_OF(X509) *untrusted = sk_X509_new_null();
@@ -436,8 +418,7 @@ done:
 }
 
 /* FWID = last 48 bytes of the leaf's TCG DICE TcbInfo extension (LGV extract_fwid). */
-static void verify_fwid(const cx_gpu_report *rep, X509 *leaf, cx_gpu_verify_result *r,
-                        cx_error *e)
+static void verify_fwid(const cx_gpu_report *rep, X509 *leaf, cx_gpu_verify_result *r, cx_error *e)
 {
     const ASN1_OCTET_STRING *val = NULL;
     int n = X509_get_ext_count(leaf);
@@ -459,10 +440,9 @@ static void verify_fwid(const cx_gpu_report *rep, X509 *leaf, cx_gpu_verify_resu
         return;
     }
     const unsigned char *d = ASN1_STRING_get0_data(val);
-    if (CRYPTO_memcmp(d + ASN1_STRING_length(val) - CX_GPU_FWID_LEN, rep->fwid,
-                      CX_GPU_FWID_LEN) != 0) {
-        fail_check(r, &r->fwid, "fwid", e,
-                   "the report's FWID differs from the leaf certificate's");
+    if (CRYPTO_memcmp(d + ASN1_STRING_length(val) - CX_GPU_FWID_LEN, rep->fwid, CX_GPU_FWID_LEN) !=
+        0) {
+        fail_check(r, &r->fwid, "fwid", e, "the report's FWID differs from the leaf certificate's");
         return;
     }
     r->fwid = CX_GPU_CHECK_PASSED;
@@ -480,8 +460,8 @@ static void verify_versions(const cx_gpu_report *rep, const cx_gpu_verify_opts *
         const char *want = drv ? drv : ref_drv;
         if (strcmp(rep->driver_version, want) != 0 ||
             (drv && ref_drv && strcmp(rep->driver_version, ref_drv) != 0))
-            fail_check(r, &r->driver, "driver_version", e,
-                       "report says \"%s\", expected \"%s\"", rep->driver_version,
+            fail_check(r, &r->driver, "driver_version", e, "report says \"%s\", expected \"%s\"",
+                       rep->driver_version,
                        drv && strcmp(rep->driver_version, drv) != 0 ? drv : ref_drv);
         else
             r->driver = CX_GPU_CHECK_PASSED;
@@ -504,7 +484,7 @@ static void verify_measurements(const cx_gpu_report *rep, const cx_gpu_reference
     if (!ref)
         return;
     for (size_t i = 0; i < ref->n; i++) {
-        const ref_entry *en = &ref->entries[i];
+        const cx_gpu_ref_entry *en = &ref->entries[i];
         const cx_gpu_measurement *m = NULL;
         for (size_t k = 0; k < rep->n_meas && !m; k++)
             if (rep->meas[k].index == en->index)
@@ -590,8 +570,11 @@ cx_err cx_gpu_verify(const uint8_t *report, size_t report_len, const char *chain
                    sk_X509_num(certs), CX_GPU_CHAIN_CERTS);
     } else {
         int64_t at = o->at_unix_ms ? o->at_unix_ms / 1000 : (int64_t)time(NULL);
-        if ((rc = check_validity(certs, root, at, r, e)) != CX_OK)
+        if ((rc = check_validity(certs, root, at, r, e)) != CX_OK) {
+            r->chain = CX_GPU_CHECK_FAILED;
+            snprintf(r->failed, sizeof r->failed, "format");
             goto done;
+        }
         if (r->chain != CX_GPU_CHECK_FAILED && (rc = verify_chain(certs, root, r, e)) != CX_OK)
             goto done;
     }

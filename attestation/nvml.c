@@ -44,9 +44,9 @@ cx_err cx_gpu_nvml_open_ops(const cx_nvml_ops *ops, cx_gpu_nvml **out, cx_error 
 }
 
 /* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
-#define SYM(field, name)                                                                       \
-    do {                                                                                       \
-        *(void **)(&ops.field) = dlsym(dl, name);                                              \
+#define SYM(field, name)                                                                           \
+    do {                                                                                           \
+        *(void **)(&ops.field) = dlsym(dl, name);                                                  \
     } while (0)
 
 cx_err cx_gpu_nvml_open(cx_gpu_nvml **out, cx_error *e)
@@ -118,9 +118,9 @@ cx_err cx_gpu_cc_state_get(cx_gpu_nvml *nv, cx_gpu_cc_state *out, cx_error *e)
     return CX_OK;
 }
 
-static cx_err collect_one(cx_gpu_nvml *nv, unsigned idx, const uint8_t *nonce,
-                          const char *driver, cx_nvml_cc_report *rep, cx_nvml_cc_cert *cert,
-                          cx_gpu_evidence_list *out, cx_error *e)
+static cx_err collect_one(cx_gpu_nvml *nv, unsigned idx, const uint8_t *nonce, const char *driver,
+                          cx_nvml_cc_report *rep, cx_nvml_cc_cert *cert, cx_gpu_evidence_list *out,
+                          cx_error *e)
 {
     cx_nvml_device dev = NULL;
     cx_nvml_ret r = nv->ops.device_by_index(idx, &dev);
@@ -156,24 +156,22 @@ static cx_err collect_one(cx_gpu_nvml *nv, unsigned idx, const uint8_t *nonce,
     /* The requester nonce is bytes 4..35 of the report (§3.2): a cheap sanity check here,
      * the verifier checks it properly. */
     if (memcmp(rep->report + 4, nonce, CX_GPU_NONCE_LEN) != 0)
-        return cx_error_set(e, CX_ERR_DEVICE, "GPU %u: the report does not carry our nonce",
-                            idx);
+        return cx_error_set(e, CX_ERR_DEVICE, "GPU %u: the report does not carry our nonce", idx);
     memset(cert, 0, sizeof *cert);
     if ((r = nv->ops.cc_cert(dev, cert)) != CX_NVML_SUCCESS)
-        return cx_error_set(e, CX_ERR_DEVICE,
-                            "GPU %u: nvmlDeviceGetConfComputeGpuCertificate: %s", idx,
-                            nv_err(nv, r));
+        return cx_error_set(e, CX_ERR_DEVICE, "GPU %u: nvmlDeviceGetConfComputeGpuCertificate: %s",
+                            idx, nv_err(nv, r));
     if (cert->attestation_cert_chain_size == 0 ||
         cert->attestation_cert_chain_size > sizeof cert->attestation_cert_chain)
-        return cx_error_set(e, CX_ERR_DEVICE, "GPU %u: certificate chain size %u out of range",
-                            idx, cert->attestation_cert_chain_size);
+        return cx_error_set(e, CX_ERR_DEVICE, "GPU %u: certificate chain size %u out of range", idx,
+                            cert->attestation_cert_chain_size);
     /* NVML may count a trailing NUL; the PEM text ends before it. */
     size_t clen = cert->attestation_cert_chain_size;
     while (clen > 0 && cert->attestation_cert_chain[clen - 1] == 0)
         clen--;
-    cx_err rc = cx_gpu_evidence_add(out, arch_name, nonce, rep->report, rep->report_size,
-                                    (const char *)cert->attestation_cert_chain, clen, driver,
-                                    vbios, e);
+    cx_err rc =
+        cx_gpu_evidence_add(out, arch_name, nonce, rep->report, rep->report_size,
+                            (const char *)cert->attestation_cert_chain, clen, driver, vbios, e);
     if (rc != CX_OK)
         cx_error_prefix(e, "GPU %u: ", idx);
     return rc;
@@ -207,5 +205,16 @@ cx_err cx_gpu_collect(cx_gpu_nvml *nv, const uint8_t nonce[CX_GPU_NONCE_LEN],
     free(cert);
     if (rc != CX_OK)
         cx_gpu_evidence_list_free(out);
+    return rc;
+}
+
+cx_err cx_gpu_cc_state_query(cx_gpu_cc_state *out, cx_error *e)
+{
+    cx_gpu_nvml *nv = NULL;
+    cx_err rc = cx_gpu_nvml_open(&nv, e);
+    if (rc != CX_OK)
+        return rc;
+    rc = cx_gpu_cc_state_get(nv, out, e);
+    cx_gpu_nvml_close(nv);
     return rc;
 }

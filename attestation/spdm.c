@@ -49,8 +49,8 @@ static cx_err bytes(rd *r, const char *field, uint8_t *dst, size_t n, cx_error *
 static cx_err expect(uint8_t got, uint8_t want, const char *field, cx_error *e)
 {
     if (got != want)
-        return cx_error_set(e, CX_ERR_FORMAT, "format: %s is 0x%02x, expected 0x%02x", field,
-                            got, want);
+        return cx_error_set(e, CX_ERR_FORMAT, "format: %s is 0x%02x, expected 0x%02x", field, got,
+                            want);
     return CX_OK;
 }
 
@@ -107,8 +107,8 @@ static cx_err parse_opaque(const uint8_t *buf, size_t start, size_t len, cx_gpu_
         case CX_GPU_OPAQUE_DRIVER_VERSION:
             if (seen_drv++)
                 return cx_error_set(e, CX_ERR_FORMAT, "format: duplicate DRIVER_VERSION");
-            rc = ascii_field(v, size, o->driver_version, sizeof o->driver_version,
-                             "DRIVER_VERSION", e);
+            rc = ascii_field(v, size, o->driver_version, sizeof o->driver_version, "DRIVER_VERSION",
+                             e);
             break;
         case CX_GPU_OPAQUE_VBIOS_VERSION:
             if (seen_vbios++)
@@ -156,10 +156,10 @@ cx_err cx_gpu_report_parse(const uint8_t *buf, size_t len, cx_gpu_report *o, cx_
                             CX_GPU_REPORT_MAX);
     rd r = {buf, len, 0};
     cx_err rc;
-#define TRY(x)                                                                                 \
-    do {                                                                                       \
-        if ((rc = (x)) != CX_OK)                                                               \
-            return rc;                                                                         \
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        if ((rc = (x)) != CX_OK)                                                                   \
+            return rc;                                                                             \
     } while (0)
     /* request */
     TRY(u8(&r, "request SPDMVersion", &o->req_version, e));
@@ -168,8 +168,10 @@ cx_err cx_gpu_report_parse(const uint8_t *buf, size_t len, cx_gpu_report *o, cx_
     TRY(expect(o->req_code, 0xE0, "request code (GET_MEASUREMENTS)", e));
     TRY(u8(&r, "request Param1", &o->req_param1, e));
     if (!(o->req_param1 & 0x01))
-        return cx_error_set(e, CX_ERR_FORMAT, "format: request Param1 0x%02x asks for no "
-                                              "signature", o->req_param1);
+        return cx_error_set(e, CX_ERR_FORMAT,
+                            "format: request Param1 0x%02x asks for no "
+                            "signature",
+                            o->req_param1);
     TRY(u8(&r, "request Param2", &o->req_param2, e));
     TRY(expect(o->req_param2, 0xFF, "request Param2 (all blocks)", e));
     TRY(bytes(&r, "request nonce", o->nonce, CX_GPU_NONCE_LEN, e));

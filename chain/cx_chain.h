@@ -23,7 +23,7 @@ enum {
     CX_CHAIN_HASH_MAX = 64,
     CX_CHAIN_THEME_MAX = 200,
     CX_CHAIN_MAX_MEASUREMENTS = 16,
-    CX_CHAIN_CURSOR_MAX = 32,
+    CX_CHAIN_CURSOR_MAX = 256, /* Sui GraphQL endCursor strings are opaque and longer */
     CX_CHAIN_BPS_DENOM = 10000,
 };
 
@@ -265,12 +265,12 @@ typedef struct cx_ledger_event {
     uint64_t amount;       /* payment, payout, refund */
 } cx_ledger_event;
 
-typedef struct cx_ledger cx_ledger;
-
 /* An opaque ledger handle. Behind it is a table of backend functions (chain/ledger_internal.h):
  * the local SQLite ledger now, Sui (GraphQL) later behind the same calls. Every mutating call
- * is a transaction signed by `signer`; the sender is its address. */
-/* Calls (argument checks here, then the backend). */
+ * is a transaction signed by `signer`; the sender is its address. Arguments are checked here,
+ * then the backend applies RULES.md. */
+typedef struct cx_ledger cx_ledger;
+
 cx_err cx_ledger_pool_create(cx_ledger *l, const cx_chain_key *signer,
                              const cx_ledger_pool_params *p, cx_chain_id *out, cx_error *e);
 cx_err cx_ledger_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *out, cx_error *e);
@@ -301,7 +301,7 @@ cx_err cx_ledger_job_refund_expired(cx_ledger *l, const cx_chain_key *signer,
 cx_err cx_ledger_balance_get(cx_ledger *l, const cx_chain_addr *a, uint64_t *out, cx_error *e);
 cx_err cx_ledger_events_read(cx_ledger *l, const char *cursor, size_t max, cx_ledger_event **out,
                              size_t *n, char next_cursor[CX_CHAIN_CURSOR_MAX], cx_error *e);
-void cx_ledger_close(cx_ledger *l); /* NULL is fine; frees l */
+void cx_ledger_close(cx_ledger *l);                     /* NULL is fine; frees l */
 const char *cx_ledger_backend_name(const cx_ledger *l); /* "local", later "sui" */
 
 /* ===================== local SQLite ledger ===================== */
@@ -313,7 +313,6 @@ typedef struct cx_ledger_local_opts {
     uint64_t (*now_ms)(void *ud); /* the ledger clock; NULL = wall clock (cx_unix_ms) */
     void *clock_ud;
     int busy_timeout_ms; /* 0 = 10000 */
-    const cx_logger *log;
 } cx_ledger_local_opts;
 
 /* Open (creating or migrating) the ledger database at path. A newer schema than this build

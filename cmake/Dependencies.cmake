@@ -39,7 +39,7 @@ if(NOT CLOAKX_CUDA STREQUAL "OFF")
   endif()
   if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND AND TARGET CUDA::cublas)
     enable_language(CUDA)
-    set(CMAKE_CUDA_ARCHITECTURES 90)
+    set(CMAKE_CUDA_ARCHITECTURES "90-real;90-virtual") # sm_90 SASS + PTX for newer GPUs
     set(CLOAKX_HAVE_CUDA ON)
     message(STATUS "CloakX: CUDA backend ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION})")
   elseif(CLOAKX_CUDA STREQUAL "ON")

@@ -52,6 +52,7 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv); /* cmd_bench_parse.c: C
 int cmd_train(cx_cli *cli, int argc, char **argv);       /* cmd_train.c */
 int cmd_predict(cx_cli *cli, int argc, char **argv);     /* cmd_train.c */
 int cmd_bench_train(cx_cli *cli, int argc, char **argv); /* cmd_bench_train.c */
+int cmd_bench_train_device(cx_cli *cli, int argc, char **argv); /* cmd_bench_train_gpu.c */
 int cmd_privacy(cx_cli *cli, int argc, char **argv); /* cmd_privacy.c: DP accountant */
 
 /* attestation */
@@ -61,5 +62,15 @@ int cmd_attest_verify_gpu(cx_cli *cli, int argc, char **argv);  /* cmd_attest_gp
 int cmd_attest_collect_gpu(cx_cli *cli, int argc, char **argv); /* cmd_attest_gpu.c */
 
 /* chain / marketplace */
+/* marketplace roles, worker, verify, demo (task I) */
+int cmd_pool(cx_cli *cli, int argc, char **argv);       /* cmd_pool.c: pool create|show */
+int cmd_enclave(cx_cli *cli, int argc, char **argv);    /* cmd_enclave.c: enclave register|show */
+int cmd_contribute(cx_cli *cli, int argc, char **argv); /* cmd_contribute.c */
+int cmd_job(cx_cli *cli, int argc, char **argv);        /* cmd_job.c: job create|status|submit|refund */
+int cmd_model(cx_cli *cli, int argc, char **argv);      /* cmd_model.c: model fetch */
+int cmd_balance(cx_cli *cli, int argc, char **argv);    /* cmd_balance.c */
+int cmd_worker(cx_cli *cli, int argc, char **argv);     /* cmd_worker.c */
+int cmd_verify(cx_cli *cli, int argc, char **argv);     /* cmd_verify.c */
+int cmd_demo(cx_cli *cli, int argc, char **argv);       /* cmd_demo.c */
 
 #endif

@@ -25,6 +25,10 @@ static const char verify_help[] =
     "  --reference FILE   operator-pinned reference measurements (cloakx-gpu-reference/v1,\n"
     "                     see attestation/GPU_REFERENCE.md); without it measurements are\n"
     "                     reported \"not_compared\"\n"
+    "  --driver-rim FILE  NVIDIA driver RIM (SWID XML) as reference values and version\n"
+    "  --vbios-rim FILE   NVIDIA VBIOS RIM (SWID XML) likewise; RIM signatures are NOT\n"
+    "                     verified (\"rim\": \"not_checked\"): trust these files as you\n"
+    "                     would an operator-pinned reference\n"
     "  --at UNIX_MS       validate certificates at this time (default: now)\n"
     "  --online           also ask OCSP (chain certificates 1..3, their AIA responder,\n"
     "                     ocsp.ndis.nvidia.com) over the network; a revoked, unsigned or\n"
@@ -32,8 +36,8 @@ static const char verify_help[] =
     "  --ocsp-url URL     send the OCSP requests to URL instead (a relay, a test responder)\n"
     "  --json             per-GPU results on stdout\n\n"
     "Offline (the default) OCSP is reported \"not_checked\", never \"passed\". NVIDIA RIMs\n"
-    "are neither downloaded nor parsed: \"rim\" is always \"not_checked\"; pin reference\n"
-    "values with --reference instead.\n"
+    "are not downloaded and their XML signatures are not verified, so \"rim\" is always\n"
+    "\"not_checked\".\n"
     "exit: 0 all GPUs verified, 3 a check failed (named), 1 unreadable input, 2 usage.\n";
 
 static const char collect_help[] =
@@ -88,10 +92,9 @@ static json_t *gpu_json(size_t idx, const cx_gpu_evidence *ev, const cx_gpu_veri
     bad |= json_object_set_new(o, "chain", json_string(cx_gpu_check_name(r->chain)));
     bad |= json_object_set_new(o, "fwid", json_string(cx_gpu_check_name(r->fwid)));
     bad |= json_object_set_new(o, "measurements", json_string(meas_word(r)));
-    bad |= json_object_set_new(o, "measurements_compared",
-                               json_integer((json_int_t)r->meas_compared));
-    bad |= json_object_set_new(o, "measurement_count",
-                               json_integer((json_int_t)r->report.n_meas));
+    bad |=
+        json_object_set_new(o, "measurements_compared", json_integer((json_int_t)r->meas_compared));
+    bad |= json_object_set_new(o, "measurement_count", json_integer((json_int_t)r->report.n_meas));
     bad |= json_object_set_new(o, "ocsp", json_string(cx_gpu_check_name(ocsp)));
     bad |= json_object_set_new(o, "rim", json_string("not_checked"));
     bad |= json_object_set_new(o, "leaf", json_string(r->leaf_subject));
@@ -114,8 +117,7 @@ static void print_human(size_t idx, const cx_gpu_evidence *ev, const cx_gpu_veri
         return;
     }
     printf("  leaf:          %s\n", r->leaf_subject);
-    printf("  driver:        %s (%s)\n", r->report.driver_version,
-           cx_gpu_check_name(r->driver));
+    printf("  driver:        %s (%s)\n", r->report.driver_version, cx_gpu_check_name(r->driver));
     printf("  vbios:         %s (%s)\n", r->report.vbios_version, cx_gpu_check_name(r->vbios));
     printf("  nonce:         %s (against %s)\n", cx_gpu_check_name(r->nonce), nonce_source);
     printf("  signature:     %s\n", cx_gpu_check_name(r->signature));
@@ -144,7 +146,7 @@ int cmd_attest_verify_gpu(cx_cli *cli, int argc, char **argv)
     }
     const char *evidence_path = NULL, *report_path = NULL, *certs_path = NULL;
     const char *nonce_hex = NULL, *root_path = NULL, *ref_path = NULL, *at_str = NULL;
-    const char *ocsp_url = NULL;
+    const char *ocsp_url = NULL, *driver_rim = NULL, *vbios_rim = NULL;
     int online = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -152,14 +154,16 @@ int cmd_attest_verify_gpu(cx_cli *cli, int argc, char **argv)
             online = 1;
             continue;
         }
-        const char **slot = strcmp(a, "--nonce") == 0       ? &nonce_hex
-                            : strcmp(a, "--root") == 0      ? &root_path
-                            : strcmp(a, "--reference") == 0 ? &ref_path
-                            : strcmp(a, "--at") == 0        ? &at_str
-                            : strcmp(a, "--report") == 0    ? &report_path
-                            : strcmp(a, "--certs") == 0     ? &certs_path
-                            : strcmp(a, "--ocsp-url") == 0  ? &ocsp_url
-                                                            : NULL;
+        const char **slot = strcmp(a, "--nonce") == 0        ? &nonce_hex
+                            : strcmp(a, "--root") == 0       ? &root_path
+                            : strcmp(a, "--reference") == 0  ? &ref_path
+                            : strcmp(a, "--at") == 0         ? &at_str
+                            : strcmp(a, "--report") == 0     ? &report_path
+                            : strcmp(a, "--certs") == 0      ? &certs_path
+                            : strcmp(a, "--ocsp-url") == 0   ? &ocsp_url
+                            : strcmp(a, "--driver-rim") == 0 ? &driver_rim
+                            : strcmp(a, "--vbios-rim") == 0  ? &vbios_rim
+                                                             : NULL;
         if (slot) {
             if (i + 1 >= argc)
                 return cli_usage(cli, "%s needs a value", a);
@@ -216,6 +220,15 @@ int cmd_attest_verify_gpu(cx_cli *cli, int argc, char **argv)
         exit_code = cli_fail(cli, &e); /* a bad reference is the operator's input: exit 1/2 */
         goto done;
     }
+    if ((driver_rim &&
+         cx_gpu_reference_load_rim(driver_rim, CX_GPU_RIM_DRIVER, &ref, &e) != CX_OK) ||
+        (vbios_rim && cx_gpu_reference_load_rim(vbios_rim, CX_GPU_RIM_VBIOS, &ref, &e) != CX_OK)) {
+        exit_code = cli_fail(cli, &e);
+        goto done;
+    }
+    if (driver_rim || vbios_rim)
+        cx_log_warn(&cli->log, "RIM signatures are not verified: the RIM files are trusted as "
+                               "given");
     opts.reference = ref;
 
     if (evidence_path) {
@@ -237,8 +250,10 @@ int cmd_attest_verify_gpu(cx_cli *cli, int argc, char **argv)
         if (rep_len >= 36)
             memcpy(rnonce, rep + 4, CX_GPU_NONCE_LEN);
         /* The verifier reports the size limit as a format failure, not the list builder. */
-        cx_gpu_evidence ev = {.report = rep, .report_len = rep_len,
-                              .cert_chain = (char *)chain, .cert_chain_len = chain_len};
+        cx_gpu_evidence ev = {.report = rep,
+                              .report_len = rep_len,
+                              .cert_chain = (char *)chain,
+                              .cert_chain_len = chain_len};
         snprintf(ev.arch, sizeof ev.arch, "HOPPER");
         memcpy(ev.nonce, rnonce, sizeof rnonce);
         list.items = malloc(sizeof ev);
@@ -261,8 +276,9 @@ int cmd_attest_verify_gpu(cx_cli *cli, int argc, char **argv)
         goto done;
     }
     if (!nonce_hex)
-        cx_log_warn(&cli->log, "no --nonce: the report nonce is %s, so freshness is not "
-                               "established",
+        cx_log_warn(&cli->log,
+                    "no --nonce: the report nonce is %s, so freshness is not "
+                    "established",
                     evidence_path ? "only compared with the evidence file's" : "not checked");
     cx_error first;
     cx_error_clear(&first);
@@ -282,8 +298,8 @@ int cmd_attest_verify_gpu(cx_cli *cli, int argc, char **argv)
         opts.expected_vbios = ev->vbios_version;
         cx_error ge;
         cx_error_clear(&ge);
-        cx_err rc = cx_gpu_verify(ev->report, ev->report_len, ev->cert_chain,
-                                  ev->cert_chain_len, &opts, res, &ge);
+        cx_err rc = cx_gpu_verify(ev->report, ev->report_len, ev->cert_chain, ev->cert_chain_len,
+                                  &opts, res, &ge);
         if (rc != CX_OK && rc != CX_ERR_VERIFY && rc != CX_ERR_FORMAT) {
             cx_error_prefix(&ge, "GPU %zu: ", i);
             exit_code = cli_fail(cli, &ge);
@@ -333,9 +349,14 @@ int cmd_attest_verify_gpu(cx_cli *cli, int argc, char **argv)
     if (n_failed)
         fprintf(stderr, "cloakx %s: error: %s\n", cli->cmd, first.msg);
     if (cli->json) {
-        out = json_pack("{s:o, s:b, s:s, s:s}", "gpus", arr, "verified", n_failed == 0,
+        const char *ref_src = !ref                                         ? "none"
+                              : cx_gpu_reference_from_rim(ref) && ref_path ? "operator_json+rim"
+                              : cx_gpu_reference_from_rim(ref) ? "rim_unverified_signature"
+                                                               : "operator_json";
+        out = json_pack("{s:o, s:b, s:s, s:s, s:s}", "gpus", arr, "verified", n_failed == 0,
                         "gpu_digest", digest_hex, "root",
-                        root_path ? root_path : "embedded NVIDIA Device Identity CA");
+                        root_path ? root_path : "embedded NVIDIA Device Identity CA", "reference",
+                        ref_src);
         arr = NULL;
         if (!out || (n_failed && json_object_set_new(out, "error", json_string(first.msg)))) {
             cx_error_set(&e, CX_ERR_NOMEM, "out of memory");
@@ -392,8 +413,9 @@ int cmd_attest_collect_gpu(cx_cli *cli, int argc, char **argv)
         exit_code = cli_fail(cli, &e);
         goto done;
     }
-    cx_log_info(&cli->log, "NVML: %u GPU(s), driver %s, CC feature %u, environment %u, "
-                           "DevTools %u",
+    cx_log_info(&cli->log,
+                "NVML: %u GPU(s), driver %s, CC feature %u, environment %u, "
+                "DevTools %u",
                 st.n_gpus, st.driver_version, st.cc_feature, st.environment, st.devtools_mode);
     if (st.devtools_mode)
         cx_log_warn(&cli->log, "GPU is in DevTools mode: not confidential");
@@ -403,9 +425,9 @@ int cmd_attest_collect_gpu(cx_cli *cli, int argc, char **argv)
         goto done;
     }
     if (cli->json) {
-        json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:b}", "out", out_path, "gpus",
-                              (int)list.n, "nonce", nonce_hex, "driver_version",
-                              st.driver_version, "devtools_mode", (int)st.devtools_mode);
+        json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:b}", "out", out_path, "gpus", (int)list.n,
+                              "nonce", nonce_hex, "driver_version", st.driver_version,
+                              "devtools_mode", (int)st.devtools_mode);
         if (!j) {
             cx_error_set(&e, CX_ERR_NOMEM, "out of memory");
             exit_code = cli_fail(cli, &e);

@@ -6,8 +6,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "cx_kernels.h"
 
@@ -97,24 +100,70 @@ static double sgemm_rate(int ta, int tb, int m, int n, int k, float *a, float *b
     return 2.0 * m * n * (double)k * reps / t / 1e9;
 }
 
+/* OpenMP's wait policy is read from the environment when libgomp loads, so choosing it
+ * means running this command again in a fresh image with OMP_WAIT_POLICY set. Passive
+ * (threads sleep at barriers) is what a shared machine needs: with spinning threads a
+ * descheduled team member stalls every parallel region. */
+static int reexec_with_policy(cx_cli *cli, int argc, char **argv, const char *policy)
+{
+    const char *cur = getenv("OMP_WAIT_POLICY");
+    if (cur && strcasecmp(cur, policy) == 0)
+        return 0;
+    char **nv = calloc((size_t)argc + 6, sizeof *nv);
+    if (!nv)
+        return 0;
+    int k = 0;
+    nv[k++] = "/proc/self/exe";
+    if (cli->json)
+        nv[k++] = "--json";
+    nv[k++] = "bench";
+    for (int i = 0; i < argc; i++)
+        nv[k++] = argv[i];
+    nv[k] = NULL;
+    if (setenv("OMP_WAIT_POLICY", policy, 1) == 0) {
+        fflush(NULL);
+        execv("/proc/self/exe", nv);
+    }
+    free(nv); /* exec failed: run here with the policy we have */
+    return 0;
+}
+
 int cmd_bench_train(cx_cli *cli, int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* --device: the backend-generic run, cmd_bench_train_gpu.c */
+        if (strcmp(argv[i], "--device") == 0)
+            return cmd_bench_train_device(cli, argc, argv);
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx bench train [--rows N] [--epochs N] [--threads N]\n"
-               "                          [--save-data PREFIX] [--json]\n\n"
+               "                          [--wait-policy passive|active] [--save-data PREFIX]\n"
+               "                          [--json]\n\n"
                "Trains the reference MLP 64 -> 256 -> 256 -> 10 (ReLU, softmax cross-entropy,\n"
                "batch 1024, Adam, fp32) on N synthetic rows (default 200000) on the CPU\n"
                "backend and reports samples/s and achieved GFLOP/s (best epoch after a\n"
                "warm-up epoch) beside cblas_sgemm's GFLOP/s at the same layer shapes, measured\n"
                "in the same run; then one DP-SGD configuration (Poisson sampling, sigma 1,\n"
                "C 1) beside the plain epoch. --save-data writes PREFIX.x.f32 / PREFIX.y.f32\n"
-               "(raw little-endian float32) for bench/torch_mlp.py, the PyTorch peer.\n");
+               "(raw little-endian float32) for bench/torch_mlp.py, the PyTorch peer.\n"
+               "With --device auto|cpu|cuda[:N] it trains on that backend instead (the GPU\n"
+               "run): see cloakx bench train --device cuda --help.\n");
         return CX_EXIT_OK;
     }
     long rows = 200000, epochs = 3, threads = 0;
-    const char *save = NULL;
+    const char *save = NULL, *policy = "passive";
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--wait-policy") == 0 && i + 1 < argc) {
+            policy = argv[i + 1];
+            if (strcmp(policy, "passive") != 0 && strcmp(policy, "active") != 0)
+                return cli_usage(cli, "--wait-policy takes passive or active");
+            reexec_with_policy(cli, argc, argv, policy);
+        }
+    reexec_with_policy(cli, argc, argv, policy);
     for (int i = 1; i < argc; i++) {
         long *dst = NULL;
+        if (strcmp(argv[i], "--wait-policy") == 0 && i + 1 < argc) {
+            i++;
+            continue;
+        }
         if (strcmp(argv[i], "--rows") == 0)
             dst = &rows;
         else if (strcmp(argv[i], "--epochs") == 0)
@@ -140,7 +189,8 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
     cx_error_clear(&e);
     int rc_exit = CX_EXIT_OK;
     float *x = malloc((size_t)rows * IN * sizeof *x), *y = malloc((size_t)rows * sizeof *y);
-    float *a = malloc((size_t)BATCH * H * sizeof *a), *b = malloc((size_t)H * H * sizeof *b);
+    /* scratch for the SGEMM peer: every operand of its shapes fits in BATCH × H floats */
+    float *a = malloc((size_t)BATCH * H * sizeof *a), *b = malloc((size_t)BATCH * H * sizeof *b);
     float *c = malloc((size_t)BATCH * H * sizeof *c);
     cx_model *m1 = NULL, *m2 = NULL;
     cx_spec s1, s2;
@@ -210,7 +260,7 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
     /* cblas_sgemm at the step's shapes, same process, same threads */
     for (size_t i = 0; i < (size_t)BATCH * H; i++)
         a[i] = c[i] = (float)((i % 13) * 0.01);
-    for (size_t i = 0; i < (size_t)H * H; i++)
+    for (size_t i = 0; i < (size_t)BATCH * H; i++)
         b[i] = (float)((i % 7) * 0.01);
     struct {
         const char *what;
@@ -226,6 +276,8 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
         {"dX 1024x10 . 10x256", 0, 1, BATCH, H, OUT},
     };
     const int ns = (int)(sizeof shapes / sizeof shapes[0]);
+    /* the peer is OpenBLAS at its best: its own threading, as many threads as training */
+    openblas_set_num_threads(threads > 0 ? (int)threads : omp_get_num_procs());
     double rate[8], gemm_time = 0.0, gemm_flop = 0.0;
     for (int i = 0; i < ns; i++) {
         rate[i] = sgemm_rate(shapes[i].ta, shapes[i].tb, shapes[i].m, shapes[i].n, shapes[i].k,
@@ -234,6 +286,7 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
         gemm_flop += f;
         gemm_time += f / (rate[i] * 1e9);
     }
+    openblas_set_num_threads(1); /* back to what the CPU backend expects */
     const double gemm_rate = gemm_flop / gemm_time / 1e9; /* the step's GEMM mix */
     const double gemm_bound_sps = BATCH / gemm_time;
 
@@ -245,7 +298,10 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
         json_object_set_new(o, "model", json_string("mlp 64-256-256-10 relu, adam, fp32"));
         json_object_set_new(o, "rows", json_integer(rows));
         json_object_set_new(o, "batch", json_integer(BATCH));
-        json_object_set_new(o, "threads", json_integer(threads));
+        json_object_set_new(o, "threads", json_integer(threads ? threads : omp_get_num_procs()));
+        json_object_set_new(o, "omp_wait_policy",
+                            json_string(getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY")
+                                                                  : "default"));
         json_object_set_new(o, "samples_per_s", json_real(sps));
         json_object_set_new(o, "epoch_s", json_real(ep1));
         json_object_set_new(o, "gflops", json_real(gflops));
@@ -262,8 +318,10 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
                             json_integer((json_int_t)(r2.steps / (uint64_t)r2.epochs_run)));
         rc_exit = cli_print_json(cli, o);
     } else {
-        printf("reference MLP 64-256-256-10 (relu, adam, fp32), batch %d, %ld rows, %s threads\n",
-               BATCH, rows, threads ? "given" : "all");
+        printf("reference MLP 64-256-256-10 (relu, adam, fp32), batch %d, %ld rows, %d threads, "
+               "OMP_WAIT_POLICY=%s\n",
+               BATCH, rows, threads ? (int)threads : omp_get_num_procs(),
+               getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "default");
         printf("  cloakx cpu     : %10.0f samples/s  %7.1f GFLOP/s  (epoch %.3f s, train "
                "loss %.4f, accuracy %.4f)\n",
                sps, gflops, ep1, r1.train_loss, r1.val.accuracy);

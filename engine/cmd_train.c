@@ -117,17 +117,18 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx train --spec SPEC.json --data FILE... --out MODEL.safetensors\n"
-               "                    [--threads N] [--json]\n\n"
+               "                    [--threads N] [--device auto|cpu|cuda[:N]] [--json]\n\n"
                "Trains the model the job spec describes (kernels/README.md) on plaintext data\n"
                "files (CSV, JSON lines or f32, by extension; the spec's \"data\" object is the\n"
-               "schema) on the CPU backend and writes a safetensors model with its metadata:\n"
+               "schema) on the chosen backend and writes a safetensors model with metadata:\n"
                "spec, features and encodings, standardiser, classes, metrics and, with\n"
                "\"privacy\", the DP-SGD epsilon at the spec's delta (Renyi-DP accountant,\n"
                "Poisson sampling). For development and benchmarks: the enclave pipeline calls\n"
-               "the same code on decrypted blobs.\n");
+               "the same code on decrypted blobs. --device (default auto: the GPU when one is\n"
+               "usable, else the CPU) picks the backend; the output says which one ran.\n");
         return CX_EXIT_OK;
     }
-    const char *spec_path = NULL, *out_path = NULL;
+    const char *spec_path = NULL, *out_path = NULL, *device = "auto";
     const char **files = calloc((size_t)argc, sizeof *files);
     size_t n_files = 0;
     int threads = -1, rc_exit = CX_EXIT_OK;
@@ -141,6 +142,8 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
             spec_path = argv[++i];
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             out_path = argv[++i];
+        else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
+            device = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             char *end;
             long t = strtol(argv[++i], &end, 10);
@@ -168,6 +171,8 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
     cx_dataset_schema *schema = NULL;
     cx_dataset *ds = NULL;
     cx_model *model = NULL;
+    cx_backend *be = NULL;
+    cx_device_choice dev;
     json_t *data = NULL, *extra = NULL, *mj = NULL;
     int spec_ok = 0;
     if (cx_spec_load(spec_path, &spec, &e) != CX_OK)
@@ -221,7 +226,10 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
     cx_train_epoch_cb cb = {on_epoch, &el};
     cx_log_info(&cli->log, "training %s on %zu rows x %zu features", cx_model_kind_name(spec.model),
                 ds->n, ds->d);
-    if (cx_train(&spec, &td, NULL, &cb, NULL, &model, &res, &e) != CX_OK)
+    if (cx_backend_select(device, spec.precision, spec.threads, &be, &dev, &e) != CX_OK)
+        goto fail;
+    cx_log_info(&cli->log, "device: %s", dev.report);
+    if (cx_train(&spec, &td, be, &cb, NULL, &model, &res, &e) != CX_OK)
         goto fail;
 
     double eps = NAN, order = NAN;
@@ -279,6 +287,7 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
         json_object_set(o, "metrics", mj);
         json_object_set_new(o, "seconds", json_real(res.seconds));
         json_object_set_new(o, "samples_per_s", json_real(res.samples_per_s));
+        json_object_set_new(o, "device", json_string(dev.report));
         if (spec.privacy)
             json_object_set(o, "privacy", json_object_get(extra, "privacy"));
         rc_exit = cli_print_json(cli, o);
@@ -286,6 +295,7 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
         printf("model: %s (%s %s, %zu features, %d epochs, %.2f s)\n", out_path,
                cx_task_name(spec.task), cx_model_kind_name(spec.model), ds->d, res.epochs_run,
                res.seconds);
+        printf("device: %s\n", dev.report);
         if (spec.task == CX_TASK_CLASSIFICATION)
             printf("validation (%zu rows): loss %.4f, accuracy %.4f, macro F1 %.4f", res.val.n,
                    res.val.loss, res.val.accuracy, res.val.macro_f1);
@@ -309,6 +319,7 @@ done:
     json_decref(extra);
     json_decref(data);
     cx_model_free(model);
+    cx_backend_destroy(be);
     cx_dataset_free(ds);
     cx_dataset_schema_free(schema);
     if (spec_ok)

@@ -8,19 +8,29 @@
 /* Keep sorted by how a new user meets them: general, seller, buyer, operator, auditor. */
 static const cx_command commands[] = {
     {"version", "print version and build/CPU features", cmd_version},
+    {"demo", "the whole marketplace on one machine: sellers, buyer, worker, payouts", cmd_demo},
     /* seller */
     {"keygen", "create X25519 (receive) and Ed25519 (sign) key pairs", cmd_keygen},
     {"seal", "seal a data file to a recipient key (.cxb)", cmd_seal},
     {"unseal", "decrypt and verify a sealed blob with a secret key", cmd_unseal},
     {"blob", "put, get and stat blobs in a store (local:DIR or walrus:)", cmd_blob},
+    {"contribute", "seal data to a pool's enclave, store it, register it on the ledger", cmd_contribute},
+    {"balance", "an address's balance on the ledger (local: SIMULATED faucet)", cmd_balance},
     /* buyer */
+    {"pool", "create and show data pools on the ledger", cmd_pool},
+    {"job", "create a paid job for a pool, show its status and result", cmd_job},
+    {"model", "fetch and unseal a job's trained model (buyer)", cmd_model},
     {"train", "train a model from a job spec on plaintext data files (development)", cmd_train},
     {"predict", "predict with a trained model on a data file, to CSV", cmd_predict},
     {"stats", "column statistics and correlations of plaintext data files", cmd_stats},
     {"privacy", "DP budget: epsilon for a noise multiplier, or the noise for an epsilon", cmd_privacy},
     /* operator */
+    {"enclave", "register this node's (simulated) TEE enclave on the ledger", cmd_enclave},
+    {"worker", "follow the ledger and run jobs in the TEE; submit attested results", cmd_worker},
     {"attest", "verify, collect and inspect attestation evidence", cmd_attest},
     {"bench", "benchmarks, each beside its peer measured in the same run", cmd_bench},
+    /* auditor */
+    {"verify", "verify a result bundle: signature, report, measurement, hashes", cmd_verify},
     {NULL, NULL, NULL},
 };
 

@@ -159,7 +159,8 @@ typedef struct cx_cxb_header {
  * does, CX_ERR_FORMAT with *need (if not NULL) set to the bytes required so far. */
 cx_err cx_cxb_header_parse(const uint8_t *buf, size_t len, cx_cxb_header *h, size_t *need,
                            cx_error *e);
-/* Read exactly one header from r into buf (CX_CXB_MAX_HEADER_LEN bytes) and parse it. */
+/* Read exactly one header from r into buf (CX_CXB_MAX_HEADER_LEN bytes) and parse it; a
+ * stream that ends inside the header is CX_ERR_AUTH ("truncated"). */
 cx_err cx_cxb_header_read(cx_reader *r, uint8_t buf[CX_CXB_MAX_HEADER_LEN], cx_cxb_header *h,
                           cx_error *e);
 /* Plaintext bytes of chunk i, and where its ciphertext starts in the blob. */
@@ -240,7 +241,9 @@ typedef struct cx_pipeline_config {
 } cx_pipeline_config;
 
 /* One input: a stream (reader) or, when fd >= 0, a seekable file that the pipeline maps
- * and decrypts from directly (the reader is then unused). */
+ * and decrypts from directly (the reader is then unused). A mapped file is one pass over
+ * each byte (page cache -> locked buffer); a stream is read into the buffer, then
+ * decrypted in place. The caller keeps ownership of fd and reader. */
 typedef struct cx_pipeline_blob {
     const char *id;
     cx_reader reader;
@@ -280,7 +283,9 @@ typedef struct cx_pipeline_consumer {
 
 /* Run: results has n entries. Returns CX_OK when every blob succeeded, or the first
  * failure's code under either policy (results say which blobs); the consumer's own error
- * stops the run and is returned as is. */
+ * stops the run and is returned as is. The callbacks run on one thread at a time (the
+ * reading thread), inside the OpenMP region: a consumer's own parallel region is nested.
+ * Failures are also logged at INFO on cfg->log. */
 cx_err cx_pipeline_run(const cx_pipeline_config *cfg, const cx_x25519_key *key,
                        cx_pipeline_blob *blobs, size_t n, const cx_pipeline_consumer *consumer,
                        cx_pipeline_result *results, cx_error *e);
@@ -307,7 +312,9 @@ cx_err cx_io_bind_thread(const char *cpulist, cx_error *e);
  * (sizes > 0, sum == N, each <= P; at most CX_WALRUS_MANIFEST_MAX_PARTS parts). get()
  * recognises the prefix and streams the parts in order, checking each part's length
  * and SHA-256. A blob whose own bytes start with that prefix is always stored behind a
- * one-part manifest, so reading is never ambiguous. See io/FORMAT.md. */
+ * one-part manifest, so reading is never ambiguous. See io/FORMAT.md.
+ * Threads: a cx_store may be shared; each reader belongs to one thread at a time. The
+ * program calls curl_global_init() once before any walrus: store is used (engine/ does). */
 #define CX_STORE_ID_LEN 43
 #define CX_STORE_ID_MAX 64 /* buffer size for an id, NUL included */
 #define CX_WALRUS_MAX_BODY (10u * 1024u * 1024u)
@@ -329,7 +336,8 @@ typedef struct cx_store_options {
     unsigned parallel;        /* walrus: parts downloading at once (default 4) */
     long connect_timeout_ms;  /* default 10000 */
     long low_speed_time_s;    /* a transfer under 1 KiB/s for this long is retried (30) */
-    long total_timeout_ms;    /* bound on one request's retries and back-off (300000) */
+    long total_timeout_ms;    /* bound on the time one request (or part) may spend
+                                 failing and backing off without receiving a byte (300000) */
     unsigned max_retries;     /* attempts after the first, per request (default 6) */
     unsigned backoff_base_ms; /* exponential back-off with jitter: base (200) */
     unsigned backoff_max_ms;  /* ... capped at (10000); Retry-After honoured up to 60 s */

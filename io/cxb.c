@@ -231,8 +231,8 @@ cx_err cx_cxb_header_read(cx_reader *r, uint8_t buf[CX_CXB_MAX_HEADER_LEN], cx_c
         if (rc != CX_OK)
             return cx_error_prefix(e, "reading header: ");
         have += got;
-        if (have < need)
-            return cx_error_set(e, CX_ERR_FORMAT,
+        if (have < need) /* a stream cut short is an integrity failure, like a cut chunk */
+            return cx_error_set(e, CX_ERR_AUTH,
                                 "sealed blob truncated in its header (%zu of %zu bytes)", have,
                                 need);
         size_t more = 0;

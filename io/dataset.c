@@ -34,6 +34,7 @@ void cx_dict_free(cx_dict *d)
         free(d->names[i]);
     }
     free(d->names);
+    free(d->lens);
     free(d->slots);
     memset(d, 0, sizeof *d);
 }
@@ -47,8 +48,7 @@ uint32_t cx_dict_find(const cx_dict *d, const char *s, size_t len)
         uint32_t v = d->slots[i];
         if (!v)
             return CX_DICT_NONE;
-        const char *nm = d->names[v - 1];
-        if (strncmp(nm, s, len) == 0 && nm[len] == 0)
+        if (d->lens[v - 1] == len && memcmp(d->names[v - 1], s, len) == 0)
             return v - 1;
     }
 }
@@ -60,7 +60,7 @@ static int dict_grow(cx_dict *d)
     if (!sl)
         return 0;
     for (size_t id = 0; id < d->n; id++) {
-        size_t i = (size_t)hash_bytes(d->names[id], strlen(d->names[id])) & (ns - 1);
+        size_t i = (size_t)hash_bytes(d->names[id], d->lens[id]) & (ns - 1);
         while (sl[i])
             i = (i + 1) & (ns - 1);
         sl[i] = (uint32_t)id + 1;
@@ -86,6 +86,10 @@ uint32_t cx_dict_intern(cx_dict *d, const char *s, size_t len)
         if (!nn)
             return CX_DICT_NONE;
         d->names = nn;
+        size_t *nl = realloc(d->lens, nc * sizeof *nl);
+        if (!nl)
+            return CX_DICT_NONE;
+        d->lens = nl;
         d->cap = nc;
     }
     char *c = malloc(len + 1);
@@ -94,6 +98,7 @@ uint32_t cx_dict_intern(cx_dict *d, const char *s, size_t len)
     memcpy(c, s, len);
     c[len] = 0;
     d->names[d->n] = c;
+    d->lens[d->n] = len;
     size_t mask = d->n_slots - 1;
     size_t i = (size_t)hash_bytes(s, len) & mask;
     while (d->slots[i])
@@ -571,6 +576,28 @@ void cx_seg_free(cx_seg *s)
     memset(s, 0, sizeof *s);
 }
 
+int cx_seg_reserve(cx_seg *s, size_t rows)
+{
+    const size_t w = s->lay->n_slots;
+    if (rows <= s->cap_rows)
+        return 1;
+    if (rows > SIZE_MAX / sizeof(float) / w) {
+        s->oom = CX_ERR_NOMEM;
+        return 0;
+    }
+    float *nr = cx_secmem_alloc(rows * w * sizeof(float), 0, NULL);
+    if (!nr) {
+        s->oom = CX_ERR_NOMEM;
+        return 0;
+    }
+    if (s->n_rows)
+        memcpy(nr, s->rows, s->n_rows * w * sizeof(float));
+    cx_secmem_free(s->rows);
+    s->rows = nr;
+    s->cap_rows = rows;
+    return 1;
+}
+
 float *cx_seg_row(cx_seg *s)
 {
     const size_t w = s->lay->n_slots;
@@ -662,6 +689,8 @@ int cx_seg_put_text(cx_seg *s, float *row, int32_t slot, const char *p, size_t l
         row[slot] = v;
         return 0;
     }
+    if (memchr(p, 0, len)) /* a NUL byte is not text: no category or class holds one */
+        return k == SLOT_CAT ? CX_BAD_CATEGORY : CX_BAD_LABEL;
     uint32_t id;
     if (k == SLOT_CAT) {
         int32_t ci = s->lay->slot_cat[slot];
@@ -889,7 +918,7 @@ static int need_pre(const cx_parser *p, const cx_blob_state *b)
 static const char *record_end(const cx_parser *p, const char *r, const char *end, int eof)
 {
     if (p->fmt == CX_DATA_CSV)
-        return cx_csv_record_end(r, end, eof);
+        return cx_csv_record_end(r, end, p->schema->delimiter, eof);
     const char *nl = memchr(r, '\n', (size_t)(end - r));
     return nl ? nl + 1 : eof ? end : NULL;
 }
@@ -910,6 +939,8 @@ static const char *parse_data_limit(const cx_parser *p, cx_seg *s, const char *r
 
 static cx_err carry_append(cx_blob_state *b, const char *p, size_t len, cx_error *e)
 {
+    if (len == 0)
+        return CX_OK;
     if (b->carry_len + len > b->carry_cap) {
         size_t nc = b->carry_cap ? b->carry_cap : 4096;
         while (nc < b->carry_len + len)
@@ -1062,7 +1093,17 @@ static cx_err f32_layout(cx_parser *p, cx_blob_state *b, const uint8_t *h, size_
         return rc;
     b->have_lay = 1;
     b->f32_rowbytes = (size_t)cols * 4;
-    return blob_segs(p, b, 1, e);
+    if ((rc = blob_segs(p, b, 1, e)) != CX_OK)
+        return rc;
+    /* the header says how many rows come: reserve them (up to 64 MiB before any row
+     * has arrived, so a lying header cannot make us allocate the moon) */
+    uint64_t want = b->f32_rows;
+    uint64_t cap = (64u << 20) / (4u * (b->lay.n_slots ? b->lay.n_slots : 1));
+    if (want > cap)
+        want = cap;
+    (void)cx_seg_reserve(&b->segs[0], (size_t)want); /* failure: grow row by row later */
+    b->segs[0].oom = CX_OK;
+    return CX_OK;
 }
 
 static cx_err feed_f32(cx_parser *p, cx_blob_state *b, const uint8_t *d, size_t len, int last,
@@ -1089,7 +1130,8 @@ static cx_err feed_f32(cx_parser *p, cx_blob_state *b, const uint8_t *d, size_t 
         size_t rest = b->carry_len - off;
         memmove(b->carry, b->carry + off, rest);
         b->carry_len = rest;
-        d = NULL;
+        static const uint8_t none[1] = {0};
+        d = none;
         len = 0;
     }
     const size_t rb = b->f32_rowbytes;
@@ -1228,12 +1270,14 @@ static cx_err union_dict(seg_ref *refs, size_t nref, int which, int numeric_sort
         cx_dict_free(&all);
         return cx_error_set(e, CX_ERR_NOMEM, "merge: out of memory");
     }
-    memcpy(names, all.names, n * sizeof *names);
+    if (n)
+        memcpy(names, all.names, n * sizeof *names);
     qsort(names, n, sizeof *names,
           numeric_sort && all_numeric(names, n) ? cmp_num : cmp_str);
     /* the sorted order is the global id: rebuild the dict in that order */
     free(all.slots);
     free(all.names);
+    free(all.lens);
     cx_dict sorted;
     cx_dict_init(&sorted);
     for (size_t i = 0; i < n; i++)
@@ -1399,19 +1443,26 @@ static cx_err merge(cx_parser *p, cx_dataset **out, cx_error *e)
         for (size_t k = 0; k < nfeat; k++) {
             if (R->slot_kind[k] != SLOT_NUM)
                 continue;
-            double sum = 0;
+            /* summed in blocks of 4096 global rows, blocks added in order: the same
+             * double whatever the number of segments (threads) the rows came in */
+            double sum = 0, part = 0;
             uint64_t cnt = 0;
             for (size_t r = 0; r < nref; r++) {
                 const cx_seg *sg = refs[r].s;
                 const int32_t slot = refs[r].perm[k];
                 for (size_t i = 0; i < sg->n_rows; i++) {
+                    if (((refs[r].row0 + i) & 4095) == 0) {
+                        sum += part;
+                        part = 0;
+                    }
                     float v = sg->rows[i * sg->lay->n_slots + (size_t)slot];
                     if (!isnan(v)) {
-                        sum += v;
+                        part += v;
                         cnt++;
                     }
                 }
             }
+            sum += part;
             fill[k] = cnt ? sum / (double)cnt : 0.0;
         }
     }
@@ -1655,7 +1706,8 @@ static cx_err load_one(cx_parser *p, size_t idx, const char *path, int nt, cx_er
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
                 for (int k = 0; k < nt; k++) {
                     size_t r0 = nr * (size_t)k / (size_t)nt, r1 = nr * (size_t)(k + 1) / (size_t)nt;
-                    cx_f32_rows(&b->segs[k], (const uint8_t *)d + off + r0 * rb, r1 - r0, r0);
+                    if (cx_seg_reserve(&b->segs[k], r1 - r0))
+                        cx_f32_rows(&b->segs[k], (const uint8_t *)d + off + r0 * rb, r1 - r0, r0);
                 }
                 b->f32_seen = nr;
                 for (int k = 0; k < nt && rc == CX_OK; k++)

@@ -47,14 +47,34 @@ int cx_is_missing_token(const char *p, size_t len)
     }
 }
 
-const char *cx_csv_record_end(const char *p, const char *end, int eof)
+const char *cx_csv_record_end(const char *p, const char *end, char delim, int eof)
 {
-    int inq = 0;
-    for (; p < end; p++) {
-        if (*p == '"')
-            inq = !inq;
-        else if (*p == '\n' && !inq)
+    /* The same grammar as cx_csv_parse: a quote opens quoting only at a field's start;
+     * anywhere else it is data. */
+    int field_start = 1;
+    while (p < end) {
+        if (field_start && *p == '"') {
+            p++;
+            for (;;) {
+                const char *q = memchr(p, '"', (size_t)(end - p));
+                if (!q)
+                    return eof ? end : NULL;
+                if (q + 1 < end && q[1] == '"') {
+                    p = q + 2;
+                    continue;
+                }
+                if (q + 1 == end && !eof)
+                    return NULL;
+                p = q + 1;
+                break;
+            }
+            field_start = 0;
+            continue;
+        }
+        if (*p == '\n')
             return p + 1;
+        field_start = *p == delim;
+        p++;
     }
     return eof ? end : NULL;
 }
@@ -239,7 +259,7 @@ const char *cx_csv_parse(cx_seg *s, const char *p, const char *limit, const char
                             isfinite(v)) {
                             row[slot] = v;
                             p = q;
-                            if (*q == '\r')
+                            if (q < end && *q == '\r')
                                 p++;
                             done = 1;
                         }

@@ -13,6 +13,7 @@
 /* A string -> dense id table (open addressing); names kept in insertion order. */
 typedef struct cx_dict {
     char **names;    /* id -> NUL-terminated name (malloc'ed) */
+    size_t *lens;    /* id -> length */
     size_t n, cap;   /* names used / allocated */
     uint32_t *slots; /* hash table of id+1 (0 = empty) */
     size_t n_slots;  /* power of two */
@@ -84,6 +85,8 @@ typedef struct cx_seg {
 
 cx_err cx_seg_init(cx_seg *s, const cx_dataset_schema *schema, const cx_layout *lay, cx_error *e);
 void cx_seg_free(cx_seg *s);
+/* Capacity for rows in total (0 and s->oom set on failure). */
+int cx_seg_reserve(cx_seg *s, size_t rows);
 /* Room for one more row; returns its storage or NULL (s->oom set). */
 float *cx_seg_row(cx_seg *s);
 int cx_seg_scratch(cx_seg *s, size_t need); /* 0 on failure (s->oom set) */
@@ -250,7 +253,7 @@ int cx_is_missing_token(const char *p, size_t len);
 const char *cx_csv_parse(cx_seg *s, const char *p, const char *limit, const char *end, int eof);
 const char *cx_jsonl_parse(cx_seg *s, const char *p, const char *limit, const char *end, int eof);
 /* End of the CSV record starting at p (after its newline), or NULL if incomplete. */
-const char *cx_csv_record_end(const char *p, const char *end, int eof);
+const char *cx_csv_record_end(const char *p, const char *end, char delim, int eof);
 /* Split one CSV record into fields (unquoted, malloc'ed names). */
 cx_err cx_csv_split_header(const char *p, const char *end, char delim, char ***names, size_t *n,
                            cx_error *e);

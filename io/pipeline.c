@@ -1,10 +1,11 @@
-/* pipeline.c — the streaming decryption pipeline: one thread reads (or maps) blobs and hands
- * chunks to OpenMP decrypt tasks over a fixed ring of locked buffers, then delivers them in
- * order to the consumer; a full ring is the back-pressure. Faults are named per blob. */
+/* pipeline.c — the streaming decryption pipeline: OpenMP threads share three roles over a
+ * fixed ring of locked buffers — read (or map) the next chunk in order, decrypt any filled
+ * chunk, deliver finished chunks in order to the consumer; a full ring is the back-pressure. */
 #include "cx_io.h"
 #include "cxb_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,6 +15,10 @@
 #include <omp.h>
 #include <openssl/evp.h>
 
+/* A slot goes FREE -> (producer) FILLED -> (a decrypter) BUSY -> DONE -> (deliverer) FREE.
+ * A slot whose failure is known when it is produced (truncation, header) goes straight to
+ * DONE. Slots are delivered strictly in the order they were produced (seq). */
+enum { SLOT_FREE = 0, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
 enum { SLOT_CHUNK = 0, SLOT_PREFAILED = 1 };
 
 typedef struct slot {
@@ -21,9 +26,11 @@ typedef struct slot {
     const uint8_t *src; /* ciphertext || tag: buf, or inside the blob's mapping */
     size_t len;         /* ciphertext + tag bytes */
     size_t blob;
+    const cx_cxb_ctx *ctx;
     int64_t index; /* chunk index; -1 for a header failure */
     int kind;
     int last;
+    int state;
     cx_err rc;
     cx_cxb_fault fault;
     uint64_t found;
@@ -37,9 +44,9 @@ typedef struct blob_state {
     uint64_t total;    /* bytes the source holds, when len_known */
     int len_known;
     uint64_t consumed; /* stream bytes read so far */
-    size_t inflight;   /* slots queued and not yet delivered */
-    int reading_done;
-    int failed;
+    size_t inflight;   /* slots produced and not yet delivered (under mu) */
+    int reading_done;  /* under mu */
+    int failed;        /* under mu */
 } blob_state;
 
 typedef struct run {
@@ -51,15 +58,23 @@ typedef struct run {
     cx_pipeline_result *results;
     slot *slots;
     size_t nslots, bufsize;
-    char *dep; /* one dependence object per slot for the OpenMP tasks */
     blob_state *bs;
     cx_cxb_worker **workers;
     int nworkers;
-    EVP_MD_CTX *tag_md;
-    uint8_t *scratch; /* for draining a failed stream to learn its length */
+    EVP_MD_CTX *tag_md;   /* the deliverer's */
+    uint8_t *scratch;     /* for draining a failed stream to learn its length */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* under mu */
     uint64_t seq, dseq;
-    size_t cur_blob; /* the blob being read */
-    int stop;
+    int producing, delivering, produce_done;
+    int stop; /* written under mu; read by the deliverer without it (it alone sets it) */
+    /* the producer's cursor (whoever holds `producing`) */
+    size_t pb;
+    int p_open;
+    uint64_t pc;
+    uint8_t hdr[CX_CXB_MAX_HEADER_LEN];
+    /* the outcome (the deliverer's) */
     cx_err rc;
     cx_error err;
 } run;
@@ -79,22 +94,43 @@ static void secmem_free_cb(void *ud, void *p, size_t len)
 }
 static const cx_buf_allocator secmem_allocator = {secmem_alloc_cb, secmem_free_cb, NULL};
 
-cx_err cx_io_bind_thread(const char *cpulist, cx_error *e)
+/* Bind the calling thread to cpulist; when old is given, it receives the previous binding. */
+static cx_err bind_thread(hwloc_topology_t topo, const char *cpulist, hwloc_bitmap_t old,
+                          cx_error *e)
 {
-    hwloc_topology_t topo;
-    if (hwloc_topology_init(&topo) != 0)
-        return cx_error_set(e, CX_ERR_INTERNAL, "hwloc topology init");
     cx_err rc = CX_OK;
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
     if (!set)
         rc = cx_error_set(e, CX_ERR_NOMEM, "hwloc bitmap");
-    else if (hwloc_topology_load(topo) != 0)
-        rc = cx_error_errno(e, CX_ERR_INTERNAL, errno, "hwloc topology load");
     else if (hwloc_bitmap_list_sscanf(set, cpulist) != 0 || hwloc_bitmap_iszero(set))
         rc = cx_error_set(e, CX_ERR_ARG, "bad CPU list '%s'", cpulist);
+    else if (old && hwloc_get_cpubind(topo, old, HWLOC_CPUBIND_THREAD) != 0)
+        rc = cx_error_errno(e, CX_ERR_IO, errno, "reading this thread's CPU binding");
     else if (hwloc_set_cpubind(topo, set, HWLOC_CPUBIND_THREAD) != 0)
         rc = cx_error_errno(e, CX_ERR_IO, errno, "binding thread to CPUs %s", cpulist);
     hwloc_bitmap_free(set);
+    return rc;
+}
+
+static cx_err topology_new(hwloc_topology_t *topo, cx_error *e)
+{
+    if (hwloc_topology_init(topo) != 0)
+        return cx_error_set(e, CX_ERR_INTERNAL, "hwloc topology init");
+    if (hwloc_topology_load(*topo) != 0) {
+        int err = errno;
+        hwloc_topology_destroy(*topo);
+        return cx_error_errno(e, CX_ERR_INTERNAL, err, "hwloc topology load");
+    }
+    return CX_OK;
+}
+
+cx_err cx_io_bind_thread(const char *cpulist, cx_error *e)
+{
+    hwloc_topology_t topo;
+    cx_err rc = topology_new(&topo, e);
+    if (rc != CX_OK)
+        return rc;
+    rc = bind_thread(topo, cpulist, NULL, e);
     hwloc_topology_destroy(topo);
     return rc;
 }
@@ -104,6 +140,10 @@ static const char *blob_name(const run *r, size_t b)
     return r->blobs[b].id ? r->blobs[b].id : "(unnamed)";
 }
 
+static void lock(run *r) { pthread_mutex_lock(&r->mu); }
+static void unlock(run *r) { pthread_mutex_unlock(&r->mu); }
+
+/* Under mu: free a blob's key and mapping once it is fully read and delivered. */
 static void release_blob_if_done(run *r, size_t b)
 {
     blob_state *bs = &r->bs[b];
@@ -117,43 +157,65 @@ static void release_blob_if_done(run *r, size_t b)
     }
 }
 
-/* Record a failed blob (its message names blob and chunk), tell the consumer, apply policy. */
+/* Deliverer: stop the run with this outcome. */
+static void stop_run(run *r, cx_err code, const cx_error *e)
+{
+    r->rc = code;
+    if (e)
+        r->err = *e;
+    else
+        cx_error_set(&r->err, code, "pipeline stopped");
+    lock(r);
+    r->stop = 1;
+    unlock(r);
+}
+
+/* Deliverer: record a failed blob (its message names blob and chunk), tell the consumer,
+ * apply the policy. */
 static void fail_blob(run *r, size_t b, int64_t chunk, cx_err code, const char *why)
 {
     cx_pipeline_result *res = &r->results[b];
-    blob_state *bs = &r->bs[b];
-    bs->failed = 1;
+    lock(r);
+    r->bs[b].failed = 1;
+    unlock(r);
     res->status = code;
     res->failed_chunk = chunk;
     snprintf(res->error, sizeof res->error, "blob %.100s: %.400s", blob_name(r, b), why);
+    cx_log_info(r->cfg->log, "%s", res->error);
     if (r->consumer->blob_done) {
         cx_error ce;
         cx_error_clear(&ce);
         cx_err rc = r->consumer->blob_done(r->consumer->ud, b, res, &ce);
         if (rc != CX_OK && !r->stop) {
-            r->stop = 1;
-            r->rc = rc;
-            r->err = ce;
+            stop_run(r, rc, &ce);
             return;
         }
     }
-    if (r->cfg->policy == CX_PIPELINE_FATAL && !r->stop) {
-        r->stop = 1;
-        r->rc = code;
-        cx_error_set(&r->err, code, "%s", res->error);
-    } else if (r->rc == CX_OK) {
+    if (r->stop)
+        return;
+    cx_error fe;
+    cx_error_set(&fe, code, "%s", res->error);
+    if (r->cfg->policy == CX_PIPELINE_FATAL)
+        stop_run(r, code, &fe);
+    else if (r->rc == CX_OK) {
         r->rc = code; /* remembered: the run reports the first failure even when skipping */
-        cx_error_set(&r->err, code, "%s", res->error);
+        r->err = fe;
     }
 }
 
-/* A chunk found at the wrong place: say whether chunks were dropped or reordered, from
- * how long the blob really is (draining the rest of a stream if need be). */
+/* Deliverer: a chunk found at the wrong place: say whether chunks were dropped or reordered,
+ * from how long the blob really is (draining the rest of a stream if need be). */
 static void classify_moved(run *r, size_t b, const slot *s, char *why, size_t cap)
 {
     blob_state *bs = &r->bs[b];
     const cx_cxb_header *h = &r->results[b].header;
-    if (!bs->len_known && r->cur_blob == b && !bs->map) {
+    /* the stream belongs to the producer: take its role to read it */
+    lock(r);
+    while (r->producing)
+        pthread_cond_wait(&r->cv, &r->mu);
+    r->producing = 1;
+    unlock(r);
+    if (!bs->len_known && !bs->map && r->pb == b && r->p_open) {
         cx_reader *rd = &r->blobs[b].reader;
         for (;;) {
             size_t got = 0;
@@ -168,37 +230,41 @@ static void classify_moved(run *r, size_t b, const slot *s, char *why, size_t ca
             if (bs->consumed > h->blob_len)
                 break; /* longer than it should be: not "dropped"; stop reading */
         }
-        bs->reading_done = 1;
     }
+    lock(r);
+    bs->failed = 1; /* the producer must not read this stream any further */
+    r->producing = 0;
+    pthread_cond_broadcast(&r->cv);
+    unlock(r);
     unsigned long long i = (unsigned long long)s->index, j = (unsigned long long)s->found;
-    if (bs->len_known && bs->total < h->blob_len)
-        snprintf(why, cap, "chunk %llu: chunk %llu found in its place: chunk%s %llu%s%.0llu "
-                 "dropped (blob is %llu bytes short)",
-                 i, j, j - i > 1 ? "s" : "", i, j - i > 1 ? ".." : "", j - i > 1 ? j - 1 : 0,
-                 (unsigned long long)(h->blob_len - bs->total));
-    else if (bs->len_known && bs->total == h->blob_len)
+    if (bs->len_known && bs->total < h->blob_len) {
+        char range[64];
+        if (j - i > 1)
+            snprintf(range, sizeof range, "chunks %llu..%llu", i, j - 1);
+        else
+            snprintf(range, sizeof range, "chunk %llu", i);
+        snprintf(why, cap,
+                 "chunk %llu: chunk %llu found in its place: %s dropped (blob is %llu bytes "
+                 "short)",
+                 i, j, range, (unsigned long long)(h->blob_len - bs->total));
+    } else if (bs->len_known && bs->total == h->blob_len)
         snprintf(why, cap, "chunk %llu: chunk %llu found in its place: chunks reordered", i, j);
     else
         snprintf(why, cap, "chunk %llu: chunk %llu found in its place: chunks dropped or "
                  "reordered", i, j);
 }
 
-static void deliver_one(run *r)
+/* Deliverer: hand one finished slot to the consumer (or record its blob's failure). */
+static void deliver(run *r, slot *s)
 {
-    size_t si = (size_t)(r->dseq % r->nslots);
-    char *dep = r->dep;
-#pragma omp taskwait depend(in : dep[si])
-    (void)dep;
-    slot *s = &r->slots[si];
-    r->dseq++;
     size_t b = s->blob;
-    blob_state *bs = &r->bs[b];
     cx_pipeline_result *res = &r->results[b];
-    bs->inflight--;
-    if (bs->failed || r->stop) {
-        release_blob_if_done(r, b);
+    int failed;
+    lock(r);
+    failed = r->bs[b].failed;
+    unlock(r);
+    if (failed || r->stop)
         return;
-    }
     if (s->kind == SLOT_PREFAILED || s->rc != CX_OK) {
         char why[CX_ERROR_MSG_MAX];
         if (s->kind == SLOT_CHUNK && s->fault == CX_CXB_FAULT_MOVED && s->found > (uint64_t)s->index)
@@ -206,93 +272,47 @@ static void deliver_one(run *r)
         else
             snprintf(why, sizeof why, "%s", s->err.msg);
         fail_blob(r, b, s->index, s->rc, why);
-        release_blob_if_done(r, b);
         return;
     }
     size_t plain = s->len - CX_CXB_TAG_LEN;
-    if (s->index == 0 && EVP_DigestInit_ex(r->tag_md, EVP_sha256(), NULL) != 1) {
-        r->stop = 1;
-        r->rc = cx_error_openssl(&r->err, CX_ERR_CRYPTO, "tag hash");
-        return;
-    }
-    if (EVP_DigestUpdate(r->tag_md, s->src + plain, CX_CXB_TAG_LEN) != 1) {
-        r->stop = 1;
-        r->rc = cx_error_openssl(&r->err, CX_ERR_CRYPTO, "tag hash");
+    cx_error ce;
+    cx_error_clear(&ce);
+    if ((s->index == 0 && EVP_DigestInit_ex(r->tag_md, EVP_sha256(), NULL) != 1) ||
+        EVP_DigestUpdate(r->tag_md, s->src + plain, CX_CXB_TAG_LEN) != 1) {
+        cx_error_openssl(&ce, CX_ERR_CRYPTO, "tag hash");
+        stop_run(r, CX_ERR_CRYPTO, &ce);
         return;
     }
     cx_pipeline_chunk c = {b, r->blobs[b].id, &res->header, (uint64_t)s->index, s->buf, plain,
                            s->last};
-    cx_error ce;
-    cx_error_clear(&ce);
     cx_err rc = r->consumer->chunk(r->consumer->ud, &c, &ce);
     if (rc != CX_OK) {
-        r->stop = 1;
-        r->rc = rc;
-        r->err = ce;
+        stop_run(r, rc, &ce);
         return;
     }
     res->bytes += plain;
-    if (s->last) {
-        unsigned int hl = 0;
-        if (EVP_DigestFinal_ex(r->tag_md, res->tag_hash, &hl) != 1) {
-            r->stop = 1;
-            r->rc = cx_error_openssl(&r->err, CX_ERR_CRYPTO, "tag hash");
-            return;
-        }
-        res->status = CX_OK;
-        res->failed_chunk = -1;
-        if (r->consumer->blob_done) {
-            rc = r->consumer->blob_done(r->consumer->ud, b, res, &ce);
-            if (rc != CX_OK) {
-                r->stop = 1;
-                r->rc = rc;
-                r->err = ce;
-            }
-        }
-    }
-    release_blob_if_done(r, b);
-}
-
-/* The next free slot, delivering the oldest first when the ring is full (back-pressure). */
-static slot *acquire(run *r)
-{
-    while (r->seq - r->dseq >= r->nslots)
-        deliver_one(r);
-    slot *s = &r->slots[r->seq % r->nslots];
-    s->kind = SLOT_CHUNK;
-    s->rc = CX_OK;
-    s->fault = CX_CXB_FAULT_NONE;
-    s->last = 0;
-    cx_error_clear(&s->err);
-    return s;
-}
-
-static void submit(run *r, slot *s)
-{
-    size_t si = (size_t)(r->seq % r->nslots);
-    r->seq++;
-    r->bs[s->blob].inflight++;
-    if (s->kind != SLOT_CHUNK)
+    if (!s->last)
         return;
-    const cx_cxb_ctx *ctx = r->bs[s->blob].ctx;
-    char *dep = r->dep;
-    (void)dep; /* used only in the depend clause */
-    cx_cxb_worker **workers = r->workers;
-    int nw = r->nworkers;
-#pragma omp task firstprivate(s, ctx, workers, nw) depend(out : dep[si])
-    {
-        int t = omp_get_thread_num();
-        cx_cxb_worker *w = workers[t < nw ? t : 0];
-        s->rc = cx_cxb_chunk_decrypt(ctx, w, (uint64_t)s->index, s->src, s->len, s->buf,
-                                     &s->fault, &s->found, &s->err);
+    unsigned int hl = 0;
+    if (EVP_DigestFinal_ex(r->tag_md, res->tag_hash, &hl) != 1) {
+        cx_error_openssl(&ce, CX_ERR_CRYPTO, "tag hash");
+        stop_run(r, CX_ERR_CRYPTO, &ce);
+        return;
+    }
+    res->status = CX_OK;
+    res->failed_chunk = -1;
+    res->error[0] = 0;
+    if (r->consumer->blob_done) {
+        rc = r->consumer->blob_done(r->consumer->ud, b, res, &ce);
+        if (rc != CX_OK)
+            stop_run(r, rc, &ce);
     }
 }
 
-static void prefail(run *r, size_t b, int64_t index, cx_err code, const char *fmt, ...)
+static void prefail(slot *s, size_t b, int64_t index, cx_err code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-static void prefail(run *r, size_t b, int64_t index, cx_err code, const char *fmt, ...)
+static void prefail(slot *s, size_t b, int64_t index, cx_err code, const char *fmt, ...)
 {
-    slot *s = acquire(r);
     s->kind = SLOT_PREFAILED;
     s->blob = b;
     s->index = index;
@@ -302,23 +322,24 @@ static void prefail(run *r, size_t b, int64_t index, cx_err code, const char *fm
     vsnprintf(s->err.msg, sizeof s->err.msg, fmt, ap);
     va_end(ap);
     s->err.code = code;
-    submit(r, s);
 }
 
-/* Open blob b: map or read its header, open it with the key. 0 on success. */
-static int open_blob(run *r, size_t b, uint8_t hdr[CX_CXB_MAX_HEADER_LEN])
+/* Producer: open blob b (map or read its header, open it with the key). 0 on success; else
+ * s holds the failure. */
+static int open_blob(run *r, size_t b, slot *s)
 {
     cx_pipeline_blob *in = &r->blobs[b];
     blob_state *bs = &r->bs[b];
     cx_pipeline_result *res = &r->results[b];
     cx_error e;
     cx_error_clear(&e);
-    const uint8_t *hp = hdr;
+    const uint8_t *hp = r->hdr;
     size_t hlen = 0;
+    cx_cxb_header h;
     if (in->fd >= 0) {
         struct stat st;
         if (fstat(in->fd, &st) != 0) {
-            prefail(r, b, -1, CX_ERR_IO, "stat: %s", strerror(errno));
+            prefail(s, b, -1, CX_ERR_IO, "stat: %s", strerror(errno));
             return -1;
         }
         bs->total = (uint64_t)st.st_size;
@@ -326,124 +347,236 @@ static int open_blob(run *r, size_t b, uint8_t hdr[CX_CXB_MAX_HEADER_LEN])
         if (st.st_size > 0) {
             void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, in->fd, 0);
             if (m == MAP_FAILED) {
-                prefail(r, b, -1, CX_ERR_IO, "mmap: %s", strerror(errno));
+                prefail(s, b, -1, CX_ERR_IO, "mmap: %s", strerror(errno));
                 return -1;
             }
-            madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+            /* a hint for read-ahead; its failure changes nothing but speed */
+            (void)madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
             bs->map = m;
             bs->map_len = (size_t)st.st_size;
+            hp = bs->map;
+            hlen = bs->map_len;
         }
-        hp = bs->map;
-        hlen = bs->map_len;
-        cx_cxb_header h;
         size_t need = 0;
-        if (cx_cxb_header_parse(hp ? hp : hdr, hlen, &h, &need, &e) != CX_OK) {
-            prefail(r, b, -1, e.code == CX_ERR_FORMAT && hlen < need ? CX_ERR_AUTH : e.code,
+        if (cx_cxb_header_parse(hp, hlen, &h, &need, &e) != CX_OK) {
+            prefail(s, b, -1, e.code == CX_ERR_FORMAT && hlen < need ? CX_ERR_AUTH : e.code,
                     "header: %s", e.msg);
             return -1;
         }
         hlen = h.header_len;
     } else {
-        cx_cxb_header h;
-        if (cx_cxb_header_read(&in->reader, hdr, &h, &e) != CX_OK) {
-            prefail(r, b, -1, e.code, "header: %s", e.msg);
+        if (cx_cxb_header_read(&in->reader, r->hdr, &h, &e) != CX_OK) {
+            prefail(s, b, -1, e.code, "header: %s", e.msg);
             return -1;
         }
         hlen = h.header_len;
         bs->consumed = hlen;
     }
     if (cx_cxb_open(hp, hlen, r->key, &bs->ctx, &e) != CX_OK) {
-        prefail(r, b, -1, e.code, "header: %s", e.msg);
+        prefail(s, b, -1, e.code, "header: %s", e.msg);
         return -1;
     }
     res->header = *cx_cxb_ctx_header(bs->ctx);
     res->header_ok = 1;
     if ((size_t)res->header.chunk_size + CX_CXB_TAG_LEN > r->bufsize) {
-        prefail(r, b, -1, CX_ERR_LIMIT, "chunk size %u exceeds the pipeline buffers (%zu bytes)",
+        prefail(s, b, -1, CX_ERR_LIMIT, "chunk size %u exceeds the pipeline buffers (%zu bytes)",
                 res->header.chunk_size, r->bufsize);
         return -1;
     }
     return 0;
 }
 
-static void read_blob(run *r, size_t b, uint8_t hdr[CX_CXB_MAX_HEADER_LEN])
+/* Producer: fill chunk i of blob b into s. Returns 1 when this ends the blob's reading. */
+static int fill_chunk(run *r, size_t b, uint64_t i, slot *s)
 {
     blob_state *bs = &r->bs[b];
-    r->cur_blob = b;
-    if (open_blob(r, b, hdr) != 0) {
-        bs->reading_done = 1;
-        release_blob_if_done(r, b);
-        return;
-    }
     const cx_cxb_header *h = &r->results[b].header;
-    cx_reader *rd = &r->blobs[b].reader;
-    for (uint64_t i = 0; i < h->chunk_count; i++) {
-        if (bs->failed || r->stop || bs->reading_done)
-            break;
-        slot *s = acquire(r);
-        if (bs->failed || r->stop || bs->reading_done)
-            break; /* delivering made room and also found this blob broken */
-        size_t want = cx_cxb_chunk_plain_len(h, i) + CX_CXB_TAG_LEN;
-        int last = i + 1 == h->chunk_count;
-        s->blob = b;
-        s->index = (int64_t)i;
-        s->len = want;
-        s->last = last;
-        if (bs->map || bs->len_known) {
-            uint64_t off = cx_cxb_chunk_offset(h, i);
-            if (off + want > bs->total) {
-                prefail(r, b, (int64_t)i, CX_ERR_AUTH,
-                        "chunk %llu: truncated (blob is %llu bytes, %llu expected)",
-                        (unsigned long long)i, (unsigned long long)bs->total,
-                        (unsigned long long)h->blob_len);
-                break;
-            }
-            if (last && bs->total > h->blob_len) {
-                prefail(r, b, (int64_t)i, CX_ERR_AUTH,
-                        "chunk %llu: extended (%llu bytes after the last chunk)",
-                        (unsigned long long)i, (unsigned long long)(bs->total - h->blob_len));
-                break;
-            }
-            s->src = bs->map + off;
-        } else {
-            size_t got = 0;
-            cx_error e;
-            if (cx_reader_read_full(rd, s->buf, want, &got, &e) != CX_OK) {
-                prefail(r, b, (int64_t)i, e.code, "chunk %llu: %s", (unsigned long long)i, e.msg);
-                break;
-            }
-            bs->consumed += got;
-            if (got < want) {
-                bs->len_known = 1;
-                bs->total = bs->consumed;
-                prefail(r, b, (int64_t)i, CX_ERR_AUTH,
-                        "chunk %llu: truncated (stream ended %zu bytes into it, %zu expected)",
-                        (unsigned long long)i, got, want);
-                break;
-            }
-            if (last) {
-                uint8_t extra;
-                size_t more = 0;
-                if (cx_reader_read_full(rd, &extra, 1, &more, &e) != CX_OK) {
-                    prefail(r, b, (int64_t)i, e.code, "after chunk %llu: %s",
-                            (unsigned long long)i, e.msg);
-                    break;
-                }
-                if (more) {
-                    prefail(r, b, (int64_t)i, CX_ERR_AUTH,
-                            "chunk %llu: extended (data follows the last chunk)",
-                            (unsigned long long)i);
-                    break;
-                }
-                bs->len_known = 1;
-                bs->total = bs->consumed;
-            }
-            s->src = s->buf;
+    size_t want = cx_cxb_chunk_plain_len(h, i) + CX_CXB_TAG_LEN;
+    int last = i + 1 == h->chunk_count;
+    s->kind = SLOT_CHUNK;
+    s->blob = b;
+    s->ctx = bs->ctx;
+    s->index = (int64_t)i;
+    s->len = want;
+    s->last = last;
+    if (bs->map || bs->len_known) {
+        uint64_t off = cx_cxb_chunk_offset(h, i);
+        if (off + want > bs->total) {
+            prefail(s, b, (int64_t)i, CX_ERR_AUTH,
+                    "chunk %llu: truncated (blob is %llu bytes, %llu expected)",
+                    (unsigned long long)i, (unsigned long long)bs->total,
+                    (unsigned long long)h->blob_len);
+            return 1;
         }
-        submit(r, s);
+        if (last && bs->total > h->blob_len) {
+            prefail(s, b, (int64_t)i, CX_ERR_AUTH,
+                    "chunk %llu: extended (%llu bytes after the last chunk)",
+                    (unsigned long long)i, (unsigned long long)(bs->total - h->blob_len));
+            return 1;
+        }
+        s->src = bs->map + off;
+        return last;
     }
-    bs->reading_done = 1;
-    release_blob_if_done(r, b);
+    cx_reader *rd = &r->blobs[b].reader;
+    size_t got = 0;
+    cx_error e;
+    if (cx_reader_read_full(rd, s->buf, want, &got, &e) != CX_OK) {
+        prefail(s, b, (int64_t)i, e.code, "chunk %llu: %s", (unsigned long long)i, e.msg);
+        return 1;
+    }
+    bs->consumed += got;
+    if (got < want) {
+        bs->len_known = 1;
+        bs->total = bs->consumed;
+        prefail(s, b, (int64_t)i, CX_ERR_AUTH,
+                "chunk %llu: truncated (stream ended %zu bytes into it, %zu expected)",
+                (unsigned long long)i, got, want);
+        return 1;
+    }
+    if (last) {
+        uint8_t extra;
+        size_t more = 0;
+        if (cx_reader_read_full(rd, &extra, 1, &more, &e) != CX_OK) {
+            prefail(s, b, (int64_t)i, e.code, "after chunk %llu: %s", (unsigned long long)i,
+                    e.msg);
+            return 1;
+        }
+        if (more) {
+            prefail(s, b, (int64_t)i, CX_ERR_AUTH,
+                    "chunk %llu: extended (data follows the last chunk)", (unsigned long long)i);
+            return 1;
+        }
+        bs->len_known = 1;
+        bs->total = bs->consumed;
+    }
+    s->src = s->buf;
+    return last;
+}
+
+/* Producer: one step. *filled says whether s now holds a chunk (or a failure) to submit;
+ * *ended is the blob whose reading this step finished, or SIZE_MAX. Returns 1 when every
+ * blob has been read. */
+static int produce_step(run *r, slot *s, int *filled, size_t *ended)
+{
+    *filled = 0;
+    *ended = SIZE_MAX;
+    if (r->pb >= r->n)
+        return 1;
+    size_t b = r->pb;
+    if (!r->p_open) {
+        s->kind = SLOT_CHUNK;
+        s->rc = CX_OK;
+        s->fault = CX_CXB_FAULT_NONE;
+        s->last = 0;
+        cx_error_clear(&s->err);
+        if (open_blob(r, b, s) != 0) {
+            *filled = 1;
+            *ended = b;
+            r->pb++;
+            return 0;
+        }
+        r->p_open = 1;
+        r->pc = 0;
+        return 0;
+    }
+    lock(r);
+    int skip = r->bs[b].failed;
+    unlock(r);
+    if (skip || r->pc >= r->results[b].header.chunk_count) {
+        *ended = b;
+        r->p_open = 0;
+        r->pb++;
+        return 0;
+    }
+    s->rc = CX_OK;
+    s->fault = CX_CXB_FAULT_NONE;
+    cx_error_clear(&s->err);
+    int end = fill_chunk(r, b, r->pc, s);
+    r->pc++;
+    *filled = 1;
+    if (end) {
+        *ended = b;
+        r->p_open = 0;
+        r->pb++;
+    }
+    return 0;
+}
+
+/* Every thread runs this: deliver first (it frees slots), then produce, then decrypt. */
+static void work_loop(run *r, cx_cxb_worker *w)
+{
+    lock(r);
+    for (;;) {
+        slot *head = &r->slots[r->dseq % r->nslots];
+        if (!r->delivering && r->dseq < r->seq && head->state == SLOT_DONE) {
+            r->delivering = 1;
+            unlock(r);
+            deliver(r, head);
+            lock(r);
+            size_t b = head->blob;
+            head->state = SLOT_FREE;
+            r->dseq++;
+            r->bs[b].inflight--;
+            release_blob_if_done(r, b);
+            r->delivering = 0;
+            pthread_cond_broadcast(&r->cv);
+            continue;
+        }
+        if (!r->producing && !r->produce_done && r->seq - r->dseq < r->nslots) {
+            if (r->stop) {
+                r->produce_done = 1;
+                pthread_cond_broadcast(&r->cv);
+                continue;
+            }
+            r->producing = 1;
+            slot *s = &r->slots[r->seq % r->nslots];
+            unlock(r);
+            int filled;
+            size_t ended;
+            int done = produce_step(r, s, &filled, &ended);
+            lock(r);
+            if (filled) {
+                s->state = s->kind == SLOT_PREFAILED ? SLOT_DONE : SLOT_FILLED;
+                r->bs[s->blob].inflight++;
+                r->seq++;
+            }
+            if (ended != SIZE_MAX) {
+                r->bs[ended].reading_done = 1;
+                release_blob_if_done(r, ended);
+            }
+            if (done)
+                r->produce_done = 1;
+            r->producing = 0;
+            pthread_cond_broadcast(&r->cv);
+            continue;
+        }
+        slot *t = NULL;
+        for (uint64_t q = r->dseq; q < r->seq; q++)
+            if (r->slots[q % r->nslots].state == SLOT_FILLED) {
+                t = &r->slots[q % r->nslots];
+                break;
+            }
+        if (t) {
+            t->state = SLOT_BUSY;
+            int stopped = r->stop;
+            unlock(r);
+            if (stopped)
+                t->rc = CX_ERR_STATE; /* not worth decrypting: it will be discarded */
+            else
+                t->rc = cx_cxb_chunk_decrypt(t->ctx, w, (uint64_t)t->index, t->src, t->len,
+                                             t->buf, &t->fault, &t->found, &t->err);
+            lock(r);
+            t->state = SLOT_DONE;
+            pthread_cond_broadcast(&r->cv);
+            continue;
+        }
+        if (r->produce_done && !r->producing && !r->delivering && r->dseq == r->seq) {
+            pthread_cond_broadcast(&r->cv);
+            break;
+        }
+        pthread_cond_wait(&r->cv, &r->mu);
+    }
+    unlock(r);
 }
 
 cx_err cx_pipeline_run(const cx_pipeline_config *cfg, const cx_x25519_key *key,
@@ -473,18 +606,24 @@ cx_err cx_pipeline_run(const cx_pipeline_config *cfg, const cx_x25519_key *key,
         memset(&results[i], 0, sizeof results[i]);
         results[i].failed_chunk = -1;
         results[i].status = CX_ERR_STATE; /* not reached (a fatal failure stopped the run) */
-        snprintf(results[i].error, sizeof results[i].error, "blob %s: not processed",
+        snprintf(results[i].error, sizeof results[i].error, "blob %.100s: not processed",
                  blobs[i].id ? blobs[i].id : "(unnamed)");
+    }
+    if (pthread_mutex_init(&r.mu, NULL) != 0)
+        return cx_error_set(e, CX_ERR_INTERNAL, "pipeline mutex");
+    if (pthread_cond_init(&r.cv, NULL) != 0) {
+        pthread_mutex_destroy(&r.mu);
+        return cx_error_set(e, CX_ERR_INTERNAL, "pipeline condition variable");
     }
 
     cx_err rc = CX_OK;
+    hwloc_topology_t topo = NULL;
     r.slots = calloc(r.nslots, sizeof *r.slots);
-    r.dep = calloc(r.nslots, 1);
     r.bs = calloc(n ? n : 1, sizeof *r.bs);
     r.workers = calloc((size_t)threads, sizeof *r.workers);
     r.tag_md = EVP_MD_CTX_new();
     r.scratch = malloc(SCRATCH_LEN);
-    if (!r.slots || !r.dep || !r.bs || !r.workers || !r.tag_md || !r.scratch) {
+    if (!r.slots || !r.bs || !r.workers || !r.tag_md || !r.scratch) {
         rc = cx_error_set(e, CX_ERR_NOMEM, "pipeline state");
         goto done;
     }
@@ -500,15 +639,24 @@ cx_err cx_pipeline_run(const cx_pipeline_config *cfg, const cx_x25519_key *key,
             goto done;
         }
     }
+    if (cfg->cpulist && (rc = topology_new(&topo, e)) != CX_OK)
+        goto done;
 
     int bind_failed = 0;
     cx_error bind_err;
     cx_error_clear(&bind_err);
 #pragma omp parallel num_threads(threads)
     {
-        if (cfg->cpulist) {
+        /* bind for this run only: the OpenMP pool outlives it, so restore afterwards */
+        hwloc_bitmap_t old = NULL;
+        if (topo) {
             cx_error be;
-            if (cx_io_bind_thread(cfg->cpulist, &be) != CX_OK) {
+            old = hwloc_bitmap_alloc();
+            if (!old || bind_thread(topo, cfg->cpulist, old, &be) != CX_OK) {
+                if (!old)
+                    cx_error_set(&be, CX_ERR_NOMEM, "hwloc bitmap");
+                hwloc_bitmap_free(old);
+                old = NULL;
 #pragma omp critical(cx_pipeline_bind)
                 {
                     bind_failed = 1;
@@ -517,25 +665,28 @@ cx_err cx_pipeline_run(const cx_pipeline_config *cfg, const cx_x25519_key *key,
             }
         }
 #pragma omp barrier
-#pragma omp single
-        {
-            if (bind_failed) {
-                r.stop = 1;
-                r.rc = bind_err.code;
-                r.err = bind_err;
-            }
-            uint8_t hdr[CX_CXB_MAX_HEADER_LEN];
-            for (size_t b = 0; b < n && !r.stop; b++)
-                read_blob(&r, b, hdr);
-            while (r.dseq < r.seq)
-                deliver_one(&r);
+        if (!bind_failed) {
+            int t = omp_get_thread_num();
+            work_loop(&r, r.workers[t < r.nworkers ? t : 0]);
+        }
+        if (old) {
+            (void)hwloc_set_cpubind(topo, old, HWLOC_CPUBIND_THREAD); /* best effort */
+            hwloc_bitmap_free(old);
         }
     }
-    rc = r.rc;
-    if (rc != CX_OK && e)
-        *e = r.err;
+    if (bind_failed) {
+        rc = bind_err.code;
+        if (e)
+            *e = bind_err;
+    } else {
+        rc = r.rc;
+        if (rc != CX_OK && e)
+            *e = r.err;
+    }
 
 done:
+    if (topo)
+        hwloc_topology_destroy(topo);
     for (size_t b = 0; r.bs && b < n; b++) {
         cx_cxb_ctx_free(r.bs[b].ctx);
         if (r.bs[b].map)
@@ -551,9 +702,10 @@ done:
         cx_cxb_worker_free(r.workers[t]);
     free(r.workers);
     free(r.slots);
-    free(r.dep);
     free(r.bs);
     free(r.scratch);
     EVP_MD_CTX_free(r.tag_md);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
     return rc;
 }

@@ -778,7 +778,7 @@ static int wx_live(const wx *x)
 
 /* Move transfers forward once: start due retries, let libcurl work, collect the ends,
  * and wait (bounded) when nothing can happen yet. */
-static cx_err drive(wal_reader *rd, cx_error *e)
+static cx_err drive(wal_reader *rd, const wx *cur, cx_error *e)
 {
     double now = cx_now_seconds(), next = now + 1.0;
     wx *all[1 + 64];
@@ -813,7 +813,9 @@ static cx_err drive(wal_reader *rd, cx_error *e)
         wx_finished(x, msg->data.result);
         ended = 1;
     }
-    if (ended)
+    /* Only sleep when the consumer still has nothing to take: a transfer paused on a
+     * full buffer raises no socket event, so polling then would only wait out the timeout. */
+    if (ended || (cur && (cur->wpos > cur->rpos || !wx_live(cur))))
         return CX_OK;
     int timeout = (int)((next - cx_now_seconds()) * 1000.0);
     if (timeout < 0)
@@ -941,7 +943,7 @@ static cx_err wr_read_inner(wal_reader *rd, uint8_t *out, size_t len, size_t *go
                     }
                     continue;
                 }
-                cx_err rc = drive(rd, e);
+                cx_err rc = drive(rd, x, e);
                 if (rc != CX_OK)
                     return rc;
                 continue;
@@ -981,7 +983,7 @@ static cx_err wr_read_inner(wal_reader *rd, uint8_t *out, size_t len, size_t *go
         if (!wx_live(x))
             return cx_error_set(e, CX_ERR_INTERNAL, "%s: transfer in state %d", x->label,
                                 x->state);
-        cx_err rc = drive(rd, e);
+        cx_err rc = drive(rd, x, e);
         if (rc != CX_OK)
             return rc;
     }

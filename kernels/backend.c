@@ -9,9 +9,8 @@ cx_err cx_backend_create(const char *name, cx_precision precision, int threads,
 {
     if (!name || strcmp(name, "cpu") == 0)
         return cx_backend_cpu_create(precision, threads, out, e);
-    if (strcmp(name, "cuda") == 0)
-        return cx_error_set(e, CX_ERR_UNSUPPORTED,
-                            "backend 'cuda' is not built into this binary");
+    if (strcmp(name, "cuda") == 0) /* GPU 0; cx_backend_select takes "cuda:N" */
+        return cx_backend_cuda_create(0, precision, out, e);
     return cx_error_set(e, CX_ERR_ARG, "unknown backend '%s' (cpu, cuda)", name);
 }
 

@@ -133,6 +133,68 @@ void cx_backend_destroy(cx_backend *be);
 const char *cx_precision_name(cx_precision p); /* "fp32", "tf32", "bf16" */
 const char *cx_act_name(cx_act a);             /* "none", "relu", ... */
 
+/* ---- CUDA backend and device selection (task H: kernels/cuda/, kernels/backend_select.c)
+ * Built when CMake finds the CUDA toolkit (CLOAKX_HAVE_CUDA); in other builds every
+ * function here fails with CX_ERR_UNSUPPORTED ("not built in"), so callers need no #ifdef.
+ * The binary runs without a GPU or driver: these then fail with CX_ERR_DEVICE. */
+
+typedef struct cx_cuda_device_info {
+    int index;
+    char name[256];
+    int cc_major, cc_minor; /* compute capability (9.0 = H100) */
+    int sm_count;
+    size_t total_mem, free_mem; /* bytes */
+    char pci_bus_id[32];        /* "0000:1b:00.0" */
+} cx_cuda_device_info;
+
+/* GPUs visible to the CUDA runtime (> 0); CX_ERR_DEVICE with the runtime's reason when there
+ * is none ("no CUDA device: ..."). */
+cx_err cx_cuda_device_count(int *count, cx_error *e);
+cx_err cx_cuda_device_query(int device, cx_cuda_device_info *out, cx_error *e);
+/* The cuda backend on GPU `device`: cuBLAS GEMMs at `precision` (fp32: CUBLAS_COMPUTE_32F;
+ * tf32: CUBLAS_COMPUTE_32F_FAST_TF32; bf16: CUBLAS_COMPUTE_32F_FAST_16BF, i.e. bf16 products
+ * with fp32 accumulation over fp32 master weights), CUDA kernels for every other op, all on
+ * one stream with no host synchronisation except download() and sync(). */
+cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **out,
+                              cx_error *e);
+/* Pinned (page-locked) host memory, for DMA straight from decrypted buffers; wiped on free.
+ * The signatures match io's cx_buf_allocator (ud is unused) so that engine can plug them into
+ * the pipeline's buffer pool. */
+void *cx_cuda_pinned_alloc(void *ud, size_t len, cx_error *e);
+void cx_cuda_pinned_free(void *ud, void *p, size_t len);
+/* The CPUs nearest GPU `device` (hwloc, from its PCI locality), in the list syntax that
+ * cx_io_bind_thread takes ("0-15,32-47"). */
+cx_err cx_cuda_device_cpulist(int device, char *out, size_t cap, cx_error *e);
+
+/* CUDA graphs (cuda backend; CX_ERR_UNSUPPORTED on others): ops queued between begin and end
+ * are recorded instead of run, then launch replays them in one submission, the cure for a
+ * launch-bound small network. No host synchronisation or allocation may happen in between
+ * (a download or sync there fails and voids the capture; end reports it and the backend
+ * stays usable), and kernel arguments are frozen as captured, so per-step values (step t,
+ * learning rate, batch indices) must come from device memory to vary. A new end replaces the
+ * previous graph. */
+cx_err cx_backend_graph_begin(cx_backend *be, cx_error *e);
+cx_err cx_backend_graph_end(cx_backend *be, cx_error *e);
+cx_err cx_backend_graph_launch(cx_backend *be, cx_error *e);
+
+/* What --device picked. */
+typedef struct cx_device_choice {
+    char backend[8];  /* "cpu" or "cuda" */
+    int device;       /* GPU index; -1 for cpu */
+    char report[384]; /* what runs and why: "cuda:0 (NVIDIA H100 ..., sm_90, ..., cuBLAS
+                         tf32)" or "cpu (OpenBLAS + OpenMP, ...); auto: no CUDA device: ..." */
+} cx_device_choice;
+/* device: "auto" (NULL too: GPU 0 when a GPU is usable, else cpu, saying why), "cpu", "cuda"
+ * (= "cuda:0") or "cuda:N" (no fallback: an absent GPU is CX_ERR_DEVICE). threads: the
+ * cpu backend's. choice may be NULL. */
+cx_err cx_backend_select(const char *device, cx_precision precision, int threads,
+                         cx_backend **out, cx_device_choice *choice, cx_error *e);
+/* GEMM rate of backend be at one shape, C (m, n) = op(A) (m, k) · op(B) (k, n), repeated
+ * for at least min_seconds on buffers it allocates on the device: GFLOP/s (2·m·n·k per
+ * GEMM), at the backend's precision. */
+cx_err cx_backend_gemm_gflops(cx_backend *be, int trans_a, int trans_b, int m, int n, int k,
+                              double min_seconds, double *gflops, cx_error *e);
+
 /* ---- job spec (documented in kernels/README.md) ---- */
 
 typedef enum cx_task { CX_TASK_CLASSIFICATION = 0, CX_TASK_REGRESSION, CX_TASK_STATS } cx_task;
@@ -206,7 +268,10 @@ typedef struct cx_model {
     float y_mean, y_std;   /* regression targets are trained standardised; 0 / 1 otherwise */
 } cx_model;
 
-/* Builds the architecture from a spec; parameters zero (cx_model_init fills them). */
+#define CX_MODEL_MAX_PARAMS (1ull << 30) /* 4 GiB of fp32 parameters */
+
+/* Builds the architecture from a spec; parameters zero (cx_model_init fills them).
+ * More than CX_MODEL_MAX_PARAMS parameters: CX_ERR_LIMIT. */
 cx_err cx_model_create(const cx_spec *s, int n_features, int n_classes, cx_model **out,
                        cx_error *e);
 /* Deterministic init from seed: He/Xavier-uniform weights, zero biases. */

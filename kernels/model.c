@@ -96,6 +96,11 @@ cx_err cx_model_create(const cx_spec *s, int n_features, int n_classes, cx_model
     for (int l = 0; l < m->n_layers; l++)
         np += (size_t)m->dims[l] * m->dims[l + 1] + m->dims[l + 1];
     m->n_params = np;
+    if (np > CX_MODEL_MAX_PARAMS) {
+        cx_model_free(m);
+        return cx_error_set(e, CX_ERR_LIMIT, "model: %zu parameters exceed the limit of %llu",
+                            np, (unsigned long long)CX_MODEL_MAX_PARAMS);
+    }
     m->params = calloc(np, sizeof(float));
     if (!m->params) {
         cx_model_free(m);
@@ -367,7 +372,7 @@ cx_err cx_model_save(const cx_model *m, const json_t *extra, const char *path, c
             if (json_is_string(v)) {
                 rc = cx_safetensors_meta_set(st, key, json_string_value(v), e);
             } else {
-                char *txt = cx_json_dumps(v, 0);
+                char *txt = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
                 rc = txt ? cx_safetensors_meta_set(st, key, txt, e)
                          : cx_error_set(e, CX_ERR_NOMEM, "model: serialising metadata");
                 free(txt);

@@ -256,7 +256,7 @@ cx_err cx_spec_parse(const json_t *j, cx_spec *out, cx_error *e)
     cx_spec_defaults(&s);
     if (!json_is_object(j))
         return cx_error_set(e, CX_ERR_FORMAT, "spec: expected a JSON object");
-    TRYP(cx_json_check_keys(j, keys, "spec", e), "");
+    TRY(cx_json_check_keys(j, keys, "spec", e));
     int v = s.task;
     if (!json_object_get(j, "task"))
         return cx_error_set(e, CX_ERR_FORMAT, "spec: missing required key \"task\"");

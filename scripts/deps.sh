@@ -6,7 +6,7 @@ what=${1:-build}
 
 pkgs=(build-essential cmake pkg-config git ca-certificates
       libssl-dev libcurl4-openssl-dev libjansson-dev libhwloc-dev libopenblas-dev
-      libsodium-dev libsqlite3-dev libcbor-dev libcmocka-dev libbenchmark-dev
+      libsodium-dev libsqlite3-dev libcbor-dev libcmocka-dev libbenchmark-dev libxml2-dev
       python3 python3-numpy)
 if [ "$what" = test ]; then
     # clang + its runtimes for the sanitizer/libFuzzer build; scikit-learn for model-quality tests.

@@ -32,8 +32,8 @@ static inline void sample_load(sample *s)
     assert_int_equal(cx_file_read_all(GPU_DIR "nvtrust_hopper_report.bin", 1 << 20, &s->report,
                                       &s->report_len, &e),
                      CX_OK);
-    assert_int_equal(cx_file_read_all(GPU_DIR "nvtrust_hopper_certchain.pem", 1 << 20,
-                                      &s->chain, &s->chain_len, &e),
+    assert_int_equal(cx_file_read_all(GPU_DIR "nvtrust_hopper_certchain.pem", 1 << 20, &s->chain,
+                                      &s->chain_len, &e),
                      CX_OK);
 }
 
@@ -46,9 +46,9 @@ static inline void sample_free(sample *s)
 static inline void sample_nonce(uint8_t out[CX_GPU_NONCE_LEN])
 {
     size_t got = 0;
-    assert_int_equal(cx_hex_decode(SAMPLE_NONCE, strlen(SAMPLE_NONCE), out, CX_GPU_NONCE_LEN,
-                                   &got, NULL),
-                     CX_OK);
+    assert_int_equal(
+        cx_hex_decode(SAMPLE_NONCE, strlen(SAMPLE_NONCE), out, CX_GPU_NONCE_LEN, &got, NULL),
+        CX_OK);
     assert_int_equal(got, CX_GPU_NONCE_LEN);
 }
 

@@ -2,3 +2,5 @@
 cx_add_test(test_io_parse SOURCES test_io_parse.c LIBS cx_io OpenMP::OpenMP_C m LABELS unit)
 cx_add_script_test(test_cli_stats COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_stats.sh
                    LABELS integration)
+set_property(TEST test_io_parse APPEND PROPERTY ENVIRONMENT
+             "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/io_parse_lsan.supp")

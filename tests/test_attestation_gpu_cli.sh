@@ -73,7 +73,16 @@ assert len(certs) == 5
 ev("swapped", rep, b"".join([certs[1], certs[0]] + certs[2:]))
 ev("swapped_mid", rep, b"".join(certs[:2] + [certs[3], certs[2], certs[4]]))
 open(f"{out}/truncated.bin", "wb").write(rep[:3000])
+good = json.load(open(f"{out}/flipped.json"))[0]
+good["evidence"] = base64.b64encode(bytes(rep)).decode()
+bad = json.load(open(f"{out}/flipped.json"))[0]
+json.dump([good, bad], open(f"{out}/two_gpus.json", "w"))
+json.dump([good, good], open(f"{out}/two_good.json", "w"))
 EOF
+expect 0 "" -- attest verify-gpu "$tmp/two_good.json"
+expect 3 signature -- attest verify-gpu "$tmp/two_gpus.json"
+grep -q "GPU 1: signature" "$tmp/err.txt" || { echo "FAIL: second GPU not named" >&2; fails=$((fails + 1)); }
+grep -q '"verified": *true' "$tmp/out.json" || { echo "FAIL: first GPU should verify" >&2; fails=$((fails + 1)); }
 expect 3 signature -- attest verify-gpu "$tmp/flipped.json"
 expect 3 nonce -- attest verify-gpu "$D/nvtrust_evidence.json" --nonce "00${NONCE:2}"
 expect 3 format -- attest verify-gpu "$tmp/truncated.json"

@@ -3,9 +3,15 @@
 #include "attestation_gpu_common.h"
 
 /* Computed independently with Python hashlib (see tests/data/gpu/README.md). */
-#define DIGEST_0 "b81fa279a418635d32cc20f666fffa0da8f3e0038b3ff62460e52237f0e2eb6866d2ebab180e2f94b00d9df5c275ef50"
-#define DIGEST_1 "975496ba0238d98883d4a25704930c651028ed6716a14ff17692983bbddcf7e7f70875086bc306d615933ef11868ffda"
-#define DIGEST_2 "d0b97d124b3a5c433f4e5f37f271f50b927c8bd7949cfc4fbc301d50ef7a07743cb7066b7f0e879e2bb08cb5a4f4795e"
+#define DIGEST_0                                                                                   \
+    "b81fa279a418635d32cc20f666fffa0da8f3e0038b3ff62460e52237f0e2eb6866d2ebab180e2f94b00d9df5c275" \
+    "ef50"
+#define DIGEST_1                                                                                   \
+    "975496ba0238d98883d4a25704930c651028ed6716a14ff17692983bbddcf7e7f70875086bc306d615933ef11868" \
+    "ffda"
+#define DIGEST_2                                                                                   \
+    "d0b97d124b3a5c433f4e5f37f271f50b927c8bd7949cfc4fbc301d50ef7a07743cb7066b7f0e879e2bb08cb5a4f4" \
+    "795e"
 
 static void digest_hex(const cx_gpu_evidence *items, size_t n, char out[2 * CX_GPU_DIGEST_LEN + 1])
 {
@@ -20,8 +26,7 @@ static void test_load_committed_file(void **state)
     (void)state;
     cx_gpu_evidence_list l;
     cx_error e;
-    assert_int_equal(cx_gpu_evidence_load(CX_TESTDATA "/gpu/nvtrust_evidence.json", &l, &e),
-                     CX_OK);
+    assert_int_equal(cx_gpu_evidence_load(CX_TESTDATA "/gpu/nvtrust_evidence.json", &l, &e), CX_OK);
     assert_int_equal(l.n, 1);
     sample s;
     sample_load(&s);
@@ -56,8 +61,7 @@ static void test_round_trip_and_digest(void **state)
     assert_string_equal(hex, DIGEST_0);
     for (int i = 0; i < 2; i++)
         assert_int_equal(cx_gpu_evidence_add(&l, "HOPPER", nonce, s.report, s.report_len,
-                                             (const char *)s.chain, s.chain_len, NULL, NULL,
-                                             &e),
+                                             (const char *)s.chain, s.chain_len, NULL, NULL, &e),
                          CX_OK);
     digest_hex(l.items, 1, hex);
     assert_string_equal(hex, DIGEST_1);
@@ -136,7 +140,8 @@ static void test_malformed(void **state)
         "[{\"nonce\": \"%s\", \"evidence\": \"\", \"certificate\": \"QQ==\"}]",
         "[{\"nonce\": \"%s\", \"evidence\": \"EQ==\", \"certificate\": 7}]",
         "[{\"nonce\": \"%s\", \"evidence\": \"EQ==\", \"certificate\": \"AA==\"}]",
-        "[{\"nonce\": \"%s\", \"evidence\": \"EQ==\", \"certificate\": \"QQ==\", \"arch\": \"HOPPERHOPPERHOPPER\"}]",
+        ("[{\"nonce\": \"%s\", \"evidence\": \"EQ==\", \"certificate\": \"QQ==\", "
+         "\"arch\": \"HOPPERHOPPERHOPPER\"}]"),
     };
     for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++) {
 #pragma GCC diagnostic push

@@ -67,9 +67,8 @@ static cx_nvml_ret f_cert(cx_nvml_device d, cx_nvml_cc_cert *c)
     (void)d;
     memcpy(c->attestation_cert_chain, fake.s.chain, fake.s.chain_len);
     c->attestation_cert_chain[fake.s.chain_len] = 0; /* NVML counts a trailing NUL */
-    c->attestation_cert_chain_size = fake.chain_size_override
-                                         ? fake.chain_size_override
-                                         : (unsigned)fake.s.chain_len + 1;
+    c->attestation_cert_chain_size =
+        fake.chain_size_override ? fake.chain_size_override : (unsigned)fake.s.chain_len + 1;
     c->cert_chain_size = 0;
     return 0;
 }
@@ -91,8 +90,8 @@ static cx_nvml_ret f_arch(cx_nvml_device d, unsigned *a)
     return 0;
 }
 
-static const cx_nvml_ops fake_ops = {f_init,  f_shutdown, f_err,    f_count,  f_dev,   f_state,
-                                     f_report, f_cert,    f_driver, f_vbios, f_arch};
+static const cx_nvml_ops fake_ops = {f_init,   f_shutdown, f_err,    f_count, f_dev, f_state,
+                                     f_report, f_cert,     f_driver, f_vbios, f_arch};
 
 static int setup(void **state)
 {
@@ -148,8 +147,7 @@ static void test_collect_and_verify(void **state)
                                 .expected_driver = l.items[i].driver_version,
                                 .expected_vbios = l.items[i].vbios_version};
         assert_int_equal(cx_gpu_verify(l.items[i].report, l.items[i].report_len,
-                                       l.items[i].cert_chain, l.items[i].cert_chain_len, &o, r,
-                                       &e),
+                                       l.items[i].cert_chain, l.items[i].cert_chain_len, &o, r, &e),
                          CX_OK);
     }
     /* the collected file is the evidence JSON */
@@ -246,6 +244,9 @@ static void test_no_driver(void **state)
     assert_int_equal(cx_gpu_nvml_open(&nv, &e), CX_ERR_UNSUPPORTED);
     assert_null(nv);
     assert_non_null(strstr(e.msg, "libnvidia-ml.so.1 not found: no NVIDIA driver"));
+    cx_gpu_cc_state st;
+    assert_int_equal(cx_gpu_cc_state_query(&st, &e), CX_ERR_UNSUPPORTED);
+    assert_non_null(strstr(e.msg, "no NVIDIA driver"));
 }
 
 int main(void)

@@ -95,13 +95,14 @@ start_responders() { # STATUS_OF_C2
     for spec in "$P1 c2" "$P2 c3" "$P3 root"; do
         set -- $spec
         openssl ocsp -index "idx_$2.txt" -port "$1" -rsigner "$2.pem" -rkey "$2.key" \
-            -CA "$2.pem" -nrequest 50 >/dev/null 2>&1 &
+            -CA "$2.pem" -nrequest 50 >"ocsp_$1.log" 2>&1 &
         pids+=($!)
     done
+    # ready when each says so (a bare connect probe would stall the one-at-a-time responder)
     for port in $P1 $P2 $P3; do
-        for _ in $(seq 50); do
-            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-            sleep 0.1
+        for _ in $(seq 100); do
+            grep -q "waiting for OCSP client connections" "ocsp_$port.log" 2>/dev/null && break
+            sleep 0.05
         done
     done
 }

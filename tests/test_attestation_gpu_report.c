@@ -75,12 +75,12 @@ static void test_inconsistencies(void **state)
         uint8_t val;
         const char *want;
     } cases[] = {
-        {0, 0x10, "SPDMVersion"},         {1, 0xE1, "GET_MEASUREMENTS"},
-        {2, 0x00, "signature"},           {3, 0x01, "Param2"},
-        {38, 0x61, "MEASUREMENTS"},       {41, 63, "more than 63"},
-        {42, 0xC1, "MeasurementRecord"},  {45, 0x00, "index"},
-        {46, 0x02, "specification"},      {50, 47, "value size"},
-        {45 + 55, 0x01, "repeated"},      {45 + 3520 + 32, 0xA7, "opaque"},
+        {0, 0x10, "SPDMVersion"},        {1, 0xE1, "GET_MEASUREMENTS"},
+        {2, 0x00, "signature"},          {3, 0x01, "Param2"},
+        {38, 0x61, "MEASUREMENTS"},      {41, 63, "more than 63"},
+        {42, 0xC1, "MeasurementRecord"}, {45, 0x00, "index"},
+        {46, 0x02, "specification"},     {50, 47, "value size"},
+        {45 + 55, 0x01, "repeated"},     {45 + 3520 + 32, 0xA7, "opaque"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(b, s.report, s.report_len);

@@ -37,8 +37,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static cx_err run(fx *f, const uint8_t *rep, size_t rep_len, const char *chain,
-                  size_t chain_len, cx_error *e)
+static cx_err run(fx *f, const uint8_t *rep, size_t rep_len, const char *chain, size_t chain_len,
+                  cx_error *e)
 {
     return cx_gpu_verify(rep, rep_len, chain, chain_len, &f->o, f->r, e);
 }
@@ -49,9 +49,8 @@ static void test_sample_verifies(void **state)
     cx_error e;
     f->o.expected_driver = "550.90.07";
     f->o.expected_vbios = "96.00.9F.00.01"; /* NVML spells it upper-case; compared caselessly */
-    assert_int_equal(run(f, f->s.report, f->s.report_len, (const char *)f->s.chain,
-                         f->s.chain_len, &e),
-                     CX_OK);
+    assert_int_equal(
+        run(f, f->s.report, f->s.report_len, (const char *)f->s.chain, f->s.chain_len, &e), CX_OK);
     const cx_gpu_verify_result *r = f->r;
     assert_int_equal(r->format, CX_GPU_CHECK_PASSED);
     assert_int_equal(r->nonce, CX_GPU_CHECK_PASSED);
@@ -68,9 +67,8 @@ static void test_sample_verifies(void **state)
     assert_string_equal(r->failed, "");
     /* now (the default time) is inside the validity too */
     f->o.at_unix_ms = 0;
-    assert_int_equal(run(f, f->s.report, f->s.report_len, (const char *)f->s.chain,
-                         f->s.chain_len, &e),
-                     CX_OK);
+    assert_int_equal(
+        run(f, f->s.report, f->s.report_len, (const char *)f->s.chain, f->s.chain_len, &e), CX_OK);
 }
 
 static void expect_fail(fx *f, const uint8_t *rep, size_t rep_len, const char *chain,
@@ -93,8 +91,8 @@ static void test_flipped_bytes(void **state)
     for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
         memcpy(b, f->s.report, f->s.report_len);
         b[offs[i]] ^= 0x01;
-        expect_fail(f, b, f->s.report_len, (const char *)f->s.chain, f->s.chain_len,
-                    CX_ERR_VERIFY, "signature");
+        expect_fail(f, b, f->s.report_len, (const char *)f->s.chain, f->s.chain_len, CX_ERR_VERIFY,
+                    "signature");
         assert_int_equal(f->r->chain, CX_GPU_CHECK_PASSED);
     }
     free(b);
@@ -212,8 +210,8 @@ static void test_wrong_root(void **state)
     uint8_t *other = NULL;
     size_t other_len = 0;
     cx_error e;
-    assert_int_equal(cx_file_read_all(GPU_DIR "nvidia_corim_signing_root_ca.pem", 1 << 20,
-                                      &other, &other_len, &e),
+    assert_int_equal(cx_file_read_all(GPU_DIR "nvidia_corim_signing_root_ca.pem", 1 << 20, &other,
+                                      &other_len, &e),
                      CX_OK);
     f->o.root_pem = (const char *)other;
     f->o.root_pem_len = other_len;
@@ -221,14 +219,13 @@ static void test_wrong_root(void **state)
                 CX_ERR_VERIFY, "chain");
     free(other);
     /* the testdata copy of the NVIDIA root is accepted as an explicit root */
-    assert_int_equal(cx_file_read_all(GPU_DIR "nvidia_device_identity_ca.pem", 1 << 20, &other,
-                                      &other_len, &e),
-                     CX_OK);
+    assert_int_equal(
+        cx_file_read_all(GPU_DIR "nvidia_device_identity_ca.pem", 1 << 20, &other, &other_len, &e),
+        CX_OK);
     f->o.root_pem = (const char *)other;
     f->o.root_pem_len = other_len;
-    assert_int_equal(run(f, f->s.report, f->s.report_len, (const char *)f->s.chain,
-                         f->s.chain_len, &e),
-                     CX_OK);
+    assert_int_equal(
+        run(f, f->s.report, f->s.report_len, (const char *)f->s.chain, f->s.chain_len, &e), CX_OK);
     free(other);
 }
 
@@ -266,9 +263,8 @@ static void test_validity_window(void **state)
     /* the last valid second */
     f->o.at_unix_ms = 253402300799000LL;
     cx_error e;
-    assert_int_equal(run(f, f->s.report, f->s.report_len, (const char *)f->s.chain,
-                         f->s.chain_len, &e),
-                     CX_OK);
+    assert_int_equal(
+        run(f, f->s.report, f->s.report_len, (const char *)f->s.chain, f->s.chain_len, &e), CX_OK);
     /* 2021-01-01: before the root's notBefore (2021-11-05) */
     f->o.at_unix_ms = 1609459200000LL;
     expect_fail(f, f->s.report, f->s.report_len, (const char *)f->s.chain, f->s.chain_len,
@@ -316,22 +312,20 @@ static void test_reference(void **state)
     fx *f = *state;
     cx_gpu_reference *ref = NULL;
     cx_error e;
-    assert_int_equal(cx_gpu_reference_load(CX_TESTDATA "/gpu/reference_nvtrust_match.json", &ref,
-                                           &e),
-                     CX_OK);
+    assert_int_equal(
+        cx_gpu_reference_load(CX_TESTDATA "/gpu/reference_nvtrust_match.json", &ref, &e), CX_OK);
     assert_int_equal(cx_gpu_reference_count(ref), 64);
     f->o.reference = ref;
-    assert_int_equal(run(f, f->s.report, f->s.report_len, (const char *)f->s.chain,
-                         f->s.chain_len, &e),
-                     CX_OK);
+    assert_int_equal(
+        run(f, f->s.report, f->s.report_len, (const char *)f->s.chain, f->s.chain_len, &e), CX_OK);
     assert_int_equal(f->r->measurements, CX_GPU_CHECK_PASSED);
     assert_int_equal(f->r->meas_compared, 64);
     assert_int_equal(f->r->driver, CX_GPU_CHECK_PASSED);
     cx_gpu_reference_free(ref);
 
-    assert_int_equal(cx_gpu_reference_load(CX_TESTDATA "/gpu/reference_nvtrust_mismatch5.json",
-                                           &ref, &e),
-                     CX_OK);
+    assert_int_equal(
+        cx_gpu_reference_load(CX_TESTDATA "/gpu/reference_nvtrust_mismatch5.json", &ref, &e),
+        CX_OK);
     f->o.reference = ref;
     expect_fail(f, f->s.report, f->s.report_len, (const char *)f->s.chain, f->s.chain_len,
                 CX_ERR_VERIFY, "measurement 5");

@@ -20,10 +20,14 @@
 static uint8_t g_meas[48];
 
 /* Runs in a child: returns 0 ok; 10 + submit result code otherwise encoded in bits. */
-static int child(const char *path, int which, const cx_chain_id *job, const uint8_t *msg,
+static int child(int gate, const char *path, int which, const cx_chain_id *job, const uint8_t *msg,
                  size_t len, const uint8_t *sig, const cx_chain_id *enclave,
                  const cx_chain_addr *sink)
 {
+    /* both children start together: wait until the parent closes the gate */
+    char g;
+    if (read(gate, &g, 1) != 0)
+        return 8;
     cx_ledger *l;
     cx_error e;
     if (cx_ledger_local_open(path, NULL, &l, &e) != CX_OK)
@@ -131,12 +135,18 @@ static void test_two_processes(void **state)
     cx_chain_addr sink;
     memset(sink.b, 0x5a, 32);
     pid_t pids[2];
+    int gate[2];
+    assert_int_equal(pipe(gate), 0);
     for (int w = 0; w < 2; w++) {
         pids[w] = fork();
         assert_true(pids[w] >= 0);
-        if (pids[w] == 0)
-            _exit(child(path, w, &job, msg, len, sig, &enclave, &sink));
+        if (pids[w] == 0) {
+            close(gate[1]);
+            _exit(child(gate[0], path, w, &job, msg, len, sig, &enclave, &sink));
+        }
     }
+    close(gate[0]);
+    close(gate[1]); /* opens the gate: both reads return 0 */
     int codes[2];
     for (int w = 0; w < 2; w++) {
         int st = 0;

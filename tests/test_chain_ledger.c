@@ -176,6 +176,7 @@ static cx_ledger_job_state job_state(fx *f, const cx_chain_id *job)
 static void test_paid_exactly(void **state)
 {
     fx *f = *state;
+    assert_string_equal(cx_ledger_backend_name(f->l), "local");
     assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 1000000 - 100000); /* escrowed */
     uint64_t rows[NCONTRIB] = {10, 500, 5000 /* capped at 1000 */, 333, 0};
     uint8_t *msg, sig[64];

@@ -75,6 +75,18 @@ grep -q oops "$work/err" && fail "contents leaked into the error"
 out=$("$cx" stats --data "$work/bad.csv" --max-bad-fraction 0.5 --json)
 $py -c 'import json,sys; v=json.loads(sys.argv[1]); f=v["files"][0]; assert f["bad_rows"]==1 and f["bad"][0]["line"]==3 and f["bad"][0]["reason"]=="number", f' "$out" || fail "bad rows json"
 
+# an f32 matrix written from FORMAT.md by hand (not by our writer): same figures
+python3 - "$work/m.f32" <<'PY' || fail "writing f32"
+import struct, sys
+names = b"x\0y\0z\0"
+hdr = b"CXF32MAT" + struct.pack("<IIQiI", 1, 3, 4, -1, len(names)) + names
+hdr += b"\0" * (-len(hdr) % 8)
+rows = [(1, 2.5, 10), (2, 4.5, float("nan")), (3, 6.5, 30), (4, 8.5, 40)]
+open(sys.argv[1], "wb").write(hdr + b"".join(struct.pack("<3f", *r) for r in rows))
+PY
+out=$("$cx" stats --data "$work/m.f32" --json)
+$py -c 'import json,sys; v=json.loads(sys.argv[1]); c={k["name"]:k for k in v["columns"]}; assert v["rows"]==4 and c["y"]["mean"]==5.5 and c["z"]["count"]==3 and c["z"]["max"]==40, v' "$out" || fail "f32 stats"
+
 # text output and usage errors
 "$cx" stats --data "$work/a.csv" --categorical 'c,name' | grep -q 'correlation' || fail "text output"
 set +e

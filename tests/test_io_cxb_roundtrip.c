@@ -166,6 +166,43 @@ static void test_seal_length_mismatch(void **state)
     cx_x25519_key_free(k);
 }
 
+/* Decrypt threads bound to a CPU list through hwloc; a bad list is refused. */
+static void test_cpu_binding(void **state)
+{
+    (void)state;
+    cx_x25519_key *k;
+    assert_int_equal(cx_x25519_key_generate(&k, NULL), CX_OK);
+    uint8_t pt[1000];
+    fill_pattern(pt, sizeof pt, 3);
+    membuf blob = {0};
+    seal_to(k, pt, sizeof pt, 128, CX_CONTENT_RAW, &blob, NULL, NULL);
+    const char *lists[] = {"0", "not-a-cpu-list"};
+    for (int i = 0; i < 2; i++) {
+        cx_mem_reader mr;
+        cx_pipeline_blob in = {.id = "bound", .fd = -1};
+        cx_reader_from_memory(&in.reader, &mr, blob.data, blob.len);
+        collect c = {0};
+        cx_pipeline_result res;
+        cx_pipeline_config cfg = {.threads = 2, .cpulist = lists[i]};
+        cx_pipeline_consumer cons = {collect_chunk, collect_done, &c};
+        cx_error e;
+        cx_err rc = cx_pipeline_run(&cfg, k, &in, 1, &cons, &res, &e);
+        if (i == 0) {
+            assert_int_equal(rc, CX_OK);
+            assert_int_equal(c.len, sizeof pt);
+            assert_memory_equal(c.data, pt, sizeof pt);
+        } else {
+            assert_int_equal(rc, CX_ERR_ARG);
+            assert_int_equal(c.chunks, 0);
+        }
+        free(c.data);
+    }
+    cx_error e;
+    assert_int_equal(cx_io_bind_thread("", &e), CX_ERR_ARG);
+    free(blob.data);
+    cx_x25519_key_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_many_blobs),
         cmocka_unit_test(test_chunk_larger_than_buffers),
         cmocka_unit_test(test_seal_length_mismatch),
+        cmocka_unit_test(test_cpu_binding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -342,8 +342,12 @@ static char *big_csv(size_t rows, size_t *len)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         int k = (int)(x % 5);
         const char *tag = k == 0 ? "\"a\nb\"" : k == 1 ? "\"c,d\"" : k == 2 ? "e" : k == 3 ? "\"\"\"q\"\"\"" : "\"\n\n\"";
-        o += (size_t)snprintf(b + o, cap - o, "%.6f,%d,%s,%d\n", (double)(x % 100000) / 997.0,
-                              (int)(x % 1000) - 500, tag, (int)(x >> 60) % 3);
+        if (i % 7 == 3) /* a gap, filled with the column mean */
+            o += (size_t)snprintf(b + o, cap - o, ",%d,%s,%d\n", (int)(x % 1000) - 500, tag,
+                                  (int)(x >> 60) % 3);
+        else
+            o += (size_t)snprintf(b + o, cap - o, "%.6f,%d,%s,%d\n", (double)(x % 100000) / 997.0,
+                                  (int)(x % 1000) - 500, tag, (int)(x >> 60) % 3);
         if (i % 10007 == 5)
             o += (size_t)snprintf(b + o, cap - o, "1,oops,e,1\n");
     }
@@ -363,6 +367,7 @@ static void test_parallel_load_matches_feed(void **state)
     assert_int_equal(cx_dataset_schema_add_categorical(s, "tag", NULL, 0, &e), CX_OK);
     assert_int_equal(cx_dataset_schema_set_label(s, "y", CX_LABEL_CLASS, &e), CX_OK);
     assert_int_equal(cx_dataset_schema_set_bad_fraction(s, 0.01, &e), CX_OK);
+    assert_int_equal(cx_dataset_schema_set_missing(s, CX_MISSING_FILL_MEAN, 0, &e), CX_OK);
     cx_dataset *fed = parse_chunked(s, CX_DATA_CSV, csv, len, 65536 + 13, &e);
     if (!fed)
         fail_msg("%s", e.msg);
@@ -433,6 +438,39 @@ static void test_multi_blob_merge(void **state)
     assert_string_equal(ds->feature_names[1], "c=p");
     assert_int_equal(ds->blobs[0].listed[0].reason, CX_BAD_CATEGORY);
     cx_dataset_free(ds);
+    cx_dataset_schema_free(s);
+}
+
+/* Different blobs fed from different threads at once (the pipeline's shape) give the
+ * dataset a sequential feed gives. */
+static void test_blobs_fed_concurrently(void **state)
+{
+    (void)state;
+    enum { NB = 8 };
+    cx_dataset_schema *s = tricky_schema();
+    cx_error e;
+    cx_dataset *ds[2] = {NULL, NULL};
+    for (int par = 0; par < 2; par++) {
+        cx_parser *p;
+        assert_int_equal(cx_parser_new(s, CX_DATA_CSV, NB, &p, &e), CX_OK);
+        int fails = 0;
+        const size_t len = sizeof tricky_csv - 1;
+#pragma omp parallel for num_threads(4) schedule(dynamic, 1) reduction(+ : fails) if (par)
+        for (int b = 0; b < NB; b++) {
+            size_t chunk = 1 + (size_t)b * 5;
+            for (size_t off = 0; off < len; off += chunk) {
+                size_t n = len - off < chunk ? len - off : chunk;
+                fails += cx_parser_feed(p, (size_t)b, tricky_csv + off, n, off + n == len, NULL) != CX_OK;
+            }
+        }
+        assert_int_equal(fails, 0);
+        assert_int_equal(cx_parser_finalize(p, &ds[par], &e), CX_OK);
+        cx_parser_free(p);
+    }
+    assert_int_equal(ds[0]->n, 5 * NB);
+    assert_same(ds[0], ds[1]);
+    cx_dataset_free(ds[0]);
+    cx_dataset_free(ds[1]);
     cx_dataset_schema_free(s);
 }
 
@@ -603,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_f32_roundtrip),
         cmocka_unit_test(test_parallel_load_matches_feed),
         cmocka_unit_test(test_multi_blob_merge),
+        cmocka_unit_test(test_blobs_fed_concurrently),
         cmocka_unit_test(test_float_parser_matches_strtof),
         cmocka_unit_test(test_standardizer),
         cmocka_unit_test(test_stats),

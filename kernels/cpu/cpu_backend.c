@@ -14,6 +14,9 @@ typedef struct cpu_ctx {
 } cpu_ctx;
 
 #define NT(be) (((cpu_ctx *)(be)->ctx)->threads)
+/* Element-wise work below this many elements runs on the calling thread: a parallel
+ * region's fork and barrier cost more than the work, badly so on a shared machine. */
+#define CPU_PAR_MIN ((size_t)1 << 15)
 
 static cx_err cpu_alloc(cx_backend *be, size_t bytes, void **out, cx_error *e)
 {
@@ -66,11 +69,34 @@ static void cpu_sgemm(cx_backend *be, int ta, int tb, int m, int n, int k, float
                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
                       int ldc)
 {
-    (void)be;
     if (m <= 0 || n <= 0)
         return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    const CBLAS_TRANSPOSE ota = ta ? CblasTrans : CblasNoTrans;
+    const CBLAS_TRANSPOSE otb = tb ? CblasTrans : CblasNoTrans;
+    int nt = NT(be);
+    /* One thread pool only: OpenBLAS runs single-threaded inside our OpenMP threads, each
+     * owning a block of C's rows. Two pools (OpenBLAS' pthreads spinning against OpenMP's)
+     * thrash a small machine; and the split keeps every element's summation order fixed. */
+    if (nt > 1 && (double)m * n * k < 2.0e5)
+        nt = 1;
+    if (nt > m)
+        nt = m;
+    if (nt <= 1) {
+        cblas_sgemm(CblasRowMajor, ota, otb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        /* row blocks rounded to 8 rows for the kernel's register tiles */
+        int per = ((m + nth - 1) / nth + 7) & ~7;
+        int i0 = t * per, i1 = i0 + per < m ? i0 + per : m;
+        if (i0 < i1) {
+            const float *ai = ta ? a + i0 : a + (size_t)i0 * lda;
+            cblas_sgemm(CblasRowMajor, ota, otb, i1 - i0, n, k, alpha, ai, lda, b, ldb, beta,
+                        c + (size_t)i0 * ldc, ldc);
+        }
+    }
 }
 
 #define GELU_S 0.7978845608028654f /* sqrt(2/pi) */
@@ -114,35 +140,101 @@ static inline float act_df(cx_act act, float z, float y)
     }
 }
 
+/* "no loop-carried dependences" for the vectoriser, in each compiler's words */
+#if defined(__clang__)
+#define CX_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#else
+#define CX_IVDEP _Pragma("GCC ivdep")
+#endif
+
+/* Per-row kernels, one per activation, so each inner loop vectorises (no switch per
+ * element; ivdep: z/out and dout/dz may be the same buffer, element for element). */
+static inline void fwd_row(cx_act act, float *z, const float *b, float *o, int n)
+{
+    if (b) {
+        CX_IVDEP
+        for (int j = 0; j < n; j++)
+            z[j] += b[j];
+    }
+    switch (act) {
+    case CX_ACT_RELU:
+        CX_IVDEP
+        for (int j = 0; j < n; j++)
+            o[j] = z[j] > 0.0f ? z[j] : 0.0f;
+        break;
+    case CX_ACT_GELU:
+        for (int j = 0; j < n; j++)
+            o[j] = act_f(CX_ACT_GELU, z[j]);
+        break;
+    case CX_ACT_TANH:
+        for (int j = 0; j < n; j++)
+            o[j] = tanhf(z[j]);
+        break;
+    case CX_ACT_SIGMOID:
+        for (int j = 0; j < n; j++)
+            o[j] = act_f(CX_ACT_SIGMOID, z[j]);
+        break;
+    case CX_ACT_NONE:
+    default:
+        if (o != z)
+            memcpy(o, z, (size_t)n * sizeof(float));
+        break;
+    }
+}
+
+static inline void bwd_row(cx_act act, const float *z, const float *y, const float *d, float *g,
+                           int n)
+{
+    switch (act) {
+    case CX_ACT_RELU:
+        CX_IVDEP
+        for (int j = 0; j < n; j++)
+            g[j] = d[j] * (float)(z[j] > 0.0f);
+        break;
+    case CX_ACT_GELU:
+        for (int j = 0; j < n; j++)
+            g[j] = d[j] * act_df(CX_ACT_GELU, z[j], y[j]);
+        break;
+    case CX_ACT_TANH:
+        CX_IVDEP
+        for (int j = 0; j < n; j++)
+            g[j] = d[j] * (1.0f - y[j] * y[j]);
+        break;
+    case CX_ACT_SIGMOID:
+        CX_IVDEP
+        for (int j = 0; j < n; j++)
+            g[j] = d[j] * (y[j] * (1.0f - y[j]));
+        break;
+    case CX_ACT_NONE:
+    default:
+        if (g != d)
+            memcpy(g, d, (size_t)n * sizeof(float));
+        break;
+    }
+}
+
 static void cpu_bias_act_forward(cx_backend *be, cx_act act, int rows, int n, float *z,
                                  const float *bias, float *out)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be))
-    for (int r = 0; r < rows; r++) {
-        float *zr = z + (size_t)r * n;
-        float *orow = out + (size_t)r * n;
-        for (int j = 0; j < n; j++) {
-            float v = zr[j] + (bias ? bias[j] : 0.0f);
-            zr[j] = v;
-            orow[j] = act_f(act, v);
-        }
-    }
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
+    for (int r = 0; r < rows; r++)
+        fwd_row(act, z + (size_t)r * n, bias, out + (size_t)r * n, n);
 }
 
 static void cpu_act_backward(cx_backend *be, cx_act act, int rows, int n, const float *z,
                              const float *out, const float *dout, float *dz)
 {
-    size_t total = (size_t)rows * n;
-#pragma omp parallel for schedule(static) num_threads(NT(be))
-    for (size_t i = 0; i < total; i++)
-        dz[i] = dout[i] * act_df(act, z[i], out[i]);
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
+    for (int r = 0; r < rows; r++)
+        bwd_row(act, z + (size_t)r * n, out + (size_t)r * n, dout + (size_t)r * n,
+                dz + (size_t)r * n, n);
 }
 
 static void cpu_softmax_xent(cx_backend *be, int rows, int classes, const float *logits,
                              const float *labels, float grad_scale, float *probs,
                              float *dlogits, float *loss_rows)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * classes >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         const float *l = logits + (size_t)r * classes;
         float *p = probs + (size_t)r * classes;
@@ -174,7 +266,7 @@ static void cpu_logistic_loss(cx_backend *be, int rows, const float *logits,
                               const float *labels, float grad_scale, float *probs,
                               float *dlogits, float *loss_rows)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         float z = logits[r], y = labels[r];
         float p = act_f(CX_ACT_SIGMOID, z);
@@ -190,7 +282,7 @@ static void cpu_logistic_loss(cx_backend *be, int rows, const float *logits,
 static void cpu_mse_loss(cx_backend *be, int rows, int n, const float *pred,
                          const float *target, float grad_scale, float *dpred, float *loss_rows)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         float acc = 0.0f;
         for (int j = 0; j < n; j++) {
@@ -211,7 +303,7 @@ static void cpu_col_sum(cx_backend *be, int rows, int n, const float *x, float a
     /* columns split in blocks across threads; each column summed over rows in order */
     const int blk = 64;
     int nblk = (n + blk - 1) / blk;
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
     for (int b = 0; b < nblk; b++) {
         int j0 = b * blk, j1 = j0 + blk < n ? j0 + blk : n;
         float acc[64];
@@ -230,7 +322,7 @@ static void cpu_col_sum(cx_backend *be, int rows, int n, const float *x, float a
 static void cpu_row_norm_sq(cx_backend *be, int rows, int n, const float *x, int accumulate,
                             float *out)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * n;
         float acc = 0.0f;
@@ -260,7 +352,7 @@ static void cpu_clip_factor(cx_backend *be, int rows, const float *norm_sq, floa
 
 static void cpu_row_scale(cx_backend *be, int rows, int n, float *x, const float *s)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         float f = s[r];
         float *xr = x + (size_t)r * n;
@@ -271,7 +363,7 @@ static void cpu_row_scale(cx_backend *be, int rows, int n, float *x, const float
 
 static void cpu_scale(cx_backend *be, size_t n, float *x, float alpha)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         x[i] *= alpha;
 }
@@ -282,7 +374,7 @@ static void cpu_adam_update(cx_backend *be, size_t n, float *p, const float *g, 
 {
     float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
     float l2 = decoupled ? 0.0f : wd, dec = decoupled ? lr * wd : 0.0f;
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + l2 * p[i];
         float mi = b1 * m[i] + (1.0f - b1) * gi;
@@ -297,7 +389,7 @@ static void cpu_adam_update(cx_backend *be, size_t n, float *p, const float *g, 
 static void cpu_sgd_update(cx_backend *be, size_t n, float *p, const float *g, float *buf,
                            float lr, float mu, float wd)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + wd * p[i];
         if (mu != 0.0f) {
@@ -321,7 +413,7 @@ static cx_err cpu_noise_add(cx_backend *be, size_t n, float *x, const float *noi
 static void cpu_standardize(cx_backend *be, int rows, int n, float *x, const float *mean,
                             const float *inv_std)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t)r * n;
         for (int j = 0; j < n; j++)
@@ -332,7 +424,7 @@ static void cpu_standardize(cx_backend *be, int rows, int n, float *x, const flo
 static void cpu_gather_rows(cx_backend *be, int rows, int n, const int32_t *idx,
                             const float *src, float *dst)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++)
         memcpy(dst + (size_t)r * n, src + (size_t)idx[r] * n, (size_t)n * sizeof(float));
 }
@@ -381,9 +473,9 @@ cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **o
         return cx_error_set(e, CX_ERR_NOMEM, "cpu backend: allocating context");
     }
     c->threads = threads > 0 ? threads : omp_get_num_procs();
-    /* OpenBLAS keeps its thread count process-wide; match it to ours so that GEMM
-     * partitioning (and thus its summation order) follows the requested thread count. */
-    openblas_set_num_threads(c->threads);
+    /* OpenBLAS keeps its thread count process-wide: single-threaded, because the GEMMs
+     * are split across our OpenMP threads (see cpu_sgemm). */
+    openblas_set_num_threads(1);
     be->name = "cpu";
     be->precision = precision;
     be->ctx = c;

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# bench/gpu-check.sh — one command for a GPU machine: build with CUDA, run the `gpu` tests and the
+# GPU benchmarks (cloakx vs cuBLAS vs PyTorch), print a short table last. Fails fast without a GPU.
+#
+# usage: bench/gpu-check.sh            (env: CX_GPU_CHECK_BUILD=dir, CX_GPU_CHECK_JOBS=n,
+#                                        CX_GPU_CHECK_ROWS=n, CX_GPU_CHECK_WIDE_ROWS=n)
+# Exit: 0 everything ran and the tests passed; 1 otherwise, saying why on stderr — within
+#       seconds and before building anything when there is no usable GPU or CUDA toolkit.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${CX_GPU_CHECK_BUILD:-$ROOT/build-gpu-check}
+JOBS=${CX_GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 2)}
+ROWS=${CX_GPU_CHECK_ROWS:-200000}
+WIDE_ROWS=${CX_GPU_CHECK_WIDE_ROWS:-65536}
+LOGS=$BUILD/gpu-check
+
+die() { printf 'gpu-check: FAILED: %s\n' "$*" >&2; exit 1; }
+nogpu() { printf 'gpu-check: FAILED (nothing built or run): %s\n' "$*" >&2; exit 1; }
+step() { printf '\n== gpu-check: %s\n' "$*" >&2; }
+
+# ---- 1. preflight (seconds): a driver that sees a GPU, and a CUDA toolkit -------------------
+step "preflight"
+command -v nvidia-smi >/dev/null 2>&1 ||
+    nogpu "no GPU: nvidia-smi is not installed (no NVIDIA driver on this machine)"
+if ! gpus=$(timeout 60 nvidia-smi --query-gpu=index,name,memory.total,driver_version,pci.bus_id \
+        --format=csv,noheader 2>&1); then
+    nogpu "no usable GPU: nvidia-smi failed: $(printf '%s' "$gpus" | head -n 3)"
+fi
+[ -n "$gpus" ] || nogpu "no usable GPU: nvidia-smi lists none"
+NVCC=${CUDACXX:-$(command -v nvcc || true)}
+[ -n "$NVCC" ] || NVCC=/usr/local/cuda/bin/nvcc
+[ -x "$NVCC" ] || nogpu "no CUDA toolkit: nvcc not found (PATH, CUDACXX, /usr/local/cuda/bin)"
+cc_mode=$(timeout 60 nvidia-smi conf-compute -f 2>/dev/null | tr -s ' \n' ' ' || true)
+printf '%s\n' "$gpus" >&2
+printf 'nvcc: %s\nconfidential computing (nvidia-smi conf-compute -f): %s\n' \
+    "$("$NVCC" --version | tail -n 1)" "${cc_mode:-not reported}" >&2
+
+mkdir -p "$LOGS" || die "cannot create $LOGS"
+
+# ---- 2. build ---------------------------------------------------------------------------------
+step "build ($BUILD, CLOAKX_CUDA=ON, $JOBS jobs)"
+cmake -S "$ROOT" -B "$BUILD" -DCLOAKX_CUDA=ON -DCLOAKX_WERROR=ON -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CUDA_COMPILER="$NVCC" >"$LOGS/configure.log" 2>&1 ||
+    die "configure failed: $(tail -n 5 "$LOGS/configure.log") (log: $LOGS/configure.log)"
+cmake --build "$BUILD" -j "$JOBS" >"$LOGS/build.log" 2>&1 ||
+    die "build failed: $(grep -m 5 -E 'error' "$LOGS/build.log") (log: $LOGS/build.log)"
+CLOAKX=$BUILD/engine/cloakx
+[ -x "$CLOAKX" ] || die "no cloakx binary at $CLOAKX"
+
+# ---- 3. the gpu tests -------------------------------------------------------------------------
+step "ctest -L gpu"
+ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 900 >"$LOGS/gpu-tests.log" 2>&1
+tests_rc=$?
+tail -n 25 "$LOGS/gpu-tests.log" >&2
+tests_summary=$(grep -E 'tests passed' "$LOGS/gpu-tests.log" | tail -n 1)
+# on a GPU machine a skipped parity test means the CUDA runtime did not see the GPU: a failure
+skipped=$(grep -cE 'test_kernels_cuda_parity .*(\*\*\*Skipped|Not Run)' "$LOGS/gpu-tests.log" || true)
+
+# ---- 4. benchmarks ----------------------------------------------------------------------------
+bench() { # name, then cloakx arguments; JSON to $LOGS/name.json
+    local name=$1
+    shift
+    step "cloakx bench train $*"
+    if "$CLOAKX" bench train "$@" --json >"$LOGS/$name.json" 2>"$LOGS/$name.log"; then
+        return 0
+    fi
+    printf 'gpu-check: %s failed: %s\n' "$name" "$(tail -n 3 "$LOGS/$name.log")" >&2
+    rm -f "$LOGS/$name.json"
+    return 1
+}
+bench_rc=0
+bench ref --device cuda --rows "$ROWS" --epochs 4 --save-data "$LOGS/ref" || bench_rc=1
+bench ref_tf32 --device cuda --precision tf32 --rows "$ROWS" --epochs 4 || bench_rc=1
+bench wide_tf32 --device cuda --precision tf32 --inputs 1024 --width 4096 --layers 2 \
+    --rows "$WIDE_ROWS" --epochs 3 --batch 4096 || bench_rc=1
+bench wide_fp32 --device cuda --inputs 1024 --width 4096 --layers 2 \
+    --rows "$WIDE_ROWS" --epochs 3 --batch 4096 || bench_rc=1
+
+step "PyTorch peer (bench/torch_mlp.py --device cuda)"
+torch_note=""
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
+        >/dev/null 2>&1; then
+    torch_note="no CUDA build of PyTorch on this machine ($("$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1 | tail -n 1))"
+    rm -f "$LOGS/torch.json"
+elif [ ! -f "$LOGS/ref.x.f32" ]; then
+    torch_note="skipped: the reference run did not write its data"
+    rm -f "$LOGS/torch.json"
+elif ! "$PY" "$ROOT/bench/torch_mlp.py" --device cuda --data "$LOGS/ref" --epochs 4 --json \
+        >"$LOGS/torch.json" 2>"$LOGS/torch.log"; then
+    torch_note="torch_mlp.py failed: $(tail -n 2 "$LOGS/torch.log")"
+    rm -f "$LOGS/torch.json"
+fi
+rm -f "$LOGS/ref.x.f32" "$LOGS/ref.y.f32"
+
+# ---- 5. the table (last) ----------------------------------------------------------------------
+step "summary"
+"$PY" - "$LOGS" "$torch_note" <<'EOF'
+import json, os, sys
+logs, torch_note = sys.argv[1], sys.argv[2]
+def load(name):
+    try:
+        with open(os.path.join(logs, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+ref, t = load("ref"), load("torch")
+rows = [("reference MLP fp32", ref), ("reference MLP tf32", load("ref_tf32")),
+        ("4096-wide MLP tf32", load("wide_tf32")), ("4096-wide MLP fp32", load("wide_fp32"))]
+first = next((r for _, r in rows if r), None)
+print("device: %s" % (first["device"] if first else "?"))
+print("GPU confidential computing: %s" % (first["gpu_cc_state"] if first else "?"))
+print("%-22s %14s %10s %16s %9s" % ("run", "samples/s", "GFLOP/s", "cuBLAS GFLOP/s", "of GEMM"))
+for name, r in rows:
+    if not r:
+        print("%-22s %14s" % (name, "failed"))
+        continue
+    print("%-22s %14.0f %10.1f %16.1f %8.0f%%" % (name, r["samples_per_s"], r["gflops"],
+          r["gemm_gflops_step_mix"], 100.0 * r["fraction_of_gemm_rate"]))
+if t and ref:
+    print("%-22s %14.0f  (%s on %s; cloakx fp32 = %.2fx PyTorch, target >= 1.5x)" % (
+        "PyTorch reference fp32", t["samples_per_s"], "torch " + t["torch"], t["device"],
+        ref["samples_per_s"] / t["samples_per_s"]))
+else:
+    print("%-22s %14s  (%s)" % ("PyTorch reference", "-", torch_note or "no result"))
+w = load("wide_tf32")
+if w:
+    print("4096-wide tf32 end to end: %.0f%% of cuBLAS TF32 at its shapes (target >= 70%%)"
+          % (100.0 * w["fraction_of_gemm_rate"]))
+EOF
+printf 'gpu tests: %s%s (log: %s)\n' "${tests_summary:-no summary}" \
+    "$([ "${skipped:-0}" != 0 ] && echo ", $skipped skipped")" "$LOGS/gpu-tests.log"
+
+[ "$tests_rc" -eq 0 ] || die "gpu tests failed (see $LOGS/gpu-tests.log)"
+[ "${skipped:-0}" = 0 ] || die "gpu tests were skipped on a GPU machine (the CUDA runtime sees no GPU)"
+[ "$bench_rc" -eq 0 ] || die "a benchmark failed (logs in $LOGS)"
+exit 0

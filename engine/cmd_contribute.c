@@ -1,0 +1,233 @@
+/* cmd_contribute.c — `cloakx contribute`: a seller seals data files to the pool's attested
+ * enclave key (pool and contributor bound in the header), stores and registers each blob. */
+#include "cli.h"
+#include "job.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static cx_err fd_write(void *ctx, const void *buf, size_t len, cx_error *e)
+{
+    return cx_write_full(*(int *)ctx, buf, len, e);
+}
+
+/* Seal one file into a temporary file (ciphertext only), then put it in the store. */
+static cx_err seal_and_store(cx_store *s, const char *path, const uint8_t x_pk[32],
+                             const char *pool_hex, const char *contributor,
+                             char id[CX_STORE_ID_MAX], cx_error *e)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return cx_error_errno(e, CX_ERR_IO, errno, "%s", path);
+    struct stat sb;
+    if (fstat(in, &sb) != 0) {
+        int en = errno;
+        close(in);
+        return cx_error_errno(e, CX_ERR_IO, en, "%s", path);
+    }
+    const char *tmpdir = getenv("TMPDIR");
+    char tmpl[PATH_MAX];
+    snprintf(tmpl, sizeof tmpl, "%s/cloakx-seal-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int out = mkstemp(tmpl);
+    if (out < 0) {
+        int en = errno;
+        close(in);
+        return cx_error_errno(e, CX_ERR_IO, en, "creating a temporary file in %s", tmpl);
+    }
+    unlink(tmpl);
+    cx_data_format f = cx_data_format_from_path(path);
+    cx_cxb_seal_params p = {.recipient_pub = x_pk,
+                            .pool_id = pool_hex,
+                            .contributor = contributor,
+                            .content_type = f == CX_DATA_JSONL ? CX_CONTENT_JSONL
+                                            : f == CX_DATA_F32 ? CX_CONTENT_F32
+                                                               : CX_CONTENT_CSV};
+    cx_reader r;
+    cx_reader_from_fd(&r, in);
+    cx_writer w = {fd_write, &out};
+    cx_err rc = cx_cxb_seal(&p, &r, (uint64_t)sb.st_size, &w, NULL, NULL, e);
+    close(in);
+    if (rc == CX_OK && lseek(out, 0, SEEK_SET) != 0)
+        rc = cx_error_errno(e, CX_ERR_IO, errno, "rewinding the sealed file");
+    if (rc == CX_OK) {
+        cx_reader_from_fd(&r, out);
+        rc = cx_store_put(s, &r, id, e);
+    }
+    close(out);
+    if (rc != CX_OK)
+        cx_error_prefix(e, "%s: ", path);
+    return rc;
+}
+
+int cmd_contribute(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx contribute [--ledger L] [--store S] --key DIR --pool POOL\n"
+               "         [--devca DIR] [--allow-simulated] [--enclave ID] [--no-register]\n"
+               "         FILE... | --blob BLOB_ID   [--json]\n\n"
+               "For each FILE (CSV, JSON lines or f32, by extension): picks the pool's newest\n"
+               "registered enclave (or --enclave), checks its attestation document from the\n"
+               "store (verified under the AWS Nitro root, or the development root of --devca\n"
+               "with --allow-simulated; its keys, the X25519 endorsement, and a measurement\n"
+               "the pool accepts), seals the file to its X25519 key with the pool id and the\n"
+               "seller's address (from --key) in the authenticated header, stores the blob\n"
+               "and registers it in the pool, signed by --key. The plaintext never leaves this\n"
+               "machine. --no-register only stores; --blob registers an already stored blob.\n");
+        return CX_EXIT_OK;
+    }
+    const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *pool_s = NULL, *devca_s = NULL,
+               *enclave_s = NULL, *blob = NULL;
+    int allow_sim = 0, no_register = 0;
+    const char **files = calloc((size_t)argc, sizeof *files);
+    size_t n_files = 0;
+    if (!files) {
+        cx_error e;
+        cx_error_set(&e, CX_ERR_NOMEM, "out of memory");
+        return cli_fail(cli, &e);
+    }
+    for (int i = 1; i < argc; i++) {
+        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
+            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
+            cx_job_opt(argc, argv, &i, "--key", &key) ||
+            cx_job_opt(argc, argv, &i, "--pool", &pool_s) ||
+            cx_job_opt(argc, argv, &i, "--devca", &devca_s) ||
+            cx_job_opt(argc, argv, &i, "--enclave", &enclave_s) ||
+            cx_job_opt(argc, argv, &i, "--blob", &blob))
+            continue;
+        if (strcmp(argv[i], "--allow-simulated") == 0)
+            allow_sim = 1;
+        else if (strcmp(argv[i], "--no-register") == 0)
+            no_register = 1;
+        else if (argv[i][0] != '-')
+            files[n_files++] = argv[i];
+        else {
+            free(files);
+            return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    store_url = cx_job_env_default(store_url, "CLOAKX_STORE");
+    if (!ledger_url || !store_url || !key || !pool_s || (n_files == 0) == (blob == NULL)) {
+        free(files);
+        return cli_usage(cli, "--ledger, --store, --key, --pool and either FILE... or --blob "
+                              "are required");
+    }
+    cx_error e;
+    cx_error_clear(&e);
+    cx_ledger *l = NULL;
+    cx_store *s = NULL;
+    cx_chain_key *ck = NULL;
+    cx_ledger_enclave *ens = NULL;
+    size_t ne = 0;
+    char *root = NULL;
+    size_t root_len = 0;
+    json_t *out = json_array();
+    int rc = CX_EXIT_OK;
+    cx_chain_id pid;
+    cx_ledger_pool pool;
+    char me[CX_CHAIN_ID_HEX_LEN + 1];
+    if (!out) {
+        cx_error_set(&e, CX_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (cx_chain_id_from_hex(pool_s, &pid, &e) != CX_OK ||
+        cx_job_identity_load(key, &ck, &e) != CX_OK ||
+        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
+        cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK ||
+        cx_ledger_pool_get(l, &pid, &pool, &e) != CX_OK)
+        goto fail;
+    cx_chain_id_to_hex(cx_chain_key_address(ck), me);
+    if (blob) {
+        cx_chain_id cid;
+        if (!cx_store_id_valid(blob)) {
+            cx_error_set(&e, CX_ERR_ARG, "--blob: \"%.60s\" is not a blob id", blob);
+            goto fail;
+        }
+        if (cx_ledger_contribution_register(l, ck, &pid, (const uint8_t *)blob, strlen(blob), &cid,
+                                            &e) != CX_OK)
+            goto fail;
+        char ch[CX_CHAIN_ID_HEX_LEN + 1];
+        cx_chain_id_to_hex(&cid, ch);
+        json_array_append_new(out, json_pack("{s:s, s:s}", "blob_id", blob, "contribution", ch));
+        if (!cli->json)
+            printf("registered blob %s as contribution %s\n", blob, ch);
+        goto print;
+    }
+    if (cx_ledger_enclaves_for_pool(l, &pid, &ens, &ne, &e) != CX_OK)
+        goto fail;
+    const cx_ledger_enclave *en = NULL;
+    for (size_t i = 0; i < ne && !en; i++) {
+        char h[CX_CHAIN_ID_HEX_LEN + 1];
+        cx_chain_id_to_hex(&ens[i].id, h);
+        if (!enclave_s || strcmp(h, enclave_s) == 0)
+            en = &ens[i];
+    }
+    if (!en) {
+        cx_error_set(&e, CX_ERR_NOTFOUND,
+                     "pool %s has no registered enclave%s%s whose "
+                     "measurement it accepts",
+                     pool_s, enclave_s ? " " : "", enclave_s ? enclave_s : "");
+        goto fail;
+    }
+    if (allow_sim) {
+        char devca[PATH_MAX];
+        if (cx_job_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK ||
+            cx_job_devroot_load(devca, &root, &root_len, &e) != CX_OK)
+            goto fail;
+    }
+    cx_nitro_policy pol = {
+        .root_pem = root, .root_pem_len = root_len, .at_doc_time = 1, .allow_simulated = allow_sim};
+    if (cx_job_enclave_check(s, en, &pool, &pol, &e) != CX_OK) {
+        cx_error_prefix(&e, "not sealing to this enclave: ");
+        goto fail;
+    }
+    char eh[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(&en->id, eh);
+    for (size_t i = 0; i < n_files; i++) {
+        char id[CX_STORE_ID_MAX];
+        if (seal_and_store(s, files[i], en->x25519_pk, pool_s, me, id, &e) != CX_OK)
+            goto fail;
+        json_t *item = json_pack("{s:s, s:s, s:s}", "file", files[i], "blob_id", id, "enclave", eh);
+        if (!no_register) {
+            cx_chain_id cid;
+            if (cx_ledger_contribution_register(l, ck, &pid, (const uint8_t *)id, strlen(id), &cid,
+                                                &e) != CX_OK) {
+                json_decref(item);
+                cx_error_prefix(&e, "%s (blob %s): ", files[i], id);
+                goto fail;
+            }
+            char ch[CX_CHAIN_ID_HEX_LEN + 1];
+            cx_chain_id_to_hex(&cid, ch);
+            json_object_set_new(item, "contribution", json_string(ch));
+            if (!cli->json)
+                printf("%s: sealed to enclave %.18s…, stored as %s, contribution %s\n", files[i],
+                       eh, id, ch);
+        } else if (!cli->json) {
+            printf("%s: sealed to enclave %.18s…, stored as %s (not registered)\n", files[i], eh,
+                   id);
+        }
+        json_array_append_new(out, item);
+    }
+print:
+    if (cli->json) {
+        rc = cli_print_json(
+            cli, json_pack("{s:s, s:s, s:O}", "contributor", me, "pool", pool_s, "blobs", out));
+    }
+    goto done;
+fail:
+    rc = cli_fail(cli, &e);
+done:
+    json_decref(out);
+    free(root);
+    free(ens);
+    free(files);
+    cx_chain_key_free(ck);
+    cx_store_free(s);
+    cx_ledger_close(l);
+    return rc;
+}

@@ -1,0 +1,370 @@
+/* cmd_job.c — `cloakx job create|status|submit|refund`: a buyer's paid job for a pool (spec
+ * and model key stored beside it), its state and settlement, and the operator's recovery calls. */
+#include "cli.h"
+#include "job.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+static int job_create(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx job create [--ledger L] [--store S] --key DIR --pool POOL\n"
+               "         --spec SPEC.json --pay N [--deadline DURATION] [--json]\n\n"
+               "The buyer (--key DIR: signs with ed25519.key; the model is sealed to\n"
+               "x25519.pub) stores a job request (the spec of kernels/README.md and the\n"
+               "buyer's X25519 key) in the blob store and creates the job on the ledger with\n"
+               "its SHA-256, escrowing N units until a valid result is accepted or the\n"
+               "deadline (default 1h; e.g. 90s, 30m, 2d) passes.\n");
+        return CX_EXIT_OK;
+    }
+    const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *pool_s = NULL,
+               *spec_path = NULL, *pay_s = NULL, *deadline_s = "1h";
+    for (int i = 1; i < argc; i++) {
+        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
+            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
+            cx_job_opt(argc, argv, &i, "--key", &key) ||
+            cx_job_opt(argc, argv, &i, "--pool", &pool_s) ||
+            cx_job_opt(argc, argv, &i, "--spec", &spec_path) ||
+            cx_job_opt(argc, argv, &i, "--pay", &pay_s) ||
+            cx_job_opt(argc, argv, &i, "--deadline", &deadline_s))
+            continue;
+        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+    }
+    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    store_url = cx_job_env_default(store_url, "CLOAKX_STORE");
+    if (!ledger_url || !store_url || !key || !pool_s || !spec_path || !pay_s)
+        return cli_usage(cli, "--ledger, --store, --key, --pool, --spec and --pay are required");
+    cx_error e;
+    cx_error_clear(&e);
+    uint64_t pay, dl;
+    if (cx_job_parse_u64(pay_s, "--pay", &pay, &e) != CX_OK ||
+        cx_job_parse_duration_ms(deadline_s, &dl, &e) != CX_OK)
+        return cli_fail(cli, &e);
+    cx_ledger *l = NULL;
+    cx_store *s = NULL;
+    cx_chain_key *ck = NULL;
+    json_t *spec_j = NULL;
+    char *req = NULL;
+    size_t req_len = 0;
+    int rc = CX_EXIT_OK;
+    cx_chain_id pid, jid;
+    uint8_t bx[32], h[32];
+    cx_spec check;
+    if (cx_chain_id_from_hex(pool_s, &pid, &e) != CX_OK ||
+        cx_json_load_file(spec_path, &spec_j, &e) != CX_OK)
+        goto fail;
+    /* refuse a spec the worker would refuse, before paying for it */
+    if (cx_spec_parse(spec_j, &check, &e) != CX_OK) {
+        cx_error_prefix(&e, "%s: ", spec_path);
+        goto fail;
+    }
+    int trainable =
+        check.task != CX_TASK_STATS && check.data && json_object_get(check.data, "label");
+    cx_spec_free(&check);
+    if (!trainable) {
+        cx_error_set(&e, CX_ERR_FORMAT,
+                     "%s: a job trains a model: it needs a training task "
+                     "and \"data.label\"",
+                     spec_path);
+        goto fail;
+    }
+    if (cx_job_identity_load(key, &ck, &e) != CX_OK ||
+        cx_job_x25519_pub_load(key, bx, &e) != CX_OK ||
+        cx_job_request_build(spec_j, bx, &req, &req_len, &e) != CX_OK ||
+        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
+        cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK)
+        goto fail;
+    char rid[CX_STORE_ID_MAX];
+    SHA256((const uint8_t *)req, req_len, h);
+    if (cx_job_store_put_bytes(s, req, req_len, rid, &e) != CX_OK ||
+        cx_ledger_job_create(l, ck, &pid, h, (const uint8_t *)rid, strlen(rid), pay,
+                             cx_unix_ms() + dl, &jid, &e) != CX_OK)
+        goto fail;
+    char hex[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(&jid, hex);
+    if (cli->json)
+        rc = cli_print_json(cli, json_pack("{s:s, s:s, s:I}", "job", hex, "request_blob", rid,
+                                           "payment", (json_int_t)pay));
+    else
+        printf("%s\n", hex);
+    goto done;
+fail:
+    rc = cli_fail(cli, &e);
+done:
+    json_decref(spec_j);
+    free(req);
+    cx_chain_key_free(ck);
+    cx_store_free(s);
+    cx_ledger_close(l);
+    return rc;
+}
+
+static int job_status(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx job status JOB [--ledger L] [--store S --bundle OUT.json] "
+               "[--json]\n\n"
+               "The job's state (open, paid, refunded), payment and deadline; once a result\n"
+               "is accepted: the statement's per-contributor rows, metrics, epsilon, the\n"
+               "payouts and fees. --bundle writes the result bundle (chain/RULES.md §5) for\n"
+               "`cloakx verify`, with the enclave's attestation document from --store.\n");
+        return CX_EXIT_OK;
+    }
+    const char *ledger_url = NULL, *store_url = NULL, *job_s = NULL, *bundle = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
+            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
+            cx_job_opt(argc, argv, &i, "--bundle", &bundle))
+            continue;
+        if (argv[i][0] != '-' && !job_s) {
+            job_s = argv[i];
+            continue;
+        }
+        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+    }
+    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    store_url = cx_job_env_default(store_url, "CLOAKX_STORE");
+    if (!ledger_url || !job_s || (bundle && !store_url))
+        return cli_usage(cli, "JOB and --ledger are required (and --store with --bundle)");
+    cx_error e;
+    cx_error_clear(&e);
+    cx_ledger *l = NULL;
+    cx_store *s = NULL;
+    cx_ledger_result r;
+    memset(&r, 0, sizeof r);
+    cx_statement st;
+    memset(&st, 0, sizeof st);
+    int rc = CX_EXIT_OK, have_result = 0;
+    cx_chain_id jid;
+    cx_ledger_job job;
+    if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
+        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
+        cx_ledger_job_get(l, &jid, &job, &e) != CX_OK)
+        goto fail;
+    char ph[CX_CHAIN_ID_HEX_LEN + 1], bh[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(&job.pool_id, ph);
+    cx_chain_id_to_hex(&job.buyer, bh);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "job", job_s, "state",
+                          cx_ledger_job_state_name(job.state), "pool", ph, "buyer", bh, "payment",
+                          (json_int_t)job.payment, "deadline_ms", (json_int_t)job.deadline_ms,
+                          "created_ms", (json_int_t)job.created_ms);
+    cx_error le;
+    if (cx_ledger_result_get(l, &jid, &r, &le) == CX_OK) {
+        have_result = 1;
+        uint64_t ts = 0;
+        json_t *res = json_pack("{s:b, s:I}", "refunded", r.refunded, "accepted_contributors",
+                                (json_int_t)r.accepted_contributors);
+        if (cx_statement_decode(r.statement, r.statement_len, &st, &ts, &le) == CX_OK) {
+            json_t *rows = json_array(), *mets = json_object();
+            for (size_t i = 0; i < st.n_rows; i++) {
+                cx_chain_addr a;
+                memcpy(a.b, st.rows[i].contributor, 32);
+                char ah[CX_CHAIN_ID_HEX_LEN + 1];
+                cx_chain_id_to_hex(&a, ah);
+                json_array_append_new(rows, json_pack("{s:s, s:I}", "address", ah, "rows",
+                                                      (json_int_t)st.rows[i].rows));
+            }
+            for (size_t i = 0; i < st.n_metrics; i++)
+                json_object_set_new(mets, st.metrics[i].name,
+                                    json_real((double)st.metrics[i].value_micro / 1e6));
+            json_object_set_new(res, "rows", rows);
+            json_object_set_new(res, "metrics", mets);
+            if (st.dp_epsilon_micro != CX_STATEMENT_NO_DP)
+                json_object_set_new(res, "epsilon", json_real((double)st.dp_epsilon_micro / 1e6));
+            char rb[CX_STATEMENT_BLOB_ID_MAX + 1];
+            memcpy(rb, st.result_blob_id, st.result_blob_id_len);
+            rb[st.result_blob_id_len] = 0;
+            json_object_set_new(res, "model_blob_id", json_string(rb));
+        }
+        if (!r.refunded) {
+            json_object_set_new(res, "protocol_fee",
+                                json_integer((json_int_t)r.split.protocol_fee));
+            json_object_set_new(res, "operator_fee",
+                                json_integer((json_int_t)r.split.operator_fee));
+            json_t *pays = json_array();
+            for (size_t i = 0; i < r.split.n_payouts; i++) {
+                char ah[CX_CHAIN_ID_HEX_LEN + 1];
+                cx_chain_id_to_hex(&r.split.payouts[i].to, ah);
+                json_array_append_new(pays, json_pack("{s:s, s:I}", "address", ah, "amount",
+                                                      (json_int_t)r.split.payouts[i].amount));
+            }
+            json_object_set_new(res, "payouts", pays);
+        }
+        json_object_set_new(j, "result", res);
+    }
+    if (bundle) {
+        cx_result_bundle b;
+        if (!have_result) {
+            json_decref(j);
+            cx_error_set(&e, CX_ERR_NOTFOUND, "job %s has no accepted result yet", job_s);
+            goto fail;
+        }
+        if (cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK ||
+            cx_job_bundle_from_ledger(l, s, &jid, &b, &e) != CX_OK) {
+            json_decref(j);
+            goto fail;
+        }
+        cx_err brc = cx_result_bundle_write(&b, bundle, &e);
+        cx_result_bundle_free(&b);
+        if (brc != CX_OK) {
+            json_decref(j);
+            goto fail;
+        }
+        json_object_set_new(j, "bundle", json_string(bundle));
+    }
+    if (cli->json) {
+        rc = cli_print_json(cli, j);
+    } else {
+        printf("job %s: %s\n  pool %s, buyer %s\n  payment %llu, deadline %llu ms\n", job_s,
+               cx_ledger_job_state_name(job.state), ph, bh, (unsigned long long)job.payment,
+               (unsigned long long)job.deadline_ms);
+        json_t *res = json_object_get(j, "result");
+        if (res) {
+            printf("  result: %llu accepted contributor(s)%s\n",
+                   (unsigned long long)r.accepted_contributors,
+                   r.refunded ? ", fewer than k: buyer refunded" : "");
+            json_t *pays = json_object_get(res, "payouts");
+            for (size_t i = 0; i < json_array_size(pays); i++)
+                printf("    paid %s %lld\n",
+                       json_string_value(json_object_get(json_array_get(pays, i), "address")),
+                       (long long)json_integer_value(
+                           json_object_get(json_array_get(pays, i), "amount")));
+            if (!r.refunded)
+                printf("    fees: protocol %llu, operator %llu\n",
+                       (unsigned long long)r.split.protocol_fee,
+                       (unsigned long long)r.split.operator_fee);
+        }
+        if (bundle)
+            printf("  bundle written to %s\n", bundle);
+        json_decref(j);
+    }
+    goto done;
+fail:
+    rc = cli_fail(cli, &e);
+done:
+    cx_statement_free(&st);
+    cx_ledger_result_free(&r);
+    cx_store_free(s);
+    cx_ledger_close(l);
+    return rc;
+}
+
+static int job_submit(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx job submit JOB --bundle BUNDLE.json [--ledger L] --key DIR "
+               "[--json]\n\n"
+               "Submits a bundle's signed statement as JOB's result (operator recovery; the\n"
+               "worker normally does this). The ledger accepts it only under chain/RULES.md\n"
+               "§2: open job, registered enclave with an accepted measurement, valid\n"
+               "signature, statement for this job and pool, ... A forged or replayed bundle is\n"
+               "refused (exit 3, or 1 when the job is no longer open).\n");
+        return CX_EXIT_OK;
+    }
+    const char *ledger_url = NULL, *key = NULL, *job_s = NULL, *bundle = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
+            cx_job_opt(argc, argv, &i, "--key", &key) ||
+            cx_job_opt(argc, argv, &i, "--bundle", &bundle))
+            continue;
+        if (argv[i][0] != '-' && !job_s) {
+            job_s = argv[i];
+            continue;
+        }
+        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+    }
+    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    if (!ledger_url || !key || !job_s || !bundle)
+        return cli_usage(cli, "JOB, --bundle, --ledger and --key are required");
+    cx_error e;
+    cx_error_clear(&e);
+    cx_result_bundle b;
+    memset(&b, 0, sizeof b);
+    cx_ledger *l = NULL;
+    cx_chain_key *ck = NULL;
+    int rc = CX_EXIT_OK;
+    cx_chain_id jid, eid;
+    if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
+        cx_result_bundle_read(bundle, &b, &e) != CX_OK)
+        goto fail;
+    if (!b.has_enclave_id) {
+        cx_error_set(&e, CX_ERR_FORMAT, "%s: the bundle names no enclave_id", bundle);
+        goto fail;
+    }
+    memcpy(eid.b, b.enclave_id, 32);
+    if (cx_job_identity_load(key, &ck, &e) != CX_OK ||
+        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
+        cx_ledger_result_submit(l, ck, &jid, &eid, b.statement, b.statement_len, b.signature, &e) !=
+            CX_OK)
+        goto fail;
+    if (cli->json)
+        rc = cli_print_json(cli, json_pack("{s:s, s:b}", "job", job_s, "accepted", 1));
+    else
+        printf("result accepted for job %s\n", job_s);
+    goto done;
+fail:
+    rc = cli_fail(cli, &e);
+done:
+    cx_result_bundle_free(&b);
+    cx_chain_key_free(ck);
+    cx_ledger_close(l);
+    return rc;
+}
+
+static int job_refund(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx job refund JOB [--ledger L] --key DIR [--json]\n\n"
+               "After the deadline of an open job, returns the escrowed payment to the buyer\n"
+               "(anyone may call it; --key signs the transaction).\n");
+        return CX_EXIT_OK;
+    }
+    const char *ledger_url = NULL, *key = NULL, *job_s = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
+            cx_job_opt(argc, argv, &i, "--key", &key))
+            continue;
+        if (argv[i][0] != '-' && !job_s) {
+            job_s = argv[i];
+            continue;
+        }
+        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+    }
+    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    if (!ledger_url || !key || !job_s)
+        return cli_usage(cli, "JOB, --ledger and --key are required");
+    cx_error e;
+    cx_error_clear(&e);
+    cx_ledger *l = NULL;
+    cx_chain_key *ck = NULL;
+    cx_chain_id jid;
+    int rc = CX_EXIT_OK;
+    if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
+        cx_job_identity_load(key, &ck, &e) != CX_OK ||
+        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
+        cx_ledger_job_refund_expired(l, ck, &jid, &e) != CX_OK)
+        rc = cli_fail(cli, &e);
+    else if (cli->json)
+        rc = cli_print_json(cli, json_pack("{s:s, s:s}", "job", job_s, "state", "refunded"));
+    else
+        printf("job %s refunded\n", job_s);
+    cx_chain_key_free(ck);
+    cx_ledger_close(l);
+    return rc;
+}
+
+static const cx_command job_commands[] = {
+    {"create", "create a paid job (spec + buyer key stored, payment escrowed)", job_create},
+    {"status", "a job's state, result, payouts; --bundle writes its result bundle", job_status},
+    {"submit", "submit a bundle's signed statement as a job's result (operator)", job_submit},
+    {"refund", "refund an open job's buyer after its deadline", job_refund},
+    {NULL, NULL, NULL},
+};
+
+int cmd_job(cx_cli *cli, int argc, char **argv)
+{
+    return cli_dispatch(cli, "job", job_commands, argc, argv);
+}

@@ -1,0 +1,128 @@
+/* cmd_model.c — `cloakx model fetch`: the buyer takes the model of a paid job from the store,
+ * checks it against the accepted statement's hash, unseals it and writes the safetensors file. */
+#include "cli.h"
+#include "job.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/sha.h>
+
+static int model_fetch(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx model fetch JOB [--ledger L] [--store S] --key BUYER_KEY\n"
+               "         --out MODEL.safetensors [--json]\n\n"
+               "Reads JOB's accepted result from the ledger, fetches the sealed model it names\n"
+               "from the store, checks its SHA-256 against the signed statement, decrypts it\n"
+               "with the buyer's X25519 secret (BUYER_KEY: a key dir or its x25519.key) and\n"
+               "writes the safetensors model (weights, standardiser, features, metrics,\n"
+               "epsilon in its metadata); `cloakx predict --model` uses it.\n");
+        return CX_EXIT_OK;
+    }
+    const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *job_s = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
+            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
+            cx_job_opt(argc, argv, &i, "--key", &key) || cx_job_opt(argc, argv, &i, "--out", &out))
+            continue;
+        if (argv[i][0] != '-' && !job_s) {
+            job_s = argv[i];
+            continue;
+        }
+        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+    }
+    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    store_url = cx_job_env_default(store_url, "CLOAKX_STORE");
+    if (!ledger_url || !store_url || !key || !job_s || !out)
+        return cli_usage(cli, "JOB, --ledger, --store, --key and --out are required");
+    cx_error e;
+    cx_error_clear(&e);
+    cx_ledger *l = NULL;
+    cx_store *s = NULL;
+    cx_x25519_key *xk = NULL;
+    cx_ledger_result r;
+    memset(&r, 0, sizeof r);
+    cx_statement st;
+    memset(&st, 0, sizeof st);
+    uint8_t *blob = NULL, *pt = NULL;
+    size_t blob_len = 0, pt_len = 0;
+    cx_safetensors *sf = NULL;
+    int rc = CX_EXIT_OK;
+    cx_chain_id jid;
+    uint64_t ts;
+    char kpath[PATH_MAX];
+    struct stat sb;
+    if (stat(key, &sb) == 0 && S_ISDIR(sb.st_mode))
+        snprintf(kpath, sizeof kpath, "%s/x25519.key", key);
+    else
+        snprintf(kpath, sizeof kpath, "%s", key);
+    if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
+        cx_x25519_key_load(kpath, &xk, &e) != CX_OK ||
+        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
+        cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK)
+        goto fail;
+    if (cx_ledger_result_get(l, &jid, &r, &e) != CX_OK) {
+        cx_error_prefix(&e, "job %s: ", job_s);
+        goto fail;
+    }
+    if (r.refunded) {
+        cx_error_set(&e, CX_ERR_STATE,
+                     "job %s was refunded (fewer than k contributors): the "
+                     "model is not released",
+                     job_s);
+        goto fail;
+    }
+    if (cx_statement_decode(r.statement, r.statement_len, &st, &ts, &e) != CX_OK)
+        goto fail;
+    char rid[CX_STORE_ID_MAX];
+    if (cx_job_blob_id_str(st.result_blob_id, st.result_blob_id_len, rid, &e) != CX_OK ||
+        cx_job_store_read_all(s, rid, (size_t)1 << 32, &blob, &blob_len, &e) != CX_OK)
+        goto fail;
+    uint8_t h[32];
+    SHA256(blob, blob_len, h);
+    if (memcmp(h, st.result_hash, 32) != 0) {
+        cx_error_set(&e, CX_ERR_VERIFY,
+                     "model blob %s does not match the statement's result "
+                     "hash",
+                     rid);
+        goto fail;
+    }
+    if (cx_job_model_unseal(blob, blob_len, xk, job_s, &pt, &pt_len, &e) != CX_OK ||
+        cx_safetensors_parse(pt, pt_len, &sf, &e) != CX_OK ||
+        cx_file_write_atomic(out, pt, pt_len, 0600, &e) != CX_OK)
+        goto fail;
+    const char *eps = cx_safetensors_meta_get(sf, "epsilon");
+    if (cli->json)
+        rc = cli_print_json(cli,
+                            json_pack("{s:s, s:s, s:s, s:I, s:s?}", "job", job_s, "model", out,
+                                      "blob_id", rid, "bytes", (json_int_t)pt_len, "epsilon", eps));
+    else
+        printf("model of job %s written to %s (%zu bytes, %zu tensors%s%s)\n", job_s, out, pt_len,
+               cx_safetensors_count(sf), eps ? ", DP epsilon " : "", eps ? eps : "");
+    goto done;
+fail:
+    rc = cli_fail(cli, &e);
+done:
+    cx_safetensors_free(sf);
+    cx_secmem_free(pt);
+    free(blob);
+    cx_statement_free(&st);
+    cx_ledger_result_free(&r);
+    cx_x25519_key_free(xk);
+    cx_store_free(s);
+    cx_ledger_close(l);
+    return rc;
+}
+
+static const cx_command model_commands[] = {
+    {"fetch", "fetch, check and unseal a job's model (buyer)", model_fetch},
+    {NULL, NULL, NULL},
+};
+
+int cmd_model(cx_cli *cli, int argc, char **argv)
+{
+    return cli_dispatch(cli, "model", model_commands, argc, argv);
+}

@@ -1,0 +1,223 @@
+/* cmd_pool.c — `cloakx pool create|show`: a thematic data pool on the ledger (price, k, row
+ * cap, fees, accepted enclave measurements) and what it holds. */
+#include "cli.h"
+#include "job.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int pool_create(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx pool create [--ledger L] --key DIR --theme TEXT --price N --k K\n"
+               "         --max-rows M [--operator-fee BPS] [--protocol-fee BPS]\n"
+               "         [--measurement HEX|self]... [--operator 0x…] [--json]\n\n"
+               "Creates a pool signed by the key dir's identity. k = minimum number of\n"
+               "contributors with accepted rows for a job to pay out (else the buyer is\n"
+               "refunded); M caps each contributor's rows in the payout split. Fees are in\n"
+               "basis points (defaults: operator 500, protocol 100). --measurement: the enclave\n"
+               "PCR0 values (hex) whose results the pool pays; 'self' (the default) is this\n"
+               "binary's measurement under the simulated TEE. --operator (default: the\n"
+               "creator) receives the operator fee. Rules: chain/RULES.md.\n");
+        return CX_EXIT_OK;
+    }
+    const char *ledger_url = NULL, *key = NULL, *theme = NULL, *price_s = NULL, *k_s = NULL,
+               *max_s = NULL, *opfee_s = "500", *protofee_s = "100", *op_s = NULL, *v = NULL;
+    const char *meas[CX_CHAIN_MAX_MEASUREMENTS];
+    size_t n_meas = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
+            cx_job_opt(argc, argv, &i, "--key", &key) ||
+            cx_job_opt(argc, argv, &i, "--theme", &theme) ||
+            cx_job_opt(argc, argv, &i, "--price", &price_s) ||
+            cx_job_opt(argc, argv, &i, "--k", &k_s) ||
+            cx_job_opt(argc, argv, &i, "--max-rows", &max_s) ||
+            cx_job_opt(argc, argv, &i, "--operator-fee", &opfee_s) ||
+            cx_job_opt(argc, argv, &i, "--protocol-fee", &protofee_s) ||
+            cx_job_opt(argc, argv, &i, "--operator", &op_s))
+            continue;
+        if (cx_job_opt(argc, argv, &i, "--measurement", &v)) {
+            if (n_meas == CX_CHAIN_MAX_MEASUREMENTS)
+                return cli_usage(cli, "at most %d --measurement", CX_CHAIN_MAX_MEASUREMENTS);
+            meas[n_meas++] = v;
+            continue;
+        }
+        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+    }
+    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    if (!ledger_url || !key || !theme || !price_s || !k_s || !max_s)
+        return cli_usage(cli, "--ledger, --key, --theme, --price, --k and --max-rows are "
+                              "required");
+    if (n_meas == 0)
+        meas[n_meas++] = "self";
+    cx_error e;
+    cx_error_clear(&e);
+    uint64_t price, k, max_rows, opfee, protofee;
+    if (cx_job_parse_u64(price_s, "--price", &price, &e) != CX_OK ||
+        cx_job_parse_u64(k_s, "--k", &k, &e) != CX_OK ||
+        cx_job_parse_u64(max_s, "--max-rows", &max_rows, &e) != CX_OK ||
+        cx_job_parse_u64(opfee_s, "--operator-fee", &opfee, &e) != CX_OK ||
+        cx_job_parse_u64(protofee_s, "--protocol-fee", &protofee, &e) != CX_OK)
+        return cli_fail(cli, &e);
+    if (k < 1 || k > UINT32_MAX || opfee > 10000 || protofee > 10000)
+        return cli_usage(cli, "--k must be >= 1 and fees at most 10000 bps");
+    uint8_t mbuf[CX_CHAIN_MAX_MEASUREMENTS][CX_CHAIN_MEASUREMENT_MAX];
+    cx_ledger_pool_params pp = {.theme = theme,
+                                .price = price,
+                                .min_contributors = (uint32_t)k,
+                                .max_rows_per_contributor = max_rows,
+                                .operator_fee_bps = (uint32_t)opfee,
+                                .protocol_fee_bps = (uint32_t)protofee};
+    for (size_t i = 0; i < n_meas; i++) {
+        size_t len = 0;
+        if (strcmp(meas[i], "self") == 0) {
+            if (cx_job_measure_self(mbuf[i], &e) != CX_OK)
+                return cli_fail(cli, &e);
+            len = 48;
+        } else if (cx_hex_decode(meas[i], strlen(meas[i]), mbuf[i], CX_CHAIN_MEASUREMENT_MAX, &len,
+                                 &e) != CX_OK ||
+                   len == 0) {
+            return cli_usage(cli, "--measurement: hex of 1..64 bytes, or 'self'");
+        }
+        pp.measurements[i] = mbuf[i];
+        pp.measurement_lens[i] = len;
+    }
+    pp.n_measurements = n_meas;
+    cx_ledger *l = NULL;
+    cx_chain_key *ck = NULL;
+    int rc = CX_EXIT_OK;
+    cx_chain_id id;
+    if (cx_job_identity_load(key, &ck, &e) != CX_OK)
+        goto fail;
+    pp.operator_addr = *cx_chain_key_address(ck);
+    if (op_s && cx_chain_id_from_hex(op_s, &pp.operator_addr, &e) != CX_OK)
+        goto fail;
+    if (cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
+        cx_ledger_pool_create(l, ck, &pp, &id, &e) != CX_OK)
+        goto fail;
+    char hex[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(&id, hex);
+    if (cli->json)
+        rc = cli_print_json(cli, json_pack("{s:s}", "pool", hex));
+    else
+        printf("%s\n", hex);
+    goto done;
+fail:
+    rc = cli_fail(cli, &e);
+done:
+    cx_ledger_close(l);
+    cx_chain_key_free(ck);
+    return rc;
+}
+
+static int pool_show(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx pool show POOL [--ledger L] [--json]\n\n"
+               "The pool's parameters, its contributions and the registered enclaves whose\n"
+               "measurement it accepts.\n");
+        return CX_EXIT_OK;
+    }
+    const char *ledger_url = NULL, *pool_s = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url))
+            continue;
+        if (argv[i][0] != '-' && !pool_s) {
+            pool_s = argv[i];
+            continue;
+        }
+        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+    }
+    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    if (!ledger_url || !pool_s)
+        return cli_usage(cli, "POOL and --ledger are required");
+    cx_error e;
+    cx_error_clear(&e);
+    cx_chain_id pid;
+    cx_ledger *l = NULL;
+    cx_ledger_pool p;
+    cx_ledger_contribution *cs = NULL;
+    cx_ledger_enclave *ens = NULL;
+    size_t nc = 0, ne = 0;
+    int rc = CX_EXIT_OK;
+    if (cx_chain_id_from_hex(pool_s, &pid, &e) != CX_OK ||
+        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
+        cx_ledger_pool_get(l, &pid, &p, &e) != CX_OK ||
+        cx_ledger_contributions_list(l, &pid, &cs, &nc, &e) != CX_OK ||
+        cx_ledger_enclaves_for_pool(l, &pid, &ens, &ne, &e) != CX_OK)
+        goto fail;
+    char op[CX_CHAIN_ID_HEX_LEN + 1], by[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(&p.operator_addr, op);
+    cx_chain_id_to_hex(&p.created_by, by);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:I, s:i, s:i, s:s, s:s, s:I}", "pool", pool_s,
+                          "theme", p.theme, "price", (json_int_t)p.price, "k",
+                          (int)p.min_contributors, "max_rows_per_contributor",
+                          (json_int_t)p.max_rows_per_contributor, "operator_fee_bps",
+                          (int)p.operator_fee_bps, "protocol_fee_bps", (int)p.protocol_fee_bps,
+                          "operator", op, "created_by", by, "created_ms", (json_int_t)p.created_ms);
+    json_t *ms = json_array(), *ca = json_array(), *ea = json_array();
+    for (size_t i = 0; i < p.n_measurements; i++) {
+        char *h = cx_hex_dup(p.measurements[i], p.measurement_lens[i]);
+        json_array_append_new(ms, json_string(h ? h : ""));
+        free(h);
+    }
+    for (size_t i = 0; i < nc; i++) {
+        char id[CX_CHAIN_ID_HEX_LEN + 1], who[CX_CHAIN_ID_HEX_LEN + 1], blob[CX_STORE_ID_MAX];
+        cx_chain_id_to_hex(&cs[i].id, id);
+        cx_chain_id_to_hex(&cs[i].contributor, who);
+        if (cx_job_blob_id_str(cs[i].blob_id, cs[i].blob_id_len, blob, &e) != CX_OK)
+            snprintf(blob, sizeof blob, "(not a store id)");
+        json_array_append_new(ca, json_pack("{s:s, s:s, s:s}", "contribution", id, "blob_id", blob,
+                                            "contributor", who));
+    }
+    for (size_t i = 0; i < ne; i++) {
+        char id[CX_CHAIN_ID_HEX_LEN + 1];
+        cx_chain_id_to_hex(&ens[i].id, id);
+        char *m = cx_hex_dup(ens[i].measurement, ens[i].measurement_len);
+        json_array_append_new(ea,
+                              json_pack("{s:s, s:s}", "enclave", id, "measurement", m ? m : ""));
+        free(m);
+    }
+    json_object_set_new(j, "measurements", ms);
+    json_object_set_new(j, "contributions", ca);
+    json_object_set_new(j, "enclaves", ea);
+    if (cli->json) {
+        rc = cli_print_json(cli, j);
+    } else {
+        printf("pool %s: \"%s\"\n  price %llu, k %u, max rows per contributor %llu, fees: "
+               "operator %u bps, protocol %u bps\n  operator %s\n",
+               pool_s, p.theme, (unsigned long long)p.price, p.min_contributors,
+               (unsigned long long)p.max_rows_per_contributor, p.operator_fee_bps,
+               p.protocol_fee_bps, op);
+        printf("  accepted measurements: %zu; enclaves: %zu; contributions: %zu\n",
+               p.n_measurements, ne, nc);
+        for (size_t i = 0; i < json_array_size(ea); i++)
+            printf("    enclave %s\n",
+                   json_string_value(json_object_get(json_array_get(ea, i), "enclave")));
+        for (size_t i = 0; i < json_array_size(ca); i++) {
+            json_t *c = json_array_get(ca, i);
+            printf("    blob %s from %s\n", json_string_value(json_object_get(c, "blob_id")),
+                   json_string_value(json_object_get(c, "contributor")));
+        }
+        json_decref(j);
+    }
+    goto done;
+fail:
+    rc = cli_fail(cli, &e);
+done:
+    free(cs);
+    free(ens);
+    cx_ledger_close(l);
+    return rc;
+}
+
+static const cx_command pool_commands[] = {
+    {"create", "create a data pool (price, k, row cap, fees, accepted measurements)", pool_create},
+    {"show", "a pool's parameters, contributions and enclaves", pool_show},
+    {NULL, NULL, NULL},
+};
+
+int cmd_pool(cx_cli *cli, int argc, char **argv)
+{
+    return cli_dispatch(cli, "pool", pool_commands, argc, argv);
+}

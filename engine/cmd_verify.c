@@ -1,0 +1,125 @@
+/* cmd_verify.c — `cloakx verify BUNDLE`: an auditor re-checks a result offline (signature,
+ * TEE report, key binding, measurement) and, given ledger and store, hashes and commitment. */
+#include "cli.h"
+#include "job.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_verify(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx verify BUNDLE.json [--ledger L] [--store S] [--allow-simulated]\n"
+               "         [--devca DIR | --root PEM] [--job JOB] [--json]\n\n"
+               "Checks a result bundle (chain/RULES.md §5), in order: statement (strict BCS),\n"
+               "signature (Ed25519 by the bundle's enclave key), report (the Nitro verifier:\n"
+               "chain to the AWS Nitro root or --root; a SIMULATED document only with\n"
+               "--allow-simulated, against the development root of --devca), key_binding\n"
+               "(report public_key = signing key, X25519 key endorsed), measurement (statement\n"
+               "= report PCR0, accepted by the pool), and with --ledger: ledger (the enclave as\n"
+               "registered, and this exact statement is the job's accepted result: a forged or\n"
+               "replayed bundle fails here); with --store: result_hash (SHA-256 of the stored\n"
+               "sealed model); with both: dataset_commitment (recomputed from the pool's\n"
+               "blobs). --job: the bundle must be that job's result (else: replayed). Says\n"
+               "which check failed; exit 3 when one does.\n");
+        return CX_EXIT_OK;
+    }
+    const char *ledger_url = NULL, *store_url = NULL, *path = NULL, *devca_s = NULL,
+               *root_path = NULL, *job_s = NULL;
+    int allow_sim = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
+            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
+            cx_job_opt(argc, argv, &i, "--devca", &devca_s) ||
+            cx_job_opt(argc, argv, &i, "--root", &root_path) ||
+            cx_job_opt(argc, argv, &i, "--job", &job_s))
+            continue;
+        if (strcmp(argv[i], "--allow-simulated") == 0) {
+            allow_sim = 1;
+            continue;
+        }
+        if (argv[i][0] != '-' && !path) {
+            path = argv[i];
+            continue;
+        }
+        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+    }
+    if (!path)
+        return cli_usage(cli, "BUNDLE is required");
+    cx_error e;
+    cx_error_clear(&e);
+    cx_result_bundle b;
+    memset(&b, 0, sizeof b);
+    cx_ledger *l = NULL;
+    cx_store *s = NULL;
+    char *root = NULL;
+    size_t root_len = 0;
+    json_t *checks = NULL;
+    int rc = CX_EXIT_OK;
+    cx_chain_id jid;
+    if (job_s && cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK)
+        goto fail;
+    if (cx_result_bundle_read(path, &b, &e) != CX_OK) {
+        if (e.code == CX_ERR_FORMAT || e.code == CX_ERR_LIMIT)
+            e.code = CX_ERR_VERIFY; /* a malformed bundle is an integrity failure */
+        goto fail;
+    }
+    if (root_path) {
+        uint8_t *rb = NULL;
+        if (cx_file_read_all(root_path, 1 << 20, &rb, &root_len, &e) != CX_OK)
+            goto fail;
+        root = (char *)rb;
+    } else if (allow_sim) {
+        char devca[PATH_MAX];
+        if (cx_job_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK ||
+            cx_job_devroot_load(devca, &root, &root_len, &e) != CX_OK)
+            goto fail;
+    }
+    if (ledger_url && cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK)
+        goto fail;
+    if (store_url && cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK)
+        goto fail;
+    cx_job_verify_opts o = {.ledger = l,
+                            .store = s,
+                            .root_pem = root,
+                            .root_pem_len = root_len,
+                            .allow_simulated = allow_sim,
+                            .job = job_s ? &jid : NULL};
+    cx_err vrc = cx_job_verify_bundle(&b, &o, &checks, &e);
+    if (cli->json) {
+        json_t *j = json_pack("{s:s, s:b, s:O}", "bundle", path, "verified", vrc == CX_OK, "checks",
+                              checks);
+        if (vrc != CX_OK) {
+            json_object_set_new(j, "failed", json_string(e.msg));
+            fprintf(stderr, "cloakx verify: %s\n", e.msg);
+            cli_print_json(cli, j);
+            rc = cx_err_exit_code(vrc);
+        } else {
+            rc = cli_print_json(cli, j);
+        }
+    } else {
+        for (size_t i = 0; i < json_array_size(checks); i++) {
+            json_t *c = json_array_get(checks, i);
+            printf("  %-19s %-7s %s\n", json_string_value(json_object_get(c, "check")),
+                   json_string_value(json_object_get(c, "status")),
+                   json_string_value(json_object_get(c, "detail")));
+        }
+        if (vrc == CX_OK) {
+            printf("VERIFIED\n");
+        } else {
+            printf("FAILED: %s\n", e.msg);
+            rc = cli_fail(cli, &e);
+        }
+    }
+    goto done;
+fail:
+    rc = cli_fail(cli, &e);
+done:
+    json_decref(checks);
+    free(root);
+    cx_result_bundle_free(&b);
+    cx_store_free(s);
+    cx_ledger_close(l);
+    return rc;
+}

@@ -1,0 +1,117 @@
+/* cmd_worker.c — `cloakx worker`: the operator's node. Follows the ledger's events, runs each
+ * job inside the (simulated) TEE and submits the attested result; restarts cleanly. */
+#include "cli.h"
+#include "job.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct wout {
+    cx_cli *cli;
+} wout;
+
+static void on_job(void *ud, const char *job, const char *status, const json_t *report,
+                   const char *error)
+{
+    wout *o = ud;
+    if (o->cli->json) {
+        json_t *j = json_pack("{s:s, s:s}", "job", job, "status", status);
+        if (!j)
+            return;
+        if (report)
+            json_object_set(j, "report", (json_t *)report);
+        if (error)
+            json_object_set_new(j, "error", json_string(error));
+        char *s = cx_json_dumps(j, 0);
+        json_decref(j);
+        if (s) {
+            puts(s);
+            free(s);
+        }
+    } else {
+        const json_t *acc = report ? json_object_get(report, "accepted") : NULL;
+        printf("job %s: %s", job, status);
+        if (acc)
+            printf(" (%lld contributor(s), %lld rows accepted, %zu rejected)",
+                   (long long)json_integer_value(json_object_get(acc, "contributors")),
+                   (long long)json_integer_value(json_object_get(acc, "rows")),
+                   json_array_size(json_object_get(report, "rejected")));
+        if (error)
+            printf(": %s", error);
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
+int cmd_worker(cx_cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: cloakx worker [--ledger L] [--store S] --key DIR --state DIR\n"
+               "         [--devca DIR] [--once] [--threads N] [--poll-ms N] [--json]\n\n"
+               "The operator's worker. Follows the ledger's event stream from a cursor kept\n"
+               "in --state DIR, and for each JobCreated runs the job inside this node's TEE\n"
+               "(the enclave registered with `cloakx enclave register --state DIR`; SIMULATED\n"
+               "in this build): checks each contribution's header, decrypts and authenticates\n"
+               "the blobs, parses and trains, seals the model to the buyer, stores it, has the\n"
+               "TEE sign the result statement and submits it (signed by --key). Each job's\n"
+               "state is kept in DIR/jobs/; a killed worker restarts cleanly (no job lost, none\n"
+               "paid twice). Results: DIR/results/<job>.bundle.json and .report.json.\n"
+               "--once processes what is there and exits (1 if a job failed). SIGINT/SIGTERM\n"
+               "stop the loop between jobs. Test hook: CLOAKX_WORKER_PAUSE_AT=decrypted|\n"
+               "trained|signed makes the worker stop there (writing DIR/paused-<phase>).\n");
+        return CX_EXIT_OK;
+    }
+    cx_worker_config c = {0};
+    const char *devca_s = NULL, *threads_s = NULL, *poll_s = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cx_job_opt(argc, argv, &i, "--ledger", &c.ledger_url) ||
+            cx_job_opt(argc, argv, &i, "--store", &c.store_url) ||
+            cx_job_opt(argc, argv, &i, "--key", &c.key_dir) ||
+            cx_job_opt(argc, argv, &i, "--state", &c.state_dir) ||
+            cx_job_opt(argc, argv, &i, "--devca", &devca_s) ||
+            cx_job_opt(argc, argv, &i, "--threads", &threads_s) ||
+            cx_job_opt(argc, argv, &i, "--poll-ms", &poll_s))
+            continue;
+        if (strcmp(argv[i], "--once") == 0) {
+            c.once = 1;
+            continue;
+        }
+        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
+    }
+    c.ledger_url = cx_job_env_default(c.ledger_url, "CLOAKX_LEDGER");
+    c.store_url = cx_job_env_default(c.store_url, "CLOAKX_STORE");
+    if (!c.ledger_url || !c.store_url || !c.key_dir || !c.state_dir)
+        return cli_usage(cli, "--ledger, --store, --key and --state are required");
+    cx_error e;
+    cx_error_clear(&e);
+    char devca[PATH_MAX];
+    uint64_t v;
+    if (cx_job_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK)
+        return cli_fail(cli, &e);
+    c.devca_dir = devca;
+    if (threads_s) {
+        if (cx_job_parse_u64(threads_s, "--threads", &v, &e) != CX_OK || v > 1024)
+            return cli_usage(cli, "--threads takes 0..1024");
+        c.threads = (int)v;
+    }
+    if (poll_s) {
+        if (cx_job_parse_u64(poll_s, "--poll-ms", &v, &e) != CX_OK || v < 1 || v > 600000)
+            return cli_usage(cli, "--poll-ms takes 1..600000");
+        c.poll_ms = (unsigned)v;
+    }
+    c.progress = cli->progress;
+    c.log = &cli->log;
+    c.hooks.pause_at = getenv("CLOAKX_WORKER_PAUSE_AT");
+    c.hooks.pause_dir = c.state_dir;
+    wout o = {cli};
+    c.on_job = on_job;
+    c.ud = &o;
+    cx_worker_stats st;
+    if (cx_worker_run(&c, &st, &e) != CX_OK)
+        return cli_fail(cli, &e);
+    if (!cli->json)
+        fprintf(stderr, "cloakx worker: %u event(s); jobs paid %u, refunded %u, failed %u\n",
+                st.events, st.jobs_paid, st.jobs_refunded, st.jobs_failed);
+    return c.once && st.jobs_failed ? CX_EXIT_FAILURE : CX_EXIT_OK;
+}

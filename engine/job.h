@@ -1,0 +1,218 @@
+/* job.h — the marketplace side of the engine (internal to engine/): identities, ledger and
+ * store handles, job requests, the job pipeline run inside the TEE, result bundles, verify. */
+#ifndef CX_ENGINE_JOB_H
+#define CX_ENGINE_JOB_H
+
+#include "cx_attest.h"
+#include "cx_chain.h"
+#include "cx_io.h"
+#include "cx_kernels.h"
+#include "cx_util.h"
+
+/* ---- identities, handles ---- */
+
+/* A role's identity is a key dir made by `cloakx keygen`: DIR/ed25519.key signs ledger
+ * transactions (the address is derived from its public key), DIR/x25519.pub receives sealed
+ * data (a buyer's model). */
+cx_err cx_job_identity_load(const char *keydir, cx_chain_key **out, cx_error *e);
+cx_err cx_job_x25519_pub_load(const char *keydir, uint8_t pub[32], cx_error *e);
+
+/* "PATH" or "local:PATH": the local SQLite ledger (the only backend in this build). */
+cx_err cx_job_ledger_open(const char *url, const cx_logger *log, cx_ledger **out, cx_error *e);
+cx_err cx_job_store_open(const char *url, const cx_logger *log, cx_store **out, cx_error *e);
+
+/* The simulated TEE's measurement of this binary (PCR0 = SHA-384 of /proc/self/exe). */
+cx_err cx_job_measure_self(uint8_t out[48], cx_error *e);
+
+/* Read a whole blob (at most max bytes) into *buf (malloc'ed). */
+cx_err cx_job_store_read_all(cx_store *s, const char *id, size_t max, uint8_t **buf, size_t *len,
+                             cx_error *e);
+/* Store bytes; id gets the blob id. */
+cx_err cx_job_store_put_bytes(cx_store *s, const void *buf, size_t len, char id[CX_STORE_ID_MAX],
+                              cx_error *e);
+
+/* ---- operator state: the enclave this node runs ---- */
+
+/* DIR/enclave.json = {"enclave_id": "0x…"} written by `cloakx enclave register`; the
+ * simulated TEE keeps its keys in DIR/tee/ (attestation's SIMULATED-enclave-keys.json). */
+cx_err cx_job_enclave_state_save(const char *state_dir, const cx_chain_id *id, cx_error *e);
+cx_err cx_job_enclave_state_load(const char *state_dir, cx_chain_id *id, cx_error *e);
+cx_err cx_job_tee_open(const char *state_dir, const char *devca_dir, const cx_logger *log,
+                       cx_tee **out, cx_error *e);
+/* "DIR/tee" into out (PATH_MAX). */
+cx_err cx_job_tee_dir(const char *state_dir, char *out, size_t cap, cx_error *e);
+
+/* The registration document's user_data: the X25519 receiving key (32 bytes) followed by the
+ * enclave's Ed25519 endorsement of it (64 bytes, cx_tee_x25519_endorse), so the attested
+ * document itself binds both keys. */
+enum { CX_JOB_REG_USER_DATA_LEN = 96 };
+
+/* Register tee's enclave: attest (user_data = X25519 key + endorsement), verify the document
+ * with the Nitro verifier under root_pem (allow_simulated as given), refuse (CX_ERR_VERIFY)
+ * when pool (may be NULL) does not accept its PCR0, store the document (found later by its
+ * SHA-256), register on the ledger signed by signer, and save the id in state_dir. */
+typedef struct cx_job_registration {
+    cx_chain_id id;
+    cx_ledger_enclave enclave;
+    char doc_blob_id[CX_STORE_ID_MAX];
+} cx_job_registration;
+cx_err cx_job_enclave_register(cx_ledger *l, cx_store *s, cx_tee *tee, const cx_chain_key *signer,
+                               const char *root_pem, size_t root_len, int allow_simulated,
+                               const cx_chain_id *pool, const char *state_dir,
+                               cx_job_registration *out, cx_error *e);
+
+/* ---- job requests ---- */
+
+/* What a buyer stores next to a job: {"format":"cloakx-job-request/1", "spec":{…},
+ * "buyer_x25519":"<base64 of 32 bytes>"}. Its SHA-256 is the ledger's spec_hash and the
+ * statement's config_hash; the buyer's signed job_create transaction binds it. */
+cx_err cx_job_request_build(const json_t *spec, const uint8_t buyer_x25519[32], char **out,
+                            size_t *len, cx_error *e);
+cx_err cx_job_request_parse(const uint8_t *buf, size_t len, cx_spec *spec, uint8_t buyer_x25519[32],
+                            cx_error *e);
+
+/* ---- the job pipeline (runs inside the TEE) ---- */
+
+/* Test hook: when pause_at names a phase ("decrypted", "trained", "signed"), the run writes
+ * pause_dir/paused-<phase> and sleeps there for good, so a test can SIGKILL the worker at a
+ * known point. */
+typedef struct cx_job_hooks {
+    const char *pause_at;
+    const char *pause_dir;
+} cx_job_hooks;
+void cx_job_hook_point(const cx_job_hooks *h, const char *phase, const cx_logger *log);
+
+typedef struct cx_job_params {
+    cx_ledger *ledger;
+    cx_store *store;
+    cx_tee *tee;
+    cx_chain_id enclave_id;
+    cx_chain_id job_id;
+    int threads;  /* 0: all cores */
+    int progress; /* progress bars on stderr */
+    const cx_logger *log;
+    const cx_job_hooks *hooks; /* may be NULL */
+} cx_job_params;
+
+typedef struct cx_job_output {
+    uint8_t *statement; /* signing bytes (malloc'ed) */
+    size_t statement_len;
+    uint8_t signature[64];
+    char model_blob_id[CX_STORE_ID_MAX];
+    json_t *report; /* backend, contributors, rejections, metrics, privacy, hashes */
+} cx_job_output;
+void cx_job_output_free(cx_job_output *o);
+
+/* Pool → contributions → open each header (right recipient, pool, contributor, no duplicate;
+ * else rejected with a reason) → streamed parallel decryption and authentication → parsing →
+ * training → model sealed to the buyer → stored → statement signed by the TEE. Submitting it
+ * is the caller's (the worker's) step. */
+cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e);
+
+/* Dataset commitment (DESIGN.md): SHA-256 over the accepted blobs in ascending blob-id order,
+ * each contributing u8 len(blob id) || blob id || header hash (32) || SHA-256 of its chunk
+ * tags (32). */
+typedef struct cx_job_commit_item {
+    char blob_id[CX_STORE_ID_MAX];
+    uint8_t header_hash[32];
+    uint8_t tag_hash[32];
+} cx_job_commit_item;
+cx_err cx_job_dataset_commitment(cx_job_commit_item *items, size_t n, uint8_t out[32], cx_error *e);
+
+/* The buyer's side: decrypt a whole sealed model blob (in memory) that must be job_hex's
+ * (content type model, the job id in the header) into secure memory (*out, cx_secmem). */
+cx_err cx_job_model_unseal(const uint8_t *blob, size_t len, const cx_x25519_key *k,
+                           const char *job_hex, uint8_t **out, size_t *out_len, cx_error *e);
+
+/* ---- bundles and verification ---- */
+
+/* The result bundle of a job from what the ledger and the store hold: the accepted
+ * statement and signature, the enclave's key and id, and its registration document (stored
+ * under its SHA-256 in the store). */
+cx_err cx_job_bundle_from_ledger(cx_ledger *l, cx_store *s, const cx_chain_id *job,
+                                 cx_result_bundle *out, cx_error *e);
+
+typedef struct cx_job_verify_opts {
+    cx_ledger *ledger;    /* NULL: on-ledger checks skipped */
+    cx_store *store;      /* NULL: result hash and dataset commitment skipped */
+    const char *root_pem; /* trust anchor of the TEE report (NULL: AWS Nitro root G1) */
+    size_t root_pem_len;
+    int allow_simulated;
+    const cx_chain_id *job; /* NULL, or the job the bundle must be the result of */
+} cx_job_verify_opts;
+
+/* Every check in order; *checks (may be NULL) gets [{"check","status","detail"}]. Returns
+ * CX_ERR_VERIFY naming the first failed check ("signature: …", "report: …", "measurement: …",
+ * "key_binding: …", "ledger: …", "result_hash: …", "dataset_commitment: …"). */
+cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts *o, json_t **checks,
+                            cx_error *e);
+
+/* ---- the worker (worker.c) ---- */
+
+/* Follows the ledger's event stream from a persisted cursor and runs each JobCreated job.
+ * State (state_dir): cursor, jobs/<job>.json (phase pending → signed → done | failed),
+ * results/<job>.bundle.json and .report.json. The ledger's result submission is the commit
+ * point: a job killed before it is re-run (or, once signed, its saved statement resubmitted);
+ * after it, the ledger refuses a second submission, so nothing is paid twice. */
+typedef struct cx_worker_config {
+    const char *ledger_url, *store_url;
+    const char *state_dir; /* also holds the enclave (enclave.json, tee/) */
+    const char *devca_dir; /* the simulated TEE's development CA */
+    const char *key_dir;   /* the operator identity that submits results */
+    int once;              /* process what is there, then return */
+    int threads, progress;
+    unsigned poll_ms; /* between polls of the ledger (0: 500) */
+    const cx_logger *log;
+    cx_job_hooks hooks;
+    /* after each job settles or fails: status "paid", "refunded", "failed", "closed" */
+    void (*on_job)(void *ud, const char *job_hex, const char *status, const json_t *report,
+                   const char *error);
+    void *ud;
+} cx_worker_config;
+
+typedef struct cx_worker_stats {
+    unsigned events, jobs_paid, jobs_refunded, jobs_failed;
+} cx_worker_stats;
+
+cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error *e);
+
+/* ---- command-line helpers shared by the marketplace commands ---- */
+
+/* argv[*i] == name with a value after it: *val = the value, *i advanced; returns 1. */
+int cx_job_opt(int argc, char **argv, int *i, const char *name, const char **val);
+/* given, else getenv(env) (NULL when neither). */
+const char *cx_job_env_default(const char *given, const char *env);
+cx_err cx_job_parse_u64(const char *s, const char *what, uint64_t *out, cx_error *e);
+/* "90", "90s", "15m", "2h", "7d" -> milliseconds. */
+cx_err cx_job_parse_duration_ms(const char *s, uint64_t *out, cx_error *e);
+/* --devca, else CLOAKX_DEVCA, else $HOME/.cloakx/devca. */
+cx_err cx_job_devca_dir(const char *given, char *out, size_t cap, cx_error *e);
+/* The simulated TEE's development root (DIR/SIMULATED-devroot.pem), for verifiers told
+ * --allow-simulated. *pem malloc'ed. */
+cx_err cx_job_devroot_load(const char *devca_dir, char **pem, size_t *len, cx_error *e);
+
+/* What a seller checks before sealing to an enclave: its registration document (from the
+ * store, under the ledger's attestation hash) verifies under the policy, carries the
+ * registered Ed25519 key and the endorsed X25519 key, and its PCR0 is the registered
+ * measurement, which the pool accepts. CX_ERR_VERIFY says which part failed. */
+cx_err cx_job_enclave_check(cx_store *s, const cx_ledger_enclave *en, const cx_ledger_pool *pool,
+                            const cx_nitro_policy *pol, cx_error *e);
+
+/* ---- demo data (demo_data.c) ---- */
+
+/* Synthetic wearable and health measurements of one cohort (a contributor), as CSV with a
+ * header: age, sex, bmi, resting_hr, hrv_ms, steps, sleep_h, active_min, systolic_bp, spo2,
+ * risk (0/1, a cardiometabolic risk label drawn from a logistic model of the others, so a
+ * model can learn it; cohorts differ in age, activity and device noise). Deterministic in
+ * (seed, cohort). *out is cx_secmem (caller frees with cx_secmem_free). */
+cx_err cx_demo_data_csv(uint64_t seed, unsigned cohort, size_t rows, uint8_t **out, size_t *len,
+                        cx_error *e);
+/* The demo buyer's job spec (JSON text): an MLP classifier of "risk" with DP-SGD. */
+const char *cx_demo_spec_json(void);
+
+/* ---- formatting ---- */
+void cx_job_id_hex(const cx_chain_id *id, char out[CX_CHAIN_ID_HEX_LEN + 1]);
+/* A ledger blob id (bytes) as a C string; CX_ERR_FORMAT when it is not a store id. */
+cx_err cx_job_blob_id_str(const uint8_t *b, size_t n, char out[CX_STORE_ID_MAX], cx_error *e);
+
+#endif

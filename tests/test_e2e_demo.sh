@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# test_e2e_demo.sh — `cloakx demo` tells its story: 20 sellers, the tampered blob and the stolen
+# one rejected with their reasons, a DP job paid out exactly, a verified result, under 60 s.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/e2e_common.sh"
+
+start=$(date +%s.%N)
+"$CLOAKX" --json demo --dir "$work/demo" >"$work/r.json" 2>"$work/steps" \
+    || { cat "$work/steps"; fail "demo failed"; }
+end=$(date +%s.%N)
+r="$work/r.json"
+for n in 1 2 3 4 5 6 7 8 9; do grep -q "^\[$n/9\]" "$work/steps" || fail "step $n not printed"; done
+jq -e '.sellers == 20 and .accepted.contributors == 18 and .accepted.blobs == 18' "$r" >/dev/null \
+    || fail "accepted: $(jq -c .accepted "$r")"
+jq -e '.rejected | length == 3' "$r" >/dev/null || fail "rejections: $(jq -c .rejected "$r")"
+jq -r '.rejected[] | select(.who == "seller07") | .reason' "$r" | grep -q "tampered" \
+    || fail "tampered blob not rejected"
+jq -r '.rejected[] | select(.who == "thief") | .reason' "$r" | grep -q "somebody else's blob" \
+    || fail "stolen blob not rejected"
+jq -r '.rejected[] | select(.who | startswith("seller20")) | .reason' "$r" \
+    | grep -q "already registered" || fail "double registration not refused"
+jq -e '.job_state == "paid" and .payouts_add_up == true' "$r" >/dev/null || fail "settlement"
+sum=$(jq '([.payouts[].amount] | add) + .fees.protocol + .fees.operator' "$r")
+[ "$sum" -eq "$(jq .payment "$r")" ] || fail "payouts add up to $sum"
+jq -e '[.payouts[] | select(.rows > 0 and .amount > 0)] | length == 18' "$r" >/dev/null \
+    || fail "every accepted seller paid"
+jq -e '.payouts | all(.balance == .amount)' "$r" >/dev/null || fail "balances"
+jq -e '.verification.verified == true' "$r" >/dev/null || fail "not verified"
+jq -e '[.verification.checks[] | select(.status == "ok")] | length == 8' "$r" >/dev/null \
+    || fail "not every check ran: $(jq -c .verification.checks "$r")"
+jq -e '.privacy.epsilon > 0 and .privacy.epsilon < 20 and .privacy.delta == 1e-05' "$r" >/dev/null \
+    || fail "privacy: $(jq -c .privacy "$r")"
+# the risk label is learnable: better than chance even under DP noise
+jq -e '.metrics.roc_auc > 0.7 and .metrics.accuracy > 0.6' "$r" >/dev/null \
+    || fail "metrics: $(jq -c .metrics "$r")"
+jq -e '.backend.compute == "cpu" and .backend.ledger == "local"' "$r" >/dev/null || fail "backend"
+secs=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}')
+echo "demo took $secs s (report: $(jq .seconds "$r") s)"
+awk -v s="$secs" 'BEGIN{exit !(s < 60)}' || fail "demo took $secs s"
+
+# what the demo leaves behind works with the other commands
+"$CLOAKX" verify "$work/demo/result.bundle.json" --ledger "$work/demo/ledger.db" \
+    --store "local:$work/demo/store" --allow-simulated --devca "$work/demo/devca" >/dev/null \
+    || fail "verify of the demo's bundle"
+"$CLOAKX" --json job status "$(jq -r .job "$r")" --ledger "$work/demo/ledger.db" \
+    | jq -e '.state == "paid"' >/dev/null || fail "job status"
+# no plaintext row reached the disk: a seller's CSV line appears in no file of the demo dir
+"$CLOAKX" demo --write-data "$work/plain" --sellers 20 >/dev/null
+line=$(sed -n 5p "$work/plain/seller03.csv")
+if grep -rqF -- "$line" "$work/demo"; then fail "plaintext row found on disk"; fi
+# a second demo in the same directory is refused
+expect_rc 1 "$CLOAKX" demo --dir "$work/demo"
+echo "ok"

@@ -1,0 +1,314 @@
+/* test_kernels_train.c — the training loop: bit-identical models for the same spec, seed,
+ * data and threads; learning on separable data; early stopping; DP-SGD runs (Poisson steps,
+ * noise from the CSPRNG); model files round-trip; bad data refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kernels_testutil.h"
+
+#define ROWS 2000
+#define COLS 8
+
+/* Three Gaussian-ish clusters along different directions: learnable, not trivial. */
+static void clusters(float *x, float *y, uint64_t seed)
+{
+    cx_rng r;
+    cx_rng_seed(&r, seed);
+    for (size_t i = 0; i < ROWS; i++) {
+        int c = (int)cx_rng_below(&r, 3);
+        y[i] = (float)c;
+        for (int j = 0; j < COLS; j++)
+            x[i * COLS + j] = (float)((cx_rng_uniform(&r) - 0.5) * 2.0 +
+                                      (j % 3 == c ? 1.5 : 0.0) + 10.0 * (j == 7));
+    }
+}
+
+static cx_model *train(const char *spec_txt, const float *x, const float *y,
+                       cx_train_result *res)
+{
+    cx_error e;
+    cx_spec s;
+    if (kt_spec(spec_txt, &s, &e) != 0)
+        fail_msg("%s", e.msg);
+    cx_train_data d = {.rows = ROWS, .cols = COLS, .x = x, .y = y};
+    cx_model *m = NULL;
+    if (cx_train(&s, &d, NULL, NULL, NULL, &m, res, &e) != CX_OK)
+        fail_msg("%s", e.msg);
+    cx_spec_free(&s);
+    return m;
+}
+
+#define MLP_SPEC(extra)                                                                        \
+    "{\"task\":\"classification\",\"model\":{\"type\":\"mlp\",\"hidden\":[16,8],"           \
+    "\"activation\":\"tanh\"},\"epochs\":6,\"batch_size\":64,\"seed\":7,\"threads\":2" extra  \
+    "}"
+
+static void test_deterministic(void **state)
+{
+    (void)state;
+    static float x[ROWS * COLS], y[ROWS];
+    clusters(x, y, 1);
+    cx_train_result r1, r2, r3;
+    cx_model *a = train(MLP_SPEC(""), x, y, &r1);
+    cx_model *b = train(MLP_SPEC(""), x, y, &r2);
+    cx_model *c = train(MLP_SPEC(",\"optimizer\":{\"type\":\"sgd\",\"lr\":0.05,\"momentum\":0.9}"),
+                        x, y, &r3);
+    assert_int_equal(a->n_params, b->n_params);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    assert_memory_equal(a->mean, b->mean, COLS * sizeof(float));
+    assert_true(r1.val.loss == r2.val.loss);
+    assert_true(memcmp(a->params, c->params, a->n_params * sizeof(float)) != 0);
+    /* it learned: well above chance (1/3) on the held-out 20 % */
+    assert_int_equal(r1.val_rows, ROWS / 5);
+    assert_true(r1.val.accuracy > 0.85);
+    assert_true(r3.val.accuracy > 0.85);
+    assert_true(r1.val.macro_f1 > 0.8);
+    /* a different seed gives a different model */
+    cx_model *d = train(
+        "{\"task\":\"classification\",\"model\":{\"type\":\"mlp\",\"hidden\":[16,8],"
+        "\"activation\":\"tanh\"},\"epochs\":6,\"batch_size\":64,\"seed\":8,\"threads\":2}",
+        x, y, &r2);
+    assert_true(memcmp(a->params, d->params, a->n_params * sizeof(float)) != 0);
+    cx_model_free(a);
+    cx_model_free(b);
+    cx_model_free(c);
+    cx_model_free(d);
+}
+
+static void test_early_stopping_and_schedules(void **state)
+{
+    (void)state;
+    static float x[ROWS * COLS], y[ROWS];
+    clusters(x, y, 2);
+    cx_train_result r;
+    /* a huge learning rate with SGD oscillates: validation loss stops improving */
+    cx_model *m = train(
+        "{\"task\":\"classification\",\"model\":{\"type\":\"softmax\"},\"epochs\":60,"
+        "\"batch_size\":32,\"early_stopping\":{\"patience\":2},\"seed\":3,"
+        "\"schedule\":{\"type\":\"step\",\"step_size\":1,\"gamma\":0.999},"
+        "\"optimizer\":{\"type\":\"adam\",\"lr\":0.05}}",
+        x, y, &r);
+    assert_true(r.epochs_run < 60);
+    assert_true(r.best_epoch >= 1 && r.best_epoch <= r.epochs_run);
+    assert_true(r.val.accuracy > 0.85);
+    cx_model_free(m);
+}
+
+static void test_regression_and_binary(void **state)
+{
+    (void)state;
+    static float x[ROWS * COLS], y[ROWS];
+    cx_rng r;
+    cx_rng_seed(&r, 11);
+    for (size_t i = 0; i < ROWS; i++) {
+        double t = 3.0;
+        for (int j = 0; j < COLS; j++) {
+            x[i * COLS + j] = (float)(cx_rng_uniform(&r) * 4 - 2);
+            t += (j + 1) * 0.5 * x[i * COLS + j];
+        }
+        y[i] = (float)(100.0 + 20.0 * t + (cx_rng_uniform(&r) - 0.5));
+    }
+    cx_train_result res;
+    cx_model *m = train("{\"task\":\"regression\",\"model\":{\"type\":\"linear\"},\"epochs\":30,"
+                        "\"batch_size\":32,\"optimizer\":{\"type\":\"adam\",\"lr\":0.01}}",
+                        x, y, &res);
+    assert_true(res.val.r2 > 0.99);
+    assert_true(res.val.rmse < 5.0);
+    /* predict on raw rows gives values on the original scale */
+    float p[4];
+    cx_error e;
+    assert_int_equal(cx_model_predict(m, NULL, x, 4, 1, p, &e), CX_OK);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(p[i] - y[i]) < 10.0);
+    cx_model_free(m);
+    for (size_t i = 0; i < ROWS; i++)
+        y[i] = (float)(x[i * COLS] + x[i * COLS + 1] > 0);
+    m = train("{\"task\":\"classification\",\"model\":{\"type\":\"logistic\"},\"epochs\":20,"
+              "\"optimizer\":{\"type\":\"adam\",\"lr\":0.05}}",
+              x, y, &res);
+    if (res.val.accuracy <= 0.95)
+        fail_msg("logistic accuracy %.4f", res.val.accuracy);
+    assert_true(res.val.auc > 0.98);
+    cx_model_free(m);
+}
+
+static void test_dpsgd(void **state)
+{
+    (void)state;
+    static float x[ROWS * COLS], y[ROWS];
+    clusters(x, y, 4);
+    cx_train_result r1, r2;
+    const char *dp = MLP_SPEC(",\"privacy\":{\"noise_multiplier\":0.5,\"max_grad_norm\":1.0,"
+                              "\"delta\":1e-5},\"optimizer\":{\"type\":\"adam\",\"lr\":0.01}");
+    cx_model *a = train(dp, x, y, &r1);
+    cx_model *b = train(dp, x, y, &r2);
+    /* 1600 training rows, batch 64: q = 0.04, 25 Poisson steps per epoch */
+    assert_true(fabs(r1.sample_rate - 64.0 / 1600.0) < 1e-12);
+    assert_int_equal(r1.steps, 6 * 25);
+    assert_true(r1.val.accuracy > 0.7); /* still learns under noise */
+    /* noise comes from the CSPRNG, not the seed: two runs differ */
+    assert_true(memcmp(a->params, b->params, a->n_params * sizeof(float)) != 0);
+    cx_model_free(a);
+    cx_model_free(b);
+}
+
+static void test_dp_rng(void **state)
+{
+    (void)state;
+    cx_error e;
+    cx_dp_rng *r;
+    assert_int_equal(cx_dp_rng_create(&r, &e), CX_OK);
+    enum { N = 200000 };
+    float *g = malloc(N * sizeof *g);
+    int32_t *idx = malloc(N * sizeof *idx);
+    assert_non_null(g);
+    assert_non_null(idx);
+    assert_int_equal(cx_dp_rng_gaussian(r, g, N, &e), CX_OK);
+    double m = 0, v = 0, k4 = 0;
+    for (int i = 0; i < N; i++)
+        m += g[i];
+    m /= N;
+    for (int i = 0; i < N; i++) {
+        double d = g[i] - m;
+        v += d * d;
+        k4 += d * d * d * d;
+    }
+    v /= N;
+    k4 /= N * v * v;
+    assert_true(fabs(m) < 0.01);        /* 4.5 standard errors */
+    assert_true(fabs(v - 1.0) < 0.015); /* ~4.7 standard errors */
+    assert_true(fabs(k4 - 3.0) < 0.1);  /* Gaussian kurtosis */
+    /* Poisson sampling: count ~ Binomial(N, q), indices strictly increasing */
+    size_t total = 0;
+    for (int t = 0; t < 20; t++) {
+        size_t k;
+        assert_int_equal(cx_dp_rng_poisson(r, N, 0.01, idx, &k, &e), CX_OK);
+        for (size_t i = 1; i < k; i++)
+            assert_true(idx[i] > idx[i - 1]);
+        if (k)
+            assert_true(idx[k - 1] < N);
+        total += k;
+    }
+    double mean = total / 20.0; /* expected 2000, sd of the mean ~ 9.95 */
+    assert_true(fabs(mean - 2000.0) < 50.0);
+    size_t k;
+    assert_int_equal(cx_dp_rng_poisson(r, 10, 1.0, idx, &k, &e), CX_OK);
+    assert_int_equal(k, 10);
+    assert_int_equal(cx_dp_rng_poisson(r, 10, 0.0, idx, &k, &e), CX_OK);
+    assert_int_equal(k, 0);
+    free(g);
+    free(idx);
+    cx_dp_rng_free(r);
+}
+
+static void test_model_file_roundtrip(void **state)
+{
+    (void)state;
+    static float x[ROWS * COLS], y[ROWS];
+    clusters(x, y, 5);
+    cx_train_result r;
+    cx_model *m = train(MLP_SPEC(""), x, y, &r);
+    char path[] = "/tmp/cx_test_model_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    cx_error e;
+    json_t *extra = json_pack("{s:s, s:[s,s]}", "note", "test", "classes", "a", "b");
+    assert_int_equal(cx_model_save(m, extra, path, &e), CX_OK);
+    json_decref(extra);
+    cx_model *l = NULL;
+    json_t *meta = NULL;
+    if (cx_model_load(path, &l, &meta, &e) != CX_OK)
+        fail_msg("%s", e.msg);
+    assert_int_equal(l->n_layers, m->n_layers);
+    assert_int_equal(l->act, CX_ACT_TANH);
+    assert_int_equal(l->n_classes, 3);
+    assert_memory_equal(l->params, m->params, m->n_params * sizeof(float));
+    assert_memory_equal(l->inv_std, m->inv_std, COLS * sizeof(float));
+    assert_string_equal(json_string_value(json_object_get(meta, "note")), "test");
+    assert_string_equal(json_string_value(json_object_get(meta, "classes")), "[\"a\",\"b\"]");
+    float p1[3 * 3], p2[3 * 3];
+    assert_int_equal(cx_model_predict(m, NULL, x, 3, 1, p1, &e), CX_OK);
+    assert_int_equal(cx_model_predict(l, NULL, x, 3, 1, p2, &e), CX_OK);
+    assert_memory_equal(p1, p2, sizeof p1);
+
+    /* Python + NumPy read the file as it is (skipped without numpy) */
+    if (system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") == 0) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c \"import json,struct,numpy as np,sys\n"
+                 "b=open('%s','rb').read(); n=struct.unpack('<Q',b[:8])[0]; h=json.loads(b[8:8+n])\n"
+                 "t=h['layers.0.weight']; s,e=t['data_offsets']\n"
+                 "w=np.frombuffer(b[8+n+s:8+n+e],dtype='<f4').reshape(t['shape'])\n"
+                 "assert t['dtype']=='F32' and w.shape==(%d,16) and np.isfinite(w).all()\n"
+                 "assert h['__metadata__']['cloakx.format']=='cloakx-model-v1'\n"
+                 "print(float(w[0,0]))\"",
+                 path, COLS);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        float w00 = NAN;
+        assert_int_equal(fscanf(p, "%f", &w00), 1);
+        assert_int_equal(pclose(p), 0);
+        assert_true(w00 == m->params[0]);
+    } else {
+        print_message("numpy absent: the Python read was skipped\n");
+    }
+    json_decref(meta);
+    cx_model_free(l);
+
+    /* a file that is not a cloakx model is refused */
+    assert_int_equal(cx_file_write_atomic(path, "garbage!", 8, 0600, &e), CX_OK);
+    assert_int_not_equal(cx_model_load(path, &l, NULL, &e), CX_OK);
+    unlink(path);
+    cx_model_free(m);
+}
+
+static void test_bad_data(void **state)
+{
+    (void)state;
+    cx_error e;
+    cx_spec s;
+    assert_int_equal(kt_spec("{\"task\":\"classification\",\"model\":{\"type\":\"logistic\"}}",
+                             &s, &e),
+                     0);
+    float x[6] = {1, 2, 3, 4, 5, 6}, y[3] = {0, 1, 2};
+    cx_train_data d = {.rows = 3, .cols = 2, .x = x, .y = y};
+    cx_model *m;
+    cx_train_result r;
+    assert_int_equal(cx_train(&s, &d, NULL, NULL, NULL, &m, &r, &e), CX_ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "logistic"));
+    y[2] = 0.5f;
+    assert_int_equal(cx_train(&s, &d, NULL, NULL, NULL, &m, &r, &e), CX_ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "row 2"));
+    y[2] = 1;
+    x[3] = NAN;
+    assert_int_equal(cx_train(&s, &d, NULL, NULL, NULL, &m, &r, &e), CX_ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "row 1 column 1"));
+    cx_spec_free(&s);
+    assert_int_equal(kt_spec("{\"task\":\"classification\",\"model\":{\"type\":\"softmax\"},"
+                             "\"precision\":\"bf16\"}",
+                             &s, &e),
+                     0);
+    x[3] = 4;
+    assert_int_equal(cx_train(&s, &d, NULL, NULL, NULL, &m, &r, &e), CX_ERR_UNSUPPORTED);
+    cx_spec_free(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_early_stopping_and_schedules),
+        cmocka_unit_test(test_regression_and_binary),
+        cmocka_unit_test(test_dpsgd),
+        cmocka_unit_test(test_dp_rng),
+        cmocka_unit_test(test_model_file_roundtrip),
+        cmocka_unit_test(test_bad_data),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
