@@ -52,10 +52,7 @@ static cx_err add_resource(xmlNode *n, cx_gpu_reference *ref, cx_error *e)
     uint8_t block = (uint8_t)(index + 1); /* RIM index k-1 = report block k */
     for (size_t i = 0; i < ref->n; i++)
         if (ref->entries[i].index == block)
-            return cx_error_set(e, CX_ERR_FORMAT,
-                                "rim: index %ld is active in two RIMs (driver and VBIOS RIMs "
-                                "must be disjoint)",
-                                index);
+            return cx_error_set(e, CX_ERR_FORMAT, "rim: index %ld appears twice", index);
     if (ref->n >= CX_GPU_MEAS_MAX)
         return cx_error_set(e, CX_ERR_LIMIT, "rim: too many measurements");
     cx_gpu_ref_entry *en = &ref->entries[ref->n];

@@ -47,10 +47,10 @@ void BM_backend_sgemm(benchmark::State &st)
         b.be->sgemm(b.be, 0, 0, m, n, k, 1.0f, a.data(), k, w.data(), n, 0.0f, c.data(), n);
         benchmark::DoNotOptimize(c.data());
     }
-    st.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsRate,
+    st.counters["FLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsRate,
                                                 benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_backend_sgemm)->Args({256, 256, 1})->Args({256, 256, 2})->Args({256, 64, 2});
+BENCHMARK(BM_backend_sgemm)->Args({256, 256, 1})->Args({256, 256, 2})->Args({256, 64, 2})->UseRealTime();
 
 // peer: OpenBLAS with its own threads on the same shape
 void BM_peer_cblas_sgemm(benchmark::State &st)
@@ -65,10 +65,10 @@ void BM_peer_cblas_sgemm(benchmark::State &st)
         benchmark::DoNotOptimize(c.data());
     }
     openblas_set_num_threads(1);
-    st.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsRate,
+    st.counters["FLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsRate,
                                                 benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_peer_cblas_sgemm)->Args({256, 256, 1})->Args({256, 256, 2})->Args({256, 64, 2});
+BENCHMARK(BM_peer_cblas_sgemm)->Args({256, 256, 1})->Args({256, 256, 2})->Args({256, 64, 2})->UseRealTime();
 
 void BM_bias_relu_forward(benchmark::State &st)
 {
@@ -81,7 +81,7 @@ void BM_bias_relu_forward(benchmark::State &st)
     }
     st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * rows * n * 3 * 4);
 }
-BENCHMARK(BM_bias_relu_forward);
+BENCHMARK(BM_bias_relu_forward)->UseRealTime();
 
 void BM_adam_update(benchmark::State &st)
 {
@@ -98,7 +98,7 @@ void BM_adam_update(benchmark::State &st)
     }
     st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * n * 7 * 4);
 }
-BENCHMARK(BM_adam_update);
+BENCHMARK(BM_adam_update)->UseRealTime();
 
 // peer for the element-wise kernels: memcpy of 1 MiB (the memory-bandwidth bound)
 void BM_peer_memcpy(benchmark::State &st)
@@ -110,7 +110,7 @@ void BM_peer_memcpy(benchmark::State &st)
     }
     st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * (1 << 18) * 2 * 4);
 }
-BENCHMARK(BM_peer_memcpy);
+BENCHMARK(BM_peer_memcpy)->UseRealTime();
 
 // DP-SGD noise: N(0, 1) from the CSPRNG for the reference MLP's parameters
 void BM_dp_gaussian(benchmark::State &st)
@@ -129,7 +129,7 @@ void BM_dp_gaussian(benchmark::State &st)
     st.SetItemsProcessed(static_cast<int64_t>(st.iterations()) * 84490);
     cx_dp_rng_free(r);
 }
-BENCHMARK(BM_dp_gaussian);
+BENCHMARK(BM_dp_gaussian)->UseRealTime();
 
 } // namespace
 

@@ -16,7 +16,8 @@ extern "C" {
 #include "parse_internal.h"
 }
 
-namespace {
+namespace
+{
 
 constexpr int kCols = 16;
 constexpr size_t kChunk = 4 << 20;
@@ -83,7 +84,8 @@ void feed_all(benchmark::State &state, cx_data_format fmt, const std::string &da
         bool ok = true;
         for (size_t off = 0; off < data.size() && ok; off += kChunk) {
             size_t n = std::min(kChunk, data.size() - off);
-            ok = cx_parser_feed(p, 0, data.data() + off, n, off + n == data.size(), nullptr) == CX_OK;
+            ok = cx_parser_feed(p, 0, data.data() + off, n, off + n == data.size(), nullptr) ==
+                 CX_OK;
         }
         cx_parser_free(p);
         if (!ok) {
@@ -194,6 +196,6 @@ void BM_float_parser(benchmark::State &state)
 }
 BENCHMARK(BM_float_parser)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-}  // namespace
+} // namespace
 
 BENCHMARK_MAIN();

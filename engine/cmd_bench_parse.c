@@ -207,8 +207,8 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
     /* wall rates, and per CPU-second (MB per second of one thread's CPU time) */
     double feed1 = m / t_feed1.wall, feedn = m * nt / t_feedn.wall, load = m / t_load.wall,
            peer = m / t_strtof.wall;
-    double feed1_cpu = m / t_feed1.cpu, feedn_cpu = m * nt / t_feedn.cpu,
-           load_cpu = m / t_load.cpu, peer_cpu = m / t_strtof.cpu;
+    double feed1_cpu = m / t_feed1.cpu, feedn_cpu = m * nt / t_feedn.cpu, load_cpu = m / t_load.cpu,
+           peer_cpu = m / t_strtof.cpu;
     if (cli->json) {
         json_t *j = json_pack(
             "{s:I, s:I, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "bytes",
@@ -223,8 +223,8 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
         printf("CSV parse, %zu MB numeric (%zu rows x %d cols), best of 5/3\n", len >> 20, rows,
                BENCH_COLS);
         printf("%-38s %10s %14s\n", "", "MB/s wall", "MB/CPU-second");
-        printf("%-38s %10.0f %14.0f   (target >= 400 per thread)\n", "cloakx feed, 1 thread",
-               feed1, feed1_cpu);
+        printf("%-38s %10.0f %14.0f   (target >= 400 per thread)\n", "cloakx feed, 1 thread", feed1,
+               feed1_cpu);
         char lbl[64];
         snprintf(lbl, sizeof lbl, "cloakx feed, %d blobs on %d threads", nt, nt);
         printf("%-38s %10.0f %14.0f\n", lbl, feedn, feedn_cpu);

@@ -102,6 +102,7 @@ static int open_store(cx_cli *cli, const blob_args *a, cx_store **s)
     o.part_size = (size_t)a->part_size;
     o.parallel = (unsigned)a->parallel;
     o.log = &cli->log;
+    o.verify = 1; /* local: a user fetching a blob gets it re-hashed against its id */
     cx_error e;
     if (cx_store_open(a->store, &o, s, &e) != CX_OK)
         return cli_fail(cli, &e);
@@ -205,8 +206,7 @@ static int blob_get(cx_cli *cli, int argc, char **argv)
     cx_atomic_file af = {.fd = -1};
     uint8_t *buf = malloc(BLOB_IO_CHUNK);
     uint64_t total = 0;
-    cx_err err = buf ? cx_store_get(s, id, &r, &e)
-                     : cx_error_set(&e, CX_ERR_NOMEM, "buffer");
+    cx_err err = buf ? cx_store_get(s, id, &r, &e) : cx_error_set(&e, CX_ERR_NOMEM, "buffer");
     if (err == CX_OK && !to_stdout)
         err = cx_atomic_open(&af, outp, 0600, &e);
     while (err == CX_OK) {
@@ -231,8 +231,8 @@ static int blob_get(cx_cli *cli, int argc, char **argv)
     if (err != CX_OK)
         return cli_fail(cli, &e);
     if (cli->json && !to_stdout) {
-        json_t *j = json_pack("{s:s,s:I,s:s}", "blob_id", id, "bytes", (json_int_t)total, "out",
-                              outp);
+        json_t *j =
+            json_pack("{s:s,s:I,s:s}", "blob_id", id, "bytes", (json_int_t)total, "out", outp);
         return j ? cli_print_json(cli, j) : CX_EXIT_FAILURE;
     }
     if (!to_stdout)
@@ -266,9 +266,9 @@ static int blob_stat(cx_cli *cli, int argc, char **argv)
     }
     int out;
     if (cli->json) {
-        json_t *j = json_pack("{s:s,s:s,s:I,s:b,s:i}", "blob_id", a.pos[0], "store", kind,
-                              "size", (json_int_t)st.size, "manifest", st.is_manifest, "parts",
-                              (int)st.parts);
+        json_t *j =
+            json_pack("{s:s,s:s,s:I,s:b,s:i}", "blob_id", a.pos[0], "store", kind, "size",
+                      (json_int_t)st.size, "manifest", st.is_manifest, "parts", (int)st.parts);
         out = j ? cli_print_json(cli, j) : CX_EXIT_FAILURE;
     } else {
         printf("blob     %s\nstore    %s\nsize     %" PRIu64 "\nmanifest %s\nparts    %u\n",

@@ -47,10 +47,10 @@ static int print_json(cx_cli *cli, const cx_dataset *ds, const cx_stats *st,
         json_t *q = json_object();
         for (int k = 0; q && k < CX_STATS_NQ; k++)
             ok &= json_object_set_new(q, q_names[k], num(c->q[k])) == 0;
-        json_t *o = json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "name", ds->feature_names[j],
-                              "count", (json_int_t)c->count, "mean", num(c->mean), "std",
-                              num(c->std), "min", num(c->min), "max", num(c->max), "quantiles",
-                              q ? q : json_null());
+        json_t *o =
+            json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "name", ds->feature_names[j], "count",
+                      (json_int_t)c->count, "mean", num(c->mean), "std", num(c->std), "min",
+                      num(c->min), "max", num(c->max), "quantiles", q ? q : json_null());
         ok &= o && json_array_append_new(cols, o) == 0;
         ok &= json_array_append_new(names, json_string(ds->feature_names[j])) == 0;
     }
@@ -67,11 +67,11 @@ static int print_json(cx_cli *cli, const cx_dataset *ds, const cx_stats *st,
         for (size_t k = 0; bad && k < br->n_listed; k++)
             ok &= json_array_append_new(
                       bad, json_pack("{s:I, s:s, s:I}", "line", (json_int_t)br->listed[k].line,
-                                     "reason", cx_bad_reason_name(br->listed[k].reason),
-                                     "column", (json_int_t)br->listed[k].column)) == 0;
-        json_t *o = json_pack("{s:s, s:I, s:I, s:o}", "file", files[b], "rows",
-                              (json_int_t)br->rows, "bad_rows", (json_int_t)br->bad_rows,
-                              "bad", bad ? bad : json_null());
+                                     "reason", cx_bad_reason_name(br->listed[k].reason), "column",
+                                     (json_int_t)br->listed[k].column)) == 0;
+        json_t *o =
+            json_pack("{s:s, s:I, s:I, s:o}", "file", files[b], "rows", (json_int_t)br->rows,
+                      "bad_rows", (json_int_t)br->bad_rows, "bad", bad ? bad : json_null());
         ok &= o && json_array_append_new(blobs, o) == 0;
     }
     if (ok) {
@@ -97,7 +97,8 @@ static void print_text(const cx_dataset *ds, const cx_stats *st, const char *con
         printf("%s: %llu rows, %llu bad", files[b], (unsigned long long)ds->blobs[b].rows,
                (unsigned long long)ds->blobs[b].bad_rows);
         for (size_t k = 0; k < ds->blobs[b].n_listed; k++)
-            printf("%s line %llu (%s)", k ? "," : ":", (unsigned long long)ds->blobs[b].listed[k].line,
+            printf("%s line %llu (%s)", k ? "," : ":",
+                   (unsigned long long)ds->blobs[b].listed[k].line,
                    cx_bad_reason_name(ds->blobs[b].listed[k].reason));
         printf("\n");
     }
@@ -106,8 +107,8 @@ static void print_text(const cx_dataset *ds, const cx_stats *st, const char *con
     for (size_t j = 0; j < ds->d; j++) {
         const cx_column_stats *c = &st->cols[j];
         printf("%-24.24s %10llu %12.6g %12.6g %12.6g %12.6g %12.6g %12.6g %12.6g\n",
-               ds->feature_names[j], (unsigned long long)c->count, c->mean, c->std, c->min,
-               c->q[2], c->q[3], c->q[4], c->max);
+               ds->feature_names[j], (unsigned long long)c->count, c->mean, c->std, c->min, c->q[2],
+               c->q[3], c->q[4], c->max);
     }
     if (!st->corr)
         return;

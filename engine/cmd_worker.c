@@ -57,9 +57,10 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
                "TEE sign the result statement and submits it (signed by --key). Each job's\n"
                "state is kept in DIR/jobs/; a killed worker restarts cleanly (no job lost, none\n"
                "paid twice). Results: DIR/results/<job>.bundle.json and .report.json.\n"
-               "--once processes what is there and exits (1 if a job failed). SIGINT/SIGTERM\n"
-               "stop the loop between jobs. Test hook: CLOAKX_WORKER_PAUSE_AT=decrypted|\n"
-               "trained|signed makes the worker stop there (writing DIR/paused-<phase>).\n");
+               "--once processes what is there and exits (1 if a job failed). Stop it with any\n"
+               "signal, at any point: every step is crash-safe. Test hook:\n"
+               "CLOAKX_WORKER_PAUSE_AT=decrypted|trained|signed makes the worker stop there\n"
+               "(writing DIR/paused-<phase>) so that a test can kill it.\n");
         return CX_EXIT_OK;
     }
     cx_worker_config c = {0};

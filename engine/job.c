@@ -746,6 +746,18 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
         goto out;
     }
 
+    /* this TEE's own measurement, as its report gives it: what the statement will carry */
+    if ((rc = cx_tee_attest(p->tee, NULL, 0, NULL, 0, &doc, &doc_len, e)) != CX_OK ||
+        (rc = cx_nitro_doc_parse(doc, doc_len, &nd, e)) != CX_OK)
+        goto out;
+    if (!(nd.pcr_present & 1u) || nd.pcr_len[0] != enc.measurement_len ||
+        memcmp(nd.pcr[0], enc.measurement, enc.measurement_len) != 0) {
+        rc = cx_error_set(e, CX_ERR_STATE, "this code's measurement (PCR0) is not the registered "
+                                           "enclave's: the binary changed since `cloakx enclave "
+                                           "register`; register it again");
+        goto out;
+    }
+
     /* the job request: spec and the buyer's key, bound by the spec hash on the ledger */
     char spec_id[CX_STORE_ID_MAX];
     if ((rc = cx_job_blob_id_str(job.spec_blob_id, job.spec_blob_id_len, spec_id, e)) != CX_OK ||
@@ -1011,13 +1023,7 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
     uint8_t result_hash[32];
     SHA256(sealed.p, sealed.len, result_hash);
 
-    /* the statement, with this TEE's own measurement as its report gives it */
-    if ((rc = cx_tee_attest(p->tee, NULL, 0, NULL, 0, &doc, &doc_len, e)) != CX_OK ||
-        (rc = cx_nitro_doc_parse(doc, doc_len, &nd, e)) != CX_OK) {
-        json_decref(mj);
-        json_decref(privacy);
-        goto out;
-    }
+    /* the statement */
     cx_statement st;
     memset(&st, 0, sizeof st);
     memcpy(st.job_id, p->job_id.b, 32);

@@ -337,7 +337,8 @@ typedef struct cx_store_options {
     long connect_timeout_ms;  /* default 10000 */
     long low_speed_time_s;    /* a transfer under 1 KiB/s for this long is retried (30) */
     long total_timeout_ms;    /* bound on the time one request (or part) may spend
-                                 failing and backing off without receiving a byte (300000) */
+                                 failing and backing off without receiving a byte, and
+                                 on one whole PUT to the publisher (300000) */
     unsigned max_retries;     /* attempts after the first, per request (default 6) */
     unsigned backoff_base_ms; /* exponential back-off with jitter: base (200) */
     unsigned backoff_max_ms;  /* ... capped at (10000); Retry-After honoured up to 60 s */
@@ -352,7 +353,7 @@ typedef struct cx_store_info {
 } cx_store_info;
 
 void cx_store_options_init(cx_store_options *o); /* all defaults filled in */
-/* opt may be NULL. The store keeps copies of the strings it needs. */
+/* opt may be NULL. The store copies the strings; opt->log must outlive the store. */
 cx_err cx_store_open(const char *url, const cx_store_options *opt, cx_store **out, cx_error *e);
 void cx_store_free(cx_store *s); /* NULL is fine */
 const char *cx_store_kind(const cx_store *s); /* "local" or "walrus" */

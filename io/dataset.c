@@ -121,15 +121,24 @@ void cx_names_free(char **names, size_t n)
 const char *cx_bad_reason_name(cx_bad_reason r)
 {
     switch (r) {
-    case CX_BAD_FIELD_COUNT: return "field_count";
-    case CX_BAD_NUMBER: return "number";
-    case CX_BAD_MISSING: return "missing";
-    case CX_BAD_CATEGORY: return "category";
-    case CX_BAD_LABEL: return "label";
-    case CX_BAD_QUOTE: return "quote";
-    case CX_BAD_JSON: return "json";
-    case CX_BAD_KEY: return "key";
-    case CX_BAD_TRUNCATED: return "truncated";
+    case CX_BAD_FIELD_COUNT:
+        return "field_count";
+    case CX_BAD_NUMBER:
+        return "number";
+    case CX_BAD_MISSING:
+        return "missing";
+    case CX_BAD_CATEGORY:
+        return "category";
+    case CX_BAD_LABEL:
+        return "label";
+    case CX_BAD_QUOTE:
+        return "quote";
+    case CX_BAD_JSON:
+        return "json";
+    case CX_BAD_KEY:
+        return "key";
+    case CX_BAD_TRUNCATED:
+        return "truncated";
     }
     return "unknown";
 }
@@ -305,9 +314,9 @@ cx_err cx_dataset_schema_set_csv(cx_dataset_schema *s, char delimiter, int has_h
 
 cx_err cx_dataset_schema_from_json(const json_t *j, cx_dataset_schema **out, cx_error *e)
 {
-    static const char *const keys[] = {"features", "label", "label_type", "categorical",
-                                       "missing", "fill_value", "max_bad_fraction",
-                                       "delimiter", "header", "skip_lines", NULL};
+    static const char *const keys[] = {
+        "features",         "label",     "label_type", "categorical", "missing", "fill_value",
+        "max_bad_fraction", "delimiter", "header",     "skip_lines",  NULL};
     if (!json_is_object(j))
         return cx_error_set(e, CX_ERR_FORMAT, "data: must be a JSON object");
     cx_err rc = cx_json_check_keys(j, keys, "data", e);
@@ -346,7 +355,8 @@ cx_err cx_dataset_schema_from_json(const json_t *j, cx_dataset_schema **out, cx_
     else if (strcmp(lt, "numeric") == 0)
         lk = CX_LABEL_NUMERIC;
     else {
-        rc = cx_error_set(e, CX_ERR_FORMAT, "data: \"label_type\" must be \"class\" or \"numeric\"");
+        rc =
+            cx_error_set(e, CX_ERR_FORMAT, "data: \"label_type\" must be \"class\" or \"numeric\"");
         goto fail;
     }
     if (label && (rc = cx_dataset_schema_set_label(s, label, lk, e)) != CX_OK)
@@ -376,8 +386,8 @@ cx_err cx_dataset_schema_from_json(const json_t *j, cx_dataset_schema **out, cx_
                     if (!voc[i]) {
                         free(voc);
                         rc = cx_error_set(e, CX_ERR_FORMAT,
-                                          "data: \"categorical\".\"%s\"[%zu] is not a string",
-                                          name, i);
+                                          "data: \"categorical\".\"%s\"[%zu] is not a string", name,
+                                          i);
                         goto fail;
                     }
                 }
@@ -421,7 +431,8 @@ cx_err cx_dataset_schema_from_json(const json_t *j, cx_dataset_schema **out, cx_
         (rc = cx_json_get_int(j, "skip_lines", 0, 0, 1000000, &skip, e)) != CX_OK)
         goto fail;
     if (strlen(delim) != 1 || cx_dataset_schema_set_csv(s, delim[0], header, (size_t)skip, NULL)) {
-        rc = cx_error_set(e, CX_ERR_FORMAT, "data: \"delimiter\" must be one character (not a quote)");
+        rc = cx_error_set(e, CX_ERR_FORMAT,
+                          "data: \"delimiter\" must be one character (not a quote)");
         goto fail;
     }
     *out = s;
@@ -930,8 +941,8 @@ static const char *parse_data(const cx_parser *p, cx_seg *s, const char *r, cons
                                  : cx_jsonl_parse(s, r, end, end, eof);
 }
 
-static const char *parse_data_limit(const cx_parser *p, cx_seg *s, const char *r,
-                                    const char *limit, const char *end)
+static const char *parse_data_limit(const cx_parser *p, cx_seg *s, const char *r, const char *limit,
+                                    const char *end)
 {
     return p->fmt == CX_DATA_CSV ? cx_csv_parse(s, r, limit, end, 1)
                                  : cx_jsonl_parse(s, r, limit, end, 1);
@@ -1004,8 +1015,7 @@ static cx_err check_bad_fraction(const cx_parser *p, cx_blob_state *b, cx_error 
     return cx_error_set(e, CX_ERR_FORMAT,
                         "%llu of %llu rows bad (%.2f%% > %.2f%% tolerated); first at %s %llu: %s",
                         (unsigned long long)bad, (unsigned long long)(rows + bad), 100.0 * frac,
-                        100.0 * p->schema->max_bad_fraction,
-                        p->fmt == CX_DATA_F32 ? "row" : "line",
+                        100.0 * p->schema->max_bad_fraction, p->fmt == CX_DATA_F32 ? "row" : "line",
                         (unsigned long long)(first ? first->line : 0),
                         first ? cx_bad_reason_name(first->reason) : "?");
 }
@@ -1014,10 +1024,10 @@ static cx_err finish_blob(cx_parser *p, cx_blob_state *b, cx_error *e)
 {
     b->ended = 1;
     if (!b->have_lay)
-        return cx_error_set(e, CX_ERR_FORMAT, "no %s", p->fmt == CX_DATA_F32 ? "f32 header"
-                                                       : p->fmt == CX_DATA_CSV && p->schema->has_header
-                                                           ? "CSV header"
-                                                           : "records");
+        return cx_error_set(e, CX_ERR_FORMAT, "no %s",
+                            p->fmt == CX_DATA_F32                            ? "f32 header"
+                            : p->fmt == CX_DATA_CSV && p->schema->has_header ? "CSV header"
+                                                                             : "records");
     if (p->fmt == CX_DATA_F32 && b->f32_seen != b->f32_rows)
         return cx_error_set(e, CX_ERR_FORMAT, "f32: %llu rows announced, %llu present",
                             (unsigned long long)b->f32_rows, (unsigned long long)b->f32_seen);
@@ -1080,8 +1090,8 @@ static cx_err feed_text(cx_parser *p, cx_blob_state *b, const char *d, const cha
     return CX_OK;
 }
 
-static cx_err f32_layout(cx_parser *p, cx_blob_state *b, const uint8_t *h, size_t len,
-                         size_t *need, size_t *off, cx_error *e)
+static cx_err f32_layout(cx_parser *p, cx_blob_state *b, const uint8_t *h, size_t len, size_t *need,
+                         size_t *off, cx_error *e)
 {
     uint32_t cols;
     int32_t lc;
@@ -1164,7 +1174,8 @@ static cx_err feed_f32(cx_parser *p, cx_blob_state *b, const uint8_t *d, size_t 
     }
     if ((rc = seg_status(s, e)) != CX_OK)
         return rc;
-    if (len > nr * rb && (rc = carry_append(b, (const char *)d + nr * rb, len - nr * rb, e)) != CX_OK)
+    if (len > nr * rb &&
+        (rc = carry_append(b, (const char *)d + nr * rb, len - nr * rb, e)) != CX_OK)
         return rc;
     if (last && b->carry_len)
         return cx_error_set(e, CX_ERR_FORMAT, "f32: data ends inside a row (%zu stray bytes)",
@@ -1272,8 +1283,7 @@ static cx_err union_dict(seg_ref *refs, size_t nref, int which, int numeric_sort
     }
     if (n)
         memcpy(names, all.names, n * sizeof *names);
-    qsort(names, n, sizeof *names,
-          numeric_sort && all_numeric(names, n) ? cmp_num : cmp_str);
+    qsort(names, n, sizeof *names, numeric_sort && all_numeric(names, n) ? cmp_num : cmp_str);
     /* the sorted order is the global id: rebuild the dict in that order */
     free(all.slots);
     free(all.names);
@@ -1622,11 +1632,18 @@ static cx_err parse_pieces(cx_parser *p, cx_blob_state *b, const char *d, const 
         const char *nl = memchr(g, '\n', (size_t)(end - g));
         st[k] = nl ? nl + 1 : end;
     }
+    /* reserve each piece's rows from the line density of the first 256 KiB, so that
+     * storage does not grow (copy, wipe) while parsing */
+    size_t probe = len < ((size_t)256 << 10) ? len : ((size_t)256 << 10);
+    size_t lines = (size_t)count_nl(d, d + probe) + 1;
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (int k = 0; k < nt; k++) {
         b->segs[k].line = 1;
-        en[k] = st[k] < st[k + 1] ? parse_data_limit(p, &b->segs[k], st[k], st[k + 1], end)
-                                  : st[k];
+        size_t plen = (size_t)(st[k + 1] - st[k]);
+        (void)cx_seg_reserve(&b->segs[k],
+                             (size_t)((double)plen / (double)probe * (double)lines * 1.05) + 16);
+        b->segs[k].oom = CX_OK;
+        en[k] = st[k] < st[k + 1] ? parse_data_limit(p, &b->segs[k], st[k], st[k + 1], end) : st[k];
     }
     for (int k = 1; k < nt && rc == CX_OK; k++) {
         if (en[k - 1] == st[k])
@@ -1637,8 +1654,7 @@ static cx_err parse_pieces(cx_parser *p, cx_blob_state *b, const char *d, const 
             break;
         b->segs[k].line = 1;
         st[k] = en[k - 1];
-        en[k] = st[k] < st[k + 1] ? parse_data_limit(p, &b->segs[k], st[k], st[k + 1], end)
-                                  : st[k];
+        en[k] = st[k] < st[k + 1] ? parse_data_limit(p, &b->segs[k], st[k], st[k + 1], end) : st[k];
     }
     /* line numbers: each piece counted from 1; shift by the lines before it */
     uint64_t base = line0 - 1;
@@ -1754,8 +1770,26 @@ cx_err cx_dataset_load_files(const cx_dataset_schema *s, const char *const *path
     cx_err rc = cx_parser_new(s, fmt, n_paths, &p, e);
     if (rc != CX_OK)
         return rc;
-    for (size_t i = 0; i < n_paths && rc == CX_OK; i++)
-        rc = load_one(p, i, paths[i], nt, e);
+    if (n_paths >= (size_t)nt && nt > 1) {
+        /* enough files for every thread: one file per thread at a time */
+        cx_error *errs = calloc(n_paths, sizeof *errs);
+        cx_err *rcs = calloc(n_paths, sizeof *rcs);
+        if (!errs || !rcs) {
+            rc = cx_error_set(e, CX_ERR_NOMEM, "load: out of memory");
+        } else {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+            for (size_t i = 0; i < n_paths; i++)
+                rcs[i] = load_one(p, i, paths[i], 1, &errs[i]);
+            for (size_t i = 0; i < n_paths && rc == CX_OK; i++)
+                if ((rc = rcs[i]) != CX_OK)
+                    *e = errs[i];
+        }
+        free(errs);
+        free(rcs);
+    } else {
+        for (size_t i = 0; i < n_paths && rc == CX_OK; i++)
+            rc = load_one(p, i, paths[i], nt, e);
+    }
     if (rc == CX_OK)
         rc = cx_parser_finalize(p, out, e);
     cx_parser_free(p);

@@ -35,8 +35,8 @@ static float rdf(const uint8_t *p)
 }
 
 cx_err cx_f32_header_parse(const uint8_t *p, size_t len, size_t *need, uint64_t *rows,
-                           uint32_t *cols, int32_t *label_col, char ***names_out,
-                           size_t *data_off, cx_error *e)
+                           uint32_t *cols, int32_t *label_col, char ***names_out, size_t *data_off,
+                           cx_error *e)
 {
     *names_out = NULL;
     if (len < F32_HEADER) {
@@ -161,8 +161,8 @@ void cx_f32_rows(cx_seg *s, const uint8_t *p, size_t n_rows, uint64_t first_row)
 cx_err cx_f32_write(const char *path, const float *X, size_t rows, size_t cols,
                     const char *const *names, int32_t label_col, cx_error *e)
 {
-    if (!path || (!X && rows) || !names || cols == 0 || cols > F32_MAX_COLS ||
-        label_col < -1 || label_col >= (int64_t)cols)
+    if (!path || (!X && rows) || !names || cols == 0 || cols > F32_MAX_COLS || label_col < -1 ||
+        label_col >= (int64_t)cols)
         return cx_error_set(e, CX_ERR_ARG, "f32 write: invalid arguments");
     size_t nlen = 0;
     for (size_t c = 0; c < cols; c++) {

@@ -119,15 +119,15 @@ static const double cx_pow10_inv[23] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,
  * multiplies (the SWAR method of simdjson), so the run length costs no branch. */
 static inline uint64_t cx_digit_run(const char **pp, const char *end, uint64_t m, long *n)
 {
-    static const uint64_t pow10_u64[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
-                                          100000000};
+    static const uint64_t pow10_u64[9] = {1,      10,      100,      1000,     10000,
+                                          100000, 1000000, 10000000, 100000000};
     const char *p = *pp;
     while (end - p >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        uint64_t bad = ((w & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull) |
-                       (((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) ^
-                        0x3030303030303030ull);
+        uint64_t bad =
+            ((w & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull) |
+            (((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull);
         int k = bad ? __builtin_ctzll(bad) >> 3 : 8;
         if (k == 0)
             break;

@@ -60,7 +60,7 @@ static size_t put_utf8(char *d, unsigned cp)
  * are decoded into buf (which must hold end - p bytes). Returns after the closing quote
  * or NULL. */
 static const char *json_str(const char *p, const char *end, char *buf, const char **out,
-                               size_t *len)
+                            size_t *len)
 {
     const char *q = p;
     while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
@@ -90,14 +90,30 @@ static const char *json_str(const char *p, const char *end, char *buf, const cha
             return NULL;
         c = *p++;
         switch (c) {
-        case '"': buf[o++] = '"'; break;
-        case '\\': buf[o++] = '\\'; break;
-        case '/': buf[o++] = '/'; break;
-        case 'b': buf[o++] = '\b'; break;
-        case 'f': buf[o++] = '\f'; break;
-        case 'n': buf[o++] = '\n'; break;
-        case 'r': buf[o++] = '\r'; break;
-        case 't': buf[o++] = '\t'; break;
+        case '"':
+            buf[o++] = '"';
+            break;
+        case '\\':
+            buf[o++] = '\\';
+            break;
+        case '/':
+            buf[o++] = '/';
+            break;
+        case 'b':
+            buf[o++] = '\b';
+            break;
+        case 'f':
+            buf[o++] = '\f';
+            break;
+        case 'n':
+            buf[o++] = '\n';
+            break;
+        case 'r':
+            buf[o++] = '\r';
+            break;
+        case 't':
+            buf[o++] = '\t';
+            break;
         case 'u': {
             unsigned cp;
             if (!hex4(p, end, &cp))
@@ -172,8 +188,8 @@ static int jsonl_object(cx_seg *s, float *row, const char *p, const char *le, ui
             if (p >= le)
                 return CX_BAD_JSON;
             int r = 0;
-            int numeric = slot >= 0 && (L->slot_kind[slot] == SLOT_NUM ||
-                                        L->slot_kind[slot] == SLOT_LABEL_NUM);
+            int numeric = slot >= 0 &&
+                          (L->slot_kind[slot] == SLOT_NUM || L->slot_kind[slot] == SLOT_LABEL_NUM);
             if (*p == '"') {
                 const char *v;
                 size_t vlen;

@@ -108,8 +108,7 @@ int cx_store_id_valid(const char *id)
         return 0;
     uint8_t bin[33];
     size_t n = 0;
-    return cx_base64url_decode(id, CX_STORE_ID_LEN, bin, sizeof bin, &n, NULL) == CX_OK &&
-           n == 32;
+    return cx_base64url_decode(id, CX_STORE_ID_LEN, bin, sizeof bin, &n, NULL) == CX_OK && n == 32;
 }
 
 cx_err cx_store_put(cx_store *s, cx_reader *src, char id[CX_STORE_ID_MAX], cx_error *e)

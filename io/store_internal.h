@@ -54,11 +54,9 @@ typedef struct cx_walrus_manifest {
 
 /* Parse manifest bytes (magic line included); strict: unknown keys, bad ids, sizes
  * that do not add up are refused. */
-cx_err cx_walrus_manifest_parse(const uint8_t *buf, size_t len, cx_walrus_manifest *m,
-                                cx_error *e);
+cx_err cx_walrus_manifest_parse(const uint8_t *buf, size_t len, cx_walrus_manifest *m, cx_error *e);
 /* Serialise (magic line + JSON); *out is malloc'ed. */
-cx_err cx_walrus_manifest_encode(const cx_walrus_manifest *m, char **out, size_t *len,
-                                 cx_error *e);
+cx_err cx_walrus_manifest_encode(const cx_walrus_manifest *m, char **out, size_t *len, cx_error *e);
 void cx_walrus_manifest_free(cx_walrus_manifest *m);
 
 #endif

@@ -171,8 +171,8 @@ static cx_err local_read(void *ctx, void *buf, size_t len, size_t *got, cx_error
     if (cx_base64url_encode(dig, 32, have, sizeof have, e) != CX_OK)
         return CX_ERR_INTERNAL;
     if (strcmp(have, r->id) != 0)
-        return cx_error_set(e, CX_ERR_AUTH,
-                            "local blob %s is corrupt: its content hashes to %s", r->id, have);
+        return cx_error_set(e, CX_ERR_AUTH, "local blob %s is corrupt: its content hashes to %s",
+                            r->id, have);
     return CX_OK;
 }
 

@@ -16,8 +16,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#define WX_BUF (256u * 1024u)   /* per-transfer buffer of a streaming read */
-#define WX_ERRBODY 2048u        /* how much of an error body is kept */
+#define WX_BUF (256u * 1024u) /* per-transfer buffer of a streaming read */
+#define WX_ERRBODY 2048u      /* how much of an error body is kept */
 #define WAL_MAGIC_LEN (sizeof CX_WALRUS_MANIFEST_MAGIC - 1)
 #define WAL_RETRY_AFTER_MAX_MS 60000L
 #define WAL_STAT_PROBE 1024u
@@ -75,8 +75,8 @@ static cx_err set_common(CURL *h, const cx_store_options *o, char *errbuf, cx_er
 {
     CURLcode c = CURLE_OK;
     errbuf[0] = 0;
-#define SO(opt, val)                                                                            \
-    if (c == CURLE_OK)                                                                          \
+#define SO(opt, val)                                                                               \
+    if (c == CURLE_OK)                                                                             \
     c = curl_easy_setopt(h, opt, val)
     SO(CURLOPT_NOSIGNAL, 1L);
     SO(CURLOPT_ERRORBUFFER, errbuf);
@@ -265,6 +265,12 @@ static cx_err wal_request(const walrus_store *w, const cx_store_options *o, CURL
                 c = curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)blen);
             if (c == CURLE_OK)
                 c = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+            /* A publisher sends nothing while it encodes and certifies the blob, which can
+             * take longer than the low-speed window: bound the whole request instead. */
+            if (c == CURLE_OK)
+                c = curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 0L);
+            if (c == CURLE_OK)
+                c = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
         }
         if (c != CURLE_OK) {
             curl_slist_free_all(hl);
@@ -317,8 +323,7 @@ static cx_err put_blob(const walrus_store *w, const cx_store_options *o, CURL *h
     cx_err rc = wal_request(w, o, h, url, data, len, 1, NULL, 1u << 20, &r, e);
     if (rc == CX_OK) {
         cx_walrus_result kind;
-        rc = cx_walrus_parse_store_response(r.h.status, (const char *)r.body, r.len, id, &kind,
-                                            e);
+        rc = cx_walrus_parse_store_response(r.h.status, (const char *)r.body, r.len, id, &kind, e);
         if (rc == CX_ERR_LIMIT)
             cx_error_prefix(e, "a body of %zu bytes: ", len);
         if (rc == CX_OK)
@@ -442,8 +447,8 @@ static cx_err walrus_put(cx_store *s, cx_reader *src, char id[CX_STORE_ID_MAX], 
     if (rc != CX_OK)
         cx_error_prefix(e, "manifest: ");
     else
-        cx_log_info(o->log, "walrus: %" PRIu64 " bytes in %u parts, manifest %s", m.size,
-                    m.nparts, id);
+        cx_log_info(o->log, "walrus: %" PRIu64 " bytes in %u parts, manifest %s", m.size, m.nparts,
+                    id);
 out:
     cx_walrus_manifest_free(&m);
     free(buf);
@@ -464,11 +469,11 @@ typedef struct wx {
     CURL *h;
     int state, paused, fatal;
     char url[512];
-    char label[160];     /* "blob ID" / "blob ID part 3/9 (PARTID)" for messages */
-    uint64_t expect;     /* total length, UINT64_MAX until known */
-    uint64_t received;   /* bytes accepted, in order, never twice */
-    uint64_t att_start;  /* where this attempt's Range starts */
-    uint64_t skip;       /* bytes to drop when a server ignored our Range */
+    char label[160];    /* "blob ID" / "blob ID part 3/9 (PARTID)" for messages */
+    uint64_t expect;    /* total length, UINT64_MAX until known */
+    uint64_t received;  /* bytes accepted, in order, never twice */
+    uint64_t att_start; /* where this attempt's Range starts */
+    uint64_t skip;      /* bytes to drop when a server ignored our Range */
     uint8_t *buf;
     size_t cap, rpos, wpos, max_cap;
     int probe;       /* root: still deciding manifest vs data */
@@ -495,10 +500,10 @@ typedef struct wal_reader {
     wx root;
     cx_walrus_manifest man;
     int have_man;
-    uint32_t cur;  /* part being consumed */
+    uint32_t cur; /* part being consumed */
     unsigned nslots;
-    wx *slots;     /* part p lives in slots[p % nslots] */
-    cx_error err;  /* sticky: once failed, every read fails the same way */
+    wx *slots;    /* part p lives in slots[p % nslots] */
+    cx_error err; /* sticky: once failed, every read fails the same way */
     int failed;
 } wal_reader;
 
@@ -525,8 +530,7 @@ static int wx_check_headers(wx *x)
             x->hi.cr_total != x->expect) {
             wx_fail(x, CX_ERR_NET,
                     "%s: asked for bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64
-                    ", aggregator answered 206 with Content-Range %" PRIu64 "-%" PRIu64
-                    "/%" PRIu64,
+                    ", aggregator answered 206 with Content-Range %" PRIu64 "-%" PRIu64 "/%" PRIu64,
                     x->label, x->att_start, want_end, x->expect, x->hi.cr_start, x->hi.cr_end,
                     x->hi.cr_total);
             return 0;
@@ -755,8 +759,8 @@ static void wx_finished(wx *x, CURLcode res)
         x->state = WX_FAILED;
         return;
     }
-    cx_log_warn(o->log, "walrus: %s: %s; retry %u in %ld ms%s", x->label, x->last, x->attempts,
-                d, x->received ? " (resuming with a Range request)" : "");
+    cx_log_warn(o->log, "walrus: %s: %s; retry %u in %ld ms%s", x->label, x->last, x->attempts, d,
+                x->received ? " (resuming with a Range request)" : "");
     x->state = WX_WAIT;
     x->retry_at = now + (double)d / 1000.0;
 }
@@ -876,8 +880,8 @@ static cx_err part_start(wal_reader *rd, uint32_t p, cx_error *e)
     x->expect = pt->size;
     memcpy(x->sha_expect, pt->sha256, 32);
     snprintf(x->url, sizeof x->url, "%s/v1/blobs/%s", rd->aggregator, pt->blob_id);
-    snprintf(x->label, sizeof x->label, "blob %s part %" PRIu32 "/%" PRIu32 " (%s)", rd->id,
-             p + 1, rd->man.nparts, pt->blob_id);
+    snprintf(x->label, sizeof x->label, "blob %s part %" PRIu32 "/%" PRIu32 " (%s)", rd->id, p + 1,
+             rd->man.nparts, pt->blob_id);
     return wx_start(x, e);
 }
 
@@ -981,8 +985,7 @@ static cx_err wr_read_inner(wal_reader *rd, uint8_t *out, size_t len, size_t *go
             continue;
         }
         if (!wx_live(x))
-            return cx_error_set(e, CX_ERR_INTERNAL, "%s: transfer in state %d", x->label,
-                                x->state);
+            return cx_error_set(e, CX_ERR_INTERNAL, "%s: transfer in state %d", x->label, x->state);
         cx_err rc = drive(rd, x, e);
         if (rc != CX_OK)
             return rc;
@@ -1177,7 +1180,8 @@ static cx_err dup_base(const char *src, size_t n, char **out, const char *what, 
 {
     while (n > 0 && src[n - 1] == '/')
         n--;
-    if (!((n > 7 && strncmp(src, "http://", 7) == 0) || (n > 8 && strncmp(src, "https://", 8) == 0)))
+    if (!((n > 7 && strncmp(src, "http://", 7) == 0) ||
+          (n > 8 && strncmp(src, "https://", 8) == 0)))
         return cx_error_set(e, CX_ERR_ARG, "walrus %s '%.*s' must be an http:// or https:// URL",
                             what, (int)(n < 200 ? n : 200), src);
     if (n > 400)
@@ -1205,7 +1209,8 @@ cx_err cx_store_walrus_open(cx_store *s, const char *query, cx_error *e)
         size_t n = amp ? (size_t)(amp - p) : strlen(p);
         const char *eq = memchr(p, '=', n);
         if (!eq) {
-            rc = cx_error_set(e, CX_ERR_ARG, "walrus store URL: '%.*s' is not key=value", (int)n, p);
+            rc =
+                cx_error_set(e, CX_ERR_ARG, "walrus store URL: '%.*s' is not key=value", (int)n, p);
             goto fail;
         }
         size_t kl = (size_t)(eq - p), vl = n - kl - 1;
@@ -1231,9 +1236,9 @@ cx_err cx_store_walrus_open(cx_store *s, const char *query, cx_error *e)
             }
             s->opt.epochs = (uint32_t)x;
         } else {
-            rc = cx_error_set(e, CX_ERR_ARG,
-                              "walrus store URL: unknown key '%.*s' (publisher, aggregator, epochs)",
-                              (int)kl, p);
+            rc = cx_error_set(
+                e, CX_ERR_ARG,
+                "walrus store URL: unknown key '%.*s' (publisher, aggregator, epochs)", (int)kl, p);
             goto fail;
         }
         p += n + (amp ? 1 : 0);

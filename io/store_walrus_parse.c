@@ -65,8 +65,7 @@ void cx_walrus_error_text(const char *body, size_t len, char *msg, size_t cap)
 }
 
 cx_err cx_walrus_parse_store_response(long http_status, const char *body, size_t len,
-                                      char id[CX_STORE_ID_MAX], cx_walrus_result *kind,
-                                      cx_error *e)
+                                      char id[CX_STORE_ID_MAX], cx_walrus_result *kind, cx_error *e)
 {
     id[0] = 0;
     json_t *j = NULL;
@@ -135,8 +134,7 @@ void cx_walrus_manifest_free(cx_walrus_manifest *m)
     memset(m, 0, sizeof *m);
 }
 
-cx_err cx_walrus_manifest_parse(const uint8_t *buf, size_t len, cx_walrus_manifest *m,
-                                cx_error *e)
+cx_err cx_walrus_manifest_parse(const uint8_t *buf, size_t len, cx_walrus_manifest *m, cx_error *e)
 {
     memset(m, 0, sizeof *m);
     const size_t ml = sizeof CX_WALRUS_MANIFEST_MAGIC - 1;
@@ -187,8 +185,8 @@ cx_err cx_walrus_manifest_parse(const uint8_t *buf, size_t len, cx_walrus_manife
             goto fail;
         }
         size_t dl = 0;
-        if (strlen(sha) != 64 || cx_hex_decode(sha, 64, m->parts[i].sha256, 32, &dl, NULL) != CX_OK ||
-            dl != 32) {
+        if (strlen(sha) != 64 ||
+            cx_hex_decode(sha, 64, m->parts[i].sha256, 32, &dl, NULL) != CX_OK || dl != 32) {
             rc = cx_error_set(e, CX_ERR_FORMAT, "%s: sha256 must be 64 hex digits", where);
             goto fail;
         }
@@ -213,8 +211,7 @@ fail:
     return rc;
 }
 
-cx_err cx_walrus_manifest_encode(const cx_walrus_manifest *m, char **out, size_t *len,
-                                 cx_error *e)
+cx_err cx_walrus_manifest_encode(const cx_walrus_manifest *m, char **out, size_t *len, cx_error *e)
 {
     *out = NULL;
     *len = 0;

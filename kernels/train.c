@@ -418,6 +418,16 @@ cx_err cx_model_predict(const cx_model *m, cx_backend *be_in, const float *x, si
     CHECK(be->alloc(be, (size_t)cols * sizeof(float), (void **)&dinv, e));
     CHECK(be->upload(be, dmean, m->mean, (size_t)cols * sizeof(float), e));
     CHECK(be->upload(be, dinv, m->inv_std, (size_t)cols * sizeof(float), e));
+    {
+        /* the loss ops read labels: give them valid ones (device memory may be garbage) */
+        float *zeros = calloc((size_t)cap, sizeof *zeros);
+        if (!zeros)
+            FAIL(CX_ERR_NOMEM, "predict: allocating");
+        rc = be->upload(be, net.labels, zeros, (size_t)cap * sizeof(float), e);
+        free(zeros);
+        if (rc != CX_OK)
+            goto out;
+    }
     for (size_t r0 = 0; r0 < rows; r0 += (size_t)cap) {
         int b = (int)(rows - r0 < (size_t)cap ? rows - r0 : (size_t)cap);
         CHECK(be->upload(be, net.act[0], x + r0 * cols, (size_t)b * cols * sizeof(float), e));

@@ -6,6 +6,8 @@ cx_add_test(test_attestation_gpu_verify SOURCES test_attestation_gpu_verify.c
             LIBS cx_attestation OpenSSL::Crypto LABELS unit)
 cx_add_test(test_attestation_gpu_evidence SOURCES test_attestation_gpu_evidence.c
             LIBS cx_attestation LABELS unit)
+cx_add_test(test_attestation_gpu_rim SOURCES test_attestation_gpu_rim.c
+            LIBS cx_attestation LABELS unit)
 cx_add_test(test_attestation_gpu_nvml SOURCES test_attestation_gpu_nvml.c
             LIBS cx_attestation ${CMAKE_DL_LIBS} LABELS unit)
 cx_add_script_test(test_attestation_gpu_cli

@@ -5,3 +5,5 @@ foreach(t demo marketplace refunds worker_kill)
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_e2e_${t}.sh
     LABELS e2e TIMEOUT 240)
 endforeach()
+# Unit tests of the engine's marketplace helpers (commitment, job requests, demo data).
+cx_add_test(test_engine_job SOURCES test_engine_job.c LIBS cx_engine LABELS unit)

@@ -96,6 +96,18 @@ expect 3 expired -- attest verify-gpu "$D/nvtrust_evidence.json" --at 2534023008
 expect 3 "measurement 5" -- attest verify-gpu "$D/nvtrust_evidence.json" --reference \
     "$D/reference_nvtrust_mismatch5.json"
 
+# NVIDIA RIMs (public samples for driver 545.00 / VBIOS 96.00.5E.00.01): parsed, compared,
+# named as the mismatch they are; their signatures are not verified, never "passed"
+expect 3 driver_version -- attest verify-gpu "$D/nvtrust_evidence.json" \
+    --driver-rim "$D/Driver_RIM_test_no_gpu.swidtag" \
+    --vbios-rim "$D/1010_0200_882_96005E0001_test_no_gpu.swidtag"
+has measurements failed
+has rim not_checked
+has reference rim_unverified_signature
+expect 1 "" -- attest verify-gpu "$D/nvtrust_evidence.json" \
+    --driver-rim "$D/Driver_RIM_test_no_gpu.swidtag" --vbios-rim "$D/Driver_RIM_test_no_gpu.swidtag"
+grep -q disjoint "$tmp/err.txt" || { echo "FAIL: overlapping RIMs" >&2; fails=$((fails + 1)); }
+
 # usage errors
 expect 2 "" -- attest verify-gpu
 expect 2 "" -- attest verify-gpu "$D/nvtrust_evidence.json" --nonce 1234

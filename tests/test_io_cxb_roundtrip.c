@@ -166,6 +166,69 @@ static void test_seal_length_mismatch(void **state)
     cx_x25519_key_free(k);
 }
 
+/* A pluggable buffer allocator (what the CUDA backend uses for pinned memory): the pipeline
+ * takes exactly `buffers` buffers however many chunks flow, and wipes them before freeing. */
+typedef struct counting_alloc {
+    int allocs, frees, dirty_on_free;
+    size_t len;
+} counting_alloc;
+
+static void *ca_alloc(void *ud, size_t len, cx_error *e)
+{
+    (void)e;
+    counting_alloc *a = ud;
+    a->allocs++;
+    a->len = len;
+    return malloc(len);
+}
+
+static void ca_free(void *ud, void *p, size_t len)
+{
+    counting_alloc *a = ud;
+    a->frees++;
+    const uint8_t *b = p;
+    for (size_t i = 0; i < len; i++)
+        if (b[i]) {
+            a->dirty_on_free++;
+            break;
+        }
+    free(p);
+}
+
+static void test_custom_allocator(void **state)
+{
+    (void)state;
+    cx_x25519_key *k;
+    assert_int_equal(cx_x25519_key_generate(&k, NULL), CX_OK);
+    size_t len = 200 * 1024 + 3;
+    uint8_t *pt = malloc(len);
+    fill_pattern(pt, len, 9);
+    membuf blob = {0};
+    seal_to(k, pt, len, 1024, CX_CONTENT_RAW, &blob, NULL, NULL); /* 201 chunks */
+    counting_alloc ca = {0};
+    cx_buf_allocator al = {ca_alloc, ca_free, &ca};
+    cx_mem_reader mr;
+    cx_pipeline_blob in = {.id = "alloc", .fd = -1};
+    cx_reader_from_memory(&in.reader, &mr, blob.data, blob.len);
+    collect c = {0};
+    cx_pipeline_result res;
+    cx_pipeline_config cfg = {.threads = 2, .buffers = 5, .buffer_size = 1024 + 16,
+                              .allocator = &al};
+    cx_pipeline_consumer cons = {collect_chunk, collect_done, &c};
+    assert_int_equal(cx_pipeline_run(&cfg, k, &in, 1, &cons, &res, NULL), CX_OK);
+    assert_int_equal(c.chunks, 201);
+    assert_int_equal(c.len, len);
+    assert_memory_equal(c.data, pt, len);
+    assert_int_equal(ca.allocs, 5);
+    assert_int_equal(ca.frees, 5);
+    assert_int_equal(ca.len, 1024 + 16);
+    assert_int_equal(ca.dirty_on_free, 0);
+    free(c.data);
+    free(blob.data);
+    free(pt);
+    cx_x25519_key_free(k);
+}
+
 /* Decrypt threads bound to a CPU list through hwloc; a bad list is refused. */
 static void test_cpu_binding(void **state)
 {
@@ -212,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_chunk_larger_than_buffers),
         cmocka_unit_test(test_seal_length_mismatch),
         cmocka_unit_test(test_cpu_binding),
+        cmocka_unit_test(test_custom_allocator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

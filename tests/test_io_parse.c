@@ -76,14 +76,13 @@ static char *write_tmp(const char *suffix, const void *data, size_t len)
 
 /* -------------------------------------------------------------- tests -- */
 
-static const char tricky_csv[] =
-    "id,\"city\",score,\"note, with comma\",label\r\n"
-    "1,Paris,1.5,\"he said \"\"hi\"\"\",yes\r\n"
-    "2,\"New\nYork\",-2.25e1,\"multi\r\nline\",no\r\n"
-    "\r\n"
-    "3,Paris,,plain,yes\n"
-    "4,\"Lon\"\"don\",.5,\"\",no\n"
-    "5,Rome,7,x,maybe";
+static const char tricky_csv[] = "id,\"city\",score,\"note, with comma\",label\r\n"
+                                 "1,Paris,1.5,\"he said \"\"hi\"\"\",yes\r\n"
+                                 "2,\"New\nYork\",-2.25e1,\"multi\r\nline\",no\r\n"
+                                 "\r\n"
+                                 "3,Paris,,plain,yes\n"
+                                 "4,\"Lon\"\"don\",.5,\"\",no\n"
+                                 "5,Rome,7,x,maybe";
 
 static cx_dataset_schema *tricky_schema(void)
 {
@@ -131,7 +130,8 @@ static void test_csv_tricky(void **state)
     /* every chunk size gives the identical dataset */
     static const size_t sizes[] = {1, 2, 3, 4, 5, 7, 11, 13, 64};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-        cx_dataset *c = parse_chunked(s, CX_DATA_CSV, tricky_csv, sizeof tricky_csv - 1, sizes[i], &e);
+        cx_dataset *c =
+            parse_chunked(s, CX_DATA_CSV, tricky_csv, sizeof tricky_csv - 1, sizes[i], &e);
         if (!c)
             fail_msg("chunk %zu: %s", sizes[i], e.msg);
         assert_same(ds, c);
@@ -147,11 +147,11 @@ static void test_csv_bad_rows(void **state)
     const char csv[] = "a,b,y\n"
                        "1,2,0\n"
                        "1,\"x\ny\",1\n" /* lines 3-4: a string in a numeric column */
-                       "1,2\n"           /* line 5: too few fields */
-                       "1,,0\n"          /* line 6: missing under reject */
+                       "1,2\n"          /* line 5: too few fields */
+                       "1,,0\n"         /* line 6: missing under reject */
                        "3,4,1\n"
-                       "5,6,7,8\n"       /* line 8: too many */
-                       "1,2,\n"          /* line 9: missing label */
+                       "5,6,7,8\n" /* line 8: too many */
+                       "1,2,\n"    /* line 9: missing label */
                        "9,9,1\n";
     cx_dataset_schema *s;
     cx_error e;
@@ -207,15 +207,14 @@ static void test_missing_mean_and_header_errors(void **state)
     cx_dataset_schema_free(s);
 }
 
-static const char jsonl[] =
-    "{\"x\": 1.5, \"c\": \"red\", \"ok\": true, \"y\": \"b\"}\n"
-    "{\"y\":\"a\",\"c\":\"bl\\u00fce\\n\",\"x\":-2e-3,\"ok\":false}\r\n"
-    "\n"
-    "{\"x\": null, \"c\": \"red\", \"ok\": true, \"y\": \"a\"}\n"
-    "{\"x\": 3, \"c\": \"red\", \"y\": \"b\"}\n"
-    "{\"x\": [1], \"c\": \"red\", \"ok\": true, \"y\": \"b\"}\n"
-    "{\"x\": 4, \"c\": \"red\", \"ok\": true, \"y\": \"b\", \"zz\": 1}\n"
-    "{\"x\": 5, \"c\": \"red\", \"ok\": true, \"y\": \"a\"}";
+static const char jsonl[] = "{\"x\": 1.5, \"c\": \"red\", \"ok\": true, \"y\": \"b\"}\n"
+                            "{\"y\":\"a\",\"c\":\"bl\\u00fce\\n\",\"x\":-2e-3,\"ok\":false}\r\n"
+                            "\n"
+                            "{\"x\": null, \"c\": \"red\", \"ok\": true, \"y\": \"a\"}\n"
+                            "{\"x\": 3, \"c\": \"red\", \"y\": \"b\"}\n"
+                            "{\"x\": [1], \"c\": \"red\", \"ok\": true, \"y\": \"b\"}\n"
+                            "{\"x\": 4, \"c\": \"red\", \"ok\": true, \"y\": \"b\", \"zz\": 1}\n"
+                            "{\"x\": 5, \"c\": \"red\", \"ok\": true, \"y\": \"a\"}";
 
 static void test_jsonl(void **state)
 {
@@ -234,12 +233,13 @@ static void test_jsonl(void **state)
     /* columns from the first object: x, c (one-hot), ok */
     assert_int_equal(ds->d, 4);
     assert_string_equal(ds->feature_names[0], "x");
-    assert_string_equal(ds->feature_names[1], "c=bl\xc3\xbc" "e\n");
+    assert_string_equal(ds->feature_names[1], "c=bl\xc3\xbc"
+                                              "e\n");
     assert_string_equal(ds->feature_names[2], "c=red");
     assert_string_equal(ds->feature_names[3], "ok");
     assert_int_equal(ds->n, 5);
-    const float want[5][4] = {{1.5f, 0, 1, 1}, {-2e-3f, 1, 0, 0}, {9, 0, 1, 1}, {3, 0, 1, 9},
-                              {5, 0, 1, 1}};
+    const float want[5][4] = {
+        {1.5f, 0, 1, 1}, {-2e-3f, 1, 0, 0}, {9, 0, 1, 1}, {3, 0, 1, 9}, {5, 0, 1, 1}};
     assert_memory_equal(ds->X, want, sizeof want);
     const float y[5] = {1, 0, 0, 1, 0};
     assert_memory_equal(ds->y, y, sizeof y);
@@ -263,15 +263,12 @@ static void test_schema_json_errors(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "{\"label\": \"y\", \"lable\": 1}",
-        "{\"missing\": \"drop\"}",
-        "{\"max_bad_fraction\": 2}",
-        "{\"features\": [\"a\", 3]}",
-        "{\"categorical\": {\"c\": 5}}",
-        "{\"delimiter\": \"ab\"}",
+        "{\"label\": \"y\", \"lable\": 1}", "{\"missing\": \"drop\"}",
+        "{\"max_bad_fraction\": 2}",        "{\"features\": [\"a\", 3]}",
+        "{\"categorical\": {\"c\": 5}}",    "{\"delimiter\": \"ab\"}",
     };
-    static const char *const name[] = {"lable", "missing", "max_bad_fraction", "features",
-                                       "\"c\"", "delimiter"};
+    static const char *const name[] = {"lable",    "missing", "max_bad_fraction",
+                                       "features", "\"c\"",   "delimiter"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         json_t *j;
         cx_error e;
@@ -341,7 +338,11 @@ static char *big_csv(size_t rows, size_t *len)
     for (size_t i = 0; i < rows; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         int k = (int)(x % 5);
-        const char *tag = k == 0 ? "\"a\nb\"" : k == 1 ? "\"c,d\"" : k == 2 ? "e" : k == 3 ? "\"\"\"q\"\"\"" : "\"\n\n\"";
+        const char *tag = k == 0   ? "\"a\nb\""
+                          : k == 1 ? "\"c,d\""
+                          : k == 2 ? "e"
+                          : k == 3 ? "\"\"\"q\"\"\""
+                                   : "\"\n\n\"";
         if (i % 7 == 3) /* a gap, filled with the column mean */
             o += (size_t)snprintf(b + o, cap - o, ",%d,%s,%d\n", (int)(x % 1000) - 500, tag,
                                   (int)(x >> 60) % 3);
@@ -382,6 +383,17 @@ static void test_parallel_load_matches_feed(void **state)
         assert_same(fed, ds);
         cx_dataset_free(ds);
     }
+    /* two files on two threads: one file per thread, merged in file order */
+    const char *two[2] = {path, path};
+    cx_dataset *ds2 = NULL;
+    if (cx_dataset_load_files(s, two, 2, 2, &ds2, &e) != CX_OK)
+        fail_msg("two files: %s", e.msg);
+    assert_int_equal(ds2->n, 2 * fed->n);
+    assert_int_equal(ds2->n_blobs, 2);
+    assert_memory_equal(ds2->X, fed->X, fed->n * fed->d * sizeof(float));
+    assert_memory_equal(ds2->X + fed->n * fed->d, fed->X, fed->n * fed->d * sizeof(float));
+    assert_int_equal(ds2->blobs[1].bad_rows, 6);
+    cx_dataset_free(ds2);
     cx_dataset_free(fed);
     cx_dataset_schema_free(s);
     unlink(path);
@@ -460,7 +472,8 @@ static void test_blobs_fed_concurrently(void **state)
             size_t chunk = 1 + (size_t)b * 5;
             for (size_t off = 0; off < len; off += chunk) {
                 size_t n = len - off < chunk ? len - off : chunk;
-                fails += cx_parser_feed(p, (size_t)b, tricky_csv + off, n, off + n == len, NULL) != CX_OK;
+                fails += cx_parser_feed(p, (size_t)b, tricky_csv + off, n, off + n == len, NULL) !=
+                         CX_OK;
             }
         }
         assert_int_equal(fails, 0);
@@ -482,7 +495,9 @@ static void test_float_parser_matches_strtof(void **state)
     for (int i = 0; i < 200000; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         int kind = (int)(x % 4);
-        uint64_t m = (x >> 8) % (kind == 0 ? 1000 : kind == 1 ? 100000000ull : 10000000000000000000ull);
+        uint64_t m = (x >> 8) % (kind == 0   ? 1000
+                                 : kind == 1 ? 100000000ull
+                                             : 10000000000000000000ull);
         int ex = (int)((x >> 40) % 90) - 45;
         int n;
         if (kind == 3)
@@ -498,8 +513,8 @@ static void test_float_parser_matches_strtof(void **state)
             fail_msg("%s: %a vs strtof %a", buf, (double)a, (double)b);
     }
     /* exact midpoints between two floats must round to even, as strtof does */
-    const char *mid[] = {"16777217", "16777219", "0.1", "3.4028235e38", "1e-40", "1e39",
-                         "000123.4500", "-0", "7e-46"};
+    const char *mid[] = {"16777217", "16777219",    "0.1", "3.4028235e38", "1e-40",
+                         "1e39",     "000123.4500", "-0",  "7e-46"};
     for (size_t i = 0; i < sizeof mid / sizeof *mid; i++) {
         float a, b = strtof(mid[i], NULL);
         assert_non_null(cx_parse_f32(mid[i], mid[i] + strlen(mid[i]), &a));

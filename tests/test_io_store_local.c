@@ -166,7 +166,8 @@ static void test_concurrent_processes(void **state)
                 cx_error e;
                 uint8_t *got;
                 size_t len;
-                if (cx_store_put(s, &r, id, &e) != CX_OK || cx_store_put(s, &ro, oid, &e) != CX_OK ||
+                if (cx_store_put(s, &r, id, &e) != CX_OK ||
+                    cx_store_put(s, &ro, oid, &e) != CX_OK ||
                     read_all(s, id, &got, &len, &e) != CX_OK)
                     bad = 1;
                 else {

@@ -204,7 +204,7 @@ static void test_parallel_parts_and_reuse(void **state)
     put_bytes(s, p, n, id);
     int reqs, conns;
     log_conns("PUT", &reqs, &conns);
-    assert_int_equal(reqs, 9); /* 8 parts + the manifest ... */
+    assert_int_equal(reqs, 9);  /* 8 parts + the manifest ... */
     assert_int_equal(conns, 1); /* ... over one kept-alive connection */
     fixture_rules(&fx, "[{\"op\":\"get\",\"mode\":\"slow\",\"count\":100,\"delay_ms\":40,"
                        "\"chunk\":8192}]");
@@ -252,7 +252,7 @@ static void test_back_pressure(void **state)
     long long sent = atoll(bs + 15);
     free(log);
     assert_true(sent < (long long)(n / 2)); /* far from the 80 MiB a buffering client takes */
-    for (;;) { /* and the rest still arrives exactly */
+    for (;;) {                              /* and the rest still arrives exactly */
         assert_int_equal(r.read(r.ctx, buf, 1 << 20, &got, &e), CX_OK);
         if (got == 0)
             break;
@@ -300,7 +300,7 @@ static void test_retries_exhausted(void **state)
     assert_int_equal(read_all(s, id, &got, &len, &e), CX_ERR_NET);
     assert_non_null(strstr(e.msg, "gave up"));
     assert_non_null(strstr(e.msg, "simulated failure")); /* the JSON error body is quoted */
-    assert_int_equal(log_count("\"status\": 500"), 7);    /* 1 + max_retries (6) */
+    assert_int_equal(log_count("\"status\": 500"), 7);   /* 1 + max_retries (6) */
     fixture_rules(&fx, "[{\"op\":\"put\",\"mode\":\"500\",\"count\":1000}]");
     mem_src m = {p, 100, 0, 0};
     cx_reader r = mem_reader(&m);
@@ -426,6 +426,50 @@ static void test_publisher_limit_token_invalid(void **state)
     cx_store_free(st);
 }
 
+/* Nothing listens: connection errors are retried, then reported; and the time budget
+ * ends retrying before the attempt count does. */
+static void test_connect_errors_and_time_bound(void **state)
+{
+    (void)state;
+    cx_store_options o;
+    memset(&o, 0, sizeof o);
+    o.publisher = o.aggregator = "http://127.0.0.1:9"; /* discard port: closed here */
+    o.max_retries = 2;
+    o.backoff_base_ms = 10;
+    o.backoff_max_ms = 20;
+    cx_store *s = NULL;
+    cx_error e;
+    assert_int_equal(cx_store_open("walrus:", &o, &s, &e), CX_OK);
+    uint8_t *got;
+    size_t len;
+    const char *id = "M4hsZGQ1oCktdzegB6HnI6Mi28S2nqOPHxK-W7_4BUk";
+    assert_int_equal(read_all(s, id, &got, &len, &e), CX_ERR_NET);
+    assert_non_null(strstr(e.msg, "gave up after 3 attempts"));
+    cx_store_info st;
+    assert_int_equal(cx_store_stat(s, id, &st, &e), CX_ERR_NET);
+    assert_non_null(strstr(e.msg, "gave up after 3 attempts"));
+    cx_store_free(s);
+
+    cx_store *b = NULL;
+    memset(&o, 0, sizeof o);
+    o.publisher = o.aggregator = fx.base;
+    o.max_retries = 1000;
+    o.backoff_base_ms = 100;
+    o.backoff_max_ms = 100;
+    o.total_timeout_ms = 600;
+    assert_int_equal(cx_store_open("walrus:", &o, &b, &e), CX_OK);
+    uint8_t one = 1;
+    char bid[CX_STORE_ID_MAX];
+    put_bytes(b, &one, 1, bid);
+    fixture_rules(&fx, "[{\"op\":\"get\",\"mode\":\"500\",\"count\":100000}]");
+    double t0 = cx_now_seconds();
+    assert_int_equal(read_all(b, bid, &got, &len, &e), CX_ERR_NET);
+    assert_true(cx_now_seconds() - t0 < 3.0);
+    assert_non_null(strstr(e.msg, "gave up"));
+    fixture_rules(&fx, "[]");
+    cx_store_free(b);
+}
+
 static void test_url_parsing(void **state)
 {
     (void)state;
@@ -465,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_wrong_length),
         cmocka_unit_test(test_ignored_range_and_stall),
         cmocka_unit_test(test_publisher_limit_token_invalid),
+        cmocka_unit_test(test_connect_errors_and_time_bound),
         cmocka_unit_test(test_url_parsing),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -27,13 +27,15 @@ static void test_store_responses(void **state)
     assert_int_equal(cx_walrus_parse_store_response(200, NEWLY, strlen(NEWLY), id, &k, &e), CX_OK);
     assert_string_equal(id, "M4hsZGQ1oCktdzegB6HnI6Mi28S2nqOPHxK-W7_4BUk");
     assert_int_equal(k, CX_WALRUS_NEWLY_CREATED);
-    const char *ac = "{\"alreadyCertified\": {\"blobId\":\"9k95lgtG9iPU8yk_wYz8m8CUY1snveemF8ypfpBLUUg\","
-                     "\"event\":{\"txDigest\":\"abc\",\"eventSeq\":\"0\"}, \"endEpoch\":35}}";
+    const char *ac =
+        "{\"alreadyCertified\": {\"blobId\":\"9k95lgtG9iPU8yk_wYz8m8CUY1snveemF8ypfpBLUUg\","
+        "\"event\":{\"txDigest\":\"abc\",\"eventSeq\":\"0\"}, \"endEpoch\":35}}";
     assert_int_equal(cx_walrus_parse_store_response(200, ac, strlen(ac), id, &k, &e), CX_OK);
     assert_string_equal(id, "9k95lgtG9iPU8yk_wYz8m8CUY1snveemF8ypfpBLUUg");
     assert_int_equal(k, CX_WALRUS_ALREADY_CERTIFIED);
-    const char *mi = "{\"markedInvalid\": {\"blobId\":\"9k95lgtG9iPU8yk_wYz8m8CUY1snveemF8ypfpBLUUg\","
-                     "\"event\":{}}}";
+    const char *mi =
+        "{\"markedInvalid\": {\"blobId\":\"9k95lgtG9iPU8yk_wYz8m8CUY1snveemF8ypfpBLUUg\","
+        "\"event\":{}}}";
     assert_int_equal(cx_walrus_parse_store_response(200, mi, strlen(mi), id, &k, &e),
                      CX_ERR_VERIFY);
     const char *er = "{\"error\": {\"blobId\":null, \"failurePhase\":\"certify\","
@@ -43,8 +45,7 @@ static void test_store_responses(void **state)
     assert_non_null(strstr(e.msg, "certify"));
     const char *ge = "{\"error\": {\"code\": 413, \"status\": \"PAYLOAD_TOO_LARGE\", \"message\":"
                      "\"too big\", \"details\":[{\"@type\":\"ErrorInfo\",\"reason\":\"BIG\"}]}}";
-    assert_int_equal(cx_walrus_parse_store_response(413, ge, strlen(ge), id, &k, &e),
-                     CX_ERR_LIMIT);
+    assert_int_equal(cx_walrus_parse_store_response(413, ge, strlen(ge), id, &k, &e), CX_ERR_LIMIT);
     assert_non_null(strstr(e.msg, "too big"));
     assert_int_equal(cx_walrus_parse_store_response(413, "", 0, id, &k, &e), CX_ERR_LIMIT);
     /* snake_case (what the OpenAPI file claims) is not what the wire carries */
@@ -120,17 +121,22 @@ static void test_manifest(void **state)
     struct {
         const char *json, *needle;
     } bad[] = {
-        {"{\"size\":5,\"part_size\":5,\"parts\":[{\"blob_id\":\"" MID "\",\"size\":4,\"sha256\":\"" ZH "\"}]}",
+        {"{\"size\":5,\"part_size\":5,\"parts\":[{\"blob_id\":\"" MID
+         "\",\"size\":4,\"sha256\":\"" ZH "\"}]}",
          "add up"},
-        {"{\"size\":5,\"part_size\":4,\"parts\":[{\"blob_id\":\"" MID "\",\"size\":5,\"sha256\":\"" ZH "\"}]}",
+        {"{\"size\":5,\"part_size\":4,\"parts\":[{\"blob_id\":\"" MID
+         "\",\"size\":5,\"sha256\":\"" ZH "\"}]}",
          "\"size\""},
-        {"{\"size\":5,\"part_size\":5,\"parts\":[{\"blob_id\":\"" MID "\",\"size\":5,\"sha256\":\"" ZH "\",\"x\":1}]}",
+        {"{\"size\":5,\"part_size\":5,\"parts\":[{\"blob_id\":\"" MID
+         "\",\"size\":5,\"sha256\":\"" ZH "\",\"x\":1}]}",
          "\"x\""},
         {"{\"size\":5,\"part_size\":5,\"parts\":[]}", "parts"},
-        {"{\"size\":5,\"part_size\":5,\"parts\":[{\"blob_id\":\"" MID "\",\"size\":5,\"sha256\":\"0000\"}]}",
+        {"{\"size\":5,\"part_size\":5,\"parts\":[{\"blob_id\":\"" MID
+         "\",\"size\":5,\"sha256\":\"0000\"}]}",
          "sha256"},
         {"{\"size\":5,\"part_size\":99999999,\"parts\":[]}", "part_size"},
-        {"{\"size\":1,\"part_size\":1,\"parts\":[{\"blob_id\":\"../x\",\"size\":1,\"sha256\":\"" ZH "\"}]}",
+        {"{\"size\":1,\"part_size\":1,\"parts\":[{\"blob_id\":\"../x\",\"size\":1,\"sha256\":\"" ZH
+         "\"}]}",
          "blob_id"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

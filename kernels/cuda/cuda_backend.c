@@ -34,6 +34,11 @@ typedef struct cuda_ctx {
     void *blas_ws;
     float *noise;     /* device staging for noise_add (DP noise is secret: wiped on destroy) */
     size_t noise_cap; /* floats */
+    struct live_buf {
+        void *p;
+        size_t n;
+    } *live;               /* device buffers and their sizes, to wipe them when freed */
+    size_t n_live, cap_live;
     cudaGraphExec_t graph; /* the last captured step (cx_backend_graph_*) */
     int capturing;
     int failed;       /* the first asynchronous failure, reported by sync()/download() */
@@ -92,6 +97,14 @@ static cx_err cuda_alloc(cx_backend *be, size_t bytes, void **out, cx_error *e)
     if (sz == 0)
         sz = 256;
     void *p = NULL;
+    if (c->n_live == c->cap_live) {
+        size_t cap = c->cap_live ? 2 * c->cap_live : 64;
+        struct live_buf *nl = realloc(c->live, cap * sizeof *nl);
+        if (!nl)
+            return cx_error_set(e, CX_ERR_NOMEM, "cuda backend: growing the buffer table");
+        c->live = nl;
+        c->cap_live = cap;
+    }
     cx_err rc = chk(c, cudaSetDevice(c->device), "cudaSetDevice", e);
     if (rc == CX_OK) {
         cudaError_t st = cudaMalloc(&p, sz);
@@ -112,17 +125,35 @@ static cx_err cuda_alloc(cx_backend *be, size_t bytes, void **out, cx_error *e)
             (void)cudaFree(p);
         return rc;
     }
+    c->live[c->n_live].p = p;
+    c->live[c->n_live++].n = sz;
     *out = p;
     return CX_OK;
 }
 
+/* Device buffers hold plaintext rows: zero them before the memory goes back. */
 static void cuda_free(cx_backend *be, void *p)
 {
     if (!p)
         return;
     cuda_ctx *c = CTX(be);
+    size_t i = 0;
+    while (i < c->n_live && c->live[i].p != p)
+        i++;
+    if (i == c->n_live) {
+        if (!c->failed) {
+            c->failed = 1;
+            cx_error_set(&c->first, CX_ERR_INTERNAL,
+                         "cuda backend (GPU %d): free of a pointer it did not allocate",
+                         c->device);
+        }
+        return;
+    }
     rec_cuda(c, cudaSetDevice(c->device), "cudaSetDevice");
+    rec_cuda(c, cudaMemsetAsync(p, 0, c->live[i].n, c->stream), "cudaMemsetAsync (wipe)");
+    rec_cuda(c, cudaStreamSynchronize(c->stream), "cudaStreamSynchronize");
     rec_cuda(c, cudaFree(p), "cudaFree");
+    c->live[i] = c->live[--c->n_live];
 }
 
 /* Host→device on the backend's stream. From pageable memory the runtime stages the bytes
@@ -300,6 +331,7 @@ static cx_err cuda_noise_add(cx_backend *be, size_t n, float *x, const float *no
         if (c->noise) {
             rec_cuda(c, cudaMemsetAsync(c->noise, 0, c->noise_cap * sizeof(float), c->stream),
                      "cudaMemsetAsync");
+            rec_cuda(c, cudaStreamSynchronize(c->stream), "cudaStreamSynchronize");
             rec_cuda(c, cudaFree(c->noise), "cudaFree");
             c->noise = NULL;
             c->noise_cap = 0;
@@ -351,21 +383,26 @@ static void cuda_destroy(cx_backend *be)
     if (c) {
         /* teardown errors have nowhere to go: the backend is being released */
         (void)cudaSetDevice(c->device);
-        if (c->noise)
-            (void)cudaMemsetAsync(c->noise, 0, c->noise_cap * sizeof(float), c->stream);
-        if (c->stream)
-            (void)cudaStreamSynchronize(c->stream);
-        if (c->capturing) {
+        if (c->capturing) { /* first, so that the wipes below run rather than being recorded */
             cudaGraph_t g = NULL;
             if (cudaStreamEndCapture(c->stream, &g) == cudaSuccess && g)
                 (void)cudaGraphDestroy(g);
         }
+        if (c->noise)
+            (void)cudaMemsetAsync(c->noise, 0, c->noise_cap * sizeof(float), c->stream);
+        for (size_t i = 0; i < c->n_live; i++) /* buffers the caller did not free */
+            (void)cudaMemsetAsync(c->live[i].p, 0, c->live[i].n, c->stream);
+        if (c->stream)
+            (void)cudaStreamSynchronize(c->stream);
         if (c->graph)
             (void)cudaGraphExecDestroy(c->graph);
         if (c->blas)
             (void)cublasDestroy(c->blas);
         (void)cudaFree(c->noise);
         (void)cudaFree(c->blas_ws);
+        for (size_t i = 0; i < c->n_live; i++)
+            (void)cudaFree(c->live[i].p);
+        free(c->live);
         if (c->stream)
             (void)cudaStreamDestroy(c->stream);
         free(c);

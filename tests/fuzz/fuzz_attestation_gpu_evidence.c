@@ -1,5 +1,6 @@
 /* fuzz_attestation_gpu_evidence.c — libFuzzer target for the GPU evidence JSON reader (§3.7)
- * and the reference-measurement JSON reader; accepted evidence is re-serialised and digested. */
+ * and the reference readers (operator JSON, NVIDIA RIM XML); accepted evidence is
+ * re-serialised and digested. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     cx_gpu_reference *ref = NULL;
     if (cx_gpu_reference_parse((const char *)data, size, &ref, &e) == CX_OK)
+        (void)cx_gpu_reference_count(ref);
+    cx_gpu_reference_free(ref);
+    ref = NULL;
+    if (cx_gpu_reference_parse_rim((const char *)data, size, CX_GPU_RIM_DRIVER, &ref, &e) == CX_OK)
         (void)cx_gpu_reference_count(ref);
     cx_gpu_reference_free(ref);
     return 0;

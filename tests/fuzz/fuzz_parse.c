@@ -36,8 +36,7 @@ static int same(const cx_dataset *a, const cx_dataset *b)
     /* NaN (kept missing values) compares bytewise: both parses store the same NaN */
     if (memcmp(a->X, b->X, a->n * a->d * sizeof(float)) != 0)
         return 0;
-    if ((a->y == NULL) != (b->y == NULL) ||
-        (a->y && memcmp(a->y, b->y, a->n * sizeof(float)) != 0))
+    if ((a->y == NULL) != (b->y == NULL) || (a->y && memcmp(a->y, b->y, a->n * sizeof(float)) != 0))
         return 0;
     for (size_t j = 0; j < a->d; j++)
         if (strcmp(a->feature_names[j], b->feature_names[j]) != 0)
