@@ -78,8 +78,7 @@ static void bt_cc_state(char *out, size_t cap)
     if (cx_gpu_cc_state_get(nv, &st, &e) != CX_OK)
         snprintf(out, cap, "unknown (%.300s)", e.msg);
     else
-        snprintf(out, cap, "cc %s, environment %s%s, driver %s",
-                 st.cc_feature ? "ON" : "off",
+        snprintf(out, cap, "cc %s, environment %s%s, driver %s", st.cc_feature ? "ON" : "off",
                  st.environment == 2   ? "production"
                  : st.environment == 1 ? "simulated"
                                        : "unavailable",
@@ -156,8 +155,15 @@ static int bt_parse(cx_cli *cli, int argc, char **argv, bt_opts *o)
 
 int cmd_bench_train_device(cx_cli *cli, int argc, char **argv)
 {
-    bt_opts o = {.device = "auto", .precision = CX_PRECISION_FP32, .rows = 200000, .epochs = 3,
-                 .inputs = 64, .width = 256, .hidden = 2, .classes = 10, .batch = 1024};
+    bt_opts o = {.device = "auto",
+                 .precision = CX_PRECISION_FP32,
+                 .rows = 200000,
+                 .epochs = 3,
+                 .inputs = 64,
+                 .width = 256,
+                 .hidden = 2,
+                 .classes = 10,
+                 .batch = 1024};
     int prc = bt_parse(cli, argc, argv, &o);
     if (prc >= 0)
         return prc;
@@ -220,8 +226,8 @@ int cmd_bench_train_device(cx_cli *cli, int argc, char **argv)
         goto fail;
     have_spec = 1;
 
-    cx_train_data d = {.rows = (size_t)o.rows, .cols = (int)o.inputs, .x = x, .y = y,
-                       .n_classes = (int)o.classes};
+    cx_train_data d = {
+        .rows = (size_t)o.rows, .cols = (int)o.inputs, .x = x, .y = y, .n_classes = (int)o.classes};
     cx_train_result r;
     bt_times et = {.n = 0};
     cx_train_epoch_cb cb = {bt_on_epoch, &et};
@@ -277,14 +283,14 @@ int cmd_bench_train_device(cx_cli *cli, int argc, char **argv)
     const double gemm_rate = gemm_flop / gemm_time / 1e9;
     const double gemm_bound_sps = B / gemm_time;
     char model[128];
-    snprintf(model, sizeof model, "mlp %ld-%ldx%ld-%ld relu, adam, %s", o.inputs, o.width,
-             o.hidden, o.classes, cx_precision_name(o.precision));
+    snprintf(model, sizeof model, "mlp %ld-%ldx%ld-%ld relu, adam, %s", o.inputs, o.width, o.hidden,
+             o.classes, cx_precision_name(o.precision));
 
     if (cli->json) {
         json_t *out = json_object(), *jsh = json_array();
         for (int i = 0; i < ns; i++)
-            json_array_append_new(jsh, json_pack("{s:s, s:f}", "shape", sh[i].what, "gflops",
-                                                 sh[i].gflops));
+            json_array_append_new(
+                jsh, json_pack("{s:s, s:f}", "shape", sh[i].what, "gflops", sh[i].gflops));
         json_object_set_new(out, "device", json_string(ch.report));
         json_object_set_new(out, "backend", json_string(ch.backend));
         json_object_set_new(out, "precision", json_string(cx_precision_name(o.precision)));
@@ -296,9 +302,10 @@ int cmd_bench_train_device(cx_cli *cli, int argc, char **argv)
         json_object_set_new(out, "epoch_s", json_real(ep));
         json_object_set_new(out, "gflops", json_real(gflops));
         json_object_set_new(out, "flop_per_sample", json_real(flop_sample));
-        json_object_set_new(out, "gemm_peer", json_string(strcmp(ch.backend, "cuda") == 0
-                                                               ? "cuBLAS (cublasGemmEx)"
-                                                               : "cblas_sgemm (OpenBLAS)"));
+        json_object_set_new(out, "gemm_peer",
+                            json_string(strcmp(ch.backend, "cuda") == 0
+                                            ? "cuBLAS (cublasGemmEx)"
+                                            : "cblas_sgemm (OpenBLAS)"));
         json_object_set_new(out, "gemm_gflops_step_mix", json_real(gemm_rate));
         json_object_set_new(out, "gemm_bound_samples_per_s", json_real(gemm_bound_sps));
         json_object_set_new(out, "fraction_of_gemm_rate", json_real(sps / gemm_bound_sps));

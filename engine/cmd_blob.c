@@ -188,7 +188,7 @@ static int blob_get(cx_cli *cli, int argc, char **argv)
         printf("usage: cloakx blob get --store URL [store options] ID OUT|-\n\n"
                "Fetches blob ID into OUT (written to a temporary file and renamed only when\n"
                "complete, so OUT never holds a partial blob) or to stdout with '-'.\n"
-               "A missing or expired blob exits 1 with 'notfound'.\n\n%s",
+               "A missing or expired blob exits 1 (error kind \"not found\").\n\n%s",
                BLOB_OPTS_HELP);
         return CX_EXIT_OK;
     }

@@ -470,6 +470,7 @@ void cx_dataset_free(cx_dataset *ds);
 
 typedef struct cx_parser cx_parser;
 
+/* The schema must outlive the parser (it is read, never copied or changed). */
 cx_err cx_parser_new(const cx_dataset_schema *s, cx_data_format fmt, size_t n_blobs,
                      cx_parser **out, cx_error *e);
 /* Feed the next bytes of one blob; is_last ends it (len may be 0). An error fails that

@@ -250,7 +250,9 @@ const char *cx_csv_parse(cx_seg *s, const char *p, const char *limit, const char
                 int done = 0;
                 if (slot >= 0 && L->slot_kind[slot] == SLOT_NUM && !bad) {
                     float v;
-                    const char *q = cx_parse_f32(p, end, &v);
+                    const char *q = cx_csv_num_fast(p, end, d, &v);
+                    if (!q)
+                        q = cx_parse_f32(p, end, &v);
                     if (q && q > p) {
                         if (q == end && !eof)
                             return rs;

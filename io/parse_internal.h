@@ -122,6 +122,7 @@ static inline uint64_t cx_digit_run(const char **pp, const char *end, uint64_t m
     static const uint64_t pow10_u64[9] = {1,      10,      100,      1000,     10000,
                                           100000, 1000000, 10000000, 100000000};
     const char *p = *pp;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     while (end - p >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -143,12 +144,55 @@ static inline uint64_t cx_digit_run(const char **pp, const char *end, uint64_t m
             return m;
         }
     }
+#endif
     while (p < end && (unsigned)(*p - '0') < 10) {
         m = m * 10 + (unsigned)(*p++ - '0');
         (*n)++;
     }
     *pp = p;
     return m;
+}
+
+/* m * 10^e10 (negated if neg) correctly rounded to float, when that is cheap to know;
+ * 0 when the caller must ask strtof. */
+static inline int cx_dec_to_f32(uint64_t m, long e10, int neg, float *out)
+{
+    if (m == 0) {
+        *out = neg ? -0.0f : 0.0f;
+        return 1;
+    }
+    if (m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+        /* m and 10^|e| are exact doubles, so d is the correctly rounded double. Rounding
+         * it again to float is exact unless d sits on a float midpoint (or is outside
+         * the normal float range): then ask strtof. */
+        double d = (double)m;
+        uint64_t bits;
+        if (e10 < 0) {
+            /* Multiplying by the rounded reciprocal is within 3 double ulps of m/10^k; far
+             * from a float midpoint that rounds to the same float as the exact quotient.
+             * Near one, divide (exact-rounded) and check again below. */
+            double a = d * cx_pow10_inv[-e10];
+            memcpy(&bits, &a, sizeof bits);
+            uint32_t low = (uint32_t)(bits & 0x1FFFFFFFu);
+            if (a >= FLT_MIN && a <= FLT_MAX && (low < 0x10000000u - 8 || low > 0x10000000u + 8)) {
+                float f = (float)a;
+                *out = neg ? -f : f;
+                return 1;
+            }
+            d = d / cx_pow10_exact[-e10];
+        } else {
+            d = d * cx_pow10_exact[e10];
+        }
+        if (d >= FLT_MIN && d <= FLT_MAX) {
+            memcpy(&bits, &d, sizeof bits);
+            if ((bits & 0x1FFFFFFFu) != 0x10000000u) {
+                float f = (float)d;
+                *out = neg ? -f : f;
+                return 1;
+            }
+        }
+    }
+    return 0;
 }
 
 /* Parse one float from [p, end): strict decimal (sign, digits, '.', exponent). Returns
@@ -207,43 +251,71 @@ static inline const char *cx_parse_f32(const char *p, const char *end, float *ou
         e10 += eneg ? -ev : ev;
         p = q;
     }
-    if (m == 0 && !inexact) {
-        *out = neg ? -0.0f : 0.0f;
+    if (!inexact && cx_dec_to_f32(m, e10, neg, out))
         return p;
-    }
-    if (!inexact && m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
-        /* m and 10^|e| are exact doubles, so d is the correctly rounded double. Rounding
-         * it again to float is exact unless d sits on a float midpoint (or is outside
-         * the normal float range): then ask strtof. */
-        double d = (double)m;
-        uint64_t bits;
-        if (e10 < 0) {
-            /* Multiplying by the rounded reciprocal is within 3 double ulps of m/10^k; far
-             * from a float midpoint that rounds to the same float as the exact quotient.
-             * Near one, divide (exact-rounded) and check again below. */
-            double a = d * cx_pow10_inv[-e10];
-            memcpy(&bits, &a, sizeof bits);
-            uint32_t low = (uint32_t)(bits & 0x1FFFFFFFu);
-            if (a >= FLT_MIN && a <= FLT_MAX && (low < 0x10000000u - 8 || low > 0x10000000u + 8)) {
-                float f = (float)a;
-                *out = neg ? -f : f;
-                return p;
-            }
-            d = d / cx_pow10_exact[-e10];
-        } else {
-            d = d * cx_pow10_exact[e10];
-        }
-        if (d >= FLT_MIN && d <= FLT_MAX) {
-            memcpy(&bits, &d, sizeof bits);
-            if ((bits & 0x1FFFFFFFu) != 0x10000000u) {
-                float f = (float)d;
-                *out = neg ? -f : f;
-                return p;
-            }
-        }
-    }
     return cx_parse_f32_slow(s, p, out);
 }
+
+/* The value of n (1..8) ASCII digits at p (8 bytes must be readable). */
+static inline uint64_t cx_swar_digits(const char *p, int n)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    v = (v & 0x0F0F0F0F0F0F0F0Full) << (8 * (8 - n));
+    v = (v * 2561) >> 8;
+    v = ((v & 0x00FF00FF00FF00FFull) * 6553601) >> 16;
+    return ((v & 0x0000FFFF0000FFFFull) * 42949672960001ull) >> 32;
+}
+
+/* The common CSV number -- [-]digits[.digits], at most 8 digits each side, ending at a
+ * delimiter, CR or LF within 16 bytes -- classified with one 16-byte load: its length
+ * comes from a mask, not from walking it, so one field's end does not wait on the
+ * previous field's digits. Returns the terminator's position, or NULL for anything
+ * else (cx_parse_f32 then decides). Needs 32 readable bytes. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline const char *cx_csv_num_fast(const char *p, const char *end, char delim, float *out)
+{
+    if (end - p < 32)
+        return NULL;
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i t = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(delim)),
+                             _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')),
+                                          _mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))));
+    unsigned term = (unsigned)_mm_movemask_epi8(t);
+    if (!term)
+        return NULL;
+    int len = __builtin_ctz(term);
+    unsigned mask = (1u << len) - 1;
+    __m128i dd = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+    unsigned dig =
+        (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(dd, _mm_set1_epi8(9)), dd));
+    unsigned dot = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) & mask;
+    int neg = *p == '-';
+    unsigned expect = mask & ~(unsigned)neg;
+    if (((dig | dot) & expect) != expect || (dot & (dot - 1)) != 0)
+        return NULL;
+    int dp = dot ? __builtin_ctz(dot) : len;
+    int ni = dp - neg, nf = dot ? len - dp - 1 : 0;
+    if (ni > 8 || nf > 8 || ni + nf == 0)
+        return NULL;
+    uint64_t m = ni ? cx_swar_digits(p + neg, ni) : 0;
+    if (nf) {
+        static const uint64_t pw[9] = {1,      10,      100,      1000,     10000,
+                                       100000, 1000000, 10000000, 100000000};
+        m = m * pw[nf] + cx_swar_digits(p + dp + 1, nf);
+    }
+    if (!cx_dec_to_f32(m, -(long)nf, neg, out))
+        return NULL;
+    return p + len;
+}
+#else
+static inline const char *cx_csv_num_fast(const char *p, const char *end, char delim, float *out)
+{
+    (void)p, (void)end, (void)delim, (void)out;
+    return NULL;
+}
+#endif
 
 int cx_is_missing_token(const char *p, size_t len);
 

@@ -11,8 +11,9 @@
 
 #ifndef CLOAKX_HAVE_CUDA
 /* This binary was built without the CUDA toolkit: say so, whatever the machine has. */
-#define NOT_BUILT "the cuda backend is not built into this binary (configure with the CUDA " \
-                  "toolkit installed, CLOAKX_CUDA=AUTO or ON)"
+#define NOT_BUILT                                                                                  \
+    "the cuda backend is not built into this binary (configure with the CUDA "                     \
+    "toolkit installed, CLOAKX_CUDA=AUTO or ON)"
 cx_err cx_cuda_device_count(int *count, cx_error *e)
 {
     *count = 0;
@@ -26,8 +27,7 @@ cx_err cx_cuda_device_query(int device, cx_cuda_device_info *out, cx_error *e)
     return cx_error_set(e, CX_ERR_UNSUPPORTED, NOT_BUILT);
 }
 
-cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **out,
-                              cx_error *e)
+cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **out, cx_error *e)
 {
     (void)device;
     (void)precision;
@@ -92,8 +92,8 @@ static int parse_cuda(const char *s)
     return (int)v;
 }
 
-static cx_err make_cpu(cx_precision precision, int threads, cx_backend **out,
-                       cx_device_choice *ch, const char *why, cx_error *e)
+static cx_err make_cpu(cx_precision precision, int threads, cx_backend **out, cx_device_choice *ch,
+                       const char *why, cx_error *e)
 {
     cx_err rc = cx_backend_cpu_create(precision, threads, out, e);
     if (rc != CX_OK)
@@ -112,8 +112,8 @@ static cx_err make_cpu(cx_precision precision, int threads, cx_backend **out,
     return CX_OK;
 }
 
-static cx_err make_cuda(int dev, cx_precision precision, cx_backend **out,
-                        cx_device_choice *ch, cx_error *e)
+static cx_err make_cuda(int dev, cx_precision precision, cx_backend **out, cx_device_choice *ch,
+                        cx_error *e)
 {
     cx_cuda_device_info info;
     cx_err rc = cx_backend_cuda_create(dev, precision, out, e);
@@ -125,8 +125,8 @@ static cx_err make_cuda(int dev, cx_precision precision, cx_backend **out,
         cx_error qe;
         if (cx_cuda_device_query(dev, &info, &qe) == CX_OK)
             snprintf(ch->report, sizeof ch->report,
-                     "cuda:%d (%s, sm_%d%d, %d SMs, %.1f GiB, PCI %s, cuBLAS %s)", dev,
-                     info.name, info.cc_major, info.cc_minor, info.sm_count,
+                     "cuda:%d (%s, sm_%d%d, %d SMs, %.1f GiB, PCI %s, cuBLAS %s)", dev, info.name,
+                     info.cc_major, info.cc_minor, info.sm_count,
                      (double)info.total_mem / (1024.0 * 1024.0 * 1024.0), info.pci_bus_id,
                      cx_precision_name(precision));
         else
@@ -136,8 +136,8 @@ static cx_err make_cuda(int dev, cx_precision precision, cx_backend **out,
     return CX_OK;
 }
 
-cx_err cx_backend_select(const char *device, cx_precision precision, int threads,
-                         cx_backend **out, cx_device_choice *choice, cx_error *e)
+cx_err cx_backend_select(const char *device, cx_precision precision, int threads, cx_backend **out,
+                         cx_device_choice *choice, cx_error *e)
 {
     *out = NULL;
     if (choice)
@@ -158,8 +158,7 @@ cx_err cx_backend_select(const char *device, cx_precision precision, int threads
         return make_cpu(precision, threads, out, choice, NULL, e);
     int dev = parse_cuda(device);
     if (dev < 0)
-        return cx_error_set(e, CX_ERR_ARG, "unknown device '%s' (auto, cpu, cuda, cuda:N)",
-                            device);
+        return cx_error_set(e, CX_ERR_ARG, "unknown device '%s' (auto, cpu, cuda, cuda:N)", device);
     return make_cuda(dev, precision, out, choice, e);
 }
 

@@ -62,6 +62,8 @@ static cx_err keystream(cx_dp_rng *r, size_t bytes, cx_error *e)
         r->buf = nb;
         r->cap = cap;
     }
+    /* the keystream is the encryption of zeros; buf is all zeros only when freshly
+     * allocated, so zero it (cheaper than a second buffer of zeros to read from) */
     memset(r->buf, 0, bytes);
     size_t done = 0;
     while (done < bytes) {

@@ -24,8 +24,8 @@
 #define ATOL_ELEM 1e-6
 
 typedef struct par {
-    cx_backend *cpu, *gpu;    /* gpu: fp32 */
-    cx_backend *tf32, *bf16;  /* NULL when the reference run is cpu-against-cpu */
+    cx_backend *cpu, *gpu;   /* gpu: fp32 */
+    cx_backend *tf32, *bf16; /* NULL when the reference run is cpu-against-cpu */
     cx_rng rng;
 } par;
 
@@ -164,8 +164,8 @@ static void gemm_case(par *p, cx_backend *g, double rtol, int ta, int tb, int m,
     int lda = ta ? m : k, ldb = tb ? k : n;
     p->cpu->sgemm(p->cpu, ta, tb, m, n, k, alpha, a.c, lda, b.c, ldb, beta, c.c, n);
     g->sgemm(g, ta, tb, m, n, k, alpha, a.g, lda, b.g, ldb, beta, c.g, n);
-    snprintf(what, sizeof what, "sgemm[%s] %c%c m%d n%d k%d a%g b%g", cx_precision_name(g->precision),
-             ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, beta);
+    snprintf(what, sizeof what, "sgemm[%s] %c%c m%d n%d k%d a%g b%g",
+             cx_precision_name(g->precision), ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, beta);
     check_buf(p, g, what, &c, rtol * sqrt((double)k + 1.0), rtol);
     drop(p, g, &a);
     drop(p, g, &b);
@@ -174,12 +174,12 @@ static void gemm_case(par *p, cx_backend *g, double rtol, int ta, int tb, int m,
 
 static void gemm_all(par *p, cx_backend *g, double rtol)
 {
-    static const int shapes[][3] = {{1, 1, 1},     {17, 31, 7},   {129, 65, 257},
+    static const int shapes[][3] = {{1, 1, 1},       {17, 31, 7},      {129, 65, 257},
                                     {1024, 10, 256}, {4097, 33, 1000}, {512, 512, 512}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)
-            gemm_case(p, g, rtol, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
-                      1.0f, 0.0f);
+            gemm_case(p, g, rtol, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f,
+                      0.0f);
     gemm_case(p, g, rtol, 0, 1, 255, 129, 63, 0.5f, 1.0f); /* accumulate, as dW += */
     gemm_case(p, g, rtol, 1, 0, 64, 256, 1031, -1.5f, 0.25f);
 }
@@ -234,8 +234,8 @@ static void test_bias_act(void **state)
             /* in place: dz aliases dout */
             p->cpu->act_backward(p->cpu, (cx_act)act, rows, n, z.c, out.c, dout.c, dout.c);
             g->act_backward(g, (cx_act)act, rows, n, z.g, out.g, dout.g, dout.g);
-            snprintf(w, sizeof w, "act_backward in place %s %dx%d", cx_act_name((cx_act)act),
-                     rows, n);
+            snprintf(w, sizeof w, "act_backward in place %s %dx%d", cx_act_name((cx_act)act), rows,
+                     n);
             check_buf(p, g, w, &dout, ATOL_ELEM, RTOL_FP32);
             drop(p, g, &z);
             drop(p, g, &bias);
@@ -267,10 +267,9 @@ static void test_losses(void **state)
             pbuf loss = mk(p, g, NULL, (size_t)rows);
             float gs = ri & 1 ? 1.0f : 1.0f / (float)rows;
             int partial = ri == 2; /* the evaluation form: no gradient */
-            p->cpu->softmax_xent(p->cpu, rows, c, logits.c, y.c, gs, probs.c,
-                                 partial ? NULL : dl.c, loss.c);
-            g->softmax_xent(g, rows, c, logits.g, y.g, gs, probs.g, partial ? NULL : dl.g,
-                            loss.g);
+            p->cpu->softmax_xent(p->cpu, rows, c, logits.c, y.c, gs, probs.c, partial ? NULL : dl.c,
+                                 loss.c);
+            g->softmax_xent(g, rows, c, logits.g, y.g, gs, probs.g, partial ? NULL : dl.g, loss.g);
             snprintf(w, sizeof w, "softmax_xent %dx%d probs", rows, c);
             check_buf(p, g, w, &probs, ATOL_ELEM, RTOL_FP32);
             snprintf(w, sizeof w, "softmax_xent %dx%d dlogits", rows, c);
@@ -558,8 +557,8 @@ static void train_pair(par *p, const char *spec_text, cx_task task, int classes,
     assert_true(fabs(rg.train_loss - rc.train_loss) <= 1e-3 * fabs(rc.train_loss));
     assert_true(fabs(rg.val.loss - rc.val.loss) <= 1e-3 * fabs(rc.val.loss));
     /* and it learned something, so the comparison is not between two failures */
-    assert_true(rc.train_loss < 0.9 * (task == CX_TASK_CLASSIFICATION ? log((double)classes)
-                                                                       : 0.5));
+    assert_true(rc.train_loss <
+                0.9 * (task == CX_TASK_CLASSIFICATION ? log((double)classes) : 0.5));
     cx_model_free(mc);
     cx_model_free(mg);
     cx_spec_free(&s);
@@ -629,7 +628,8 @@ static void test_graph_step(void **state)
     assert_int_equal(p->cpu->upload(p->cpu, nc.labels, y, sizeof y, &e), CX_OK);
     assert_int_equal(p->gpu->upload(p->gpu, ng.labels, y, sizeof y, &e), CX_OK);
     free(x);
-    float *mc = dev_put(p->cpu, NULL, m->n_params * 4), *mg = dev_put(p->gpu, NULL, m->n_params * 4);
+    float *mc = dev_put(p->cpu, NULL, m->n_params * 4),
+          *mg = dev_put(p->gpu, NULL, m->n_params * 4);
     for (int i = 0; i < steps; i++)
         net_step(&nc, p->cpu, &s, mc, B);
     /* one eager step (cuBLAS picks its kernels), then capture one and replay it */
@@ -713,8 +713,8 @@ static int setup(void **state)
     const char *es = getenv("CX_TEST_SEED");
     if (es)
         seed = strtoull(es, NULL, 10);
-    print_message("seed %llu (CX_TEST_SEED=%llu reproduces this run)\n",
-                  (unsigned long long)seed, (unsigned long long)seed);
+    print_message("seed %llu (CX_TEST_SEED=%llu reproduces this run)\n", (unsigned long long)seed,
+                  (unsigned long long)seed);
     cx_rng_seed(&p->rng, seed);
     if (cx_backend_cpu_create(CX_PRECISION_FP32, 2, &p->cpu, &e) != CX_OK)
         goto fail;

@@ -44,8 +44,8 @@ static void test_cpu(void **state)
 static void test_bad_names(void **state)
 {
     (void)state;
-    static const char *bad[] = {"gpu",     "cuda:",  "cuda:-1", "cuda:x", "cuda:1x",
-                                "cuda:99999", "CPU", "",       "cuda0",  "cuda:+1"};
+    static const char *bad[] = {"gpu",        "cuda:", "cuda:-1", "cuda:x", "cuda:1x",
+                                "cuda:99999", "CPU",   "",        "cuda0",  "cuda:+1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cx_backend *be = (cx_backend *)&be; /* must be reset to NULL */
         cx_error e;

@@ -37,11 +37,11 @@ typedef struct cuda_ctx {
     struct live_buf {
         void *p;
         size_t n;
-    } *live;               /* device buffers and their sizes, to wipe them when freed */
+    } * live; /* device buffers and their sizes, to wipe them when freed */
     size_t n_live, cap_live;
     cudaGraphExec_t graph; /* the last captured step (cx_backend_graph_*) */
     int capturing;
-    int failed;       /* the first asynchronous failure, reported by sync()/download() */
+    int failed; /* the first asynchronous failure, reported by sync()/download() */
     cx_error first;
 } cuda_ctx;
 
@@ -53,8 +53,8 @@ static void rec_cuda(cuda_ctx *c, cudaError_t st, const char *call)
     if (st == cudaSuccess || c->failed)
         return;
     c->failed = 1;
-    cx_error_set(&c->first, CX_ERR_DEVICE, "cuda backend (GPU %d): %s failed: %s (%s)",
-                 c->device, call, cudaGetErrorString(st), cudaGetErrorName(st));
+    cx_error_set(&c->first, CX_ERR_DEVICE, "cuda backend (GPU %d): %s failed: %s (%s)", c->device,
+                 call, cudaGetErrorString(st), cudaGetErrorName(st));
 }
 
 static void rec_blas(cuda_ctx *c, cublasStatus_t st, const char *call)
@@ -62,8 +62,8 @@ static void rec_blas(cuda_ctx *c, cublasStatus_t st, const char *call)
     if (st == CUBLAS_STATUS_SUCCESS || c->failed)
         return;
     c->failed = 1;
-    cx_error_set(&c->first, CX_ERR_DEVICE, "cuda backend (GPU %d): %s failed: %s (%s)",
-                 c->device, call, cublasGetStatusString(st), cublasGetStatusName(st));
+    cx_error_set(&c->first, CX_ERR_DEVICE, "cuda backend (GPU %d): %s failed: %s (%s)", c->device,
+                 call, cublasGetStatusString(st), cublasGetStatusName(st));
 }
 
 /* A recorded failure, copied into e. */
@@ -83,8 +83,8 @@ static cx_err chk(cuda_ctx *c, cudaError_t st, const char *call, cx_error *e)
     if (st == cudaSuccess)
         return CX_OK;
     rec_cuda(c, st, call);
-    return cx_error_set(e, CX_ERR_DEVICE, "cuda backend (GPU %d): %s failed: %s (%s)",
-                        c->device, call, cudaGetErrorString(st), cudaGetErrorName(st));
+    return cx_error_set(e, CX_ERR_DEVICE, "cuda backend (GPU %d): %s failed: %s (%s)", c->device,
+                        call, cudaGetErrorString(st), cudaGetErrorName(st));
 }
 
 static cx_err cuda_alloc(cx_backend *be, size_t bytes, void **out, cx_error *e)
@@ -144,8 +144,7 @@ static void cuda_free(cx_backend *be, void *p)
         if (!c->failed) {
             c->failed = 1;
             cx_error_set(&c->first, CX_ERR_INTERNAL,
-                         "cuda backend (GPU %d): free of a pointer it did not allocate",
-                         c->device);
+                         "cuda backend (GPU %d): free of a pointer it did not allocate", c->device);
         }
         return;
     }
@@ -181,8 +180,7 @@ static cx_err cuda_upload(cx_backend *be, void *dst, const void *src, size_t byt
     return h2d(c, dst, src, bytes, e);
 }
 
-static cx_err cuda_download(cx_backend *be, void *dst, const void *src, size_t bytes,
-                            cx_error *e)
+static cx_err cuda_download(cx_backend *be, void *dst, const void *src, size_t bytes, cx_error *e)
 {
     cuda_ctx *c = CTX(be);
     cx_err rc = CX_OK;
@@ -235,8 +233,8 @@ static void cuda_act_backward(cx_backend *be, cx_act act, int rows, int n, const
 }
 
 static void cuda_softmax_xent(cx_backend *be, int rows, int classes, const float *logits,
-                              const float *labels, float grad_scale, float *probs,
-                              float *dlogits, float *loss_rows)
+                              const float *labels, float grad_scale, float *probs, float *dlogits,
+                              float *loss_rows)
 {
     rec_cuda(CTX(be),
              cxk_softmax_xent(CTX(be)->stream, rows, classes, logits, labels, grad_scale, probs,
@@ -244,9 +242,8 @@ static void cuda_softmax_xent(cx_backend *be, int rows, int classes, const float
              "softmax_xent kernel");
 }
 
-static void cuda_logistic_loss(cx_backend *be, int rows, const float *logits,
-                               const float *labels, float grad_scale, float *probs,
-                               float *dlogits, float *loss_rows)
+static void cuda_logistic_loss(cx_backend *be, int rows, const float *logits, const float *labels,
+                               float grad_scale, float *probs, float *dlogits, float *loss_rows)
 {
     rec_cuda(CTX(be),
              cxk_logistic_loss(CTX(be)->stream, rows, logits, labels, grad_scale, probs, dlogits,
@@ -254,19 +251,18 @@ static void cuda_logistic_loss(cx_backend *be, int rows, const float *logits,
              "logistic_loss kernel");
 }
 
-static void cuda_mse_loss(cx_backend *be, int rows, int n, const float *pred,
-                          const float *target, float grad_scale, float *dpred, float *loss_rows)
+static void cuda_mse_loss(cx_backend *be, int rows, int n, const float *pred, const float *target,
+                          float grad_scale, float *dpred, float *loss_rows)
 {
     rec_cuda(CTX(be),
              cxk_mse_loss(CTX(be)->stream, rows, n, pred, target, grad_scale, dpred, loss_rows),
              "mse_loss kernel");
 }
 
-static void cuda_col_sum(cx_backend *be, int rows, int n, const float *x, float alpha,
-                         float beta, float *out)
+static void cuda_col_sum(cx_backend *be, int rows, int n, const float *x, float alpha, float beta,
+                         float *out)
 {
-    rec_cuda(CTX(be), cxk_col_sum(CTX(be)->stream, rows, n, x, alpha, beta, out),
-             "col_sum kernel");
+    rec_cuda(CTX(be), cxk_col_sum(CTX(be)->stream, rows, n, x, alpha, beta, out), "col_sum kernel");
 }
 
 static void cuda_row_norm_sq(cx_backend *be, int rows, int n, const float *x, int accumulate,
@@ -276,11 +272,10 @@ static void cuda_row_norm_sq(cx_backend *be, int rows, int n, const float *x, in
              "row_norm_sq kernel");
 }
 
-static void cuda_mul_acc(cx_backend *be, int rows, const float *a, const float *b,
-                         int accumulate, float *out)
+static void cuda_mul_acc(cx_backend *be, int rows, const float *a, const float *b, int accumulate,
+                         float *out)
 {
-    rec_cuda(CTX(be), cxk_mul_acc(CTX(be)->stream, rows, a, b, accumulate, out),
-             "mul_acc kernel");
+    rec_cuda(CTX(be), cxk_mul_acc(CTX(be)->stream, rows, a, b, accumulate, out), "mul_acc kernel");
 }
 
 static void cuda_clip_factor(cx_backend *be, int rows, const float *norm_sq, float max_norm,
@@ -300,9 +295,9 @@ static void cuda_scale(cx_backend *be, size_t n, float *x, float alpha)
     rec_cuda(CTX(be), cxk_scale(CTX(be)->stream, n, x, alpha), "scale kernel");
 }
 
-static void cuda_adam_update(cx_backend *be, size_t n, float *p, const float *g, float *m,
-                             float *v, float lr, float b1, float b2, float eps, float wd,
-                             int decoupled, int t)
+static void cuda_adam_update(cx_backend *be, size_t n, float *p, const float *g, float *m, float *v,
+                             float lr, float b1, float b2, float eps, float wd, int decoupled,
+                             int t)
 {
     /* bias corrections on the host with the cpu backend's formula (same rounding) */
     float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
@@ -319,8 +314,8 @@ static void cuda_sgd_update(cx_backend *be, size_t n, float *p, const float *g, 
              "sgd_update kernel");
 }
 
-static cx_err cuda_noise_add(cx_backend *be, size_t n, float *x, const float *noise,
-                             float scale, cx_error *e)
+static cx_err cuda_noise_add(cx_backend *be, size_t n, float *x, const float *noise, float scale,
+                             cx_error *e)
 {
     cuda_ctx *c = CTX(be);
     if (take_failure(c, e) != CX_OK)
@@ -356,8 +351,8 @@ static void cuda_standardize(cx_backend *be, int rows, int n, float *x, const fl
              "standardize kernel");
 }
 
-static void cuda_gather_rows(cx_backend *be, int rows, int n, const int32_t *idx,
-                             const float *src, float *dst)
+static void cuda_gather_rows(cx_backend *be, int rows, int n, const int32_t *idx, const float *src,
+                             float *dst)
 {
     rec_cuda(CTX(be), cxk_gather_rows(CTX(be)->stream, rows, n, idx, src, dst),
              "gather_rows kernel");
@@ -510,8 +505,7 @@ cx_err cx_cuda_device_query(int device, cx_cuda_device_info *out, cx_error *e)
     if (cx_cuda_device_count(&n, e) != CX_OK)
         return e ? e->code : CX_ERR_DEVICE;
     if (device < 0 || device >= n)
-        return cx_error_set(e, CX_ERR_DEVICE, "no CUDA device %d (this machine has %d)", device,
-                            n);
+        return cx_error_set(e, CX_ERR_DEVICE, "no CUDA device %d (this machine has %d)", device, n);
     struct cudaDeviceProp p;
     cudaError_t st = cudaGetDeviceProperties(&p, device);
     if (st == cudaSuccess)
@@ -531,8 +525,7 @@ cx_err cx_cuda_device_query(int device, cx_cuda_device_info *out, cx_error *e)
     return CX_OK;
 }
 
-cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **out,
-                              cx_error *e)
+cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **out, cx_error *e)
 {
     cx_cuda_device_info info;
     *out = NULL;
@@ -582,8 +575,8 @@ cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **o
         else if ((bs = cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS)
             call = "cublasSetMathMode";
         if (call)
-            rc = cx_error_set(e, CX_ERR_DEVICE, "cuda backend (GPU %d): %s failed: %s (%s)",
-                              device, call, cublasGetStatusString(bs), cublasGetStatusName(bs));
+            rc = cx_error_set(e, CX_ERR_DEVICE, "cuda backend (GPU %d): %s failed: %s (%s)", device,
+                              call, cublasGetStatusString(bs), cublasGetStatusName(bs));
     }
     if (rc != CX_OK) {
         if (c->blas) {
@@ -666,8 +659,7 @@ cx_err cx_cuda_device_cpulist(int device, char *out, size_t cap, cx_error *e)
     if (cx_cuda_device_count(&n, e) != CX_OK)
         return e ? e->code : CX_ERR_DEVICE;
     if (device < 0 || device >= n)
-        return cx_error_set(e, CX_ERR_DEVICE, "no CUDA device %d (this machine has %d)", device,
-                            n);
+        return cx_error_set(e, CX_ERR_DEVICE, "no CUDA device %d (this machine has %d)", device, n);
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) != 0)
         return cx_error_errno(e, CX_ERR_NOMEM, errno, "hwloc_topology_init");
@@ -678,13 +670,13 @@ cx_err cx_cuda_device_cpulist(int device, char *out, size_t cap, cx_error *e)
     } else if (hwloc_topology_load(topo) != 0) {
         rc = cx_error_errno(e, CX_ERR_DEVICE, errno, "hwloc_topology_load");
     } else if (hwloc_cudart_get_device_cpuset(topo, device, set) != 0) {
-        rc = cx_error_errno(e, CX_ERR_DEVICE, errno,
-                            "hwloc_cudart_get_device_cpuset (GPU %d)", device);
+        rc = cx_error_errno(e, CX_ERR_DEVICE, errno, "hwloc_cudart_get_device_cpuset (GPU %d)",
+                            device);
     } else {
         int len = hwloc_bitmap_list_snprintf(out, cap, set);
         if (len < 0 || (size_t)len >= cap)
-            rc = cx_error_set(e, CX_ERR_LIMIT, "CPU list of GPU %d does not fit %zu bytes",
-                              device, cap);
+            rc = cx_error_set(e, CX_ERR_LIMIT, "CPU list of GPU %d does not fit %zu bytes", device,
+                              cap);
         else if (hwloc_bitmap_iszero(set))
             rc = cx_error_set(e, CX_ERR_DEVICE, "hwloc reports no CPU near GPU %d", device);
     }

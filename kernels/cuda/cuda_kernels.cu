@@ -73,14 +73,13 @@ static __device__ __forceinline__ float warp_max(float v)
     return v;
 }
 
-#define GRID_STRIDE(i, total)                                                                  \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (total);                \
+#define GRID_STRIDE(i, total)                                                                      \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (total);                    \
          i += (size_t)gridDim.x * blockDim.x)
 
 /* The activation is a template parameter so that the switch leaves the inner loop. */
 template <int ACT>
-__global__ void k_bias_act_forward(size_t total, int n, float *z, const float *bias,
-                                   float *out)
+__global__ void k_bias_act_forward(size_t total, int n, float *z, const float *bias, float *out)
 {
     GRID_STRIDE(i, total)
     {
@@ -91,32 +90,32 @@ __global__ void k_bias_act_forward(size_t total, int n, float *z, const float *b
 }
 
 template <int ACT>
-__global__ void k_act_backward(size_t total, const float *z, const float *out,
-                               const float *dout, float *dz)
+__global__ void k_act_backward(size_t total, const float *z, const float *out, const float *dout,
+                               float *dz)
 {
     GRID_STRIDE(i, total)
     dz[i] = dout[i] * act_df(ACT, z[i], out[i]);
 }
 
-#define ACT_DISPATCH(act, KERNEL, grid, stream, ...)                                           \
-    do {                                                                                       \
-        switch (act) {                                                                         \
-        case CXK_ACT_RELU:                                                                     \
-            KERNEL<CXK_ACT_RELU><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);               \
-            break;                                                                             \
-        case CXK_ACT_GELU:                                                                     \
-            KERNEL<CXK_ACT_GELU><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);               \
-            break;                                                                             \
-        case CXK_ACT_TANH:                                                                     \
-            KERNEL<CXK_ACT_TANH><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);               \
-            break;                                                                             \
-        case CXK_ACT_SIGMOID:                                                                  \
-            KERNEL<CXK_ACT_SIGMOID><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);            \
-            break;                                                                             \
-        default:                                                                               \
-            KERNEL<CXK_ACT_NONE><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);               \
-            break;                                                                             \
-        }                                                                                      \
+#define ACT_DISPATCH(act, KERNEL, grid, stream, ...)                                               \
+    do {                                                                                           \
+        switch (act) {                                                                             \
+        case CXK_ACT_RELU:                                                                         \
+            KERNEL<CXK_ACT_RELU><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
+            break;                                                                                 \
+        case CXK_ACT_GELU:                                                                         \
+            KERNEL<CXK_ACT_GELU><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
+            break;                                                                                 \
+        case CXK_ACT_TANH:                                                                         \
+            KERNEL<CXK_ACT_TANH><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
+            break;                                                                                 \
+        case CXK_ACT_SIGMOID:                                                                      \
+            KERNEL<CXK_ACT_SIGMOID><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                \
+            break;                                                                                 \
+        default:                                                                                   \
+            KERNEL<CXK_ACT_NONE><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
+            break;                                                                                 \
+        }                                                                                          \
     } while (0)
 
 extern "C" cudaError_t cxk_bias_act_forward(cudaStream_t s, int act, int rows, int n, float *z,
@@ -129,9 +128,8 @@ extern "C" cudaError_t cxk_bias_act_forward(cudaStream_t s, int act, int rows, i
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t cxk_act_backward(cudaStream_t s, int act, int rows, int n,
-                                        const float *z, const float *out, const float *dout,
-                                        float *dz)
+extern "C" cudaError_t cxk_act_backward(cudaStream_t s, int act, int rows, int n, const float *z,
+                                        const float *out, const float *dout, float *dz)
 {
     size_t total = (size_t)rows * (size_t)n;
     if (rows <= 0 || n <= 0)
@@ -142,8 +140,7 @@ extern "C" cudaError_t cxk_act_backward(cudaStream_t s, int act, int rows, int n
 
 /* One warp per row: max, Σ exp, then the probabilities, the gradient and the loss. */
 __global__ void k_softmax_xent(int rows, int classes, const float *logits, const float *labels,
-                               float grad_scale, float *probs, float *dlogits,
-                               float *loss_rows)
+                               float grad_scale, float *probs, float *dlogits, float *loss_rows)
 {
     int r = blockIdx.x * CXK_WARPS + (int)(threadIdx.x / 32), lane = threadIdx.x % 32;
     if (r >= rows)
@@ -172,16 +169,14 @@ __global__ void k_softmax_xent(int rows, int classes, const float *logits, const
         loss_rows[r] = logf(sum) + mx - l[y];
 }
 
-extern "C" cudaError_t cxk_softmax_xent(cudaStream_t s, int rows, int classes,
-                                        const float *logits, const float *labels,
-                                        float grad_scale, float *probs, float *dlogits,
-                                        float *loss_rows)
+extern "C" cudaError_t cxk_softmax_xent(cudaStream_t s, int rows, int classes, const float *logits,
+                                        const float *labels, float grad_scale, float *probs,
+                                        float *dlogits, float *loss_rows)
 {
     if (rows <= 0 || classes <= 0)
         return cudaSuccess;
     k_softmax_xent<<<grid_rows(rows), CXK_THREADS, 0, s>>>(rows, classes, logits, labels,
-                                                           grad_scale, probs, dlogits,
-                                                           loss_rows);
+                                                           grad_scale, probs, dlogits, loss_rows);
     return cudaGetLastError();
 }
 
@@ -207,9 +202,8 @@ extern "C" cudaError_t cxk_logistic_loss(cudaStream_t s, int rows, const float *
 {
     if (rows <= 0)
         return cudaSuccess;
-    k_logistic_loss<<<grid_for((size_t)rows), CXK_THREADS, 0, s>>>(rows, logits, labels,
-                                                                   grad_scale, probs, dlogits,
-                                                                   loss_rows);
+    k_logistic_loss<<<grid_for((size_t)rows), CXK_THREADS, 0, s>>>(rows, logits, labels, grad_scale,
+                                                                   probs, dlogits, loss_rows);
     return cudaGetLastError();
 }
 
@@ -238,8 +232,8 @@ extern "C" cudaError_t cxk_mse_loss(cudaStream_t s, int rows, int n, const float
 {
     if (rows <= 0 || n <= 0)
         return cudaSuccess;
-    k_mse_loss<<<grid_rows(rows), CXK_THREADS, 0, s>>>(rows, n, pred, target, grad_scale,
-                                                       dpred, loss_rows);
+    k_mse_loss<<<grid_rows(rows), CXK_THREADS, 0, s>>>(rows, n, pred, target, grad_scale, dpred,
+                                                       loss_rows);
     return cudaGetLastError();
 }
 
@@ -264,13 +258,12 @@ __global__ void k_col_sum(int rows, int n, const float *x, float alpha, float be
     }
 }
 
-extern "C" cudaError_t cxk_col_sum(cudaStream_t s, int rows, int n, const float *x,
-                                   float alpha, float beta, float *out)
+extern "C" cudaError_t cxk_col_sum(cudaStream_t s, int rows, int n, const float *x, float alpha,
+                                   float beta, float *out)
 {
     if (n <= 0)
         return cudaSuccess;
-    k_col_sum<<<(unsigned)((n + 31) / 32), dim3(32, COLS_Y), 0, s>>>(rows, n, x, alpha, beta,
-                                                                     out);
+    k_col_sum<<<(unsigned)((n + 31) / 32), dim3(32, COLS_Y), 0, s>>>(rows, n, x, alpha, beta, out);
     return cudaGetLastError();
 }
 
@@ -326,8 +319,7 @@ extern "C" cudaError_t cxk_clip_factor(cudaStream_t s, int rows, const float *no
 {
     if (rows <= 0)
         return cudaSuccess;
-    k_clip_factor<<<grid_for((size_t)rows), CXK_THREADS, 0, s>>>(rows, norm_sq, max_norm,
-                                                                 factor);
+    k_clip_factor<<<grid_for((size_t)rows), CXK_THREADS, 0, s>>>(rows, norm_sq, max_norm, factor);
     return cudaGetLastError();
 }
 
@@ -337,8 +329,7 @@ __global__ void k_row_scale(size_t total, int n, float *x, const float *scale)
     x[i] *= scale[i / (size_t)n];
 }
 
-extern "C" cudaError_t cxk_row_scale(cudaStream_t s, int rows, int n, float *x,
-                                     const float *scale)
+extern "C" cudaError_t cxk_row_scale(cudaStream_t s, int rows, int n, float *x, const float *scale)
 {
     size_t total = (size_t)rows * (size_t)n;
     if (rows <= 0 || n <= 0)
@@ -367,8 +358,7 @@ __global__ void k_axpy(size_t n, float *x, const float *y, float alpha)
     x[i] += alpha * y[i];
 }
 
-extern "C" cudaError_t cxk_axpy(cudaStream_t s, size_t n, float *x, const float *y,
-                                float alpha)
+extern "C" cudaError_t cxk_axpy(cudaStream_t s, size_t n, float *x, const float *y, float alpha)
 {
     if (n == 0)
         return cudaSuccess;
@@ -393,14 +383,14 @@ __global__ void k_adam_update(size_t n, float *p, const float *g, float *m, floa
     }
 }
 
-extern "C" cudaError_t cxk_adam_update(cudaStream_t s, size_t n, float *p, const float *g,
-                                       float *m, float *v, float lr, float b1, float b2,
-                                       float eps, float l2, float dec, float bc1, float bc2)
+extern "C" cudaError_t cxk_adam_update(cudaStream_t s, size_t n, float *p, const float *g, float *m,
+                                       float *v, float lr, float b1, float b2, float eps, float l2,
+                                       float dec, float bc1, float bc2)
 {
     if (n == 0)
         return cudaSuccess;
-    k_adam_update<<<grid_for(n), CXK_THREADS, 0, s>>>(n, p, g, m, v, lr, b1, b2, eps, l2, dec,
-                                                      bc1, bc2);
+    k_adam_update<<<grid_for(n), CXK_THREADS, 0, s>>>(n, p, g, m, v, lr, b1, b2, eps, l2, dec, bc1,
+                                                      bc2);
     return cudaGetLastError();
 }
 
@@ -437,8 +427,8 @@ __global__ void k_standardize(size_t total, int n, float *x, const float *mean,
     }
 }
 
-extern "C" cudaError_t cxk_standardize(cudaStream_t s, int rows, int n, float *x,
-                                       const float *mean, const float *inv_std)
+extern "C" cudaError_t cxk_standardize(cudaStream_t s, int rows, int n, float *x, const float *mean,
+                                       const float *inv_std)
 {
     size_t total = (size_t)rows * (size_t)n;
     if (rows <= 0 || n <= 0)
@@ -447,8 +437,7 @@ extern "C" cudaError_t cxk_standardize(cudaStream_t s, int rows, int n, float *x
     return cudaGetLastError();
 }
 
-__global__ void k_gather_rows(size_t total, int n, const int32_t *idx, const float *src,
-                              float *dst)
+__global__ void k_gather_rows(size_t total, int n, const int32_t *idx, const float *src, float *dst)
 {
     GRID_STRIDE(i, total)
     {

@@ -14,8 +14,13 @@ extern "C" {
 
 /* Activation codes: the numeric values of cx_act (checked by a static assertion in
  * cuda_backend.c), so that the .cu file need not see the project headers. */
-enum { CXK_ACT_NONE = 0, CXK_ACT_RELU = 1, CXK_ACT_GELU = 2, CXK_ACT_TANH = 3,
-       CXK_ACT_SIGMOID = 4 };
+enum {
+    CXK_ACT_NONE = 0,
+    CXK_ACT_RELU = 1,
+    CXK_ACT_GELU = 2,
+    CXK_ACT_TANH = 3,
+    CXK_ACT_SIGMOID = 4
+};
 
 /* Every op below mirrors the cx_backend op of the same name (kernels/cx_kernels.h);
  * shapes are in the comments there. Pointers are device pointers. */
@@ -24,20 +29,18 @@ cudaError_t cxk_bias_act_forward(cudaStream_t s, int act, int rows, int n, float
 cudaError_t cxk_act_backward(cudaStream_t s, int act, int rows, int n, const float *z,
                              const float *out, const float *dout, float *dz);
 cudaError_t cxk_softmax_xent(cudaStream_t s, int rows, int classes, const float *logits,
-                             const float *labels, float grad_scale, float *probs,
-                             float *dlogits, float *loss_rows);
-cudaError_t cxk_logistic_loss(cudaStream_t s, int rows, const float *logits,
-                              const float *labels, float grad_scale, float *probs,
-                              float *dlogits, float *loss_rows);
-cudaError_t cxk_mse_loss(cudaStream_t s, int rows, int n, const float *pred,
-                         const float *target, float grad_scale, float *dpred,
-                         float *loss_rows);
-cudaError_t cxk_col_sum(cudaStream_t s, int rows, int n, const float *x, float alpha,
-                        float beta, float *out);
+                             const float *labels, float grad_scale, float *probs, float *dlogits,
+                             float *loss_rows);
+cudaError_t cxk_logistic_loss(cudaStream_t s, int rows, const float *logits, const float *labels,
+                              float grad_scale, float *probs, float *dlogits, float *loss_rows);
+cudaError_t cxk_mse_loss(cudaStream_t s, int rows, int n, const float *pred, const float *target,
+                         float grad_scale, float *dpred, float *loss_rows);
+cudaError_t cxk_col_sum(cudaStream_t s, int rows, int n, const float *x, float alpha, float beta,
+                        float *out);
 cudaError_t cxk_row_norm_sq(cudaStream_t s, int rows, int n, const float *x, int accumulate,
                             float *out);
-cudaError_t cxk_mul_acc(cudaStream_t s, int rows, const float *a, const float *b,
-                        int accumulate, float *out);
+cudaError_t cxk_mul_acc(cudaStream_t s, int rows, const float *a, const float *b, int accumulate,
+                        float *out);
 cudaError_t cxk_clip_factor(cudaStream_t s, int rows, const float *norm_sq, float max_norm,
                             float *factor);
 cudaError_t cxk_row_scale(cudaStream_t s, int rows, int n, float *x, const float *scale);
@@ -46,15 +49,15 @@ cudaError_t cxk_scale(cudaStream_t s, size_t n, float *x, float alpha);
 cudaError_t cxk_axpy(cudaStream_t s, size_t n, float *x, const float *y, float alpha);
 /* bc1 = 1 − β1^t, bc2 = 1 − β2^t (computed on the host as the CPU backend does);
  * l2: weight decay added to the gradient; dec: lr·wd decoupled decay. */
-cudaError_t cxk_adam_update(cudaStream_t s, size_t n, float *p, const float *g, float *m,
-                            float *v, float lr, float b1, float b2, float eps, float l2,
-                            float dec, float bc1, float bc2);
-cudaError_t cxk_sgd_update(cudaStream_t s, size_t n, float *p, const float *g, float *buf,
-                           float lr, float mu, float wd);
+cudaError_t cxk_adam_update(cudaStream_t s, size_t n, float *p, const float *g, float *m, float *v,
+                            float lr, float b1, float b2, float eps, float l2, float dec, float bc1,
+                            float bc2);
+cudaError_t cxk_sgd_update(cudaStream_t s, size_t n, float *p, const float *g, float *buf, float lr,
+                           float mu, float wd);
 cudaError_t cxk_standardize(cudaStream_t s, int rows, int n, float *x, const float *mean,
                             const float *inv_std);
-cudaError_t cxk_gather_rows(cudaStream_t s, int rows, int n, const int32_t *idx,
-                            const float *src, float *dst);
+cudaError_t cxk_gather_rows(cudaStream_t s, int rows, int n, const int32_t *idx, const float *src,
+                            float *dst);
 cudaError_t cxk_argmax(cudaStream_t s, int rows, int classes, const float *x, int32_t *out);
 
 #ifdef __cplusplus

@@ -1,4 +1,4 @@
-/* test_kernels_cuda_pipeline.c — the decrypt pipeline's device setup: nothing changes for the
+/* test_engine_device_pipeline.c — the decrypt pipeline's device setup: nothing changes for the
  * cpu backend; for cuda, pinned chunk buffers and (on a GPU machine) CPUs near the GPU. */
 #include <setjmp.h>
 #include <stdarg.h>
