@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deps.sh [build|test] — install the Debian packages CloakX needs that are missing.
+# deps.sh [build|test|bench] — install the Debian packages CloakX needs that are missing.
 # Idempotent and quick when everything is there; says clearly what it could not install.
 set -euo pipefail
 what=${1:-build}
@@ -11,6 +11,12 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
 if [ "$what" = test ]; then
     # clang + its runtimes for the sanitizer/libFuzzer build; scikit-learn for model-quality tests.
     pkgs+=(clang libclang-rt-dev libomp-dev python3-sklearn)
+    # jq and xxd: the marketplace end-to-end tests read the commands' JSON output with them
+    pkgs+=(jq xxd)
+fi
+if [ "$what" = bench ]; then
+    # PyTorch: bench/torch_mlp.py, the peer of `cloakx bench train` (large; benchmarks only)
+    pkgs+=(python3-torch)
 fi
 
 missing=()
