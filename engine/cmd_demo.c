@@ -197,7 +197,8 @@ fail:
 int cmd_demo(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: cloakx demo [--dir D] [--sellers N] [--rows N] [--json]\n"
+        printf("usage: cloakx demo [--dir D] [--sellers N] [--rows N] [--device cpu|auto|cuda]\n"
+               "                   [--json]\n"
                "       cloakx demo --write-data DIR [--sellers N] [--rows N]\n\n"
                "Runs the whole marketplace on the embedded defaults, with no network, in a\n"
                "fresh temporary directory (or D, which must be new or empty): a local SQLite\n"
@@ -214,12 +215,13 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
                "spec instead.\n");
         return CX_EXIT_OK;
     }
-    const char *dir_s = NULL, *write_dir = NULL, *n_s = NULL, *rows_s = NULL;
+    const char *dir_s = NULL, *write_dir = NULL, *n_s = NULL, *rows_s = NULL, *device = NULL;
     for (int i = 1; i < argc; i++) {
         if (cx_job_opt(argc, argv, &i, "--dir", &dir_s) ||
             cx_job_opt(argc, argv, &i, "--write-data", &write_dir) ||
             cx_job_opt(argc, argv, &i, "--sellers", &n_s) ||
-            cx_job_opt(argc, argv, &i, "--rows", &rows_s))
+            cx_job_opt(argc, argv, &i, "--rows", &rows_s) ||
+            cx_job_opt(argc, argv, &i, "--device", &device))
             continue;
         return cli_usage(cli, "unexpected argument '%s'", argv[i]);
     }
@@ -458,6 +460,7 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
                            .devca_dir = devca,
                            .key_dir = opdir,
                            .once = 1,
+                           .device = device,
                            .progress = cli->progress,
                            .log = &cli->log,
                            .on_job = on_job,
@@ -563,10 +566,11 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
     json_object_set_new(report, "dir", json_string(d.dir));
     json_object_set_new(report, "simulated",
                         json_string("TEE, money (local faucet) and data are SIMULATED"));
-    json_object_set_new(report, "backend",
-                        json_pack("{s:O, s:s, s:s, s:s}", "compute", json_object_get(wr, "backend"),
-                                  "tee", "sim (SIMULATED Nitro-format)", "ledger",
-                                  cx_ledger_backend_name(l), "store", cx_store_kind(s)));
+    json_object_set_new(
+        report, "backend",
+        json_pack("{s:O, s:O, s:s, s:s, s:s}", "compute", json_object_get(wr, "backend"), "device",
+                  json_object_get(wr, "device"), "tee", "sim (SIMULATED Nitro-format)", "ledger",
+                  cx_ledger_backend_name(l), "store", cx_store_kind(s)));
     json_object_set_new(report, "pool", json_string(pool_hex));
     json_object_set_new(report, "job", json_string(job_hex));
     json_object_set_new(report, "enclave", json_string(enc_hex));
@@ -602,9 +606,8 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
                      *pv = json_object_get(wr, "privacy");
         printf(
             "\n== CloakX demo report (SIMULATED TEE and money; synthetic data; no network) ==\n");
-        printf("backend:      %s compute (OpenBLAS + OpenMP), TEE sim (SIMULATED), ledger %s, "
-               "store %s\n",
-               json_string_value(json_object_get(wr, "backend")), cx_ledger_backend_name(l),
+        printf("backend:      %s; TEE sim (SIMULATED); ledger %s; store %s\n",
+               json_string_value(json_object_get(wr, "device")), cx_ledger_backend_name(l),
                cx_store_kind(s));
         printf("accepted:     %lld of %zu contributions; %lld sellers, %lld rows, %lld "
                "features\n",

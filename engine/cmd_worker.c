@@ -48,7 +48,8 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx worker [--ledger L] [--store S] --key DIR --state DIR\n"
-               "         [--devca DIR] [--once] [--threads N] [--poll-ms N] [--json]\n\n"
+               "         [--devca DIR] [--once] [--device cpu|auto|cuda[:N]] [--threads N]\n"
+               "         [--poll-ms N] [--json]\n\n"
                "The operator's worker. Follows the ledger's event stream from a cursor kept\n"
                "in --state DIR, and for each JobCreated runs the job inside this node's TEE\n"
                "(the enclave registered with `cloakx enclave register --state DIR`; SIMULATED\n"
@@ -57,6 +58,9 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
                "TEE sign the result statement and submits it (signed by --key). Each job's\n"
                "state is kept in DIR/jobs/; a killed worker restarts cleanly (no job lost, none\n"
                "paid twice). Results: DIR/results/<job>.bundle.json and .report.json.\n"
+               "--device picks the training backend (default cpu: the simulated TEE has the\n"
+               "shape of a Nitro enclave, which has no GPU; no GPU evidence is collected here,\n"
+               "so the statement's GPU evidence hash stays empty either way).\n"
                "--once processes what is there and exits (1 if a job failed). Stop it with any\n"
                "signal, at any point: every step is crash-safe. Test hook:\n"
                "CLOAKX_WORKER_PAUSE_AT=decrypted|trained|signed makes the worker stop there\n"
@@ -72,7 +76,8 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
             cx_job_opt(argc, argv, &i, "--state", &c.state_dir) ||
             cx_job_opt(argc, argv, &i, "--devca", &devca_s) ||
             cx_job_opt(argc, argv, &i, "--threads", &threads_s) ||
-            cx_job_opt(argc, argv, &i, "--poll-ms", &poll_s))
+            cx_job_opt(argc, argv, &i, "--poll-ms", &poll_s) ||
+            cx_job_opt(argc, argv, &i, "--device", &c.device))
             continue;
         if (strcmp(argv[i], "--once") == 0) {
             c.once = 1;

@@ -88,7 +88,8 @@ typedef struct cx_job_params {
     cx_tee *tee;
     cx_chain_id enclave_id;
     cx_chain_id job_id;
-    int threads;  /* 0: all cores */
+    const char *device; /* training device: "cpu" (NULL), "auto", "cuda[:N]" */
+    int threads;        /* 0: all cores */
     int progress; /* progress bars on stderr */
     const cx_logger *log;
     const cx_job_hooks *hooks; /* may be NULL */
@@ -160,6 +161,7 @@ typedef struct cx_worker_config {
     const char *devca_dir; /* the simulated TEE's development CA */
     const char *key_dir;   /* the operator identity that submits results */
     int once;              /* process what is there, then return */
+    const char *device;    /* training device (cx_backend_select); NULL: "cpu" */
     int threads, progress;
     unsigned poll_ms; /* between polls of the ledger (0: 500) */
     const cx_logger *log;

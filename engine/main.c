@@ -17,7 +17,6 @@ static const cx_command commands[] = {
     {"contribute", "seal data to a pool's enclave, store it, register it on the ledger", cmd_contribute},
     {"balance", "an address's balance on the ledger (local: SIMULATED faucet)", cmd_balance},
     /* buyer */
-    {"pool", "create and show data pools on the ledger", cmd_pool},
     {"job", "create a paid job for a pool, show its status and result", cmd_job},
     {"model", "fetch and unseal a job's trained model (buyer)", cmd_model},
     {"train", "train a model from a job spec on plaintext data files (development)", cmd_train},
@@ -25,6 +24,7 @@ static const cx_command commands[] = {
     {"stats", "column statistics and correlations of plaintext data files", cmd_stats},
     {"privacy", "DP budget: epsilon for a noise multiplier, or the noise for an epsilon", cmd_privacy},
     /* operator */
+    {"pool", "create and show data pools on the ledger", cmd_pool},
     {"enclave", "register this node's (simulated) TEE enclave on the ledger", cmd_enclave},
     {"worker", "follow the ledger and run jobs in the TEE; submit attested results", cmd_worker},
     {"attest", "verify, collect and inspect attestation evidence", cmd_attest},

@@ -4,9 +4,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -315,6 +317,7 @@ static void process_job(worker *w, const char *hex)
                            .tee = w->tee,
                            .enclave_id = w->enclave_id,
                            .job_id = job_id,
+                           .device = w->cfg->device,
                            .threads = w->cfg->threads,
                            .progress = w->cfg->progress,
                            .log = w->cfg->log,
@@ -421,6 +424,7 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
         stats = &local;
     memset(stats, 0, sizeof *stats);
     worker w = {.cfg = c, .stats = stats};
+    int lock_fd = -1;
     cx_err rc;
     if ((rc = cx_mkdir_p(c->state_dir, 0700, e)) != CX_OK ||
         (rc = pjoin(w.jobs_dir, sizeof w.jobs_dir, c->state_dir, "jobs", e)) != CX_OK ||
@@ -429,6 +433,22 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
         (rc = cx_mkdir_p(w.jobs_dir, 0700, e)) != CX_OK ||
         (rc = cx_mkdir_p(w.results_dir, 0700, e)) != CX_OK)
         return rc;
+    /* one worker per state dir: a second one would run the same jobs (the lock goes away
+     * with the process, however it ends) */
+    char lock_path[PATH_MAX];
+    if ((rc = pjoin(lock_path, sizeof lock_path, c->state_dir, "worker.lock", e)) != CX_OK)
+        return rc;
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0)
+        return cx_error_errno(e, CX_ERR_IO, errno, "worker: %s", lock_path);
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int en = errno;
+        close(lock_fd);
+        if (en == EWOULDBLOCK)
+            return cx_error_set(e, CX_ERR_STATE, "worker: another worker is using %s",
+                                c->state_dir);
+        return cx_error_errno(e, CX_ERR_IO, en, "worker: locking %s", lock_path);
+    }
     if ((rc = cx_job_enclave_state_load(c->state_dir, &w.enclave_id, e)) != CX_OK ||
         (rc = cx_job_identity_load(c->key_dir, &w.op, e)) != CX_OK ||
         (rc = cx_job_ledger_open(c->ledger_url, c->log, &w.ledger, e)) != CX_OK ||
@@ -449,6 +469,7 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
             ;
     }
 out:
+    close(lock_fd); /* releases the lock */
     cx_tee_close(w.tee);
     cx_store_free(w.store);
     cx_ledger_close(w.ledger);

@@ -2,6 +2,9 @@
 # ledger, a local store, a development CA, key dirs per role and helpers to read JSON output.
 set -euo pipefail
 CLOAKX=${CLOAKX:?path to cloakx}
+for tool in jq xxd python3; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/deps.sh test)"; exit 77; }
+done
 work=$(mktemp -d)
 bg_pids=()
 cleanup() {

@@ -40,6 +40,9 @@ run_kill() { # phase payment
         sleep 0.05
     done
     [ -e "$work/op/paused-$phase" ] || fail "worker never reached $phase"
+    # a second worker on the same state would run the same job: refused
+    expect_rc 1 "$CLOAKX" worker --key "$work/keys/operator" --state "$work/op" --once
+    grep -q "another worker" "$work/err" || fail "second worker: $(cat "$work/err")"
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
     # killed mid-job: still open, nothing paid, nothing half-visible on the ledger
