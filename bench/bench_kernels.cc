@@ -47,7 +47,7 @@ void BM_backend_sgemm(benchmark::State &st)
         b.be->sgemm(b.be, 0, 0, m, n, k, 1.0f, a.data(), k, w.data(), n, 0.0f, c.data(), n);
         benchmark::DoNotOptimize(c.data());
     }
-    st.counters["FLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsRate,
+    st.counters["FLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate,
                                                 benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_backend_sgemm)->Args({256, 256, 1})->Args({256, 256, 2})->Args({256, 64, 2})->UseRealTime();
@@ -65,7 +65,7 @@ void BM_peer_cblas_sgemm(benchmark::State &st)
         benchmark::DoNotOptimize(c.data());
     }
     openblas_set_num_threads(1);
-    st.counters["FLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsRate,
+    st.counters["FLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate,
                                                 benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_peer_cblas_sgemm)->Args({256, 256, 1})->Args({256, 256, 2})->Args({256, 64, 2})->UseRealTime();

@@ -52,6 +52,11 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv); /* cmd_bench_parse.c: C
 int cmd_train(cx_cli *cli, int argc, char **argv);       /* cmd_train.c */
 int cmd_predict(cx_cli *cli, int argc, char **argv);     /* cmd_train.c */
 int cmd_bench_train(cx_cli *cli, int argc, char **argv); /* cmd_bench_train.c */
+/* Run this command again (same global flags, [group] argv...) with OMP_WAIT_POLICY=policy
+ * unless the environment already sets it (force: unless it already equals policy); returns
+ * only when no re-exec happened. cmd_bench_train.c. */
+void cli_reexec_omp_policy(cx_cli *cli, const char *group, int argc, char **argv,
+                           const char *policy, int force);
 int cmd_bench_train_device(cx_cli *cli, int argc, char **argv); /* cmd_bench_train_gpu.c */
 int cmd_privacy(cx_cli *cli, int argc, char **argv); /* cmd_privacy.c: DP accountant */
 

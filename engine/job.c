@@ -352,6 +352,7 @@ typedef struct cand {
     char reason[300];
     uint8_t tag_hash[32];
     uint64_t rows, bad_rows;
+    int late_fail; /* failed after the header checks: its contributor is left out */
 } cand;
 
 static void reject(cand *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -598,6 +599,34 @@ static void check_headers(const cx_job_params *p, cand *cs, size_t n, const char
     }
 }
 
+/* Whether some blob still in the job (state 2) belongs to a contributor with a late failure. */
+static int disqualify_pending(const cand *cs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cs[i].state == 0 && cs[i].late_fail)
+            for (size_t j = 0; j < n; j++)
+                if (cs[j].state == 2 &&
+                    cx_chain_id_equal(&cs[j].c.contributor, &cs[i].c.contributor))
+                    return 1;
+    return 0;
+}
+
+/* Leave out every remaining blob of a contributor with a late failure; returns how many. */
+static size_t disqualify(cand *cs, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cs[i].state != 0 || !cs[i].late_fail)
+            continue;
+        for (size_t j = 0; j < n; j++)
+            if (cs[j].state == 2 && cx_chain_id_equal(&cs[j].c.contributor, &cs[i].c.contributor)) {
+                reject(&cs[j], "left out: blob %s of the same contributor failed", cs[i].blob_id);
+                k++;
+            }
+    }
+    return k;
+}
+
 /* Run the pipeline over the candidates in state `want`, feeding the parser (blob k of the
  * parser = the k-th such candidate). First pass (fatal = 0): blobs that fail to authenticate
  * are rejected, the others move to state want + 1 with their tag hash; *n_failed counts the
@@ -660,6 +689,7 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_x25519_key *key, can
             memcpy(c->tag_hash, res[k].tag_hash, 32);
         } else {
             reject(c, "tampered or corrupt: %s", res[k].error);
+            c->late_fail = 1;
             ++*n_failed;
         }
     }
@@ -882,34 +912,60 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
                           job_hex);
         goto out;
     }
-    int reparsed = 0;
-    if (n_failed) {
-        cx_parser_free(parser);
-        parser = NULL;
-        size_t dummy = 0;
-        if ((rc = cx_parser_new(schema, fmt, n_auth, &parser, e)) != CX_OK ||
-            (rc = run_pipeline(p, key, cs, n_cands, 2, parser, 1, &dummy, e)) != CX_OK)
+    /* A blob that fails after the header checks (tampered, unparseable, no usable rows) is
+     * something an auditor cannot see without the key, so its contributor is left out of
+     * this job entirely: the accepted set is then exactly what `cloakx verify` recomputes,
+     * every header-valid blob of the contributors the statement lists. Each round below
+     * rejects at least one blob, so it ends. */
+    int reparsed = 0, dirty = n_failed != 0;
+    size_t n_left = n_auth;
+    for (;;) {
+        n_left -= disqualify(cs, n_cands);
+        if (n_left == 0) {
+            rc = cx_error_set(e, CX_ERR_STATE, "job %s: no contribution was accepted", job_hex);
             goto out;
-        reparsed = 1;
+        }
+        if (dirty) {
+            /* the parser holds rows of blobs now left out (or part of a failed one) */
+            cx_dataset_free(ds);
+            ds = NULL;
+            cx_parser_free(parser);
+            parser = NULL;
+            size_t dummy = 0;
+            if ((rc = cx_parser_new(schema, fmt, n_left, &parser, e)) != CX_OK ||
+                (rc = run_pipeline(p, key, cs, n_cands, 2, parser, 1, &dummy, e)) != CX_OK)
+                goto out;
+            reparsed++;
+        }
+        if ((rc = cx_parser_finalize(parser, &ds, e)) != CX_OK) {
+            cx_error_prefix(e, "job %s: ", job_hex);
+            goto out;
+        }
+        size_t late = 0;
+        for (size_t i = 0, k = 0; i < n_cands; i++) {
+            if (cs[i].state != 2)
+                continue;
+            const cx_blob_rows *br = &ds->blobs[k++];
+            cs[i].rows = br->rows;
+            cs[i].bad_rows = br->bad_rows;
+            if (br->failed || br->rows == 0) {
+                if (br->failed)
+                    reject(&cs[i], "data does not parse under the job's schema: %s", br->error);
+                else
+                    reject(&cs[i], "no usable rows");
+                cs[i].late_fail = 1;
+                late++;
+                n_left--;
+            }
+        }
+        if (late == 0 && !disqualify_pending(cs, n_cands))
+            break;
+        dirty = 1;
     }
-    if ((rc = cx_parser_finalize(parser, &ds, e)) != CX_OK) {
-        cx_error_prefix(e, "job %s: ", job_hex);
-        goto out;
-    }
-    t_dec = cx_now_seconds() - t_dec;
-    for (size_t i = 0, k = 0; i < n_cands; i++) {
-        if (cs[i].state != 2)
-            continue;
-        const cx_blob_rows *br = &ds->blobs[k++];
-        cs[i].rows = br->rows;
-        cs[i].bad_rows = br->bad_rows;
-        if (br->failed)
-            reject(&cs[i], "data does not parse under the job's schema: %s", br->error);
-        else if (br->rows == 0)
-            reject(&cs[i], "no usable rows");
-        else
+    for (size_t i = 0; i < n_cands; i++)
+        if (cs[i].state == 2)
             cs[i].state = 3;
-    }
+    t_dec = cx_now_seconds() - t_dec;
 
     /* per-contributor accepted rows (ascending address, as the statement wants) */
     size_t n_acc_blobs = 0;

@@ -111,6 +111,9 @@ void cx_job_output_free(cx_job_output *o);
 cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e);
 
 /* Dataset commitment (DESIGN.md): SHA-256 over the accepted blobs in ascending blob-id order,
+ * (accepted = every header-valid blob, registered before the job, of the contributors the
+ * statement lists: a contributor with a blob that fails later is left out entirely, so an
+ * auditor without keys recomputes the same set),
  * each contributing u8 len(blob id) || blob id || header hash (32) || SHA-256 of its chunk
  * tags (32). */
 typedef struct cx_job_commit_item {

@@ -24,6 +24,20 @@ for i in 1 2 3; do
     "$CLOAKX" contribute --key "$work/keys/s$i" --pool "$pool" --allow-simulated \
         "$work/data/seller0$i.csv" >/dev/null
 done
+# s3 also registers a second blob, tampered with after sealing: s3 is then left out entirely
+xpub=$("$CLOAKX" --json enclave show --state "$work/op" | jget .x25519)
+printf 'cloakx-x25519-public-v1 %s\n' "$(printf '%s' "$xpub" | xxd -r -p | base64 -w0)" \
+    >"$work/enclave.pub"
+"$CLOAKX" seal --to "$work/enclave.pub" --pool "$pool" --contributor "$(addr s3)" --type csv \
+    --chunk-size 1024 "$work/data/seller04.csv" "$work/s3b.cxb" >/dev/null
+python3 - "$work/s3b.cxb" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[-3000] ^= 0x40
+open(sys.argv[1], "wb").write(b)
+PY
+b3=$("$CLOAKX" blob put --store "$CLOAKX_STORE" "$work/s3b.cxb")
+"$CLOAKX" contribute --key "$work/keys/s3" --pool "$pool" --blob "$b3" >/dev/null
 # s4 stores without registering; the thief registers s4's blob as his own
 b4=$("$CLOAKX" --json contribute --key "$work/keys/s4" --pool "$pool" --allow-simulated \
      --no-register "$work/data/seller04.csv" | jget '.blobs[0].blob_id')
@@ -42,7 +56,10 @@ job=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" --spec "$work
 "$CLOAKX" --json worker --key "$work/keys/operator" --state "$work/op" --once >"$work/w.json" \
     2>"$work/w.err" || { cat "$work/w.err"; fail "worker"; }
 jq -se 'map(select(.status == "paid")) | length == 1' "$work/w.json" >/dev/null || fail "job not paid: $(cat "$work/w.json")"
-jq -e '.report.accepted.contributors == 3' "$work/w.json" >/dev/null || fail "accepted count"
+jq -e '.report.accepted.contributors == 2' "$work/w.json" >/dev/null || fail "accepted count"
+jq -r '.report.rejected[].reason' "$work/w.json" | grep -q "tampered" || fail "tampered blob"
+[ "$(jq -r '.report.rejected[].reason' "$work/w.json" | grep -c "left out: blob")" -eq 1 ] \
+    || fail "s3's good blob not left out: $(jq -c .report.rejected "$work/w.json")"
 jq -r '.report.rejected[].reason' "$work/w.json" | grep -q "somebody else's blob" \
     || fail "thief not rejected"
 
@@ -53,7 +70,8 @@ sum=$(jq '([.result.payouts[].amount] | add) + .result.protocol_fee + .result.op
 [ "$sum" -eq 20011 ] || fail "payouts add up to $sum, not 20011"
 [ "$(jq '.result.protocol_fee' "$work/st.json")" -eq 600 ] || fail "protocol fee"
 [ "$(jq '.result.operator_fee' "$work/st.json")" -eq 1400 ] || fail "operator fee"
-for i in 1 2 3; do
+[ "$(balance s3)" -eq 0 ] || fail "s3 paid despite its tampered blob"
+for i in 1 2; do
     a=$(addr "s$i")
     want=$(jq -r --arg a "$a" '.result.payouts[] | select(.address == $a) | .amount' "$work/st.json")
     [ "$(balance "s$i")" -eq "$want" ] || fail "s$i balance"
