@@ -125,12 +125,9 @@ static cx_err seller_store(cx_store *s, const uint8_t *data, size_t len, const u
     cx_cxb_header h;
     cx_err rc = cx_cxb_seal(&p, &r, len, &w, &h, NULL, e);
     if (rc == CX_OK && tamper) {
-        if (h.chunk_count < 2) {
-            rc = cx_error_set(e, CX_ERR_INTERNAL, "demo: blob too small to tamper with");
-        } else {
-            size_t off = (size_t)cx_cxb_chunk_offset(&h, 1) + 100;
-            m.p[off] ^= 0x01;
-        }
+        uint64_t c = h.chunk_count > 1 ? 1 : 0;
+        size_t pl = cx_cxb_chunk_plain_len(&h, c);
+        m.p[(size_t)cx_cxb_chunk_offset(&h, c) + (pl > 200 ? 100 : pl / 2)] ^= 0x01;
     }
     if (rc == CX_OK)
         rc = cx_job_store_put_bytes(s, m.p, m.len, id, e);

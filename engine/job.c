@@ -366,7 +366,8 @@ static void reject(cand *c, const char *fmt, ...)
 }
 
 typedef struct pipe_ud {
-    cx_parser *parser; /* NULL in the authentication pass */
+    cx_parser *parser;
+    size_t base; /* parser index of the batch's first blob */
     cx_progress *prog;
     uint64_t done;
     const cx_logger *log;
@@ -383,7 +384,7 @@ static cx_err on_chunk(void *ud, const cx_pipeline_chunk *c, cx_error *e)
         /* A blob that does not parse fails alone (left out of the dataset); the others go on,
          * so the parser's error is recorded by the parser, not returned. */
         cx_error pe;
-        if (cx_parser_feed(u->parser, c->blob, c->data, c->len, c->last, &pe) != CX_OK)
+        if (cx_parser_feed(u->parser, u->base + c->blob, c->data, c->len, c->last, &pe) != CX_OK)
             cx_log_debug(u->log, "blob %s: %s", c->blob_id, pe.msg);
     }
     return CX_OK;
@@ -635,6 +636,9 @@ static size_t disqualify(cand *cs, size_t n)
 static cx_err run_pipeline(const cx_job_params *p, const cx_x25519_key *key, cand *cs, size_t n,
                            int want, cx_parser *parser, int fatal, size_t *n_failed, cx_error *e)
 {
+    /* blobs go through the pipeline in batches, so a pool of thousands of blobs does not
+     * hold thousands of open store readers (file descriptors, connections) at once */
+    enum { BATCH = 64 };
     size_t m = 0;
     *n_failed = 0;
     uint64_t total = 0;
@@ -645,28 +649,10 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_x25519_key *key, can
         }
     if (m == 0)
         return CX_OK;
-    cx_pipeline_blob *blobs = calloc(m, sizeof *blobs);
-    cx_pipeline_result *res = calloc(m, sizeof *res);
-    size_t *map = calloc(m, sizeof *map);
+    cx_pipeline_blob blobs[BATCH];
+    cx_pipeline_result res[BATCH];
+    size_t map[BATCH];
     cx_err rc = CX_OK;
-    size_t opened = 0;
-    if (!blobs || !res || !map) {
-        rc = cx_error_set(e, CX_ERR_NOMEM, "pipeline: out of memory");
-        goto out;
-    }
-    for (size_t i = 0, k = 0; i < n && rc == CX_OK; i++) {
-        if (cs[i].state != want)
-            continue;
-        blobs[k].id = cs[i].blob_id;
-        blobs[k].fd = -1;
-        rc = cx_store_get(p->store, cs[i].blob_id, &blobs[k].reader, e);
-        if (rc != CX_OK)
-            break;
-        map[k++] = i;
-        opened = k;
-    }
-    if (rc != CX_OK)
-        goto out;
     cx_progress prog;
     cx_progress_start(&prog, fatal ? "re-parsing" : "decrypting", total, p->progress);
     pipe_ud u = {.parser = parser, .prog = &prog, .log = p->log};
@@ -674,40 +660,51 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_x25519_key *key, can
     cx_pipeline_config cfg = {.threads = p->threads,
                               .policy = fatal ? CX_PIPELINE_FATAL : CX_PIPELINE_SKIP,
                               .log = p->log};
-    cx_error pe;
-    cx_err prc = cx_pipeline_run(&cfg, key, blobs, m, &cons, res, &pe);
-    cx_progress_finish(&prog);
-    if (fatal) {
-        if (prc != CX_OK)
-            rc = cx_error_set(e, prc, "decrypting for parsing: %s", pe.msg);
-        goto out;
-    }
-    for (size_t k = 0; k < m; k++) {
-        cand *c = &cs[map[k]];
-        if (res[k].status == CX_OK) {
-            c->state = want + 1;
-            memcpy(c->tag_hash, res[k].tag_hash, 32);
-        } else {
-            reject(c, "tampered or corrupt: %s", res[k].error);
-            c->late_fail = 1;
-            ++*n_failed;
+    size_t next = 0; /* next candidate index to look at */
+    while (rc == CX_OK && u.base < m) {
+        size_t nb = 0;
+        memset(blobs, 0, sizeof blobs);
+        memset(res, 0, sizeof res);
+        for (; next < n && nb < BATCH; next++) {
+            if (cs[next].state != want)
+                continue;
+            blobs[nb].id = cs[next].blob_id;
+            blobs[nb].fd = -1;
+            if ((rc = cx_store_get(p->store, cs[next].blob_id, &blobs[nb].reader, e)) != CX_OK)
+                break;
+            map[nb++] = next;
         }
+        cx_error pe;
+        cx_err prc = rc == CX_OK ? cx_pipeline_run(&cfg, key, blobs, nb, &cons, res, &pe) : rc;
+        for (size_t k = 0; k < nb; k++)
+            if (blobs[k].reader.close)
+                blobs[k].reader.close(blobs[k].reader.ctx);
+        if (rc != CX_OK)
+            break;
+        if (fatal) {
+            if (prc != CX_OK)
+                rc = cx_error_set(e, prc, "decrypting for parsing: %s", pe.msg);
+        } else {
+            int any_failed = 0;
+            for (size_t k = 0; k < nb; k++) {
+                cand *c = &cs[map[k]];
+                if (res[k].status == CX_OK) {
+                    c->state = want + 1;
+                    memcpy(c->tag_hash, res[k].tag_hash, 32);
+                } else {
+                    reject(c, "tampered or corrupt: %s", res[k].error);
+                    c->late_fail = 1;
+                    ++*n_failed;
+                    any_failed = 1;
+                }
+            }
+            /* SKIP policy: failed blobs are in the results; anything else is fatal */
+            if (prc != CX_OK && !any_failed)
+                rc = cx_error_set(e, prc, "decryption pipeline: %s", pe.msg);
+        }
+        u.base += nb;
     }
-    /* SKIP policy: failed blobs are in results; only a consumer/setup error is fatal */
-    if (prc != CX_OK) {
-        int any_failed = 0;
-        for (size_t k = 0; k < m; k++)
-            any_failed |= res[k].status != CX_OK;
-        if (!any_failed)
-            rc = cx_error_set(e, prc, "decryption pipeline: %s", pe.msg);
-    }
-out:
-    for (size_t k = 0; k < opened; k++)
-        if (blobs[k].reader.close)
-            blobs[k].reader.close(blobs[k].reader.ctx);
-    free(blobs);
-    free(res);
-    free(map);
+    cx_progress_finish(&prog);
     return rc;
 }
 

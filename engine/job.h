@@ -90,7 +90,7 @@ typedef struct cx_job_params {
     cx_chain_id job_id;
     const char *device; /* training device: "cpu" (NULL), "auto", "cuda[:N]" */
     int threads;        /* 0: all cores */
-    int progress; /* progress bars on stderr */
+    int progress;       /* progress bars on stderr */
     const cx_logger *log;
     const cx_job_hooks *hooks; /* may be NULL */
 } cx_job_params;

@@ -4,6 +4,9 @@
 set -euo pipefail
 cx=${CLOAKX:?}
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# ctest runs tests in parallel in one directory: keep scratch files private.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
 "$cx" help | grep -q 'usage: cloakx' || fail "help"
 "$cx" version --help | grep -q 'usage: cloakx version' || fail "version --help"
@@ -21,10 +24,10 @@ assert isinstance(v['build']['cuda'], bool)
 PY
 
 set +e
-"$cx" nosuch >/dev/null 2>err.txt; rc=$?
+"$cx" nosuch >/dev/null 2>"$tmp/err.txt"; rc=$?
 set -e
 [ "$rc" -eq 2 ] || fail "unknown command exit $rc"
-grep -q "'nosuch' is not a cloakx command" err.txt || fail "unknown command message"
+grep -q "'nosuch' is not a cloakx command" "$tmp/err.txt" || fail "unknown command message"
 set +e
 "$cx" version --bogus >/dev/null 2>&1; rc=$?
 set -e

@@ -4,6 +4,10 @@
 set -euo pipefail
 cx=${CLOAKX:?}
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# ctest runs tests in parallel in one directory: work in a private one.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
 
 "$cx" privacy --help | grep -q 'usage: cloakx privacy' || fail "--help"
 
