@@ -43,13 +43,11 @@ int cx_chain_id_is_zero(const cx_chain_id *a);
 cx_err cx_chain_addr_from_ed25519(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN], cx_chain_addr *out,
                                   cx_error *e);
 
-/* An account key (Ed25519): the seed lives in cx_secmem and is wiped on free. */
+/* An account key (Ed25519): the seed lives in cx_secmem and is wiped on free. Chain keeps no
+ * key file of its own: keys on disk are io's (cloakx keygen), converted with _from_seed. */
 typedef struct cx_chain_key cx_chain_key;
 cx_err cx_chain_key_generate(cx_chain_key **out, cx_error *e);
 cx_err cx_chain_key_from_seed(const uint8_t seed[32], cx_chain_key **out, cx_error *e);
-/* Key file: JSON {"scheme":"ed25519","seed":"<hex>"} written 0600 atomically. */
-cx_err cx_chain_key_save(const cx_chain_key *k, const char *path, cx_error *e);
-cx_err cx_chain_key_load(const char *path, cx_chain_key **out, cx_error *e);
 void cx_chain_key_free(cx_chain_key *k);
 const uint8_t *cx_chain_key_public(const cx_chain_key *k); /* 32 bytes */
 const cx_chain_addr *cx_chain_key_address(const cx_chain_key *k);

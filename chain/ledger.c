@@ -113,62 +113,6 @@ cx_err cx_chain_key_generate(cx_chain_key **out, cx_error *e)
     return rc;
 }
 
-cx_err cx_chain_key_save(const cx_chain_key *k, const char *path, cx_error *e)
-{
-    enum { CAP = 160 };
-    /* the seed's text form only ever lives in secure memory */
-    char *buf = cx_secmem_alloc(CAP, 0, e);
-    if (!buf)
-        return cx_error_prefix(e, "key %s: ", path);
-    static const char pre[] = "{\"scheme\":\"ed25519\",\"seed\":\"";
-    size_t n = sizeof pre - 1;
-    memcpy(buf, pre, n);
-    cx_err rc = cx_hex_encode(k->seed, 32, buf + n, CAP - n, e);
-    if (rc == CX_OK) {
-        n += 64;
-        memcpy(buf + n, "\"}\n", 3);
-        n += 3;
-        rc = cx_file_write_atomic(path, buf, n, 0600, e);
-    }
-    cx_secmem_free(buf);
-    return rc;
-}
-
-cx_err cx_chain_key_load(const char *path, cx_chain_key **out, cx_error *e)
-{
-    *out = NULL;
-    json_t *j = NULL;
-    cx_err rc = cx_json_load_file(path, &j, e);
-    if (rc != CX_OK)
-        return rc;
-    static const char *const keys[] = {"scheme", "seed", NULL};
-    const char *scheme = NULL, *seedhex = NULL;
-    if ((rc = cx_json_check_keys(j, keys, path, e)) != CX_OK ||
-        (rc = cx_json_get_string(j, "scheme", 1, &scheme, e)) != CX_OK ||
-        (rc = cx_json_get_string(j, "seed", 1, &seedhex, e)) != CX_OK) {
-        json_decref(j);
-        return rc;
-    }
-    if (strcmp(scheme, "ed25519") != 0) {
-        json_decref(j);
-        return cx_error_set(e, CX_ERR_FORMAT, "key %s: scheme must be \"ed25519\"", path);
-    }
-    uint8_t *seed = cx_secmem_alloc(32, 0, e);
-    if (!seed) {
-        json_decref(j);
-        return cx_error_prefix(e, "key %s: ", path);
-    }
-    size_t got = 0;
-    rc = cx_hex_decode(seedhex, strlen(seedhex), seed, 32, &got, e);
-    json_decref(j); /* jansson copies are not wiped; the file itself is 0600 */
-    if (rc == CX_OK && got != 32)
-        rc = cx_error_set(e, CX_ERR_FORMAT, "key %s: seed must be 32 bytes", path);
-    if (rc == CX_OK)
-        rc = cx_chain_key_from_seed(seed, out, e);
-    cx_secmem_free(seed);
-    return rc;
-}
-
 void cx_chain_key_free(cx_chain_key *k)
 {
     if (!k)

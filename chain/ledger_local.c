@@ -92,21 +92,185 @@ static cx_err db_prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, cx_error 
     return CX_OK;
 }
 
-static int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+/* One parameter of a statement, bound in order from ?1: every query of this file states its
+ * parameters as a PARAMS(...) list instead of a run of sqlite3_bind_* calls. */
+typedef enum db_param_kind { DB_BLOB, DB_U64, DB_INT, DB_TEXT } db_param_kind;
+typedef struct db_param {
+    db_param_kind kind;
+    const void *p; /* DB_BLOB, DB_TEXT */
+    size_t n;      /* DB_BLOB */
+    uint64_t v;    /* DB_U64, DB_INT */
+} db_param;
+/* clang-format off */
+#define P_BLOB(ptr, len) {DB_BLOB, (ptr), (len), 0}
+#define P_ID(id) {DB_BLOB, (id)->b, CX_CHAIN_ID_LEN, 0}
+#define P_U64(x) {DB_U64, NULL, 0, (uint64_t)(x)}
+#define P_INT(x) {DB_INT, NULL, 0, (uint64_t)(x)}
+#define P_TEXT(s) {DB_TEXT, (s), 0, 0}
+/* clang-format on */
+/* the array and its length, as two arguments */
+#define PARAMS(...)                                                                                \
+    (const db_param[]){__VA_ARGS__}, sizeof((const db_param[]){__VA_ARGS__}) / sizeof(db_param)
+
+static int db_bind(sqlite3_stmt *st, const db_param *a, size_t n)
 {
     /* a zero-length blob must still bind as a blob, not NULL */
     static const uint8_t empty[1] = {0};
-    return sqlite3_bind_blob(st, i, n ? p : empty, (int)n, SQLITE_TRANSIENT);
+    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)i + 1;
+        switch (a[i].kind) {
+        case DB_BLOB:
+            bnd |= sqlite3_bind_blob(st, c, a[i].n ? a[i].p : empty, (int)a[i].n, SQLITE_TRANSIENT);
+            break;
+        case DB_U64:
+            bnd |= sqlite3_bind_int64(st, c, (sqlite3_int64)a[i].v);
+            break;
+        case DB_INT:
+            bnd |= sqlite3_bind_int(st, c, (int)a[i].v);
+            break;
+        case DB_TEXT:
+            bnd |= sqlite3_bind_text(st, c, (const char *)a[i].p, -1, SQLITE_TRANSIENT);
+            break;
+        }
+    }
+    return bnd;
 }
 
-static int bind_id(sqlite3_stmt *st, int i, const cx_chain_id *id)
+/* Prepares sql and binds its parameters; a failed bind is left in *bnd for db_step. */
+static cx_err db_open(sqlite3 *db, const char *sql, const db_param *a, size_t n, sqlite3_stmt **st,
+                      int *bnd, cx_error *e)
 {
-    return bind_blob(st, i, id->b, CX_CHAIN_ID_LEN);
+    cx_err rc = db_prep(db, sql, st, e);
+    if (rc == CX_OK)
+        *bnd = db_bind(*st, a, n);
+    return rc;
 }
 
-static int bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+/* Constraint failures of a write that mean "already there": a rule of RULES.md, reported as
+ * CX_ERR_STATE, not as a database error. */
+enum { DUP_UNIQUE = 1u << 0, DUP_PRIMARYKEY = 1u << 1 };
+
+/* Runs one write; a failure on a constraint in dup_on is reported as dup, any other as a
+ * database error while doing `what`. */
+static cx_err db_write_once(sqlite3 *db, const char *what, unsigned dup_on, const char *dup,
+                            const char *sql, const db_param *a, size_t n, cx_error *e)
 {
-    return sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+    sqlite3_stmt *st;
+    int bnd;
+    cx_err rc = db_open(db, sql, a, n, &st, &bnd, e);
+    if (rc != CX_OK)
+        return rc;
+    if (db_step(st, bnd) != SQLITE_DONE) {
+        int x = sqlite3_extended_errcode(db);
+        if (((dup_on & DUP_UNIQUE) && x == SQLITE_CONSTRAINT_UNIQUE) ||
+            ((dup_on & DUP_PRIMARYKEY) && x == SQLITE_CONSTRAINT_PRIMARYKEY))
+            rc = cx_error_set(e, CX_ERR_STATE, "%s", dup);
+        else
+            rc = db_fail(db, e, what);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static cx_err db_write(sqlite3 *db, const char *what, const char *sql, const db_param *a, size_t n,
+                       cx_error *e)
+{
+    return db_write_once(db, what, 0, NULL, sql, a, n, e);
+}
+
+/* Takes one result row into ctx (fn of db_read, fill of db_list_read). */
+typedef cx_err (*db_row_fn)(sqlite3_stmt *st, void *ctx, cx_error *e);
+
+/* Runs a query, handing each row to fn (NULL: only counted); *rows (may be NULL) is how many
+ * rows there were. */
+static cx_err db_read(sqlite3 *db, const char *what, const char *sql, const db_param *a, size_t n,
+                      db_row_fn fn, void *ctx, size_t *rows, cx_error *e)
+{
+    sqlite3_stmt *st;
+    int bnd, s;
+    size_t k = 0;
+    cx_err rc = db_open(db, sql, a, n, &st, &bnd, e);
+    if (rc != CX_OK)
+        return rc;
+    while ((s = db_step(st, bnd)) == SQLITE_ROW) {
+        k++;
+        if (fn && (rc = fn(st, ctx, e)) != CX_OK)
+            break;
+    }
+    if (rc == CX_OK && s != SQLITE_DONE)
+        rc = db_fail(db, e, what);
+    sqlite3_finalize(st);
+    if (rows)
+        *rows = k;
+    return rc;
+}
+
+/* Room for one more item after the n in *items (doubling from `first`): the new slot, zeroed,
+ * or NULL when out of memory (*items is then unchanged). */
+static void *grow(void **items, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n == *cap) {
+        size_t nc = *cap ? *cap * 2 : first;
+        void *nb = realloc(*items, nc * elem);
+        if (!nb)
+            return NULL;
+        *items = nb;
+        *cap = nc;
+    }
+    uint8_t *slot = (uint8_t *)*items + n * elem;
+    memset(slot, 0, elem);
+    return slot;
+}
+
+typedef struct db_list {
+    void *items;
+    size_t n, cap, elem, first;
+    db_row_fn fill;
+} db_list;
+
+static cx_err list_row(sqlite3_stmt *st, void *ctx, cx_error *e)
+{
+    db_list *li = ctx;
+    void *item = grow(&li->items, &li->cap, li->n, li->elem, li->first);
+    if (!item)
+        return cx_error_set(e, CX_ERR_NOMEM, "ledger: out of memory");
+    li->n++;
+    return li->fill(st, item, e);
+}
+
+/* Every row of a query, each filled into a zeroed item of `elem` bytes, as one malloc'ed
+ * array (NULL when there are no rows or on failure). */
+static cx_err db_list_read(sqlite3 *db, const char *what, const char *sql, const db_param *a,
+                           size_t n, size_t elem, size_t first, db_row_fn fill, void **out,
+                           size_t *count, cx_error *e)
+{
+    db_list li = {NULL, 0, 0, elem, first, fill};
+    cx_err rc = db_read(db, what, sql, a, n, list_row, &li, NULL, e);
+    if (rc != CX_OK) {
+        free(li.items);
+        li.items = NULL;
+        li.n = 0;
+    }
+    *out = li.items;
+    *count = li.n;
+    return rc;
+}
+
+/* The one row of the object `obj` with this id, through fill into out (size bytes, zeroed
+ * first); CX_ERR_NOTFOUND when absent. */
+static cx_err db_get(sqlite3 *db, const char *obj, const char *sql, const cx_chain_id *id,
+                     db_row_fn fill, void *out, size_t size, cx_error *e)
+{
+    char what[32], hex[CX_CHAIN_ID_HEX_LEN + 1];
+    size_t found = 0;
+    memset(out, 0, size);
+    snprintf(what, sizeof what, "read %s", obj);
+    cx_err rc = db_read(db, what, sql, PARAMS(P_ID(id)), fill, out, &found, e);
+    if (rc != CX_OK || found)
+        return rc;
+    cx_chain_id_to_hex(id, hex);
+    return cx_error_set(e, CX_ERR_NOTFOUND, "ledger: no %s %s", obj, hex);
 }
 
 static void col_id(sqlite3_stmt *st, int i, cx_chain_id *id)
@@ -175,7 +339,6 @@ typedef struct local_tx {
 static cx_err tx_sign_record(local_ledger *L, const cx_chain_key *signer, const char *kind,
                              const uint8_t *args, size_t args_len, local_tx *tx, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     memset(tx, 0, sizeof *tx);
     tx->now = local_now(L);
     tx->sender = *cx_chain_key_address(signer);
@@ -211,17 +374,27 @@ static cx_err tx_sign_record(local_ledger *L, const cx_chain_key *signer, const 
         (rc = cx_chain_ed25519_verify(cx_chain_key_public(signer), signing, sizeof signing, sig,
                                       e)) != CX_OK)
         return cx_error_prefix(e, "ledger: transaction signature: ");
-    sqlite3_stmt *st;
-    if ((rc = db_prep(L->db, "INSERT INTO txs VALUES(?,?,?,?,?)", &st, e)) != CX_OK)
+    return db_write(L->db, "record transaction", "INSERT INTO txs VALUES(?,?,?,?,?)",
+                    PARAMS(P_BLOB(tx->digest, 32), P_ID(&tx->sender), P_TEXT(kind), P_U64(tx->now),
+                           P_BLOB(sig, sizeof sig)),
+                    e);
+}
+
+/* Opens a state change: finishes its BCS args (w is consumed), begins the IMMEDIATE
+ * transaction and records the signed transaction in it. On failure nothing stays open; on
+ * success the caller ends it with tx_end (or tx_end_created). */
+static cx_err tx_start(local_ledger *L, const cx_chain_key *signer, const char *kind,
+                       cx_bcs_writer *w, local_tx *tx, cx_error *e)
+{
+    uint8_t *args;
+    size_t alen;
+    cx_err rc = cx_bcs_writer_finish(w, &args, &alen, e);
+    if (rc != CX_OK)
         return rc;
-    bnd |= bind_blob(st, 1, tx->digest, 32);
-    bnd |= bind_id(st, 2, &tx->sender);
-    bnd |= sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-    bnd |= bind_u64(st, 4, tx->now);
-    bnd |= bind_blob(st, 5, sig, sizeof sig);
-    if (db_step(st, bnd) != SQLITE_DONE)
-        rc = db_fail(L->db, e, "record transaction");
-    sqlite3_finalize(st);
+    if ((rc = tx_begin(L, e)) == CX_OK &&
+        (rc = tx_sign_record(L, signer, kind, args, alen, tx, e)) != CX_OK)
+        rc = tx_end(L, rc, e);
+    free(args);
     return rc;
 }
 
@@ -241,52 +414,48 @@ static cx_err emit(local_ledger *L, const local_tx *tx, cx_ledger_event_kind kin
                    const cx_chain_id *object, const cx_chain_id *pool, const cx_chain_addr *addr,
                    uint64_t amount, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     static const cx_chain_id zero = {{0}};
-    sqlite3_stmt *st;
-    cx_err rc = db_prep(L->db,
-                        "INSERT INTO events(kind,tx_digest,timestamp_ms,object_id,pool_id,addr,"
-                        "amount) VALUES(?,?,?,?,?,?,?)",
-                        &st, e);
-    if (rc != CX_OK)
-        return rc;
-    bnd |= sqlite3_bind_int(st, 1, (int)kind);
-    bnd |= bind_blob(st, 2, tx->digest, 32);
-    bnd |= bind_u64(st, 3, tx->now);
-    bnd |= bind_id(st, 4, object);
-    bnd |= bind_id(st, 5, pool ? pool : &zero);
-    bnd |= bind_id(st, 6, addr ? addr : &zero);
-    bnd |= bind_u64(st, 7, amount);
-    if (db_step(st, bnd) != SQLITE_DONE)
-        rc = db_fail(L->db, e, "emit event");
-    sqlite3_finalize(st);
+    return db_write(L->db, "emit event",
+                    "INSERT INTO events(kind,tx_digest,timestamp_ms,object_id,pool_id,addr,"
+                    "amount) VALUES(?,?,?,?,?,?,?)",
+                    PARAMS(P_INT(kind), P_BLOB(tx->digest, 32), P_U64(tx->now), P_ID(object),
+                           P_ID(pool ? pool : &zero), P_ID(addr ? addr : &zero), P_U64(amount)),
+                    e);
+}
+
+/* Ends a transaction that created object *id (in pool, NULL for none): on success its
+ * creation event (sent by the sender), the commit, then *out. */
+static cx_err tx_end_created(local_ledger *L, cx_err rc, const local_tx *tx,
+                             cx_ledger_event_kind ev, const cx_chain_id *id,
+                             const cx_chain_id *pool, uint64_t amount, cx_chain_id *out,
+                             cx_error *e)
+{
+    if (rc == CX_OK)
+        rc = emit(L, tx, ev, id, pool, &tx->sender, amount, e);
+    rc = tx_end(L, rc, e);
+    if (rc == CX_OK)
+        *out = *id;
     return rc;
+}
+
+static cx_err u64_row(sqlite3_stmt *st, void *ctx, cx_error *e)
+{
+    (void)e;
+    *(uint64_t *)ctx = col_u64(st, 0);
+    return CX_OK;
 }
 
 static cx_err balance_read(local_ledger *L, const cx_chain_addr *a, uint64_t *out, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
-    sqlite3_stmt *st;
-    cx_err rc = db_prep(L->db, "SELECT amount FROM balances WHERE addr=?", &st, e);
-    if (rc != CX_OK)
-        return rc;
-    bnd |= bind_id(st, 1, a);
-    int s = db_step(st, bnd);
-    if (s == SQLITE_ROW)
-        *out = col_u64(st, 0);
-    else if (s == SQLITE_DONE)
-        *out = 0;
-    else
-        rc = db_fail(L->db, e, "read balance");
-    sqlite3_finalize(st);
-    return rc;
+    *out = 0; /* no row: never credited */
+    return db_read(L->db, "read balance", "SELECT amount FROM balances WHERE addr=?",
+                   PARAMS(P_ID(a)), u64_row, out, NULL, e);
 }
 
-/* delta > 0 credits, < 0 debits; never below zero or above 2^63-1 */
+/* credits amount (debits it when debit is set); never below zero or above 2^63-1 */
 static cx_err balance_add(local_ledger *L, const cx_chain_addr *a, uint64_t amount, int debit,
                           cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     uint64_t cur;
     cx_err rc = balance_read(L, a, &cur, e);
     if (rc != CX_OK)
@@ -303,33 +472,22 @@ static cx_err balance_add(local_ledger *L, const cx_chain_addr *a, uint64_t amou
             return cx_error_set(e, CX_ERR_LIMIT, "ledger: balance would exceed 2^63-1");
         next = cur + amount;
     }
-    sqlite3_stmt *st;
-    if ((rc = db_prep(L->db,
-                      "INSERT INTO balances(addr,amount) VALUES(?,?) "
-                      "ON CONFLICT(addr) DO UPDATE SET amount=excluded.amount",
-                      &st, e)) != CX_OK)
-        return rc;
-    bnd |= bind_id(st, 1, a);
-    bnd |= bind_u64(st, 2, next);
-    if (db_step(st, bnd) != SQLITE_DONE)
-        rc = db_fail(L->db, e, "write balance");
-    sqlite3_finalize(st);
-    return rc;
+    return db_write(L->db, "write balance",
+                    "INSERT INTO balances(addr,amount) VALUES(?,?) "
+                    "ON CONFLICT(addr) DO UPDATE SET amount=excluded.amount",
+                    PARAMS(P_ID(a), P_U64(next)), e);
 }
 
 static cx_err payout_record(local_ledger *L, const local_tx *tx, const cx_chain_id *job,
                             const cx_chain_id *pool, const char *role, const cx_chain_addr *to,
                             uint64_t amount, cx_ledger_event_kind ev, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     sqlite3_stmt *st;
-    cx_err rc = db_prep(L->db, "INSERT INTO payouts VALUES(?,?,?,?)", &st, e);
+    int bnd;
+    cx_err rc = db_open(L->db, "INSERT INTO payouts VALUES(?,?,?,?)",
+                        PARAMS(P_ID(job), P_TEXT(role), P_ID(to), P_U64(amount)), &st, &bnd, e);
     if (rc != CX_OK)
         return rc;
-    bnd |= bind_id(st, 1, job);
-    bnd |= sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
-    bnd |= bind_id(st, 3, to);
-    bnd |= bind_u64(st, 4, amount);
     int s = db_step(st, bnd);
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)
@@ -345,7 +503,6 @@ static cx_err payout_record(local_ledger *L, const local_tx *tx, const cx_chain_
 static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
                                 const cx_ledger_pool_params *p, cx_chain_id *out, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     if (p->price > CX_LOCAL_U63_MAX || p->max_rows_per_contributor > CX_LOCAL_U63_MAX)
         return cx_error_set(e, CX_ERR_LIMIT, "pool create: price and row cap must be < 2^63");
@@ -361,108 +518,67 @@ static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
     for (size_t i = 0; i < p->n_measurements; i++)
         cx_bcs_put_bytes(&w, p->measurements[i], p->measurement_lens[i]);
     cx_bcs_put_fixed(&w, p->operator_addr.b, CX_CHAIN_ID_LEN);
-    uint8_t *args;
-    size_t alen;
-    cx_err rc = cx_bcs_writer_finish(&w, &args, &alen, e);
+    local_tx tx;
+    cx_chain_id id = {{0}};
+    cx_err rc = tx_start(L, signer, "pool::create", &w, &tx, e);
     if (rc != CX_OK)
         return rc;
-    if ((rc = tx_begin(L, e)) != CX_OK) {
-        free(args);
-        return rc;
+    rc = tx_new_id(&tx, &id, e);
+    if (rc == CX_OK)
+        rc = db_write(L->db, "insert pool", "INSERT INTO pools VALUES(?,?,?,?,?,?,?,?,?,?)",
+                      PARAMS(P_ID(&id), P_TEXT(p->theme), P_U64(p->price),
+                             P_U64(p->min_contributors), P_U64(p->max_rows_per_contributor),
+                             P_U64(p->operator_fee_bps), P_U64(p->protocol_fee_bps),
+                             P_ID(&p->operator_addr), P_ID(&tx.sender), P_U64(tx.now)),
+                      e);
+    for (size_t i = 0; rc == CX_OK && i < p->n_measurements; i++)
+        rc = db_write(
+            L->db, "insert pool measurement", "INSERT INTO pool_measurements VALUES(?,?,?)",
+            PARAMS(P_ID(&id), P_INT(i), P_BLOB(p->measurements[i], p->measurement_lens[i])), e);
+    return tx_end_created(L, rc, &tx, CX_LEDGER_EV_POOL_CREATED, &id, &id, 0, out, e);
+}
+
+static cx_err pool_row(sqlite3_stmt *st, void *ctx, cx_error *e)
+{
+    (void)e;
+    cx_ledger_pool *out = ctx;
+    col_id(st, 0, &out->id);
+    const unsigned char *t = sqlite3_column_text(st, 1);
+    snprintf(out->theme, sizeof out->theme, "%s", t ? (const char *)t : "");
+    out->price = col_u64(st, 2);
+    out->min_contributors = (uint32_t)col_u64(st, 3);
+    out->max_rows_per_contributor = col_u64(st, 4);
+    out->operator_fee_bps = (uint32_t)col_u64(st, 5);
+    out->protocol_fee_bps = (uint32_t)col_u64(st, 6);
+    col_id(st, 7, &out->operator_addr);
+    col_id(st, 8, &out->created_by);
+    out->created_ms = col_u64(st, 9);
+    return CX_OK;
+}
+
+static cx_err measurement_row(sqlite3_stmt *st, void *ctx, cx_error *e)
+{
+    (void)e;
+    cx_ledger_pool *out = ctx;
+    if (out->n_measurements < CX_CHAIN_MAX_MEASUREMENTS) {
+        size_t i = out->n_measurements++;
+        out->measurement_lens[i] = col_bytes(st, 0, out->measurements[i], CX_CHAIN_MEASUREMENT_MAX);
     }
-    local_tx tx;
-    cx_chain_id id;
-    sqlite3_stmt *st = NULL;
-    rc = tx_sign_record(L, signer, "pool::create", args, alen, &tx, e);
-    free(args);
-    if (rc == CX_OK)
-        rc = tx_new_id(&tx, &id, e);
-    if (rc == CX_OK)
-        rc = db_prep(L->db, "INSERT INTO pools VALUES(?,?,?,?,?,?,?,?,?,?)", &st, e);
-    if (rc == CX_OK) {
-        bnd |= bind_id(st, 1, &id);
-        bnd |= sqlite3_bind_text(st, 2, p->theme, -1, SQLITE_TRANSIENT);
-        bnd |= bind_u64(st, 3, p->price);
-        bnd |= bind_u64(st, 4, p->min_contributors);
-        bnd |= bind_u64(st, 5, p->max_rows_per_contributor);
-        bnd |= bind_u64(st, 6, p->operator_fee_bps);
-        bnd |= bind_u64(st, 7, p->protocol_fee_bps);
-        bnd |= bind_id(st, 8, &p->operator_addr);
-        bnd |= bind_id(st, 9, &tx.sender);
-        bnd |= bind_u64(st, 10, tx.now);
-        if (db_step(st, bnd) != SQLITE_DONE)
-            rc = db_fail(L->db, e, "insert pool");
-        sqlite3_finalize(st);
-        st = NULL;
-    }
-    for (size_t i = 0; rc == CX_OK && i < p->n_measurements; i++) {
-        if ((rc = db_prep(L->db, "INSERT INTO pool_measurements VALUES(?,?,?)", &st, e)) != CX_OK)
-            break;
-        bnd |= bind_id(st, 1, &id);
-        bnd |= sqlite3_bind_int(st, 2, (int)i);
-        bnd |= bind_blob(st, 3, p->measurements[i], p->measurement_lens[i]);
-        if (db_step(st, bnd) != SQLITE_DONE)
-            rc = db_fail(L->db, e, "insert pool measurement");
-        sqlite3_finalize(st);
-    }
-    if (rc == CX_OK)
-        rc = emit(L, &tx, CX_LEDGER_EV_POOL_CREATED, &id, &id, &tx.sender, 0, e);
-    rc = tx_end(L, rc, e);
-    if (rc == CX_OK)
-        *out = id;
-    return rc;
+    return CX_OK;
 }
 
 static cx_err local_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *out, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    cx_err rc = db_prep(L->db,
-                        "SELECT theme,price,k,max_rows,operator_bps,protocol_bps,operator_addr,"
-                        "created_by,created_ms FROM pools WHERE id=?",
-                        &st, e);
+    cx_err rc = db_get(L->db, "pool",
+                       "SELECT id,theme,price,k,max_rows,operator_bps,protocol_bps,operator_addr,"
+                       "created_by,created_ms FROM pools WHERE id=?",
+                       id, pool_row, out, sizeof *out, e);
     if (rc != CX_OK)
         return rc;
-    bnd |= bind_id(st, 1, id);
-    int s = db_step(st, bnd);
-    if (s == SQLITE_ROW) {
-        out->id = *id;
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        snprintf(out->theme, sizeof out->theme, "%s", t ? (const char *)t : "");
-        out->price = col_u64(st, 1);
-        out->min_contributors = (uint32_t)col_u64(st, 2);
-        out->max_rows_per_contributor = col_u64(st, 3);
-        out->operator_fee_bps = (uint32_t)col_u64(st, 4);
-        out->protocol_fee_bps = (uint32_t)col_u64(st, 5);
-        col_id(st, 6, &out->operator_addr);
-        col_id(st, 7, &out->created_by);
-        out->created_ms = col_u64(st, 8);
-    } else if (s == SQLITE_DONE) {
-        char hex[CX_CHAIN_ID_HEX_LEN + 1];
-        cx_chain_id_to_hex(id, hex);
-        rc = cx_error_set(e, CX_ERR_NOTFOUND, "ledger: no pool %s", hex);
-    } else {
-        rc = db_fail(L->db, e, "read pool");
-    }
-    sqlite3_finalize(st);
-    if (rc != CX_OK)
-        return rc;
-    if ((rc = db_prep(L->db,
-                      "SELECT measurement FROM pool_measurements WHERE pool_id=? ORDER BY idx", &st,
-                      e)) != CX_OK)
-        return rc;
-    bnd |= bind_id(st, 1, id);
-    while ((s = db_step(st, bnd)) == SQLITE_ROW &&
-           out->n_measurements < CX_CHAIN_MAX_MEASUREMENTS) {
-        size_t i = out->n_measurements++;
-        out->measurement_lens[i] = col_bytes(st, 0, out->measurements[i], CX_CHAIN_MEASUREMENT_MAX);
-    }
-    if (s != SQLITE_ROW && s != SQLITE_DONE)
-        rc = db_fail(L->db, e, "read pool measurements");
-    sqlite3_finalize(st);
-    return rc;
+    return db_read(L->db, "read pool measurements",
+                   "SELECT measurement FROM pool_measurements WHERE pool_id=? ORDER BY idx",
+                   PARAMS(P_ID(id)), measurement_row, out, NULL, e);
 }
 
 static int pool_accepts(const cx_ledger_pool *p, const uint8_t *m, size_t mlen)
@@ -478,7 +594,6 @@ static int pool_accepts(const cx_ledger_pool *p, const uint8_t *m, size_t mlen)
 static cx_err local_enclave_register(cx_ledger *l, const cx_chain_key *signer,
                                      const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
@@ -486,50 +601,30 @@ static cx_err local_enclave_register(cx_ledger *l, const cx_chain_key *signer,
     cx_bcs_put_bytes(&w, en->x25519_pk, sizeof en->x25519_pk);
     cx_bcs_put_bytes(&w, en->measurement, en->measurement_len);
     cx_bcs_put_bytes(&w, en->attestation_hash, sizeof en->attestation_hash);
-    uint8_t *args;
-    size_t alen;
-    cx_err rc = cx_bcs_writer_finish(&w, &args, &alen, e);
+    local_tx tx;
+    cx_chain_id id = {{0}};
+    cx_err rc = tx_start(L, signer, "enclave::register", &w, &tx, e);
     if (rc != CX_OK)
         return rc;
-    if ((rc = tx_begin(L, e)) != CX_OK) {
-        free(args);
-        return rc;
-    }
-    local_tx tx;
-    cx_chain_id id;
-    sqlite3_stmt *st;
-    rc = tx_sign_record(L, signer, "enclave::register", args, alen, &tx, e);
-    free(args);
+    rc = tx_new_id(&tx, &id, e);
     if (rc == CX_OK)
-        rc = tx_new_id(&tx, &id, e);
-    if (rc == CX_OK &&
-        (rc = db_prep(L->db, "INSERT INTO enclaves VALUES(?,?,?,?,?,?,?)", &st, e)) == CX_OK) {
-        bnd |= bind_id(st, 1, &id);
-        bnd |= bind_blob(st, 2, en->ed25519_pk, sizeof en->ed25519_pk);
-        bnd |= bind_blob(st, 3, en->x25519_pk, sizeof en->x25519_pk);
-        bnd |= bind_blob(st, 4, en->measurement, en->measurement_len);
-        bnd |= bind_blob(st, 5, en->attestation_hash, sizeof en->attestation_hash);
-        bnd |= bind_id(st, 6, &tx.sender);
-        bnd |= bind_u64(st, 7, tx.now);
-        int s = db_step(st, bnd);
-        if (s != SQLITE_DONE)
-            rc = sqlite3_extended_errcode(L->db) == SQLITE_CONSTRAINT_UNIQUE
-                     ? cx_error_set(e, CX_ERR_STATE,
-                                    "ledger: this enclave key is already registered")
-                     : db_fail(L->db, e, "insert enclave");
-        sqlite3_finalize(st);
-    }
-    if (rc == CX_OK)
-        rc = emit(L, &tx, CX_LEDGER_EV_ENCLAVE_REGISTERED, &id, NULL, &tx.sender, 0, e);
-    rc = tx_end(L, rc, e);
-    if (rc == CX_OK)
-        *out = id;
-    return rc;
+        rc = db_write_once(L->db, "insert enclave", DUP_UNIQUE,
+                           "ledger: this enclave key is already registered",
+                           "INSERT INTO enclaves VALUES(?,?,?,?,?,?,?)",
+                           PARAMS(P_ID(&id), P_BLOB(en->ed25519_pk, sizeof en->ed25519_pk),
+                                  P_BLOB(en->x25519_pk, sizeof en->x25519_pk),
+                                  P_BLOB(en->measurement, en->measurement_len),
+                                  P_BLOB(en->attestation_hash, sizeof en->attestation_hash),
+                                  P_ID(&tx.sender), P_U64(tx.now)),
+                           e);
+    return tx_end_created(L, rc, &tx, CX_LEDGER_EV_ENCLAVE_REGISTERED, &id, NULL, 0, out, e);
 }
 
-static void enclave_from_row(sqlite3_stmt *st, cx_ledger_enclave *out)
+/* a row of SELECT * FROM enclaves, into a zeroed enclave */
+static cx_err enclave_row(sqlite3_stmt *st, void *ctx, cx_error *e)
 {
-    memset(out, 0, sizeof *out);
+    (void)e;
+    cx_ledger_enclave *out = ctx;
     col_id(st, 0, &out->id);
     col_bytes(st, 1, out->ed25519_pk, sizeof out->ed25519_pk);
     col_bytes(st, 2, out->x25519_pk, sizeof out->x25519_pk);
@@ -537,36 +632,20 @@ static void enclave_from_row(sqlite3_stmt *st, cx_ledger_enclave *out)
     col_bytes(st, 4, out->attestation_hash, sizeof out->attestation_hash);
     col_id(st, 5, &out->registered_by);
     out->registered_ms = col_u64(st, 6);
+    return CX_OK;
 }
 
 static cx_err local_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_enclave *out,
                                 cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
-    sqlite3_stmt *st;
-    cx_err rc = db_prep(L->db, "SELECT * FROM enclaves WHERE id=?", &st, e);
-    if (rc != CX_OK)
-        return rc;
-    bnd |= bind_id(st, 1, id);
-    int s = db_step(st, bnd);
-    if (s == SQLITE_ROW) {
-        enclave_from_row(st, out);
-    } else if (s == SQLITE_DONE) {
-        char hex[CX_CHAIN_ID_HEX_LEN + 1];
-        cx_chain_id_to_hex(id, hex);
-        rc = cx_error_set(e, CX_ERR_NOTFOUND, "ledger: no enclave %s", hex);
-    } else {
-        rc = db_fail(L->db, e, "read enclave");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return db_get(L->db, "enclave", "SELECT * FROM enclaves WHERE id=?", id, enclave_row, out,
+                  sizeof *out, e);
 }
 
 static cx_err local_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool,
                                       cx_ledger_enclave **out, size_t *n, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     *out = NULL;
     *n = 0;
@@ -574,36 +653,12 @@ static cx_err local_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool,
     cx_err rc = local_pool_get(l, pool, &p, e);
     if (rc != CX_OK)
         return rc;
-    sqlite3_stmt *st;
-    if ((rc = db_prep(L->db,
+    void *items;
+    rc = db_list_read(L->db, "list enclaves",
                       "SELECT * FROM enclaves WHERE measurement IN (SELECT measurement FROM "
                       "pool_measurements WHERE pool_id=?) ORDER BY registered_ms DESC, id",
-                      &st, e)) != CX_OK)
-        return rc;
-    bnd |= bind_id(st, 1, pool);
-    size_t cap = 0;
-    int s;
-    while ((s = db_step(st, bnd)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 4;
-            cx_ledger_enclave *nb = realloc(*out, nc * sizeof **out);
-            if (!nb) {
-                rc = cx_error_set(e, CX_ERR_NOMEM, "ledger: out of memory");
-                break;
-            }
-            *out = nb;
-            cap = nc;
-        }
-        enclave_from_row(st, &(*out)[(*n)++]);
-    }
-    if (rc == CX_OK && s != SQLITE_DONE)
-        rc = db_fail(L->db, e, "list enclaves");
-    sqlite3_finalize(st);
-    if (rc != CX_OK) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-    }
+                      PARAMS(P_ID(pool)), sizeof **out, 4, enclave_row, &items, n, e);
+    *out = items;
     return rc;
 }
 
@@ -613,96 +668,52 @@ static cx_err local_contribution_register(cx_ledger *l, const cx_chain_key *sign
                                           const cx_chain_id *pool, const uint8_t *blob_id,
                                           size_t blob_id_len, cx_chain_id *out, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
     cx_bcs_put_fixed(&w, pool->b, CX_CHAIN_ID_LEN);
     cx_bcs_put_bytes(&w, blob_id, blob_id_len);
-    uint8_t *args;
-    size_t alen;
-    cx_err rc = cx_bcs_writer_finish(&w, &args, &alen, e);
+    local_tx tx;
+    cx_chain_id id = {{0}};
+    cx_ledger_pool p;
+    cx_err rc = tx_start(L, signer, "pool::contribute", &w, &tx, e);
     if (rc != CX_OK)
         return rc;
-    if ((rc = tx_begin(L, e)) != CX_OK) {
-        free(args);
-        return rc;
-    }
-    local_tx tx;
-    cx_chain_id id;
-    cx_ledger_pool p;
-    sqlite3_stmt *st;
     rc = local_pool_get(l, pool, &p, e);
     if (rc == CX_OK)
-        rc = tx_sign_record(L, signer, "pool::contribute", args, alen, &tx, e);
-    free(args);
-    if (rc == CX_OK)
         rc = tx_new_id(&tx, &id, e);
-    if (rc == CX_OK &&
-        (rc = db_prep(L->db, "INSERT INTO contributions VALUES(?,?,?,?,?)", &st, e)) == CX_OK) {
-        bnd |= bind_id(st, 1, &id);
-        bnd |= bind_id(st, 2, pool);
-        bnd |= bind_blob(st, 3, blob_id, blob_id_len);
-        bnd |= bind_id(st, 4, &tx.sender);
-        bnd |= bind_u64(st, 5, tx.now);
-        if (db_step(st, bnd) != SQLITE_DONE)
-            rc = sqlite3_extended_errcode(L->db) == SQLITE_CONSTRAINT_UNIQUE
-                     ? cx_error_set(e, CX_ERR_STATE, "ledger: this blob is already registered")
-                     : db_fail(L->db, e, "insert contribution");
-        sqlite3_finalize(st);
-    }
     if (rc == CX_OK)
-        rc = emit(L, &tx, CX_LEDGER_EV_CONTRIBUTION_REGISTERED, &id, pool, &tx.sender, 0, e);
-    rc = tx_end(L, rc, e);
-    if (rc == CX_OK)
-        *out = id;
-    return rc;
+        rc = db_write_once(L->db, "insert contribution", DUP_UNIQUE,
+                           "ledger: this blob is already registered",
+                           "INSERT INTO contributions VALUES(?,?,?,?,?)",
+                           PARAMS(P_ID(&id), P_ID(pool), P_BLOB(blob_id, blob_id_len),
+                                  P_ID(&tx.sender), P_U64(tx.now)),
+                           e);
+    return tx_end_created(L, rc, &tx, CX_LEDGER_EV_CONTRIBUTION_REGISTERED, &id, pool, 0, out, e);
+}
+
+static cx_err contribution_row(sqlite3_stmt *st, void *ctx, cx_error *e)
+{
+    (void)e;
+    cx_ledger_contribution *c = ctx;
+    col_id(st, 0, &c->id);
+    col_id(st, 1, &c->pool_id);
+    c->blob_id_len = col_bytes(st, 2, c->blob_id, sizeof c->blob_id);
+    col_id(st, 3, &c->contributor);
+    c->created_ms = col_u64(st, 4);
+    return CX_OK;
 }
 
 static cx_err local_contributions_list(cx_ledger *l, const cx_chain_id *pool,
                                        cx_ledger_contribution **out, size_t *n, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
-    *out = NULL;
-    *n = 0;
-    sqlite3_stmt *st;
-    cx_err rc = db_prep(L->db,
-                        "SELECT id,pool_id,blob_id,contributor,created_ms FROM contributions "
-                        "WHERE pool_id=? ORDER BY rowid",
-                        &st, e);
-    if (rc != CX_OK)
-        return rc;
-    bnd |= bind_id(st, 1, pool);
-    size_t cap = 0;
-    int s;
-    while ((s = db_step(st, bnd)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            cx_ledger_contribution *nb = realloc(*out, nc * sizeof **out);
-            if (!nb) {
-                rc = cx_error_set(e, CX_ERR_NOMEM, "ledger: out of memory");
-                break;
-            }
-            *out = nb;
-            cap = nc;
-        }
-        cx_ledger_contribution *c = &(*out)[(*n)++];
-        memset(c, 0, sizeof *c);
-        col_id(st, 0, &c->id);
-        col_id(st, 1, &c->pool_id);
-        c->blob_id_len = col_bytes(st, 2, c->blob_id, sizeof c->blob_id);
-        col_id(st, 3, &c->contributor);
-        c->created_ms = col_u64(st, 4);
-    }
-    if (rc == CX_OK && s != SQLITE_DONE)
-        rc = db_fail(L->db, e, "list contributions");
-    sqlite3_finalize(st);
-    if (rc != CX_OK) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-    }
+    void *items;
+    cx_err rc = db_list_read(L->db, "list contributions",
+                             "SELECT id,pool_id,blob_id,contributor,created_ms FROM contributions "
+                             "WHERE pool_id=? ORDER BY rowid",
+                             PARAMS(P_ID(pool)), sizeof **out, 16, contribution_row, &items, n, e);
+    *out = items;
     return rc;
 }
 
@@ -713,7 +724,6 @@ static cx_err local_job_create(cx_ledger *l, const cx_chain_key *signer, const c
                                size_t spec_blob_id_len, uint64_t payment, uint64_t deadline_ms,
                                cx_chain_id *out, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     if (payment > CX_LOCAL_U63_MAX || deadline_ms > CX_LOCAL_U63_MAX)
         return cx_error_set(e, CX_ERR_LIMIT, "job create: payment and deadline must be < 2^63");
@@ -724,23 +734,13 @@ static cx_err local_job_create(cx_ledger *l, const cx_chain_key *signer, const c
     cx_bcs_put_bytes(&w, spec_blob_id, spec_blob_id_len);
     cx_bcs_put_u64(&w, payment);
     cx_bcs_put_u64(&w, deadline_ms);
-    uint8_t *args;
-    size_t alen;
-    cx_err rc = cx_bcs_writer_finish(&w, &args, &alen, e);
+    local_tx tx;
+    cx_chain_id id = {{0}};
+    cx_ledger_pool p;
+    cx_err rc = tx_start(L, signer, "job::create", &w, &tx, e);
     if (rc != CX_OK)
         return rc;
-    if ((rc = tx_begin(L, e)) != CX_OK) {
-        free(args);
-        return rc;
-    }
-    local_tx tx;
-    cx_chain_id id;
-    cx_ledger_pool p;
-    sqlite3_stmt *st;
     rc = local_pool_get(l, pool, &p, e);
-    if (rc == CX_OK)
-        rc = tx_sign_record(L, signer, "job::create", args, alen, &tx, e);
-    free(args);
     if (rc == CX_OK && payment < p.price)
         rc = cx_error_set(e, CX_ERR_ARG,
                           "job create: payment %" PRIu64 " is below the pool price %" PRIu64,
@@ -752,79 +752,48 @@ static cx_err local_job_create(cx_ledger *l, const cx_chain_key *signer, const c
         rc = balance_add(L, &tx.sender, payment, 1, e);
     if (rc == CX_OK)
         rc = tx_new_id(&tx, &id, e);
-    if (rc == CX_OK &&
-        (rc = db_prep(L->db, "INSERT INTO jobs VALUES(?,?,?,?,?,?,?,?,0)", &st, e)) == CX_OK) {
-        bnd |= bind_id(st, 1, &id);
-        bnd |= bind_id(st, 2, pool);
-        bnd |= bind_id(st, 3, &tx.sender);
-        bnd |= bind_blob(st, 4, spec_hash, 32);
-        bnd |= bind_blob(st, 5, spec_blob_id, spec_blob_id_len);
-        bnd |= bind_u64(st, 6, payment);
-        bnd |= bind_u64(st, 7, deadline_ms);
-        bnd |= bind_u64(st, 8, tx.now);
-        if (db_step(st, bnd) != SQLITE_DONE)
-            rc = db_fail(L->db, e, "insert job");
-        sqlite3_finalize(st);
-    }
     if (rc == CX_OK)
-        rc = emit(L, &tx, CX_LEDGER_EV_JOB_CREATED, &id, pool, &tx.sender, payment, e);
-    rc = tx_end(L, rc, e);
-    if (rc == CX_OK)
-        *out = id;
-    return rc;
+        rc = db_write(L->db, "insert job", "INSERT INTO jobs VALUES(?,?,?,?,?,?,?,?,0)",
+                      PARAMS(P_ID(&id), P_ID(pool), P_ID(&tx.sender), P_BLOB(spec_hash, 32),
+                             P_BLOB(spec_blob_id, spec_blob_id_len), P_U64(payment),
+                             P_U64(deadline_ms), P_U64(tx.now)),
+                      e);
+    return tx_end_created(L, rc, &tx, CX_LEDGER_EV_JOB_CREATED, &id, pool, payment, out, e);
+}
+
+static cx_err job_row(sqlite3_stmt *st, void *ctx, cx_error *e)
+{
+    (void)e;
+    cx_ledger_job *out = ctx;
+    col_id(st, 0, &out->id);
+    col_id(st, 1, &out->pool_id);
+    col_id(st, 2, &out->buyer);
+    col_bytes(st, 3, out->spec_hash, sizeof out->spec_hash);
+    out->spec_blob_id_len = col_bytes(st, 4, out->spec_blob_id, sizeof out->spec_blob_id);
+    out->payment = col_u64(st, 5);
+    out->deadline_ms = col_u64(st, 6);
+    out->created_ms = col_u64(st, 7);
+    out->state = (cx_ledger_job_state)sqlite3_column_int(st, 8);
+    return CX_OK;
 }
 
 static cx_err local_job_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *out, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    cx_err rc = db_prep(L->db,
-                        "SELECT pool_id,buyer,spec_hash,spec_blob_id,payment,deadline_ms,"
-                        "created_ms,state FROM jobs WHERE id=?",
-                        &st, e);
-    if (rc != CX_OK)
-        return rc;
-    bnd |= bind_id(st, 1, id);
-    int s = db_step(st, bnd);
-    if (s == SQLITE_ROW) {
-        out->id = *id;
-        col_id(st, 0, &out->pool_id);
-        col_id(st, 1, &out->buyer);
-        col_bytes(st, 2, out->spec_hash, sizeof out->spec_hash);
-        out->spec_blob_id_len = col_bytes(st, 3, out->spec_blob_id, sizeof out->spec_blob_id);
-        out->payment = col_u64(st, 4);
-        out->deadline_ms = col_u64(st, 5);
-        out->created_ms = col_u64(st, 6);
-        out->state = (cx_ledger_job_state)sqlite3_column_int(st, 7);
-    } else if (s == SQLITE_DONE) {
-        char hex[CX_CHAIN_ID_HEX_LEN + 1];
-        cx_chain_id_to_hex(id, hex);
-        rc = cx_error_set(e, CX_ERR_NOTFOUND, "ledger: no job %s", hex);
-    } else {
-        rc = db_fail(L->db, e, "read job");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return db_get(L->db, "job",
+                  "SELECT id,pool_id,buyer,spec_hash,spec_blob_id,payment,deadline_ms,created_ms,"
+                  "state FROM jobs WHERE id=?",
+                  id, job_row, out, sizeof *out, e);
 }
 
 static cx_err job_set_state(local_ledger *L, const cx_chain_id *job, cx_ledger_job_state s,
                             cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
-    sqlite3_stmt *st;
     /* the WHERE state=0 guard makes a second transition impossible even if a caller erred */
-    cx_err rc = db_prep(L->db, "UPDATE jobs SET state=? WHERE id=? AND state=0", &st, e);
-    if (rc != CX_OK)
-        return rc;
-    bnd |= sqlite3_bind_int(st, 1, (int)s);
-    bnd |= bind_id(st, 2, job);
-    if (db_step(st, bnd) != SQLITE_DONE)
-        rc = db_fail(L->db, e, "update job");
-    else if (sqlite3_changes(L->db) != 1)
+    cx_err rc = db_write(L->db, "update job", "UPDATE jobs SET state=? WHERE id=? AND state=0",
+                         PARAMS(P_INT(s), P_ID(job)), e);
+    if (rc == CX_OK && sqlite3_changes(L->db) != 1)
         rc = cx_error_set(e, CX_ERR_STATE, "ledger: job is no longer open");
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -841,14 +810,15 @@ static cx_err local_job_refund_expired(cx_ledger *l, const cx_chain_key *signer,
                                        const cx_chain_id *job, cx_error *e)
 {
     local_ledger *L = l->impl;
-    cx_err rc = tx_begin(L, e);
-    if (rc != CX_OK)
-        return rc;
+    cx_bcs_writer w;
+    cx_bcs_writer_init(&w);
+    cx_bcs_put_fixed(&w, job->b, CX_CHAIN_ID_LEN);
     cx_ledger_job j;
     local_tx tx;
+    cx_err rc = tx_start(L, signer, "job::refund_expired", &w, &tx, e);
+    if (rc != CX_OK)
+        return rc;
     rc = local_job_get(l, job, &j, e);
-    if (rc == CX_OK)
-        rc = tx_sign_record(L, signer, "job::refund_expired", job->b, CX_CHAIN_ID_LEN, &tx, e);
     if (rc == CX_OK && j.state != CX_LEDGER_JOB_OPEN)
         rc = cx_error_set(e, CX_ERR_STATE, "refund: job is %s, not open",
                           cx_ledger_job_state_name(j.state));
@@ -864,20 +834,12 @@ static cx_err local_job_refund_expired(cx_ledger *l, const cx_chain_key *signer,
 static cx_err contributor_in_pool(local_ledger *L, const cx_chain_id *pool,
                                   const cx_chain_addr *who, int *yes, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
-    sqlite3_stmt *st;
-    cx_err rc = db_prep(
-        L->db, "SELECT 1 FROM contributions WHERE pool_id=? AND contributor=? LIMIT 1", &st, e);
-    if (rc != CX_OK)
-        return rc;
-    bnd |= bind_id(st, 1, pool);
-    bnd |= bind_id(st, 2, who);
-    int s = db_step(st, bnd);
-    if (s == SQLITE_ROW || s == SQLITE_DONE)
-        *yes = s == SQLITE_ROW;
-    else
-        rc = db_fail(L->db, e, "read contributions");
-    sqlite3_finalize(st);
+    size_t rows = 0;
+    cx_err rc = db_read(L->db, "read contributions",
+                        "SELECT 1 FROM contributions WHERE pool_id=? AND contributor=? LIMIT 1",
+                        PARAMS(P_ID(pool), P_ID(who)), NULL, NULL, &rows, e);
+    if (rc == CX_OK)
+        *yes = rows > 0;
     return rc;
 }
 
@@ -886,7 +848,6 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
                              const cx_ledger_job *job, const cx_chain_id *enclave_id,
                              const uint8_t *msg, size_t msg_len, const uint8_t *sig, cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     cx_ledger_enclave en;
     cx_ledger_pool pool;
     cx_chain_statement s;
@@ -936,22 +897,13 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
     if (rc != CX_OK)
         return rc;
     int refunded = split.n_payouts < pool.min_contributors;
-    sqlite3_stmt *st;
-    if ((rc = db_prep(L->db, "INSERT INTO results VALUES(?,?,?,?,?,?,?)", &st, e)) == CX_OK) {
-        bnd |= bind_id(st, 1, &job->id);
-        bnd |= bind_id(st, 2, enclave_id);
-        bnd |= bind_blob(st, 3, msg, msg_len);
-        bnd |= bind_blob(st, 4, sig, CX_CHAIN_ED25519_SIG_LEN);
-        bnd |= bind_u64(st, 5, split.n_payouts);
-        bnd |= sqlite3_bind_int(st, 6, refunded);
-        bnd |= bind_u64(st, 7, tx->now);
-        if (db_step(st, bnd) != SQLITE_DONE)
-            rc = sqlite3_extended_errcode(L->db) == SQLITE_CONSTRAINT_UNIQUE ||
-                         sqlite3_extended_errcode(L->db) == SQLITE_CONSTRAINT_PRIMARYKEY
-                     ? cx_error_set(e, CX_ERR_STATE, "result: already submitted (replay)")
-                     : db_fail(L->db, e, "insert result");
-        sqlite3_finalize(st);
-    }
+    rc = db_write_once(L->db, "insert result", DUP_UNIQUE | DUP_PRIMARYKEY,
+                       "result: already submitted (replay)",
+                       "INSERT INTO results VALUES(?,?,?,?,?,?,?)",
+                       PARAMS(P_ID(&job->id), P_ID(enclave_id), P_BLOB(msg, msg_len),
+                              P_BLOB(sig, CX_CHAIN_ED25519_SIG_LEN), P_U64(split.n_payouts),
+                              P_INT(refunded), P_U64(tx->now)),
+                       e);
     if (rc == CX_OK)
         rc = emit(L, tx, CX_LEDGER_EV_RESULT_SUBMITTED, &job->id, &job->pool_id, &tx->sender,
                   split.n_payouts, e);
@@ -985,101 +937,83 @@ static cx_err local_result_submit(cx_ledger *l, const cx_chain_key *signer, cons
     cx_bcs_put_fixed(&w, enclave->b, CX_CHAIN_ID_LEN);
     cx_bcs_put_bytes(&w, statement, statement_len);
     cx_bcs_put_bytes(&w, sig, CX_CHAIN_ED25519_SIG_LEN);
-    uint8_t *args;
-    size_t alen;
-    cx_err rc = cx_bcs_writer_finish(&w, &args, &alen, e);
-    if (rc != CX_OK)
-        return rc;
-    if ((rc = tx_begin(L, e)) != CX_OK) {
-        free(args);
-        return rc;
-    }
     cx_ledger_job j;
     local_tx tx;
+    cx_err rc = tx_start(L, signer, "job::submit_result", &w, &tx, e);
+    if (rc != CX_OK)
+        return rc;
     rc = local_job_get(l, job, &j, e);
-    if (rc == CX_OK)
-        rc = tx_sign_record(L, signer, "job::submit_result", args, alen, &tx, e);
-    free(args);
     if (rc == CX_OK)
         rc = submit_checked(L, l, &tx, &j, enclave, statement, statement_len, sig, e);
     return tx_end(L, rc, e);
 }
 
+static cx_err result_row(sqlite3_stmt *st, void *ctx, cx_error *e)
+{
+    cx_ledger_result *out = ctx;
+    col_id(st, 0, &out->enclave_id);
+    int n = sqlite3_column_bytes(st, 1);
+    out->statement = malloc(n > 0 ? (size_t)n : 1);
+    if (!out->statement)
+        return cx_error_set(e, CX_ERR_NOMEM, "ledger: out of memory");
+    out->statement_len = col_bytes(st, 1, out->statement, (size_t)(n > 0 ? n : 0));
+    col_bytes(st, 2, out->signature, sizeof out->signature);
+    out->accepted_contributors = col_u64(st, 3);
+    out->refunded = sqlite3_column_int(st, 4);
+    out->submitted_ms = col_u64(st, 5);
+    return CX_OK;
+}
+
+typedef struct payout_rows {
+    cx_chain_split *split;
+    size_t cap;
+} payout_rows;
+
+static cx_err payout_row(sqlite3_stmt *st, void *ctx, cx_error *e)
+{
+    payout_rows *pr = ctx;
+    cx_chain_split *sp = pr->split;
+    const char *role = (const char *)sqlite3_column_text(st, 0);
+    uint64_t amount = col_u64(st, 2);
+    if (role && strcmp(role, "protocol") == 0) {
+        sp->protocol_fee = amount;
+    } else if (role && strcmp(role, "operator") == 0) {
+        sp->operator_fee = amount;
+    } else {
+        void *items = sp->payouts;
+        cx_chain_payout *p = grow(&items, &pr->cap, sp->n_payouts, sizeof *p, 16);
+        sp->payouts = items;
+        if (!p)
+            return cx_error_set(e, CX_ERR_NOMEM, "ledger: out of memory");
+        sp->n_payouts++;
+        col_id(st, 1, &p->to);
+        p->amount = amount;
+        sp->contributors_total += amount;
+    }
+    return CX_OK;
+}
+
 static cx_err local_result_get(cx_ledger *l, const cx_chain_id *job, cx_ledger_result *out,
                                cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    cx_err rc = db_prep(L->db,
+    size_t found = 0;
+    cx_err rc = db_read(L->db, "read result",
                         "SELECT enclave_id,statement,signature,accepted,refunded,submitted_ms "
                         "FROM results WHERE job_id=?",
-                        &st, e);
-    if (rc != CX_OK)
-        return rc;
-    bnd |= bind_id(st, 1, job);
-    int s = db_step(st, bnd);
-    if (s == SQLITE_ROW) {
-        out->job_id = *job;
-        col_id(st, 0, &out->enclave_id);
-        int n = sqlite3_column_bytes(st, 1);
-        out->statement = malloc(n > 0 ? (size_t)n : 1);
-        if (!out->statement)
-            rc = cx_error_set(e, CX_ERR_NOMEM, "ledger: out of memory");
-        else
-            out->statement_len = col_bytes(st, 1, out->statement, (size_t)(n > 0 ? n : 0));
-        col_bytes(st, 2, out->signature, sizeof out->signature);
-        out->accepted_contributors = col_u64(st, 3);
-        out->refunded = sqlite3_column_int(st, 4);
-        out->submitted_ms = col_u64(st, 5);
-    } else if (s == SQLITE_DONE) {
+                        PARAMS(P_ID(job)), result_row, out, &found, e);
+    if (rc == CX_OK && !found)
         rc = cx_error_set(e, CX_ERR_NOTFOUND, "ledger: no result for this job");
-    } else {
-        rc = db_fail(L->db, e, "read result");
+    if (rc == CX_OK) {
+        out->job_id = *job;
+        payout_rows pr = {&out->split, 0};
+        if (!out->refunded)
+            rc = db_read(L->db, "read payouts",
+                         "SELECT role,payee,amount FROM payouts WHERE job_id=? AND role!='refund' "
+                         "ORDER BY role,payee",
+                         PARAMS(P_ID(job)), payout_row, &pr, NULL, e);
     }
-    sqlite3_finalize(st);
-    if (rc != CX_OK || out->refunded) {
-        if (rc != CX_OK)
-            cx_ledger_result_free(out);
-        return rc;
-    }
-    if ((rc = db_prep(L->db,
-                      "SELECT role,payee,amount FROM payouts WHERE job_id=? AND role!='refund' "
-                      "ORDER BY role,payee",
-                      &st, e)) != CX_OK) {
-        cx_ledger_result_free(out);
-        return rc;
-    }
-    bnd |= bind_id(st, 1, job);
-    size_t cap = 0;
-    while ((s = db_step(st, bnd)) == SQLITE_ROW) {
-        const char *role = (const char *)sqlite3_column_text(st, 0);
-        uint64_t amount = col_u64(st, 2);
-        if (role && strcmp(role, "protocol") == 0) {
-            out->split.protocol_fee = amount;
-        } else if (role && strcmp(role, "operator") == 0) {
-            out->split.operator_fee = amount;
-        } else {
-            if (out->split.n_payouts == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                cx_chain_payout *nb = realloc(out->split.payouts, nc * sizeof *nb);
-                if (!nb) {
-                    rc = cx_error_set(e, CX_ERR_NOMEM, "ledger: out of memory");
-                    break;
-                }
-                out->split.payouts = nb;
-                cap = nc;
-            }
-            cx_chain_payout *p = &out->split.payouts[out->split.n_payouts++];
-            col_id(st, 1, &p->to);
-            p->amount = amount;
-            out->split.contributors_total += amount;
-        }
-    }
-    if (rc == CX_OK && s != SQLITE_DONE)
-        rc = db_fail(L->db, e, "read payouts");
-    sqlite3_finalize(st);
     if (rc != CX_OK)
         cx_ledger_result_free(out);
     return rc;
@@ -1092,10 +1026,24 @@ static cx_err local_balance_get(cx_ledger *l, const cx_chain_addr *a, uint64_t *
     return balance_read(l->impl, a, out, e);
 }
 
+static cx_err event_row(sqlite3_stmt *st, void *ctx, cx_error *e)
+{
+    (void)e;
+    cx_ledger_event *ev = ctx;
+    ev->seq = col_u64(st, 0);
+    ev->kind = (cx_ledger_event_kind)sqlite3_column_int(st, 1);
+    col_bytes(st, 2, ev->tx_digest, 32);
+    ev->timestamp_ms = col_u64(st, 3);
+    col_id(st, 4, &ev->object_id);
+    col_id(st, 5, &ev->pool_id);
+    col_id(st, 6, &ev->addr);
+    ev->amount = col_u64(st, 7);
+    return CX_OK;
+}
+
 static cx_err local_events_read(cx_ledger *l, const char *cursor, size_t max, cx_ledger_event **out,
                                 size_t *n, char next_cursor[CX_CHAIN_CURSOR_MAX], cx_error *e)
 {
-    int bnd = SQLITE_OK; /* sticky: a failed bind fails the step */
     local_ledger *L = l->impl;
     *out = NULL;
     *n = 0;
@@ -1112,44 +1060,16 @@ static cx_err local_events_read(cx_ledger *l, const char *cursor, size_t max, cx
     snprintf(next_cursor, CX_CHAIN_CURSOR_MAX, "%s", cursor);
     if (max == 0 || max > CX_LOCAL_EVENTS_MAX)
         max = CX_LOCAL_EVENTS_MAX;
-    sqlite3_stmt *st;
-    cx_err rc = db_prep(L->db,
-                        "SELECT seq,kind,tx_digest,timestamp_ms,object_id,pool_id,addr,amount "
-                        "FROM events WHERE seq>? ORDER BY seq LIMIT ?",
-                        &st, e);
-    if (rc != CX_OK)
-        return rc;
-    bnd |= bind_u64(st, 1, after);
-    bnd |= bind_u64(st, 2, max);
-    cx_ledger_event *ev = calloc(max, sizeof *ev);
-    if (!ev) {
-        sqlite3_finalize(st);
-        return cx_error_set(e, CX_ERR_NOMEM, "events: out of memory");
-    }
-    int s;
-    size_t k = 0;
-    while (k < max && (s = db_step(st, bnd)) == SQLITE_ROW) {
-        ev[k].seq = col_u64(st, 0);
-        ev[k].kind = (cx_ledger_event_kind)sqlite3_column_int(st, 1);
-        col_bytes(st, 2, ev[k].tx_digest, 32);
-        ev[k].timestamp_ms = col_u64(st, 3);
-        col_id(st, 4, &ev[k].object_id);
-        col_id(st, 5, &ev[k].pool_id);
-        col_id(st, 6, &ev[k].addr);
-        ev[k].amount = col_u64(st, 7);
-        k++;
-    }
-    if (k < max && s != SQLITE_DONE)
-        rc = db_fail(L->db, e, "read events");
-    sqlite3_finalize(st);
-    if (rc != CX_OK || k == 0) {
-        free(ev);
-        return rc;
-    }
-    snprintf(next_cursor, CX_CHAIN_CURSOR_MAX, "%" PRIu64, ev[k - 1].seq);
-    *out = ev;
-    *n = k;
-    return CX_OK;
+    void *items;
+    cx_err rc =
+        db_list_read(L->db, "read events",
+                     "SELECT seq,kind,tx_digest,timestamp_ms,object_id,pool_id,addr,amount "
+                     "FROM events WHERE seq>? ORDER BY seq LIMIT ?",
+                     PARAMS(P_U64(after), P_U64(max)), sizeof **out, max, event_row, &items, n, e);
+    *out = items;
+    if (rc == CX_OK && *n > 0)
+        snprintf(next_cursor, CX_CHAIN_CURSOR_MAX, "%" PRIu64, (*out)[*n - 1].seq);
+    return rc;
 }
 
 /* ---------------------------------------------------------- open, close -- */

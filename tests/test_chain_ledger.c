@@ -454,6 +454,153 @@ static void test_events_cursor(void **state)
     assert_int_equal(cx_ledger_events_read(f->l, "x1", 3, &ev, &n, next, &e), CX_ERR_ARG);
 }
 
+/* Rows of a ledger table, read straight from the file (the txs table has no API). */
+static long long count_rows(fx *f, const char *table)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* RULES.md §1.1: a refused call leaves nothing behind, not even its signed transaction; an
+ * accepted one records exactly one transaction. */
+static void test_refused_leaves_nothing(void **state)
+{
+    fx *f = *state;
+    static const char *const tables[] = {"txs",           "events", "pools",   "enclaves",
+                                         "contributions", "jobs",   "results", "payouts"};
+    enum { NT = sizeof tables / sizeof tables[0] };
+    long long before[NT];
+    for (size_t t = 0; t < NT; t++)
+        before[t] = count_rows(f, tables[t]);
+    assert_int_equal(before[0], 1 + 1 + NCONTRIB + 1); /* pool, enclave, contributions, job */
+    cx_error e;
+    cx_chain_id id, nopool;
+    memset(nopool.b, 1, 32);
+    uint8_t spec[32] = {0}, blob[32];
+    memset(blob, 0x30, sizeof blob); /* contributor 0's blob */
+    cx_ledger_enclave en = {0};
+    memcpy(en.ed25519_pk, cx_chain_key_public(f->enclave_key), 32); /* already registered */
+    memcpy(en.measurement, f->meas, sizeof f->meas);
+    en.measurement_len = sizeof f->meas;
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t other[32], *msg, sig[64];
+    size_t len;
+    memset(other, 0x99, 32);
+    make_statement(f, &f->job, rows, NCONTRIB, other, &msg, &len, sig);
+    assert_int_equal(
+        cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 5000000, f->now + 1, &id, &e),
+        CX_ERR_STATE);
+    assert_int_equal(
+        cx_ledger_job_create(f->l, f->buyer, &nopool, spec, NULL, 0, 5000, f->now + 1, &id, &e),
+        CX_ERR_NOTFOUND);
+    assert_int_equal(cx_ledger_contribution_register(f->l, f->anyone, &f->pool, blob, 32, &id, &e),
+                     CX_ERR_STATE);
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id, &e), CX_ERR_STATE);
+    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_ERR_STATE);
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+                     CX_ERR_AUTH);
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &nopool, &f->enclave, msg, len, sig, &e),
+                     CX_ERR_NOTFOUND);
+    free(msg);
+    for (size_t t = 0; t < NT; t++)
+        if (count_rows(f, tables[t]) != before[t])
+            fail_msg("a refused call left rows in %s", tables[t]);
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 900000);
+    /* one accepted call: one transaction, one event, one object */
+    blob[0] = 0x01;
+    assert_int_equal(cx_ledger_contribution_register(f->l, f->anyone, &f->pool, blob, 32, &id, &e),
+                     CX_OK);
+    assert_int_equal(count_rows(f, "txs"), before[0] + 1);
+    assert_int_equal(count_rows(f, "events"), before[1] + 1);
+    assert_int_equal(count_rows(f, "contributions"), before[4] + 1);
+}
+
+/* Lists longer than their first allocation come back whole and in order; gets of unknown ids
+ * name what is missing. */
+static void test_lists_and_gets(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    enum { MORE_BLOBS = 40, MORE_ENCLAVES = 9 };
+    cx_chain_id ids[MORE_BLOBS], enc[MORE_ENCLAVES];
+    for (int i = 0; i < MORE_BLOBS; i++) {
+        uint8_t blob[3] = {'x', (uint8_t)i, (uint8_t)(i * 7)};
+        assert_int_equal(cx_ledger_contribution_register(f->l, f->anyone, &f->pool, blob,
+                                                         sizeof blob, &ids[i], &e),
+                         CX_OK);
+    }
+    cx_ledger_contribution *cs;
+    size_t n;
+    assert_int_equal(cx_ledger_contributions_list(f->l, &f->pool, &cs, &n, NULL), CX_OK);
+    assert_int_equal(n, NCONTRIB + MORE_BLOBS);
+    for (int i = 0; i < MORE_BLOBS; i++) {
+        const cx_ledger_contribution *c = &cs[NCONTRIB + i];
+        assert_true(cx_chain_id_equal(&c->id, &ids[i]));
+        assert_true(cx_chain_id_equal(&c->pool_id, &f->pool));
+        assert_true(cx_chain_id_equal(&c->contributor, cx_chain_key_address(f->anyone)));
+        assert_int_equal(c->blob_id_len, 3);
+        assert_int_equal(c->blob_id[1], i);
+        assert_int_equal(c->created_ms, f->now);
+    }
+    free(cs);
+    /* enclaves of the pool: newest first */
+    for (int i = 0; i < MORE_ENCLAVES; i++) {
+        f->now += 1000;
+        cx_ledger_enclave en = {0};
+        memset(en.ed25519_pk, 0x60 + i, 32);
+        memcpy(en.measurement, f->meas, sizeof f->meas);
+        en.measurement_len = sizeof f->meas;
+        assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &enc[i], &e), CX_OK);
+    }
+    cx_ledger_enclave *list;
+    assert_int_equal(cx_ledger_enclaves_for_pool(f->l, &f->pool, &list, &n, NULL), CX_OK);
+    assert_int_equal(n, 1 + MORE_ENCLAVES);
+    for (int i = 0; i < MORE_ENCLAVES; i++) {
+        const cx_ledger_enclave *en = &list[MORE_ENCLAVES - 1 - i];
+        assert_true(cx_chain_id_equal(&en->id, &enc[i]));
+        assert_int_equal(en->ed25519_pk[0], 0x60 + i);
+        assert_int_equal(en->measurement_len, sizeof f->meas);
+        assert_true(cx_chain_id_equal(&en->registered_by, cx_chain_key_address(f->anyone)));
+    }
+    assert_true(cx_chain_id_equal(&list[MORE_ENCLAVES].id, &f->enclave));
+    free(list);
+    cx_ledger_enclave one;
+    assert_int_equal(cx_ledger_enclave_get(f->l, &enc[3], &one, NULL), CX_OK);
+    assert_int_equal(one.ed25519_pk[31], 0x63);
+    cx_ledger_job j;
+    assert_int_equal(cx_ledger_job_get(f->l, &f->job, &j, NULL), CX_OK);
+    assert_true(cx_chain_id_equal(&j.id, &f->job));
+    assert_true(cx_chain_id_equal(&j.pool_id, &f->pool));
+    assert_true(cx_chain_id_equal(&j.buyer, cx_chain_key_address(f->buyer)));
+    assert_int_equal(j.payment, 100000);
+    assert_int_equal(j.spec_blob_id_len, 4);
+    assert_memory_equal(j.spec_blob_id, "spec", 4);
+    /* unknown ids */
+    cx_chain_id none;
+    memset(none.b, 0xab, 32);
+    cx_ledger_pool p;
+    cx_ledger_result r;
+    assert_int_equal(cx_ledger_pool_get(f->l, &none, &p, &e), CX_ERR_NOTFOUND);
+    assert_non_null(strstr(e.msg, "no pool 0xabab"));
+    assert_int_equal(cx_ledger_enclave_get(f->l, &none, &one, &e), CX_ERR_NOTFOUND);
+    assert_non_null(strstr(e.msg, "no enclave 0xabab"));
+    assert_int_equal(cx_ledger_job_get(f->l, &none, &j, &e), CX_ERR_NOTFOUND);
+    assert_non_null(strstr(e.msg, "no job 0xabab"));
+    assert_int_equal(cx_ledger_result_get(f->l, &f->job, &r, &e), CX_ERR_NOTFOUND);
+    assert_int_equal(cx_ledger_enclaves_for_pool(f->l, &none, &list, &n, &e), CX_ERR_NOTFOUND);
+    assert_null(list);
+    assert_int_equal(n, 0);
+}
+
 static void test_schema_version(void **state)
 {
     fx *f = *state;
@@ -498,6 +645,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deadline_refunds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_and_blob_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_cursor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lists_and_gets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
