@@ -9,13 +9,13 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/bn.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include "x509_verify.h"
 
 /* NVIDIA Device Identity CA (nvtrust verifier/certs/verifier_device_root.pem), the pin. */
 static const char nvidia_root_pem[] =
@@ -207,14 +207,6 @@ static cx_err asn1_time_seconds(const ASN1_TIME *t, int64_t *out, cx_error *e)
     return CX_OK;
 }
 
-static void cert_cn(X509 *c, char *out, size_t cap)
-{
-    out[0] = '\0';
-    X509_NAME *n = X509_get_subject_name(c);
-    if (!n || X509_NAME_get_text_by_NID(n, NID_commonName, out, (int)cap) < 0)
-        snprintf(out, cap, "(no CN)");
-}
-
 /* Reads up to max certificates; a trailing "no start line" is the normal end. */
 static cx_err pem_read_certs(const char *pem, size_t len, STACK_OF(X509) * *out, int max,
                              const char *what, cx_error *e)
@@ -288,7 +280,7 @@ static cx_err check_validity(STACK_OF(X509) * certs, X509 *root, int64_t at,
             asn1_time_seconds(X509_get0_notAfter(c), &na, e) != CX_OK)
             return CX_ERR_FORMAT;
         char cn[128];
-        cert_cn(c, cn, sizeof cn);
+        cx_attest_cert_cn(c, cn, sizeof cn);
         if (at > na) {
             fail_check(r, &r->chain, "expired", e,
                        "certificate %d (%s) expired at %lld, verification time %lld", i < n ? i : 4,
@@ -308,11 +300,9 @@ static cx_err check_validity(STACK_OF(X509) * certs, X509 *root, int64_t at,
 static cx_err verify_chain(STACK_OF(X509) * certs, X509 *root, cx_gpu_verify_result *r, cx_error *e)
 {
     /* nvtrust drops the device-supplied root and chains to its bundled one. */
-    STACK_OF(X509) *untrusted = sk_X509_new_null();
-    X509_STORE *store = X509_STORE_new();
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    STACK_OF(X509) *untrusted = sk_X509_new_null(), *built = NULL;
     cx_err rc = CX_OK;
-    if (!untrusted || !store || !ctx) {
+    if (!untrusted) {
         rc = cx_error_set(e, CX_ERR_NOMEM, "chain: out of memory");
         goto done;
     }
@@ -321,30 +311,17 @@ static cx_err verify_chain(STACK_OF(X509) * certs, X509 *root, cx_gpu_verify_res
             rc = cx_error_set(e, CX_ERR_NOMEM, "chain: out of memory");
             goto done;
         }
-    if (X509_STORE_add_cert(store, root) != 1) {
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "chain: adding the root");
+    /* Time is checked by check_validity (NULL: none here). */
+    cx_attest_chain_fail why;
+    rc = cx_attest_chain_verify(sk_X509_value(certs, 0), untrusted, root, NULL, 0, &built, &why,
+                                e);
+    if (rc != CX_OK)
+        goto done;
+    if (!built) {
+        fail_check(r, &r->chain, "chain", e, "certificate %d (%s): %s", why.depth, why.cn,
+                   X509_verify_cert_error_string(why.err));
         goto done;
     }
-    if (X509_STORE_CTX_init(ctx, store, sk_X509_value(certs, 0), untrusted) != 1) {
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "chain: X509_STORE_CTX_init");
-        goto done;
-    }
-    /* Time is checked by check_validity; partial chains are never accepted. */
-    X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
-    int ok = X509_verify_cert(ctx);
-    if (ok != 1) {
-        int err = X509_STORE_CTX_get_error(ctx);
-        int depth = X509_STORE_CTX_get_error_depth(ctx);
-        char cn[128] = "?";
-        X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
-        if (bad)
-            cert_cn(bad, cn, sizeof cn);
-        ERR_clear_error();
-        fail_check(r, &r->chain, "chain", e, "certificate %d (%s): %s", depth, cn,
-                   X509_verify_cert_error_string(err));
-        goto done;
-    }
-    STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(ctx);
     if (sk_X509_num(built) != CX_GPU_CHAIN_CERTS) {
         fail_check(r, &r->chain, "chain", e, "built chain has %d certificates, expected %d",
                    sk_X509_num(built), CX_GPU_CHAIN_CERTS);
@@ -361,8 +338,7 @@ static cx_err verify_chain(STACK_OF(X509) * certs, X509 *root, cx_gpu_verify_res
     if (r->chain != CX_GPU_CHECK_FAILED)
         r->chain = CX_GPU_CHECK_PASSED;
 done:
-    X509_STORE_CTX_free(ctx);
-    X509_STORE_free(store);
+    sk_X509_pop_free(built, X509_free);
     sk_X509_free(untrusted);
     return rc;
 }
@@ -370,51 +346,20 @@ done:
 static cx_err verify_signature(const uint8_t *report, const cx_gpu_report *rep, X509 *leaf,
                                cx_gpu_verify_result *r, cx_error *e)
 {
-    EVP_PKEY *pk = X509_get0_pubkey(leaf);
-    char group[64] = "";
-    size_t glen = 0;
-    if (!pk || EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC ||
-        EVP_PKEY_get_group_name(pk, group, sizeof group, &glen) != 1 ||
-        strcmp(group, "secp384r1") != 0) {
-        ERR_clear_error();
-        fail_check(r, &r->signature, "signature", e, "leaf key is not ECDSA P-384");
-        return CX_OK;
-    }
-    cx_err rc = CX_OK;
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *br = BN_bin2bn(rep->signature, 48, NULL);
-    BIGNUM *bs = BN_bin2bn(rep->signature + 48, 48, NULL);
-    unsigned char *der = NULL;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!sig || !br || !bs || !md || ECDSA_SIG_set0(sig, br, bs) != 1) {
-        BN_free(br);
-        BN_free(bs);
-        rc = cx_error_openssl(e, CX_ERR_NOMEM, "signature: building ECDSA_SIG");
-        goto done;
-    }
-    int derlen = i2d_ECDSA_SIG(sig, &der);
-    if (derlen <= 0) {
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "signature: encoding");
-        goto done;
-    }
-    if (EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, pk) != 1) {
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "signature: EVP_DigestVerifyInit");
-        goto done;
-    }
-    int ok = EVP_DigestVerify(md, der, (size_t)derlen, report, rep->signed_len);
-    ERR_clear_error();
-    if (ok == 1)
+    cx_es384_verdict verdict;
+    cx_err rc = cx_attest_es384_verify(leaf, rep->signature, report, rep->signed_len, &verdict, e);
+    if (rc != CX_OK)
+        return rc;
+    if (verdict == CX_ES384_VALID)
         r->signature = CX_GPU_CHECK_PASSED;
+    else if (verdict == CX_ES384_BAD_KEY)
+        fail_check(r, &r->signature, "signature", e, "leaf key is not ECDSA P-384");
     else
         fail_check(r, &r->signature, "signature", e,
                    "ECDSA P-384/SHA-384 over the first %zu bytes does not verify with the "
                    "leaf key",
                    rep->signed_len);
-done:
-    OPENSSL_free(der);
-    ECDSA_SIG_free(sig);
-    EVP_MD_CTX_free(md);
-    return rc;
+    return CX_OK;
 }
 
 /* FWID = last 48 bytes of the leaf's TCG DICE TcbInfo extension (LGV extract_fwid). */
@@ -563,7 +508,7 @@ cx_err cx_gpu_verify(const uint8_t *report, size_t report_len, const char *chain
     }
     X509 *root = sk_X509_value(roots, 0);
     X509 *leaf = sk_X509_value(certs, 0);
-    cert_cn(leaf, r->leaf_subject, sizeof r->leaf_subject);
+    cx_attest_cert_cn(leaf, r->leaf_subject, sizeof r->leaf_subject);
 
     if (sk_X509_num(certs) != CX_GPU_CHAIN_CERTS) {
         fail_check(r, &r->chain, "chain", e, "%d certificates, expected exactly %d",

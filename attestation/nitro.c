@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include <openssl/bio.h>
-#include <openssl/ecdsa.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+
+#include "x509_verify.h"
 
 /* AWS Nitro Enclaves root G1, from https://aws-nitro-enclaves.amazonaws.com/AWS_NitroEnclaves_Root-G1.zip
  * (the same text as shared/testdata/attestation/nitro/aws_nitro_root_g1.pem and Sui's
@@ -75,22 +75,11 @@ static int subject_has_sim_mark(X509 *x)
     return 0;
 }
 
-static void cn_of(X509 *x, char *out, size_t cap)
-{
-    out[0] = 0;
-    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)cap);
-}
-
 typedef struct vctx {
     cx_nitro_check failed;
     X509 *root, *leaf;
-    STACK_OF(X509) *untrusted;
-    X509_STORE *store;
-    X509_STORE_CTX *sctx;
-    EVP_MD_CTX *md;
+    STACK_OF(X509) *untrusted, *built;
     uint8_t *tbs;
-    ECDSA_SIG *sig;
-    unsigned char *sig_der;
 } vctx;
 
 static cx_err fail(vctx *v, cx_nitro_check c, cx_err code, cx_error *e, const char *fmt, ...)
@@ -140,9 +129,7 @@ static cx_err check_chain(vctx *v, const cx_nitro_doc *d, uint64_t at_ms, cx_err
     if (!v->leaf)
         return fail(v, CX_NITRO_CHECK_FORMAT, CX_ERR_FORMAT, e, "format: certificate is not DER X.509");
     v->untrusted = sk_X509_new_null();
-    v->store = X509_STORE_new();
-    v->sctx = X509_STORE_CTX_new();
-    if (!v->untrusted || !v->store || !v->sctx)
+    if (!v->untrusted)
         return cx_error_set(e, CX_ERR_NOMEM, "chain: out of memory");
     for (size_t i = 1; i < d->cabundle_count; i++) {
         X509 *x = der_to_x509(d->cabundle[i], d->cabundle_len[i]);
@@ -154,33 +141,26 @@ static cx_err check_chain(vctx *v, const cx_nitro_doc *d, uint64_t at_ms, cx_err
             return cx_error_set(e, CX_ERR_NOMEM, "chain: out of memory");
         }
     }
-    if (X509_STORE_add_cert(v->store, v->root) != 1)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "chain: X509_STORE_add_cert");
-    if (X509_STORE_CTX_init(v->sctx, v->store, v->leaf, v->untrusted) != 1)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "chain: X509_STORE_CTX_init");
-    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(v->sctx);
-    X509_VERIFY_PARAM_set_time(param, (time_t)(at_ms / 1000));
-    X509_VERIFY_PARAM_set_depth(param, (int)CX_NITRO_CABUNDLE_MAX);
-    int ok = X509_verify_cert(v->sctx);
-    if (ok != 1) {
-        int err = X509_STORE_CTX_get_error(v->sctx);
-        int depth = X509_STORE_CTX_get_error_depth(v->sctx);
-        char cn[128] = "?";
-        X509 *bad = X509_STORE_CTX_get_current_cert(v->sctx);
-        if (bad)
-            cn_of(bad, cn, sizeof cn);
-        if (err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID)
+    const time_t at = (time_t)(at_ms / 1000);
+    cx_attest_chain_fail why;
+    cx_err rc = cx_attest_chain_verify(v->leaf, v->untrusted, v->root, &at,
+                                       (int)CX_NITRO_CABUNDLE_MAX, &v->built, &why, e);
+    if (rc != CX_OK)
+        return rc;
+    if (!v->built) {
+        if (why.err == X509_V_ERR_CERT_HAS_EXPIRED || why.err == X509_V_ERR_CERT_NOT_YET_VALID)
             return fail(v, CX_NITRO_CHECK_EXPIRED, CX_ERR_VERIFY, e,
-                        "expired: certificate '%s' (depth %d) is %s at %llu ms", cn, depth,
-                        err == X509_V_ERR_CERT_HAS_EXPIRED ? "expired" : "not yet valid",
+                        "expired: certificate '%s' (depth %d) is %s at %llu ms", why.cn,
+                        why.depth,
+                        why.err == X509_V_ERR_CERT_HAS_EXPIRED ? "expired" : "not yet valid",
                         (unsigned long long)at_ms);
         return fail(v, CX_NITRO_CHECK_CHAIN, CX_ERR_VERIFY, e,
-                    "chain: certificate '%s' (depth %d): %s", cn, depth,
-                    X509_verify_cert_error_string(err));
+                    "chain: certificate '%s' (depth %d): %s", why.cn, why.depth,
+                    X509_verify_cert_error_string(why.err));
     }
     /* The path must be exactly [certificate] + reverse(cabundle) (NSM-DOC §3.2.3). */
-    STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(v->sctx);
-    if (!built || (size_t)sk_X509_num(built) != d->cabundle_count + 1)
+    STACK_OF(X509) *built = v->built;
+    if ( (size_t)sk_X509_num(built) != d->cabundle_count + 1)
         return fail(v, CX_NITRO_CHECK_CHAIN, CX_ERR_VERIFY, e,
                     "chain: path does not use every cabundle certificate");
     for (size_t i = 1; i < d->cabundle_count; i++)
@@ -197,32 +177,19 @@ static cx_err check_chain(vctx *v, const cx_nitro_doc *d, uint64_t at_ms, cx_err
 
 static cx_err check_signature(vctx *v, const cx_nitro_doc *d, cx_error *e)
 {
-    EVP_PKEY *pk = X509_get0_pubkey(v->leaf);
-    if (!pk || !EVP_PKEY_is_a(pk, "EC") || EVP_PKEY_get_bits(pk) != 384)
-        return fail(v, CX_NITRO_CHECK_SIGNATURE, CX_ERR_VERIFY, e,
-                    "signature: leaf key is not EC P-384");
     size_t tbs_len = 0;
     cx_err rc = cx_cose_sig_structure(d->protected_hdr, d->protected_hdr_len, d->payload,
                                       d->payload_len, &v->tbs, &tbs_len, e);
     if (rc != CX_OK)
         return rc;
-    /* COSE carries raw r||s; OpenSSL verifies DER ECDSA-Sig-Value. */
-    BIGNUM *r = BN_bin2bn(d->signature, 48, NULL);
-    BIGNUM *s = BN_bin2bn(d->signature + 48, 48, NULL);
-    v->sig = ECDSA_SIG_new();
-    if (!r || !s || !v->sig || ECDSA_SIG_set0(v->sig, r, s) != 1) {
-        BN_free(r);
-        BN_free(s);
-        return cx_error_openssl(e, CX_ERR_NOMEM, "signature: ECDSA_SIG");
-    }
-    int dlen = i2d_ECDSA_SIG(v->sig, &v->sig_der);
-    if (dlen <= 0)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "signature: i2d_ECDSA_SIG");
-    v->md = EVP_MD_CTX_new();
-    if (!v->md || EVP_DigestVerifyInit(v->md, NULL, EVP_sha384(), NULL, pk) != 1)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "signature: EVP_DigestVerifyInit");
-    int ok = EVP_DigestVerify(v->md, v->sig_der, (size_t)dlen, v->tbs, tbs_len);
-    if (ok != 1)
+    cx_es384_verdict verdict;
+    rc = cx_attest_es384_verify(v->leaf, d->signature, v->tbs, tbs_len, &verdict, e);
+    if (rc != CX_OK)
+        return rc;
+    if (verdict == CX_ES384_BAD_KEY)
+        return fail(v, CX_NITRO_CHECK_SIGNATURE, CX_ERR_VERIFY, e,
+                    "signature: leaf key is not EC P-384");
+    if (verdict != CX_ES384_VALID)
         return fail(v, CX_NITRO_CHECK_SIGNATURE, CX_ERR_VERIFY, e,
                     "signature: COSE_Sign1 ES384 signature does not verify with the leaf key");
     return CX_OK;
@@ -295,12 +262,8 @@ cx_err cx_nitro_verify(const uint8_t *buf, size_t len, const cx_nitro_policy *po
     X509_free(v.root);
     X509_free(v.leaf);
     sk_X509_pop_free(v.untrusted, X509_free);
-    X509_STORE_CTX_free(v.sctx);
-    X509_STORE_free(v.store);
-    EVP_MD_CTX_free(v.md);
+    sk_X509_pop_free(v.built, X509_free);
     free(v.tbs);
-    ECDSA_SIG_free(v.sig);
-    OPENSSL_free(v.sig_der);
     if (failed)
         *failed = rc == CX_OK ? CX_NITRO_CHECK_OK
                   : v.failed  ? v.failed

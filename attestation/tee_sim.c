@@ -14,6 +14,7 @@
  *   A real enclave never writes its keys anywhere. */
 #include "attest_cbor.h"
 #include "tee_internal.h"
+#include "x509_verify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +24,6 @@
 #include <unistd.h>
 
 #include <openssl/bn.h>
-#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -311,31 +311,6 @@ static cx_err der_of(X509 *x, uint8_t **out, size_t *len, cx_error *e)
     return CX_OK;
 }
 
-/* ECDSA P-384 / SHA-384 over tbs, as COSE wants it: raw r||s, 48 bytes each. */
-static cx_err es384_sign(EVP_PKEY *key, const uint8_t *tbs, size_t tbs_len, uint8_t sig[96],
-                         cx_error *e)
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char der[128];
-    size_t der_len = sizeof der;
-    ECDSA_SIG *s = NULL;
-    cx_err rc = CX_OK;
-    if (!md || EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, key) != 1 ||
-        EVP_DigestSign(md, der, &der_len, tbs, tbs_len) != 1) {
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "tee sim: ES384 signature");
-        goto out;
-    }
-    const unsigned char *p = der;
-    s = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    if (!s || BN_bn2binpad(ECDSA_SIG_get0_r(s), sig, 48) != 48 ||
-        BN_bn2binpad(ECDSA_SIG_get0_s(s), sig + 48, 48) != 48)
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "tee sim: ECDSA signature to r||s");
-out:
-    ECDSA_SIG_free(s);
-    EVP_MD_CTX_free(md);
-    return rc;
-}
-
 static cx_err sim_attest(cx_tee *t, const uint8_t *ud, size_t ud_len, const uint8_t *nonce,
                          size_t nonce_len, const uint8_t *pk, size_t pk_len, uint8_t **doc,
                          size_t *doc_len, cx_error *e)
@@ -401,9 +376,11 @@ static cx_err sim_attest(cx_tee *t, const uint8_t *ud, size_t ud_len, const uint
     if (rc != CX_OK)
         goto out;
     uint8_t sig[96];
-    rc = es384_sign(leaf_key, tbs, tbs_len, sig, e);
-    if (rc != CX_OK)
+    rc = cx_attest_es384_sign(leaf_key, tbs, tbs_len, sig, e);
+    if (rc != CX_OK) {
+        cx_error_prefix(e, "tee sim: ");
         goto out;
+    }
     d_head(&cose, 4, 4);
     d_bytes(&cose, prot, sizeof prot);
     d_head(&cose, 5, 0);

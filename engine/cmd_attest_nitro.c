@@ -11,16 +11,18 @@
 #include <openssl/bio.h>
 #include <openssl/x509.h>
 
+#include "attest_inspect.h"
 #include "cx_attest.h"
 
 #define DOC_FILE_MAX (4u * CX_NITRO_DOC_MAX) /* hex text of the largest document, and slack */
 
-/* Read a document: raw CBOR bytes, or its hex text (what Nautilus' /get_attestation returns). */
-static cx_err read_doc(const char *path, uint8_t **doc, size_t *len, cx_error *e)
+/* Read a document: raw CBOR bytes, or its hex text (what Nautilus' /get_attestation returns);
+ * max bounds the file. */
+static cx_err read_doc(const char *path, size_t max, uint8_t **doc, size_t *len, cx_error *e)
 {
     uint8_t *raw = NULL;
     size_t n = 0;
-    cx_err rc = cx_file_read_all(path, DOC_FILE_MAX, &raw, &n, e);
+    cx_err rc = cx_file_read_all(path, max, &raw, &n, e);
     if (rc != CX_OK)
         return rc;
     size_t lo = 0, hi = n;
@@ -55,12 +57,7 @@ static cx_err read_doc(const char *path, uint8_t **doc, size_t *len, cx_error *e
 
 static json_t *hex_or_null(int has, const uint8_t *p, size_t n)
 {
-    if (!has)
-        return json_null();
-    char *h = cx_hex_dup(p, n);
-    json_t *j = h ? json_string(h) : NULL;
-    free(h);
-    return j;
+    return has ? attest_hex_json(p, n) : json_null();
 }
 
 static json_t *doc_to_json(const cx_nitro_doc *d)
@@ -197,7 +194,7 @@ int cmd_attest_verify_nitro(cx_cli *cli, int argc, char **argv)
     cx_error e = {0};
     uint8_t *doc = NULL, *root = NULL;
     size_t doc_len = 0, root_len = 0;
-    if (read_doc(doc_path, &doc, &doc_len, &e) != CX_OK)
+    if (read_doc(doc_path, DOC_FILE_MAX, &doc, &doc_len, &e) != CX_OK)
         return cli_fail(cli, &e);
     if (root_path) {
         if (cx_file_read_all(root_path, 1u << 20, &root, &root_len, &e) != CX_OK) {
@@ -318,8 +315,8 @@ static int inspect_nitro(cx_cli *cli, const uint8_t *buf, size_t len)
     return out;
 }
 
-/* Artefact kinds that inspect recognises, tried in order. GPU reports, evidence JSON (F2) and
- * result bundles (G) add a line here: a cheap detector on the bytes and a printer. */
+/* Artefact kinds that inspect recognises, tried in order: a cheap detector on the bytes and a
+ * printer (the non-Nitro ones live in attest_inspect.c). */
 typedef struct inspect_kind {
     const char *name;
     int (*detect)(const uint8_t *buf, size_t len);
@@ -334,6 +331,9 @@ static int detect_nitro(const uint8_t *buf, size_t len)
 
 static const inspect_kind INSPECT_KINDS[] = {
     {"nitro", detect_nitro, inspect_nitro},
+    {"gpu_report", attest_detect_gpu_report, attest_inspect_gpu_report},
+    {"gpu_evidence", attest_detect_gpu_evidence, attest_inspect_gpu_evidence},
+    {"result_bundle", attest_detect_bundle, attest_inspect_bundle},
     {NULL, NULL, NULL},
 };
 
@@ -342,7 +342,10 @@ int cmd_attest_inspect(cx_cli *cli, int argc, char **argv)
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx attest inspect FILE [--json]\n\n"
                "Detects the kind of attestation artefact in FILE and prints it for a person\n"
-               "without verifying it. Known kinds: AWS Nitro attestation document (raw or hex).\n");
+               "without verifying it. Known kinds: AWS Nitro attestation document (raw or hex),\n"
+               "NVIDIA GPU report (raw SPDM GET_MEASUREMENTS || MEASUREMENTS), GPU evidence\n"
+               "JSON (the list NVIDIA's tools read), CloakX result bundle (chain/RULES.md §5).\n"
+               "A file that does not parse as its kind is refused with exit 3.\n");
         return CX_EXIT_OK;
     }
     const char *path = NULL;
@@ -358,7 +361,8 @@ int cmd_attest_inspect(cx_cli *cli, int argc, char **argv)
     cx_error e = {0};
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (read_doc(path, &buf, &len, &e) != CX_OK)
+    /* the largest kind is the result bundle; each parser applies its own limit */
+    if (read_doc(path, CX_BUNDLE_MAX_BYTES, &buf, &len, &e) != CX_OK)
         return cli_fail(cli, &e);
     for (const inspect_kind *k = INSPECT_KINDS; k->name; k++)
         if (k->detect(buf, len)) {

@@ -16,44 +16,39 @@ int cmd_balance(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *key = NULL, *addr_s = NULL, *faucet_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--key", &key) ||
-            cx_job_opt(argc, argv, &i, "--address", &addr_s) ||
-            cx_job_opt(argc, argv, &i, "--faucet", &faucet_s))
-            continue;
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
-    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+                           {.name = "--key", .val = &key},
+                           {.name = "--address", .val = &addr_s},
+                           {.name = "--faucet", .val = &faucet_s},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!ledger_url || (!key == !addr_s))
         return cli_usage(cli, "--ledger and one of --key or --address are required");
     cx_error e;
     cx_error_clear(&e);
-    cx_ledger *l = NULL;
-    cx_chain_key *k = NULL;
+    cx_role r = {0};
     cx_chain_addr a;
     uint64_t faucet = 0, bal = 0;
     int rc = CX_EXIT_OK;
     if (faucet_s && cx_job_parse_u64(faucet_s, "--faucet", &faucet, &e) != CX_OK)
         return cli_fail(cli, &e);
-    if (key) {
-        if (cx_job_identity_load(key, &k, &e) != CX_OK)
-            goto fail;
-        a = *cx_chain_key_address(k);
-    } else if (cx_chain_id_from_hex(addr_s, &a, &e) != CX_OK) {
+    if (!key && cx_chain_id_from_hex(addr_s, &a, &e) != CX_OK)
         goto fail;
-    }
-    if (cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK)
+    if (cx_role_open(&r, key, ledger_url, NULL, &cli->log, &e) != CX_OK)
         goto fail;
-    if (faucet_s && cx_ledger_local_faucet(l, &a, faucet, &e) != CX_OK)
+    if (key)
+        a = *cx_chain_key_address(r.key);
+    if (faucet_s && cx_ledger_local_faucet(r.ledger, &a, faucet, &e) != CX_OK)
         goto fail;
-    if (cx_ledger_balance_get(l, &a, &bal, &e) != CX_OK)
+    if (cx_ledger_balance_get(r.ledger, &a, &bal, &e) != CX_OK)
         goto fail;
     char hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_chain_id_to_hex(&a, hex);
     if (cli->json) {
         json_t *j = json_pack("{s:s, s:I, s:s}", "address", hex, "balance", (json_int_t)bal,
-                              "ledger", cx_ledger_backend_name(l));
+                              "ledger", cx_ledger_backend_name(r.ledger));
         if (faucet_s)
             json_object_set_new(j, "faucet_simulated", json_integer((json_int_t)faucet));
         rc = cli_print_json(cli, j);
@@ -66,7 +61,6 @@ int cmd_balance(cx_cli *cli, int argc, char **argv)
 fail:
     rc = cli_fail(cli, &e);
 done:
-    cx_ledger_close(l);
-    cx_chain_key_free(k);
+    cx_role_close(&r);
     return rc;
 }

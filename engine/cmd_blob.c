@@ -91,6 +91,20 @@ static int parse_args(cx_cli *cli, int argc, char **argv, int maxpos, blob_args 
     return 0;
 }
 
+/* Each sub-command's start: with --help its usage and the store options (*rc = 0), else its
+ * arguments (*rc = a usage error's code, or 0). Returns 1 when the command is done. */
+static int blob_begin(cx_cli *cli, int argc, char **argv, const char *usage, int npos, blob_args *a,
+                      int *rc)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("%s\n%s", usage, BLOB_OPTS_HELP);
+        *rc = CX_EXIT_OK;
+        return 1;
+    }
+    *rc = parse_args(cli, argc, argv, npos, a);
+    return *rc != 0;
+}
+
 static int open_store(cx_cli *cli, const blob_args *a, cx_store **s)
 {
     cx_store_options o;
@@ -130,17 +144,14 @@ static cx_err fd_read(void *ctx, void *buf, size_t len, size_t *got, cx_error *e
 
 static int blob_put(cx_cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: cloakx blob put --store URL [store options] FILE|-\n\n"
-               "Stores FILE (or stdin) and prints its blob id ({\"blob_id\":...} with --json).\n"
-               "Input is streamed; Walrus blobs above the part size become parts + a\n"
-               "manifest blob whose id is printed.\n\n%s",
-               BLOB_OPTS_HELP);
-        return CX_EXIT_OK;
-    }
     blob_args a;
-    int rc = parse_args(cli, argc, argv, 1, &a);
-    if (rc)
+    int rc;
+    if (blob_begin(cli, argc, argv,
+                   "usage: cloakx blob put --store URL [store options] FILE|-\n\n"
+                   "Stores FILE (or stdin) and prints its blob id ({\"blob_id\":...} with "
+                   "--json).\nInput is streamed; Walrus blobs above the part size become parts "
+                   "+ a\nmanifest blob whose id is printed.\n",
+                   1, &a, &rc))
         return rc;
     fd_src src = {STDIN_FILENO, "stdin"};
     if (strcmp(a.pos[0], "-") != 0) {
@@ -184,17 +195,14 @@ static int blob_put(cx_cli *cli, int argc, char **argv)
 
 static int blob_get(cx_cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: cloakx blob get --store URL [store options] ID OUT|-\n\n"
-               "Fetches blob ID into OUT (written to a temporary file and renamed only when\n"
-               "complete, so OUT never holds a partial blob) or to stdout with '-'.\n"
-               "A missing or expired blob exits 1 (error kind \"not found\").\n\n%s",
-               BLOB_OPTS_HELP);
-        return CX_EXIT_OK;
-    }
     blob_args a;
-    int rc = parse_args(cli, argc, argv, 2, &a);
-    if (rc)
+    int rc;
+    if (blob_begin(cli, argc, argv,
+                   "usage: cloakx blob get --store URL [store options] ID OUT|-\n\n"
+                   "Fetches blob ID into OUT (written to a temporary file and renamed only when\n"
+                   "complete, so OUT never holds a partial blob) or to stdout with '-'.\n"
+                   "A missing or expired blob exits 1 (error kind \"not found\").\n",
+                   2, &a, &rc))
         return rc;
     const char *id = a.pos[0], *outp = a.pos[1];
     int to_stdout = strcmp(outp, "-") == 0;
@@ -242,16 +250,13 @@ static int blob_get(cx_cli *cli, int argc, char **argv)
 
 static int blob_stat(cx_cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: cloakx blob stat --store URL [store options] ID\n\n"
-               "Prints the blob's size and, for Walrus, whether ID names a CloakX manifest\n"
-               "and of how many parts.\n\n%s",
-               BLOB_OPTS_HELP);
-        return CX_EXIT_OK;
-    }
     blob_args a;
-    int rc = parse_args(cli, argc, argv, 1, &a);
-    if (rc)
+    int rc;
+    if (blob_begin(cli, argc, argv,
+                   "usage: cloakx blob stat --store URL [store options] ID\n\n"
+                   "Prints the blob's size and, for Walrus, whether ID names a CloakX manifest\n"
+                   "and of how many parts.\n",
+                   1, &a, &rc))
         return rc;
     cx_store *s = NULL;
     if ((rc = open_store(cli, &a, &s)) != 0)

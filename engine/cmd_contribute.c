@@ -90,28 +90,22 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
         cx_error_set(&e, CX_ERR_NOMEM, "out of memory");
         return cli_fail(cli, &e);
     }
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
-            cx_job_opt(argc, argv, &i, "--key", &key) ||
-            cx_job_opt(argc, argv, &i, "--pool", &pool_s) ||
-            cx_job_opt(argc, argv, &i, "--devca", &devca_s) ||
-            cx_job_opt(argc, argv, &i, "--enclave", &enclave_s) ||
-            cx_job_opt(argc, argv, &i, "--blob", &blob))
-            continue;
-        if (strcmp(argv[i], "--allow-simulated") == 0)
-            allow_sim = 1;
-        else if (strcmp(argv[i], "--no-register") == 0)
-            no_register = 1;
-        else if (argv[i][0] != '-')
-            files[n_files++] = argv[i];
-        else {
-            free(files);
-            return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-        }
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+                           {.name = "--store", .val = &store_url, .env = "CLOAKX_STORE"},
+                           {.name = "--key", .val = &key},
+                           {.name = "--pool", .val = &pool_s},
+                           {.name = "--devca", .val = &devca_s},
+                           {.name = "--enclave", .val = &enclave_s},
+                           {.name = "--blob", .val = &blob},
+                           {.name = "--allow-simulated", .flag = &allow_sim},
+                           {.name = "--no-register", .flag = &no_register},
+                           {.name = "", .list = files, .n = &n_files, .cap = (size_t)argc},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc) {
+        free(files);
+        return urc;
     }
-    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
-    store_url = cx_job_env_default(store_url, "CLOAKX_STORE");
     if (!ledger_url || !store_url || !key || !pool_s || (n_files == 0) == (blob == NULL)) {
         free(files);
         return cli_usage(cli, "--ledger, --store, --key, --pool and either FILE... or --blob "
@@ -119,9 +113,7 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
     }
     cx_error e;
     cx_error_clear(&e);
-    cx_ledger *l = NULL;
-    cx_store *s = NULL;
-    cx_chain_key *ck = NULL;
+    cx_role r = {0};
     cx_ledger_enclave *ens = NULL;
     size_t ne = 0;
     char *root = NULL;
@@ -136,20 +128,18 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
         goto fail;
     }
     if (cx_chain_id_from_hex(pool_s, &pid, &e) != CX_OK ||
-        cx_job_identity_load(key, &ck, &e) != CX_OK ||
-        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
-        cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK ||
-        cx_ledger_pool_get(l, &pid, &pool, &e) != CX_OK)
+        cx_role_open(&r, key, ledger_url, store_url, &cli->log, &e) != CX_OK ||
+        cx_ledger_pool_get(r.ledger, &pid, &pool, &e) != CX_OK)
         goto fail;
-    cx_chain_id_to_hex(cx_chain_key_address(ck), me);
+    cx_chain_id_to_hex(cx_chain_key_address(r.key), me);
     if (blob) {
         cx_chain_id cid;
         if (!cx_store_id_valid(blob)) {
             cx_error_set(&e, CX_ERR_ARG, "--blob: \"%.60s\" is not a blob id", blob);
             goto fail;
         }
-        if (cx_ledger_contribution_register(l, ck, &pid, (const uint8_t *)blob, strlen(blob), &cid,
-                                            &e) != CX_OK)
+        if (cx_ledger_contribution_register(r.ledger, r.key, &pid, (const uint8_t *)blob,
+                                            strlen(blob), &cid, &e) != CX_OK)
             goto fail;
         char ch[CX_CHAIN_ID_HEX_LEN + 1];
         cx_chain_id_to_hex(&cid, ch);
@@ -158,7 +148,7 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
             printf("registered blob %s as contribution %s\n", blob, ch);
         goto print;
     }
-    if (cx_ledger_enclaves_for_pool(l, &pid, &ens, &ne, &e) != CX_OK)
+    if (cx_ledger_enclaves_for_pool(r.ledger, &pid, &ens, &ne, &e) != CX_OK)
         goto fail;
     const cx_ledger_enclave *en = NULL;
     for (size_t i = 0; i < ne && !en; i++) {
@@ -174,15 +164,11 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
                      pool_s, enclave_s ? " " : "", enclave_s ? enclave_s : "");
         goto fail;
     }
-    if (allow_sim) {
-        char devca[PATH_MAX];
-        if (cx_job_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK ||
-            cx_job_devroot_load(devca, &root, &root_len, &e) != CX_OK)
-            goto fail;
-    }
+    if (allow_sim && cx_job_devroot_for(devca_s, &root, &root_len, &e) != CX_OK)
+        goto fail;
     cx_nitro_policy pol = {
         .root_pem = root, .root_pem_len = root_len, .at_doc_time = 1, .allow_simulated = allow_sim};
-    if (cx_job_enclave_check(s, en, &pool, &pol, &e) != CX_OK) {
+    if (cx_job_enclave_check(r.store, en, &pool, &pol, &e) != CX_OK) {
         cx_error_prefix(&e, "not sealing to this enclave: ");
         goto fail;
     }
@@ -190,13 +176,13 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
     cx_chain_id_to_hex(&en->id, eh);
     for (size_t i = 0; i < n_files; i++) {
         char id[CX_STORE_ID_MAX];
-        if (seal_and_store(s, files[i], en->x25519_pk, pool_s, me, id, &e) != CX_OK)
+        if (seal_and_store(r.store, files[i], en->x25519_pk, pool_s, me, id, &e) != CX_OK)
             goto fail;
         json_t *item = json_pack("{s:s, s:s, s:s}", "file", files[i], "blob_id", id, "enclave", eh);
         if (!no_register) {
             cx_chain_id cid;
-            if (cx_ledger_contribution_register(l, ck, &pid, (const uint8_t *)id, strlen(id), &cid,
-                                                &e) != CX_OK) {
+            if (cx_ledger_contribution_register(r.ledger, r.key, &pid, (const uint8_t *)id,
+                                                strlen(id), &cid, &e) != CX_OK) {
                 json_decref(item);
                 cx_error_prefix(&e, "%s (blob %s): ", files[i], id);
                 goto fail;
@@ -226,8 +212,6 @@ done:
     free(root);
     free(ens);
     free(files);
-    cx_chain_key_free(ck);
-    cx_store_free(s);
-    cx_ledger_close(l);
+    cx_role_close(&r);
     return rc;
 }

@@ -45,65 +45,20 @@ static void step(demo *d, const char *fmt, ...)
     fflush(d->say);
 }
 
-static cx_err pjoin(char *out, size_t cap, const char *a, const char *b, cx_error *e)
-{
-    if ((size_t)snprintf(out, cap, "%s/%s", a, b) >= cap)
-        return cx_error_set(e, CX_ERR_ARG, "path too long: %s/%s", a, b);
-    return CX_OK;
-}
-
 /* A role's key dir, as `cloakx keygen` makes it, so the CLI can be used on the demo dir. */
 static cx_err ident_make(const char *keys_dir, const char *name, ident *id, cx_error *e)
 {
     memset(id, 0, sizeof *id);
-    char xk[PATH_MAX], xp[PATH_MAX], ek[PATH_MAX], ep[PATH_MAX];
-    cx_err rc = pjoin(id->dir, sizeof id->dir, keys_dir, name, e);
-    if (rc == CX_OK)
-        rc = cx_mkdir_p(id->dir, 0700, e);
-    if (rc == CX_OK && ((rc = pjoin(xk, sizeof xk, id->dir, "x25519.key", e)) != CX_OK ||
-                        (rc = pjoin(xp, sizeof xp, id->dir, "x25519.pub", e)) != CX_OK ||
-                        (rc = pjoin(ek, sizeof ek, id->dir, "ed25519.key", e)) != CX_OK ||
-                        (rc = pjoin(ep, sizeof ep, id->dir, "ed25519.pub", e)) != CX_OK))
-        return rc;
-    if (rc != CX_OK)
-        return rc;
-    cx_x25519_key *x = NULL;
-    cx_ed25519_key *ed = NULL;
-    if ((rc = cx_x25519_key_generate(&x, e)) == CX_OK &&
-        (rc = cx_ed25519_key_generate(&ed, e)) == CX_OK &&
-        (rc = cx_x25519_key_save(x, xk, xp, e)) == CX_OK &&
-        (rc = cx_ed25519_key_save(ed, ek, ep, e)) == CX_OK) {
-        memcpy(id->x_pub, cx_x25519_key_public(x), 32);
-        rc = cx_chain_key_from_seed(cx_ed25519_key_seed(ed), &id->key, e);
+    cx_keydir k;
+    cx_err rc = cx_job_path_join(id->dir, sizeof id->dir, keys_dir, name, e);
+    if (rc == CX_OK && (rc = cx_keydir_create(id->dir, 1, &k, e)) == CX_OK) {
+        memcpy(id->x_pub, cx_x25519_key_public(k.x), 32);
+        rc = cx_chain_key_from_seed(cx_ed25519_key_seed(k.ed), &id->key, e);
+        cx_keydir_free(&k);
     }
-    cx_x25519_key_free(x);
-    cx_ed25519_key_free(ed);
     if (rc == CX_OK)
         cx_chain_id_to_hex(cx_chain_key_address(id->key), id->addr);
     return rc;
-}
-
-typedef struct membuf {
-    uint8_t *p;
-    size_t len, cap;
-} membuf;
-
-static cx_err membuf_write(void *ctx, const void *buf, size_t len, cx_error *e)
-{
-    membuf *m = ctx;
-    if (m->len + len > m->cap) {
-        size_t nc = m->cap ? m->cap : 65536;
-        while (nc < m->len + len)
-            nc *= 2;
-        uint8_t *np = realloc(m->p, nc);
-        if (!np)
-            return cx_error_set(e, CX_ERR_NOMEM, "demo: out of memory");
-        m->p = np;
-        m->cap = nc;
-    }
-    memcpy(m->p + m->len, buf, len);
-    m->len += len;
-    return CX_OK;
 }
 
 /* A seller seals its data (in memory) to the enclave and stores it. With tamper, one byte of
@@ -112,18 +67,14 @@ static cx_err seller_store(cx_store *s, const uint8_t *data, size_t len, const u
                            const char *pool_hex, const char *contributor, int tamper,
                            char id[CX_STORE_ID_MAX], cx_error *e)
 {
-    membuf m = {0};
+    cx_job_membuf m = {0};
     cx_cxb_seal_params p = {.recipient_pub = enc_x,
                             .pool_id = pool_hex,
                             .contributor = contributor,
                             .content_type = CX_CONTENT_CSV,
                             .chunk_size = DEMO_CHUNK};
-    cx_mem_reader mr;
-    cx_reader r;
-    cx_reader_from_memory(&r, &mr, data, len);
-    cx_writer w = {membuf_write, &m};
     cx_cxb_header h;
-    cx_err rc = cx_cxb_seal(&p, &r, len, &w, &h, NULL, e);
+    cx_err rc = cx_job_seal_bytes(&p, data, len, &m, &h, e);
     if (rc == CX_OK && tamper) {
         uint64_t c = h.chunk_count > 1 ? 1 : 0;
         size_t pl = cx_cxb_chunk_plain_len(&h, c);
@@ -168,7 +119,7 @@ static int write_data(cx_cli *cli, const char *dir, unsigned n, size_t rows_base
         size_t len = 0, rows = rows_base + (i * 137u) % (rows_base + 1);
         char name[64];
         snprintf(name, sizeof name, "seller%02u.csv", i + 1);
-        if (pjoin(path, sizeof path, dir, name, &e) != CX_OK ||
+        if (cx_job_path_join(path, sizeof path, dir, name, &e) != CX_OK ||
             cx_demo_data_csv(2026, i, rows, &buf, &len, &e) != CX_OK)
             goto fail;
         cx_err rc = cx_file_write_atomic(path, buf, len, 0600, &e);
@@ -178,7 +129,7 @@ static int write_data(cx_cli *cli, const char *dir, unsigned n, size_t rows_base
         json_array_append_new(files, json_string(path));
     }
     const char *spec = cx_demo_spec_json();
-    if (pjoin(path, sizeof path, dir, "spec.json", &e) != CX_OK ||
+    if (cx_job_path_join(path, sizeof path, dir, "spec.json", &e) != CX_OK ||
         cx_file_write_atomic(path, spec, strlen(spec), 0644, &e) != CX_OK)
         goto fail;
     if (cli->json)
@@ -194,8 +145,8 @@ fail:
 int cmd_demo(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: cloakx demo [--dir D] [--sellers N] [--rows N] [--device cpu|auto|cuda]\n"
-               "                   [--json]\n"
+        printf("usage: cloakx demo [--dir D] [--sellers N] [--rows N]\n"
+               "                   [--device auto|cpu|cuda[:N]] [--json]\n"
                "       cloakx demo --write-data DIR [--sellers N] [--rows N]\n\n"
                "Runs the whole marketplace on the embedded defaults, with no network, in a\n"
                "fresh temporary directory (or D, which must be new or empty): a local SQLite\n"
@@ -209,19 +160,18 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
                "epsilon, each payout, the fees and the verification verdict (--json: as JSON).\n"
                "Key dirs of every role are left in D/keys, so every other command can be\n"
                "tried on D afterwards. --write-data writes the sellers' CSV files and the\n"
-               "spec instead.\n");
+               "spec instead. --device (default auto: the GPU when one is usable, else the\n"
+               "CPU) picks the worker's training backend; the report says which one ran.\n");
         return CX_EXIT_OK;
     }
     const char *dir_s = NULL, *write_dir = NULL, *n_s = NULL, *rows_s = NULL, *device = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--dir", &dir_s) ||
-            cx_job_opt(argc, argv, &i, "--write-data", &write_dir) ||
-            cx_job_opt(argc, argv, &i, "--sellers", &n_s) ||
-            cx_job_opt(argc, argv, &i, "--rows", &rows_s) ||
-            cx_job_opt(argc, argv, &i, "--device", &device))
-            continue;
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
+    const cx_arg args[] = {
+        {.name = "--dir", .val = &dir_s},     {.name = "--write-data", .val = &write_dir},
+        {.name = "--sellers", .val = &n_s},   {.name = "--rows", .val = &rows_s},
+        {.name = "--device", .val = &device}, {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     cx_error e;
     cx_error_clear(&e);
     uint64_t nsel = 20, rows_base = 500;
@@ -251,10 +201,10 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
     }
     char ledger_path[PATH_MAX], store_url[PATH_MAX + 16], devca[PATH_MAX], keys[PATH_MAX],
         opstate[PATH_MAX];
-    if (pjoin(ledger_path, sizeof ledger_path, d.dir, "ledger.db", &e) != CX_OK ||
-        pjoin(devca, sizeof devca, d.dir, "devca", &e) != CX_OK ||
-        pjoin(keys, sizeof keys, d.dir, "keys", &e) != CX_OK ||
-        pjoin(opstate, sizeof opstate, d.dir, "operator", &e) != CX_OK)
+    if (cx_job_path_join(ledger_path, sizeof ledger_path, d.dir, "ledger.db", &e) != CX_OK ||
+        cx_job_path_join(devca, sizeof devca, d.dir, "devca", &e) != CX_OK ||
+        cx_job_path_join(keys, sizeof keys, d.dir, "keys", &e) != CX_OK ||
+        cx_job_path_join(opstate, sizeof opstate, d.dir, "operator", &e) != CX_OK)
         return cli_fail(cli, &e);
     snprintf(store_url, sizeof store_url, "local:%s/store", d.dir);
     if (access(ledger_path, F_OK) == 0) {
@@ -480,8 +430,8 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
         cx_statement_decode(res.statement, res.statement_len, &st, &ts, &e) != CX_OK ||
         cx_job_blob_id_str(st.result_blob_id, st.result_blob_id_len, mid, &e) != CX_OK ||
         cx_job_store_read_all(s, mid, (size_t)1 << 30, &mblob, &mblob_len, &e) != CX_OK ||
-        pjoin(kpath, sizeof kpath, buyer.dir, "x25519.key", &e) != CX_OK ||
-        pjoin(mpath, sizeof mpath, buyer.dir, "model.safetensors", &e) != CX_OK ||
+        cx_job_path_join(kpath, sizeof kpath, buyer.dir, "x25519.key", &e) != CX_OK ||
+        cx_job_path_join(mpath, sizeof mpath, buyer.dir, "model.safetensors", &e) != CX_OK ||
         cx_x25519_key_load(kpath, &buyer_x, &e) != CX_OK)
         goto fail;
     SHA256(mblob, mblob_len, h);
@@ -499,7 +449,7 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
 
     /* 9. an auditor verifies */
     char bpath[PATH_MAX];
-    if (pjoin(bpath, sizeof bpath, d.dir, "result.bundle.json", &e) != CX_OK ||
+    if (cx_job_path_join(bpath, sizeof bpath, d.dir, "result.bundle.json", &e) != CX_OK ||
         cx_job_bundle_from_ledger(l, s, &job_id, &bundle, &e) != CX_OK ||
         cx_result_bundle_write(&bundle, bpath, &e) != CX_OK)
         goto fail;

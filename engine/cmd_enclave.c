@@ -26,22 +26,17 @@ static int enclave_register(cx_cli *cli, int argc, char **argv)
     const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *state = NULL, *devca_s = NULL,
                *pool_s = NULL;
     int allow_sim = 0;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
-            cx_job_opt(argc, argv, &i, "--key", &key) ||
-            cx_job_opt(argc, argv, &i, "--state", &state) ||
-            cx_job_opt(argc, argv, &i, "--devca", &devca_s) ||
-            cx_job_opt(argc, argv, &i, "--pool", &pool_s))
-            continue;
-        if (strcmp(argv[i], "--allow-simulated") == 0) {
-            allow_sim = 1;
-            continue;
-        }
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
-    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
-    store_url = cx_job_env_default(store_url, "CLOAKX_STORE");
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+                           {.name = "--store", .val = &store_url, .env = "CLOAKX_STORE"},
+                           {.name = "--key", .val = &key},
+                           {.name = "--state", .val = &state},
+                           {.name = "--devca", .val = &devca_s},
+                           {.name = "--pool", .val = &pool_s},
+                           {.name = "--allow-simulated", .flag = &allow_sim},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!ledger_url || !store_url || !key || !state)
         return cli_usage(cli, "--ledger, --store, --key and --state are required");
     cx_error e;
@@ -50,55 +45,46 @@ static int enclave_register(cx_cli *cli, int argc, char **argv)
     if (cx_job_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK)
         return cli_fail(cli, &e);
     cx_tee *tee = NULL;
-    cx_ledger *l = NULL;
-    cx_store *s = NULL;
-    cx_chain_key *ck = NULL;
+    cx_role r = {0};
     char *root = NULL;
     size_t root_len = 0;
     int rc = CX_EXIT_OK;
     cx_chain_id pid;
     if (pool_s && cx_chain_id_from_hex(pool_s, &pid, &e) != CX_OK)
         goto fail;
-    if (cx_job_identity_load(key, &ck, &e) != CX_OK ||
+    if (cx_role_open(&r, key, NULL, NULL, &cli->log, &e) != CX_OK ||
         cx_job_tee_open(state, devca, &cli->log, &tee, &e) != CX_OK)
         goto fail;
     if (cx_tee_is_simulated(tee) && cx_job_devroot_load(devca, &root, &root_len, &e) != CX_OK)
         goto fail;
     cx_job_registration reg;
-    if (cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
-        cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK ||
-        cx_job_enclave_register(l, s, tee, ck, root, root_len, allow_sim, pool_s ? &pid : NULL,
-                                state, &reg, &e) != CX_OK)
+    if (cx_job_ledger_open(ledger_url, &cli->log, &r.ledger, &e) != CX_OK ||
+        cx_job_store_open(store_url, &cli->log, &r.store, &e) != CX_OK ||
+        cx_job_enclave_register(r.ledger, r.store, tee, r.key, root, root_len, allow_sim,
+                                pool_s ? &pid : NULL, state, &reg, &e) != CX_OK)
         goto fail;
     const cx_ledger_enclave *en = &reg.enclave;
     char hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_chain_id_to_hex(&reg.id, hex);
-    char *mh = cx_hex_dup(en->measurement, en->measurement_len);
-    char *xh = cx_hex_dup(en->x25519_pk, 32), *eh = cx_hex_dup(en->ed25519_pk, 32);
-    if (cli->json) {
-        rc = cli_print_json(cli, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "enclave", hex,
-                                           "measurement", mh ? mh : "", "ed25519", eh ? eh : "",
-                                           "x25519", xh ? xh : "", "document_blob", reg.doc_blob_id,
-                                           "simulated", cx_tee_is_simulated(tee), "backend",
-                                           cx_tee_backend_name(tee)));
-    } else {
-        printf("enclave %s registered (%s TEE%s)\n  measurement (PCR0) %s\n  document blob %s\n",
-               hex, cx_tee_backend_name(tee),
-               cx_tee_is_simulated(tee) ? ": SIMULATED, development only" : "", mh ? mh : "",
-               reg.doc_blob_id);
-    }
-    free(mh);
-    free(xh);
-    free(eh);
+    json_t *j =
+        json_pack("{s:s, s:o, s:o, s:o, s:s, s:b, s:s}", "enclave", hex, "measurement",
+                  cx_job_hex_json(en->measurement, en->measurement_len), "ed25519",
+                  cx_job_hex_json(en->ed25519_pk, 32), "x25519", cx_job_hex_json(en->x25519_pk, 32),
+                  "document_blob", reg.doc_blob_id, "simulated", cx_tee_is_simulated(tee),
+                  "backend", cx_tee_backend_name(tee));
+    rc = cx_role_print(cli, j,
+                       "enclave %s registered (%s TEE%s)\n  measurement (PCR0) %s\n  document "
+                       "blob %s\n",
+                       hex, cx_tee_backend_name(tee),
+                       cx_tee_is_simulated(tee) ? ": SIMULATED, development only" : "",
+                       json_string_value(json_object_get(j, "measurement")), reg.doc_blob_id);
     goto done;
 fail:
     rc = cli_fail(cli, &e);
 done:
     free(root);
     cx_tee_close(tee);
-    cx_store_free(s);
-    cx_ledger_close(l);
-    cx_chain_key_free(ck);
+    cx_role_close(&r);
     return rc;
 }
 
@@ -110,12 +96,11 @@ static int enclave_show(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *state = NULL, *devca_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--state", &state) ||
-            cx_job_opt(argc, argv, &i, "--devca", &devca_s))
-            continue;
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
+    const cx_arg args[] = {
+        {.name = "--state", .val = &state}, {.name = "--devca", .val = &devca_s}, {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!state)
         return cli_usage(cli, "--state is required");
     cx_error e;
@@ -136,24 +121,16 @@ static int enclave_show(cx_cli *cli, int argc, char **argv)
     if (cx_job_measure_self(m, &e) != CX_OK) {
         rc = cli_fail(cli, &e);
     } else {
-        char *eh = cx_hex_dup(ed, 32), *xh = cx_hex_dup(x, 32), *mh = cx_hex_dup(m, 48);
-        json_t *j =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "enclave", hex, "ed25519", eh ? eh : "",
-                      "x25519", xh ? xh : "", "measurement", mh ? mh : "", "backend",
-                      cx_tee_backend_name(tee), "simulated", cx_tee_is_simulated(tee));
-        free(eh);
-        free(xh);
-        free(mh);
-        if (cli->json) {
-            rc = cli_print_json(cli, j);
-        } else {
-            printf("enclave %s (%s%s)\n  ed25519 %s\n  x25519  %s\n  PCR0    %s\n", hex,
-                   cx_tee_backend_name(tee), cx_tee_is_simulated(tee) ? ", SIMULATED" : "",
-                   json_string_value(json_object_get(j, "ed25519")),
-                   json_string_value(json_object_get(j, "x25519")),
-                   json_string_value(json_object_get(j, "measurement")));
-            json_decref(j);
-        }
+        json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:s, s:b}", "enclave", hex, "ed25519",
+                              cx_job_hex_json(ed, 32), "x25519", cx_job_hex_json(x, 32),
+                              "measurement", cx_job_hex_json(m, 48), "backend",
+                              cx_tee_backend_name(tee), "simulated", cx_tee_is_simulated(tee));
+        rc = cx_role_print(cli, j, "enclave %s (%s%s)\n  ed25519 %s\n  x25519  %s\n  PCR0    %s\n",
+                           hex, cx_tee_backend_name(tee),
+                           cx_tee_is_simulated(tee) ? ", SIMULATED" : "",
+                           json_string_value(json_object_get(j, "ed25519")),
+                           json_string_value(json_object_get(j, "x25519")),
+                           json_string_value(json_object_get(j, "measurement")));
     }
     cx_tee_close(tee);
     return rc;

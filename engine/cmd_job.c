@@ -22,19 +22,17 @@ static int job_create(cx_cli *cli, int argc, char **argv)
     }
     const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *pool_s = NULL,
                *spec_path = NULL, *pay_s = NULL, *deadline_s = "1h";
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
-            cx_job_opt(argc, argv, &i, "--key", &key) ||
-            cx_job_opt(argc, argv, &i, "--pool", &pool_s) ||
-            cx_job_opt(argc, argv, &i, "--spec", &spec_path) ||
-            cx_job_opt(argc, argv, &i, "--pay", &pay_s) ||
-            cx_job_opt(argc, argv, &i, "--deadline", &deadline_s))
-            continue;
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
-    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
-    store_url = cx_job_env_default(store_url, "CLOAKX_STORE");
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+                           {.name = "--store", .val = &store_url, .env = "CLOAKX_STORE"},
+                           {.name = "--key", .val = &key},
+                           {.name = "--pool", .val = &pool_s},
+                           {.name = "--spec", .val = &spec_path},
+                           {.name = "--pay", .val = &pay_s},
+                           {.name = "--deadline", .val = &deadline_s},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!ledger_url || !store_url || !key || !pool_s || !spec_path || !pay_s)
         return cli_usage(cli, "--ledger, --store, --key, --pool, --spec and --pay are required");
     cx_error e;
@@ -43,9 +41,7 @@ static int job_create(cx_cli *cli, int argc, char **argv)
     if (cx_job_parse_u64(pay_s, "--pay", &pay, &e) != CX_OK ||
         cx_job_parse_duration_ms(deadline_s, &dl, &e) != CX_OK)
         return cli_fail(cli, &e);
-    cx_ledger *l = NULL;
-    cx_store *s = NULL;
-    cx_chain_key *ck = NULL;
+    cx_role r = {0};
     json_t *spec_j = NULL;
     char *req = NULL;
     size_t req_len = 0;
@@ -71,34 +67,29 @@ static int job_create(cx_cli *cli, int argc, char **argv)
                      spec_path);
         goto fail;
     }
-    if (cx_job_identity_load(key, &ck, &e) != CX_OK ||
-        cx_job_x25519_pub_load(key, bx, &e) != CX_OK ||
+    if (cx_job_x25519_pub_load(key, bx, &e) != CX_OK ||
         cx_job_request_build(spec_j, bx, &req, &req_len, &e) != CX_OK ||
-        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
-        cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK)
+        cx_role_open(&r, key, ledger_url, store_url, &cli->log, &e) != CX_OK)
         goto fail;
     char rid[CX_STORE_ID_MAX];
     SHA256((const uint8_t *)req, req_len, h);
-    if (cx_job_store_put_bytes(s, req, req_len, rid, &e) != CX_OK ||
-        cx_ledger_job_create(l, ck, &pid, h, (const uint8_t *)rid, strlen(rid), pay,
+    if (cx_job_store_put_bytes(r.store, req, req_len, rid, &e) != CX_OK ||
+        cx_ledger_job_create(r.ledger, r.key, &pid, h, (const uint8_t *)rid, strlen(rid), pay,
                              cx_unix_ms() + dl, &jid, &e) != CX_OK)
         goto fail;
     char hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_chain_id_to_hex(&jid, hex);
-    if (cli->json)
-        rc = cli_print_json(cli, json_pack("{s:s, s:s, s:I}", "job", hex, "request_blob", rid,
-                                           "payment", (json_int_t)pay));
-    else
-        printf("%s\n", hex);
+    rc = cx_role_print(
+        cli,
+        json_pack("{s:s, s:s, s:I}", "job", hex, "request_blob", rid, "payment", (json_int_t)pay),
+        "%s\n", hex);
     goto done;
 fail:
     rc = cli_fail(cli, &e);
 done:
     json_decref(spec_j);
     free(req);
-    cx_chain_key_free(ck);
-    cx_store_free(s);
-    cx_ledger_close(l);
+    cx_role_close(&r);
     return rc;
 }
 
@@ -114,19 +105,14 @@ static int job_status(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *store_url = NULL, *job_s = NULL, *bundle = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
-            cx_job_opt(argc, argv, &i, "--bundle", &bundle))
-            continue;
-        if (argv[i][0] != '-' && !job_s) {
-            job_s = argv[i];
-            continue;
-        }
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
-    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
-    store_url = cx_job_env_default(store_url, "CLOAKX_STORE");
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+                           {.name = "--store", .val = &store_url, .env = "CLOAKX_STORE"},
+                           {.name = "--bundle", .val = &bundle},
+                           {.name = "", .val = &job_s},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!ledger_url || !job_s || (bundle && !store_url))
         return cli_usage(cli, "JOB and --ledger are required (and --store with --bundle)");
     cx_error e;
@@ -265,26 +251,21 @@ static int job_submit(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *key = NULL, *job_s = NULL, *bundle = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--key", &key) ||
-            cx_job_opt(argc, argv, &i, "--bundle", &bundle))
-            continue;
-        if (argv[i][0] != '-' && !job_s) {
-            job_s = argv[i];
-            continue;
-        }
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
-    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+                           {.name = "--key", .val = &key},
+                           {.name = "--bundle", .val = &bundle},
+                           {.name = "", .val = &job_s},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!ledger_url || !key || !job_s || !bundle)
         return cli_usage(cli, "JOB, --bundle, --ledger and --key are required");
     cx_error e;
     cx_error_clear(&e);
     cx_result_bundle b;
     memset(&b, 0, sizeof b);
-    cx_ledger *l = NULL;
-    cx_chain_key *ck = NULL;
+    cx_role r = {0};
     int rc = CX_EXIT_OK;
     cx_chain_id jid, eid;
     if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
@@ -295,22 +276,18 @@ static int job_submit(cx_cli *cli, int argc, char **argv)
         goto fail;
     }
     memcpy(eid.b, b.enclave_id, 32);
-    if (cx_job_identity_load(key, &ck, &e) != CX_OK ||
-        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
-        cx_ledger_result_submit(l, ck, &jid, &eid, b.statement, b.statement_len, b.signature, &e) !=
-            CX_OK)
+    if (cx_role_open(&r, key, ledger_url, NULL, &cli->log, &e) != CX_OK ||
+        cx_ledger_result_submit(r.ledger, r.key, &jid, &eid, b.statement, b.statement_len,
+                                b.signature, &e) != CX_OK)
         goto fail;
-    if (cli->json)
-        rc = cli_print_json(cli, json_pack("{s:s, s:b}", "job", job_s, "accepted", 1));
-    else
-        printf("result accepted for job %s\n", job_s);
+    rc = cx_role_print(cli, json_pack("{s:s, s:b}", "job", job_s, "accepted", 1),
+                       "result accepted for job %s\n", job_s);
     goto done;
 fail:
     rc = cli_fail(cli, &e);
 done:
     cx_result_bundle_free(&b);
-    cx_chain_key_free(ck);
-    cx_ledger_close(l);
+    cx_role_close(&r);
     return rc;
 }
 
@@ -323,36 +300,28 @@ static int job_refund(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *key = NULL, *job_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--key", &key))
-            continue;
-        if (argv[i][0] != '-' && !job_s) {
-            job_s = argv[i];
-            continue;
-        }
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
-    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+                           {.name = "--key", .val = &key},
+                           {.name = "", .val = &job_s},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!ledger_url || !key || !job_s)
         return cli_usage(cli, "JOB, --ledger and --key are required");
     cx_error e;
     cx_error_clear(&e);
-    cx_ledger *l = NULL;
-    cx_chain_key *ck = NULL;
+    cx_role r = {0};
     cx_chain_id jid;
-    int rc = CX_EXIT_OK;
+    int rc;
     if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
-        cx_job_identity_load(key, &ck, &e) != CX_OK ||
-        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
-        cx_ledger_job_refund_expired(l, ck, &jid, &e) != CX_OK)
+        cx_role_open(&r, key, ledger_url, NULL, &cli->log, &e) != CX_OK ||
+        cx_ledger_job_refund_expired(r.ledger, r.key, &jid, &e) != CX_OK)
         rc = cli_fail(cli, &e);
-    else if (cli->json)
-        rc = cli_print_json(cli, json_pack("{s:s, s:s}", "job", job_s, "state", "refunded"));
     else
-        printf("job %s refunded\n", job_s);
-    cx_chain_key_free(ck);
-    cx_ledger_close(l);
+        rc = cx_role_print(cli, json_pack("{s:s, s:s}", "job", job_s, "state", "refunded"),
+                           "job %s refunded\n", job_s);
+    cx_role_close(&r);
     return rc;
 }
 

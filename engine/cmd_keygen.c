@@ -1,19 +1,9 @@
 /* cmd_keygen.c — `cloakx keygen --out DIR`: an X25519 key pair (receiving sealed data) and an
  * Ed25519 key pair (signing), in the text format of io/FORMAT.md, secrets 0600. */
 #include "cli.h"
-#include "cx_io.h"
+#include "job.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-static int exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
-}
 
 int cmd_keygen(cx_cli *cli, int argc, char **argv)
 {
@@ -40,31 +30,14 @@ int cmd_keygen(cx_cli *cli, int argc, char **argv)
 
     cx_error e;
     cx_error_clear(&e);
-    if (cx_mkdir_p(dir, 0700, &e) != CX_OK)
+    cx_keydir k;
+    if (cx_keydir_create(dir, force, &k, &e) != CX_OK)
         return cli_fail(cli, &e);
-    char xk[PATH_MAX], xp[PATH_MAX], ek[PATH_MAX], ep[PATH_MAX];
-    const char *names[] = {"x25519.key", "x25519.pub", "ed25519.key", "ed25519.pub"};
-    char *paths[] = {xk, xp, ek, ep};
-    for (int i = 0; i < 4; i++) {
-        if ((size_t)snprintf(paths[i], PATH_MAX, "%s/%s", dir, names[i]) >= PATH_MAX) {
-            cx_error_set(&e, CX_ERR_ARG, "path too long: %s", dir);
-            return cli_fail(cli, &e);
-        }
-        if (!force && exists(paths[i])) {
-            cx_error_set(&e, CX_ERR_STATE, "%s exists; not overwriting keys without --force",
-                         paths[i]);
-            return cli_fail(cli, &e);
-        }
-    }
-
-    cx_x25519_key *x = NULL;
-    cx_ed25519_key *ed = NULL;
+    const cx_x25519_key *x = k.x;
+    const cx_ed25519_key *ed = k.ed;
+    const char *xk = k.path[CX_KEYDIR_X_KEY], *xp = k.path[CX_KEYDIR_X_PUB],
+               *ek = k.path[CX_KEYDIR_ED_KEY], *ep = k.path[CX_KEYDIR_ED_PUB];
     int rc = CX_EXIT_OK;
-    if (cx_x25519_key_generate(&x, &e) != CX_OK || cx_ed25519_key_generate(&ed, &e) != CX_OK ||
-        cx_x25519_key_save(x, xk, xp, &e) != CX_OK || cx_ed25519_key_save(ed, ek, ep, &e) != CX_OK) {
-        rc = cli_fail(cli, &e);
-        goto done;
-    }
     uint8_t id[CX_CXB_KEY_ID_LEN];
     cx_x25519_key_id(x, id);
     char idhex[2 * CX_CXB_KEY_ID_LEN + 1], xpub[64], epub[64];
@@ -90,7 +63,6 @@ int cmd_keygen(cx_cli *cli, int argc, char **argv)
         printf("Ed25519 (signing):            %s, %s\n", ek, ep);
     }
 done:
-    cx_x25519_key_free(x);
-    cx_ed25519_key_free(ed);
+    cx_keydir_free(&k);
     return rc;
 }

@@ -23,25 +23,20 @@ static int model_fetch(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *job_s = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
-            cx_job_opt(argc, argv, &i, "--key", &key) || cx_job_opt(argc, argv, &i, "--out", &out))
-            continue;
-        if (argv[i][0] != '-' && !job_s) {
-            job_s = argv[i];
-            continue;
-        }
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
-    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
-    store_url = cx_job_env_default(store_url, "CLOAKX_STORE");
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+                           {.name = "--store", .val = &store_url, .env = "CLOAKX_STORE"},
+                           {.name = "--key", .val = &key},
+                           {.name = "--out", .val = &out},
+                           {.name = "", .val = &job_s},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!ledger_url || !store_url || !key || !job_s || !out)
         return cli_usage(cli, "JOB, --ledger, --store, --key and --out are required");
     cx_error e;
     cx_error_clear(&e);
-    cx_ledger *l = NULL;
-    cx_store *s = NULL;
+    cx_role ro = {0};
     cx_x25519_key *xk = NULL;
     cx_ledger_result r;
     memset(&r, 0, sizeof r);
@@ -61,10 +56,9 @@ static int model_fetch(cx_cli *cli, int argc, char **argv)
         snprintf(kpath, sizeof kpath, "%s", key);
     if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
         cx_x25519_key_load(kpath, &xk, &e) != CX_OK ||
-        cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
-        cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK)
+        cx_role_open(&ro, NULL, ledger_url, store_url, &cli->log, &e) != CX_OK)
         goto fail;
-    if (cx_ledger_result_get(l, &jid, &r, &e) != CX_OK) {
+    if (cx_ledger_result_get(ro.ledger, &jid, &r, &e) != CX_OK) {
         cx_error_prefix(&e, "job %s: ", job_s);
         goto fail;
     }
@@ -79,7 +73,7 @@ static int model_fetch(cx_cli *cli, int argc, char **argv)
         goto fail;
     char rid[CX_STORE_ID_MAX];
     if (cx_job_blob_id_str(st.result_blob_id, st.result_blob_id_len, rid, &e) != CX_OK ||
-        cx_job_store_read_all(s, rid, (size_t)1 << 32, &blob, &blob_len, &e) != CX_OK)
+        cx_job_store_read_all(ro.store, rid, (size_t)1 << 32, &blob, &blob_len, &e) != CX_OK)
         goto fail;
     uint8_t h[32];
     SHA256(blob, blob_len, h);
@@ -112,8 +106,7 @@ done:
     cx_statement_free(&st);
     cx_ledger_result_free(&r);
     cx_x25519_key_free(xk);
-    cx_store_free(s);
-    cx_ledger_close(l);
+    cx_role_close(&ro);
     return rc;
 }
 

@@ -22,29 +22,24 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *key = NULL, *theme = NULL, *price_s = NULL, *k_s = NULL,
-               *max_s = NULL, *opfee_s = "500", *protofee_s = "100", *op_s = NULL, *v = NULL;
+               *max_s = NULL, *opfee_s = "500", *protofee_s = "100", *op_s = NULL;
     const char *meas[CX_CHAIN_MAX_MEASUREMENTS];
     size_t n_meas = 0;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--key", &key) ||
-            cx_job_opt(argc, argv, &i, "--theme", &theme) ||
-            cx_job_opt(argc, argv, &i, "--price", &price_s) ||
-            cx_job_opt(argc, argv, &i, "--k", &k_s) ||
-            cx_job_opt(argc, argv, &i, "--max-rows", &max_s) ||
-            cx_job_opt(argc, argv, &i, "--operator-fee", &opfee_s) ||
-            cx_job_opt(argc, argv, &i, "--protocol-fee", &protofee_s) ||
-            cx_job_opt(argc, argv, &i, "--operator", &op_s))
-            continue;
-        if (cx_job_opt(argc, argv, &i, "--measurement", &v)) {
-            if (n_meas == CX_CHAIN_MAX_MEASUREMENTS)
-                return cli_usage(cli, "at most %d --measurement", CX_CHAIN_MAX_MEASUREMENTS);
-            meas[n_meas++] = v;
-            continue;
-        }
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
-    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    const cx_arg args[] = {
+        {.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+        {.name = "--key", .val = &key},
+        {.name = "--theme", .val = &theme},
+        {.name = "--price", .val = &price_s},
+        {.name = "--k", .val = &k_s},
+        {.name = "--max-rows", .val = &max_s},
+        {.name = "--operator-fee", .val = &opfee_s},
+        {.name = "--protocol-fee", .val = &protofee_s},
+        {.name = "--operator", .val = &op_s},
+        {.name = "--measurement", .list = meas, .n = &n_meas, .cap = CX_CHAIN_MAX_MEASUREMENTS},
+        {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!ledger_url || !key || !theme || !price_s || !k_s || !max_s)
         return cli_usage(cli, "--ledger, --key, --theme, --price, --k and --max-rows are "
                               "required");
@@ -83,30 +78,25 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
         pp.measurement_lens[i] = len;
     }
     pp.n_measurements = n_meas;
-    cx_ledger *l = NULL;
-    cx_chain_key *ck = NULL;
+    cx_role r = {0};
     int rc = CX_EXIT_OK;
     cx_chain_id id;
-    if (cx_job_identity_load(key, &ck, &e) != CX_OK)
+    if (cx_role_open(&r, key, NULL, NULL, &cli->log, &e) != CX_OK)
         goto fail;
-    pp.operator_addr = *cx_chain_key_address(ck);
+    pp.operator_addr = *cx_chain_key_address(r.key);
     if (op_s && cx_chain_id_from_hex(op_s, &pp.operator_addr, &e) != CX_OK)
         goto fail;
-    if (cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK ||
-        cx_ledger_pool_create(l, ck, &pp, &id, &e) != CX_OK)
+    if (cx_job_ledger_open(ledger_url, &cli->log, &r.ledger, &e) != CX_OK ||
+        cx_ledger_pool_create(r.ledger, r.key, &pp, &id, &e) != CX_OK)
         goto fail;
     char hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_chain_id_to_hex(&id, hex);
-    if (cli->json)
-        rc = cli_print_json(cli, json_pack("{s:s}", "pool", hex));
-    else
-        printf("%s\n", hex);
+    rc = cx_role_print(cli, json_pack("{s:s}", "pool", hex), "%s\n", hex);
     goto done;
 fail:
     rc = cli_fail(cli, &e);
 done:
-    cx_ledger_close(l);
-    cx_chain_key_free(ck);
+    cx_role_close(&r);
     return rc;
 }
 
@@ -119,16 +109,12 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *pool_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url))
-            continue;
-        if (argv[i][0] != '-' && !pool_s) {
-            pool_s = argv[i];
-            continue;
-        }
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
-    ledger_url = cx_job_env_default(ledger_url, "CLOAKX_LEDGER");
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+                           {.name = "", .val = &pool_s},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!ledger_url || !pool_s)
         return cli_usage(cli, "POOL and --ledger are required");
     cx_error e;
@@ -156,11 +142,8 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
                           (int)p.operator_fee_bps, "protocol_fee_bps", (int)p.protocol_fee_bps,
                           "operator", op, "created_by", by, "created_ms", (json_int_t)p.created_ms);
     json_t *ms = json_array(), *ca = json_array(), *ea = json_array();
-    for (size_t i = 0; i < p.n_measurements; i++) {
-        char *h = cx_hex_dup(p.measurements[i], p.measurement_lens[i]);
-        json_array_append_new(ms, json_string(h ? h : ""));
-        free(h);
-    }
+    for (size_t i = 0; i < p.n_measurements; i++)
+        json_array_append_new(ms, cx_job_hex_json(p.measurements[i], p.measurement_lens[i]));
     for (size_t i = 0; i < nc; i++) {
         char id[CX_CHAIN_ID_HEX_LEN + 1], who[CX_CHAIN_ID_HEX_LEN + 1], blob[CX_STORE_ID_MAX];
         cx_chain_id_to_hex(&cs[i].id, id);
@@ -173,10 +156,9 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
     for (size_t i = 0; i < ne; i++) {
         char id[CX_CHAIN_ID_HEX_LEN + 1];
         cx_chain_id_to_hex(&ens[i].id, id);
-        char *m = cx_hex_dup(ens[i].measurement, ens[i].measurement_len);
-        json_array_append_new(ea,
-                              json_pack("{s:s, s:s}", "enclave", id, "measurement", m ? m : ""));
-        free(m);
+        json_array_append_new(
+            ea, json_pack("{s:s, s:o}", "enclave", id, "measurement",
+                          cx_job_hex_json(ens[i].measurement, ens[i].measurement_len)));
     }
     json_object_set_new(j, "measurements", ms);
     json_object_set_new(j, "contributions", ca);

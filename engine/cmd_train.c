@@ -1,6 +1,7 @@
 /* cmd_train.c — `cloakx train` (spec + plaintext data files → safetensors model with its
  * metadata) and `cloakx predict` (model + data file → predictions CSV). */
 #include "cli.h"
+#include "job.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,93 +13,6 @@
 #include "cx_kernels.h"
 
 /* ---- helpers ---- */
-
-static json_t *str_list(char **names, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
-        if (json_array_append_new(a, json_string(names[i] ? names[i] : "")) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
-
-static json_t *metrics_json(const cx_metrics *m, cx_task task)
-{
-    json_t *j = json_object();
-    if (!j)
-        return NULL;
-    json_object_set_new(j, "loss", json_real(m->loss));
-    json_object_set_new(j, "rows", json_integer((json_int_t)m->n));
-    if (task == CX_TASK_CLASSIFICATION) {
-        json_object_set_new(j, "accuracy", json_real(m->accuracy));
-        json_object_set_new(j, "macro_f1", json_real(m->macro_f1));
-        if (!isnan(m->auc))
-            json_object_set_new(j, "roc_auc", json_real(m->auc));
-    } else {
-        json_object_set_new(j, "rmse", json_real(m->rmse));
-        if (!isnan(m->r2))
-            json_object_set_new(j, "r2", json_real(m->r2));
-    }
-    return j;
-}
-
-/* The schema predict must use: the training data's feature columns in order (label left
- * out, so files without it parse) and the categorical vocabularies as training saw them,
- * which reproduces the one-hot layout exactly. */
-static json_t *predict_schema(const json_t *data, const cx_dataset *ds)
-{
-    json_t *s = json_deep_copy(data);
-    json_t *feats = json_array(), *cats = json_object();
-    if (!s || !feats || !cats)
-        goto fail;
-    json_object_del(s, "label");
-    json_object_del(s, "label_type");
-    const json_t *given = json_object_get(data, "categorical");
-    for (size_t i = 0; i < ds->d; i++) {
-        const char *nm = ds->feature_names[i];
-        const char *eq = strchr(nm, '=');
-        int is_cat = 0;
-        while (eq && given) {
-            char col[512];
-            size_t l = (size_t)(eq - nm);
-            if (l < sizeof col) {
-                memcpy(col, nm, l);
-                col[l] = 0;
-                if (json_object_get(given, col)) {
-                    json_t *voc = json_object_get(cats, col);
-                    if (!voc) {
-                        voc = json_array();
-                        if (!voc || json_object_set_new(cats, col, voc) != 0 ||
-                            json_array_append_new(feats, json_string(col)) != 0)
-                            goto fail;
-                    }
-                    if (json_array_append_new(voc, json_string(eq + 1)) != 0)
-                        goto fail;
-                    is_cat = 1;
-                    break;
-                }
-            }
-            eq = strchr(eq + 1, '=');
-        }
-        if (!is_cat && json_array_append_new(feats, json_string(nm)) != 0)
-            goto fail;
-    }
-    json_object_set_new(s, "features", feats);
-    if (json_object_size(cats))
-        json_object_set_new(s, "categorical", cats);
-    else {
-        json_object_del(s, "categorical");
-        json_decref(cats);
-    }
-    return s;
-fail:
-    json_decref(s);
-    json_decref(feats);
-    json_decref(cats);
-    return NULL;
-}
 
 typedef struct epoch_log {
     const cx_logger *lg;
@@ -240,36 +154,9 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
                                0, &eps, &order, &e) != CX_OK)
             goto fail;
     }
-    extra = json_object();
-    mj = metrics_json(&res.val, spec.task);
-    json_t *ps = predict_schema(data, ds);
-    if (!extra || !mj || !ps) {
-        json_decref(ps);
-        cx_error_set(&e, CX_ERR_NOMEM, "train: building the model metadata");
+    if (cx_job_model_meta(&spec, data, ds, &res, eps, order, &extra, &e) != CX_OK)
         goto fail;
-    }
-    json_object_set(extra, "spec", spec.raw);
-    json_object_set_new(extra, "predict_schema", ps);
-    json_object_set_new(extra, "features", str_list(ds->feature_names, ds->d));
-    if (ds->label_name)
-        json_object_set_new(extra, "label", json_string(ds->label_name));
-    if (spec.task == CX_TASK_CLASSIFICATION)
-        json_object_set_new(extra, "classes", str_list(ds->class_names, ds->n_classes));
-    json_object_set(extra, "metrics", mj);
-    json_object_set_new(extra, "train_rows", json_integer((json_int_t)res.train_rows));
-    json_object_set_new(extra, "epochs_run", json_integer(res.epochs_run));
-    if (spec.privacy) {
-        json_t *pj = json_pack("{s:f, s:f, s:f, s:f, s:f, s:I, s:s, s:s}", "epsilon", eps,
-                               "delta", spec.delta, "order", order, "noise_multiplier",
-                               spec.noise_multiplier, "max_grad_norm", spec.max_grad_norm,
-                               "steps", (json_int_t)res.steps, "sampling", "poisson",
-                               "accountant", "rdp");
-        json_object_set_new(pj, "sample_rate", json_real(res.sample_rate));
-        json_object_set_new(extra, "privacy", pj);
-        char buf[64];
-        snprintf(buf, sizeof buf, "%.6g", eps);
-        json_object_set_new(extra, "epsilon", json_string(buf));
-    }
+    mj = json_incref(json_object_get(extra, "metrics"));
     if (cx_model_save(model, extra, out_path, &e) != CX_OK)
         goto fail;
 
@@ -353,28 +240,26 @@ int cmd_predict(cx_cli *cli, int argc, char **argv)
                "Parses FILE with the schema the model was trained with (same features,\n"
                "same one-hot vocabularies; the label column may be absent), applies the\n"
                "model's standardiser and writes one CSV row per data row: for classification\n"
-               "`class` then `p_<class>` per class, for regression `value`.\n");
+               "`class` then `p_<class>` per class, for regression `value`. Under the\n"
+               "schema's \"missing\": \"mean\", gaps take the training data's means (stored\n"
+               "in the model), not those of FILE.\n");
         return CX_EXIT_OK;
     }
     const char *model_path = NULL, *data_path = NULL, *out_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-            model_path = argv[++i];
-        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
-            data_path = argv[++i];
-        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-            out_path = argv[++i];
-        else
-            return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
+    const cx_arg args[] = {{.name = "--model", .val = &model_path},
+                           {.name = "--data", .val = &data_path},
+                           {.name = "--out", .val = &out_path},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!model_path || !data_path || !out_path)
         return cli_usage(cli, "--model, --data and --out are required");
 
     cx_error e;
     cx_error_clear(&e);
     cx_model *m = NULL;
-    json_t *meta = NULL, *schema_j = NULL, *feats = NULL, *classes = NULL;
-    cx_dataset_schema *schema = NULL;
+    json_t *meta = NULL, *feats = NULL, *classes = NULL;
     cx_dataset *ds = NULL;
     float *pred = NULL;
     char *csv = NULL;
@@ -384,23 +269,18 @@ int cmd_predict(cx_cli *cli, int argc, char **argv)
     if (cx_model_load(model_path, &m, &meta, &e) != CX_OK)
         goto fail;
     json_error_t je;
-    const char *ps = json_string_value(json_object_get(meta, "predict_schema"));
     const char *fs = json_string_value(json_object_get(meta, "features"));
     const char *cs = json_string_value(json_object_get(meta, "classes"));
-    if (!ps || !fs || !(schema_j = json_loads(ps, 0, &je)) || !(feats = json_loads(fs, 0, &je)) ||
-        !json_is_array(feats)) {
-        cx_error_set(&e, CX_ERR_FORMAT, "%s: metadata \"predict_schema\"/\"features\" missing or "
-                     "invalid (not written by cloakx train?)", model_path);
+    if (!fs || !(feats = json_loads(fs, 0, &je)) || !json_is_array(feats)) {
+        cx_error_set(&e, CX_ERR_FORMAT, "%s: metadata \"features\" missing or invalid (not "
+                     "written by cloakx train?)", model_path);
         goto fail;
     }
     if (cs && !(classes = json_loads(cs, 0, &je))) {
         cx_error_set(&e, CX_ERR_FORMAT, "%s: metadata \"classes\" is invalid", model_path);
         goto fail;
     }
-    if (cx_dataset_schema_from_json(schema_j, &schema, &e) != CX_OK)
-        goto fail;
-    const char *paths[1] = {data_path};
-    if (cx_dataset_load_files(schema, paths, 1, 0, &ds, &e) != CX_OK)
+    if (cx_job_predict_data_load(meta, (size_t)m->n_features, data_path, &ds, &e) != CX_OK)
         goto fail;
     if (ds->d != (size_t)m->n_features || json_array_size(feats) != ds->d) {
         cx_error_set(&e, CX_ERR_FORMAT, "%s: %zu features after encoding, the model takes %d",
@@ -489,8 +369,6 @@ done:
     free(csv);
     free(pred);
     cx_dataset_free(ds);
-    cx_dataset_schema_free(schema);
-    json_decref(schema_j);
     json_decref(feats);
     json_decref(classes);
     json_decref(meta);

@@ -28,31 +28,25 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
     const char *ledger_url = NULL, *store_url = NULL, *path = NULL, *devca_s = NULL,
                *root_path = NULL, *job_s = NULL;
     int allow_sim = 0;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--store", &store_url) ||
-            cx_job_opt(argc, argv, &i, "--devca", &devca_s) ||
-            cx_job_opt(argc, argv, &i, "--root", &root_path) ||
-            cx_job_opt(argc, argv, &i, "--job", &job_s))
-            continue;
-        if (strcmp(argv[i], "--allow-simulated") == 0) {
-            allow_sim = 1;
-            continue;
-        }
-        if (argv[i][0] != '-' && !path) {
-            path = argv[i];
-            continue;
-        }
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
+    /* no environment defaults: an auditor names the ledger and store to check against */
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url},
+                           {.name = "--store", .val = &store_url},
+                           {.name = "--devca", .val = &devca_s},
+                           {.name = "--root", .val = &root_path},
+                           {.name = "--job", .val = &job_s},
+                           {.name = "--allow-simulated", .flag = &allow_sim},
+                           {.name = "", .val = &path},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!path)
         return cli_usage(cli, "BUNDLE is required");
     cx_error e;
     cx_error_clear(&e);
     cx_result_bundle b;
     memset(&b, 0, sizeof b);
-    cx_ledger *l = NULL;
-    cx_store *s = NULL;
+    cx_role r = {0};
     char *root = NULL;
     size_t root_len = 0;
     json_t *checks = NULL;
@@ -70,18 +64,13 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
         if (cx_file_read_all(root_path, 1 << 20, &rb, &root_len, &e) != CX_OK)
             goto fail;
         root = (char *)rb;
-    } else if (allow_sim) {
-        char devca[PATH_MAX];
-        if (cx_job_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK ||
-            cx_job_devroot_load(devca, &root, &root_len, &e) != CX_OK)
-            goto fail;
+    } else if (allow_sim && cx_job_devroot_for(devca_s, &root, &root_len, &e) != CX_OK) {
+        goto fail;
     }
-    if (ledger_url && cx_job_ledger_open(ledger_url, &cli->log, &l, &e) != CX_OK)
+    if (cx_role_open(&r, NULL, ledger_url, store_url, &cli->log, &e) != CX_OK)
         goto fail;
-    if (store_url && cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK)
-        goto fail;
-    cx_job_verify_opts o = {.ledger = l,
-                            .store = s,
+    cx_job_verify_opts o = {.ledger = r.ledger,
+                            .store = r.store,
                             .root_pem = root,
                             .root_pem_len = root_len,
                             .allow_simulated = allow_sim,
@@ -119,7 +108,6 @@ done:
     json_decref(checks);
     free(root);
     cx_result_bundle_free(&b);
-    cx_store_free(s);
-    cx_ledger_close(l);
+    cx_role_close(&r);
     return rc;
 }

@@ -48,7 +48,7 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx worker [--ledger L] [--store S] --key DIR --state DIR\n"
-               "         [--devca DIR] [--once] [--device cpu|auto|cuda[:N]] [--threads N]\n"
+               "         [--devca DIR] [--once] [--device auto|cpu|cuda[:N]] [--threads N]\n"
                "         [--poll-ms N] [--json]\n\n"
                "The operator's worker. Follows the ledger's event stream from a cursor kept\n"
                "in --state DIR, and for each JobCreated runs the job inside this node's TEE\n"
@@ -58,9 +58,11 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
                "TEE sign the result statement and submits it (signed by --key). Each job's\n"
                "state is kept in DIR/jobs/; a killed worker restarts cleanly (no job lost, none\n"
                "paid twice). Results: DIR/results/<job>.bundle.json and .report.json.\n"
-               "--device picks the training backend (default cpu: the simulated TEE has the\n"
-               "shape of a Nitro enclave, which has no GPU; no GPU evidence is collected here,\n"
-               "so the statement's GPU evidence hash stays empty either way).\n"
+               "--device picks the training backend (default auto: the GPU when one is usable,\n"
+               "else the CPU; with the GPU, decrypted chunks go to pinned memory and the\n"
+               "decrypt threads run near it). The simulated TEE collects no GPU evidence, so\n"
+               "the statement's GPU evidence hash stays empty either way; the job report says\n"
+               "which backend ran.\n"
                "--once processes what is there and exits (1 if a job failed). Stop it with any\n"
                "signal, at any point: every step is crash-safe. Test hook:\n"
                "CLOAKX_WORKER_PAUSE_AT=decrypted|trained|signed makes the worker stop there\n"
@@ -69,24 +71,19 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
     }
     cx_worker_config c = {0};
     const char *devca_s = NULL, *threads_s = NULL, *poll_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cx_job_opt(argc, argv, &i, "--ledger", &c.ledger_url) ||
-            cx_job_opt(argc, argv, &i, "--store", &c.store_url) ||
-            cx_job_opt(argc, argv, &i, "--key", &c.key_dir) ||
-            cx_job_opt(argc, argv, &i, "--state", &c.state_dir) ||
-            cx_job_opt(argc, argv, &i, "--devca", &devca_s) ||
-            cx_job_opt(argc, argv, &i, "--threads", &threads_s) ||
-            cx_job_opt(argc, argv, &i, "--poll-ms", &poll_s) ||
-            cx_job_opt(argc, argv, &i, "--device", &c.device))
-            continue;
-        if (strcmp(argv[i], "--once") == 0) {
-            c.once = 1;
-            continue;
-        }
-        return cli_usage(cli, "unexpected argument '%s'", argv[i]);
-    }
-    c.ledger_url = cx_job_env_default(c.ledger_url, "CLOAKX_LEDGER");
-    c.store_url = cx_job_env_default(c.store_url, "CLOAKX_STORE");
+    const cx_arg args[] = {{.name = "--ledger", .val = &c.ledger_url, .env = "CLOAKX_LEDGER"},
+                           {.name = "--store", .val = &c.store_url, .env = "CLOAKX_STORE"},
+                           {.name = "--key", .val = &c.key_dir},
+                           {.name = "--state", .val = &c.state_dir},
+                           {.name = "--devca", .val = &devca_s},
+                           {.name = "--threads", .val = &threads_s},
+                           {.name = "--poll-ms", .val = &poll_s},
+                           {.name = "--device", .val = &c.device},
+                           {.name = "--once", .flag = &c.once},
+                           {0}};
+    int urc = cx_args_parse(cli, argc, argv, args);
+    if (urc)
+        return urc;
     if (!c.ledger_url || !c.store_url || !c.key_dir || !c.state_dir)
         return cli_usage(cli, "--ledger, --store, --key and --state are required");
     cx_error e;

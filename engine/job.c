@@ -1,6 +1,7 @@
 /* job.c — the job pipeline a worker runs inside the TEE (headers checked, blobs authenticated
  * and parsed, model trained, sealed to the buyer, statement signed) and the marketplace glue. */
 #include "job.h"
+#include "device_pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,11 +17,6 @@
 
 /* ------------------------------------------------------------ small helpers -- */
 
-void cx_job_id_hex(const cx_chain_id *id, char out[CX_CHAIN_ID_HEX_LEN + 1])
-{
-    cx_chain_id_to_hex(id, out);
-}
-
 cx_err cx_job_blob_id_str(const uint8_t *b, size_t n, char out[CX_STORE_ID_MAX], cx_error *e)
 {
     if (n == 0 || n >= CX_STORE_ID_MAX)
@@ -30,62 +26,6 @@ cx_err cx_job_blob_id_str(const uint8_t *b, size_t n, char out[CX_STORE_ID_MAX],
     if (!cx_store_id_valid(out))
         return cx_error_set(e, CX_ERR_FORMAT, "blob id \"%.64s\" is not a store id", out);
     return CX_OK;
-}
-
-static cx_err path_join(char *out, size_t cap, const char *a, const char *b, cx_error *e)
-{
-    if ((size_t)snprintf(out, cap, "%s/%s", a, b) >= cap)
-        return cx_error_set(e, CX_ERR_ARG, "path too long: %s/%s", a, b);
-    return CX_OK;
-}
-
-cx_err cx_job_identity_load(const char *keydir, cx_chain_key **out, cx_error *e)
-{
-    char path[PATH_MAX];
-    cx_err rc = path_join(path, sizeof path, keydir, "ed25519.key", e);
-    if (rc != CX_OK)
-        return rc;
-    cx_ed25519_key *k = NULL;
-    rc = cx_ed25519_key_load(path, &k, e);
-    if (rc != CX_OK)
-        return cx_error_prefix(e, "identity %s: ", keydir);
-    rc = cx_chain_key_from_seed(cx_ed25519_key_seed(k), out, e);
-    cx_ed25519_key_free(k);
-    return rc;
-}
-
-cx_err cx_job_x25519_pub_load(const char *keydir, uint8_t pub[32], cx_error *e)
-{
-    char path[PATH_MAX];
-    cx_err rc = path_join(path, sizeof path, keydir, "x25519.pub", e);
-    if (rc == CX_OK)
-        rc = cx_x25519_public_load(path, pub, e);
-    return rc;
-}
-
-cx_err cx_job_ledger_open(const char *url, const cx_logger *log, cx_ledger **out, cx_error *e)
-{
-    if (!url || !*url)
-        return cx_error_set(e, CX_ERR_ARG, "no ledger given (--ledger PATH or CLOAKX_LEDGER)");
-    if (strncmp(url, "local:", 6) == 0)
-        url += 6;
-    else if (strncmp(url, "sui:", 4) == 0)
-        return cx_error_set(e, CX_ERR_UNSUPPORTED,
-                            "ledger %s: the Sui backend is not in this build (local only)", url);
-    (void)log;
-    cx_ledger_local_opts o = {0}; /* protocol fees go to the zero address (the treasury) */
-    return cx_ledger_local_open(url, &o, out, e);
-}
-
-cx_err cx_job_store_open(const char *url, const cx_logger *log, cx_store **out, cx_error *e)
-{
-    if (!url || !*url)
-        return cx_error_set(e, CX_ERR_ARG, "no blob store given (--store URL or CLOAKX_STORE)");
-    cx_store_options o;
-    cx_store_options_init(&o);
-    o.log = log;
-    o.verify = 1; /* a store that serves other bytes than it was given is caught here */
-    return cx_store_open(url, &o, out, e);
 }
 
 cx_err cx_job_measure_self(uint8_t out[48], cx_error *e)
@@ -182,13 +122,13 @@ cx_err cx_job_store_put_bytes(cx_store *s, const void *buf, size_t len, char id[
 
 cx_err cx_job_tee_dir(const char *state_dir, char *out, size_t cap, cx_error *e)
 {
-    return path_join(out, cap, state_dir, "tee", e);
+    return cx_job_path_join(out, cap, state_dir, "tee", e);
 }
 
 cx_err cx_job_enclave_state_save(const char *state_dir, const cx_chain_id *id, cx_error *e)
 {
     char path[PATH_MAX], hex[CX_CHAIN_ID_HEX_LEN + 1];
-    cx_err rc = path_join(path, sizeof path, state_dir, "enclave.json", e);
+    cx_err rc = cx_job_path_join(path, sizeof path, state_dir, "enclave.json", e);
     if (rc != CX_OK)
         return rc;
     cx_chain_id_to_hex(id, hex);
@@ -200,7 +140,7 @@ cx_err cx_job_enclave_state_save(const char *state_dir, const cx_chain_id *id, c
 cx_err cx_job_enclave_state_load(const char *state_dir, cx_chain_id *id, cx_error *e)
 {
     char path[PATH_MAX];
-    cx_err rc = path_join(path, sizeof path, state_dir, "enclave.json", e);
+    cx_err rc = cx_job_path_join(path, sizeof path, state_dir, "enclave.json", e);
     if (rc != CX_OK)
         return rc;
     json_t *j = NULL;
@@ -390,110 +330,6 @@ static cx_err on_chunk(void *ud, const cx_pipeline_chunk *c, cx_error *e)
     return CX_OK;
 }
 
-/* Model bytes in memory (safetensors, the layout of cx_model_save), so the plaintext model
- * never touches the disk: it goes straight from here into the buyer's sealed blob. */
-static cx_err model_serialize(const cx_model *m, const json_t *extra, uint8_t **out,
-                              size_t *out_len, cx_error *e)
-{
-    cx_safetensors *st = NULL;
-    cx_err rc = cx_safetensors_new(&st, e);
-    if (rc != CX_OK)
-        return rc;
-    char name[64], buf[64];
-    for (int l = 0; l < m->n_layers && rc == CX_OK; l++) {
-        int fi = m->dims[l], fo = m->dims[l + 1];
-        const float *w = m->params + cx_model_layer_offset(m, l);
-        uint64_t ws[2] = {(uint64_t)fi, (uint64_t)fo}, bs[1] = {(uint64_t)fo};
-        snprintf(name, sizeof name, "layers.%d.weight", l);
-        rc = cx_safetensors_add(st, name, CX_SAFETENSORS_F32, ws, 2, w,
-                                (size_t)fi * (size_t)fo * sizeof(float), e);
-        snprintf(name, sizeof name, "layers.%d.bias", l);
-        if (rc == CX_OK)
-            rc = cx_safetensors_add(st, name, CX_SAFETENSORS_F32, bs, 1, w + (size_t)fi * fo,
-                                    (size_t)fo * sizeof(float), e);
-    }
-    uint64_t fs[1] = {(uint64_t)m->n_features};
-    if (rc == CX_OK)
-        rc = cx_safetensors_add(st, "standardizer.mean", CX_SAFETENSORS_F32, fs, 1, m->mean,
-                                (size_t)m->n_features * sizeof(float), e);
-    if (rc == CX_OK)
-        rc = cx_safetensors_add(st, "standardizer.inv_std", CX_SAFETENSORS_F32, fs, 1, m->inv_std,
-                                (size_t)m->n_features * sizeof(float), e);
-    json_t *jd = json_array();
-    for (int l = 0; jd && l <= m->n_layers; l++)
-        json_array_append_new(jd, json_integer(m->dims[l]));
-    char *dims = jd ? json_dumps(jd, JSON_COMPACT) : NULL;
-    json_decref(jd);
-    if (rc == CX_OK && !dims)
-        rc = cx_error_set(e, CX_ERR_NOMEM, "model: out of memory");
-    if (rc == CX_OK)
-        rc = cx_safetensors_meta_set(st, "cloakx.format", "cloakx-model-v1", e);
-    if (rc == CX_OK)
-        rc = cx_safetensors_meta_set(st, "task", cx_task_name(m->task), e);
-    if (rc == CX_OK)
-        rc = cx_safetensors_meta_set(st, "model", cx_model_kind_name(m->kind), e);
-    if (rc == CX_OK)
-        rc = cx_safetensors_meta_set(st, "loss", cx_loss_name(m->loss), e);
-    if (rc == CX_OK)
-        rc = cx_safetensors_meta_set(st, "activation", cx_act_name(m->act), e);
-    if (rc == CX_OK)
-        rc = cx_safetensors_meta_set(st, "dims", dims, e);
-    snprintf(buf, sizeof buf, "%d", m->n_classes);
-    if (rc == CX_OK)
-        rc = cx_safetensors_meta_set(st, "n_classes", buf, e);
-    snprintf(buf, sizeof buf, "%.9g", (double)m->y_mean);
-    if (rc == CX_OK)
-        rc = cx_safetensors_meta_set(st, "y_mean", buf, e);
-    snprintf(buf, sizeof buf, "%.9g", (double)m->y_std);
-    if (rc == CX_OK)
-        rc = cx_safetensors_meta_set(st, "y_std", buf, e);
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)extra, key, v)
-    {
-        if (rc != CX_OK)
-            break;
-        if (json_is_string(v)) {
-            rc = cx_safetensors_meta_set(st, key, json_string_value(v), e);
-        } else {
-            char *txt = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
-                                          JSON_REAL_PRECISION(17));
-            rc = txt ? cx_safetensors_meta_set(st, key, txt, e)
-                     : cx_error_set(e, CX_ERR_NOMEM, "model: out of memory");
-            free(txt);
-        }
-    }
-    if (rc == CX_OK)
-        rc = cx_safetensors_serialize(st, out, out_len, e);
-    free(dims);
-    cx_safetensors_free(st);
-    return rc;
-}
-
-/* A growable memory sink for the sealed model (ciphertext: plain malloc is fine). */
-typedef struct membuf {
-    uint8_t *p;
-    size_t len, cap;
-} membuf;
-
-static cx_err membuf_write(void *ctx, const void *buf, size_t len, cx_error *e)
-{
-    membuf *m = ctx;
-    if (m->len + len > m->cap) {
-        size_t nc = m->cap ? m->cap : 4096;
-        while (nc < m->len + len)
-            nc *= 2;
-        uint8_t *np = realloc(m->p, nc);
-        if (!np)
-            return cx_error_set(e, CX_ERR_NOMEM, "sealing: out of memory");
-        m->p = np;
-        m->cap = nc;
-    }
-    memcpy(m->p + m->len, buf, len);
-    m->len += len;
-    return CX_OK;
-}
-
 static uint64_t micro(double v)
 {
     if (!(v >= 0) || isnan(v))
@@ -501,47 +337,6 @@ static uint64_t micro(double v)
     if (v > 1.8e13)
         return UINT64_MAX - 1;
     return (uint64_t)llround(v * 1e6);
-}
-
-static json_t *metrics_json(const cx_metrics *m, cx_task task)
-{
-    json_t *j = json_object();
-    if (!j)
-        return NULL;
-    json_object_set_new(j, "loss", json_real(m->loss));
-    json_object_set_new(j, "rows", json_integer((json_int_t)m->n));
-    if (task == CX_TASK_CLASSIFICATION) {
-        json_object_set_new(j, "accuracy", json_real(m->accuracy));
-        json_object_set_new(j, "macro_f1", json_real(m->macro_f1));
-        if (!isnan(m->auc))
-            json_object_set_new(j, "roc_auc", json_real(m->auc));
-    } else {
-        json_object_set_new(j, "rmse", json_real(m->rmse));
-        if (!isnan(m->r2))
-            json_object_set_new(j, "r2", json_real(m->r2));
-    }
-    return j;
-}
-
-static json_t *names_json(char **names, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
-        json_array_append_new(a, json_string(names[i] ? names[i] : ""));
-    return a;
-}
-
-static char *hexdup(const uint8_t *b, size_t n)
-{
-    return cx_hex_dup(b, n);
-}
-
-static void set_hex(json_t *o, const char *key, const uint8_t *b, size_t n)
-{
-    char *h = hexdup(b, n);
-    if (h)
-        json_object_set_new(o, key, json_string(h));
-    free(h);
 }
 
 /* Phase 1: each candidate's header, read without any key, against what the ledger says. */
@@ -633,8 +428,9 @@ static size_t disqualify(cand *cs, size_t n)
  * are rejected, the others move to state want + 1 with their tag hash; *n_failed counts the
  * failures. Re-parse pass (fatal = 1): only blobs that authenticated a moment ago, so a
  * failure now means the store changed under us and the job is retried. */
-static cx_err run_pipeline(const cx_job_params *p, const cx_x25519_key *key, cand *cs, size_t n,
-                           int want, cx_parser *parser, int fatal, size_t *n_failed, cx_error *e)
+static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
+                           const cx_x25519_key *key, cand *cs, size_t n, int want,
+                           cx_parser *parser, int fatal, size_t *n_failed, cx_error *e)
 {
     /* blobs go through the pipeline in batches, so a pool of thousands of blobs does not
      * hold thousands of open store readers (file descriptors, connections) at once */
@@ -660,6 +456,9 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_x25519_key *key, can
     cx_pipeline_config cfg = {.threads = p->threads,
                               .policy = fatal ? CX_PIPELINE_FATAL : CX_PIPELINE_SKIP,
                               .log = p->log};
+    /* with the CUDA backend: plaintext chunks in pinned memory, decrypt threads near the GPU */
+    cx_device_pipeline dp;
+    cx_device_pipeline_setup(dev, &dp, &cfg, p->log);
     size_t next = 0; /* next candidate index to look at */
     while (rc == CX_OK && u.base < m) {
         size_t nb = 0;
@@ -747,8 +546,10 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
     cx_dataset *ds = NULL;
     cx_model *model = NULL;
     cx_backend *be = NULL;
+    cx_device_choice dev;
+    memset(&dev, 0, sizeof dev);
     json_t *report = NULL, *data = NULL, *extra = NULL;
-    membuf sealed = {0};
+    cx_job_membuf sealed = {0}; /* ciphertext: plain malloc is fine */
     cx_nitro_doc nd;
     memset(&nd, 0, sizeof nd);
     cx_statement_rows *srows = NULL;
@@ -813,6 +614,12 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
                           "is required");
         goto out;
     }
+
+    /* the compute device first: the decrypt pipeline's buffers and threads follow it */
+    if ((rc = cx_backend_select(p->device ? p->device : "auto", spec.precision, spec.threads, &be,
+                                &dev, e)) != CX_OK)
+        goto out;
+    cx_log_info(p->log, "job %s: device %s", job_hex, dev.report);
 
     report = json_object();
     if (!report) {
@@ -898,7 +705,7 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
      * into a fresh parser (a second decryption, paid only in that case). */
     double t_dec = cx_now_seconds();
     size_t n_failed = 0;
-    if ((rc = run_pipeline(p, key, cs, n_cands, 1, parser, 0, &n_failed, e)) != CX_OK)
+    if ((rc = run_pipeline(p, &dev, key, cs, n_cands, 1, parser, 0, &n_failed, e)) != CX_OK)
         goto out;
     cx_job_hook_point(p->hooks, "decrypted", p->log);
     size_t n_auth = 0;
@@ -930,7 +737,7 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
             parser = NULL;
             size_t dummy = 0;
             if ((rc = cx_parser_new(schema, fmt, n_left, &parser, e)) != CX_OK ||
-                (rc = run_pipeline(p, key, cs, n_cands, 2, parser, 1, &dummy, e)) != CX_OK)
+                (rc = run_pipeline(p, &dev, key, cs, n_cands, 2, parser, 1, &dummy, e)) != CX_OK)
                 goto out;
             reparsed++;
         }
@@ -999,11 +806,6 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
         goto out;
 
     /* train */
-    cx_device_choice dev;
-    memset(&dev, 0, sizeof dev);
-    if ((rc = cx_backend_select(p->device ? p->device : "cpu", spec.precision, spec.threads, &be,
-                                &dev, e)) != CX_OK)
-        goto out;
     cx_train_data td = {
         .rows = ds->n, .cols = (int)ds->d, .x = ds->X, .y = ds->y, .n_classes = (int)ds->n_classes};
     cx_train_result tr;
@@ -1023,82 +825,22 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
         goto out;
     cx_job_hook_point(p->hooks, "trained", p->log);
 
-    /* the model, sealed to the buyer; the plaintext bytes live in secure memory only */
-    json_t *mj = metrics_json(&tr.val, spec.task);
-    json_t *privacy =
-        spec.privacy
-            ? json_pack("{s:f, s:f, s:f, s:f, s:f, s:I, s:f, s:s, s:s}", "epsilon", eps, "delta",
-                        spec.delta, "order", order, "noise_multiplier", spec.noise_multiplier,
-                        "max_grad_norm", spec.max_grad_norm, "steps", (json_int_t)tr.steps,
-                        "sample_rate", tr.sample_rate, "sampling", "poisson", "accountant", "rdp")
-            : json_null();
-    extra = json_object();
-    if (!mj || !privacy || !extra) {
-        json_decref(mj);
-        json_decref(privacy);
-        rc = cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+    /* the model, sealed to the buyer */
+    if ((rc = cx_job_model_meta(&spec, data, ds, &tr, eps, order, &extra, e)) != CX_OK)
         goto out;
-    }
-    json_object_set(extra, "spec", spec.raw);
-    json_object_set_new(extra, "features", names_json(ds->feature_names, ds->d));
-    if (ds->label_name)
-        json_object_set_new(extra, "label", json_string(ds->label_name));
-    if (spec.task == CX_TASK_CLASSIFICATION)
-        json_object_set_new(extra, "classes", names_json(ds->class_names, ds->n_classes));
-    if (!json_object_get(data, "categorical")) {
-        /* what `cloakx predict` parses new rows with: the same feature columns, no label */
-        json_t *ps = json_deep_copy(data);
-        if (ps) {
-            json_object_del(ps, "label");
-            json_object_del(ps, "label_type");
-            json_object_set_new(ps, "features", names_json(ds->feature_names, ds->d));
-            json_object_set_new(extra, "predict_schema", ps);
-        }
-    }
-    json_object_set(extra, "metrics", mj);
-    json_object_set_new(extra, "train_rows", json_integer((json_int_t)tr.train_rows));
     json_object_set_new(extra, "job", json_string(job_hex));
     json_object_set_new(extra, "pool", json_string(pool_hex));
-    if (spec.privacy) {
-        json_object_set(extra, "privacy", privacy);
-        char eb[64];
-        snprintf(eb, sizeof eb, "%.6g", eps);
-        json_object_set_new(extra, "epsilon", json_string(eb));
-    }
-    uint8_t *plain = NULL;
-    size_t plain_len = 0;
-    rc = model_serialize(model, extra, &plain, &plain_len, e);
-    if (rc == CX_OK) {
-        model_bytes = cx_secmem_alloc(plain_len ? plain_len : 1, 0, e);
-        if (model_bytes) {
-            memcpy(model_bytes, plain, plain_len);
-            model_len = plain_len;
-        } else {
-            rc = e ? e->code : CX_ERR_NOMEM;
-        }
-        cx_memwipe(plain, plain_len);
-        free(plain);
-    }
-    if (rc != CX_OK) {
-        json_decref(mj);
-        json_decref(privacy);
+    /* the plaintext model bytes live in secure memory only (wiped when freed) */
+    if ((rc = cx_model_serialize(model, extra, &model_bytes, &model_len, e)) != CX_OK)
         goto out;
-    }
     cx_cxb_seal_params sp = {.recipient_pub = buyer_x,
                              .pool_id = pool_hex,
                              .contributor = job_hex,
                              .content_type = CX_CONTENT_MODEL};
-    cx_mem_reader mr;
-    cx_reader rd;
-    cx_reader_from_memory(&rd, &mr, model_bytes, model_len);
-    cx_writer wr = {membuf_write, &sealed};
-    if ((rc = cx_cxb_seal(&sp, &rd, model_len, &wr, NULL, NULL, e)) != CX_OK ||
+    if ((rc = cx_job_seal_bytes(&sp, model_bytes, model_len, &sealed, NULL, e)) != CX_OK ||
         (rc = cx_job_store_put_bytes(p->store, sealed.p, sealed.len, out->model_blob_id, e)) !=
-            CX_OK) {
-        json_decref(mj);
-        json_decref(privacy);
+            CX_OK)
         goto out;
-    }
     uint8_t result_hash[32];
     SHA256(sealed.p, sealed.len, result_hash);
 
@@ -1114,7 +856,7 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
     st.result_blob_id_len = strlen(out->model_blob_id);
     memcpy(st.result_blob_id, out->model_blob_id, st.result_blob_id_len);
     memcpy(st.result_hash, result_hash, 32);
-    st.gpu_evidence_hash_len = 0; /* CPU-only job: no GPU evidence (RULES.md §4: empty) */
+    st.gpu_evidence_hash_len = 0; /* no GPU evidence collected here (RULES.md §4: empty) */
     st.rows = srows;
     st.n_rows = n_rows;
     cx_statement_metric met[6];
@@ -1141,12 +883,8 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
     st.dp_delta_1e12 = spec.privacy ? (uint64_t)llround(spec.delta * 1e12) : 0;
     if ((rc = cx_statement_encode(&st, cx_unix_ms(), &out->statement, &out->statement_len, e)) !=
             CX_OK ||
-        (rc = cx_tee_sign(p->tee, out->statement, out->statement_len, out->signature, e)) !=
-            CX_OK) {
-        json_decref(mj);
-        json_decref(privacy);
+        (rc = cx_tee_sign(p->tee, out->statement, out->statement_len, out->signature, e)) != CX_OK)
         goto out;
-    }
 
     /* the report: what the worker and the demo print */
     json_object_set_new(report, "backend", json_string(be->name));
@@ -1185,16 +923,22 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
                                   "type", cx_model_kind_name(spec.model), "epochs_run",
                                   tr.epochs_run, "train_rows", (json_int_t)tr.train_rows,
                                   "validation_rows", (json_int_t)tr.val_rows));
-    json_object_set_new(report, "metrics", mj);
-    json_object_set_new(report, "privacy", privacy);
+    json_object_set(report, "metrics", json_object_get(extra, "metrics"));
+    json_object_set_new(report, "privacy",
+                        spec.privacy ? json_incref(json_object_get(extra, "privacy"))
+                                     : json_null());
     json_object_set_new(report, "model_blob_id", json_string(out->model_blob_id));
-    set_hex(report, "result_hash", result_hash, 32);
-    set_hex(report, "config_hash", config_hash, 32);
-    set_hex(report, "dataset_commitment", commitment, 32);
-    set_hex(report, "code_measurement", st.code_measurement, st.code_measurement_len);
+    json_object_set_new(report, "result_hash", cx_job_hex_json(result_hash, 32));
+    json_object_set_new(report, "config_hash", cx_job_hex_json(config_hash, 32));
+    json_object_set_new(report, "dataset_commitment", cx_job_hex_json(commitment, 32));
+    json_object_set_new(report, "code_measurement",
+                        cx_job_hex_json(st.code_measurement, st.code_measurement_len));
     json_object_set_new(report, "gpu_evidence",
-                        json_string("none: CPU-only job, the statement's gpu_evidence_hash is "
-                                    "empty"));
+                        json_string(strcmp(dev.backend, "cuda") == 0
+                                        ? "none: the simulated TEE collects no GPU evidence, the "
+                                          "statement's gpu_evidence_hash is empty"
+                                        : "none: CPU-only job, the statement's gpu_evidence_hash "
+                                          "is empty"));
     json_object_set_new(report, "seconds",
                         json_pack("{s:f, s:b, s:f, s:f}", "decrypt_parse", t_dec,
                                   "reparsed_after_tamper", reparsed, "train", tr.seconds, "total",
@@ -1632,93 +1376,6 @@ out:
     else
         json_decref(v.checks);
     return rc;
-}
-
-/* ------------------------------------------------------ command-line helpers -- */
-
-int cx_job_opt(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    if (strcmp(argv[*i], name) != 0 || *i + 1 >= argc)
-        return 0;
-    *val = argv[++*i];
-    return 1;
-}
-
-const char *cx_job_env_default(const char *given, const char *env)
-{
-    if (given)
-        return given;
-    const char *v = getenv(env);
-    return v && *v ? v : NULL;
-}
-
-cx_err cx_job_parse_u64(const char *s, const char *what, uint64_t *out, cx_error *e)
-{
-    char *end = NULL;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return cx_error_set(e, CX_ERR_ARG, "%s: expected a non-negative integer", what);
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v >= (1ull << 63))
-        return cx_error_set(e, CX_ERR_ARG, "%s: \"%.40s\" is not an integer below 2^63", what, s);
-    *out = v;
-    return CX_OK;
-}
-
-cx_err cx_job_parse_duration_ms(const char *s, uint64_t *out, cx_error *e)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = s ? strtod(s, &end) : -1;
-    if (!s || errno || end == s || !(v > 0))
-        return cx_error_set(e, CX_ERR_ARG, "duration \"%.40s\": expected e.g. 90s, 15m, 2h, 7d",
-                            s ? s : "");
-    double mult = 1000;
-    if (*end == 's' || *end == 0)
-        mult = 1000;
-    else if (*end == 'm')
-        mult = 60e3;
-    else if (*end == 'h')
-        mult = 3600e3;
-    else if (*end == 'd')
-        mult = 86400e3;
-    else
-        return cx_error_set(e, CX_ERR_ARG, "duration \"%.40s\": unknown unit", s);
-    if (*end && end[1])
-        return cx_error_set(e, CX_ERR_ARG, "duration \"%.40s\": unknown unit", s);
-    if (v * mult > 9e15)
-        return cx_error_set(e, CX_ERR_ARG, "duration \"%.40s\" is too long", s);
-    *out = (uint64_t)(v * mult);
-    return CX_OK;
-}
-
-cx_err cx_job_devca_dir(const char *given, char *out, size_t cap, cx_error *e)
-{
-    const char *d = cx_job_env_default(given, "CLOAKX_DEVCA");
-    if (d) {
-        if ((size_t)snprintf(out, cap, "%s", d) >= cap)
-            return cx_error_set(e, CX_ERR_ARG, "--devca path too long");
-        return CX_OK;
-    }
-    const char *home = getenv("HOME");
-    if (!home || !*home)
-        return cx_error_set(e, CX_ERR_ARG, "no --devca given and no $HOME");
-    if ((size_t)snprintf(out, cap, "%s/.cloakx/devca", home) >= cap)
-        return cx_error_set(e, CX_ERR_ARG, "$HOME path too long");
-    return CX_OK;
-}
-
-cx_err cx_job_devroot_load(const char *devca_dir, char **pem, size_t *len, cx_error *e)
-{
-    char path[PATH_MAX];
-    cx_err rc = path_join(path, sizeof path, devca_dir, CX_TEE_SIM_ROOT_CERT, e);
-    uint8_t *b = NULL;
-    if (rc == CX_OK)
-        rc = cx_file_read_all(path, 1 << 20, &b, len, e);
-    if (rc != CX_OK)
-        return cx_error_prefix(e, "the simulated TEE's development root: ");
-    *pem = (char *)b;
-    return CX_OK;
 }
 
 cx_err cx_job_enclave_check(cx_store *s, const cx_ledger_enclave *en, const cx_ledger_pool *pool,

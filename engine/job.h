@@ -9,6 +9,8 @@
 #include "cx_kernels.h"
 #include "cx_util.h"
 
+#include "cli.h"
+
 /* ---- identities, handles ---- */
 
 /* A role's identity is a key dir made by `cloakx keygen`: DIR/ed25519.key signs ledger
@@ -88,7 +90,7 @@ typedef struct cx_job_params {
     cx_tee *tee;
     cx_chain_id enclave_id;
     cx_chain_id job_id;
-    const char *device; /* training device: "cpu" (NULL), "auto", "cuda[:N]" */
+    const char *device; /* training device: "auto" (NULL), "cpu", "cuda[:N]" */
     int threads;        /* 0: all cores */
     int progress;       /* progress bars on stderr */
     const cx_logger *log;
@@ -164,7 +166,7 @@ typedef struct cx_worker_config {
     const char *devca_dir; /* the simulated TEE's development CA */
     const char *key_dir;   /* the operator identity that submits results */
     int once;              /* process what is there, then return */
-    const char *device;    /* training device (cx_backend_select); NULL: "cpu" */
+    const char *device;    /* training device (cx_backend_select); NULL: "auto" */
     int threads, progress;
     unsigned poll_ms; /* between polls of the ledger (0: 500) */
     const cx_logger *log;
@@ -181,12 +183,30 @@ typedef struct cx_worker_stats {
 
 cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error *e);
 
-/* ---- command-line helpers shared by the marketplace commands ---- */
+/* ---- command-line helpers shared by the marketplace commands (roles.c) ---- */
 
 /* argv[*i] == name with a value after it: *val = the value, *i advanced; returns 1. */
 int cx_job_opt(int argc, char **argv, int *i, const char *name, const char **val);
 /* given, else getenv(env) (NULL when neither). */
 const char *cx_job_env_default(const char *given, const char *env);
+
+/* A command's argument table, ended by an entry with name NULL. name "--x": an option with
+ * a value (into *val, or appended to list), or with flag: a flag set to 1; name "": the
+ * positional argument (one into *val, or each into list). env: after parsing, an unset
+ * *val takes $env. */
+typedef struct cx_arg {
+    const char *name;
+    const char **val;
+    int *flag;
+    const char *env;
+    const char **list; /* repeated: up to cap values, count in *n */
+    size_t *n;
+    size_t cap;
+} cx_arg;
+/* 0 when argv[1..] fits the table; else the usage error's exit code (unknown argument, a
+ * second positional, a full list). Required arguments stay the command's to check. */
+int cx_args_parse(cx_cli *cli, int argc, char **argv, const cx_arg *args);
+
 cx_err cx_job_parse_u64(const char *s, const char *what, uint64_t *out, cx_error *e);
 /* "90", "90s", "15m", "2h", "7d" -> milliseconds. */
 cx_err cx_job_parse_duration_ms(const char *s, uint64_t *out, cx_error *e);
@@ -195,6 +215,55 @@ cx_err cx_job_devca_dir(const char *given, char *out, size_t cap, cx_error *e);
 /* The simulated TEE's development root (DIR/SIMULATED-devroot.pem), for verifiers told
  * --allow-simulated. *pem malloc'ed. */
 cx_err cx_job_devroot_load(const char *devca_dir, char **pem, size_t *len, cx_error *e);
+/* The same, from --devca as given (cx_job_devca_dir's defaults). */
+cx_err cx_job_devroot_for(const char *devca_given, char **pem, size_t *len, cx_error *e);
+/* "a/b" into out; CX_ERR_ARG when it does not fit. */
+cx_err cx_job_path_join(char *out, size_t cap, const char *a, const char *b, cx_error *e);
+
+/* A key dir as `cloakx keygen` makes it: X25519 (receives sealed data) and Ed25519 (signs)
+ * key pairs in io's key file formats, secrets 0600. */
+enum { CX_KEYDIR_X_KEY, CX_KEYDIR_X_PUB, CX_KEYDIR_ED_KEY, CX_KEYDIR_ED_PUB, CX_KEYDIR_FILES };
+enum { CX_KEYDIR_PATH_MAX = 4096 }; /* Linux's PATH_MAX, which strict C11 headers may hide */
+typedef struct cx_keydir {
+    char path[CX_KEYDIR_FILES][CX_KEYDIR_PATH_MAX];
+    cx_x25519_key *x;
+    cx_ed25519_key *ed;
+} cx_keydir;
+/* Makes dir (0700) and fresh keys in it; existing key files are an error (CX_ERR_STATE)
+ * unless force. On success the caller frees the keys with cx_keydir_free. */
+cx_err cx_keydir_create(const char *dir, int force, cx_keydir *k, cx_error *e);
+void cx_keydir_free(cx_keydir *k);
+
+/* What a role command works with: its identity (--key DIR), the ledger and the store. */
+typedef struct cx_role {
+    cx_chain_key *key;
+    cx_ledger *ledger;
+    cx_store *store;
+} cx_role;
+/* Loads / opens each one named (NULL: left NULL) in that order; on failure what was opened
+ * stays in r for cx_role_close. */
+cx_err cx_role_open(cx_role *r, const char *keydir, const char *ledger_url, const char *store_url,
+                    const cx_logger *log, cx_error *e);
+void cx_role_close(cx_role *r);
+
+/* Output: j on stdout with --json, else the text, whose arguments may point into j (j is
+ * freed either way; NULL j: out of memory). Returns the exit code. */
+int cx_role_print(cx_cli *cli, json_t *j, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Hex of b as a JSON string. */
+json_t *cx_job_hex_json(const uint8_t *b, size_t n);
+
+/* A growing memory sink (a cx_writer's ctx: cx_job_membuf_write); plain malloc: ciphertext
+ * and public data only. */
+typedef struct cx_job_membuf {
+    uint8_t *p;
+    size_t len, cap;
+} cx_job_membuf;
+cx_err cx_job_membuf_write(void *ctx, const void *buf, size_t len, cx_error *e);
+/* Seal len bytes of data (in memory) into out (appended; the caller frees out->p); h (may
+ * be NULL) gets the header. */
+cx_err cx_job_seal_bytes(const cx_cxb_seal_params *p, const uint8_t *data, size_t len,
+                         cx_job_membuf *out, cx_cxb_header *h, cx_error *e);
 
 /* What a seller checks before sealing to an enclave: its registration document (from the
  * store, under the ledger's attestation hash) verifies under the policy, carries the
@@ -202,6 +271,23 @@ cx_err cx_job_devroot_load(const char *devca_dir, char **pem, size_t *len, cx_er
  * measurement, which the pool accepts. CX_ERR_VERIFY says which part failed. */
 cx_err cx_job_enclave_check(cx_store *s, const cx_ledger_enclave *en, const cx_ledger_pool *pool,
                             const cx_nitro_policy *pol, cx_error *e);
+
+/* ---- model metadata (model_meta.c): shared by `cloakx train`, jobs and `cloakx predict` ---- */
+
+json_t *cx_job_names_json(char *const *names, size_t n);
+json_t *cx_job_metrics_json(const cx_metrics *m, cx_task task);
+/* The metadata stored with a trained model (cx_model_save / cx_model_serialize's extra):
+ * spec, predict_schema, features, label, classes, metrics, train_rows, epochs_run,
+ * fill_values (under "missing": "mean": the training data's gap fill per column, null for
+ * one-hot columns) and, with DP, privacy and epsilon. data: the schema trained with. */
+cx_err cx_job_model_meta(const cx_spec *spec, const json_t *data, const cx_dataset *ds,
+                         const cx_train_result *tr, double eps, double order, json_t **out,
+                         cx_error *e);
+/* Parse path for prediction with a model's metadata (cx_model_load's meta): its
+ * predict_schema; under "missing": "mean", gaps take the model's training fill_values, not
+ * the means of the rows being predicted. */
+cx_err cx_job_predict_data_load(const json_t *meta, size_t n_features, const char *path,
+                                cx_dataset **out, cx_error *e);
 
 /* ---- demo data (demo_data.c) ---- */
 
@@ -216,7 +302,6 @@ cx_err cx_demo_data_csv(uint64_t seed, unsigned cohort, size_t rows, uint8_t **o
 const char *cx_demo_spec_json(void);
 
 /* ---- formatting ---- */
-void cx_job_id_hex(const cx_chain_id *id, char out[CX_CHAIN_ID_HEX_LEN + 1]);
 /* A ledger blob id (bytes) as a C string; CX_ERR_FORMAT when it is not a store id. */
 cx_err cx_job_blob_id_str(const uint8_t *b, size_t n, char out[CX_STORE_ID_MAX], cx_error *e);
 

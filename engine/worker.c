@@ -23,13 +23,6 @@ typedef struct worker {
     cx_worker_stats *stats;
 } worker;
 
-static cx_err pjoin(char *out, size_t cap, const char *a, const char *b, cx_error *e)
-{
-    if ((size_t)snprintf(out, cap, "%s/%s", a, b) >= cap)
-        return cx_error_set(e, CX_ERR_ARG, "path too long: %s/%s", a, b);
-    return CX_OK;
-}
-
 static cx_err write_json(const char *path, const json_t *j, cx_error *e)
 {
     char *s = cx_json_dumps(j, 1);
@@ -44,7 +37,7 @@ static cx_err job_path(const worker *w, const char *job_hex, char *out, size_t c
 {
     char name[CX_CHAIN_ID_HEX_LEN + 8];
     snprintf(name, sizeof name, "%s.json", job_hex);
-    return pjoin(out, cap, w->jobs_dir, name, e);
+    return cx_job_path_join(out, cap, w->jobs_dir, name, e);
 }
 
 /* ---- event stream ---- */
@@ -150,7 +143,7 @@ static void write_results(worker *w, const cx_chain_id *job_id, const char *hex,
     cx_result_bundle b;
     if (cx_job_bundle_from_ledger(w->ledger, w->store, job_id, &b, &e) == CX_OK) {
         snprintf(name, sizeof name, "%s.bundle.json", hex);
-        if (pjoin(path, sizeof path, w->results_dir, name, &e) != CX_OK ||
+        if (cx_job_path_join(path, sizeof path, w->results_dir, name, &e) != CX_OK ||
             cx_result_bundle_write(&b, path, &e) != CX_OK)
             cx_log_warn(w->cfg->log, "worker: writing the bundle of %s: %s", hex, e.msg);
         cx_result_bundle_free(&b);
@@ -160,7 +153,7 @@ static void write_results(worker *w, const cx_chain_id *job_id, const char *hex,
     json_t *rep = json_object_get(st, "report");
     if (rep) {
         snprintf(name, sizeof name, "%s.report.json", hex);
-        if (pjoin(path, sizeof path, w->results_dir, name, &e) != CX_OK ||
+        if (cx_job_path_join(path, sizeof path, w->results_dir, name, &e) != CX_OK ||
             write_json(path, rep, &e) != CX_OK)
             cx_log_warn(w->cfg->log, "worker: writing the report of %s: %s", hex, e.msg);
     }
@@ -427,16 +420,19 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
     int lock_fd = -1;
     cx_err rc;
     if ((rc = cx_mkdir_p(c->state_dir, 0700, e)) != CX_OK ||
-        (rc = pjoin(w.jobs_dir, sizeof w.jobs_dir, c->state_dir, "jobs", e)) != CX_OK ||
-        (rc = pjoin(w.results_dir, sizeof w.results_dir, c->state_dir, "results", e)) != CX_OK ||
-        (rc = pjoin(w.cursor_path, sizeof w.cursor_path, c->state_dir, "cursor", e)) != CX_OK ||
+        (rc = cx_job_path_join(w.jobs_dir, sizeof w.jobs_dir, c->state_dir, "jobs", e)) != CX_OK ||
+        (rc = cx_job_path_join(w.results_dir, sizeof w.results_dir, c->state_dir, "results", e)) !=
+            CX_OK ||
+        (rc = cx_job_path_join(w.cursor_path, sizeof w.cursor_path, c->state_dir, "cursor", e)) !=
+            CX_OK ||
         (rc = cx_mkdir_p(w.jobs_dir, 0700, e)) != CX_OK ||
         (rc = cx_mkdir_p(w.results_dir, 0700, e)) != CX_OK)
         return rc;
     /* one worker per state dir: a second one would run the same jobs (the lock goes away
      * with the process, however it ends) */
     char lock_path[PATH_MAX];
-    if ((rc = pjoin(lock_path, sizeof lock_path, c->state_dir, "worker.lock", e)) != CX_OK)
+    if ((rc = cx_job_path_join(lock_path, sizeof lock_path, c->state_dir, "worker.lock", e)) !=
+        CX_OK)
         return rc;
     lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd < 0)

@@ -464,6 +464,9 @@ typedef struct cx_dataset {
     char **class_names;
     size_t n_blobs;
     cx_blob_rows *blobs;  /* per blob: accepted and bad rows */
+    float *fill_values;   /* (d) CX_MISSING_FILL_MEAN: what each column's gaps were filled
+                             with (NaN: one-hot column), for filling at prediction time as
+                             in training; NULL under the other policies */
 } cx_dataset;
 
 void cx_dataset_free(cx_dataset *ds);

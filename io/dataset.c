@@ -116,6 +116,24 @@ void cx_names_free(char **names, size_t n)
     free(names);
 }
 
+int cx_names_push(char ***names, size_t *n, size_t *cap, const char *s, size_t len)
+{
+    if (*n == *cap) {
+        char **nn = realloc(*names, 2 * *cap * sizeof *nn);
+        if (!nn)
+            return -1;
+        *names = nn;
+        *cap *= 2;
+    }
+    char *c = malloc(len + 1);
+    if (!c)
+        return -1;
+    memcpy(c, s, len);
+    c[len] = 0;
+    (*names)[(*n)++] = c;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- schema -- */
 
 const char *cx_bad_reason_name(cx_bad_reason r)
@@ -653,6 +671,14 @@ void cx_seg_bad(cx_seg *s, uint64_t line, cx_bad_reason why, uint32_t col)
     if (s->n_listed < CX_BAD_ROWS_LISTED)
         s->listed[s->n_listed++] = (cx_bad_row){line, why, col};
     s->bad++;
+}
+
+void cx_seg_row_done(cx_seg *s, uint64_t line, int bad, uint32_t col)
+{
+    if (bad)
+        cx_seg_bad(s, line, (cx_bad_reason)bad, col);
+    else
+        s->n_rows++;
 }
 
 static void put_id(float *row, int32_t slot, uint32_t id)
@@ -1227,6 +1253,7 @@ void cx_dataset_free(cx_dataset *ds)
     cx_names_free(ds->class_names, ds->n_classes);
     free(ds->label_name);
     free(ds->blobs);
+    free(ds->fill_values);
     free(ds);
 }
 
@@ -1475,6 +1502,12 @@ static cx_err merge(cx_parser *p, cx_dataset **out, cx_error *e)
             sum += part;
             fill[k] = cnt ? sum / (double)cnt : 0.0;
         }
+        ds->fill_values = malloc(d * sizeof *ds->fill_values);
+        if (!ds->fill_values)
+            goto oom;
+        for (size_t k = 0; k < nfeat; k++)
+            for (size_t c = col_off[k]; c < col_off[k + 1]; c++)
+                ds->fill_values[c] = R->slot_kind[k] == SLOT_NUM ? (float)fill[k] : NAN;
     }
     ds->feature_names = calloc(d, sizeof *ds->feature_names);
     if (!ds->feature_names) {

@@ -17,8 +17,11 @@ static const uint8_t hpke_suite[10] = {'H', 'P', 'K', 'E', 0x00, 0x20, 0x00, 0x0
 
 #define LABEL_MAX 512
 
-cx_err cx_io_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
-                          size_t ikm_len, uint8_t prk[32], cx_error *e)
+/* One HKDF-SHA256 step through the EVP_KDF API: extract (key = ikm, optional salt) or
+ * expand (key = prk, info); what names the step in errors. */
+static cx_err hkdf_run(int mode, const uint8_t *key, size_t key_len, const uint8_t *salt,
+                       size_t salt_len, const uint8_t *info, size_t info_len, uint8_t *out,
+                       size_t len, const char *what, cx_error *e)
 {
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     if (!kdf)
@@ -27,40 +30,45 @@ cx_err cx_io_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *i
     EVP_KDF_free(kdf);
     if (!kc)
         return cx_error_openssl(e, CX_ERR_CRYPTO, "HKDF context");
-    int mode = EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
     OSSL_PARAM params[5], *p = params;
     *p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
     *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0);
-    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikm_len);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key, key_len);
     /* An empty salt means HashLen zero bytes (RFC 5869 §2.2); HMAC pads either to the same key. */
     if (salt_len)
         *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
+    if (mode == EVP_KDF_HKDF_MODE_EXPAND_ONLY)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_len);
     *p = OSSL_PARAM_construct_end();
-    int ok = EVP_KDF_derive(kc, prk, 32, params);
+    int ok = EVP_KDF_derive(kc, out, len, params);
     EVP_KDF_CTX_free(kc);
-    return ok == 1 ? CX_OK : cx_error_openssl(e, CX_ERR_CRYPTO, "HKDF-Extract");
+    return ok == 1 ? CX_OK : cx_error_openssl(e, CX_ERR_CRYPTO, "%s", what);
+}
+
+cx_err cx_io_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
+                          size_t ikm_len, uint8_t prk[32], cx_error *e)
+{
+    return hkdf_run(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, ikm, ikm_len, salt, salt_len, NULL, 0, prk,
+                    32, "HKDF-Extract", e);
 }
 
 cx_err cx_io_hkdf_expand(const uint8_t prk[32], const uint8_t *info, size_t info_len,
                          uint8_t *out, size_t len, cx_error *e)
 {
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    if (!kdf)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "fetching HKDF");
-    EVP_KDF_CTX *kc = EVP_KDF_CTX_new(kdf);
-    EVP_KDF_free(kdf);
-    if (!kc)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "HKDF context");
-    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-    OSSL_PARAM params[5], *p = params;
-    *p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0);
-    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)prk, 32);
-    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_len);
-    *p = OSSL_PARAM_construct_end();
-    int ok = EVP_KDF_derive(kc, out, len, params);
-    EVP_KDF_CTX_free(kc);
-    return ok == 1 ? CX_OK : cx_error_openssl(e, CX_ERR_CRYPTO, "HKDF-Expand");
+    return hkdf_run(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, 32, NULL, 0, info, info_len, out, len,
+                    "HKDF-Expand", e);
+}
+
+/* Appends "HPKE-v1" || suite || label || data at buf + n (the caller checked the room). */
+static size_t labeled_put(uint8_t *buf, size_t n, const uint8_t *suite, size_t suite_len,
+                          const char *label, size_t ll, const uint8_t *data, size_t data_len)
+{
+    memcpy(buf + n, "HPKE-v1", 7), n += 7;
+    memcpy(buf + n, suite, suite_len), n += suite_len;
+    memcpy(buf + n, label, ll), n += ll;
+    if (data_len)
+        memcpy(buf + n, data, data_len), n += data_len;
+    return n;
 }
 
 /* LabeledExtract(salt, label, ikm) = Extract(salt, "HPKE-v1" || suite || label || ikm). */
@@ -69,15 +77,11 @@ static cx_err labeled_extract(const uint8_t *suite, size_t suite_len, const uint
                               size_t ikm_len, uint8_t prk[32], cx_error *e)
 {
     uint8_t buf[LABEL_MAX];
-    size_t ll = strlen(label), n = 0;
+    size_t ll = strlen(label);
     if (7 + suite_len + ll + ikm_len > sizeof buf)
         return cx_error_set(e, CX_ERR_LIMIT, "HPKE: labeled input of %zu bytes too long",
                             ikm_len);
-    memcpy(buf + n, "HPKE-v1", 7), n += 7;
-    memcpy(buf + n, suite, suite_len), n += suite_len;
-    memcpy(buf + n, label, ll), n += ll;
-    if (ikm_len)
-        memcpy(buf + n, ikm, ikm_len), n += ikm_len;
+    size_t n = labeled_put(buf, 0, suite, suite_len, label, ll, ikm, ikm_len);
     cx_err rc = cx_io_hkdf_extract(salt, salt_len, buf, n, prk, e);
     cx_memwipe(buf, sizeof buf);
     return rc;
@@ -90,16 +94,12 @@ static cx_err labeled_expand(const uint8_t *suite, size_t suite_len, const uint8
                              uint8_t *out, size_t len, cx_error *e)
 {
     uint8_t buf[LABEL_MAX];
-    size_t ll = strlen(label), n = 0;
+    size_t ll = strlen(label);
     if (len > 255 * 32 || 2 + 7 + suite_len + ll + info_len > sizeof buf)
         return cx_error_set(e, CX_ERR_LIMIT, "HPKE: expand input too long");
-    buf[n++] = (uint8_t)(len >> 8);
-    buf[n++] = (uint8_t)len;
-    memcpy(buf + n, "HPKE-v1", 7), n += 7;
-    memcpy(buf + n, suite, suite_len), n += suite_len;
-    memcpy(buf + n, label, ll), n += ll;
-    if (info_len)
-        memcpy(buf + n, info, info_len), n += info_len;
+    buf[0] = (uint8_t)(len >> 8);
+    buf[1] = (uint8_t)len;
+    size_t n = labeled_put(buf, 2, suite, suite_len, label, ll, info, info_len);
     cx_err rc = cx_io_hkdf_expand(prk, buf, n, out, len, e);
     cx_memwipe(buf, sizeof buf);
     return rc;
@@ -201,11 +201,27 @@ static cx_err key_schedule(const uint8_t *info, size_t info_len, cx_hpke_ctx *ct
     return rc;
 }
 
+/* The half of Encap / Decap both sides share (§4.1, §5.1): dh = X25519(sk, peer), then
+ * shared_secret = ExtractAndExpand(dh, enc || pk_r) and the key schedule. */
+static cx_err setup_from_dh(const uint8_t sk[32], const uint8_t peer[32], const uint8_t enc[32],
+                            const uint8_t pk_r[32], const uint8_t *info, size_t info_len,
+                            cx_hpke_ctx *ctx, cx_error *e)
+{
+    uint8_t dh[32];
+    cx_err rc = x25519_dh(sk, peer, dh, e);
+    if (rc == CX_OK)
+        rc = extract_and_expand(dh, enc, pk_r, ctx->shared_secret, e);
+    if (rc == CX_OK)
+        rc = key_schedule(info, info_len, ctx, e);
+    cx_memwipe(dh, sizeof dh);
+    return rc;
+}
+
 cx_err cx_hpke_setup_sender(const uint8_t pk_r[32], const uint8_t *info, size_t info_len,
                             const uint8_t *eph_sk, uint8_t enc[32], cx_hpke_ctx *ctx,
                             cx_error *e)
 {
-    uint8_t sk_e[32], dh[32];
+    uint8_t sk_e[32];
     memset(ctx, 0, sizeof *ctx);
     cx_err rc = CX_OK;
     if (eph_sk) {
@@ -221,13 +237,8 @@ cx_err cx_hpke_setup_sender(const uint8_t pk_r[32], const uint8_t *info, size_t 
     if (rc == CX_OK)
         rc = cx_io_x25519_public(sk_e, enc, e);
     if (rc == CX_OK)
-        rc = x25519_dh(sk_e, pk_r, dh, e);
-    if (rc == CX_OK)
-        rc = extract_and_expand(dh, enc, pk_r, ctx->shared_secret, e);
-    if (rc == CX_OK)
-        rc = key_schedule(info, info_len, ctx, e);
+        rc = setup_from_dh(sk_e, pk_r, enc, pk_r, info, info_len, ctx, e);
     cx_memwipe(sk_e, sizeof sk_e);
-    cx_memwipe(dh, sizeof dh);
     if (rc != CX_OK)
         cx_memwipe(ctx, sizeof *ctx);
     return rc;
@@ -236,16 +247,11 @@ cx_err cx_hpke_setup_sender(const uint8_t pk_r[32], const uint8_t *info, size_t 
 cx_err cx_hpke_setup_recipient(const uint8_t enc[32], const uint8_t sk_r[32], const uint8_t *info,
                                size_t info_len, cx_hpke_ctx *ctx, cx_error *e)
 {
-    uint8_t pk_r[32], dh[32];
+    uint8_t pk_r[32];
     memset(ctx, 0, sizeof *ctx);
     cx_err rc = cx_io_x25519_public(sk_r, pk_r, e);
     if (rc == CX_OK)
-        rc = x25519_dh(sk_r, enc, dh, e);
-    if (rc == CX_OK)
-        rc = extract_and_expand(dh, enc, pk_r, ctx->shared_secret, e);
-    if (rc == CX_OK)
-        rc = key_schedule(info, info_len, ctx, e);
-    cx_memwipe(dh, sizeof dh);
+        rc = setup_from_dh(sk_r, enc, enc, pk_r, info, info_len, ctx, e);
     if (rc != CX_OK)
         cx_memwipe(ctx, sizeof *ctx);
     return rc;

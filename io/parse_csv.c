@@ -119,19 +119,8 @@ cx_err cx_csv_split_header(const char *p, const char *end, char delim, char ***n
             if (o > 0 && buf[o - 1] == '\r' && (p == end || *p == '\n'))
                 o--;
         }
-        if (n == cap) {
-            char **nn = realloc(names, 2 * cap * sizeof *names);
-            if (!nn)
-                goto oom;
-            names = nn;
-            cap *= 2;
-        }
-        names[n] = malloc(o + 1);
-        if (!names[n])
+        if (cx_names_push(&names, &n, &cap, buf, o) != 0)
             goto oom;
-        memcpy(names[n], buf, o);
-        names[n][o] = 0;
-        n++;
         if (p < end && *p == delim) {
             p++;
             continue;
@@ -302,10 +291,7 @@ const char *cx_csv_parse(cx_seg *s, const char *p, const char *limit, const char
         }
         uint64_t line = s->line;
         s->line += 1 + nl;
-        if (bad)
-            cx_seg_bad(s, line, (cx_bad_reason)bad, badcol);
-        else
-            s->n_rows++;
+        cx_seg_row_done(s, line, bad, badcol);
     }
     return p;
 }

@@ -151,10 +151,7 @@ void cx_f32_rows(cx_seg *s, const uint8_t *p, size_t n_rows, uint64_t first_row)
         }
         if (s->oom)
             return;
-        if (bad)
-            cx_seg_bad(s, first_row + r + 1, (cx_bad_reason)bad, badcol);
-        else
-            s->n_rows++;
+        cx_seg_row_done(s, first_row + r + 1, bad, badcol);
     }
 }
 

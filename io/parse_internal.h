@@ -342,5 +342,10 @@ cx_err cx_f32_header_parse(const uint8_t *p, size_t len, size_t *need, uint64_t 
 void cx_f32_rows(cx_seg *s, const uint8_t *p, size_t n_rows, uint64_t first_row);
 
 void cx_names_free(char **names, size_t n);
+/* Append a NUL-terminated copy of s[0..len) to names (n used of *cap, doubled as needed);
+ * -1 when out of memory (names stays valid for cx_names_free). */
+int cx_names_push(char ***names, size_t *n, size_t *cap, const char *s, size_t len);
+/* A parsed row is finished: bad (a cx_bad_reason, 0 = good) lists it, else it is kept. */
+void cx_seg_row_done(cx_seg *s, uint64_t line, int bad, uint32_t col);
 
 #endif

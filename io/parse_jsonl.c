@@ -276,10 +276,7 @@ const char *cx_jsonl_parse(cx_seg *s, const char *p, const char *limit, const ch
         int r = jsonl_object(s, row, q, le, &badcol);
         if (s->oom)
             return p;
-        if (r)
-            cx_seg_bad(s, line, (cx_bad_reason)r, badcol);
-        else
-            s->n_rows++;
+        cx_seg_row_done(s, line, r, badcol);
         p = next;
     }
     return p;
@@ -312,19 +309,8 @@ cx_err cx_jsonl_keys(const char *p, const char *end, char ***names_out, size_t *
         p = json_str(p + 1, end, buf, &k, &klen);
         if (!p)
             goto bad;
-        if (n == cap) {
-            char **nn = realloc(names, 2 * cap * sizeof *names);
-            if (!nn)
-                goto oom;
-            names = nn;
-            cap *= 2;
-        }
-        names[n] = malloc(klen + 1);
-        if (!names[n])
+        if (cx_names_push(&names, &n, &cap, k, klen) != 0)
             goto oom;
-        memcpy(names[n], k, klen);
-        names[n][klen] = 0;
-        n++;
         p = ws(p, end);
         if (p >= end || *p != ':')
             goto bad;

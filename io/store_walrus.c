@@ -350,6 +350,20 @@ static cx_err fill(cx_reader *src, uint8_t *buf, size_t want, size_t *got, cx_er
     return CX_OK;
 }
 
+/* After a part of n bytes: one byte of look-ahead (kept in *look) tells "that was the last
+ * part" (*eof) from "more to come"; a short part is the last. */
+static cx_err at_end(cx_reader *src, size_t n, size_t ps, uint8_t *look, int *eof, cx_error *e)
+{
+    *eof = 1;
+    if (n != ps)
+        return CX_OK;
+    size_t g = 0;
+    cx_err rc = fill(src, look, 1, &g, e);
+    if (rc == CX_OK)
+        *eof = g != 1;
+    return rc;
+}
+
 static cx_err walrus_put(cx_store *s, cx_reader *src, char id[CX_STORE_ID_MAX], cx_error *e)
 {
     const walrus_store *w = s->impl;
@@ -365,20 +379,13 @@ static cx_err walrus_put(cx_store *s, cx_reader *src, char id[CX_STORE_ID_MAX], 
         goto out;
     }
     size_t n = 0;
-    int eof = 0, have_look = 0;
+    int eof = 0;
     uint8_t look = 0;
     rc = fill(src, buf, ps, &n, e);
+    if (rc == CX_OK)
+        rc = at_end(src, n, ps, &look, &eof, e);
     if (rc != CX_OK)
         goto out;
-    /* One byte of look-ahead tells "exactly one part" from "more to come". */
-    if (n == ps) {
-        size_t g = 0;
-        rc = fill(src, &look, 1, &g, e);
-        if (rc != CX_OK)
-            goto out;
-        have_look = g == 1;
-    }
-    eof = !have_look;
     int magic = n >= WAL_MAGIC_LEN && memcmp(buf, CX_WALRUS_MANIFEST_MAGIC, WAL_MAGIC_LEN) == 0;
     if (eof && !magic) {
         rc = put_blob(w, o, h, buf, n, id, e);
@@ -422,15 +429,9 @@ static cx_err walrus_put(cx_store *s, cx_reader *src, char id[CX_STORE_ID_MAX], 
         if (rc != CX_OK)
             goto out;
         n += 1;
-        have_look = 0;
-        if (n == ps) {
-            size_t g = 0;
-            rc = fill(src, &look, 1, &g, e);
-            if (rc != CX_OK)
-                goto out;
-            have_look = g == 1;
-        }
-        eof = !have_look;
+        rc = at_end(src, n, ps, &look, &eof, e);
+        if (rc != CX_OK)
+            goto out;
     }
     char *mtext = NULL;
     size_t mlen = 0;

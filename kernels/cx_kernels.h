@@ -291,6 +291,11 @@ cx_err cx_model_predict(const cx_model *m, cx_backend *be, const float *x, size_
  * "y_mean", "y_std", plus every entry of `extra` (an object: strings stored as they are,
  * other JSON values serialised) — spec, features, classes, metrics, epsilon. */
 cx_err cx_model_save(const cx_model *m, const json_t *extra, const char *path, cx_error *e);
+/* The same file's bytes in memory, for sealing without a plaintext file: *out is cx_secmem
+ * (the caller frees it with cx_secmem_free, which wipes it); the intermediate copies of the
+ * weights are wiped before they are freed. */
+cx_err cx_model_serialize(const cx_model *m, const json_t *extra, uint8_t **out, size_t *out_len,
+                          cx_error *e);
 /* Loads and validates a model file; *meta (may be NULL) receives all metadata as an
  * object of strings (caller json_decref's it). */
 cx_err cx_model_load(const char *path, cx_model **out, json_t **meta, cx_error *e);

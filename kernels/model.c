@@ -146,6 +146,8 @@ void cx_model_free(cx_model *m)
     if (!m)
         return;
     free(m->dims);
+    if (m->params)
+        cx_memwipe(m->params, m->n_params * sizeof(float)); /* trained weights are the result */
     free(m->params);
     free(m->mean);
     free(m->inv_std);
@@ -312,7 +314,10 @@ static cx_err meta_setf(cx_safetensors *st, const char *key, cx_error *e, const 
     return cx_safetensors_meta_set(st, key, buf, e);
 }
 
-cx_err cx_model_save(const cx_model *m, const json_t *extra, const char *path, cx_error *e)
+/* Builds the model's tensor set: the one layout both the file writer and the in-memory
+ * serialiser (sealed to a buyer inside the enclave) produce. */
+static cx_err model_tensors(const cx_model *m, const json_t *extra, cx_safetensors **out,
+                            cx_error *e)
 {
     cx_safetensors *st = NULL;
     cx_err rc = cx_safetensors_new(&st, e);
@@ -381,10 +386,53 @@ cx_err cx_model_save(const cx_model *m, const json_t *extra, const char *path, c
                 break;
         }
     }
-    if (rc == CX_OK)
-        rc = cx_safetensors_write_file(st, path, e);
     free(dims);
-    cx_safetensors_free(st);
+    if (rc != CX_OK) {
+        cx_safetensors_free(st);
+        return rc;
+    }
+    *out = st;
+    return CX_OK;
+}
+
+cx_err cx_model_serialize(const cx_model *m, const json_t *extra, uint8_t **out, size_t *out_len,
+                          cx_error *e)
+{
+    *out = NULL;
+    *out_len = 0;
+    cx_safetensors *st = NULL;
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    cx_err rc = model_tensors(m, extra, &st, e);
+    if (rc == CX_OK)
+        rc = cx_safetensors_serialize(st, &plain, &len, e);
+    cx_safetensors_free(st); /* wipes its copies of the weights */
+    if (rc != CX_OK)
+        return rc;
+    uint8_t *sec = cx_secmem_alloc(len ? len : 1, 0, e);
+    if (sec) {
+        memcpy(sec, plain, len);
+        *out = sec;
+        *out_len = len;
+    } else {
+        rc = e ? e->code : CX_ERR_NOMEM;
+    }
+    cx_memwipe(plain, len);
+    free(plain);
+    return rc;
+}
+
+cx_err cx_model_save(const cx_model *m, const json_t *extra, const char *path, cx_error *e)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cx_err rc = cx_model_serialize(m, extra, &buf, &len, e);
+    if (rc != CX_OK)
+        return rc;
+    rc = cx_file_write_atomic(path, buf, len, 0644, e);
+    cx_secmem_free(buf);
+    if (rc != CX_OK)
+        cx_error_prefix(e, "safetensors: writing %s: ", path);
     return rc;
 }
 

@@ -16,3 +16,5 @@ cx_add_script_test(test_attestation_gpu_cli
 cx_add_script_test(test_attestation_gpu_ocsp
                    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_attestation_gpu_ocsp.sh
                    LABELS integration)
+cx_add_test(test_attestation_x509_verify SOURCES test_attestation_x509_verify.c
+            LIBS cx_attestation OpenSSL::Crypto LABELS unit)

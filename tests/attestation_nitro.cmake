@@ -10,3 +10,6 @@ cx_add_test(test_attestation_binding SOURCES test_attestation_binding.c
 cx_add_script_test(test_attestation_nitro_cli
                    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_attestation_nitro_cli.sh
                    LABELS integration)
+cx_add_script_test(test_attestation_inspect_cli
+                   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_attestation_inspect_cli.sh
+                   LABELS integration)

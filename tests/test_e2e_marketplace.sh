@@ -57,6 +57,11 @@ job=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" --spec "$work
     2>"$work/w.err" || { cat "$work/w.err"; fail "worker"; }
 jq -se 'map(select(.status == "paid")) | length == 1' "$work/w.json" >/dev/null || fail "job not paid: $(cat "$work/w.json")"
 jq -e '.report.accepted.contributors == 2' "$work/w.json" >/dev/null || fail "accepted count"
+# no --device: auto; the report names the backend that ran and why it was chosen
+jq -e '.report.backend as $b | ($b == "cpu" or $b == "cuda") and
+       (.report.device | startswith($b)) and
+       ($b == "cuda" or (.report.device | test("auto: ")))' "$work/w.json" >/dev/null ||
+    fail "device report: $(jq -c '.report | {backend, device}' "$work/w.json")"
 jq -r '.report.rejected[].reason' "$work/w.json" | grep -q "tampered" || fail "tampered blob"
 [ "$(jq -r '.report.rejected[].reason' "$work/w.json" | grep -c "left out: blob")" -eq 1 ] \
     || fail "s3's good blob not left out: $(jq -c .report.rejected "$work/w.json")"

@@ -1,9 +1,12 @@
 /* test_engine_job.c — the job pipeline's small pieces: dataset commitment (canonical order,
  * binding every field), job requests (round trip, strictness), durations, blob ids, and the
- * synthetic demo data (deterministic, parseable, learnable label present). */
+ * synthetic demo data (deterministic, parseable, learnable label present), argument tables,
+ * and the training fill values a model carries for prediction. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -157,6 +160,103 @@ static void test_demo_data(void **state)
     cx_secmem_free(b);
 }
 
+static void test_args(void **state)
+{
+    (void)state;
+    cx_cli cli;
+    memset(&cli, 0, sizeof cli);
+    cli.cmd = "test";
+    const char *ledger = NULL, *pos = NULL, *list[2];
+    size_t n = 0;
+    int flag = 0;
+    const cx_arg args[] = {{.name = "--ledger", .val = &ledger, .env = "CX_TEST_ARGS_LEDGER"},
+                           {.name = "--flag", .flag = &flag},
+                           {.name = "--m", .list = list, .n = &n, .cap = 2},
+                           {.name = "", .val = &pos},
+                           {0}};
+    char *ok[] = {"x", "--m", "a", "POS", "--flag", "--ledger", "L", "--m", "b"};
+    assert_int_equal(cx_args_parse(&cli, 9, ok, args), 0);
+    assert_string_equal(ledger, "L");
+    assert_string_equal(pos, "POS");
+    assert_int_equal(flag, 1);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0], "a");
+    assert_string_equal(list[1], "b");
+    /* the environment fills what was not given, and only that */
+    setenv("CX_TEST_ARGS_LEDGER", "E", 1);
+    ledger = pos = NULL;
+    n = 0;
+    assert_int_equal(cx_args_parse(&cli, 1, ok, args), 0);
+    assert_string_equal(ledger, "E");
+    assert_int_equal(cx_args_parse(&cli, 7, ok, args), 0);
+    assert_string_equal(ledger, "L");
+    /* usage errors: a second positional, a full list, a value missing, an unknown option */
+    char *two[] = {"x", "A", "B"};
+    char *full[] = {"x", "--m", "1", "--m", "2", "--m", "3"};
+    char *novalue[] = {"x", "--ledger"};
+    char *unknown[] = {"x", "--nope", "1"};
+    ledger = pos = NULL;
+    assert_int_equal(cx_args_parse(&cli, 3, two, args), CX_EXIT_USAGE);
+    n = 0;
+    assert_int_equal(cx_args_parse(&cli, 7, full, args), CX_EXIT_USAGE);
+    assert_int_equal(cx_args_parse(&cli, 2, novalue, args), CX_EXIT_USAGE);
+    assert_int_equal(cx_args_parse(&cli, 3, unknown, args), CX_EXIT_USAGE);
+    unsetenv("CX_TEST_ARGS_LEDGER");
+}
+
+static void write_text(const char *path, const char *text)
+{
+    assert_int_equal(cx_file_write_atomic(path, text, strlen(text), 0600, NULL), CX_OK);
+}
+
+/* "missing": "mean": training keeps its fill values with the data; predicting with a
+ * model's metadata fills gaps with them, not with the predicted file's own means. */
+static void test_fill_values(void **state)
+{
+    (void)state;
+    write_text("fill_train.csv", "x,c,y\n1,a,0\n,b,1\n9,a,0\n");
+    json_t *j = json_pack("{s:s, s:s, s:s, s:{s:n}}", "label", "y", "label_type", "class",
+                          "missing", "mean", "categorical", "c");
+    cx_dataset_schema *sc = NULL;
+    cx_dataset *ds = NULL;
+    const char *paths[1] = {"fill_train.csv"};
+    assert_int_equal(cx_dataset_schema_from_json(j, &sc, NULL), CX_OK);
+    assert_int_equal(cx_dataset_load_files(sc, paths, 1, 1, &ds, NULL), CX_OK);
+    assert_int_equal(ds->d, 3); /* x, c=a, c=b */
+    assert_non_null(ds->fill_values);
+    assert_true(ds->fill_values[0] == 5.0f);
+    assert_true(isnan(ds->fill_values[1]) && isnan(ds->fill_values[2]));
+    assert_true(ds->X[1 * 3 + 0] == 5.0f);
+    cx_dataset_free(ds);
+    cx_dataset_schema_free(sc);
+    json_decref(j);
+
+    write_text("fill_pred.csv", "x,z\n,1\n100,1\n100,1\n");
+    json_t *meta = json_pack("{s:s, s:s}", "predict_schema",
+                             "{\"features\":[\"x\",\"z\"],\"missing\":\"mean\"}",
+                             "fill_values", "[5.0, 7.0]");
+    assert_int_equal(cx_job_predict_data_load(meta, 2, "fill_pred.csv", &ds, NULL), CX_OK);
+    assert_int_equal(ds->n, 3);
+    assert_true(ds->X[0] == 5.0f && ds->X[1] == 1.0f && ds->X[2] == 100.0f);
+    cx_dataset_free(ds);
+    /* a model without them: the file's own means, as before they were stored */
+    json_object_del(meta, "fill_values");
+    assert_int_equal(cx_job_predict_data_load(meta, 2, "fill_pred.csv", &ds, NULL), CX_OK);
+    assert_true(ds->X[0] == 100.0f);
+    cx_dataset_free(ds);
+    /* malformed: wrong length, not a number */
+    const char *bad[] = {"[5.0]", "[5.0, \"7\"]", "{}", "[5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_object_set_new(meta, "fill_values", json_string(bad[i]));
+        cx_error e;
+        ds = NULL;
+        assert_int_equal(cx_job_predict_data_load(meta, 2, "fill_pred.csv", &ds, &e),
+                         CX_ERR_FORMAT);
+        assert_null(ds);
+    }
+    json_decref(meta);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +264,8 @@ int main(void)
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_durations_ids),
         cmocka_unit_test(test_demo_data),
+        cmocka_unit_test(test_args),
+        cmocka_unit_test(test_fill_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -676,9 +676,46 @@ static void test_sklearn_csvs(void **state)
     }
 }
 
+/* The name list both header readers share: it grows past its first 16 slots, keeps every
+ * name intact, and the CSV header and JSONL first-record readers return the same 40 names. */
+static void test_names_push_and_headers(void **state)
+{
+    (void)state;
+    char csv[1024] = "", obj[2048] = "{";
+    size_t n = 0, cap = 16;
+    char **names = calloc(cap, sizeof *names);
+    assert_non_null(names);
+    for (int i = 0; i < 40; i++) {
+        char nm[16];
+        int l = snprintf(nm, sizeof nm, "col%d", i);
+        assert_int_equal(cx_names_push(&names, &n, &cap, nm, (size_t)l), 0);
+        snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%s%s", i ? "," : "", nm);
+        snprintf(obj + strlen(obj), sizeof obj - strlen(obj), "%s\"%s\": %d",
+                 i ? ", " : "", nm, i);
+    }
+    strcat(obj, "}");
+    assert_int_equal(n, 40);
+    assert_true(cap >= 40);
+    char **hc = NULL, **hj = NULL;
+    size_t nc = 0, nj = 0;
+    cx_error e;
+    assert_int_equal(cx_csv_split_header(csv, csv + strlen(csv), ',', &hc, &nc, &e), CX_OK);
+    assert_int_equal(cx_jsonl_keys(obj, obj + strlen(obj), &hj, &nj, &e), CX_OK);
+    assert_int_equal(nc, 40);
+    assert_int_equal(nj, 40);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(hc[i], names[i]);
+        assert_string_equal(hj[i], names[i]);
+    }
+    cx_names_free(names, n);
+    cx_names_free(hc, nc);
+    cx_names_free(hj, nj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names_push_and_headers),
         cmocka_unit_test(test_csv_tricky),
         cmocka_unit_test(test_csv_bad_rows),
         cmocka_unit_test(test_missing_mean_and_header_errors),
