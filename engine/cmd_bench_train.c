@@ -100,11 +100,9 @@ static double sgemm_rate(int ta, int tb, int m, int n, int k, float *a, float *b
     return 2.0 * m * n * (double)k * reps / t / 1e9;
 }
 
-/* OpenMP's wait policy is read from the environment when libgomp loads, so choosing it
- * means running the command again in a fresh image with OMP_WAIT_POLICY set. Passive
- * (threads sleep at barriers) is what a shared machine needs: with spinning threads a
- * descheduled team member stalls every parallel region (measured: 13 k vs 65 k samples/s
- * under load). An explicit OMP_WAIT_POLICY in the environment is respected. */
+/* OpenMP's wait policy is read from the environment when libgomp loads, so choosing another
+ * than the one main() set (passive, unless the environment named one) means running the
+ * command again in a fresh image with OMP_WAIT_POLICY set: `bench train --wait-policy`. */
 void cli_reexec_omp_policy(cx_cli *cli, const char *group, int argc, char **argv,
                            const char *policy, int force)
 {
@@ -165,7 +163,6 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
                 return cli_usage(cli, "--wait-policy takes passive or active");
             cli_reexec_omp_policy(cli, "bench", argc, argv, policy, 1);
         }
-    cli_reexec_omp_policy(cli, "bench", argc, argv, policy, 0);
     for (int i = 1; i < argc; i++) {
         long *dst = NULL;
         if (strcmp(argv[i], "--wait-policy") == 0 && i + 1 < argc) {

@@ -42,8 +42,6 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
                "usable, else the CPU) picks the backend; the output says which one ran.\n");
         return CX_EXIT_OK;
     }
-    /* passive OpenMP waiting unless the environment says otherwise (cmd_bench_train.c) */
-    cli_reexec_omp_policy(cli, NULL, argc, argv, "passive", 0);
     const char *spec_path = NULL, *out_path = NULL, *device = "auto";
     const char **files = calloc((size_t)argc, sizeof *files);
     size_t n_files = 0;

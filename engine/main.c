@@ -2,6 +2,7 @@
  * Each command lives in its own cmd_*.c; this file only dispatches. */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -80,8 +81,22 @@ static int take_global_flags(cx_cli *cli, int argc, char **argv)
     return out;
 }
 
+/* libgomp reads OMP_WAIT_POLICY once, when it loads. Its default lets idle threads spin, and on a
+ * shared machine a descheduled spinning team stalls every parallel region of the decrypt pipeline,
+ * the parsers and the trainer (measured in `bench train` under load: 13 k vs 65 k samples/s). So
+ * cloakx runs itself again with the passive policy unless the caller chose one. */
+static void use_passive_omp_wait(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+        return;
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): go on with libgomp's default policy */
+}
+
 int main(int argc, char **argv)
 {
+    use_passive_omp_wait(argv);
     cx_cli cli = {0};
     argc = take_global_flags(&cli, argc, argv);
     if (argc < 2) {
