@@ -4,5 +4,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/deps.sh build
+echo "== building into build/ (a few minutes the first time)"
 bash scripts/build.sh build
 exec ./build/engine/cloakx demo "$@"
