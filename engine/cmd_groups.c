@@ -5,7 +5,7 @@
 static const cx_command attest_commands[] = {
     /* attestation sub-commands: one line each */
     {"verify-nitro", "verify an AWS Nitro attestation document (chain, signature, PCRs)", cmd_attest_verify_nitro},
-    {"inspect", "pretty-print an attestation artefact (Nitro document, ...)", cmd_attest_inspect},
+    {"inspect", "pretty-print a Nitro document, GPU report, evidence JSON or result bundle", cmd_attest_inspect},
     {"verify-gpu", "verify NVIDIA H100 CC evidence (report, chain, FWID)", cmd_attest_verify_gpu},
     {"collect-gpu", "collect GPU evidence through NVML (CC node)", cmd_attest_collect_gpu},
     {NULL, NULL, NULL},
