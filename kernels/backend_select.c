@@ -75,6 +75,43 @@ cx_err cx_backend_graph_launch(cx_backend *be, cx_error *e)
     (void)be;
     return cx_error_set(e, CX_ERR_UNSUPPORTED, NOT_BUILT);
 }
+
+void cx_backend_graph_reset(cx_backend *be)
+{
+    (void)be;
+}
+
+cx_err cx_backend_stream_upload(cx_backend *be, int slot, void *dst_dev, const void *src_pinned,
+                                size_t bytes, cx_error *e)
+{
+    (void)be;
+    (void)slot;
+    (void)dst_dev;
+    (void)src_pinned;
+    (void)bytes;
+    return cx_error_set(e, CX_ERR_UNSUPPORTED, NOT_BUILT);
+}
+
+cx_err cx_backend_stream_acquire(cx_backend *be, int slot, cx_error *e)
+{
+    (void)be;
+    (void)slot;
+    return cx_error_set(e, CX_ERR_UNSUPPORTED, NOT_BUILT);
+}
+
+cx_err cx_backend_stream_release(cx_backend *be, int slot, cx_error *e)
+{
+    (void)be;
+    (void)slot;
+    return cx_error_set(e, CX_ERR_UNSUPPORTED, NOT_BUILT);
+}
+
+cx_err cx_backend_stream_host_wait(cx_backend *be, int slot, cx_error *e)
+{
+    (void)be;
+    (void)slot;
+    return cx_error_set(e, CX_ERR_UNSUPPORTED, NOT_BUILT);
+}
 #endif
 
 /* "cuda" → 0, "cuda:N" → N; -1 when the text is neither. */

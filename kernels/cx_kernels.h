@@ -105,6 +105,19 @@ struct cx_backend {
      * (buf unused when mu == 0). */
     void (*sgd_update)(cx_backend *be, size_t n, float *params, const float *grads,
                        float *momentum_buf, float lr, float momentum, float weight_decay);
+    /* The same updates with the per-step values read from device memory, so that one
+     * captured step (cx_backend_graph_*) replays with new values: hyper (3) = {lr, 1 − β1^t,
+     * 1 − β2^t} (the host computes them as 1.0f − powf(β, (float)t), the rounding adam_update
+     * uses, so both forms give identical bits); lr (1). */
+    void (*adam_update_dev)(cx_backend *be, size_t n, float *params, const float *grads,
+                            float *m, float *v, const float *hyper, float beta1, float beta2,
+                            float eps, float weight_decay, int decoupled);
+    void (*sgd_update_dev)(cx_backend *be, size_t n, float *params, const float *grads,
+                           float *momentum_buf, const float *lr, float momentum,
+                           float weight_decay);
+    /* acc (1 double on the device) += Σ x (n): the loss summed on the device, read once per
+     * epoch (cpu: sequential, in index order). */
+    void (*sum_acc)(cx_backend *be, size_t n, const float *x, double *acc);
     /* x (n) += scale · noise (n), noise given on the host (drawn from a CSPRNG there). */
     cx_err (*noise_add)(cx_backend *be, size_t n, float *x_dev, const float *noise_host,
                         float scale, cx_error *e);
@@ -176,6 +189,22 @@ cx_err cx_cuda_device_cpulist(int device, char *out, size_t cap, cx_error *e);
 cx_err cx_backend_graph_begin(cx_backend *be, cx_error *e);
 cx_err cx_backend_graph_end(cx_backend *be, cx_error *e);
 cx_err cx_backend_graph_launch(cx_backend *be, cx_error *e);
+/* Drop the captured graph (it points at buffers its owner is about to free); no-op without one. */
+void cx_backend_graph_reset(cx_backend *be);
+
+/* Streaming (cuda backend; CX_ERR_UNSUPPORTED on others, whose callers upload instead), for
+ * training data larger than device memory: a copy stream beside the compute stream and two
+ * staging slots (0, 1), so that batch k+1 crosses the bus while batch k computes.
+ * stream_upload queues src (pinned: cx_cuda_pinned_alloc) → dst on the copy stream once the
+ * compute stream has released the slot; stream_acquire makes the compute stream wait for the
+ * slot's copies; stream_release marks the slot's device buffer read (call it after queueing
+ * the ops that read it); stream_host_wait blocks the host until the slot's copies are done,
+ * so that its staging memory may be refilled. Not allowed inside a graph capture. */
+cx_err cx_backend_stream_upload(cx_backend *be, int slot, void *dst_dev, const void *src_pinned,
+                                size_t bytes, cx_error *e);
+cx_err cx_backend_stream_acquire(cx_backend *be, int slot, cx_error *e);
+cx_err cx_backend_stream_release(cx_backend *be, int slot, cx_error *e);
+cx_err cx_backend_stream_host_wait(cx_backend *be, int slot, cx_error *e);
 
 /* What --device picked. */
 typedef struct cx_device_choice {
@@ -346,11 +375,17 @@ typedef struct cx_train_result {
     double seconds;
     size_t train_rows, val_rows;
     double samples_per_s;
+    int streamed; /* data streamed from host memory (did not fit on the device, or forced by
+                     CLOAKX_TRAIN_STREAM=1; =0 forbids it) instead of resident */
+    int graph;    /* full non-private steps replayed from a CUDA graph */
 } cx_train_result;
 
 /* Train a model per spec on data with backend be (NULL: a CPU backend with spec's threads).
  * The model is standardised on the training split; the best epoch (by validation loss) is
- * kept when early stopping is on. *out is the caller's (cx_model_free). */
+ * kept when early stopping is on. *out is the caller's (cx_model_free). Non-private steps do
+ * not synchronise with the host (loss read once per epoch); on the cuda backend one full step
+ * is captured in a CUDA graph and replayed. Data that does not fit on the device is streamed
+ * from host memory (see cx_train_result.streamed); DP-SGD steps run eagerly. */
 cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
                 const cx_train_epoch_cb *cb, const cx_logger *lg, cx_model **out,
                 cx_train_result *res, cx_error *e);

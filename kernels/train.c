@@ -18,9 +18,11 @@
             goto out;                                                                          \
     } while (0)
 
-/* Mean loss over rows of device data (dx, dy) and, optionally, the model outputs
- * (probabilities or standardised values) on the host. */
-static cx_err evaluate(cx_net *n, const float *dx, const float *dy, size_t rows,
+/* Mean loss over rows of device data (dx, dy) — or, when the data is streamed (dx NULL),
+ * of host rows (hx raw, hy) standardised on the device with dmean/dinv — and, optionally, the
+ * model outputs (probabilities or standardised values) on the host. */
+static cx_err evaluate(cx_net *n, const float *dx, const float *dy, const float *hx,
+                       const float *hy, const float *dmean, const float *dinv, size_t rows,
                        float *out_host, double *loss, cx_error *e)
 {
     cx_backend *be = n->be;
@@ -33,8 +35,15 @@ static cx_err evaluate(cx_net *n, const float *dx, const float *dy, size_t rows,
     cx_err rc = CX_OK;
     for (size_t r0 = 0; r0 < rows; r0 += (size_t)n->cap) {
         int b = (int)(rows - r0 < (size_t)n->cap ? rows - r0 : (size_t)n->cap);
-        be->copy(be, n->act[0], dx + r0 * cols, (size_t)b * cols * sizeof(float));
-        be->copy(be, n->labels, dy + r0, (size_t)b * sizeof(float));
+        if (dx) {
+            be->copy(be, n->act[0], dx + r0 * cols, (size_t)b * cols * sizeof(float));
+            be->copy(be, n->labels, dy + r0, (size_t)b * sizeof(float));
+        } else {
+            CHECK(be->upload(be, n->act[0], hx + r0 * cols, (size_t)b * cols * sizeof(float),
+                             e));
+            CHECK(be->upload(be, n->labels, hy + r0, (size_t)b * sizeof(float), e));
+            be->standardize(be, b, cols, n->act[0], dmean, dinv);
+        }
         cx_net_forward(n, b);
         cx_net_loss(n, b, 0.0f);
         CHECK(be->download(be, lr, n->loss_rows, (size_t)b * sizeof(float), e));
@@ -48,6 +57,152 @@ static cx_err evaluate(cx_net *n, const float *dx, const float *dy, size_t rows,
 out:
     free(lr);
     return rc;
+}
+
+/* One non-private step on the batch whose indices are in n->idx: gather, forward, loss,
+ * backward, optimizer, loss summed into dloss. Every argument is the same from step to step
+ * for a given b (the per-step values are in dhyper and n->idx), so the cuda backend can
+ * capture it once and replay it. */
+static void step_ops(cx_net *n, const cx_spec *s, int b, const float *dxtr, const float *dytr,
+                     const float *dmean, const float *dinv, float *dm, float *dv,
+                     const float *dhyper, double *dloss)
+{
+    cx_backend *be = n->be;
+    const size_t np = n->m->n_params;
+    const int cols = n->m->dims[0];
+    if (dxtr) {
+        be->gather_rows(be, b, cols, n->idx, dxtr, n->act[0]);
+        be->gather_rows(be, b, 1, n->idx, dytr, n->labels);
+    } else { /* streamed: the raw rows are in act[0] already */
+        be->standardize(be, b, cols, n->act[0], dmean, dinv);
+    }
+    cx_net_forward(n, b);
+    cx_net_loss(n, b, 1.0f / (float)b);
+    cx_net_backward(n, b, 0, 0, 0.0f);
+    switch (s->optimizer) {
+    case CX_OPTIM_ADAM:
+    case CX_OPTIM_ADAMW:
+        be->adam_update_dev(be, np, n->params, n->grads, dm, dv, dhyper, (float)s->beta1,
+                            (float)s->beta2, (float)s->eps, (float)s->weight_decay,
+                            s->optimizer == CX_OPTIM_ADAMW);
+        break;
+    case CX_OPTIM_SGD:
+        be->sgd_update_dev(be, np, n->params, n->grads, dm, dhyper, (float)s->momentum,
+                           (float)s->weight_decay);
+        break;
+    }
+    be->sum_acc(be, (size_t)b, n->loss_rows, dloss);
+}
+
+/* Streaming for training data larger than device memory: the host gathers each batch's rows
+ * into one of two staging slots (pinned memory on the cuda backend, whose copy stream moves
+ * slot k+1 while batch k computes); the compute stream copies the slot into the network's
+ * input. Backends without streaming (cpu) upload synchronously: the same sequence, eagerly. */
+typedef struct stager {
+    cx_backend *be;
+    int async; /* cx_backend_stream_* available */
+    size_t cols, cap;
+    float *hx[2], *hy[2]; /* host staging (cap × cols, cap) */
+    float *dx[2], *dy[2]; /* device staging */
+} stager;
+
+static void stager_free(stager *g)
+{
+    for (int i = 0; i < 2; i++) {
+        if (g->async) /* copies still in flight must not land in freed memory */
+            (void)cx_backend_stream_host_wait(g->be, i, NULL);
+        size_t nx = g->cap * g->cols * sizeof(float), ny = g->cap * sizeof(float);
+        if (g->async) {
+            cx_cuda_pinned_free(NULL, g->hx[i], nx);
+            cx_cuda_pinned_free(NULL, g->hy[i], ny);
+        } else {
+            if (g->hx[i])
+                cx_memwipe(g->hx[i], nx);
+            if (g->hy[i])
+                cx_memwipe(g->hy[i], ny);
+            free(g->hx[i]);
+            free(g->hy[i]);
+        }
+        if (g->be) {
+            g->be->free(g->be, g->dx[i]);
+            g->be->free(g->be, g->dy[i]);
+        }
+    }
+    memset(g, 0, sizeof *g);
+}
+
+static cx_err stager_init(stager *g, cx_backend *be, size_t cols, size_t cap, cx_error *e)
+{
+    memset(g, 0, sizeof *g);
+    g->be = be;
+    g->cols = cols;
+    g->cap = cap;
+    cx_err rc = CX_OK;
+    size_t nx = cap * cols * sizeof(float), ny = cap * sizeof(float);
+    for (int i = 0; i < 2 && rc == CX_OK; i++) {
+        rc = be->alloc(be, nx, (void **)&g->dx[i], e);
+        if (rc == CX_OK)
+            rc = be->alloc(be, ny, (void **)&g->dy[i], e);
+    }
+    if (rc != CX_OK)
+        goto fail;
+    cx_error pe;
+    rc = cx_backend_stream_host_wait(be, 0, &pe); /* also sets the copy stream up */
+    if (rc == CX_OK) {
+        g->async = 1;
+    } else if (rc != CX_ERR_UNSUPPORTED) {
+        if (e)
+            *e = pe;
+        goto fail;
+    }
+    rc = CX_OK;
+    for (int i = 0; i < 2; i++) {
+        g->hx[i] = g->async ? cx_cuda_pinned_alloc(NULL, nx, e) : malloc(nx);
+        g->hy[i] = g->async ? cx_cuda_pinned_alloc(NULL, ny, e) : malloc(ny);
+        if (!g->hx[i] || !g->hy[i]) {
+            rc = g->async ? (e ? e->code : CX_ERR_NOMEM)
+                          : cx_error_set(e, CX_ERR_NOMEM, "train: allocating staging buffers");
+            goto fail;
+        }
+    }
+    return CX_OK;
+fail:
+    stager_free(g);
+    return rc;
+}
+
+/* Gather rows idx (b) of the host table (x, y) into slot and start its upload. */
+static cx_err stager_put(stager *g, int slot, const float *x, const float *y, const int32_t *idx,
+                         int b, cx_error *e)
+{
+    cx_err rc;
+    if (g->async && (rc = cx_backend_stream_host_wait(g->be, slot, e)) != CX_OK)
+        return rc; /* the slot's previous copy still reads its staging memory */
+    for (int r = 0; r < b; r++) {
+        memcpy(g->hx[slot] + (size_t)r * g->cols, x + (size_t)idx[r] * g->cols,
+               g->cols * sizeof(float));
+        g->hy[slot][r] = y[idx[r]];
+    }
+    size_t nx = (size_t)b * g->cols * sizeof(float), ny = (size_t)b * sizeof(float);
+    if (!g->async) {
+        rc = g->be->upload(g->be, g->dx[slot], g->hx[slot], nx, e);
+        return rc != CX_OK ? rc : g->be->upload(g->be, g->dy[slot], g->hy[slot], ny, e);
+    }
+    rc = cx_backend_stream_upload(g->be, slot, g->dx[slot], g->hx[slot], nx, e);
+    if (rc == CX_OK)
+        rc = cx_backend_stream_upload(g->be, slot, g->dy[slot], g->hy[slot], ny, e);
+    return rc;
+}
+
+/* The slot's b rows into the network's input and labels (raw: step_ops standardises). */
+static cx_err stager_take(stager *g, int slot, cx_net *n, int b, cx_error *e)
+{
+    cx_err rc;
+    if (g->async && (rc = cx_backend_stream_acquire(g->be, slot, e)) != CX_OK)
+        return rc;
+    g->be->copy(g->be, n->act[0], g->dx[slot], (size_t)b * g->cols * sizeof(float));
+    g->be->copy(g->be, n->labels, g->dy[slot], (size_t)b * sizeof(float));
+    return g->async ? cx_backend_stream_release(g->be, slot, e) : CX_OK;
 }
 
 static cx_err check_data(const cx_spec *s, const cx_train_data *d, int *n_classes, cx_error *e)
@@ -95,6 +250,9 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
     cx_model *m = NULL;
     cx_net net = {0};
     cx_dp_rng *dprng = NULL;
+    /* graph of a full non-private step: 0 not tried yet, 1 captured, -1 unavailable (cpu) or
+     * failed (then every step runs eagerly, as on the cpu); declared here for the cleanup */
+    int gstate = 0;
     int32_t *perm = NULL, *sample = NULL;
     float *xtr = NULL, *ytr = NULL, *xva = NULL, *yva = NULL, *noise = NULL, *outv = NULL;
     float *lr_rows = NULL;
@@ -102,6 +260,14 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
     float *dxtr = NULL, *dytr = NULL, *dxva = NULL, *dyva = NULL, *dm = NULL, *dv = NULL;
     float *dbest = NULL;
     float *dmean = NULL, *dinv = NULL;
+    /* non-private steps: the epoch's permutation, the per-step optimizer values of the epoch
+     * (dsched, 3 floats a step, copied to dhyper before each step) and the loss sum */
+    int32_t *dperm = NULL;
+    float *dsched = NULL, *dhyper = NULL, *sched = NULL;
+    double *dloss = NULL;
+    float *yvs = NULL; /* standardised validation targets (regression) */
+    stager stg = {0};
+    int streamed = 0;
     int n_classes = 0;
     double t0 = cx_now_seconds();
 
@@ -197,40 +363,83 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
     const size_t np = m->n_params;
 #define DALLOC(p, count)                                                                       \
     CHECK(be->alloc(be, (size_t)(count) * sizeof(float), (void **)&(p), e))
-    DALLOC(dxtr, n_tr * cols);
-    DALLOC(dytr, n_tr);
-    DALLOC(dxva, (n_val ? n_val : 1) * cols);
-    DALLOC(dyva, n_val ? n_val : 1);
     DALLOC(dm, np);
     DALLOC(dv, np);
     DALLOC(dmean, cols);
     DALLOC(dinv, cols);
     if (s->patience > 0)
         DALLOC(dbest, np);
-#undef DALLOC
-    CHECK(be->upload(be, dxtr, xtr, n_tr * cols * sizeof(float), e));
-    CHECK(be->upload(be, dytr, ytr, n_tr * sizeof(float), e));
-    if (n_val) {
-        CHECK(be->upload(be, dxva, xva, n_val * cols * sizeof(float), e));
-        CHECK(be->upload(be, dyva, yva, n_val * sizeof(float), e));
+    const size_t steps_ep = (n_tr + (size_t)B - 1) / (size_t)B;
+    if (!s->privacy) {
+        DALLOC(dperm, n_tr); /* int32, the size of a float */
+        DALLOC(dsched, steps_ep * 3);
+        DALLOC(dhyper, 3);
+        DALLOC(dloss, 2); /* one double */
     }
-    for (size_t j = 0; j < cols; j++)
-        xtr[j] = m->inv_std[j]; /* xtr is free scratch now */
-    CHECK(be->upload(be, dmean, m->mean, cols * sizeof(float), e));
-    CHECK(be->upload(be, dinv, xtr, cols * sizeof(float), e));
-    be->standardize(be, (int)n_tr, (int)cols, dxtr, dmean, dinv);
-    if (n_val)
-        be->standardize(be, (int)n_val, (int)cols, dxva, dmean, dinv);
+#undef DALLOC
     if (s->task == CX_TASK_REGRESSION && n_val) {
-        float *ys = xva; /* standardised validation targets for the loss */
+        yvs = malloc(n_val * sizeof *yvs); /* standardised validation targets for the loss */
+        if (!yvs)
+            FAIL(CX_ERR_NOMEM, "train: allocating validation targets");
         for (size_t i = 0; i < n_val; i++)
-            ys[i] = (yva[i] - m->y_mean) / m->y_std;
-        CHECK(be->upload(be, dyva, ys, n_val * sizeof(float), e));
+            yvs[i] = (yva[i] - m->y_mean) / m->y_std;
+    }
+    CHECK(be->upload(be, dmean, m->mean, cols * sizeof(float), e));
+    CHECK(be->upload(be, dinv, m->inv_std, cols * sizeof(float), e));
+
+    /* the data on the device when it fits (all epochs run there), else streamed from host
+     * memory batch by batch; CLOAKX_TRAIN_STREAM=1 forces streaming, =0 forbids it */
+    {
+        const char *sv = getenv("CLOAKX_TRAIN_STREAM");
+        int force = sv && strcmp(sv, "1") == 0, never = sv && strcmp(sv, "0") == 0;
+        cx_error ae;
+        cx_err ar = CX_OK;
+        if (!force) {
+            ar = be->alloc(be, n_tr * cols * sizeof(float), (void **)&dxtr, &ae);
+            if (ar == CX_OK)
+                ar = be->alloc(be, n_tr * sizeof(float), (void **)&dytr, &ae);
+            if (ar == CX_OK)
+                ar = be->alloc(be, (n_val ? n_val : 1) * cols * sizeof(float), (void **)&dxva,
+                               &ae);
+            if (ar == CX_OK)
+                ar = be->alloc(be, (n_val ? n_val : 1) * sizeof(float), (void **)&dyva, &ae);
+            if (ar != CX_OK && (ar != CX_ERR_NOMEM || never)) {
+                if (e)
+                    *e = ae;
+                rc = ar;
+                goto out;
+            }
+        }
+        if (force || ar != CX_OK) {
+            be->free(be, dxtr);
+            be->free(be, dytr);
+            be->free(be, dxva);
+            be->free(be, dyva);
+            dxtr = dytr = dxva = dyva = NULL;
+            streamed = 1;
+            CHECK(stager_init(&stg, be, cols, (size_t)cap, e));
+            cx_log_info(lg, "training data streamed from host memory (%s): %zu rows of %zu "
+                            "features, %s staging",
+                        force ? "CLOAKX_TRAIN_STREAM=1" : ae.msg, rows, cols,
+                        stg.async ? "double-buffered pinned" : "synchronous");
+        }
+    }
+    if (!streamed) {
+        CHECK(be->upload(be, dxtr, xtr, n_tr * cols * sizeof(float), e));
+        CHECK(be->upload(be, dytr, ytr, n_tr * sizeof(float), e));
+        if (n_val) {
+            CHECK(be->upload(be, dxva, xva, n_val * cols * sizeof(float), e));
+            CHECK(be->upload(be, dyva, yvs ? yvs : yva, n_val * sizeof(float), e));
+        }
+        be->standardize(be, (int)n_tr, (int)cols, dxtr, dmean, dinv);
+        if (n_val)
+            be->standardize(be, (int)n_val, (int)cols, dxva, dmean, dinv);
     }
 
     sample = malloc(n_tr * sizeof *sample);
     lr_rows = malloc((size_t)cap * sizeof *lr_rows);
-    if (!sample || !lr_rows)
+    sched = malloc(steps_ep * 3 * sizeof *sched);
+    if (!sample || !lr_rows || !sched)
         FAIL(CX_ERR_NOMEM, "train: allocating batch indices");
     const double q = s->privacy ? fmin(1.0, (double)B / (double)n_tr) : 0.0;
     const int dp_steps = (int)fmax(1.0, floor((double)n_tr / (double)B + 0.5));
@@ -243,6 +452,7 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
 
     double best = INFINITY, train_loss = NAN, val_loss = NAN;
     int best_epoch = -1, t = 0, epoch;
+    int full_steps = 0;
     for (epoch = 0; epoch < s->epochs; epoch++) {
         const double lr = cx_lr_at(s, epoch);
         double loss_acc = 0.0;
@@ -257,23 +467,70 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
                 sample[i] = sample[j];
                 sample[j] = tmp;
             }
-            for (size_t b0 = 0; b0 < n_tr; b0 += (size_t)B) {
-                int b = (int)(n_tr - b0 < (size_t)B ? n_tr - b0 : (size_t)B);
-                CHECK(be->upload(be, net.idx, sample + b0, (size_t)b * sizeof(int32_t), e));
-                be->gather_rows(be, b, (int)cols, net.idx, dxtr, net.act[0]);
-                be->gather_rows(be, b, 1, net.idx, dytr, net.labels);
-                cx_net_forward(&net, b);
-                cx_net_loss(&net, b, 1.0f / (float)b);
-                cx_net_backward(&net, b, 0, 0, 0.0f);
-                cx_optim_step(be, s, np, net.params, net.grads, dm, dv, lr, ++t);
-                CHECK(be->download(be, lr_rows, net.loss_rows, (size_t)b * sizeof(float), e));
-                for (int i = 0; i < b; i++)
-                    loss_acc += lr_rows[i];
-                loss_n += (size_t)b;
+            /* sync-free: one upload of the permutation and of the step values per epoch,
+             * device-to-device copies before each step, the loss read once per epoch */
+            for (size_t st = 0; st < steps_ep; st++) {
+                float tt = (float)(t + 1 + (int)st);
+                sched[3 * st] = (float)lr;
+                sched[3 * st + 1] = 1.0f - powf((float)s->beta1, tt); /* adam_update's rounding */
+                sched[3 * st + 2] = 1.0f - powf((float)s->beta2, tt);
             }
+            const double zero = 0.0;
+            if (!streamed)
+                CHECK(be->upload(be, dperm, sample, n_tr * sizeof(int32_t), e));
+            CHECK(be->upload(be, dsched, sched, steps_ep * 3 * sizeof(float), e));
+            CHECK(be->upload(be, dloss, &zero, sizeof zero, e));
+            int slot = 0;
+            if (streamed) /* batch 0 into slot 0; each step then prefetches the next */
+                CHECK(stager_put(&stg, 0, xtr, ytr, sample,
+                                 (int)(n_tr < (size_t)B ? n_tr : (size_t)B), e));
+            for (size_t b0 = 0, st = 0; b0 < n_tr; b0 += (size_t)B, st++) {
+                int b = (int)(n_tr - b0 < (size_t)B ? n_tr - b0 : (size_t)B);
+                if (streamed) {
+                    size_t n0 = b0 + (size_t)B;
+                    if (n0 < n_tr) {
+                        int nb = (int)(n_tr - n0 < (size_t)B ? n_tr - n0 : (size_t)B);
+                        CHECK(stager_put(&stg, slot ^ 1, xtr, ytr, sample + n0, nb, e));
+                    }
+                    CHECK(stager_take(&stg, slot, &net, b, e));
+                    slot ^= 1;
+                } else {
+                    be->copy(be, net.idx, dperm + b0, (size_t)b * sizeof(int32_t));
+                }
+                be->copy(be, dhyper, dsched + 3 * st, 3 * sizeof(float));
+                ++t;
+                /* capture a full step once, after one eager full step has let cuBLAS pick
+                 * its kernels; the last, smaller batch of an epoch always runs eagerly */
+                if (b == B && gstate == 0 && full_steps > 0) {
+                    cx_error ge;
+                    if (cx_backend_graph_begin(be, &ge) == CX_OK) {
+                        step_ops(&net, s, b, dxtr, dytr, dmean, dinv, dm, dv, dhyper, dloss);
+                        if (cx_backend_graph_end(be, &ge) == CX_OK) {
+                            gstate = 1;
+                            cx_log_info(lg, "training step captured in a CUDA graph");
+                        } else {
+                            gstate = -1; /* nothing of the capture ran: run the step eagerly */
+                            cx_log_warn(lg, "no CUDA graph, steps run eagerly: %s", ge.msg);
+                        }
+                    } else {
+                        gstate = -1;
+                        if (ge.code != CX_ERR_UNSUPPORTED)
+                            cx_log_warn(lg, "no CUDA graph, steps run eagerly: %s", ge.msg);
+                    }
+                }
+                if (b == B && gstate == 1)
+                    CHECK(cx_backend_graph_launch(be, e));
+                else
+                    step_ops(&net, s, b, dxtr, dytr, dmean, dinv, dm, dv, dhyper, dloss);
+                if (b == B)
+                    full_steps++;
+            }
+            CHECK(be->download(be, &loss_acc, dloss, sizeof loss_acc, e));
+            loss_n = n_tr;
         } else {
             /* DP-SGD: Poisson batches, per-example clipping, Gaussian noise on the sum,
-             * divided by the expected batch size q·N (Opacus semantics) */
+             * divided by the expected batch size q·N (Opacus semantics). These steps stay
+             * eager (no graph): batch sizes vary and the noise comes from the host CSPRNG. */
             for (int st = 0; st < dp_steps; st++) {
                 size_t k = 0;
                 CHECK(cx_dp_rng_poisson(dprng, n_tr, q, sample, &k, e));
@@ -281,9 +538,16 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
                     be->scale(be, np, net.grads, 0.0f);
                 for (size_t c0 = 0; c0 < k; c0 += (size_t)cap) {
                     int b = (int)(k - c0 < (size_t)cap ? k - c0 : (size_t)cap);
-                    CHECK(be->upload(be, net.idx, sample + c0, (size_t)b * sizeof(int32_t), e));
-                    be->gather_rows(be, b, (int)cols, net.idx, dxtr, net.act[0]);
-                    be->gather_rows(be, b, 1, net.idx, dytr, net.labels);
+                    if (streamed) {
+                        CHECK(stager_put(&stg, 0, xtr, ytr, sample + c0, b, e));
+                        CHECK(stager_take(&stg, 0, &net, b, e));
+                        be->standardize(be, b, (int)cols, net.act[0], dmean, dinv);
+                    } else {
+                        CHECK(be->upload(be, net.idx, sample + c0, (size_t)b * sizeof(int32_t),
+                                         e));
+                        be->gather_rows(be, b, (int)cols, net.idx, dxtr, net.act[0]);
+                        be->gather_rows(be, b, 1, net.idx, dytr, net.labels);
+                    }
                     cx_net_forward(&net, b);
                     cx_net_loss(&net, b, 1.0f);
                     cx_net_backward(&net, b, c0 > 0, 1, (float)s->max_grad_norm);
@@ -307,7 +571,8 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
                  "train: the loss diverged (not finite) in epoch %d; lower optimizer.lr",
                  epoch + 1);
         if (n_val)
-            CHECK(evaluate(&net, dxva, dyva, n_val, NULL, &val_loss, e));
+            CHECK(evaluate(&net, dxva, dyva, xva, yvs ? yvs : yva, dmean, dinv, n_val, NULL,
+                           &val_loss, e));
         else
             val_loss = train_loss;
         cx_log_info(lg, "epoch %d/%d: train loss %.6f, validation loss %.6f, lr %.3g",
@@ -341,7 +606,8 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
         if (!outv)
             FAIL(CX_ERR_NOMEM, "train: allocating validation outputs");
         double vl;
-        CHECK(evaluate(&net, dx, dy, ne, outv, &vl, e));
+        const float *hx = n_val ? xva : xtr, *hy = n_val ? (yvs ? yvs : yva) : ytr;
+        CHECK(evaluate(&net, dx, dy, hx, hy, dmean, dinv, ne, outv, &vl, e));
         const float *yh = n_val ? yva : ytr;
         if (s->task == CX_TASK_CLASSIFICATION) {
             CHECK(cx_metrics_classification(yh, outv, ne, m->n_outputs, m->n_classes, &res->val,
@@ -366,10 +632,14 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
     res->val_rows = n_val;
     res->seconds = cx_now_seconds() - t0;
     res->samples_per_s = res->seconds > 0 ? (double)n_tr * epoch / res->seconds : 0.0;
+    res->streamed = streamed;
+    res->graph = gstate == 1;
     *out = m;
     m = NULL;
 out:
     if (be) {
+        if (gstate == 1)
+            cx_backend_graph_reset(be); /* the graph reads the buffers freed below */
         be->free(be, dxtr);
         be->free(be, dytr);
         be->free(be, dxva);
@@ -379,7 +649,12 @@ out:
         be->free(be, dbest);
         be->free(be, dmean);
         be->free(be, dinv);
+        be->free(be, dperm);
+        be->free(be, dsched);
+        be->free(be, dhyper);
+        be->free(be, dloss);
     }
+    stager_free(&stg);
     cx_net_destroy(&net);
     cx_backend_destroy(be_own);
     cx_model_free(m);
@@ -388,6 +663,8 @@ out:
     free(perm);
     free(sample);
     free(lr_rows);
+    free(sched);
+    free(yvs);
     free(xtr);
     free(ytr);
     free(xva);

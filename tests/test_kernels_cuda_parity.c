@@ -473,6 +473,85 @@ static void test_optimizers(void **state)
     }
 }
 
+/* The device-side forms a captured training step uses (per-step values read from device
+ * memory): the gpu's against the cpu's plain forms, the reference the trainer used before. */
+static void test_optimizers_dev(void **state)
+{
+    par *p = *state;
+    cx_backend *g = p->gpu;
+    static const size_t ns[] = {1, 33, 100003};
+    char w[96];
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        size_t n = ns[i];
+        for (int dec = 0; dec < 2; dec++) {
+            pbuf prm = mk_rand(p, g, n, -1, 1), gr = mk_rand(p, g, n, -1, 1);
+            pbuf m = mk(p, g, NULL, n), v = mk(p, g, NULL, n), hyp = mk(p, g, NULL, 3);
+            for (int t = 1; t <= 3; t++) {
+                float h[3] = {1e-3f, 1.0f - powf(0.9f, (float)t), 1.0f - powf(0.999f, (float)t)};
+                cx_error e;
+                if (g->upload(g, hyp.g, h, sizeof h, &e) != CX_OK)
+                    fail_msg("upload: %s", e.msg);
+                p->cpu->adam_update(p->cpu, n, prm.c, gr.c, m.c, v.c, 1e-3f, 0.9f, 0.999f, 1e-8f,
+                                    0.01f, dec, t);
+                g->adam_update_dev(g, n, prm.g, gr.g, m.g, v.g, hyp.g, 0.9f, 0.999f, 1e-8f, 0.01f,
+                                   dec);
+            }
+            snprintf(w, sizeof w, "adam%s_dev %zu params", dec ? "w" : "", n);
+            check_buf(p, g, w, &prm, ATOL_ELEM, RTOL_FP32);
+            snprintf(w, sizeof w, "adam%s_dev %zu v", dec ? "w" : "", n);
+            check_buf(p, g, w, &v, ATOL_ELEM, RTOL_FP32);
+            for (int mom = 0; mom < 2; mom++) {
+                pbuf buf = mk(p, g, NULL, n);
+                for (int t = 0; t < 3; t++) {
+                    float lr = 0.05f / (float)(t + 1);
+                    cx_error e;
+                    if (g->upload(g, hyp.g, &lr, sizeof lr, &e) != CX_OK)
+                        fail_msg("upload: %s", e.msg);
+                    p->cpu->sgd_update(p->cpu, n, prm.c, gr.c, buf.c, lr, mom ? 0.9f : 0.0f,
+                                       dec ? 1e-4f : 0.0f);
+                    g->sgd_update_dev(g, n, prm.g, gr.g, buf.g, hyp.g, mom ? 0.9f : 0.0f,
+                                      dec ? 1e-4f : 0.0f);
+                }
+                snprintf(w, sizeof w, "sgd_dev mom%d wd%d %zu params", mom, dec, n);
+                check_buf(p, g, w, &prm, ATOL_ELEM, RTOL_FP32);
+                drop(p, g, &buf);
+            }
+            drop(p, g, &prm);
+            drop(p, g, &gr);
+            drop(p, g, &m);
+            drop(p, g, &v);
+            drop(p, g, &hyp);
+        }
+    }
+    /* loss sums on the device, accumulated over several batches as an epoch does */
+    static const size_t rs[] = {1, 255, 256, 257, 4099, 100003};
+    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
+        size_t n = rs[i];
+        float *h = host_rand(p, n, 0.0f, 3.0f);
+        float *xg = dev_put(g, h, n * sizeof(float)), *xc = dev_put(p->cpu, h, n * sizeof(float));
+        double zero = 0.0, ref = 0.0, got = -1.0, cpu = -1.0;
+        double *ag = dev_put(g, &zero, sizeof zero), *ac = dev_put(p->cpu, &zero, sizeof zero);
+        for (int rep = 0; rep < 3; rep++) {
+            for (size_t k = 0; k < n; k++)
+                ref += h[k];
+            g->sum_acc(g, n, xg, ag);
+            p->cpu->sum_acc(p->cpu, n, xc, ac);
+        }
+        cx_error e;
+        if (g->download(g, &got, ag, sizeof got, &e) != CX_OK)
+            fail_msg("sum_acc download: %s", e.msg);
+        assert_int_equal(p->cpu->download(p->cpu, &cpu, ac, sizeof cpu, &e), CX_OK);
+        assert_true(cpu == ref); /* the cpu sums in order, as the host loop did */
+        if (!(fabs(got - ref) <= 1e-9 * fabs(ref) + 1e-12))
+            fail_msg("sum_acc %zu: host %.17g, %s %.17g", n, ref, g->name, got);
+        free(h);
+        g->free(g, xg);
+        g->free(g, ag);
+        p->cpu->free(p->cpu, xc);
+        p->cpu->free(p->cpu, ac);
+    }
+}
+
 static void test_data_ops(void **state)
 {
     par *p = *state;
@@ -556,6 +635,27 @@ static void train_pair(par *p, const char *spec_text, cx_task task, int classes,
     assert_int_equal(rc.epochs_run, rg.epochs_run);
     assert_true(fabs(rg.train_loss - rc.train_loss) <= 1e-3 * fabs(rc.train_loss));
     assert_true(fabs(rg.val.loss - rc.val.loss) <= 1e-3 * fabs(rc.val.loss));
+    /* the streamed path (forced: double-buffered pinned staging on a copy stream) against the
+     * resident one on the same backend; the resident cuda run replays a captured step */
+    assert_int_equal(rg.streamed, 0);
+    if (strcmp(p->gpu->name, "cuda") == 0)
+        assert_int_equal(rg.graph, 1);
+    cx_model *ms = NULL;
+    cx_train_result rs;
+    assert_int_equal(setenv("CLOAKX_TRAIN_STREAM", "1", 1), 0);
+    cx_err src = cx_train(&s, &d, p->gpu, NULL, NULL, &ms, &rs, &e);
+    assert_int_equal(unsetenv("CLOAKX_TRAIN_STREAM"), 0);
+    if (src != CX_OK)
+        fail_msg("%s streamed train: %s", p->gpu->name, e.msg);
+    print_message("train %s resident vs streamed: train loss %.7f / %.7f, val loss %.7f / %.7f, "
+                  "%.0f / %.0f samples/s\n",
+                  p->gpu->name, rg.train_loss, rs.train_loss, rg.val.loss, rs.val.loss,
+                  rg.samples_per_s, rs.samples_per_s);
+    assert_int_equal(rs.streamed, 1);
+    assert_int_equal(rs.epochs_run, rg.epochs_run);
+    assert_true(fabs(rs.train_loss - rg.train_loss) <= 1e-3 * fabs(rg.train_loss));
+    assert_true(fabs(rs.val.loss - rg.val.loss) <= 1e-3 * fabs(rg.val.loss));
+    cx_model_free(ms);
     /* and it learned something, so the comparison is not between two failures */
     assert_true(rc.train_loss <
                 0.9 * (task == CX_TASK_CLASSIFICATION ? log((double)classes) : 0.5));
@@ -780,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_dpsgd_ops),
         cmocka_unit_test(test_optimizers),
+        cmocka_unit_test(test_optimizers_dev),
         cmocka_unit_test(test_data_ops),
         cmocka_unit_test(test_train_classification),
         cmocka_unit_test(test_train_regression),

@@ -157,6 +157,106 @@ static void test_dpsgd(void **state)
     cx_model_free(b);
 }
 
+/* The streamed path (data left in host memory, each batch gathered on the host and staged;
+ * what a dataset larger than device memory takes), forced with CLOAKX_TRAIN_STREAM=1, gives
+ * the resident path's bits on the cpu backend: same batches, same standardisation per element,
+ * validation and final metrics from host rows. DP-SGD runs streamed too. */
+static void test_streamed_equals_resident(void **state)
+{
+    (void)state;
+    static float x[ROWS * COLS], y[ROWS];
+    clusters(x, y, 5);
+    static const char *const specs[] = {
+        MLP_SPEC(""),
+        MLP_SPEC(",\"optimizer\":{\"type\":\"sgd\",\"lr\":0.05,\"momentum\":0.9},"
+                 "\"validation_split\":0,\"early_stopping\":{\"patience\":2}"),
+        "{\"task\":\"regression\",\"model\":{\"type\":\"mlp\",\"hidden\":[9],"
+        "\"activation\":\"relu\"},\"epochs\":3,\"batch_size\":100,\"seed\":2,"
+        "\"validation_split\":0.25,\"threads\":1}",
+    };
+    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+        cx_train_result r1, r2;
+        assert_int_equal(setenv("CLOAKX_TRAIN_STREAM", "0", 1), 0);
+        cx_model *a = train(specs[k], x, y, &r1);
+        assert_int_equal(setenv("CLOAKX_TRAIN_STREAM", "1", 1), 0);
+        cx_model *b = train(specs[k], x, y, &r2);
+        assert_int_equal(unsetenv("CLOAKX_TRAIN_STREAM"), 0);
+        assert_int_equal(r1.streamed, 0);
+        assert_int_equal(r2.streamed, 1);
+        assert_int_equal(r1.graph, 0); /* the cpu runs every step eagerly */
+        assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+        assert_true(r1.train_loss == r2.train_loss);
+        assert_true(r1.val.loss == r2.val.loss);
+        assert_int_equal(r1.epochs_run, r2.epochs_run);
+        if (k == 0)
+            assert_true(r2.val.accuracy > 0.85);
+        cx_model_free(a);
+        cx_model_free(b);
+    }
+    cx_train_result r;
+    assert_int_equal(setenv("CLOAKX_TRAIN_STREAM", "1", 1), 0);
+    cx_model *m = train(MLP_SPEC(",\"privacy\":{\"noise_multiplier\":0.5,\"max_grad_norm\":1.0,"
+                                 "\"delta\":1e-5},\"optimizer\":{\"type\":\"adam\",\"lr\":0.01}"),
+                        x, y, &r);
+    assert_int_equal(unsetenv("CLOAKX_TRAIN_STREAM"), 0);
+    assert_int_equal(r.streamed, 1);
+    assert_int_equal(r.steps, 6 * 25);
+    assert_true(r.val.accuracy > 0.7);
+    cx_model_free(m);
+}
+
+/* A cpu backend whose device memory is "small": allocations above a limit fail the way
+ * cudaMalloc's out-of-memory does (CX_ERR_NOMEM), so the trainer must pick streaming itself. */
+typedef struct small_dev {
+    cx_backend be; /* a copy of the cpu backend's table (first: the ops get &be) */
+    cx_err (*alloc)(cx_backend *, size_t, void **, cx_error *);
+    size_t limit;
+} small_dev;
+
+static cx_err small_alloc(cx_backend *be, size_t bytes, void **out, cx_error *e)
+{
+    small_dev *d = (small_dev *)be;
+    if (bytes > d->limit) {
+        *out = NULL;
+        return cx_error_set(e, CX_ERR_NOMEM, "test device: %zu bytes: out of device memory",
+                            bytes);
+    }
+    return d->alloc(be, bytes, out, e);
+}
+
+static void test_streamed_when_too_large(void **state)
+{
+    (void)state;
+    static float x[ROWS * COLS], y[ROWS];
+    clusters(x, y, 6);
+    cx_error e;
+    cx_spec s;
+    assert_int_equal(kt_spec(MLP_SPEC(""), &s, &e), 0);
+    cx_backend *cpu = NULL;
+    assert_int_equal(cx_backend_cpu_create(CX_PRECISION_FP32, 2, &cpu, &e), CX_OK);
+    small_dev dev = {.be = *cpu, .alloc = cpu->alloc, .limit = 40000};
+    dev.be.alloc = small_alloc; /* the 1600 × 8 training rows (51200 bytes) do not fit */
+    cx_train_data d = {.rows = ROWS, .cols = COLS, .x = x, .y = y};
+    cx_model *a = NULL, *b = NULL;
+    cx_train_result r1, r2;
+    assert_int_equal(cx_train(&s, &d, cpu, NULL, NULL, &a, &r1, &e), CX_OK);
+    assert_int_equal(cx_train(&s, &d, &dev.be, NULL, NULL, &b, &r2, &e), CX_OK);
+    assert_int_equal(r1.streamed, 0);
+    assert_int_equal(r2.streamed, 1);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    cx_model_free(b);
+    b = NULL;
+    /* streaming forbidden: the old answer, out of device memory */
+    assert_int_equal(setenv("CLOAKX_TRAIN_STREAM", "0", 1), 0);
+    cx_err rc = cx_train(&s, &d, &dev.be, NULL, NULL, &b, &r2, &e);
+    assert_int_equal(unsetenv("CLOAKX_TRAIN_STREAM"), 0);
+    assert_int_equal(rc, CX_ERR_NOMEM);
+    assert_null(b);
+    cx_model_free(a);
+    cx_spec_free(&s);
+    cx_backend_destroy(cpu);
+}
+
 static void test_dp_rng(void **state)
 {
     (void)state;
@@ -299,10 +399,56 @@ static void test_bad_data(void **state)
     cx_spec_free(&s);
 }
 
+/* The device-side update forms the trainer's step uses (values read from device memory, so a
+ * captured CUDA graph replays with new ones) give the plain forms' bits on the cpu backend,
+ * and the device loss sum is the in-order double sum: the cpu path stays bit-identical. */
+static void test_device_forms(void **state)
+{
+    (void)state;
+    cx_error e;
+    cx_backend *be = NULL;
+    assert_int_equal(cx_backend_cpu_create(CX_PRECISION_FP32, 2, &be, &e), CX_OK);
+    enum { N = 5003 };
+    static float p1[N], p2[N], g[N], m1[N], m2[N], v1[N], v2[N];
+    cx_rng r;
+    cx_rng_seed(&r, 99);
+    for (int i = 0; i < N; i++) {
+        p1[i] = p2[i] = (float)(cx_rng_uniform(&r) * 2 - 1);
+        g[i] = (float)(cx_rng_uniform(&r) * 2 - 1);
+        m1[i] = m2[i] = v1[i] = v2[i] = 0.0f;
+    }
+    for (int dec = 0; dec < 2; dec++)
+        for (int t = 1; t <= 4; t++) {
+            float lr = 0.01f / (float)t;
+            float h[3] = {lr, 1.0f - powf(0.9f, (float)t), 1.0f - powf(0.99f, (float)t)};
+            be->adam_update(be, N, p1, g, m1, v1, lr, 0.9f, 0.99f, 1e-8f, 0.01f, dec, t);
+            be->adam_update_dev(be, N, p2, g, m2, v2, h, 0.9f, 0.99f, 1e-8f, 0.01f, dec);
+        }
+    assert_memory_equal(p1, p2, sizeof p1);
+    assert_memory_equal(m1, m2, sizeof m1);
+    assert_memory_equal(v1, v2, sizeof v1);
+    for (int t = 0; t < 3; t++) {
+        float lr = 0.05f / (float)(t + 1);
+        be->sgd_update(be, N, p1, g, m1, lr, 0.9f, 1e-4f);
+        be->sgd_update_dev(be, N, p2, g, m2, &lr, 0.9f, 1e-4f);
+    }
+    assert_memory_equal(p1, p2, sizeof p1);
+    assert_memory_equal(m1, m2, sizeof m1);
+    double acc = 0.5, ref = 0.5;
+    be->sum_acc(be, N, g, &acc);
+    for (int i = 0; i < N; i++)
+        ref += g[i];
+    assert_true(acc == ref);
+    cx_backend_destroy(be);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_device_forms),
+        cmocka_unit_test(test_streamed_equals_resident),
+        cmocka_unit_test(test_streamed_when_too_large),
         cmocka_unit_test(test_early_stopping_and_schedules),
         cmocka_unit_test(test_regression_and_binary),
         cmocka_unit_test(test_dpsgd),

@@ -411,6 +411,40 @@ static void cpu_sgd_update(cx_backend *be, size_t n, float *p, const float *g, f
     }
 }
 
+/* Same arithmetic as cpu_adam_update with lr and the bias corrections read from memory. */
+static void cpu_adam_update_dev(cx_backend *be, size_t n, float *p, const float *g, float *m,
+                                float *v, const float *hyper, float b1, float b2, float eps,
+                                float wd, int decoupled)
+{
+    const float lr = hyper[0], bc1 = hyper[1], bc2 = hyper[2];
+    float l2 = decoupled ? 0.0f : wd, dec = decoupled ? lr * wd : 0.0f;
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if (n >= CPU_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + l2 * p[i];
+        float mi = b1 * m[i] + (1.0f - b1) * gi;
+        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        float mh = mi / bc1, vh = vi / bc2;
+        p[i] = p[i] - dec * p[i] - lr * mh / (sqrtf(vh) + eps);
+    }
+}
+
+static void cpu_sgd_update_dev(cx_backend *be, size_t n, float *p, const float *g, float *buf,
+                               const float *lr, float mu, float wd)
+{
+    cpu_sgd_update(be, n, p, g, buf, *lr, mu, wd);
+}
+
+static void cpu_sum_acc(cx_backend *be, size_t n, const float *x, double *acc)
+{
+    (void)be;
+    double a = *acc;
+    for (size_t i = 0; i < n; i++) /* in order: the host loop it replaces gave these bits */
+        a += x[i];
+    *acc = a;
+}
+
 static cx_err cpu_noise_add(cx_backend *be, size_t n, float *x, const float *noise,
                             float scale, cx_error *e)
 {
@@ -512,6 +546,9 @@ cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **o
     be->noise_add = cpu_noise_add;
     be->standardize = cpu_standardize;
     be->gather_rows = cpu_gather_rows;
+    be->adam_update_dev = cpu_adam_update_dev;
+    be->sgd_update_dev = cpu_sgd_update_dev;
+    be->sum_acc = cpu_sum_acc;
     be->argmax = cpu_argmax;
     be->sync = cpu_sync;
     be->destroy = cpu_destroy;

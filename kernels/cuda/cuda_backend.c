@@ -40,6 +40,10 @@ typedef struct cuda_ctx {
     } * live; /* device buffers and their sizes, to wipe them when freed */
     size_t n_live, cap_live;
     cudaGraphExec_t graph; /* the last captured step (cx_backend_graph_*) */
+    /* streaming (cx_backend_stream_*), created on first use: a copy stream, and per staging
+     * slot the end of its last copy and the compute stream's release of its buffer */
+    cudaStream_t copy;
+    cudaEvent_t copied[2], consumed[2];
     int capturing;
     int failed; /* the first asynchronous failure, reported by sync()/download() */
     cx_error first;
@@ -314,6 +318,28 @@ static void cuda_sgd_update(cx_backend *be, size_t n, float *p, const float *g, 
              "sgd_update kernel");
 }
 
+static void cuda_adam_update_dev(cx_backend *be, size_t n, float *p, const float *g, float *m,
+                                 float *v, const float *hyper, float b1, float b2, float eps,
+                                 float wd, int decoupled)
+{
+    rec_cuda(CTX(be),
+             cxk_adam_update_dev(CTX(be)->stream, n, p, g, m, v, hyper, b1, b2, eps, wd,
+                                 decoupled),
+             "adam_update_dev kernel");
+}
+
+static void cuda_sgd_update_dev(cx_backend *be, size_t n, float *p, const float *g, float *buf,
+                                const float *lr, float mu, float wd)
+{
+    rec_cuda(CTX(be), cxk_sgd_update_dev(CTX(be)->stream, n, p, g, buf, lr, mu, wd),
+             "sgd_update_dev kernel");
+}
+
+static void cuda_sum_acc(cx_backend *be, size_t n, const float *x, double *acc)
+{
+    rec_cuda(CTX(be), cxk_sum_acc(CTX(be)->stream, n, x, acc), "sum_acc kernel");
+}
+
 static cx_err cuda_noise_add(cx_backend *be, size_t n, float *x, const float *noise, float scale,
                              cx_error *e)
 {
@@ -389,8 +415,18 @@ static void cuda_destroy(cx_backend *be)
             (void)cudaMemsetAsync(c->live[i].p, 0, c->live[i].n, c->stream);
         if (c->stream)
             (void)cudaStreamSynchronize(c->stream);
+        if (c->copy)
+            (void)cudaStreamSynchronize(c->copy);
         if (c->graph)
             (void)cudaGraphExecDestroy(c->graph);
+        for (int i = 0; i < 2; i++) {
+            if (c->copied[i])
+                (void)cudaEventDestroy(c->copied[i]);
+            if (c->consumed[i])
+                (void)cudaEventDestroy(c->consumed[i]);
+        }
+        if (c->copy)
+            (void)cudaStreamDestroy(c->copy);
         if (c->blas)
             (void)cublasDestroy(c->blas);
         (void)cudaFree(c->noise);
@@ -480,6 +516,95 @@ cx_err cx_backend_graph_launch(cx_backend *be, cx_error *e)
     if (take_failure(c, e) != CX_OK)
         return c->first.code;
     return chk(c, cudaGraphLaunch(c->graph, c->stream), "cudaGraphLaunch", e);
+}
+
+void cx_backend_graph_reset(cx_backend *be)
+{
+    cuda_ctx *c = as_cuda(be);
+    if (c && c->graph) {
+        rec_cuda(c, cudaGraphExecDestroy(c->graph), "cudaGraphExecDestroy");
+        c->graph = NULL;
+    }
+}
+
+/* The streaming calls' common checks: a cuda backend, a valid slot, no capture open. */
+static cx_err stream_ctx(cx_backend *be, int slot, cuda_ctx **out, cx_error *e)
+{
+    cuda_ctx *c = as_cuda(be);
+    *out = NULL;
+    if (!c)
+        return cx_error_set(e, CX_ERR_UNSUPPORTED,
+                            "streamed uploads need the cuda backend (not %s)",
+                            be ? be->name : "none");
+    if (slot < 0 || slot > 1)
+        return cx_error_set(e, CX_ERR_ARG, "cuda backend: staging slot %d is not 0 or 1", slot);
+    if (c->capturing)
+        return cx_error_set(e, CX_ERR_STATE, "cuda backend: streaming inside a graph capture");
+    if (take_failure(c, e) != CX_OK)
+        return c->first.code;
+    cx_err rc = chk(c, cudaSetDevice(c->device), "cudaSetDevice", e);
+    for (int i = 0; rc == CX_OK && !c->copy && i < 2; i++) {
+        if (!c->copied[i])
+            rc = chk(c, cudaEventCreateWithFlags(&c->copied[i], cudaEventDisableTiming),
+                     "cudaEventCreateWithFlags", e);
+        if (rc == CX_OK && !c->consumed[i])
+            rc = chk(c, cudaEventCreateWithFlags(&c->consumed[i], cudaEventDisableTiming),
+                     "cudaEventCreateWithFlags", e);
+    }
+    if (rc == CX_OK && !c->copy) {
+        /* the buffers' zeroing (alloc) was queued on the compute stream: copies come after */
+        rc = chk(c, cudaStreamSynchronize(c->stream), "cudaStreamSynchronize", e);
+        if (rc == CX_OK)
+            rc = chk(c, cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking),
+                     "cudaStreamCreateWithFlags (copy stream)", e);
+    }
+    if (rc == CX_OK)
+        *out = c;
+    return rc;
+}
+
+cx_err cx_backend_stream_upload(cx_backend *be, int slot, void *dst_dev, const void *src_pinned,
+                                size_t bytes, cx_error *e)
+{
+    cuda_ctx *c;
+    cx_err rc = stream_ctx(be, slot, &c, e);
+    if (rc != CX_OK || bytes == 0)
+        return rc;
+    /* the compute stream must be done with the slot's previous contents */
+    rc = chk(c, cudaStreamWaitEvent(c->copy, c->consumed[slot], 0), "cudaStreamWaitEvent", e);
+    if (rc == CX_OK)
+        rc = chk(c, cudaMemcpyAsync(dst_dev, src_pinned, bytes, cudaMemcpyHostToDevice, c->copy),
+                 "cudaMemcpyAsync (copy stream)", e);
+    if (rc == CX_OK)
+        rc = chk(c, cudaEventRecord(c->copied[slot], c->copy), "cudaEventRecord", e);
+    return rc;
+}
+
+cx_err cx_backend_stream_acquire(cx_backend *be, int slot, cx_error *e)
+{
+    cuda_ctx *c;
+    cx_err rc = stream_ctx(be, slot, &c, e);
+    if (rc == CX_OK)
+        rc = chk(c, cudaStreamWaitEvent(c->stream, c->copied[slot], 0), "cudaStreamWaitEvent", e);
+    return rc;
+}
+
+cx_err cx_backend_stream_release(cx_backend *be, int slot, cx_error *e)
+{
+    cuda_ctx *c;
+    cx_err rc = stream_ctx(be, slot, &c, e);
+    if (rc == CX_OK)
+        rc = chk(c, cudaEventRecord(c->consumed[slot], c->stream), "cudaEventRecord", e);
+    return rc;
+}
+
+cx_err cx_backend_stream_host_wait(cx_backend *be, int slot, cx_error *e)
+{
+    cuda_ctx *c;
+    cx_err rc = stream_ctx(be, slot, &c, e);
+    if (rc == CX_OK)
+        rc = chk(c, cudaEventSynchronize(c->copied[slot]), "cudaEventSynchronize", e);
+    return rc;
 }
 
 cx_err cx_cuda_device_count(int *count, cx_error *e)
@@ -610,6 +735,9 @@ cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **o
     be->noise_add = cuda_noise_add;
     be->standardize = cuda_standardize;
     be->gather_rows = cuda_gather_rows;
+    be->adam_update_dev = cuda_adam_update_dev;
+    be->sgd_update_dev = cuda_sgd_update_dev;
+    be->sum_acc = cuda_sum_acc;
     be->argmax = cuda_argmax;
     be->sync = cuda_sync;
     *out = be;

@@ -417,6 +417,87 @@ extern "C" cudaError_t cxk_sgd_update(cudaStream_t s, size_t n, float *p, const 
     return cudaGetLastError();
 }
 
+/* The per-step values come from device memory so that a captured step replays with new ones. */
+__global__ void k_adam_update_dev(size_t n, float *p, const float *g, float *m, float *v,
+                                  const float *hyper, float b1, float b2, float eps, float wd,
+                                  int decoupled)
+{
+    const float lr = hyper[0], bc1 = hyper[1], bc2 = hyper[2];
+    const float l2 = decoupled ? 0.0f : wd, dec = decoupled ? lr * wd : 0.0f;
+    GRID_STRIDE(i, n)
+    {
+        float pi = p[i];
+        float gi = g[i] + l2 * pi;
+        float mi = b1 * m[i] + (1.0f - b1) * gi;
+        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        float mh = mi / bc1, vh = vi / bc2;
+        p[i] = pi - dec * pi - lr * mh / (sqrtf(vh) + eps);
+    }
+}
+
+extern "C" cudaError_t cxk_adam_update_dev(cudaStream_t s, size_t n, float *p, const float *g,
+                                           float *m, float *v, const float *hyper, float b1,
+                                           float b2, float eps, float wd, int decoupled)
+{
+    if (n == 0)
+        return cudaSuccess;
+    k_adam_update_dev<<<grid_for(n), CXK_THREADS, 0, s>>>(n, p, g, m, v, hyper, b1, b2, eps, wd,
+                                                          decoupled);
+    return cudaGetLastError();
+}
+
+__global__ void k_sgd_update_dev(size_t n, float *p, const float *g, float *buf, const float *lrp,
+                                 float mu, float wd)
+{
+    const float lr = *lrp;
+    GRID_STRIDE(i, n)
+    {
+        float gi = g[i] + wd * p[i];
+        if (mu != 0.0f) {
+            buf[i] = mu * buf[i] + gi;
+            gi = buf[i];
+        }
+        p[i] -= lr * gi;
+    }
+}
+
+extern "C" cudaError_t cxk_sgd_update_dev(cudaStream_t s, size_t n, float *p, const float *g,
+                                          float *buf, const float *lr, float mu, float wd)
+{
+    if (n == 0)
+        return cudaSuccess;
+    k_sgd_update_dev<<<grid_for(n), CXK_THREADS, 0, s>>>(n, p, g, buf, lr, mu, wd);
+    return cudaGetLastError();
+}
+
+/* One block: a batch's losses are few, and one block needs no second pass or atomics. */
+__global__ void k_sum_acc(size_t n, const float *x, double *acc)
+{
+    __shared__ double part[CXK_THREADS];
+    double a = 0.0;
+    for (size_t i = threadIdx.x; i < n; i += CXK_THREADS)
+        a += (double)x[i];
+    part[threadIdx.x] = a;
+    __syncthreads();
+    for (unsigned w = CXK_THREADS / 2; w > 0; w /= 2) {
+        if (threadIdx.x < w)
+            part[threadIdx.x] += part[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0)
+        *acc += part[0];
+}
+
+extern "C" cudaError_t cxk_sum_acc(cudaStream_t s, size_t n, const float *x, double *acc)
+{
+    if (n == 0)
+        return cudaSuccess;
+    k_sum_acc<<<1, CXK_THREADS, 0, s>>>(n, x, acc);
+    return cudaGetLastError();
+}
+
 __global__ void k_standardize(size_t total, int n, float *x, const float *mean,
                               const float *inv_std)
 {

@@ -54,6 +54,14 @@ cudaError_t cxk_adam_update(cudaStream_t s, size_t n, float *p, const float *g, 
                             float bc2);
 cudaError_t cxk_sgd_update(cudaStream_t s, size_t n, float *p, const float *g, float *buf, float lr,
                            float mu, float wd);
+/* The same with the per-step values in device memory: hyper (3) = {lr, bc1, bc2}; lr (1). */
+cudaError_t cxk_adam_update_dev(cudaStream_t s, size_t n, float *p, const float *g, float *m,
+                                float *v, const float *hyper, float b1, float b2, float eps,
+                                float wd, int decoupled);
+cudaError_t cxk_sgd_update_dev(cudaStream_t s, size_t n, float *p, const float *g, float *buf,
+                               const float *lr, float mu, float wd);
+/* *acc (double) += Σ x (n) */
+cudaError_t cxk_sum_acc(cudaStream_t s, size_t n, const float *x, double *acc);
 cudaError_t cxk_standardize(cudaStream_t s, int rows, int n, float *x, const float *mean,
                             const float *inv_std);
 cudaError_t cxk_gather_rows(cudaStream_t s, int rows, int n, const int32_t *idx, const float *src,
