@@ -457,13 +457,18 @@ static cx_err b64_field(const json_t *o, const char *k, size_t max, uint8_t **ds
     if (rc != CX_OK)
         return cx_error_prefix(e, "bundle: ");
     size_t sl = strlen(s);
-    if (sl == 0 || sl / 4 * 3 > max)
+    /* the decoded length, padding not counted: max bytes exactly may come with padding */
+    size_t pad = (sl >= 1 && s[sl - 1] == '=') + (sl >= 2 && s[sl - 2] == '=');
+    size_t most = sl / 4 * 3 + (sl % 4 ? sl % 4 - 1 : 0);
+    most = most > pad ? most - pad : 0;
+    if (sl == 0 || most > max)
         return cx_error_set(e, CX_ERR_FORMAT, "bundle: \"%s\" must be 1..%zu bytes of base64", k,
                             max);
     *dst = malloc(sl / 4 * 3 + 3);
     if (!*dst)
         return cx_error_set(e, CX_ERR_NOMEM, "bundle: out of memory");
-    if ((rc = cx_base64_decode(s, sl, *dst, sl / 4 * 3 + 3, n, e)) != CX_OK || *n == 0) {
+    if ((rc = cx_base64_decode(s, sl, *dst, sl / 4 * 3 + 3, n, e)) != CX_OK || *n == 0 ||
+        *n > max) {
         free(*dst);
         *dst = NULL;
         return cx_error_set(e, CX_ERR_FORMAT, "bundle: \"%s\" is not valid base64", k);

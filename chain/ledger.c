@@ -170,8 +170,9 @@ cx_err cx_chain_ed25519_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN], const 
 /* --------------------------------------------------------------- split -- */
 
 typedef struct split_item {
-    size_t idx;   /* index into payouts */
-    uint64_t rem; /* (C * w) mod W: the fractional part, scaled by W */
+    size_t idx;            /* index into payouts */
+    unsigned __int128 rem; /* (C * w) mod W: the fractional part, scaled by W (W may exceed
+                            * 2^64: up to 100000 weights below 2^63 each) */
 } split_item;
 
 static int split_cmp(const void *a, const void *b, void *ctx)
@@ -232,7 +233,7 @@ cx_err cx_chain_split_compute(uint64_t pay, uint32_t protocol_bps, uint32_t oper
         out->payouts[k].amount = (uint64_t)(num / total_w);
         given += out->payouts[k].amount;
         items[k].idx = k;
-        items[k].rem = (uint64_t)(num % total_w);
+        items[k].rem = num % total_w;
         k++;
     }
     /* largest remainder: the R = C - sum(floor) leftover units (R < n) go one each to the

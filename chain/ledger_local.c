@@ -482,17 +482,15 @@ static cx_err payout_record(local_ledger *L, const local_tx *tx, const cx_chain_
                             const cx_chain_id *pool, const char *role, const cx_chain_addr *to,
                             uint64_t amount, cx_ledger_event_kind ev, cx_error *e)
 {
-    sqlite3_stmt *st;
-    int bnd;
-    cx_err rc = db_open(L->db, "INSERT INTO payouts VALUES(?,?,?,?)",
-                        PARAMS(P_ID(job), P_TEXT(role), P_ID(to), P_U64(amount)), &st, &bnd, e);
+    /* only the (job, role, payee) key means "paid already"; any other failure (I/O, full
+     * disk) is a database error, which a worker retries */
+    char dup[96];
+    snprintf(dup, sizeof dup, "ledger: %s payout for this job already made", role);
+    cx_err rc = db_write_once(L->db, "record payout", DUP_PRIMARYKEY, dup,
+                              "INSERT INTO payouts VALUES(?,?,?,?)",
+                              PARAMS(P_ID(job), P_TEXT(role), P_ID(to), P_U64(amount)), e);
     if (rc != CX_OK)
         return rc;
-    int s = db_step(st, bnd);
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE)
-        return cx_error_set(e, CX_ERR_STATE, "ledger: %s payout for this job already made (%s)",
-                            role, sqlite3_errmsg(L->db));
     if ((rc = balance_add(L, to, amount, 0, e)) != CX_OK)
         return rc;
     return emit(L, tx, ev, job, pool, to, amount, e);

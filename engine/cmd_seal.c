@@ -230,6 +230,58 @@ done:
 
 /* ---------------------------------------------------------------- unseal -- */
 
+
+/* A stream whose header was read ahead (to size the pipeline's buffers by its chunk size):
+ * hands those bytes out again, then any read error met while reading ahead, then the rest. */
+typedef struct replay_reader {
+    uint8_t pre[CX_CXB_MAX_HEADER_LEN];
+    size_t len, pos;
+    cx_reader *rest;
+    cx_err rc;
+    cx_error err;
+} replay_reader;
+
+static cx_err replay_read(void *ctx, void *buf, size_t len, size_t *got, cx_error *e)
+{
+    replay_reader *r = ctx;
+    if (r->pos < r->len) {
+        size_t n = r->len - r->pos < len ? r->len - r->pos : len;
+        memcpy(buf, r->pre + r->pos, n);
+        r->pos += n;
+        *got = n;
+        return CX_OK;
+    }
+    if (r->rc != CX_OK) {
+        *got = 0;
+        if (e)
+            *e = r->err;
+        return r->rc;
+    }
+    return r->rest->read(r->rest->ctx, buf, len, got, e);
+}
+
+/* Read the header ahead from src into rr; its chunk size, or 0 when it does not parse
+ * (the pipeline then reports why, from the same bytes). */
+static uint32_t read_ahead(replay_reader *rr, cx_reader *src)
+{
+    size_t need = CX_CXB_FIXED_HEADER_LEN;
+    rr->rest = src;
+    for (;;) {
+        size_t got = 0;
+        rr->rc = cx_reader_read_full(src, rr->pre + rr->len, need - rr->len, &got, &rr->err);
+        rr->len += got;
+        if (rr->rc != CX_OK || rr->len < need)
+            return 0;
+        cx_cxb_header h;
+        size_t more = 0;
+        if (cx_cxb_header_parse(rr->pre, rr->len, &h, &more, NULL) == CX_OK)
+            return h.chunk_size;
+        if (more <= rr->len || more > CX_CXB_MAX_HEADER_LEN)
+            return 0;
+        need = more;
+    }
+}
+
 typedef struct unseal_sink {
     int fd;            /* stdout, or -1 */
     cx_atomic_file *af;
@@ -284,8 +336,10 @@ int cmd_unseal(cx_cli *cli, int argc, char **argv)
     int rc = CX_EXIT_OK;
     cx_pipeline_blob blob = {.id = in_path, .fd = -1};
     int in_fd = -1;
+    cx_reader src;
+    replay_reader rr = {.rc = CX_OK};
     if (strcmp(in_path, "-") == 0) {
-        cx_reader_from_fd(&blob.reader, STDIN_FILENO);
+        cx_reader_from_fd(&src, STDIN_FILENO);
     } else {
         in_fd = open(in_path, O_RDONLY | O_CLOEXEC);
         if (in_fd < 0) {
@@ -297,8 +351,15 @@ int cmd_unseal(cx_cli *cli, int argc, char **argv)
         struct stat st;
         if (fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode))
             blob.fd = in_fd; /* mapped and decrypted straight from the page cache */
-        else
-            cx_reader_from_fd(&blob.reader, in_fd);
+        cx_reader_from_fd(&src, in_fd);
+    }
+    /* The default buffers hold CX_CXB_DEFAULT_CHUNK; seal accepts chunks up to
+     * CX_CXB_MAX_CHUNK, so size them from the header (a mapped file ignores the offset). */
+    uint32_t chunk = read_ahead(&rr, &src);
+    if (blob.fd < 0) {
+        blob.reader.read = replay_read;
+        blob.reader.close = NULL;
+        blob.reader.ctx = &rr;
     }
     cx_atomic_file af = {.fd = -1};
     unseal_sink sink = {STDOUT_FILENO, NULL};
@@ -310,6 +371,7 @@ int cmd_unseal(cx_cli *cli, int argc, char **argv)
         sink.af = &af;
     }
     cx_pipeline_config cfg = {.threads = threads, .policy = CX_PIPELINE_FATAL, .log = &cli->log};
+    cx_pipeline_config_fit(&cfg, chunk, CX_PIPELINE_LARGE_CHUNK_BUDGET);
     cx_pipeline_consumer cons = {unseal_chunk, NULL, &sink};
     cx_pipeline_result res;
     cx_err prc = cx_pipeline_run(&cfg, k, &blob, 1, &cons, &res, &e);

@@ -73,17 +73,20 @@ cx_err cx_job_store_read_all(cx_store *s, const char *id, size_t max, uint8_t **
     cx_err rc = cx_store_get(s, id, &r, e);
     if (rc != CX_OK)
         return rc;
-    size_t cap = 4096, n = 0;
+    /* room for one byte over max: a blob of exactly max bytes is read whole, a longer one is
+     * seen to be longer (also when max is below the first buffer's size) */
+    size_t lim = max < SIZE_MAX ? max + 1 : max;
+    size_t cap = lim < 4096 ? lim : 4096, n = 0;
     uint8_t *b = malloc(cap);
     if (!b)
         rc = cx_error_set(e, CX_ERR_NOMEM, "reading blob %s: out of memory", id);
     while (rc == CX_OK) {
         if (n == cap) {
-            if (cap >= max) {
+            if (cap >= lim) {
                 rc = cx_error_set(e, CX_ERR_LIMIT, "blob %s is larger than %zu bytes", id, max);
                 break;
             }
-            size_t nc = cap * 2 > max ? max : cap * 2;
+            size_t nc = cap > lim / 2 ? lim : cap * 2;
             uint8_t *nb = realloc(b, nc);
             if (!nb) {
                 rc = cx_error_set(e, CX_ERR_NOMEM, "reading blob %s: out of memory", id);
@@ -456,6 +459,12 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
     cx_pipeline_config cfg = {.threads = p->threads,
                               .policy = fatal ? CX_PIPELINE_FATAL : CX_PIPELINE_SKIP,
                               .log = p->log};
+    /* blobs may be sealed with chunks larger than the default buffers (seal --chunk-size) */
+    uint32_t max_chunk = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cs[i].state == want && cs[i].h.chunk_size > max_chunk)
+            max_chunk = cs[i].h.chunk_size;
+    cx_pipeline_config_fit(&cfg, max_chunk, CX_PIPELINE_LARGE_CHUNK_BUDGET);
     /* with the CUDA backend: plaintext chunks in pinned memory, decrypt threads near the GPU */
     cx_device_pipeline dp;
     cx_device_pipeline_setup(dev, &dp, &cfg, p->log);
@@ -1104,9 +1113,18 @@ out:
     return rc;
 }
 
+/* One registered contribution as an auditor sees it: ok when it passes the job's header
+ * checks (check_headers: recipient, pool, contributor, no duplicate, training data). */
+typedef struct vcand {
+    char id[CX_STORE_ID_MAX];
+    cx_cxb_header h;
+    int ok, listed;
+} vcand;
+
 /* Recompute the dataset commitment as an auditor can: the pool's contributions registered
- * before the job, whose headers are right (recipient = the enclave, pool, contributor, no
- * duplicate) and whose contributor the statement lists. */
+ * before the job that pass the job's header checks, are in the job's one data format (that
+ * of the first such blob in blob id order, over all contributors) and whose contributor the
+ * statement lists. */
 static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement *st,
                                    const uint8_t x_pk[32], uint8_t out[32], size_t *n_blobs,
                                    cx_error *e)
@@ -1123,7 +1141,10 @@ static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement
     if ((rc = cx_ledger_contributions_list(l, &pool_id, &cs, &n, e)) != CX_OK)
         return rc;
     cx_job_commit_item *items = calloc(n ? n : 1, sizeof *items);
-    if (!items) {
+    vcand *vc = calloc(n ? n : 1, sizeof *vc);
+    if (!items || !vc) {
+        free(items);
+        free(vc);
         free(cs);
         return cx_error_set(e, CX_ERR_NOMEM, "verify: out of memory");
     }
@@ -1131,33 +1152,50 @@ static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement
     rc = cx_x25519_public_key_id(x_pk, key_id, e);
     char pool_hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_chain_id_to_hex(&pool_id, pool_hex);
-    size_t m = 0;
     for (size_t i = 0; i < n && rc == CX_OK; i++) {
+        vcand *c = &vc[i];
         if (cs[i].created_ms > job.created_ms)
             continue;
-        int listed = 0;
-        for (size_t k = 0; k < st->n_rows && !listed; k++)
-            listed = memcmp(st->rows[k].contributor, cs[i].contributor.b, 32) == 0;
-        if (!listed)
-            continue;
-        char id[CX_STORE_ID_MAX], ch[CX_CHAIN_ID_HEX_LEN + 1];
+        for (size_t k = 0; k < st->n_rows && !c->listed; k++)
+            c->listed = memcmp(st->rows[k].contributor, cs[i].contributor.b, 32) == 0;
+        char ch[CX_CHAIN_ID_HEX_LEN + 1];
         cx_error le;
-        if (cx_job_blob_id_str(cs[i].blob_id, cs[i].blob_id_len, id, &le) != CX_OK)
+        cx_reader r;
+        if (cx_job_blob_id_str(cs[i].blob_id, cs[i].blob_id_len, c->id, &le) != CX_OK ||
+            cx_store_get(s, c->id, &r, &le) != CX_OK)
+            continue;
+        uint8_t hb[CX_CXB_MAX_HEADER_LEN];
+        cx_err hrc = cx_cxb_header_read(&r, hb, &c->h, &le);
+        if (r.close)
+            r.close(r.ctx);
+        if (hrc != CX_OK)
             continue;
         cx_chain_id_to_hex(&cs[i].contributor, ch);
-        cx_cxb_header h;
-        uint8_t whole[32], tags[32];
-        if (blob_hashes(s, id, &h, whole, tags, &le) != CX_OK)
-            continue;
-        if (memcmp(h.recipient_key_id, key_id, 32) != 0 || strcmp(h.pool_id, pool_hex) != 0 ||
-            strcmp(h.contributor, ch) != 0)
+        if (memcmp(c->h.recipient_key_id, key_id, 32) != 0 || strcmp(c->h.pool_id, pool_hex) != 0 ||
+            strcmp(c->h.contributor, ch) != 0)
             continue;
         int dup = 0;
-        for (size_t k = 0; k < m && !dup; k++)
-            dup = memcmp(items[k].header_hash, h.header_hash, 32) == 0;
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = vc[k].ok && memcmp(vc[k].h.header_hash, c->h.header_hash, 32) == 0;
         if (dup)
             continue;
-        snprintf(items[m].blob_id, sizeof items[m].blob_id, "%s", id);
+        c->ok = c->h.content_type == CX_CONTENT_CSV || c->h.content_type == CX_CONTENT_JSONL ||
+                c->h.content_type == CX_CONTENT_F32;
+    }
+    const vcand *first = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (vc[i].ok && (!first || blob_id_cmp(vc[i].id, first->id) < 0))
+            first = &vc[i];
+    size_t m = 0;
+    for (size_t i = 0; i < n && rc == CX_OK; i++) {
+        if (!vc[i].ok || !vc[i].listed || vc[i].h.content_type != first->h.content_type)
+            continue;
+        cx_cxb_header h;
+        uint8_t whole[32], tags[32];
+        cx_error le;
+        if (blob_hashes(s, vc[i].id, &h, whole, tags, &le) != CX_OK)
+            continue;
+        snprintf(items[m].blob_id, sizeof items[m].blob_id, "%s", vc[i].id);
         memcpy(items[m].header_hash, h.header_hash, 32);
         memcpy(items[m].tag_hash, tags, 32);
         m++;
@@ -1165,6 +1203,7 @@ static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement
     if (rc == CX_OK)
         rc = cx_job_dataset_commitment(items, m, out, e);
     *n_blobs = m;
+    free(vc);
     free(items);
     free(cs);
     return rc;

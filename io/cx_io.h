@@ -281,6 +281,14 @@ typedef struct cx_pipeline_consumer {
     void *ud;
 } cx_pipeline_consumer;
 
+/* Bytes of chunk buffers a pipeline may lock for blobs sealed with large chunks. */
+#define CX_PIPELINE_LARGE_CHUNK_BUDGET ((size_t)256 << 20)
+
+/* Size cfg's buffers for blobs whose chunks are up to max_chunk bytes (read from their
+ * headers): max_chunk + tag each, as many as cfg would have had but within budget bytes in all
+ * (at least 2). Chunks the default buffers hold leave cfg as it is. */
+void cx_pipeline_config_fit(cx_pipeline_config *cfg, uint32_t max_chunk, size_t budget);
+
 /* Run: results has n entries. Returns CX_OK when every blob succeeded, or the first
  * failure's code under either policy (results say which blobs); the consumer's own error
  * stops the run and is returned as is. The callbacks run on one thread at a time (the

@@ -263,6 +263,21 @@ static cx_err derive_chunk_key(const uint8_t data_key[32], const uint8_t header_
     return rc;
 }
 
+/* Whether pub is the canonical encoding (< 2^255 - 19, RFC 7748 §5). The key id is the
+ * hash of these bytes and the recipient derives the canonical ones from its secret, so a
+ * blob sealed to another encoding of the same point could never be opened. */
+static int x25519_canonical(const uint8_t pub[32])
+{
+    if (pub[31] & 0x80)
+        return 0;
+    if (pub[31] != 0x7f || pub[0] < 0xed)
+        return 1;
+    for (int i = 1; i < 31; i++)
+        if (pub[i] != 0xff)
+            return 1;
+    return 0;
+}
+
 /* Secrets of one seal, in one secmem block. */
 typedef struct seal_secrets {
     uint8_t data_key[32];
@@ -291,6 +306,9 @@ cx_err cx_cxb_seal(const cx_cxb_seal_params *p, cx_reader *in, uint64_t plaintex
     if (plaintext_len > CX_CXB_MAX_PLAINTEXT)
         return cx_error_set(e, CX_ERR_LIMIT, "plaintext of %llu bytes over the 1 PiB limit",
                             (unsigned long long)plaintext_len);
+    if (!p->recipient_pub || !x25519_canonical(p->recipient_pub))
+        return cx_error_set(e, CX_ERR_ARG, "recipient public key is not a canonical X25519 key "
+                                           "(its holder could not open the blob)");
 
     uint8_t hdr[CX_CXB_MAX_HEADER_LEN];
     size_t n = 0;
@@ -445,6 +463,11 @@ cx_err cx_cxb_open(const uint8_t *hdr, size_t hdr_len, const cx_x25519_key *key,
     const uint8_t *enc = hdr + aad_len - 32;
     rc = cx_hpke_setup_recipient(enc, cx_x25519_key_secret(key), (const uint8_t *)hpke_info,
                                  sizeof hpke_info - 1, &s->hpke, e);
+    /* enc is a header field: one that is no usable X25519 point (small order) is an edit */
+    if (rc == CX_ERR_CRYPTO)
+        rc = cx_error_set(e, CX_ERR_AUTH,
+                          "header authentication failed: a header byte was edited (its "
+                          "encapsulated key is not a usable X25519 public key)");
     if (rc == CX_OK) {
         rc = cx_hpke_open(&s->hpke, hdr, aad_len, hdr + aad_len, CXB_SEALED_KEY_LEN, s->data_key,
                           e);

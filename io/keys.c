@@ -42,7 +42,7 @@ static cx_err parse_key_line(const char *path, const char *tag, const uint8_t *b
     if (len < tl + 1 || memcmp(buf, tag, tl) != 0 || buf[tl] != ' ')
         return cx_error_set(e, CX_ERR_FORMAT, "%s: not a %s file (expected '%s <base64>')",
                             path, tag, tag);
-    uint8_t tmp[64];
+    uint8_t tmp[KEY_FILE_MAX]; /* room for any line's base64: a long one is FORMAT, not LIMIT */
     size_t got = 0;
     cx_err rc = cx_base64_decode((const char *)buf + tl + 1, len - tl - 1, tmp, sizeof tmp, &got,
                                  e);

@@ -579,6 +579,23 @@ static void work_loop(run *r, cx_cxb_worker *w)
     unlock(r);
 }
 
+/* Buffers in flight: cfg's count, or 4 per decrypt thread; at least 2. */
+static size_t default_slots(const cx_pipeline_config *cfg)
+{
+    int threads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
+    size_t n = cfg->buffers ? cfg->buffers : 4 * (size_t)(threads > 0 ? threads : 1);
+    return n < 2 ? 2 : n;
+}
+
+void cx_pipeline_config_fit(cx_pipeline_config *cfg, uint32_t max_chunk, size_t budget)
+{
+    if (max_chunk <= CX_CXB_DEFAULT_CHUNK)
+        return;
+    cfg->buffer_size = (size_t)max_chunk + CX_CXB_TAG_LEN;
+    size_t want = default_slots(cfg), most = budget / cfg->buffer_size;
+    cfg->buffers = want <= most ? want : most < 2 ? 2 : most;
+}
+
 cx_err cx_pipeline_run(const cx_pipeline_config *cfg, const cx_x25519_key *key,
                        cx_pipeline_blob *blobs, size_t n, const cx_pipeline_consumer *consumer,
                        cx_pipeline_result *results, cx_error *e)
@@ -597,9 +614,7 @@ cx_err cx_pipeline_run(const cx_pipeline_config *cfg, const cx_x25519_key *key,
     int threads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
     if (threads > 1024)
         return cx_error_set(e, CX_ERR_ARG, "pipeline: %d threads", threads);
-    r.nslots = cfg->buffers ? cfg->buffers : (size_t)(4 * threads);
-    if (r.nslots < 2)
-        r.nslots = 2;
+    r.nslots = default_slots(cfg);
     r.bufsize = cfg->buffer_size ? cfg->buffer_size : CX_CXB_DEFAULT_CHUNK + CX_CXB_TAG_LEN;
     const cx_buf_allocator *al = cfg->allocator ? cfg->allocator : &secmem_allocator;
     for (size_t i = 0; i < n; i++) {

@@ -313,6 +313,24 @@ static void test_bundle(void **state)
     free(t);
     json_decref(c);
     json_decref(j);
+
+    /* RULES.md §5: GPU evidence and report up to 1 MiB; 1 MiB exactly (base64 with padding)
+     * is accepted, one byte more refused */
+    uint8_t *ev = calloc(1, CX_BUNDLE_REPORT_MAX + 1);
+    assert_non_null(ev);
+    b.gpu_evidence = ev;
+    b.gpu_evidence_len = CX_BUNDLE_REPORT_MAX;
+    assert_int_equal(cx_result_bundle_to_json(&b, &t, NULL), CX_OK);
+    if (cx_result_bundle_parse(t, strlen(t), &x, &e) != CX_OK)
+        fail_msg("1 MiB of GPU evidence refused: %s", e.msg);
+    assert_int_equal(x.gpu_evidence_len, CX_BUNDLE_REPORT_MAX);
+    cx_result_bundle_free(&x);
+    free(t);
+    b.gpu_evidence_len = CX_BUNDLE_REPORT_MAX + 1;
+    assert_int_equal(cx_result_bundle_to_json(&b, &t, NULL), CX_OK);
+    assert_int_equal(cx_result_bundle_parse(t, strlen(t), &x, &e), CX_ERR_FORMAT);
+    free(t);
+    free(ev);
     free(b.statement);
 }
 

@@ -300,6 +300,18 @@ static void test_split_remainder_rule(void **state)
          * 10000; floors 4, 4697, 4697 (sum 9398); remainders 1396, 1303, 1303: first gets a
          * unit, the tie between the other two goes to the smaller address */
         {10000, 100, 500, 1000, {1, 1000, 5000}, 100, 500, 9400, {5, 4698, 4697}},
+        /* rows near the ledger's cap (2^63-1): W exceeds 2^64, so the fractional parts
+         * C*w mod W do too (19.2e18, 12.6e18, 8.0e18; R = 2); compared truncated to 64 bits
+         * the two leftover units went to the 2nd and 3rd instead of the 1st and 2nd */
+        {5249979066121302518u,
+         0,
+         0,
+         INT64_MAX,
+         {5193743734873177028u, 5699294076718560316u, 8967379549718436003u},
+         0,
+         0,
+         5249979066121302518u,
+         {1372934182944283603u, 1506573303576723333u, 2370471579600295582u}},
     };
     cx_chain_rows rows[3];
     memset(rows, 0, sizeof rows);

@@ -633,6 +633,37 @@ static void test_schema_version(void **state)
     open_ledger(f);
 }
 
+/* A database failure while recording a payout (here a trigger standing in for a full disk or
+ * an I/O error) is a database error the worker retries, not "already paid": nothing of the
+ * transaction stays, and the same result is accepted once the database works again. */
+static void test_payout_db_failure_retryable(void **state)
+{
+    fx *f = *state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER fail_payout BEFORE INSERT ON payouts "
+                                  "BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    uint64_t rows[NCONTRIB] = {10, 20, 30, 40, 50};
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    cx_error e;
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+                     CX_ERR_DB);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_OPEN);
+    cx_ledger_result r;
+    assert_int_equal(cx_ledger_result_get(f->l, &f->job, &r, NULL), CX_ERR_NOTFOUND);
+    assert_int_equal(sqlite3_exec(db, "DROP TRIGGER fail_payout", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    if (cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e) != CX_OK)
+        fail_msg("resubmit: %s", e.msg);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_PAID);
+    free(msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +679,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists_and_gets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_payout_db_failure_retryable, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,14 +20,19 @@ grep -q "simulated" "$work/err" || fail "refusal does not say simulated: $(cat "
 
 # sellers: a seller refuses to seal to a simulated enclave unless told
 expect_rc 3 "$CLOAKX" contribute --key "$work/keys/s1" --pool "$pool" "$work/data/seller01.csv"
-for i in 1 2 3; do
+for i in 1 3; do
     "$CLOAKX" contribute --key "$work/keys/s$i" --pool "$pool" --allow-simulated \
         "$work/data/seller0$i.csv" >/dev/null
 done
-# s3 also registers a second blob, tampered with after sealing: s3 is then left out entirely
 xpub=$("$CLOAKX" --json enclave show --state "$work/op" | jget .x25519)
 printf 'cloakx-x25519-public-v1 %s\n' "$(printf '%s' "$xpub" | xxd -r -p | base64 -w0)" \
     >"$work/enclave.pub"
+# s2 seals with chunks larger than the pipeline's default buffers (2 MiB), and is accepted
+"$CLOAKX" seal --to "$work/enclave.pub" --pool "$pool" --contributor "$(addr s2)" --type csv \
+    --chunk-size 2097152 "$work/data/seller02.csv" "$work/s2.cxb" >/dev/null
+b2=$("$CLOAKX" blob put --store "$CLOAKX_STORE" "$work/s2.cxb")
+"$CLOAKX" contribute --key "$work/keys/s2" --pool "$pool" --blob "$b2" >/dev/null
+# s3 also registers a second blob, tampered with after sealing: s3 is then left out entirely
 "$CLOAKX" seal --to "$work/enclave.pub" --pool "$pool" --contributor "$(addr s3)" --type csv \
     --chunk-size 1024 "$work/data/seller04.csv" "$work/s3b.cxb" >/dev/null
 python3 - "$work/s3b.cxb" <<'PY'

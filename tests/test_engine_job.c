@@ -257,6 +257,44 @@ static void test_fill_values(void **state)
     json_decref(meta);
 }
 
+/* cx_job_store_read_all: a blob of exactly max bytes is read whole, one byte more is refused,
+ * also for limits below the first buffer's size */
+static void test_store_read_limit(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cx-test-readall-XXXXXX", url[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "local:%s", dir);
+    cx_store *s = NULL;
+    assert_int_equal(cx_job_store_open(url, NULL, &s, NULL), CX_OK);
+    static uint8_t data[8192];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 7);
+    char big[CX_STORE_ID_MAX], small[CX_STORE_ID_MAX];
+    assert_int_equal(cx_job_store_put_bytes(s, data, sizeof data, big, NULL), CX_OK);
+    assert_int_equal(cx_job_store_put_bytes(s, data, 200, small, NULL), CX_OK);
+    uint8_t *b = NULL;
+    size_t n = 0;
+    cx_error e;
+    if (cx_job_store_read_all(s, big, sizeof data, &b, &n, &e) != CX_OK)
+        fail_msg("a blob of exactly max bytes: %s", e.msg);
+    assert_int_equal(n, sizeof data);
+    assert_memory_equal(b, data, n);
+    free(b);
+    assert_int_equal(cx_job_store_read_all(s, big, sizeof data - 1, &b, &n, &e), CX_ERR_LIMIT);
+    assert_null(b);
+    assert_int_equal(cx_job_store_read_all(s, small, 200, &b, &n, &e), CX_OK);
+    assert_int_equal(n, 200);
+    assert_memory_equal(b, data, n);
+    free(b);
+    assert_int_equal(cx_job_store_read_all(s, small, 199, &b, &n, &e), CX_ERR_LIMIT);
+    assert_int_equal(cx_job_store_read_all(s, small, 100, &b, &n, &e), CX_ERR_LIMIT);
+    cx_store_free(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_demo_data),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_fill_values),
+        cmocka_unit_test(test_store_read_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,16 @@ cmp "$d/plain.bin" "$d/pipe.out" || fail "stdin/stdout round trip"
 cat "$d/plain.bin" | "$cx" seal --to "$d/k/x25519.pub" --pool p --contributor c - "$d/cat.cxb"
 cat "$d/cat.cxb" | "$cx" unseal --key "$d/k/x25519.key" - "$d/cat.out"
 cmp "$d/plain.bin" "$d/cat.out" || fail "pipe round trip"
+# chunks larger than the default (seal accepts up to 64 MiB) unseal from a file and a pipe
+head -c 3000000 /dev/urandom > "$d/big.bin"
+"$cx" seal --to "$d/k/x25519.pub" --pool p --contributor c --chunk-size 2097152 \
+    "$d/big.bin" "$d/big.cxb" > /dev/null
+"$cx" unseal --key "$d/k/x25519.key" "$d/big.cxb" "$d/big.out" || fail "unseal 2 MiB chunks"
+cmp "$d/big.bin" "$d/big.out" || fail "2 MiB chunks round trip"
+cat "$d/big.cxb" | "$cx" unseal --key "$d/k/x25519.key" - - > "$d/big.pipe" ||
+    fail "unseal 2 MiB chunks from a pipe"
+cmp "$d/big.bin" "$d/big.pipe" || fail "2 MiB chunks pipe round trip"
+rm -f "$d/big.bin" "$d/big.cxb" "$d/big.out" "$d/big.pipe"
 : > "$d/empty"
 "$cx" seal --to "$d/k/x25519.pub" --pool p --contributor c "$d/empty" "$d/empty.cxb"
 "$cx" unseal --key "$d/k/x25519.key" "$d/empty.cxb" "$d/empty.out"

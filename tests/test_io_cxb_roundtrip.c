@@ -162,6 +162,20 @@ static void test_seal_length_mismatch(void **state)
     bad = p;
     bad.chunk_size = 63;
     assert_int_equal(cx_cxb_seal(&bad, &r, 10, &w, NULL, NULL, NULL), CX_ERR_ARG);
+    /* another encoding of the recipient's point (top bit set, or >= 2^255 - 19): its key
+     * id is not the recipient's and HPKE binds these bytes, so the blob could never open */
+    uint8_t alt[32], big[32];
+    memcpy(alt, cx_x25519_key_public(k), 32);
+    alt[31] |= 0x80;
+    memset(big, 0xff, 32);
+    big[0] = 0xee;
+    big[31] = 0x7f;
+    bad = p;
+    bad.recipient_pub = alt;
+    assert_int_equal(cx_cxb_seal(&bad, &r, 10, &w, NULL, NULL, NULL), CX_ERR_ARG);
+    bad.recipient_pub = big;
+    assert_int_equal(cx_cxb_seal(&bad, &r, 10, &w, NULL, NULL, NULL), CX_ERR_ARG);
+    assert_int_equal(out.len, 0);
     free(out.data);
     cx_x25519_key_free(k);
 }

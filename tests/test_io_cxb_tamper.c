@@ -172,6 +172,34 @@ static void test_every_header_byte(void **state)
     free(m.data);
 }
 
+/* An enc replaced by a small-order point is a header edit like any other: CX_ERR_AUTH. */
+static void test_small_order_enc(void **state)
+{
+    (void)state;
+    static const uint8_t order8[32] = {
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
+        0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00};
+    size_t enc = hdr.header_len - 48 - 32;
+    for (int pt = 0; pt < 2; pt++) {
+        membuf m = copy_good();
+        if (pt)
+            memcpy(m.data + enc, order8, 32);
+        else
+            memset(m.data + enc, 0, 32);
+        for (int via = 0; via < 2; via++) {
+            collect c = {0};
+            cx_pipeline_result res;
+            cx_err rc = run_pipeline(key, &m, 1, via, &c, &res, NULL);
+            if (rc != CX_ERR_AUTH || res.status != CX_ERR_AUTH || c.chunks != 0 ||
+                res.failed_chunk != -1 || !strstr(res.error, "blob blob-under-test: header"))
+                fail_msg("small-order enc %d via %d: rc %s, %llu chunks, '%s'", pt, via,
+                         cx_err_name(rc), (unsigned long long)c.chunks, res.error);
+            free(c.data);
+        }
+        free(m.data);
+    }
+}
+
 static void test_header_fields_named(void **state)
 {
     (void)state;
@@ -267,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_extended),
         cmocka_unit_test(test_every_header_byte),
+        cmocka_unit_test(test_small_order_enc),
         cmocka_unit_test(test_header_fields_named),
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_policy),

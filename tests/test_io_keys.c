@@ -99,6 +99,9 @@ static void test_malformed(void **state)
         "cloakx-x25519-secret-v2 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", /* version */
         "cloakx-x25519-secret-v1 !!!!AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", /* base64 */
         "cloakx-ed25519-secret-v1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+        /* 96 bytes: longer than any key, still a length other than 32 (FORMAT.md) */
+        ("cloakx-x25519-secret-v1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cx_error e;
