@@ -111,8 +111,12 @@ void cx_names_free(char **names, size_t n)
 {
     if (!names)
         return;
-    for (size_t i = 0; i < n; i++)
+    /* a headerless CSV's first record is split into names: they may be data */
+    for (size_t i = 0; i < n; i++) {
+        if (names[i])
+            cx_memwipe(names[i], strlen(names[i]));
         free(names[i]);
+    }
     free(names);
 }
 
@@ -756,6 +760,7 @@ typedef struct cx_blob_state {
     size_t n_segs;
     char *carry; /* cx_secmem: the partial record between chunks */
     size_t carry_len, carry_cap;
+    cx_csv_scan scan; /* how far the carried record is known to be incomplete */
     size_t skip_left;
     uint64_t pre_lines; /* lines consumed before the first data row */
     /* f32 */
@@ -788,8 +793,10 @@ cx_err cx_parser_new(const cx_dataset_schema *s, cx_data_format fmt, size_t n_bl
     p->schema = s;
     p->fmt = fmt;
     p->n_blobs = n_blobs;
-    for (size_t i = 0; i < n_blobs; i++)
+    for (size_t i = 0; i < n_blobs; i++) {
         p->blobs[i].skip_left = fmt == CX_DATA_F32 ? 0 : s->skip_lines;
+        p->blobs[i].scan = (cx_csv_scan)CX_CSV_SCAN_INIT;
+    }
     *out = p;
     return CX_OK;
 }
@@ -827,6 +834,7 @@ static cx_err blob_fail(cx_blob_state *b, size_t idx, cx_error *e)
     cx_secmem_free(b->carry);
     b->carry = NULL;
     b->carry_len = b->carry_cap = 0;
+    b->scan = (cx_csv_scan)CX_CSV_SCAN_INIT;
     return e ? e->code : CX_ERR_FORMAT;
 }
 
@@ -960,6 +968,22 @@ static const char *record_end(const cx_parser *p, const char *r, const char *end
     return nl ? nl + 1 : eof ? end : NULL;
 }
 
+/* record_end of the carried record, resumed where the previous call found it incomplete:
+ * a record that grows a line (or a chunk) at a time is then scanned once in all. */
+static const char *carry_record_end(const cx_parser *p, cx_blob_state *b, int eof)
+{
+    const char *c = b->carry, *end = c + b->carry_len;
+    if (p->fmt == CX_DATA_CSV)
+        return cx_csv_record_end_resume(c, end, p->schema->delimiter, eof, &b->scan);
+    const char *nl = memchr(c + b->scan.off, '\n', b->carry_len - b->scan.off);
+    if (nl)
+        return nl + 1;
+    if (eof)
+        return end;
+    b->scan.off = b->carry_len;
+    return NULL;
+}
+
 static const char *parse_data(const cx_parser *p, cx_seg *s, const char *r, const char *end,
                               int eof)
 {
@@ -1075,7 +1099,7 @@ static cx_err feed_text(cx_parser *p, cx_blob_state *b, const char *d, const cha
         d = take;
         int eof = last && d == end;
         const char *cend = b->carry + b->carry_len;
-        const char *re = record_end(p, b->carry, cend, eof);
+        const char *re = carry_record_end(p, b, eof);
         if (!re)
             continue;
         if ((rc = one_record(p, b, b->carry, re, eof, e)) != CX_OK)
@@ -1083,6 +1107,7 @@ static cx_err feed_text(cx_parser *p, cx_blob_state *b, const char *d, const cha
         size_t rest = (size_t)(cend - re);
         memmove(b->carry, re, rest);
         b->carry_len = rest;
+        b->scan = (cx_csv_scan)CX_CSV_SCAN_INIT;
         if (rest && eof) {
             /* more complete records after the first (only when the chunk ended the blob) */
             continue;
@@ -1237,6 +1262,7 @@ cx_err cx_parser_feed(cx_parser *p, size_t blob, const void *bytes, size_t len, 
         cx_secmem_free(b->carry);
         b->carry = NULL;
         b->carry_len = b->carry_cap = 0;
+        b->scan = (cx_csv_scan)CX_CSV_SCAN_INIT;
     }
     return CX_OK;
 }

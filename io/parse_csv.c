@@ -24,6 +24,7 @@ const char *cx_parse_f32_slow(const char *s, const char *p, float *out)
     errno = 0;
     float f = strtof(b, &ep);
     int ok = ep == b + len;
+    cx_memwipe(b, len); /* a copy of a data value */
     free(heap);
     if (!ok)
         return NULL;
@@ -49,26 +50,48 @@ int cx_is_missing_token(const char *p, size_t len)
 
 const char *cx_csv_record_end(const char *p, const char *end, char delim, int eof)
 {
+    cx_csv_scan st = CX_CSV_SCAN_INIT;
+    return cx_csv_record_end_resume(p, end, delim, eof, &st);
+}
+
+const char *cx_csv_record_end_resume(const char *r, const char *end, char delim, int eof,
+                                     cx_csv_scan *st)
+{
     /* The same grammar as cx_csv_parse: a quote opens quoting only at a field's start;
-     * anywhere else it is data. */
-    int field_start = 1;
-    while (p < end) {
-        if (field_start && *p == '"') {
-            p++;
-            for (;;) {
-                const char *q = memchr(p, '"', (size_t)(end - p));
-                if (!q)
-                    return eof ? end : NULL;
-                if (q + 1 < end && q[1] == '"') {
-                    p = q + 2;
-                    continue;
-                }
-                if (q + 1 == end && !eof)
-                    return NULL;
-                p = q + 1;
+     * anywhere else it is data. Resumable so that a record growing a line at a time is
+     * scanned once, not once per line. */
+    const char *p = r + st->off;
+    int in_quote = st->in_quote, field_start = st->field_start;
+    for (;;) {
+        if (in_quote) {
+            const char *q = memchr(p, '"', (size_t)(end - p));
+            if (!q) {
+                if (eof)
+                    return end;
+                p = end;
                 break;
             }
+            if (q + 1 < end && q[1] == '"') {
+                p = q + 2;
+                continue;
+            }
+            if (q + 1 == end && !eof) {
+                p = q; /* a doubled quote may follow: look at it again */
+                break;
+            }
+            p = q + 1;
+            in_quote = 0;
             field_start = 0;
+            continue;
+        }
+        if (p >= end) {
+            if (eof)
+                return end;
+            break;
+        }
+        if (field_start && *p == '"') {
+            p++;
+            in_quote = 1;
             continue;
         }
         if (*p == '\n')
@@ -76,15 +99,19 @@ const char *cx_csv_record_end(const char *p, const char *end, char delim, int eo
         field_start = *p == delim;
         p++;
     }
-    return eof ? end : NULL;
+    st->off = (size_t)(p - r);
+    st->in_quote = in_quote;
+    st->field_start = field_start;
+    return NULL;
 }
 
 cx_err cx_csv_split_header(const char *p, const char *end, char delim, char ***names_out,
                            size_t *n_out, cx_error *e)
 {
     size_t n = 0, cap = 16;
+    const size_t buf_len = (size_t)(end - p) + 1;
     char **names = calloc(cap, sizeof *names);
-    char *buf = malloc((size_t)(end - p) + 1);
+    char *buf = malloc(buf_len);
     if (!names || !buf) {
         free(names);
         free(buf);
@@ -97,6 +124,7 @@ cx_err cx_csv_split_header(const char *p, const char *end, char delim, char ***n
             for (;;) {
                 if (p >= end) {
                     cx_names_free(names, n);
+                    cx_memwipe(buf, buf_len); /* without a header it holds data */
                     free(buf);
                     return cx_error_set(e, CX_ERR_FORMAT, "CSV header: unterminated quote");
                 }
@@ -127,12 +155,14 @@ cx_err cx_csv_split_header(const char *p, const char *end, char delim, char ***n
         }
         break;
     }
+    cx_memwipe(buf, buf_len); /* without a header it holds data */
     free(buf);
     *names_out = names;
     *n_out = n;
     return CX_OK;
 oom:
     cx_names_free(names, n);
+    cx_memwipe(buf, buf_len); /* without a header it holds data */
     free(buf);
     return cx_error_set(e, CX_ERR_NOMEM, "CSV header: out of memory");
 }

@@ -326,6 +326,18 @@ const char *cx_csv_parse(cx_seg *s, const char *p, const char *limit, const char
 const char *cx_jsonl_parse(cx_seg *s, const char *p, const char *limit, const char *end, int eof);
 /* End of the CSV record starting at p (after its newline), or NULL if incomplete. */
 const char *cx_csv_record_end(const char *p, const char *end, char delim, int eof);
+/* Where cx_csv_record_end stopped in an incomplete record, to resume there once more
+ * bytes are appended to the same record (start from CX_CSV_SCAN_INIT). */
+typedef struct cx_csv_scan {
+    size_t off; /* bytes of the record already scanned */
+    int in_quote, field_start;
+} cx_csv_scan;
+#define CX_CSV_SCAN_INIT                                                                           \
+    {                                                                                              \
+        0, 0, 1                                                                                    \
+    }
+const char *cx_csv_record_end_resume(const char *r, const char *end, char delim, int eof,
+                                     cx_csv_scan *st);
 /* Split one CSV record into fields (unquoted, malloc'ed names). */
 cx_err cx_csv_split_header(const char *p, const char *end, char delim, char ***names, size_t *n,
                            cx_error *e);

@@ -285,8 +285,9 @@ const char *cx_jsonl_parse(cx_seg *s, const char *p, const char *limit, const ch
 cx_err cx_jsonl_keys(const char *p, const char *end, char ***names_out, size_t *n_out, cx_error *e)
 {
     size_t n = 0, cap = 16;
+    const size_t buf_len = (size_t)(end - p) + 8;
     char **names = calloc(cap, sizeof *names);
-    char *buf = malloc((size_t)(end - p) + 8);
+    char *buf = malloc(buf_len);
     if (!names || !buf) {
         free(names);
         free(buf);
@@ -341,6 +342,7 @@ cx_err cx_jsonl_keys(const char *p, const char *end, char ***names_out, size_t *
             break;
         goto bad;
     }
+    cx_memwipe(buf, buf_len); /* decoded values of a data record */
     free(buf);
     *names_out = names;
     *n_out = n;
@@ -349,10 +351,12 @@ bad_empty:
     why = "empty object";
 bad:
     cx_names_free(names, n);
+    cx_memwipe(buf, buf_len); /* decoded values of a data record */
     free(buf);
     return cx_error_set(e, CX_ERR_FORMAT, "JSONL: first record: %s", why);
 oom:
     cx_names_free(names, n);
+    cx_memwipe(buf, buf_len); /* decoded values of a data record */
     free(buf);
     return cx_error_set(e, CX_ERR_NOMEM, "JSONL: out of memory");
 }

@@ -4,3 +4,7 @@ cx_add_script_test(test_cli_stats COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_s
                    LABELS integration)
 set_property(TEST test_io_parse APPEND PROPERTY ENVIRONMENT
              "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/io_parse_lsan.supp")
+cx_add_test(test_io_parse_wipe SOURCES test_io_parse_wipe.c LIBS cx_io OpenMP::OpenMP_C m
+            LABELS unit)
+cx_add_test(test_io_parse_long_record SOURCES test_io_parse_long_record.c LIBS cx_io
+            OpenMP::OpenMP_C m LABELS unit)
