@@ -1111,6 +1111,31 @@ static cx_err schema_migrate(local_ledger *L, const char *path, cx_error *e)
     return tx_end(L, rc, e);
 }
 
+/* SQLite answers a journal_mode it cannot set (in-memory database, a lock held by another
+ * connection, a VFS without shared memory) with the mode it kept instead of an error; the
+ * ledger's readers-beside-a-writer design needs WAL, so anything else refuses the open. */
+static cx_err set_wal(sqlite3 *db, const char *path, cx_error *e)
+{
+    sqlite3_stmt *st;
+    cx_err rc = db_prep(db, "PRAGMA journal_mode=WAL", &st, e);
+    if (rc != CX_OK)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        rc = db_fail(db, e, "PRAGMA journal_mode=WAL");
+    } else {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        if (!mode || strcmp(mode, "wal") != 0)
+            rc = cx_error_set(e, CX_ERR_DB,
+                              "ledger %s: cannot use write-ahead logging (journal mode stays "
+                              "%s); the ledger needs a file on a local filesystem that no other "
+                              "process holds locked",
+                              path, mode ? mode : "unknown");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 cx_err cx_ledger_local_open(const char *path, const cx_ledger_local_opts *opts, cx_ledger **out,
                             cx_error *e)
 {
@@ -1136,10 +1161,14 @@ cx_err cx_ledger_local_open(const char *path, const cx_ledger_local_opts *opts, 
         local_close(l);
         return rc;
     }
-    sqlite3_busy_timeout(L->db, L->opts.busy_timeout_ms > 0 ? L->opts.busy_timeout_ms : 10000);
+    cx_err rc = CX_OK;
+    if (sqlite3_busy_timeout(L->db, L->opts.busy_timeout_ms > 0 ? L->opts.busy_timeout_ms
+                                                                : 10000) != SQLITE_OK)
+        rc = db_fail(L->db, e, "busy timeout");
     /* WAL lets readers (a worker following events) run beside a writer; FULL sync because
      * this file holds money */
-    cx_err rc = db_exec(L->db, "PRAGMA journal_mode=WAL", e);
+    if (rc == CX_OK)
+        rc = set_wal(L->db, path, e);
     if (rc == CX_OK)
         rc = db_exec(L->db, "PRAGMA synchronous=FULL", e);
     if (rc == CX_OK)

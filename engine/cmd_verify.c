@@ -22,7 +22,8 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
                "replayed bundle fails here); with --store: result_hash (SHA-256 of the stored\n"
                "sealed model); with both: dataset_commitment (recomputed from the pool's\n"
                "blobs). --job: the bundle must be that job's result (else: replayed). Says\n"
-               "which check failed; exit 3 when one does.\n");
+               "which check failed; exit 3 when one does, or when one asked for could not run\n"
+               "(\"not checked\": a bundle without enclave_id has no dataset commitment check).\n");
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *store_url = NULL, *path = NULL, *devca_s = NULL,

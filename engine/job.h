@@ -149,7 +149,9 @@ typedef struct cx_job_verify_opts {
 
 /* Every check in order; *checks (may be NULL) gets [{"check","status","detail"}]. Returns
  * CX_ERR_VERIFY naming the first failed check ("signature: …", "report: …", "measurement: …",
- * "key_binding: …", "ledger: …", "result_hash: …", "dataset_commitment: …"). */
+ * "key_binding: …", "ledger: …", "result_hash: …", "dataset_commitment: …"). With ledger
+ * and store but no enclave_id in the bundle the commitment cannot be recomputed: status
+ * "not checked", and CX_ERR_VERIFY "dataset_commitment: not checked: …" (never a pass). */
 cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts *o, json_t **checks,
                             cx_error *e);
 

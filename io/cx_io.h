@@ -422,9 +422,15 @@ const char *cx_bad_reason_name(cx_bad_reason r); /* "field_count", "number", ...
  * categorical {name: [vocabulary] | null (collected)}, missing "reject"|"mean"|
  * "value"|"keep", fill_value, max_bad_fraction (default 0: any bad row fails the
  * blob), delimiter (one character, CSV), header (bool, CSV, default true; false names
- * columns c0, c1, ...), skip_lines (lines before the header/data)). With no features
- * named, every column but the label is a feature (the first blob's column order). */
+ * columns c0, c1, ...), skip_lines (lines before the header/data), max_record_bytes
+ * (integer, default CX_MAX_RECORD_BYTES_DEFAULT: the longest record held while it spans
+ * chunks, CSV and JSONL alike; a longer one, e.g. an unterminated quoted CSV field, fails
+ * its blob with CX_ERR_LIMIT naming the blob, the line and the limit)). Other keys are
+ * refused. With no features named, every column but the label is a feature (the first
+ * blob's column order). */
 typedef struct cx_dataset_schema cx_dataset_schema;
+#define CX_MAX_RECORD_BYTES_DEFAULT ((size_t)1 << 30)
+#define CX_MAX_RECORD_BYTES_MAX ((size_t)1 << 34)
 
 cx_err cx_dataset_schema_new(cx_dataset_schema **out, cx_error *e);
 cx_err cx_dataset_schema_from_json(const json_t *j, cx_dataset_schema **out, cx_error *e);
@@ -442,6 +448,8 @@ cx_err cx_dataset_schema_set_bad_fraction(cx_dataset_schema *s, double max_bad_f
                                           cx_error *e);
 cx_err cx_dataset_schema_set_csv(cx_dataset_schema *s, char delimiter, int has_header,
                                  size_t skip_lines, cx_error *e);
+/* bytes in [1, CX_MAX_RECORD_BYTES_MAX] */
+cx_err cx_dataset_schema_set_max_record(cx_dataset_schema *s, size_t bytes, cx_error *e);
 
 enum { CX_BAD_ROWS_LISTED = 16 };
 

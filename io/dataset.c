@@ -202,6 +202,7 @@ cx_err cx_dataset_schema_new(cx_dataset_schema **out, cx_error *e)
     s->delimiter = ',';
     s->has_header = 1;
     s->missing = CX_MISSING_REJECT;
+    s->max_record_bytes = CX_MAX_RECORD_BYTES_DEFAULT;
     *out = s;
     return CX_OK;
 }
@@ -334,11 +335,21 @@ cx_err cx_dataset_schema_set_csv(cx_dataset_schema *s, char delimiter, int has_h
     return CX_OK;
 }
 
+cx_err cx_dataset_schema_set_max_record(cx_dataset_schema *s, size_t bytes, cx_error *e)
+{
+    if (!s || bytes == 0 || bytes > CX_MAX_RECORD_BYTES_MAX)
+        return cx_error_set(e, CX_ERR_ARG, "schema: max_record_bytes must be in [1, %llu]",
+                            (unsigned long long)CX_MAX_RECORD_BYTES_MAX);
+    s->max_record_bytes = bytes;
+    return CX_OK;
+}
+
 cx_err cx_dataset_schema_from_json(const json_t *j, cx_dataset_schema **out, cx_error *e)
 {
     static const char *const keys[] = {
         "features",         "label",     "label_type", "categorical", "missing", "fill_value",
-        "max_bad_fraction", "delimiter", "header",     "skip_lines",  NULL};
+        "max_bad_fraction", "delimiter", "header",     "skip_lines",  "max_record_bytes",
+        NULL};
     if (!json_is_object(j))
         return cx_error_set(e, CX_ERR_FORMAT, "data: must be a JSON object");
     cx_err rc = cx_json_check_keys(j, keys, "data", e);
@@ -448,10 +459,13 @@ cx_err cx_dataset_schema_from_json(const json_t *j, cx_dataset_schema **out, cx_
     s->fill_value = (float)fill;
     s->max_bad_fraction = frac;
     int header = 1;
-    int64_t skip = 0;
+    int64_t skip = 0, maxrec = (int64_t)CX_MAX_RECORD_BYTES_DEFAULT;
     if ((rc = cx_json_get_bool(j, "header", 0, &header, e)) != CX_OK ||
-        (rc = cx_json_get_int(j, "skip_lines", 0, 0, 1000000, &skip, e)) != CX_OK)
+        (rc = cx_json_get_int(j, "skip_lines", 0, 0, 1000000, &skip, e)) != CX_OK ||
+        (rc = cx_json_get_int(j, "max_record_bytes", 0, 1, (int64_t)CX_MAX_RECORD_BYTES_MAX,
+                              &maxrec, e)) != CX_OK)
         goto fail;
+    s->max_record_bytes = (size_t)maxrec;
     if (strlen(delim) != 1 || cx_dataset_schema_set_csv(s, delim[0], header, (size_t)skip, NULL)) {
         rc = cx_error_set(e, CX_ERR_FORMAT,
                           "data: \"delimiter\" must be one character (not a quote)");
@@ -1020,6 +1034,20 @@ static cx_err carry_append(cx_blob_state *b, const char *p, size_t len, cx_error
     return CX_OK;
 }
 
+/* The carried record is the only part of a blob held whole: bound it, so that an
+ * unterminated quoted CSV field (or a JSONL line without end) cannot grow it to the
+ * whole blob. The message names the line and the limit, never the bytes. */
+static cx_err carry_check(const cx_parser *p, const cx_blob_state *b, cx_error *e)
+{
+    if (b->carry_len <= p->schema->max_record_bytes)
+        return CX_OK;
+    uint64_t line = b->n_segs ? b->segs[0].line : b->pre_lines + 1;
+    return cx_error_set(e, CX_ERR_LIMIT,
+                        "line %llu: record longer than max_record_bytes (%zu bytes)%s",
+                        (unsigned long long)line, p->schema->max_record_bytes,
+                        p->fmt == CX_DATA_CSV ? "; an unterminated quoted field?" : "");
+}
+
 static cx_err seg_status(const cx_seg *s, cx_error *e)
 {
     if (s->oom)
@@ -1094,7 +1122,8 @@ static cx_err feed_text(cx_parser *p, cx_blob_state *b, const char *d, const cha
             return CX_OK;
         const char *nl = memchr(d, '\n', (size_t)(end - d));
         const char *take = nl ? nl + 1 : end;
-        if ((rc = carry_append(b, d, (size_t)(take - d), e)) != CX_OK)
+        if ((rc = carry_append(b, d, (size_t)(take - d), e)) != CX_OK ||
+            (rc = carry_check(p, b, e)) != CX_OK)
             return rc;
         d = take;
         int eof = last && d == end;
@@ -1136,9 +1165,7 @@ static cx_err feed_text(cx_parser *p, cx_blob_state *b, const char *d, const cha
         if ((rc = carry_append(b, d, (size_t)(end - d), e)) != CX_OK)
             return rc;
     }
-    if (!last && p->fmt == CX_DATA_JSONL && b->carry_len > ((size_t)1 << 30))
-        return cx_error_set(e, CX_ERR_LIMIT, "a record longer than 1 GiB");
-    return CX_OK;
+    return carry_check(p, b, e);
 }
 
 static cx_err f32_layout(cx_parser *p, cx_blob_state *b, const uint8_t *h, size_t len, size_t *need,

@@ -43,6 +43,7 @@ struct cx_dataset_schema {
     char delimiter;
     int has_header;
     size_t skip_lines;
+    size_t max_record_bytes; /* longest record carried between chunks (memory bound) */
 };
 
 enum { SLOT_NUM = 0, SLOT_CAT = 1, SLOT_LABEL_NUM = 2, SLOT_LABEL_CLASS = 3 };

@@ -8,3 +8,5 @@ cx_add_test(test_io_parse_wipe SOURCES test_io_parse_wipe.c LIBS cx_io OpenMP::O
             LABELS unit)
 cx_add_test(test_io_parse_long_record SOURCES test_io_parse_long_record.c LIBS cx_io
             OpenMP::OpenMP_C m LABELS unit)
+cx_add_test(test_io_parse_record_limit SOURCES test_io_parse_record_limit.c LIBS cx_io
+            OpenMP::OpenMP_C m LABELS unit)

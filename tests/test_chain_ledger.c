@@ -664,6 +664,39 @@ static void test_payout_db_failure_retryable(void **state)
     free(msg);
 }
 
+/* The ledger needs WAL. SQLite answers a journal_mode it cannot set for an in-memory database
+ * with the mode it kept ("memory"), not an error, so the open must read that answer; a
+ * rollback-journal file another connection holds a read lock on is refused too (busy). */
+static void test_wal_required(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    cx_ledger *l = NULL;
+    assert_int_equal(cx_ledger_local_open(":memory:", NULL, &l, &e), CX_ERR_DB);
+    assert_null(l);
+    assert_non_null(strstr(e.msg, "write-ahead"));
+    assert_non_null(strstr(e.msg, "memory"));
+
+    cx_ledger_close(f->l);
+    f->l = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW); /* holds a SHARED lock */
+    cx_ledger_local_opts o = {0};
+    o.busy_timeout_ms = 50;
+    assert_int_equal(cx_ledger_local_open(f->path, &o, &l, &e), CX_ERR_DB);
+    assert_null(l);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    open_ledger(f); /* unlocked, WAL can be set again */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -680,6 +713,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lists_and_gets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payout_db_failure_retryable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_required, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

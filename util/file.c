@@ -1,12 +1,14 @@
 /* file.c — file helpers that never leave a half-written file behind: atomic replace
- * (temp + fsync + rename + fsync of the directory), bounded whole-file reads, mkdir -p. */
+ * (unnamed O_TMPFILE + fsync + link + rename + fsync of the directory), bounded reads, mkdir -p. */
 #include "cx_util.h"
+#include "file_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,39 +74,84 @@ static char *dir_of(const char *path)
     return d;
 }
 
-cx_err cx_atomic_open(cx_atomic_file *f, const char *path, mode_t mode, cx_error *e)
+/* Unique name next to path for the moment between linkat and rename (and for the fallback). */
+static cx_err tmp_name(char *out, size_t n, const char *path, cx_error *e)
+{
+    uint8_t rnd[8];
+    ssize_t got = getrandom(rnd, sizeof rnd, 0);
+    if (got != (ssize_t)sizeof rnd)
+        return cx_error_errno(e, CX_ERR_IO, got < 0 ? errno : EIO, "getrandom");
+    char hex[2 * sizeof rnd + 1];
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(out, n, "%s.tmp.%s", path, hex);
+    return CX_OK;
+}
+
+static void atomic_release(cx_atomic_file *f)
+{
+    free(f->path);
+    free(f->tmp_path);
+    f->path = f->tmp_path = NULL;
+    f->fd = -1;
+}
+
+cx_err cx_atomic_open_flags(cx_atomic_file *f, const char *path, mode_t mode, unsigned flags,
+                            cx_error *e)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
-    size_t n = strlen(path) + 32;
     f->path = strdup(path);
-    f->tmp_path = malloc(n);
-    if (!f->path || !f->tmp_path) {
-        free(f->path);
-        free(f->tmp_path);
-        f->path = f->tmp_path = NULL;
+    if (!f->path)
         return cx_error_set(e, CX_ERR_NOMEM, "atomic write of %s", path);
-    }
-    snprintf(f->tmp_path, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(f->tmp_path);
-    if (fd < 0) {
+    int fd = -1;
+    if (!(flags & CX_ATOMIC_NO_TMPFILE)) {
+        /* An unnamed file dies with its last descriptor, so a writer killed before commit
+         * leaves nothing (possibly plaintext) behind; it gets a name only at commit. */
+        char *dir = dir_of(path);
+        if (!dir) {
+            atomic_release(f);
+            return cx_error_set(e, CX_ERR_NOMEM, "atomic write of %s", path);
+        }
+        fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode & 0777);
         int err = errno;
-        free(f->path);
-        free(f->tmp_path);
-        f->path = f->tmp_path = NULL;
-        return cx_error_errno(e, CX_ERR_IO, err, "cannot create a file next to %s", path);
+        free(dir);
+        if (fd < 0 && err != EOPNOTSUPP && err != EISDIR && err != EINVAL) {
+            atomic_release(f);
+            return cx_error_errno(e, CX_ERR_IO, err, "cannot create a file next to %s", path);
+        }
+    }
+    if (fd < 0) {
+        /* The filesystem has no O_TMPFILE: a named temporary, removed on abort. */
+        size_t n = strlen(path) + 32;
+        f->tmp_path = malloc(n);
+        if (!f->tmp_path) {
+            atomic_release(f);
+            return cx_error_set(e, CX_ERR_NOMEM, "atomic write of %s", path);
+        }
+        snprintf(f->tmp_path, n, "%s.tmp.XXXXXX", path);
+        fd = mkstemp(f->tmp_path);
+        if (fd < 0) {
+            int err = errno;
+            atomic_release(f);
+            return cx_error_errno(e, CX_ERR_IO, err, "cannot create a file next to %s", path);
+        }
     }
     if (fchmod(fd, mode) != 0) {
         int err = errno;
         close(fd);
-        unlink(f->tmp_path);
-        free(f->path);
-        free(f->tmp_path);
-        f->path = f->tmp_path = NULL;
+        if (f->tmp_path)
+            unlink(f->tmp_path);
+        atomic_release(f);
         return cx_error_errno(e, CX_ERR_IO, err, "chmod of temporary file for %s", path);
     }
     f->fd = fd;
     return CX_OK;
+}
+
+cx_err cx_atomic_open(cx_atomic_file *f, const char *path, mode_t mode, cx_error *e)
+{
+    return cx_atomic_open_flags(f, path, mode, 0, e);
 }
 
 cx_err cx_atomic_write(cx_atomic_file *f, const void *buf, size_t len, cx_error *e)
@@ -123,10 +170,39 @@ void cx_atomic_abort(cx_atomic_file *f)
         close(f->fd);
     if (f->tmp_path)
         unlink(f->tmp_path);
-    free(f->path);
+    atomic_release(f);
+}
+
+/* Give the unnamed file a unique temporary name (retrying on a clash). */
+static cx_err link_tmpfile(cx_atomic_file *f, cx_error *e)
+{
+    size_t n = strlen(f->path) + 32;
+    f->tmp_path = malloc(n);
+    if (!f->tmp_path)
+        return cx_error_set(e, CX_ERR_NOMEM, "atomic write of %s", f->path);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+    cx_err rc = CX_ERR_IO;
+    int tries = 0;
+    for (; tries < 16; tries++) {
+        if ((rc = tmp_name(f->tmp_path, n, f->path, e)) != CX_OK)
+            break;
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, f->tmp_path, AT_SYMLINK_FOLLOW) == 0)
+            return CX_OK;
+        int err = errno;
+        /* without /proc, AT_EMPTY_PATH does the same (it needs CAP_DAC_READ_SEARCH) */
+        if (err == ENOENT && linkat(f->fd, "", AT_FDCWD, f->tmp_path, AT_EMPTY_PATH) == 0)
+            return CX_OK;
+        if (err != EEXIST) {
+            rc = cx_error_errno(e, CX_ERR_IO, err, "naming the temporary file for %s", f->path);
+            break;
+        }
+    }
+    if (tries == 16)
+        rc = cx_error_set(e, CX_ERR_IO, "naming the temporary file for %s: no free name", f->path);
     free(f->tmp_path);
-    f->fd = -1;
-    f->path = f->tmp_path = NULL;
+    f->tmp_path = NULL; /* nothing was linked: nothing to unlink */
+    return rc;
 }
 
 cx_err cx_atomic_commit(cx_atomic_file *f, cx_error *e)
@@ -134,7 +210,11 @@ cx_err cx_atomic_commit(cx_atomic_file *f, cx_error *e)
     if (f->fd < 0)
         return cx_error_set(e, CX_ERR_STATE, "atomic write: file is not open");
     if (fsync(f->fd) != 0) {
-        cx_error_errno(e, CX_ERR_IO, errno, "fsync %s", f->tmp_path);
+        cx_error_errno(e, CX_ERR_IO, errno, "fsync of the temporary file for %s", f->path);
+        cx_atomic_abort(f);
+        return CX_ERR_IO;
+    }
+    if (!f->tmp_path && link_tmpfile(f, e) != CX_OK) {
         cx_atomic_abort(f);
         return CX_ERR_IO;
     }
@@ -153,9 +233,7 @@ cx_err cx_atomic_commit(cx_atomic_file *f, cx_error *e)
     char *dir = dir_of(f->path);
     cx_err rc = dir ? cx_fsync_dir(dir, e) : cx_error_set(e, CX_ERR_NOMEM, "dirname");
     free(dir);
-    free(f->path);
-    free(f->tmp_path);
-    f->path = f->tmp_path = NULL;
+    atomic_release(f);
     return rc;
 }
 
