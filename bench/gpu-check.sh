@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# bench/gpu-check.sh — one command for a GPU machine: build with CUDA, run the `gpu` tests and the
-# GPU benchmarks (cloakx vs cuBLAS vs PyTorch), print a short table last. Fails fast without a GPU.
+# bench/gpu-check.sh — one command for a GPU machine: build with CUDA (or take a kit built
+# elsewhere), run the gpu tests and the GPU benchmarks (cloakx vs cuBLAS vs PyTorch), print a
+# short table last. Fails fast without a GPU.
 #
-# usage: bench/gpu-check.sh            (env: CX_GPU_CHECK_BUILD=dir, CX_GPU_CHECK_JOBS=n,
-#                                        CX_GPU_CHECK_ROWS=n, CX_GPU_CHECK_WIDE_ROWS=n)
+# usage: bench/gpu-check.sh [--kit FILE.tar.xz|DIR]
+#   (env: CX_GPU_CHECK_BUILD=dir, CX_GPU_CHECK_JOBS=n, CX_GPU_CHECK_ROWS=n,
+#    CX_GPU_CHECK_WIDE_ROWS=n)
+#   --kit  use the binaries of bench/gpu-kit.sh instead of building: for a GPU machine that
+#          lacks the build dependencies or the network to fetch them (it needs a driver, glibc
+#          and cuBLAS, nothing else)
 # Exit: 0 everything ran and the tests passed; 1 otherwise, saying why on stderr — within
 #       seconds and before building anything when there is no usable GPU or CUDA toolkit.
 set -uo pipefail
@@ -14,10 +19,27 @@ JOBS=${CX_GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 2)}
 ROWS=${CX_GPU_CHECK_ROWS:-200000}
 WIDE_ROWS=${CX_GPU_CHECK_WIDE_ROWS:-65536}
 LOGS=$BUILD/gpu-check
+KIT=""
 
 die() { printf 'gpu-check: FAILED: %s\n' "$*" >&2; exit 1; }
 nogpu() { printf 'gpu-check: FAILED (nothing built or run): %s\n' "$*" >&2; exit 1; }
 step() { printf '\n== gpu-check: %s\n' "$*" >&2; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --kit)
+        [ $# -ge 2 ] || die "--kit needs a kit (a .tar.xz or a directory from bench/gpu-kit.sh)"
+        KIT=$2
+        shift 2
+        ;;
+    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+if [ -n "$KIT" ]; then
+    [ -e "$KIT" ] || die "no kit at $KIT (make one with bench/gpu-kit.sh)"
+    KIT=$(cd "$(dirname "$KIT")" && pwd)/$(basename "$KIT")
+fi
 
 # ---- 1. preflight (seconds): a driver that sees a GPU, and a CUDA toolkit -------------------
 step "preflight"
@@ -30,28 +52,102 @@ fi
 [ -n "$gpus" ] || nogpu "no usable GPU: nvidia-smi lists none"
 NVCC=${CUDACXX:-$(command -v nvcc || true)}
 [ -n "$NVCC" ] || NVCC=/usr/local/cuda/bin/nvcc
-[ -x "$NVCC" ] || nogpu "no CUDA toolkit: nvcc not found (PATH, CUDACXX, /usr/local/cuda/bin)"
+[ -n "$KIT" ] || [ -x "$NVCC" ] ||
+    nogpu "no CUDA toolkit: nvcc not found (PATH, CUDACXX, /usr/local/cuda/bin)"
 cc_mode=$(timeout 60 nvidia-smi conf-compute -f 2>/dev/null | tr -s ' \n' ' ' || true)
 printf '%s\n' "$gpus" >&2
 printf 'nvcc: %s\nconfidential computing (nvidia-smi conf-compute -f): %s\n' \
-    "$("$NVCC" --version | tail -n 1)" "${cc_mode:-not reported}" >&2
+    "$([ -x "$NVCC" ] && "$NVCC" --version | tail -n 1 || echo "none (kit)")" \
+    "${cc_mode:-not reported}" >&2
 
 mkdir -p "$LOGS" || die "cannot create $LOGS"
 
-# ---- 2. build ---------------------------------------------------------------------------------
-step "build ($BUILD, CLOAKX_CUDA=ON, $JOBS jobs)"
-cmake -S "$ROOT" -B "$BUILD" -DCLOAKX_CUDA=ON -DCLOAKX_WERROR=ON -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_CUDA_COMPILER="$NVCC" >"$LOGS/configure.log" 2>&1 ||
-    die "configure failed: $(tail -n 5 "$LOGS/configure.log") (log: $LOGS/configure.log)"
-cmake --build "$BUILD" -j "$JOBS" >"$LOGS/build.log" 2>&1 ||
-    die "build failed: $(grep -m 5 -E 'error' "$LOGS/build.log") (log: $LOGS/build.log)"
-CLOAKX=$BUILD/engine/cloakx
+if [ -z "$KIT" ]; then
+    # ---- 2. build -----------------------------------------------------------------------------
+    step "build ($BUILD, CLOAKX_CUDA=ON, $JOBS jobs)"
+    cmake -S "$ROOT" -B "$BUILD" -DCLOAKX_CUDA=ON -DCLOAKX_WERROR=ON -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_CUDA_COMPILER="$NVCC" >"$LOGS/configure.log" 2>&1 ||
+        die "configure failed: $(tail -n 5 "$LOGS/configure.log") (log: $LOGS/configure.log)"
+    cmake --build "$BUILD" -j "$JOBS" >"$LOGS/build.log" 2>&1 ||
+        die "build failed: $(grep -m 5 -E 'error' "$LOGS/build.log") (log: $LOGS/build.log)"
+    CLOAKX=$BUILD/engine/cloakx
+else
+    # ---- 2. the kit: unpack, find the machine's cuBLAS, check every library resolves ---------
+    step "kit $KIT"
+    if [ -d "$KIT" ]; then
+        KITDIR=$KIT
+    else
+        rm -rf "$BUILD/kit" && mkdir -p "$BUILD/kit" || die "cannot create $BUILD/kit"
+        # tar's xz filter, or Python's when the xz program is missing
+        tar -C "$BUILD/kit" -xJf "$KIT" 2>"$LOGS/kit-unpack.log" ||
+            python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+                "$KIT" "$BUILD/kit" 2>>"$LOGS/kit-unpack.log" ||
+            die "cannot unpack $KIT: $(tail -n 2 "$LOGS/kit-unpack.log")"
+        KITDIR=$BUILD/kit/cloakx-gpu-kit
+    fi
+    [ -f "$KITDIR/MANIFEST" ] && [ -f "$KITDIR/tests.list" ] && [ -x "$KITDIR/bin/cloakx" ] ||
+        die "$KIT is not a kit from bench/gpu-kit.sh (no MANIFEST, tests.list or bin/cloakx)"
+    sed -n '1,8p' "$KITDIR/MANIFEST" >&2
+    want_glibc=$(sed -n 's/^glibc: //p' "$KITDIR/MANIFEST")
+    have_glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+    if [ -n "$want_glibc" ] && [ -n "$have_glibc" ] &&
+        [ "$(printf '%s\n%s\n' "$want_glibc" "$have_glibc" | sort -V | head -n 1)" != "$want_glibc" ]; then
+        die "the kit needs glibc >= $want_glibc; this machine has $have_glibc"
+    fi
+    libpath=$KITDIR/lib
+    for so in $(sed -n 's/^needs: //p' "$KITDIR/MANIFEST"); do
+        found=$(ldconfig -p 2>/dev/null | awk -v so="$so" '$1 == so {print $NF; exit}')
+        [ -n "$found" ] || found=$(find "${CUDA_HOME:-/usr/local/cuda}/" /usr/local /usr/lib /opt \
+            -name "$so" \( -type f -o -type l \) 2>/dev/null | head -n 1)
+        [ -n "$found" ] || die "this machine has no $so (the kit takes cuBLAS from the machine)"
+        printf 'cuBLAS: %s\n' "$found" >&2
+        libpath=$libpath:$(dirname "$found")
+    done
+    export LD_LIBRARY_PATH=$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    for b in "$KITDIR"/bin/* "$KITDIR"/tests/*; do
+        missing=$(ldd "$b" 2>&1 | grep 'not found' | awk '{print $1}' | tr '\n' ' ')
+        [ -z "$missing" ] || die "$(basename "$b"): libraries not found: $missing"
+    done
+    CLOAKX=$KITDIR/bin/cloakx
+    "$CLOAKX" version >&2 || die "the kit's cloakx does not run here"
+fi
 [ -x "$CLOAKX" ] || die "no cloakx binary at $CLOAKX"
 
-# ---- 3. the gpu tests -------------------------------------------------------------------------
-step "ctest -L gpu"
-ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 900 >"$LOGS/gpu-tests.log" 2>&1
-tests_rc=$?
+# ---- 3. the gpu tests: label gpu (parity), and label cuda (unit tests with a GPU branch) -----
+if [ -z "$KIT" ]; then
+    step "ctest -L 'gpu|cuda'"
+    ctest --test-dir "$BUILD" -L 'gpu|cuda' --output-on-failure --timeout 900 \
+        >"$LOGS/gpu-tests.log" 2>&1
+    tests_rc=$?
+else
+    # the kit has no CTest files: run each test in a directory of its own, as CTest would,
+    # and end with CTest's summary line
+    step "the kit's tests ($(tr '\n' ' ' <"$KITDIR/tests.list"))"
+    tests_rc=0
+    n=0
+    nfail=0
+    total=$(grep -c . "$KITDIR/tests.list")
+    : >"$LOGS/gpu-tests.log"
+    while read -r t; do
+        [ -n "$t" ] || continue
+        n=$((n + 1))
+        mkdir -p "$LOGS/work/$t"
+        t0=$(date +%s)
+        (cd "$LOGS/work/$t" && timeout 900 "$KITDIR/tests/$t") >"$LOGS/$t.log" 2>&1
+        rc=$?
+        case $rc in
+        0) verdict="Passed" ;;
+        77) verdict="***Skipped" ;;
+        *) verdict="***Failed (exit $rc)"; nfail=$((nfail + 1)); tests_rc=1 ;;
+        esac
+        {
+            printf '%d/%d Test: %-32s %s  %d sec\n' "$n" "$total" "$t" "$verdict" $(($(date +%s) - t0))
+            [ "$rc" -eq 0 ] || tail -n 40 "$LOGS/$t.log"
+        } >>"$LOGS/gpu-tests.log"
+    done <"$KITDIR/tests.list"
+    printf '\n%d%% tests passed, %d tests failed out of %d\n' \
+        $(((n - nfail) * 100 / (n > 0 ? n : 1))) "$nfail" "$n" >>"$LOGS/gpu-tests.log"
+fi
 tail -n 25 "$LOGS/gpu-tests.log" >&2
 tests_summary=$(grep -E 'tests passed' "$LOGS/gpu-tests.log" | tail -n 1)
 # on a GPU machine a skipped parity test means the CUDA runtime did not see the GPU: a failure
@@ -79,8 +175,18 @@ bench wide_fp32 --device cuda --inputs 1024 --width 4096 --layers 2 \
 
 step "PyTorch peer (bench/torch_mlp.py --device cuda)"
 torch_note=""
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=$(command -v python3)
+# the first python3 with a CUDA build of PyTorch (on PATH first: a GPU image's own)
+PY=""
+for p in "$(command -v python3 || true)" /usr/bin/python3; do
+    [ -n "$p" ] && [ -x "$p" ] || continue
+    [ -n "$PY" ] || PY=$p
+    if "$p" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
+            >/dev/null 2>&1; then
+        PY=$p
+        break
+    fi
+done
+[ -n "$PY" ] || die "no python3 on this machine (the summary table needs it)"
 if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
         >/dev/null 2>&1; then
     torch_note="no CUDA build of PyTorch on this machine ($("$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1 | tail -n 1))"

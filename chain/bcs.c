@@ -187,7 +187,7 @@ cx_err cx_bcs_get_fixed(cx_bcs_reader *r, uint8_t *out, size_t n, cx_error *e)
 
 cx_err cx_bcs_get_bytes(cx_bcs_reader *r, size_t max, const uint8_t **p, size_t *n, cx_error *e)
 {
-    uint64_t len;
+    uint64_t len = 0;
     size_t at = r->off;
     cx_err rc = cx_bcs_get_uleb(r, &len, e);
     if (rc != CX_OK)
@@ -216,11 +216,13 @@ cx_err cx_bcs_reader_end(const cx_bcs_reader *r, cx_error *e)
 static cx_err get_vec(cx_bcs_reader *r, const char *field, size_t min, size_t max, uint8_t *dst,
                       size_t *dst_len, cx_error *e)
 {
-    const uint8_t *p;
-    size_t n;
+    const uint8_t *p = NULL;
+    size_t n = 0;
     cx_err rc = cx_bcs_get_bytes(r, max, &p, &n, e);
-    if (rc != CX_OK)
-        return cx_error_prefix(e, "statement %s: ", field);
+    if (rc != CX_OK) {
+        cx_error_prefix(e, "statement %s: ", field);
+        return rc;
+    }
     if (n < min)
         return cx_error_set(e, CX_ERR_FORMAT, "statement %s: %zu bytes, need at least %zu", field,
                             n, min);

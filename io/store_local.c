@@ -231,7 +231,7 @@ static cx_err local_get(cx_store *s, const char *id, cx_reader *out, cx_error *e
 
 static cx_err local_stat(cx_store *s, const char *id, cx_store_info *st, cx_error *e)
 {
-    int fd;
+    int fd = -1; /* set by local_open_blob on success; -O3 cannot see that */
     cx_err rc = local_open_blob(s->impl, id, &fd, e);
     if (rc != CX_OK)
         return rc;

@@ -538,7 +538,7 @@ static cx_err parse_tensor(cx_safetensors *st, const char *name, const json_t *e
     if (!json_is_string(jd) || !json_is_array(js) || !json_is_array(jo))
         return ST_BAD(e, "safetensors: tensor \"%.80s\" needs dtype (string), shape and "
                    "data_offsets (arrays)", name);
-    cx_safetensors_dtype dt;
+    cx_safetensors_dtype dt = CX_SAFETENSORS_DTYPE__COUNT; /* set on success (-O3 cannot see it) */
     cx_err rc = cx_safetensors_dtype_parse(json_string_value(jd), &dt, e);
     if (rc != CX_OK) {
         cx_error_prefix(e, "tensor \"%.80s\": ", name);

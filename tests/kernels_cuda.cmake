@@ -1,11 +1,20 @@
-# Tests of the cuda backend (task H): every op and whole training runs against the cpu backend
-# (label gpu; exit 77 = skipped without a GPU), device selection with its cpu fallback (unit, runs
-# everywhere), bench/gpu-check.sh failing fast and clearly on a machine without a GPU, and the
-# decrypt pipeline's pinned buffers / CPU binding for the chosen GPU (engine/device_pipeline.c).
+# Tests of the cuda backend: every op and whole training runs against the cpu backend (label gpu;
+# exit 77 = skipped without a GPU), device selection with its cpu fallback, bench/gpu-check.sh
+# failing fast and clearly on a machine without a GPU, and the decrypt pipeline's pinned buffers /
+# CPU binding for the chosen GPU (engine/device_pipeline.c). Label cuda: a unit test that runs
+# everywhere and takes its GPU branch when a GPU is there (gpu-check.sh runs those too).
 cx_add_test(test_kernels_cuda_parity SOURCES test_kernels_cuda_parity.c LIBS cx_kernels
             LABELS gpu TIMEOUT 600)
-cx_add_test(test_kernels_device_select SOURCES test_kernels_device_select.c LIBS cx_kernels)
+cx_add_test(test_kernels_device_select SOURCES test_kernels_device_select.c LIBS cx_kernels
+            LABELS unit cuda)
 cx_add_script_test(test_kernels_cuda_gpucheck_nogpu
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_kernels_cuda_gpucheck_nogpu.sh
   LABELS unit TIMEOUT 60)
-cx_add_test(test_engine_device_pipeline SOURCES test_engine_device_pipeline.c LIBS cx_engine)
+cx_add_test(test_engine_device_pipeline SOURCES test_engine_device_pipeline.c LIBS cx_engine
+            LABELS unit cuda)
+if(CLOAKX_HAVE_CUDA)
+  # bench/gpu-kit.sh packages this build for a GPU machine that cannot build it
+  cx_add_script_test(test_kernels_cuda_gpukit
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_kernels_cuda_gpukit.sh
+    LABELS integration TIMEOUT 300)
+endif()
