@@ -20,7 +20,8 @@ if [ "$normal_rc" -ne 0 ]; then
 fi
 
 echo "== sanitizer build (address,undefined) + fuzz targets"
-CC=clang CXX=clang++ bash scripts/build.sh build-asan -DCLOAKX_SANITIZE=address,undefined \
+CC=clang CXX=clang++ bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCLOAKX_SANITIZE=address,undefined \
     -DCLOAKX_FUZZ=ON -DCLOAKX_CUDA=OFF -DCLOAKX_BENCH=OFF
 echo "== sanitizer build: tests (including fuzz, ${CX_FUZZ_SECONDS:-30} s a target)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
