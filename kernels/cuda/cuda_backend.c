@@ -121,9 +121,13 @@ static cx_err cuda_alloc(cx_backend *be, size_t bytes, void **out, cx_error *e)
         }
         rc = chk(c, st, "cudaMalloc", e);
     }
-    /* zeroed, as the cpu backend's memory is (optimizer state relies on it) */
+    /* zeroed, as the cpu backend's memory is (optimizer state relies on it); and finished
+     * before returning, since the copy stream may write the buffer next and is not ordered
+     * after the compute stream (allocations happen at set-up, so the wait costs nothing) */
     if (rc == CX_OK)
         rc = chk(c, cudaMemsetAsync(p, 0, sz, c->stream), "cudaMemsetAsync", e);
+    if (rc == CX_OK)
+        rc = chk(c, cudaStreamSynchronize(c->stream), "cudaStreamSynchronize", e);
     if (rc != CX_OK) {
         if (p)
             (void)cudaFree(p);
@@ -551,13 +555,9 @@ static cx_err stream_ctx(cx_backend *be, int slot, cuda_ctx **out, cx_error *e)
             rc = chk(c, cudaEventCreateWithFlags(&c->consumed[i], cudaEventDisableTiming),
                      "cudaEventCreateWithFlags", e);
     }
-    if (rc == CX_OK && !c->copy) {
-        /* the buffers' zeroing (alloc) was queued on the compute stream: copies come after */
-        rc = chk(c, cudaStreamSynchronize(c->stream), "cudaStreamSynchronize", e);
-        if (rc == CX_OK)
-            rc = chk(c, cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking),
-                     "cudaStreamCreateWithFlags (copy stream)", e);
-    }
+    if (rc == CX_OK && !c->copy) /* alloc's zeroing is complete when it returns */
+        rc = chk(c, cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking),
+                 "cudaStreamCreateWithFlags (copy stream)", e);
     if (rc == CX_OK)
         *out = c;
     return rc;
