@@ -304,7 +304,7 @@ const char *cx_ledger_backend_name(const cx_ledger *l); /* "local", later "sui" 
 
 /* ===================== local SQLite ledger ===================== */
 
-enum { CX_LEDGER_LOCAL_SCHEMA_VERSION = 1 };
+enum { CX_LEDGER_LOCAL_SCHEMA_VERSION = 2 };
 
 typedef struct cx_ledger_local_opts {
     cx_chain_addr protocol_addr;  /* receives protocol fees (zero address if unset) */

@@ -24,8 +24,8 @@ typedef struct local_ledger {
 
 static const cx_ledger_ops local_ops;
 
-/* Version 1 of the schema. Unique keys carry the "once" rules: a blob is registered once,
- * a job has one result, a payee is paid once per job and role. */
+/* Version 1 of the schema. Unique keys carry the "once" rules: a job has one result, a payee
+ * is paid once per job and role (and, since version 2, a contributor registers a blob once). */
 static const char schema_v1[] =
     "CREATE TABLE txs(digest BLOB PRIMARY KEY, sender BLOB NOT NULL, kind TEXT NOT NULL,"
     " timestamp_ms INTEGER NOT NULL, signature BLOB NOT NULL);"
@@ -57,8 +57,25 @@ static const char schema_v1[] =
     " tx_digest BLOB NOT NULL, timestamp_ms INTEGER NOT NULL, object_id BLOB NOT NULL,"
     " pool_id BLOB NOT NULL, addr BLOB NOT NULL, amount INTEGER NOT NULL);";
 
+/* Version 2: a blob id is unique per contributor, no longer over the whole ledger. Blob ids
+ * are public (the store is), so "once over the ledger" let anybody who saw a blob register it
+ * first and lock its owner out; the enclave pays only the registration whose contributor
+ * sealed the blob (its authenticated header says who), so several claims cost nothing.
+ * SQLite cannot drop a column constraint: the table is rebuilt. */
+static const char schema_v2[] =
+    "CREATE TABLE contributions_v2(id BLOB PRIMARY KEY,"
+    " pool_id BLOB NOT NULL REFERENCES pools(id), blob_id BLOB NOT NULL,"
+    " contributor BLOB NOT NULL, created_ms INTEGER NOT NULL, UNIQUE(blob_id, contributor));"
+    "INSERT INTO contributions_v2(id, pool_id, blob_id, contributor, created_ms)"
+    " SELECT id, pool_id, blob_id, contributor, created_ms FROM contributions;"
+    "DROP TABLE contributions;"
+    "ALTER TABLE contributions_v2 RENAME TO contributions;"
+    "CREATE INDEX contributions_pool ON contributions(pool_id, contributor);";
+
 /* migrations[v] takes the schema from version v to v+1 */
-static const char *const migrations[] = {schema_v1};
+static const char *const migrations[] = {schema_v1, schema_v2};
+_Static_assert(sizeof migrations / sizeof migrations[0] == CX_LEDGER_LOCAL_SCHEMA_VERSION,
+               "one migration per schema version");
 
 /* ------------------------------------------------------------- helpers -- */
 
@@ -682,7 +699,7 @@ static cx_err local_contribution_register(cx_ledger *l, const cx_chain_key *sign
         rc = tx_new_id(&tx, &id, e);
     if (rc == CX_OK)
         rc = db_write_once(L->db, "insert contribution", DUP_UNIQUE,
-                           "ledger: this blob is already registered",
+                           "ledger: this contributor already registered this blob",
                            "INSERT INTO contributions VALUES(?,?,?,?,?)",
                            PARAMS(P_ID(&id), P_ID(pool), P_BLOB(blob_id, blob_id_len),
                                   P_ID(&tx.sender), P_U64(tx.now)),

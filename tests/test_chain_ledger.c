@@ -378,17 +378,37 @@ static void test_job_and_blob_rules(void **state)
         cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 1000, f->now, &j, &e),
         CX_ERR_ARG);
     assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 900000);
-    /* a blob registered once: the same bytes by somebody else are refused */
+    /* a contributor registers a blob once; somebody else may claim the same id (blob ids are
+     * public): the enclave pays only the one whose key sealed it, and the owner is not locked
+     * out by whoever registered first */
     uint8_t blob[32];
     memset(blob, 0x30, sizeof blob);
-    assert_int_equal(cx_ledger_contribution_register(f->l, f->anyone, &f->pool, blob, 32, &j, &e),
-                     CX_ERR_STATE);
-    assert_non_null(strstr(e.msg, "already registered"));
+    assert_int_equal(
+        cx_ledger_contribution_register(f->l, f->contrib[0], &f->pool, blob, 32, &j, &e),
+        CX_ERR_STATE);
+    assert_non_null(strstr(e.msg, "already registered this blob"));
+    memset(blob, 0x31, sizeof blob); /* contrib[1]'s blob, claimed by somebody else */
+    cx_chain_id claim;
+    assert_int_equal(
+        cx_ledger_contribution_register(f->l, f->anyone, &f->pool, blob, 32, &claim, &e), CX_OK);
+    assert_int_equal(
+        cx_ledger_contribution_register(f->l, f->anyone, &f->pool, blob, 32, &j, &e),
+        CX_ERR_STATE);
     cx_ledger_contribution *cs;
     size_t n;
     assert_int_equal(cx_ledger_contributions_list(f->l, &f->pool, &cs, &n, NULL), CX_OK);
-    assert_int_equal(n, NCONTRIB);
+    assert_int_equal(n, NCONTRIB + 1);
     assert_true(cx_chain_id_equal(&cs[0].contributor, cx_chain_key_address(f->contrib[0])));
+    int owner = 0, claimant = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cs[i].blob_id_len != 32 || memcmp(cs[i].blob_id, blob, 32) != 0)
+            continue;
+        owner += cx_chain_id_equal(&cs[i].contributor, cx_chain_key_address(f->contrib[1]));
+        claimant += cx_chain_id_equal(&cs[i].contributor, cx_chain_key_address(f->anyone)) &&
+                    cx_chain_id_equal(&cs[i].id, &claim);
+    }
+    assert_int_equal(owner, 1);
+    assert_int_equal(claimant, 1);
     free(cs);
     /* unknown pool */
     cx_chain_id nopool;
@@ -502,8 +522,9 @@ static void test_refused_leaves_nothing(void **state)
     assert_int_equal(
         cx_ledger_job_create(f->l, f->buyer, &nopool, spec, NULL, 0, 5000, f->now + 1, &id, &e),
         CX_ERR_NOTFOUND);
-    assert_int_equal(cx_ledger_contribution_register(f->l, f->anyone, &f->pool, blob, 32, &id, &e),
-                     CX_ERR_STATE);
+    assert_int_equal(
+        cx_ledger_contribution_register(f->l, f->contrib[0], &f->pool, blob, 32, &id, &e),
+        CX_ERR_STATE); /* its own blob, again */
     assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id, &e), CX_ERR_STATE);
     assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_ERR_STATE);
     assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
@@ -628,7 +649,62 @@ static void test_schema_version(void **state)
     assert_non_null(strstr(e.msg, "99"));
     /* put it back so teardown's state is consistent */
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=1", NULL, NULL, NULL), SQLITE_OK);
+    char restore[64];
+    snprintf(restore, sizeof restore, "PRAGMA user_version=%d", CX_LEDGER_LOCAL_SCHEMA_VERSION);
+    assert_int_equal(sqlite3_exec(db, restore, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    open_ledger(f);
+}
+
+/* A version-1 ledger (blob ids unique over the whole ledger) opens as version 2: its
+ * contributions are kept, and another contributor may then claim one of its blob ids. */
+static void test_schema_migration_v1(void **state)
+{
+    fx *f = *state;
+    cx_ledger_close(f->l);
+    f->l = NULL;
+    cx_chain_id pool = f->pool;
+    /* turn the fixture's file back into version 1: the old contributions table */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    const char *to_v1 =
+        "BEGIN;"
+        "CREATE TABLE c1(id BLOB PRIMARY KEY, pool_id BLOB NOT NULL REFERENCES pools(id),"
+        " blob_id BLOB NOT NULL UNIQUE, contributor BLOB NOT NULL, created_ms INTEGER NOT NULL);"
+        "INSERT INTO c1 SELECT id, pool_id, blob_id, contributor, created_ms FROM contributions;"
+        "DROP TABLE contributions;"
+        "ALTER TABLE c1 RENAME TO contributions;"
+        "CREATE INDEX contributions_pool ON contributions(pool_id, contributor);"
+        "PRAGMA user_version=1;"
+        "COMMIT;";
+    char *msg = NULL;
+    if (sqlite3_exec(db, to_v1, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("making a v1 file: %s", msg);
+    sqlite3_close(db);
+
+    open_ledger(f);
+    cx_ledger_contribution *cs;
+    size_t n;
+    assert_int_equal(cx_ledger_contributions_list(f->l, &pool, &cs, &n, NULL), CX_OK);
+    assert_int_equal(n, NCONTRIB);
+    free(cs);
+    uint8_t blob[32];
+    memset(blob, 0x32, sizeof blob);
+    cx_chain_id j;
+    cx_error e;
+    assert_int_equal(cx_ledger_contribution_register(f->l, f->anyone, &pool, blob, 32, &j, &e),
+                     CX_OK);
+    assert_int_equal(
+        cx_ledger_contribution_register(f->l, f->contrib[2], &pool, blob, 32, &j, &e),
+        CX_ERR_STATE);
+    cx_ledger_close(f->l);
+    f->l = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), CX_LEDGER_LOCAL_SCHEMA_VERSION);
+    sqlite3_finalize(st);
     sqlite3_close(db);
     open_ledger(f);
 }
@@ -712,6 +788,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists_and_gets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_migration_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payout_db_failure_retryable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_required, setup, teardown),
     };
