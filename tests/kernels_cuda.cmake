@@ -5,6 +5,13 @@
 # everywhere and takes its GPU branch when a GPU is there (gpu-check.sh runs those too).
 cx_add_test(test_kernels_cuda_parity SOURCES test_kernels_cuda_parity.c LIBS cx_kernels
             LABELS gpu TIMEOUT 600)
+# The parity harness itself against a second cpu backend (other thread count), everywhere: it
+# proves nothing about CUDA, but a harness bug must not be found first on a rationed GPU run.
+file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/work/test_kernels_cuda_parity_harness)
+add_test(NAME test_kernels_cuda_parity_harness COMMAND test_kernels_cuda_parity
+         WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/work/test_kernels_cuda_parity_harness)
+set_tests_properties(test_kernels_cuda_parity_harness PROPERTIES LABELS unit TIMEOUT 300
+                     ENVIRONMENT CX_PARITY_AGAINST=cpu)
 cx_add_test(test_kernels_device_select SOURCES test_kernels_device_select.c LIBS cx_kernels
             LABELS unit cuda)
 cx_add_script_test(test_kernels_cuda_gpucheck_nogpu
