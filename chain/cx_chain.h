@@ -215,6 +215,10 @@ typedef struct cx_ledger_enclave {
     uint8_t measurement[CX_CHAIN_MEASUREMENT_MAX];
     size_t measurement_len;
     uint8_t attestation_hash[32]; /* SHA-256 of the attestation document */
+    /* the document's id in the blob store (1..CX_CHAIN_BLOB_ID_MAX bytes on register; empty
+     * only on rows migrated from schema v1, whose readers use base64url(attestation_hash)) */
+    uint8_t attestation_blob_id[CX_CHAIN_BLOB_ID_MAX];
+    size_t attestation_blob_id_len;
     cx_chain_addr registered_by;
     uint64_t registered_ms;
 } cx_ledger_enclave;

@@ -351,6 +351,11 @@ cx_err cx_ledger_enclave_register(cx_ledger *l, const cx_chain_key *signer,
     if (en->measurement_len < 1 || en->measurement_len > CX_CHAIN_MEASUREMENT_MAX)
         return cx_error_set(e, CX_ERR_ARG, "enclave register: measurement must be 1..%d bytes",
                             CX_CHAIN_MEASUREMENT_MAX);
+    if (en->attestation_blob_id_len < 1 || en->attestation_blob_id_len > CX_CHAIN_BLOB_ID_MAX)
+        return cx_error_set(e, CX_ERR_ARG,
+                            "enclave register: the attestation document's blob id must be "
+                            "1..%d bytes (got %zu)",
+                            CX_CHAIN_BLOB_ID_MAX, en->attestation_blob_id_len);
     return l->ops->enclave_register(l, signer, en, out, e);
 }
 

@@ -61,7 +61,11 @@ static const char schema_v1[] =
  * are public (the store is), so "once over the ledger" let anybody who saw a blob register it
  * first and lock its owner out; the enclave pays only the registration whose contributor
  * sealed the blob (its authenticated header says who), so several claims cost nothing.
- * SQLite cannot drop a column constraint: the table is rebuilt. */
+ * SQLite cannot drop a column constraint: the table is rebuilt.
+ * An enclave also records its attestation document's blob id in the store: only local:DIR
+ * names a blob by its SHA-256, Walrus does not, so the hash alone cannot find the document.
+ * Enclaves registered under version 1 get an empty blob id; their readers fall back to the
+ * version-1 rule, id = base64url(attestation_hash), which local:DIR satisfied. */
 static const char schema_v2[] =
     "CREATE TABLE contributions_v2(id BLOB PRIMARY KEY,"
     " pool_id BLOB NOT NULL REFERENCES pools(id), blob_id BLOB NOT NULL,"
@@ -70,7 +74,8 @@ static const char schema_v2[] =
     " SELECT id, pool_id, blob_id, contributor, created_ms FROM contributions;"
     "DROP TABLE contributions;"
     "ALTER TABLE contributions_v2 RENAME TO contributions;"
-    "CREATE INDEX contributions_pool ON contributions(pool_id, contributor);";
+    "CREATE INDEX contributions_pool ON contributions(pool_id, contributor);"
+    "ALTER TABLE enclaves ADD COLUMN attestation_blob_id BLOB NOT NULL DEFAULT x'';";
 
 /* migrations[v] takes the schema from version v to v+1 */
 static const char *const migrations[] = {schema_v1, schema_v2};
@@ -606,6 +611,11 @@ static int pool_accepts(const cx_ledger_pool *p, const uint8_t *m, size_t mlen)
 
 /* ------------------------------------------------------------- enclaves -- */
 
+/* the columns in the order enclave_row reads them (ALTER TABLE appended the blob id) */
+#define ENCLAVE_COLS                                                                               \
+    "id,ed25519_pk,x25519_pk,measurement,attestation_hash,registered_by,registered_ms,"            \
+    "attestation_blob_id"
+
 static cx_err local_enclave_register(cx_ledger *l, const cx_chain_key *signer,
                                      const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e)
 {
@@ -616,6 +626,7 @@ static cx_err local_enclave_register(cx_ledger *l, const cx_chain_key *signer,
     cx_bcs_put_bytes(&w, en->x25519_pk, sizeof en->x25519_pk);
     cx_bcs_put_bytes(&w, en->measurement, en->measurement_len);
     cx_bcs_put_bytes(&w, en->attestation_hash, sizeof en->attestation_hash);
+    cx_bcs_put_bytes(&w, en->attestation_blob_id, en->attestation_blob_id_len);
     local_tx tx;
     cx_chain_id id = {{0}};
     cx_err rc = tx_start(L, signer, "enclave::register", &w, &tx, e);
@@ -623,19 +634,19 @@ static cx_err local_enclave_register(cx_ledger *l, const cx_chain_key *signer,
         return rc;
     rc = tx_new_id(&tx, &id, e);
     if (rc == CX_OK)
-        rc = db_write_once(L->db, "insert enclave", DUP_UNIQUE,
-                           "ledger: this enclave key is already registered",
-                           "INSERT INTO enclaves VALUES(?,?,?,?,?,?,?)",
-                           PARAMS(P_ID(&id), P_BLOB(en->ed25519_pk, sizeof en->ed25519_pk),
-                                  P_BLOB(en->x25519_pk, sizeof en->x25519_pk),
-                                  P_BLOB(en->measurement, en->measurement_len),
-                                  P_BLOB(en->attestation_hash, sizeof en->attestation_hash),
-                                  P_ID(&tx.sender), P_U64(tx.now)),
-                           e);
+        rc = db_write_once(
+            L->db, "insert enclave", DUP_UNIQUE, "ledger: this enclave key is already registered",
+            "INSERT INTO enclaves(" ENCLAVE_COLS ") VALUES(?,?,?,?,?,?,?,?)",
+            PARAMS(P_ID(&id), P_BLOB(en->ed25519_pk, sizeof en->ed25519_pk),
+                   P_BLOB(en->x25519_pk, sizeof en->x25519_pk),
+                   P_BLOB(en->measurement, en->measurement_len),
+                   P_BLOB(en->attestation_hash, sizeof en->attestation_hash), P_ID(&tx.sender),
+                   P_U64(tx.now), P_BLOB(en->attestation_blob_id, en->attestation_blob_id_len)),
+            e);
     return tx_end_created(L, rc, &tx, CX_LEDGER_EV_ENCLAVE_REGISTERED, &id, NULL, 0, out, e);
 }
 
-/* a row of SELECT * FROM enclaves, into a zeroed enclave */
+/* a row of SELECT ENCLAVE_COLS FROM enclaves, into a zeroed enclave */
 static cx_err enclave_row(sqlite3_stmt *st, void *ctx, cx_error *e)
 {
     (void)e;
@@ -647,6 +658,8 @@ static cx_err enclave_row(sqlite3_stmt *st, void *ctx, cx_error *e)
     col_bytes(st, 4, out->attestation_hash, sizeof out->attestation_hash);
     col_id(st, 5, &out->registered_by);
     out->registered_ms = col_u64(st, 6);
+    out->attestation_blob_id_len =
+        col_bytes(st, 7, out->attestation_blob_id, sizeof out->attestation_blob_id);
     return CX_OK;
 }
 
@@ -654,8 +667,8 @@ static cx_err local_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_e
                                 cx_error *e)
 {
     local_ledger *L = l->impl;
-    return db_get(L->db, "enclave", "SELECT * FROM enclaves WHERE id=?", id, enclave_row, out,
-                  sizeof *out, e);
+    return db_get(L->db, "enclave", "SELECT " ENCLAVE_COLS " FROM enclaves WHERE id=?", id,
+                  enclave_row, out, sizeof *out, e);
 }
 
 static cx_err local_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool,
@@ -670,7 +683,8 @@ static cx_err local_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool,
         return rc;
     void *items;
     rc = db_list_read(L->db, "list enclaves",
-                      "SELECT * FROM enclaves WHERE measurement IN (SELECT measurement FROM "
+                      "SELECT " ENCLAVE_COLS " FROM enclaves WHERE measurement IN (SELECT "
+                      "measurement FROM "
                       "pool_measurements WHERE pool_id=?) ORDER BY registered_ms DESC, id",
                       PARAMS(P_ID(pool)), sizeof **out, 4, enclave_row, &items, n, e);
     *out = items;

@@ -17,10 +17,11 @@ static int enclave_register(cx_cli *cli, int argc, char **argv)
                "default $CLOAKX_DEVCA or ~/.cloakx/devca, made on first use), has it attest\n"
                "its Ed25519 key with its X25519 receiving key and the endorsement of it in\n"
                "user_data, verifies the document with the Nitro verifier (simulated documents\n"
-               "are refused unless --allow-simulated), stores it in the blob store (sellers\n"
-               "and auditors fetch it by its SHA-256) and registers the keys, the measurement\n"
-               "(PCR0) and the document hash on the ledger, signed by --key. With --pool, it\n"
-               "refuses (exit 3) when that pool does not accept the measurement.\n");
+               "are refused unless --allow-simulated), stores it in the blob store (any store:\n"
+               "local:DIR or walrus:) and registers the keys, the measurement (PCR0), the\n"
+               "document's SHA-256 and its blob id on the ledger, signed by --key (sellers and\n"
+               "auditors fetch the document by that id and check it against the hash). With\n"
+               "--pool, it refuses (exit 3) when that pool does not accept the measurement.\n");
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *state = NULL, *devca_s = NULL,
@@ -66,12 +67,12 @@ static int enclave_register(cx_cli *cli, int argc, char **argv)
     const cx_ledger_enclave *en = &reg.enclave;
     char hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_chain_id_to_hex(&reg.id, hex);
-    json_t *j =
-        json_pack("{s:s, s:o, s:o, s:o, s:s, s:b, s:s}", "enclave", hex, "measurement",
-                  cx_job_hex_json(en->measurement, en->measurement_len), "ed25519",
-                  cx_job_hex_json(en->ed25519_pk, 32), "x25519", cx_job_hex_json(en->x25519_pk, 32),
-                  "document_blob", reg.doc_blob_id, "simulated", cx_tee_is_simulated(tee),
-                  "backend", cx_tee_backend_name(tee));
+    json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:s, s:o, s:b, s:s}", "enclave", hex, "measurement",
+                          cx_job_hex_json(en->measurement, en->measurement_len), "ed25519",
+                          cx_job_hex_json(en->ed25519_pk, 32), "x25519",
+                          cx_job_hex_json(en->x25519_pk, 32), "document_blob", reg.doc_blob_id,
+                          "document_sha256", cx_job_hex_json(en->attestation_hash, 32), "simulated",
+                          cx_tee_is_simulated(tee), "backend", cx_tee_backend_name(tee));
     rc = cx_role_print(cli, j,
                        "enclave %s registered (%s TEE%s)\n  measurement (PCR0) %s\n  document "
                        "blob %s\n",

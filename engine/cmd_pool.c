@@ -154,11 +154,16 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
                                             "contributor", who));
     }
     for (size_t i = 0; i < ne; i++) {
-        char id[CX_CHAIN_ID_HEX_LEN + 1];
+        char id[CX_CHAIN_ID_HEX_LEN + 1], doc[CX_STORE_ID_MAX];
         cx_chain_id_to_hex(&ens[i].id, id);
-        json_array_append_new(
-            ea, json_pack("{s:s, s:o}", "enclave", id, "measurement",
-                          cx_job_hex_json(ens[i].measurement, ens[i].measurement_len)));
+        cx_error de;
+        if (cx_job_enclave_doc_id(&ens[i], doc, &de) != CX_OK)
+            snprintf(doc, sizeof doc, "(not a store id)");
+        json_array_append_new(ea,
+                              json_pack("{s:s, s:o, s:s, s:o}", "enclave", id, "measurement",
+                                        cx_job_hex_json(ens[i].measurement, ens[i].measurement_len),
+                                        "document_blob", doc, "document_sha256",
+                                        cx_job_hex_json(ens[i].attestation_hash, 32)));
     }
     json_object_set_new(j, "measurements", ms);
     json_object_set_new(j, "contributions", ca);
@@ -174,8 +179,9 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
         printf("  accepted measurements: %zu; enclaves: %zu; contributions: %zu\n",
                p.n_measurements, ne, nc);
         for (size_t i = 0; i < json_array_size(ea); i++)
-            printf("    enclave %s\n",
-                   json_string_value(json_object_get(json_array_get(ea, i), "enclave")));
+            printf("    enclave %s (document blob %s)\n",
+                   json_string_value(json_object_get(json_array_get(ea, i), "enclave")),
+                   json_string_value(json_object_get(json_array_get(ea, i), "document_blob")));
         for (size_t i = 0; i < json_array_size(ca); i++) {
             json_t *c = json_array_get(ca, i);
             printf("    blob %s from %s\n", json_string_value(json_object_get(c, "blob_id")),

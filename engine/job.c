@@ -28,6 +28,43 @@ cx_err cx_job_blob_id_str(const uint8_t *b, size_t n, char out[CX_STORE_ID_MAX],
     return CX_OK;
 }
 
+cx_err cx_job_enclave_doc_id(const cx_ledger_enclave *en, char out[CX_STORE_ID_MAX], cx_error *e)
+{
+    if (en->attestation_blob_id_len > 0)
+        return cx_job_blob_id_str(en->attestation_blob_id, en->attestation_blob_id_len, out, e);
+    /* registered under ledger schema v1, which kept no blob id: the document was then in a
+     * local:DIR store, found by base64url(SHA-256) */
+    return cx_base64url_encode(en->attestation_hash, 32, out, CX_STORE_ID_MAX, e);
+}
+
+/* Fetch a registered enclave's attestation document (at most max bytes) by its recorded blob
+ * id and check that it hashes to the SHA-256 the ledger recorded: a store may return anything
+ * under an id it chose, so the hash is what binds the document to the registration. */
+static cx_err enclave_doc_read(cx_store *s, const cx_ledger_enclave *en, size_t max, uint8_t **doc,
+                               size_t *len, cx_error *e)
+{
+    char id[CX_STORE_ID_MAX];
+    *doc = NULL;
+    *len = 0;
+    cx_err rc = cx_job_enclave_doc_id(en, id, e);
+    if (rc != CX_OK)
+        return cx_error_prefix(e, "the enclave's attestation document: ");
+    if ((rc = cx_job_store_read_all(s, id, max, doc, len, e)) != CX_OK)
+        return cx_error_prefix(e, "the enclave's attestation document (blob %s): ", id);
+    uint8_t h[32];
+    SHA256(*doc, *len, h);
+    if (memcmp(h, en->attestation_hash, 32) != 0) {
+        free(*doc);
+        *doc = NULL;
+        *len = 0;
+        return cx_error_set(e, CX_ERR_VERIFY,
+                            "the enclave's attestation document (blob %s) does not hash to the "
+                            "SHA-256 the ledger registered",
+                            id);
+    }
+    return CX_OK;
+}
+
 cx_err cx_job_measure_self(uint8_t out[48], cx_error *e)
 {
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
@@ -997,16 +1034,10 @@ cx_err cx_job_bundle_from_ledger(cx_ledger *l, cx_store *s, const cx_chain_id *j
         return rc;
     cx_ledger_enclave en;
     rc = cx_ledger_enclave_get(l, &r.enclave_id, &en, e);
-    char id[CX_STORE_ID_MAX];
-    if (rc == CX_OK)
-        rc = cx_base64url_encode(en.attestation_hash, 32, id, sizeof id, e);
     uint8_t *doc = NULL;
     size_t doc_len = 0;
-    if (rc == CX_OK) {
-        rc = cx_job_store_read_all(s, id, CX_BUNDLE_REPORT_MAX, &doc, &doc_len, e);
-        if (rc != CX_OK)
-            cx_error_prefix(e, "the enclave's registration document (blob %s): ", id);
-    }
+    if (rc == CX_OK)
+        rc = enclave_doc_read(s, &en, CX_BUNDLE_REPORT_MAX, &doc, &doc_len, e);
     if (rc == CX_OK) {
         out->statement = r.statement;
         out->statement_len = r.statement_len;
@@ -1433,25 +1464,13 @@ out:
 cx_err cx_job_enclave_check(cx_store *s, const cx_ledger_enclave *en, const cx_ledger_pool *pool,
                             const cx_nitro_policy *pol, cx_error *e)
 {
-    char id[CX_STORE_ID_MAX];
     uint8_t *doc = NULL;
     size_t len = 0;
-    cx_err rc = cx_base64url_encode(en->attestation_hash, 32, id, sizeof id, e);
-    if (rc == CX_OK &&
-        (rc = cx_job_store_read_all(s, id, CX_NITRO_DOC_MAX, &doc, &len, e)) != CX_OK)
-        return cx_error_prefix(e, "the enclave's attestation document: ");
+    cx_err rc = enclave_doc_read(s, en, CX_NITRO_DOC_MAX, &doc, &len, e);
     if (rc != CX_OK)
         return rc;
-    uint8_t h[32];
-    SHA256(doc, len, h);
     cx_nitro_doc d;
     memset(&d, 0, sizeof d);
-    if (memcmp(h, en->attestation_hash, 32) != 0) {
-        rc = cx_error_set(e, CX_ERR_VERIFY,
-                          "the stored attestation document does not hash to "
-                          "the registered one");
-        goto out;
-    }
     cx_nitro_check failed;
     if ((rc = cx_nitro_verify(doc, len, pol, &d, &failed, e)) != CX_OK) {
         cx_error_prefix(e, "enclave attestation: ");
@@ -1545,17 +1564,14 @@ cx_err cx_job_enclave_register(cx_ledger *l, cx_store *s, cx_tee *tee, const cx_
             goto out;
         }
     }
-    char want[CX_STORE_ID_MAX];
-    if ((rc = cx_job_store_put_bytes(s, doc, doc_len, out->doc_blob_id, e)) != CX_OK ||
-        (rc = cx_base64url_encode(en->attestation_hash, 32, want, sizeof want, e)) != CX_OK)
-        goto out;
-    if (strcmp(out->doc_blob_id, want) != 0) {
-        rc = cx_error_set(e, CX_ERR_UNSUPPORTED,
-                          "the store is not content-addressed by SHA-256 "
-                          "(local:DIR is): the document could not be "
-                          "found by its hash");
+    /* whatever id the store gives (local:DIR: base64url(SHA-256), Walrus: its blob id) goes
+     * on the ledger beside the hash, so anybody can fetch the document and check it */
+    if ((rc = cx_job_store_put_bytes(s, doc, doc_len, out->doc_blob_id, e)) != CX_OK) {
+        cx_error_prefix(e, "storing the attestation document: ");
         goto out;
     }
+    en->attestation_blob_id_len = strlen(out->doc_blob_id);
+    memcpy(en->attestation_blob_id, out->doc_blob_id, en->attestation_blob_id_len);
     if ((rc = cx_ledger_enclave_register(l, signer, en, &out->id, e)) != CX_OK)
         goto out;
     en->id = out->id;

@@ -51,8 +51,9 @@ enum { CX_JOB_REG_USER_DATA_LEN = 96 };
 
 /* Register tee's enclave: attest (user_data = X25519 key + endorsement), verify the document
  * with the Nitro verifier under root_pem (allow_simulated as given), refuse (CX_ERR_VERIFY)
- * when pool (may be NULL) does not accept its PCR0, store the document (found later by its
- * SHA-256), register on the ledger signed by signer, and save the id in state_dir. */
+ * when pool (may be NULL) does not accept its PCR0, store the document (any store: its blob id
+ * is registered beside its SHA-256), register on the ledger signed by signer, and save the id
+ * in state_dir. */
 typedef struct cx_job_registration {
     cx_chain_id id;
     cx_ledger_enclave enclave;
@@ -133,8 +134,8 @@ cx_err cx_job_model_unseal(const uint8_t *blob, size_t len, const cx_x25519_key 
 /* ---- bundles and verification ---- */
 
 /* The result bundle of a job from what the ledger and the store hold: the accepted
- * statement and signature, the enclave's key and id, and its registration document (stored
- * under its SHA-256 in the store). */
+ * statement and signature, the enclave's key and id, and its registration document (fetched
+ * by the blob id the ledger recorded, checked against the recorded SHA-256). */
 cx_err cx_job_bundle_from_ledger(cx_ledger *l, cx_store *s, const cx_chain_id *job,
                                  cx_result_bundle *out, cx_error *e);
 
@@ -268,7 +269,7 @@ cx_err cx_job_seal_bytes(const cx_cxb_seal_params *p, const uint8_t *data, size_
                          cx_job_membuf *out, cx_cxb_header *h, cx_error *e);
 
 /* What a seller checks before sealing to an enclave: its registration document (from the
- * store, under the ledger's attestation hash) verifies under the policy, carries the
+ * store, by the ledger's blob id, hashing to the ledger's SHA-256) verifies under the policy, carries the
  * registered Ed25519 key and the endorsed X25519 key, and its PCR0 is the registered
  * measurement, which the pool accepts. CX_ERR_VERIFY says which part failed. */
 cx_err cx_job_enclave_check(cx_store *s, const cx_ledger_enclave *en, const cx_ledger_pool *pool,
@@ -306,5 +307,9 @@ const char *cx_demo_spec_json(void);
 /* ---- formatting ---- */
 /* A ledger blob id (bytes) as a C string; CX_ERR_FORMAT when it is not a store id. */
 cx_err cx_job_blob_id_str(const uint8_t *b, size_t n, char out[CX_STORE_ID_MAX], cx_error *e);
+/* The store id of a registered enclave's attestation document: its recorded blob id; for an
+ * enclave registered under ledger schema v1 (no blob id recorded), base64url(attestation_hash),
+ * the id local:DIR gave it. */
+cx_err cx_job_enclave_doc_id(const cx_ledger_enclave *en, char out[CX_STORE_ID_MAX], cx_error *e);
 
 #endif

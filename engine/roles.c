@@ -174,6 +174,9 @@ cx_err cx_job_store_open(const char *url, const cx_logger *log, cx_store **out, 
         return cx_error_set(e, CX_ERR_ARG, "no blob store given (--store URL or CLOAKX_STORE)");
     cx_store_options o;
     cx_store_options_init(&o);
+    /* explicit options win over the URL's: the testnet defaults set by init would hide a
+     * walrus:?publisher=…&aggregator=… URL (the backend falls back to testnet itself) */
+    o.publisher = o.aggregator = NULL;
     o.log = log;
     o.verify = 1; /* a store that serves other bytes than it was given is caught here */
     return cx_store_open(url, &o, out, e);

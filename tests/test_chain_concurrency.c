@@ -99,6 +99,8 @@ static void test_two_processes(void **state)
     memcpy(en.ed25519_pk, cx_chain_key_public(ek), 32);
     memcpy(en.measurement, g_meas, sizeof g_meas);
     en.measurement_len = sizeof g_meas;
+    memcpy(en.attestation_blob_id, "doc", 3);
+    en.attestation_blob_id_len = 3;
     assert_int_equal(cx_ledger_enclave_register(l, op, &en, &enclave, &e), CX_OK);
     cx_statement s;
     memset(&s, 0, sizeof s);

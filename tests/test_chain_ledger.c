@@ -45,6 +45,15 @@ static void open_ledger(fx *f)
         fail_msg("open: %s", e.msg);
 }
 
+/* the store id of an enclave's attestation document (a Walrus-like id: not a SHA-256) */
+#define FIXTURE_DOC_BLOB "walrus-doc-0001"
+
+static void set_doc_blob(cx_ledger_enclave *en, const char *id)
+{
+    en->attestation_blob_id_len = strlen(id);
+    memcpy(en->attestation_blob_id, id, en->attestation_blob_id_len);
+}
+
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
@@ -86,6 +95,7 @@ static int setup(void **state)
     memcpy(en.measurement, f->meas, sizeof f->meas);
     en.measurement_len = sizeof f->meas;
     memset(en.attestation_hash, 0x22, 32);
+    set_doc_blob(&en, FIXTURE_DOC_BLOB);
     if (cx_ledger_enclave_register(f->l, f->op, &en, &f->enclave, &e) != CX_OK)
         fail_msg("enclave: %s", e.msg);
 
@@ -253,6 +263,7 @@ static void test_wrong_measurement_refused(void **state)
     memcpy(en.ed25519_pk, cx_chain_key_public(k2), 32);
     memset(en.measurement, 0xbb, 48);
     en.measurement_len = 48;
+    set_doc_blob(&en, "doc-of-enclave-2");
     cx_chain_id id2;
     cx_error e;
     assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id2, &e), CX_OK);
@@ -511,6 +522,7 @@ static void test_refused_leaves_nothing(void **state)
     memcpy(en.ed25519_pk, cx_chain_key_public(f->enclave_key), 32); /* already registered */
     memcpy(en.measurement, f->meas, sizeof f->meas);
     en.measurement_len = sizeof f->meas;
+    set_doc_blob(&en, "another-doc");
     uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
     uint8_t other[32], *msg, sig[64];
     size_t len;
@@ -580,6 +592,8 @@ static void test_lists_and_gets(void **state)
         memset(en.ed25519_pk, 0x60 + i, 32);
         memcpy(en.measurement, f->meas, sizeof f->meas);
         en.measurement_len = sizeof f->meas;
+        en.attestation_blob_id[0] = (uint8_t)(0x70 + i);
+        en.attestation_blob_id_len = 1;
         assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &enc[i], &e), CX_OK);
     }
     cx_ledger_enclave *list;
@@ -590,6 +604,8 @@ static void test_lists_and_gets(void **state)
         assert_true(cx_chain_id_equal(&en->id, &enc[i]));
         assert_int_equal(en->ed25519_pk[0], 0x60 + i);
         assert_int_equal(en->measurement_len, sizeof f->meas);
+        assert_int_equal(en->attestation_blob_id_len, 1);
+        assert_int_equal(en->attestation_blob_id[0], 0x70 + i);
         assert_true(cx_chain_id_equal(&en->registered_by, cx_chain_key_address(f->anyone)));
     }
     assert_true(cx_chain_id_equal(&list[MORE_ENCLAVES].id, &f->enclave));
@@ -656,15 +672,49 @@ static void test_schema_version(void **state)
     open_ledger(f);
 }
 
+/* The enclave record keeps its document's blob id as given (the store's id, whatever its
+ * scheme); a missing or over-long id is refused before any transaction. */
+static void test_enclave_doc_blob_id(void **state)
+{
+    fx *f = *state;
+    cx_ledger_enclave got;
+    assert_int_equal(cx_ledger_enclave_get(f->l, &f->enclave, &got, NULL), CX_OK);
+    assert_int_equal(got.attestation_blob_id_len, strlen(FIXTURE_DOC_BLOB));
+    assert_memory_equal(got.attestation_blob_id, FIXTURE_DOC_BLOB, strlen(FIXTURE_DOC_BLOB));
+    assert_int_equal(got.attestation_hash[0], 0x22);
+
+    long long txs = count_rows(f, "txs");
+    cx_ledger_enclave en = {0};
+    memset(en.ed25519_pk, 0x5a, 32);
+    memcpy(en.measurement, f->meas, sizeof f->meas);
+    en.measurement_len = sizeof f->meas;
+    cx_chain_id id;
+    cx_error e;
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id, &e), CX_ERR_ARG);
+    assert_non_null(strstr(e.msg, "blob id must be 1..64 bytes"));
+    en.attestation_blob_id_len = CX_CHAIN_BLOB_ID_MAX + 1;
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id, &e), CX_ERR_ARG);
+    assert_int_equal(count_rows(f, "txs"), txs);
+    /* the longest id is kept whole */
+    memset(en.attestation_blob_id, 'z', CX_CHAIN_BLOB_ID_MAX);
+    en.attestation_blob_id_len = CX_CHAIN_BLOB_ID_MAX;
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id, &e), CX_OK);
+    assert_int_equal(cx_ledger_enclave_get(f->l, &id, &got, NULL), CX_OK);
+    assert_int_equal(got.attestation_blob_id_len, CX_CHAIN_BLOB_ID_MAX);
+    assert_memory_equal(got.attestation_blob_id, en.attestation_blob_id, CX_CHAIN_BLOB_ID_MAX);
+}
+
 /* A version-1 ledger (blob ids unique over the whole ledger) opens as version 2: its
- * contributions are kept, and another contributor may then claim one of its blob ids. */
+ * contributions are kept, and another contributor may then claim one of its blob ids;
+ * its enclaves get an empty document blob id. */
 static void test_schema_migration_v1(void **state)
 {
     fx *f = *state;
     cx_ledger_close(f->l);
     f->l = NULL;
-    cx_chain_id pool = f->pool;
-    /* turn the fixture's file back into version 1: the old contributions table */
+    cx_chain_id pool = f->pool, enclave = f->enclave;
+    /* turn the fixture's file back into version 1: the old contributions table, and enclaves
+     * without a document blob id */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     const char *to_v1 =
@@ -675,6 +725,7 @@ static void test_schema_migration_v1(void **state)
         "DROP TABLE contributions;"
         "ALTER TABLE c1 RENAME TO contributions;"
         "CREATE INDEX contributions_pool ON contributions(pool_id, contributor);"
+        "ALTER TABLE enclaves DROP COLUMN attestation_blob_id;"
         "PRAGMA user_version=1;"
         "COMMIT;";
     char *msg = NULL;
@@ -697,6 +748,27 @@ static void test_schema_migration_v1(void **state)
     assert_int_equal(
         cx_ledger_contribution_register(f->l, f->contrib[2], &pool, blob, 32, &j, &e),
         CX_ERR_STATE);
+    /* an enclave registered under v1 reads back with an empty blob id (readers then use
+     * base64url(attestation_hash)); one registered now keeps its id */
+    cx_ledger_enclave old, en = {0}, got;
+    assert_int_equal(cx_ledger_enclave_get(f->l, &enclave, &old, NULL), CX_OK);
+    assert_int_equal(old.attestation_blob_id_len, 0);
+    assert_int_equal(old.attestation_hash[31], 0x22);
+    assert_int_equal(old.measurement_len, sizeof f->meas);
+    memset(en.ed25519_pk, 0x77, 32);
+    memcpy(en.measurement, f->meas, sizeof f->meas);
+    en.measurement_len = sizeof f->meas;
+    set_doc_blob(&en, "after-migration");
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &j, &e), CX_OK);
+    assert_int_equal(cx_ledger_enclave_get(f->l, &j, &got, NULL), CX_OK);
+    assert_int_equal(got.attestation_blob_id_len, strlen("after-migration"));
+    assert_memory_equal(got.attestation_blob_id, "after-migration", strlen("after-migration"));
+    cx_ledger_enclave *list;
+    assert_int_equal(cx_ledger_enclaves_for_pool(f->l, &pool, &list, &n, NULL), CX_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].attestation_blob_id_len + list[1].attestation_blob_id_len,
+                     strlen("after-migration"));
+    free(list);
     cx_ledger_close(f->l);
     f->l = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
@@ -789,6 +861,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lists_and_gets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_migration_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enclave_doc_blob_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payout_db_failure_retryable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_required, setup, teardown),
     };

@@ -1,7 +1,7 @@
 /* test_engine_job.c — the job pipeline's small pieces: dataset commitment (canonical order,
  * binding every field), job requests (round trip, strictness), durations, blob ids, and the
  * synthetic demo data (deterministic, parseable, learnable label present), argument tables,
- * and the training fill values a model carries for prediction. */
+ * the training fill values a model carries for prediction, and where an enclave's document is. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -295,9 +295,42 @@ static void test_store_read_limit(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Where an enclave's attestation document is fetched: the blob id the ledger recorded, or for
+ * an enclave registered under ledger schema v1 (none recorded) base64url(SHA-256), which is
+ * where local:DIR put it. */
+static void test_enclave_doc_id(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cx-test-docid-XXXXXX", url[64], stored[CX_STORE_ID_MAX], id[CX_STORE_ID_MAX];
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "local:%s", dir);
+    cx_store *s = NULL;
+    assert_int_equal(cx_job_store_open(url, NULL, &s, NULL), CX_OK);
+    static const char doc[] = "an attestation document";
+    assert_int_equal(cx_job_store_put_bytes(s, doc, sizeof doc, stored, NULL), CX_OK);
+    cx_ledger_enclave en;
+    memset(&en, 0, sizeof en);
+    SHA256((const uint8_t *)doc, sizeof doc, en.attestation_hash);
+    assert_int_equal(cx_job_enclave_doc_id(&en, id, NULL), CX_OK);
+    assert_string_equal(id, stored);
+    static const char wid[] = "M4hNZoWbtyZdYzuyEMEyNiTxhsuQeNR6Q0vUSRbIuMA"; /* not a SHA-256 */
+    memcpy(en.attestation_blob_id, wid, strlen(wid));
+    en.attestation_blob_id_len = strlen(wid);
+    assert_int_equal(cx_job_enclave_doc_id(&en, id, NULL), CX_OK);
+    assert_string_equal(id, wid);
+    cx_error e;
+    en.attestation_blob_id[3] = '/';
+    assert_int_equal(cx_job_enclave_doc_id(&en, id, &e), CX_ERR_FORMAT);
+    cx_store_free(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_enclave_doc_id),
         cmocka_unit_test(test_commitment),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_durations_ids),
