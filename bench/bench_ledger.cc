@@ -70,6 +70,8 @@ struct Market {
         std::memcpy(en.ed25519_pk, cx_chain_key_public(ek), 32);
         std::memcpy(en.measurement, meas, sizeof meas);
         en.measurement_len = sizeof meas;
+        en.attestation_blob_id[0] = 'd'; /* the registry needs the document's store id */
+        en.attestation_blob_id_len = 1;
         cx_chain_key_free(ek);
         if (cx_ledger_enclave_register(l, op, &en, &enclave, nullptr) != CX_OK)
             std::abort();
