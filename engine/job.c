@@ -1354,25 +1354,6 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
     }
 
     if (o->ledger) {
-        if (b->has_enclave_id) {
-            cx_chain_id eid;
-            memcpy(eid.b, b->enclave_id, 32);
-            cx_ledger_enclave en;
-            uint8_t dh[32];
-            SHA256(b->tee_report, b->tee_report_len, dh);
-            if (cx_ledger_enclave_get(o->ledger, &eid, &en, &le) != CX_OK) {
-                rc = vfail(&v, e, "ledger", "enclave: %s", le.msg);
-                goto out;
-            }
-            if (memcmp(en.ed25519_pk, b->public_key, 32) != 0 ||
-                memcmp(en.x25519_pk, doc.user_data, 32) != 0 ||
-                memcmp(en.attestation_hash, dh, 32) != 0) {
-                rc = vfail(&v, e, "ledger",
-                           "the registered enclave's keys or attestation "
-                           "document differ from the bundle's");
-                goto out;
-            }
-        }
         cx_ledger_result lr;
         memset(&lr, 0, sizeof lr);
         if (cx_ledger_result_get(o->ledger, &jid, &lr, &le) != CX_OK) {
@@ -1383,6 +1364,7 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
                    memcmp(lr.statement, b->statement, b->statement_len) == 0 &&
                    memcmp(lr.signature, b->signature, 64) == 0;
         int refunded = lr.refunded;
+        cx_chain_id eid = lr.enclave_id;
         cx_ledger_result_free(&lr);
         if (!same) {
             rc = vfail(&v, e, "ledger",
@@ -1391,10 +1373,37 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
                        job_hex);
             goto out;
         }
+        /* the enclave is the one the ledger accepted the result from, whatever the bundle
+         * says (its enclave_id is optional): a bundle naming another one is refused */
+        char eid_hex[CX_CHAIN_ID_HEX_LEN + 1];
+        cx_chain_id_to_hex(&eid, eid_hex);
+        if (b->has_enclave_id && memcmp(b->enclave_id, eid.b, 32) != 0) {
+            rc = vfail(&v, e, "ledger",
+                       "the bundle names another enclave than the one the ledger accepted "
+                       "the result from (%s)",
+                       eid_hex);
+            goto out;
+        }
+        cx_ledger_enclave en;
+        uint8_t dh[32];
+        SHA256(b->tee_report, b->tee_report_len, dh);
+        if (cx_ledger_enclave_get(o->ledger, &eid, &en, &le) != CX_OK) {
+            rc = vfail(&v, e, "ledger", "enclave %s: %s", eid_hex, le.msg);
+            goto out;
+        }
+        if (memcmp(en.ed25519_pk, b->public_key, 32) != 0 ||
+            memcmp(en.x25519_pk, doc.user_data, 32) != 0 ||
+            memcmp(en.attestation_hash, dh, 32) != 0) {
+            rc = vfail(&v, e, "ledger",
+                       "the registered enclave's keys or attestation "
+                       "document differ from the bundle's");
+            goto out;
+        }
         vnote(&v, "ledger", "ok",
               refunded ? "the ledger's accepted result (buyer refunded: k "
-                         "not reached)"
-                       : "the ledger's accepted result (payment released)");
+                         "not reached), from the bundle's registered enclave"
+                       : "the ledger's accepted result (payment released), from the bundle's "
+                         "registered enclave");
     } else {
         vnote(&v, "ledger", "skipped", "no --ledger");
     }
@@ -1424,7 +1433,7 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
         vnote(&v, "result_hash", "skipped", "no --store");
     }
 
-    if (o->store && o->ledger && b->has_enclave_id) {
+    if (o->store && o->ledger) { /* the enclave's keys were checked against the ledger above */
         uint8_t c[32];
         size_t nb = 0;
         if (recompute_commitment(o->ledger, o->store, &st, doc.user_data, c, &nb, &le) != CX_OK) {
@@ -1440,13 +1449,6 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
         }
         snprintf(detail, sizeof detail, "recomputed over %zu blob(s): equal", nb);
         vnote(&v, "dataset_commitment", "ok", detail);
-    } else if (o->store && o->ledger) {
-        /* asked for but impossible (enclave_id is optional in RULES.md §5): a check that
-         * could not run must not read as a pass */
-        vnote(&v, "dataset_commitment", "not checked", "the bundle names no enclave");
-        rc = cx_error_set(e, CX_ERR_VERIFY, "dataset_commitment: not checked: the bundle names "
-                                            "no enclave");
-        goto out;
     } else {
         vnote(&v, "dataset_commitment", "skipped", "needs --ledger and --store");
     }
