@@ -33,7 +33,16 @@ static cx_err slurp(int fd, uint8_t **out, size_t *len, cx_error *e)
     for (;;) {
         if (n == cap) {
             if (cap >= SEAL_PIPE_MAX) {
+                /* full: exactly the limit is fine, one byte more is not */
+                uint8_t probe;
+                size_t more = 0;
+                cx_err prc = cx_read_full(fd, &probe, 1, &more, e);
+                cx_memwipe(&probe, sizeof probe);
+                if (prc == CX_OK && more == 0)
+                    break;
                 cx_secmem_free(buf);
+                if (prc != CX_OK)
+                    return prc;
                 return cx_error_set(e, CX_ERR_LIMIT,
                                     "standard input is over %zu MiB; seal a file instead (its "
                                     "size is known, so it streams)",

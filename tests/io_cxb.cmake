@@ -10,3 +10,6 @@ cx_add_test(test_io_cxb_large SOURCES test_io_cxb_large.c LIBS cx_io
             LABELS "integration;slow" TIMEOUT 900)
 cx_add_script_test(test_io_cli_seal COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_io_cli_seal.sh
                    LABELS integration)
+cx_add_script_test(test_io_cli_seal_pipe_limit
+                   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_io_cli_seal_pipe_limit.sh
+                   LABELS "integration;slow" TIMEOUT 300)
