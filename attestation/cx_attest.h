@@ -495,7 +495,13 @@ cx_err cx_statement_verify_ed25519(const uint8_t pk[CX_STATEMENT_ED25519_PK_LEN]
 
 /* The result bundle: a JSON file (format in chain/RULES.md §5) that lets anyone re-verify a
  * result offline. Strict parsing: exact key set, exact lengths, statement must decode. */
-enum { CX_BUNDLE_MAX_BYTES = 4 << 20, CX_BUNDLE_REPORT_MAX = 1 << 20 };
+/* The statement may list 100000 contributors (RULES.md §4: 40 bytes each, 4 MB), so its hex
+ * form alone can reach 8 MiB; the reports are base64 of at most 1 MiB each. */
+enum {
+    CX_BUNDLE_STATEMENT_MAX = 5 << 20,
+    CX_BUNDLE_REPORT_MAX = 1 << 20,
+    CX_BUNDLE_MAX_BYTES = 16 << 20
+};
 typedef struct cx_result_bundle {
     uint8_t *statement; /* signing bytes (intent message) */
     size_t statement_len;

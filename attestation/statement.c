@@ -499,7 +499,12 @@ cx_err cx_result_bundle_parse(const char *text, size_t len, cx_result_bundle *b,
     if ((rc = cx_json_get_string(o, "statement", 1, &st, e)) != CX_OK)
         goto out;
     size_t sl = strlen(st);
-    if (sl == 0 || sl % 2 || sl / 2 > CX_BUNDLE_REPORT_MAX) {
+    if (sl / 2 > CX_BUNDLE_STATEMENT_MAX) {
+        rc = cx_error_set(e, CX_ERR_LIMIT, "bundle: \"statement\" is over %d bytes",
+                          CX_BUNDLE_STATEMENT_MAX);
+        goto out;
+    }
+    if (sl == 0 || sl % 2) {
         rc = cx_error_set(e, CX_ERR_FORMAT, "bundle: \"statement\" must be non-empty hex");
         goto out;
     }

@@ -334,10 +334,85 @@ static void test_bundle(void **state)
     free(b.statement);
 }
 
+/* RULES.md §4 allows 100000 contributors in a statement (4 MB of rows): a bundle holding it
+ * is written, read back and decoded; a statement over the bundle's cap is refused as a limit. */
+static void test_bundle_max_contributors(void **state)
+{
+    (void)state;
+    cx_statement s;
+    cx_statement_rows two[2];
+    cx_statement_metric mets[2];
+    vector_statement(&s, two, mets);
+    const size_t n = (size_t)100000 /* RULES.md §4 */;
+    cx_statement_rows *rows = calloc(n, sizeof *rows);
+    assert_non_null(rows);
+    for (size_t i = 0; i < n; i++) {
+        rows[i].contributor[0] = 0x10;
+        rows[i].contributor[28] = (uint8_t)(i >> 24);
+        rows[i].contributor[29] = (uint8_t)(i >> 16);
+        rows[i].contributor[30] = (uint8_t)(i >> 8);
+        rows[i].contributor[31] = (uint8_t)i;
+        rows[i].rows = 1000 + i;
+    }
+    s.rows = rows;
+    s.n_rows = n;
+    cx_result_bundle b;
+    memset(&b, 0, sizeof b);
+    cx_error e;
+    if (cx_statement_encode(&s, 5, &b.statement, &b.statement_len, &e) != CX_OK)
+        fail_msg("encode: %s", e.msg);
+    assert_true(b.statement_len > 4000000);
+    assert_true(b.statement_len <= CX_BUNDLE_STATEMENT_MAX);
+    uint8_t seed[32] = {9};
+    assert_int_equal(
+        cx_statement_sign_ed25519(seed, b.statement, b.statement_len, b.signature, NULL), CX_OK);
+    memset(b.public_key, 0xab, 32);
+    static uint8_t report[1 << 20];
+    b.tee_report = report;
+    b.tee_report_len = sizeof report;
+    b.gpu_evidence = report;
+    b.gpu_evidence_len = sizeof report; /* every field at its largest at once */
+    char dir[] = "/tmp/cx_bundle_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/result.json", dir);
+    if (cx_result_bundle_write(&b, path, &e) != CX_OK)
+        fail_msg("write: %s", e.msg);
+    cx_result_bundle r;
+    if (cx_result_bundle_read(path, &r, &e) != CX_OK)
+        fail_msg("a bundle of %zu contributors is refused: %s", n, e.msg);
+    assert_int_equal(r.statement_len, b.statement_len);
+    cx_statement d;
+    assert_int_equal(cx_statement_decode(r.statement, r.statement_len, &d, NULL, &e), CX_OK);
+    assert_int_equal(d.n_rows, n);
+    assert_int_equal(d.rows[n - 1].rows, 1000 + n - 1);
+    cx_statement_free(&d);
+    cx_result_bundle_free(&r);
+    unlink(path);
+    rmdir(dir);
+
+    /* a statement field over the cap: a limit error naming it */
+    char *t = NULL;
+    uint8_t *big = calloc(1, (size_t)CX_BUNDLE_STATEMENT_MAX + 1);
+    assert_non_null(big);
+    free(b.statement);
+    b.statement = big;
+    b.statement_len = (size_t)CX_BUNDLE_STATEMENT_MAX + 1;
+    b.gpu_evidence = NULL;
+    b.gpu_evidence_len = 0;
+    assert_int_equal(cx_result_bundle_to_json(&b, &t, NULL), CX_OK);
+    assert_int_equal(cx_result_bundle_parse(t, strlen(t), &r, &e), CX_ERR_LIMIT);
+    assert_non_null(strstr(e.msg, "statement"));
+    free(t);
+    free(big);
+    free(rows);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_weather_vector),
+        cmocka_unit_test(test_bundle_max_contributors),
         cmocka_unit_test(test_statement_vector),
         cmocka_unit_test(test_statement_strict),
         cmocka_unit_test(test_bundle),
