@@ -40,10 +40,12 @@ done
 if [ -z "$FROM" ]; then
     FROM=$ROOT/build-gpu-kit
     echo "gpu-kit: building $FROM (Release, CLOAKX_CUDA=ON)" >&2
+    mkdir -p "$FROM" || die "cannot create $FROM"
     cmake -S "$ROOT" -B "$FROM" -DCMAKE_BUILD_TYPE=Release -DCLOAKX_CUDA=ON -DCLOAKX_WERROR=ON \
-        >"$FROM.configure.log" 2>&1 || die "configure failed (log: $FROM.configure.log)"
-    cmake --build "$FROM" -j "$(nproc 2>/dev/null || echo 2)" >"$FROM.build.log" 2>&1 ||
-        die "build failed: $(grep -m 3 error "$FROM.build.log") (log: $FROM.build.log)"
+        >"$FROM/gpu-kit.configure.log" 2>&1 ||
+        die "configure failed (log: $FROM/gpu-kit.configure.log)"
+    cmake --build "$FROM" -j "$(nproc 2>/dev/null || echo 2)" >"$FROM/gpu-kit.build.log" 2>&1 ||
+        die "build failed: $(grep -m 3 error "$FROM/gpu-kit.build.log" || true) (log: $FROM/gpu-kit.build.log)"
 fi
 FROM=$(cd "$FROM" && pwd) || die "no build directory $FROM"
 ldd "$FROM/engine/cloakx" 2>/dev/null | grep -q libcudart ||
