@@ -2,6 +2,7 @@
  * Each command lives in its own cmd_*.c; this file only dispatches. */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,9 +95,29 @@ static void use_passive_omp_wait(char **argv)
     /* exec failed (no /proc): go on with libgomp's default policy */
 }
 
+/* Blobs and data files are read through memory maps; if another process truncates one
+ * meanwhile, touching the vanished pages raises SIGBUS. Unhandled, that is a crash (and a core
+ * file of a process that may hold plaintext): report it and leave with the failure status
+ * instead. Outputs are committed atomically, so none is left half-written. Async-signal-safe
+ * calls only. */
+static void on_sigbus(int sig)
+{
+    static const char msg[] = "cloakx: error: an input file was truncated by another process "
+                              "while it was being read (SIGBUS on its memory map)\n";
+    (void)sig;
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    _exit(CX_EXIT_FAILURE);
+}
+
 int main(int argc, char **argv)
 {
     use_passive_omp_wait(argv);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigbus;
+    if (sigemptyset(&sa.sa_mask) != 0 || sigaction(SIGBUS, &sa, NULL) != 0)
+        fprintf(stderr, "cloakx: warning: cannot handle SIGBUS: a truncated input will crash\n");
     cx_cli cli = {0};
     argc = take_global_flags(&cli, argc, argv);
     if (argc < 2) {

@@ -5,3 +5,5 @@ cx_add_test(test_util_file SOURCES test_util_file.c LIBS cx_util)
 cx_add_test(test_util_json SOURCES test_util_json.c LIBS cx_util)
 cx_add_script_test(test_cli_conventions COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_conventions.sh
                    LABELS unit)
+cx_add_script_test(test_cli_sigbus COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_sigbus.sh
+                   LABELS integration TIMEOUT 60)
