@@ -95,13 +95,13 @@ static cx_err parse_entry(const json_t *o, size_t i, const char *outer_nonce,
         (rc = cx_json_get_string(o, "certificate", 1, &cert_b64, e)) != CX_OK ||
         (rc = cx_json_get_string(o, "driver_version", 0, &drv, e)) != CX_OK ||
         (rc = cx_json_get_string(o, "vbios_version", 0, &vb, e)) != CX_OK)
-        return cx_error_prefix(e, "evidence[%zu]: ", i);
+        return cx_error_wrap(rc, e, "evidence[%zu]: ", i);
     if (!nonce_hex)
         return cx_error_set(e, CX_ERR_FORMAT, "evidence[%zu]: missing \"nonce\"", i);
     uint8_t nonce[CX_GPU_NONCE_LEN];
     size_t got = 0;
-    if (cx_hex_decode(nonce_hex, strlen(nonce_hex), nonce, sizeof nonce, &got, e) != CX_OK)
-        return cx_error_prefix(e, "evidence[%zu]: nonce: ", i);
+    if ((rc = cx_hex_decode(nonce_hex, strlen(nonce_hex), nonce, sizeof nonce, &got, e)) != CX_OK)
+        return cx_error_wrap(rc, e, "evidence[%zu]: nonce: ", i);
     if (got != CX_GPU_NONCE_LEN)
         return cx_error_set(e, CX_ERR_FORMAT, "evidence[%zu]: nonce is %zu bytes, not %d", i, got,
                             CX_GPU_NONCE_LEN);
@@ -140,9 +140,9 @@ cx_err cx_gpu_evidence_parse(const char *text, size_t len, cx_gpu_evidence_list 
         return cx_error_set(e, CX_ERR_ARG, "cx_gpu_evidence_parse: NULL argument");
     memset(out, 0, sizeof *out);
     json_t *j = NULL;
-    if (cx_json_parse(text, len, &j, e) != CX_OK)
-        return cx_error_prefix(e, "evidence: ");
-    cx_err rc = CX_OK;
+    cx_err rc = cx_json_parse(text, len, &j, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "evidence: ");
     const json_t *list = j;
     const char *outer_nonce = NULL, *outer_arch = NULL;
     if (json_is_object(j)) {
@@ -184,9 +184,10 @@ cx_err cx_gpu_evidence_load(const char *path, cx_gpu_evidence_list *out, cx_erro
     uint8_t *buf = NULL;
     size_t len = 0;
     memset(out, 0, sizeof *out);
-    if (cx_file_read_all(path, EVIDENCE_FILE_MAX, &buf, &len, e) != CX_OK)
-        return cx_error_prefix(e, "%s: ", path);
-    cx_err rc = cx_gpu_evidence_parse((const char *)buf, len, out, e);
+    cx_err rc = cx_file_read_all(path, EVIDENCE_FILE_MAX, &buf, &len, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "%s: ", path);
+    rc = cx_gpu_evidence_parse((const char *)buf, len, out, e);
     free(buf);
     if (rc != CX_OK)
         cx_error_prefix(e, "%s: ", path);

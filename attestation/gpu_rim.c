@@ -69,7 +69,7 @@ static cx_err add_resource(xmlNode *n, cx_gpu_reference *ref, cx_error *e)
                            CX_GPU_MEAS_VALUE_MAX, &got, e);
         xmlFree(h);
         if (rc != CX_OK)
-            return cx_error_prefix(e, "rim: index %ld %s: ", index, name);
+            return cx_error_wrap(rc, e, "rim: index %ld %s: ", index, name);
         if ((long)got != size)
             return cx_error_set(e, CX_ERR_FORMAT, "rim: index %ld %s is %zu bytes, size says %ld",
                                 index, name, got, size);
@@ -181,9 +181,10 @@ cx_err cx_gpu_reference_load_rim(const char *path, cx_gpu_rim_kind kind, cx_gpu_
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (cx_file_read_all(path, RIM_MAX_BYTES, &buf, &len, e) != CX_OK)
-        return cx_error_prefix(e, "rim %s: ", path);
-    cx_err rc = cx_gpu_reference_parse_rim((const char *)buf, len, kind, inout, e);
+    cx_err rc = cx_file_read_all(path, RIM_MAX_BYTES, &buf, &len, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "rim %s: ", path);
+    rc = cx_gpu_reference_parse_rim((const char *)buf, len, kind, inout, e);
     free(buf);
     if (rc != CX_OK)
         cx_error_prefix(e, "%s: ", path);

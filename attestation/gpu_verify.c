@@ -72,9 +72,10 @@ static cx_err ref_value(const json_t *v, const char *key, cx_gpu_ref_entry *en, 
                             "reference: measurement \"%s\": more than %d alternatives", key,
                             CX_GPU_REF_ALT_MAX);
     size_t got = 0;
-    if (cx_hex_decode(json_string_value(v), json_string_length(v), en->value[en->n_alt],
-                      CX_GPU_MEAS_VALUE_MAX, &got, e) != CX_OK)
-        return cx_error_prefix(e, "reference: measurement \"%s\": ", key);
+    cx_err rc = cx_hex_decode(json_string_value(v), json_string_length(v), en->value[en->n_alt],
+                              CX_GPU_MEAS_VALUE_MAX, &got, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "reference: measurement \"%s\": ", key);
     if (got == 0)
         return cx_error_set(e, CX_ERR_FORMAT, "reference: measurement \"%s\" is empty", key);
     en->len[en->n_alt++] = (uint16_t)got;
@@ -85,9 +86,9 @@ cx_err cx_gpu_reference_parse(const char *text, size_t len, cx_gpu_reference **o
 {
     *out = NULL;
     json_t *j = NULL;
-    if (cx_json_parse(text, len, &j, e) != CX_OK)
-        return cx_error_prefix(e, "reference: ");
-    cx_err rc = CX_OK;
+    cx_err rc = cx_json_parse(text, len, &j, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "reference: ");
     cx_gpu_reference *ref = calloc(1, sizeof *ref);
     if (!ref) {
         rc = cx_error_set(e, CX_ERR_NOMEM, "reference: out of memory");
@@ -173,9 +174,10 @@ cx_err cx_gpu_reference_load(const char *path, cx_gpu_reference **out, cx_error 
     uint8_t *buf = NULL;
     size_t len = 0;
     *out = NULL;
-    if (cx_file_read_all(path, 1u << 20, &buf, &len, e) != CX_OK)
-        return cx_error_prefix(e, "reference %s: ", path);
-    cx_err rc = cx_gpu_reference_parse((const char *)buf, len, out, e);
+    cx_err rc = cx_file_read_all(path, 1u << 20, &buf, &len, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "reference %s: ", path);
+    rc = cx_gpu_reference_parse((const char *)buf, len, out, e);
     free(buf);
     if (rc != CX_OK)
         cx_error_prefix(e, "%s: ", path);

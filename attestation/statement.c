@@ -441,7 +441,7 @@ static cx_err hex_field(const json_t *o, const char *k, uint8_t *dst, size_t wan
     const char *s = NULL;
     cx_err rc = cx_json_get_string(o, k, 1, &s, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "bundle: ");
+        return cx_error_wrap(rc, e, "bundle: ");
     size_t got = 0;
     if (strlen(s) != 2 * want || (rc = cx_hex_decode(s, strlen(s), dst, want, &got, e)) != CX_OK ||
         got != want)
@@ -455,7 +455,7 @@ static cx_err b64_field(const json_t *o, const char *k, size_t max, uint8_t **ds
     const char *s = NULL;
     cx_err rc = cx_json_get_string(o, k, 1, &s, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "bundle: ");
+        return cx_error_wrap(rc, e, "bundle: ");
     size_t sl = strlen(s);
     /* the decoded length, padding not counted: max bytes exactly may come with padding */
     size_t pad = (sl >= 1 && s[sl - 1] == '=') + (sl >= 2 && s[sl - 2] == '=');
@@ -484,7 +484,7 @@ cx_err cx_result_bundle_parse(const char *text, size_t len, cx_result_bundle *b,
     json_t *o = NULL;
     cx_err rc = cx_json_parse(text, len, &o, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "bundle: ");
+        return cx_error_wrap(rc, e, "bundle: ");
     static const char *const keys[] = {"format",     "statement",  "signature",    "public_key",
                                        "enclave_id", "tee_report", "gpu_evidence", NULL};
     const char *fmt = NULL, *st = NULL, *eid = NULL;

@@ -242,7 +242,7 @@ cx_err cx_chain_statement_decode(const uint8_t *msg, size_t len, cx_chain_statem
     if ((rc = cx_bcs_get_u8(&r, &s->intent, e)) != CX_OK ||
         (rc = cx_bcs_get_u64(&r, &s->timestamp_ms, e)) != CX_OK ||
         (rc = cx_bcs_get_u8(&r, &s->version, e)) != CX_OK)
-        return cx_error_prefix(e, "statement header: ");
+        return cx_error_wrap(rc, e, "statement header: ");
     if (s->intent != CX_CHAIN_STATEMENT_INTENT)
         return cx_error_set(e, CX_ERR_FORMAT, "statement: intent scope %u is not %u", s->intent,
                             CX_CHAIN_STATEMENT_INTENT);
@@ -251,7 +251,7 @@ cx_err cx_chain_statement_decode(const uint8_t *msg, size_t len, cx_chain_statem
                             CX_CHAIN_STATEMENT_VERSION);
     if ((rc = cx_bcs_get_fixed(&r, s->job_id.b, CX_CHAIN_ID_LEN, e)) != CX_OK ||
         (rc = cx_bcs_get_fixed(&r, s->pool_id.b, CX_CHAIN_ID_LEN, e)) != CX_OK)
-        return cx_error_prefix(e, "statement ids: ");
+        return cx_error_wrap(rc, e, "statement ids: ");
     if ((rc = get_vec(&r, "code_measurement", 1, CX_CHAIN_MEASUREMENT_MAX, s->code_measurement,
                       &s->code_measurement_len, e)) != CX_OK ||
         (rc = get_vec(&r, "config_hash", 32, 32, s->config_hash, &s->config_hash_len, e)) !=
@@ -267,7 +267,7 @@ cx_err cx_chain_statement_decode(const uint8_t *msg, size_t len, cx_chain_statem
         return rc;
     uint64_t n;
     if ((rc = cx_bcs_get_uleb(&r, &n, e)) != CX_OK)
-        return cx_error_prefix(e, "statement contributors: ");
+        return cx_error_wrap(rc, e, "statement contributors: ");
     if (n > CX_CHAIN_STATEMENT_MAX_CONTRIBUTORS)
         return cx_error_set(e, CX_ERR_FORMAT, "statement: %llu contributors exceed %d",
                             (unsigned long long)n, CX_CHAIN_STATEMENT_MAX_CONTRIBUTORS);
@@ -284,7 +284,7 @@ cx_err cx_chain_statement_decode(const uint8_t *msg, size_t len, cx_chain_statem
         if ((rc = cx_bcs_get_fixed(&r, s->rows[i].contributor.b, CX_CHAIN_ID_LEN, e)) != CX_OK ||
             (rc = cx_bcs_get_u64(&r, &s->rows[i].rows, e)) != CX_OK) {
             cx_chain_statement_free(s);
-            return cx_error_prefix(e, "statement contributor %zu: ", i);
+            return cx_error_wrap(rc, e, "statement contributor %zu: ", i);
         }
         if (i > 0 &&
             memcmp(s->rows[i - 1].contributor.b, s->rows[i].contributor.b, CX_CHAIN_ID_LEN) >= 0) {
@@ -296,7 +296,7 @@ cx_err cx_chain_statement_decode(const uint8_t *msg, size_t len, cx_chain_statem
     s->n_rows = (size_t)n;
     if ((rc = cx_bcs_get_uleb(&r, &n, e)) != CX_OK) {
         cx_chain_statement_free(s);
-        return cx_error_prefix(e, "statement metrics: ");
+        return cx_error_wrap(rc, e, "statement metrics: ");
     }
     if (n > CX_CHAIN_STATEMENT_MAX_METRICS) {
         cx_chain_statement_free(s);
@@ -311,7 +311,7 @@ cx_err cx_chain_statement_decode(const uint8_t *msg, size_t len, cx_chain_statem
                 CX_OK ||
             (rc = cx_bcs_get_u64(&r, &v, e)) != CX_OK) {
             cx_chain_statement_free(s);
-            return cx_error_prefix(e, "statement metric %zu: ", i);
+            return cx_error_wrap(rc, e, "statement metric %zu: ", i);
         }
         if (nl == 0) {
             cx_chain_statement_free(s);
@@ -328,11 +328,11 @@ cx_err cx_chain_statement_decode(const uint8_t *msg, size_t len, cx_chain_statem
     if ((rc = cx_bcs_get_u64(&r, &s->dp_epsilon_micro, e)) != CX_OK ||
         (rc = cx_bcs_get_u64(&r, &s->dp_delta_1e12, e)) != CX_OK) {
         cx_chain_statement_free(s);
-        return cx_error_prefix(e, "statement dp: ");
+        return cx_error_wrap(rc, e, "statement dp: ");
     }
     if ((rc = cx_bcs_reader_end(&r, e)) != CX_OK) {
         cx_chain_statement_free(s);
-        return cx_error_prefix(e, "statement: ");
+        return cx_error_wrap(rc, e, "statement: ");
     }
     return CX_OK;
 }

@@ -31,7 +31,7 @@ cx_err cx_chain_id_from_hex(const char *s, cx_chain_id *id, cx_error *e)
     size_t got = 0;
     cx_err rc = cx_hex_decode(s + 2, 64, id->b, sizeof id->b, &got, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "id: ");
+        return cx_error_wrap(rc, e, "id: ");
     if (got != CX_CHAIN_ID_LEN)
         return cx_error_set(e, CX_ERR_FORMAT, "id: expected 32 bytes");
     return CX_OK;
@@ -79,7 +79,7 @@ cx_err cx_chain_key_from_seed(const uint8_t seed[32], cx_chain_key **out, cx_err
     k->seed = cx_secmem_alloc(32, 0, e);
     if (!k->seed) {
         free(k);
-        return cx_error_prefix(e, "key: ");
+        return cx_error_wrap(CX_ERR_NOMEM, e, "key: "); /* unlocked secmem fails only so */
     }
     memcpy(k->seed, seed, 32);
     EVP_PKEY *p = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, k->seed, 32);
@@ -103,7 +103,7 @@ cx_err cx_chain_key_generate(cx_chain_key **out, cx_error *e)
 {
     uint8_t *seed = cx_secmem_alloc(32, 0, e);
     if (!seed)
-        return cx_error_prefix(e, "key: ");
+        return cx_error_wrap(CX_ERR_NOMEM, e, "key: "); /* unlocked secmem fails only so */
     if (RAND_priv_bytes(seed, 32) != 1) {
         cx_secmem_free(seed);
         return cx_error_openssl(e, CX_ERR_CRYPTO, "key: RAND_priv_bytes failed");

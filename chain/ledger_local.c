@@ -395,7 +395,7 @@ static cx_err tx_sign_record(local_ledger *L, const cx_chain_key *signer, const 
     if ((rc = cx_chain_key_sign(signer, signing, sizeof signing, sig, e)) != CX_OK ||
         (rc = cx_chain_ed25519_verify(cx_chain_key_public(signer), signing, sizeof signing, sig,
                                       e)) != CX_OK)
-        return cx_error_prefix(e, "ledger: transaction signature: ");
+        return cx_error_wrap(rc, e, "ledger: transaction signature: ");
     return db_write(L->db, "record transaction", "INSERT INTO txs VALUES(?,?,?,?,?)",
                     PARAMS(P_BLOB(tx->digest, 32), P_ID(&tx->sender), P_TEXT(kind), P_U64(tx->now),
                            P_BLOB(sig, sizeof sig)),
@@ -888,16 +888,16 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
     if (tx->now > job->deadline_ms)
         return cx_error_set(e, CX_ERR_STATE, "result: the job's deadline has passed");
     if ((rc = local_enclave_get(l, enclave_id, &en, e)) != CX_OK)
-        return cx_error_prefix(e, "result: ");
+        return cx_error_wrap(rc, e, "result: ");
     if ((rc = local_pool_get(l, &job->pool_id, &pool, e)) != CX_OK)
         return rc;
     if (!pool_accepts(&pool, en.measurement, en.measurement_len))
         return cx_error_set(e, CX_ERR_VERIFY,
                             "result: enclave measurement is not accepted by the pool");
     if ((rc = cx_chain_ed25519_verify(en.ed25519_pk, msg, msg_len, sig, e)) != CX_OK)
-        return cx_error_prefix(e, "result: not signed by the registered enclave key: ");
+        return cx_error_wrap(rc, e, "result: not signed by the registered enclave key: ");
     if ((rc = cx_chain_statement_decode(msg, msg_len, &s, e)) != CX_OK)
-        return cx_error_prefix(e, "result: ");
+        return cx_error_wrap(rc, e, "result: ");
     if (!cx_chain_id_equal(&s.job_id, &job->id) || !cx_chain_id_equal(&s.pool_id, &job->pool_id))
         rc = cx_error_set(e, CX_ERR_VERIFY, "result: the statement is for another job or pool");
     else if (s.code_measurement_len != en.measurement_len ||

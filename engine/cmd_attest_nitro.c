@@ -44,7 +44,7 @@ static cx_err read_doc(const char *path, size_t max, uint8_t **doc, size_t *len,
         free(raw);
         if (rc != CX_OK) {
             free(bin);
-            return cx_error_prefix(e, "%s: ", path);
+            return cx_error_wrap(rc, e, "%s: ", path);
         }
         *doc = bin;
         *len = bl;

@@ -48,9 +48,9 @@ static cx_err enclave_doc_read(cx_store *s, const cx_ledger_enclave *en, size_t 
     *len = 0;
     cx_err rc = cx_job_enclave_doc_id(en, id, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "the enclave's attestation document: ");
+        return cx_error_wrap(rc, e, "the enclave's attestation document: ");
     if ((rc = cx_job_store_read_all(s, id, max, doc, len, e)) != CX_OK)
-        return cx_error_prefix(e, "the enclave's attestation document (blob %s): ", id);
+        return cx_error_wrap(rc, e, "the enclave's attestation document (blob %s): ", id);
     uint8_t h[32];
     SHA256(*doc, *len, h);
     if (memcmp(h, en->attestation_hash, 32) != 0) {
@@ -186,8 +186,8 @@ cx_err cx_job_enclave_state_load(const char *state_dir, cx_chain_id *id, cx_erro
     json_t *j = NULL;
     rc = cx_json_load_file(path, &j, e);
     if (rc != CX_OK)
-        return cx_error_prefix(
-            e, "no registered enclave in %s (run `cloakx enclave register`): ", state_dir);
+        return cx_error_wrap(
+            rc, e, "no registered enclave in %s (run `cloakx enclave register`): ", state_dir);
     const char *s = NULL;
     rc = cx_json_get_string(j, "enclave_id", 1, &s, e);
     if (rc == CX_OK)
@@ -236,7 +236,7 @@ cx_err cx_job_request_parse(const uint8_t *buf, size_t len, cx_spec *spec, uint8
     json_t *j = NULL;
     cx_err rc = cx_json_parse((const char *)buf, len, &j, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "job request: ");
+        return cx_error_wrap(rc, e, "job request: ");
     static const char *const keys[] = {"format", "spec", "buyer_x25519", NULL};
     const char *fmt = NULL, *b64 = NULL;
     rc = cx_json_check_keys(j, keys, "job request", e);

@@ -139,7 +139,7 @@ cx_err cx_job_identity_load(const char *keydir, cx_chain_key **out, cx_error *e)
     cx_ed25519_key *k = NULL;
     rc = cx_ed25519_key_load(path, &k, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "identity %s: ", keydir);
+        return cx_error_wrap(rc, e, "identity %s: ", keydir);
     rc = cx_chain_key_from_seed(cx_ed25519_key_seed(k), out, e);
     cx_ed25519_key_free(k);
     return rc;
@@ -261,7 +261,7 @@ cx_err cx_job_devroot_load(const char *devca_dir, char **pem, size_t *len, cx_er
     if (rc == CX_OK)
         rc = cx_file_read_all(path, 1 << 20, &b, len, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "the simulated TEE's development root: ");
+        return cx_error_wrap(rc, e, "the simulated TEE's development root: ");
     *pem = (char *)b;
     return CX_OK;
 }

@@ -229,7 +229,7 @@ cx_err cx_cxb_header_read(cx_reader *r, uint8_t buf[CX_CXB_MAX_HEADER_LEN], cx_c
         size_t got = 0;
         cx_err rc = cx_reader_read_full(r, buf + have, need - have, &got, e);
         if (rc != CX_OK)
-            return cx_error_prefix(e, "reading header: ");
+            return cx_error_wrap(rc, e, "reading header: ");
         have += got;
         if (have < need) /* a stream cut short is an integrity failure, like a cut chunk */
             return cx_error_set(e, CX_ERR_AUTH,

@@ -342,7 +342,7 @@ static cx_err fill(cx_reader *src, uint8_t *buf, size_t want, size_t *got, cx_er
         size_t n = 0;
         cx_err rc = src->read(src->ctx, buf + *got, want - *got, &n, e);
         if (rc != CX_OK)
-            return cx_error_prefix(e, "walrus put: reading input: ");
+            return cx_error_wrap(rc, e, "walrus put: reading input: ");
         if (n == 0)
             break;
         *got += n;
@@ -891,7 +891,7 @@ static cx_err begin_parts(wal_reader *rd, cx_error *e)
     cx_err rc = cx_walrus_manifest_parse(rd->root.buf + rd->root.rpos,
                                          rd->root.wpos - rd->root.rpos, &rd->man, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "blob %s: ", rd->id);
+        return cx_error_wrap(rc, e, "blob %s: ", rd->id);
     rd->have_man = 1;
     rd->nslots = rd->opt.parallel < 64 ? rd->opt.parallel : 64;
     if (rd->nslots > rd->man.nparts)

@@ -146,7 +146,7 @@ cx_err cx_walrus_manifest_parse(const uint8_t *buf, size_t len, cx_walrus_manife
     json_t *j = NULL;
     cx_err rc = cx_json_parse((const char *)buf + ml, len - ml, &j, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "manifest: ");
+        return cx_error_wrap(rc, e, "manifest: ");
     static const char *const top_keys[] = {"size", "part_size", "parts", NULL};
     static const char *const part_keys[] = {"blob_id", "size", "sha256", NULL};
     int64_t size = 0, psz = 0;

@@ -450,7 +450,7 @@ static cx_err load_tensor(const cx_safetensors *st, const char *name, const uint
     cx_safetensors_tensor t;
     cx_err rc = cx_safetensors_find(st, name, &t, e);
     if (rc != CX_OK)
-        return cx_error_prefix(e, "model file: ");
+        return cx_error_wrap(rc, e, "model file: ");
     uint64_t n = 1;
     int ok = t.ndim == ndim && t.dtype == CX_SAFETENSORS_F32;
     for (size_t i = 0; ok && i < ndim; i++) {

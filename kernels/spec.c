@@ -80,13 +80,15 @@ static cx_err get_enum(const json_t *obj, const char *key, const char *path, con
 
 #define TRY(x)                                                                                 \
     do {                                                                                       \
-        if ((x) != CX_OK)                                                                      \
-            return e ? e->code : CX_ERR_FORMAT;                                                \
+        cx_err try_rc_ = (x);                                                                  \
+        if (try_rc_ != CX_OK)                                                                  \
+            return try_rc_;                                                                    \
     } while (0)
 #define TRYP(x, where)                                                                         \
     do {                                                                                       \
-        if ((x) != CX_OK)                                                                      \
-            return cx_error_prefix(e, "spec%s%s: ", (where)[0] ? " " : "", where);                                      \
+        cx_err try_rc_ = (x);                                                                  \
+        if (try_rc_ != CX_OK)                                                                  \
+            return cx_error_wrap(try_rc_, e, "spec%s%s: ", (where)[0] ? " " : "", where);      \
     } while (0)
 
 static cx_err get_num(const json_t *o, const char *key, const char *where, double lo, double hi,

@@ -145,6 +145,10 @@ static void test_reader_strict(void **state)
     cx_chain_statement s;
     assert_int_equal(cx_chain_statement_decode(buf, sizeof buf, &s, &e), CX_ERR_FORMAT);
     assert_int_equal(cx_chain_statement_decode(buf, 0, &s, &e), CX_ERR_FORMAT);
+    /* and says why by its code alone when the caller passes no cx_error (it returned
+     * CX_ERR_INTERNAL from cx_error_prefix's NULL case) */
+    assert_int_equal(cx_chain_statement_decode(buf, sizeof buf, &s, NULL), CX_ERR_FORMAT);
+    assert_int_equal(cx_chain_statement_decode(buf, 0, &s, NULL), CX_ERR_FORMAT);
 }
 
 static void test_addresses(void **state)

@@ -1,5 +1,5 @@
 /* test_util_encode.c — hex, base64 and base64url: RFC 4648 vectors, round trips,
- * strictness (bad digits, odd length, bad padding) and undersized buffers. */
+ * strictness (bad digits, odd length, bad padding) and undersized buffers; error prefixes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,6 +83,25 @@ static void test_base64_errors(void **state)
     assert_int_equal(cx_base64_decode("Zm9vYmFy", 8, b, sizeof b, &n, &e), CX_ERR_LIMIT);
 }
 
+/* cx_error_wrap keeps the failure's code with or without a cx_error; cx_error_prefix keeps
+ * e's code and message tail, truncating at the message size. */
+static void test_error_context(void **state)
+{
+    (void)state;
+    assert_int_equal(cx_error_wrap(CX_ERR_AUTH, NULL, "blob %s: ", "x"), CX_ERR_AUTH);
+    cx_error e;
+    cx_error_set(&e, CX_ERR_FORMAT, "bad digit");
+    assert_int_equal(cx_error_wrap(CX_ERR_FORMAT, &e, "blob %s: ", "x"), CX_ERR_FORMAT);
+    assert_string_equal(e.msg, "blob x: bad digit");
+    assert_int_equal(cx_error_prefix(&e, "job: "), CX_ERR_FORMAT);
+    assert_string_equal(e.msg, "job: blob x: bad digit");
+    char longp[CX_ERROR_MSG_MAX + 10];
+    memset(longp, 'p', sizeof longp - 1);
+    longp[sizeof longp - 1] = '\0';
+    assert_int_equal(cx_error_prefix(&e, "%s", longp), CX_ERR_FORMAT);
+    assert_int_equal(strlen(e.msg), CX_ERROR_MSG_MAX - 1);
+}
+
 static void test_dup(void **state)
 {
     (void)state;
@@ -101,7 +120,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex_roundtrip),  cmocka_unit_test(test_hex_errors),
         cmocka_unit_test(test_base64_rfc4648), cmocka_unit_test(test_base64_errors),
-        cmocka_unit_test(test_dup),
+        cmocka_unit_test(test_dup),            cmocka_unit_test(test_error_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,8 +51,13 @@ const char *cx_err_name(cx_err code); /* "auth", "format", ... (stable) */
 /* Set code and message; returns code so callers can `return cx_error_set(...)`. */
 cx_err cx_error_set(cx_error *e, cx_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Prefix the existing message with context ("blob X: "), keeping the code. */
+/* Prefix the existing message with context ("blob X: "), keeping the code; returns the code
+ * (CX_ERR_INTERNAL when e is NULL: to return a failure, use cx_error_wrap). */
 cx_err cx_error_prefix(cx_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix e's message (when e is given) and return rc, the failure the caller holds:
+ * `return cx_error_wrap(rc, e, "blob %s: ", id);` keeps the code even without a cx_error. */
+cx_err cx_error_wrap(cx_err rc, cx_error *e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Set from errno (appends strerror). */
 cx_err cx_error_errno(cx_error *e, cx_err code, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

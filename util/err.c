@@ -52,15 +52,10 @@ cx_err cx_error_set(cx_error *e, cx_err code, const char *fmt, ...)
     return code;
 }
 
-cx_err cx_error_prefix(cx_error *e, const char *fmt, ...)
+static void error_vprefix(cx_error *e, const char *fmt, va_list ap)
 {
-    if (!e)
-        return CX_ERR_INTERNAL;
     char prefix[CX_ERROR_MSG_MAX], old[CX_ERROR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
     memcpy(old, e->msg, sizeof old);
     size_t n = strlen(prefix);
     if (n >= sizeof e->msg)
@@ -71,7 +66,28 @@ cx_err cx_error_prefix(cx_error *e, const char *fmt, ...)
         rest = sizeof e->msg - 1 - n;
     memcpy(e->msg + n, old, rest);
     e->msg[n + rest] = '\0';
+}
+
+cx_err cx_error_prefix(cx_error *e, const char *fmt, ...)
+{
+    if (!e)
+        return CX_ERR_INTERNAL;
+    va_list ap;
+    va_start(ap, fmt);
+    error_vprefix(e, fmt, ap);
+    va_end(ap);
     return e->code;
+}
+
+cx_err cx_error_wrap(cx_err rc, cx_error *e, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        error_vprefix(e, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
 }
 
 cx_err cx_error_errno(cx_error *e, cx_err code, int errnum, const char *fmt, ...)
