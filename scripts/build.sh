@@ -7,5 +7,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCLOAKX_WERROR=ON "$@" >"$dir.configure.log" 2>&1 \
     || { cat "$dir.configure.log" >&2; exit 1; }
-cmake --build "$dir" -j"$jobs" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^(Consolidate|Scanning|Linking)' || true
-test "${PIPESTATUS[0]}" -eq 0
+# the progress lines are filtered out; the build's own status decides (with pipefail, a
+# `|| true` after the pipeline would swallow a failed build)
+set +e
+cmake --build "$dir" -j"$jobs" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^(Consolidate|Scanning|Linking)'
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] || { echo "build.sh: the build in $dir failed (see above)" >&2; exit 1; }

@@ -52,7 +52,8 @@ cx_err cx_error_set(cx_error *e, cx_err code, const char *fmt, ...)
     return code;
 }
 
-static void error_vprefix(cx_error *e, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void error_vprefix(cx_error *e, const char *fmt,
+                                                                va_list ap)
 {
     char prefix[CX_ERROR_MSG_MAX], old[CX_ERROR_MSG_MAX];
     vsnprintf(prefix, sizeof prefix, fmt, ap);
