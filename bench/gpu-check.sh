@@ -3,12 +3,14 @@
 # elsewhere), run the gpu tests and the GPU benchmarks (cloakx vs cuBLAS vs PyTorch), print a
 # short table last. Fails fast without a GPU.
 #
-# usage: bench/gpu-check.sh [--kit FILE.tar.xz|DIR]
+# usage: bench/gpu-check.sh [--kit FILE.tar.xz|DIR] [--memcheck]
 #   (env: CX_GPU_CHECK_BUILD=dir, CX_GPU_CHECK_JOBS=n, CX_GPU_CHECK_ROWS=n,
 #    CX_GPU_CHECK_WIDE_ROWS=n)
 #   --kit  use the binaries of bench/gpu-kit.sh instead of building: for a GPU machine that
 #          lacks the build dependencies or the network to fetch them (it needs a driver, glibc
 #          and cuBLAS, nothing else)
+#   --memcheck  also run the parity test under compute-sanitizer's memcheck (out-of-bounds and
+#          misaligned accesses in the kernels; several times slower)
 # Exit: 0 everything ran and the tests passed; 1 otherwise, saying why on stderr — within
 #       seconds and before building anything when there is no usable GPU or CUDA toolkit.
 set -uo pipefail
@@ -20,6 +22,7 @@ ROWS=${CX_GPU_CHECK_ROWS:-200000}
 WIDE_ROWS=${CX_GPU_CHECK_WIDE_ROWS:-65536}
 LOGS=$BUILD/gpu-check
 KIT=""
+MEMCHECK=0
 
 die() { printf 'gpu-check: FAILED: %s\n' "$*" >&2; exit 1; }
 nogpu() { printf 'gpu-check: FAILED (nothing built or run): %s\n' "$*" >&2; exit 1; }
@@ -32,7 +35,8 @@ while [ $# -gt 0 ]; do
         KIT=$2
         shift 2
         ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --memcheck) MEMCHECK=1; shift ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -153,6 +157,31 @@ tests_summary=$(grep -E 'tests passed' "$LOGS/gpu-tests.log" | tail -n 1)
 # on a GPU machine a skipped parity test means the CUDA runtime did not see the GPU: a failure
 skipped=$(grep -cE 'test_kernels_cuda_parity .*(\*\*\*Skipped|Not Run)' "$LOGS/gpu-tests.log" || true)
 
+memcheck_note=""
+memcheck_rc=0
+if [ "$MEMCHECK" = 1 ]; then
+    step "compute-sanitizer --tool memcheck: the parity test"
+    CS=$(command -v compute-sanitizer || true)
+    [ -n "$CS" ] || CS=${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer
+    if [ -z "$KIT" ]; then
+        parity=$BUILD/tests/test_kernels_cuda_parity
+    else
+        parity=$KITDIR/tests/test_kernels_cuda_parity
+    fi
+    if [ ! -x "$CS" ]; then
+        memcheck_note="not run: no compute-sanitizer (PATH, CUDA_HOME/bin)"
+        memcheck_rc=1
+    else
+        mkdir -p "$LOGS/work/memcheck"
+        (cd "$LOGS/work/memcheck" && timeout 900 "$CS" --tool memcheck --error-exitcode 9 \
+            "$parity") >"$LOGS/memcheck.log" 2>&1
+        mrc=$?
+        memcheck_note="$(grep -m 1 -E 'ERROR SUMMARY' "$LOGS/memcheck.log" || echo "exit $mrc")"
+        [ "$mrc" -eq 0 ] || memcheck_rc=1
+        tail -n 5 "$LOGS/memcheck.log" >&2
+    fi
+fi
+
 # ---- 4. benchmarks ----------------------------------------------------------------------------
 bench() { # name, then cloakx arguments; JSON to $LOGS/name.json
     local name=$1
@@ -236,10 +265,13 @@ if w:
     print("4096-wide tf32 end to end: %.0f%% of cuBLAS TF32 at its shapes (target >= 70%%)"
           % (100.0 * w["fraction_of_gemm_rate"]))
 EOF
+[ -z "$memcheck_note" ] || printf 'memcheck (parity test): %s (log: %s)\n' "$memcheck_note" \
+    "$LOGS/memcheck.log"
 printf 'gpu tests: %s%s (log: %s)\n' "${tests_summary:-no summary}" \
     "$([ "${skipped:-0}" != 0 ] && echo ", $skipped skipped")" "$LOGS/gpu-tests.log"
 
 [ "$tests_rc" -eq 0 ] || die "gpu tests failed (see $LOGS/gpu-tests.log)"
 [ "${skipped:-0}" = 0 ] || die "gpu tests were skipped on a GPU machine (the CUDA runtime sees no GPU)"
 [ "$bench_rc" -eq 0 ] || die "a benchmark failed (logs in $LOGS)"
+[ "$memcheck_rc" -eq 0 ] || die "memcheck of the parity test: $memcheck_note"
 exit 0

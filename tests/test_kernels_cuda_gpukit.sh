@@ -78,10 +78,17 @@ else
 [ "$1" = conf-compute ] && { echo "CC status: OFF"; exit 0; }
 echo "0, NVIDIA H100 80GB HBM3, 81559 MiB, 580.159.04, 00000000:1B:00.0"
 EOF
-    chmod +x "$tmp/fake/nvidia-smi"
+    # and a compute-sanitizer that runs the test it is given and reports no error
+    cat >"$tmp/fake/compute-sanitizer" <<'EOF'
+#!/bin/sh
+for a; do last=$a; done
+"$last" >/dev/null 2>&1
+echo "========= ERROR SUMMARY: 0 errors"
+EOF
+    chmod +x "$tmp/fake/nvidia-smi" "$tmp/fake/compute-sanitizer"
     PATH="$tmp/fake:$PATH" CX_GPU_CHECK_BUILD="$tmp/gc" CX_GPU_CHECK_ROWS=5000 \
         CX_GPU_CHECK_WIDE_ROWS=9000 bash "$ROOT/bench/gpu-check.sh" --kit "$tmp/kit.tar.xz" \
-        >"$tmp/gc.out" 2>"$tmp/gc.err"
+        --memcheck >"$tmp/gc.out" 2>"$tmp/gc.err"
     rc=$?
     if [ "$rc" -ne 1 ]; then
         fail "gpu-check --kit: exit $rc, want 1"
@@ -93,6 +100,8 @@ EOF
         fail "gpu-check --kit did not run the kit's tests:"; cat "$tmp/gc/gpu-check/gpu-tests.log"
     elif ! grep -q 'tests failed out of 3' "$tmp/gc/gpu-check/gpu-tests.log"; then
         fail "gpu-check --kit: no CTest-style summary line"
+    elif ! grep -q '^memcheck (parity test): ========= ERROR SUMMARY: 0 errors' "$tmp/gc.out"; then
+        fail "gpu-check --kit --memcheck: no memcheck line:"; cat "$tmp/gc.out"
     elif ! grep -q 'no CUDA device' "$tmp/gc.err"; then
         fail "gpu-check --kit: the benchmarks' failure does not name the cause"
     else
