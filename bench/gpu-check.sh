@@ -206,18 +206,19 @@ step "PyTorch peer (bench/torch_mlp.py --device cuda)"
 torch_note=""
 # the first python3 with a CUDA build of PyTorch (on PATH first: a GPU image's own)
 PY=""
+torch_cuda=0
 for p in "$(command -v python3 || true)" /usr/bin/python3; do
     [ -n "$p" ] && [ -x "$p" ] || continue
     [ -n "$PY" ] || PY=$p
     if "$p" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
             >/dev/null 2>&1; then
         PY=$p
+        torch_cuda=1
         break
     fi
 done
 [ -n "$PY" ] || die "no python3 on this machine (the summary table needs it)"
-if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
-        >/dev/null 2>&1; then
+if [ "$torch_cuda" = 0 ]; then
     torch_note="no CUDA build of PyTorch on this machine ($("$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1 | tail -n 1))"
     rm -f "$LOGS/torch.json"
 elif [ ! -f "$LOGS/ref.x.f32" ]; then

@@ -26,5 +26,15 @@ expect_rc() {
     [ "$rc" -eq "$want" ] || { cat "$work/err" >&2; fail "'$*' exited $rc, expected $want"; }
 }
 keys() { for r in "$@"; do "$CLOAKX" keygen --out "$work/keys/$r" >/dev/null; done; }
+# The operator's worker, one pass: its JSON lines in $work/w.json, its log in $work/w.err.
+worker_once() {
+    "$CLOAKX" --json worker --key "$work/keys/operator" --state "$work/op" --once >"$work/w.json" \
+        2>"$work/w.err" || { cat "$work/w.err"; fail "worker"; }
+}
+# That pass paid exactly one job.
+expect_one_paid() {
+    jq -se 'map(select(.status == "paid")) | length == 1' "$work/w.json" >/dev/null \
+        || fail "job not paid: $(cat "$work/w.json")"
+}
 addr() { "$CLOAKX" --json balance --key "$work/keys/$1" | jget .address; }
 balance() { "$CLOAKX" --json balance --key "$work/keys/$1" | jget .balance; }

@@ -58,9 +58,8 @@ job=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" --spec "$work
 "$CLOAKX" --json job status "$job" | jq -e '.state == "open"' >/dev/null || fail "job not open"
 
 # the worker runs it
-"$CLOAKX" --json worker --key "$work/keys/operator" --state "$work/op" --once >"$work/w.json" \
-    2>"$work/w.err" || { cat "$work/w.err"; fail "worker"; }
-jq -se 'map(select(.status == "paid")) | length == 1' "$work/w.json" >/dev/null || fail "job not paid: $(cat "$work/w.json")"
+worker_once
+expect_one_paid
 jq -e '.report.accepted.contributors == 2' "$work/w.json" >/dev/null || fail "accepted count"
 # no --device: auto; the report names the backend that ran and why it was chosen
 jq -e '.report.backend as $b | ($b == "cpu" or $b == "cuda") and

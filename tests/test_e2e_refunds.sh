@@ -27,8 +27,7 @@ before=$(balance buyer)
 job=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" --spec "$work/data/spec.json" \
       --pay 5000)
 [ "$(balance buyer)" -eq $((before - 5000)) ] || fail "escrow"
-"$CLOAKX" --json worker --key "$work/keys/operator" --state "$work/op" --once >"$work/w.json" \
-    2>"$work/w.err" || { cat "$work/w.err"; fail "worker"; }
+worker_once
 jq -se --arg j "$job" 'map(select(.job == $j and .status == "refunded")) | length == 1' \
     "$work/w.json" >/dev/null || fail "not refunded: $(cat "$work/w.json")"
 jq -r '.report.rejected[].reason' "$work/w.json" | grep -q "another recipient" \

@@ -46,10 +46,8 @@ done
 
 job=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" --spec "$work/data/spec.json" \
       --pay 1000)
-"$CLOAKX" --json worker --key "$work/keys/operator" --state "$work/op" --once >"$work/w.json" \
-    2>"$work/w.err" || { cat "$work/w.err"; fail "worker"; }
-jq -se 'map(select(.status == "paid")) | length == 1' "$work/w.json" >/dev/null \
-    || fail "job not paid: $(cat "$work/w.json")"
+worker_once
+expect_one_paid
 jq -e '.report.accepted.contributors == 2 and .report.accepted.blobs == 2' "$work/w.json" \
     >/dev/null || fail "accepted: $(jq -c .report.accepted "$work/w.json")"
 jq -r '.report.rejected[].reason' "$work/w.json" | grep -q "not training data" \

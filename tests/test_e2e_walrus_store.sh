@@ -42,10 +42,8 @@ done
 "$CLOAKX" balance --key "$work/keys/buyer" --faucet 10000 >/dev/null
 job=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" --spec "$work/data/spec.json" \
       --pay 1000)
-"$CLOAKX" --json worker --key "$work/keys/operator" --state "$work/op" --once >"$work/w.json" \
-    2>"$work/w.err" || { cat "$work/w.err"; fail "worker"; }
-jq -se 'map(select(.status == "paid")) | length == 1' "$work/w.json" >/dev/null \
-    || fail "job not paid: $(cat "$work/w.json")"
+worker_once
+expect_one_paid
 
 # the bundle's report is the document fetched from Walrus by the ledger's blob id; it verifies
 "$CLOAKX" --json job status "$job" --bundle "$work/b.json" >"$work/st.json"
