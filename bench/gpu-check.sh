@@ -51,7 +51,7 @@ command -v nvidia-smi >/dev/null 2>&1 ||
     nogpu "no GPU: nvidia-smi is not installed (no NVIDIA driver on this machine)"
 if ! gpus=$(timeout 60 nvidia-smi --query-gpu=index,name,memory.total,driver_version,pci.bus_id \
         --format=csv,noheader 2>&1); then
-    nogpu "no usable GPU: nvidia-smi failed: $(printf '%s' "$gpus" | head -n 3)"
+    nogpu "no usable GPU: nvidia-smi failed: $(printf '%s' "$gpus" | sed -n 1,3p)"
 fi
 [ -n "$gpus" ] || nogpu "no usable GPU: nvidia-smi lists none"
 NVCC=${CUDACXX:-$(command -v nvcc || true)}
@@ -95,14 +95,14 @@ else
     want_glibc=$(sed -n 's/^glibc: //p' "$KITDIR/MANIFEST")
     have_glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
     if [ -n "$want_glibc" ] && [ -n "$have_glibc" ] &&
-        [ "$(printf '%s\n%s\n' "$want_glibc" "$have_glibc" | sort -V | head -n 1)" != "$want_glibc" ]; then
+        [ "$(printf '%s\n%s\n' "$want_glibc" "$have_glibc" | sort -V | sed -n 1p)" != "$want_glibc" ]; then
         die "the kit needs glibc >= $want_glibc; this machine has $have_glibc"
     fi
     libpath=$KITDIR/lib
     for so in $(sed -n 's/^needs: //p' "$KITDIR/MANIFEST"); do
         found=$(ldconfig -p 2>/dev/null | awk -v so="$so" '$1 == so {print $NF; exit}')
         [ -n "$found" ] || found=$(find "${CUDA_HOME:-/usr/local/cuda}/" /usr/local /usr/lib /opt \
-            -name "$so" \( -type f -o -type l \) 2>/dev/null | head -n 1)
+            -name "$so" \( -type f -o -type l \) 2>/dev/null | sed -n 1p)
         [ -n "$found" ] || die "this machine has no $so (the kit takes cuBLAS from the machine)"
         printf 'cuBLAS: %s\n' "$found" >&2
         libpath=$libpath:$(dirname "$found")
@@ -173,8 +173,11 @@ if [ "$MEMCHECK" = 1 ]; then
         memcheck_rc=1
     else
         mkdir -p "$LOGS/work/memcheck"
-        (cd "$LOGS/work/memcheck" && timeout 900 "$CS" --tool memcheck --error-exitcode 9 \
-            "$parity") >"$LOGS/memcheck.log" 2>&1
+        # The parity test provokes CUDA API errors on purpose (an impossible allocation, a
+        # capture voided by a host sync) and checks that they are reported: only memory errors
+        # count here, or every run would fail on the test's own expected errors.
+        (cd "$LOGS/work/memcheck" && timeout 900 "$CS" --tool memcheck --report-api-errors no \
+            --error-exitcode 9 "$parity") >"$LOGS/memcheck.log" 2>&1
         mrc=$?
         memcheck_note="$(grep -m 1 -E 'ERROR SUMMARY' "$LOGS/memcheck.log" || echo "exit $mrc")"
         [ "$mrc" -eq 0 ] || memcheck_rc=1

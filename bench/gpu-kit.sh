@@ -48,7 +48,7 @@ if [ -z "$FROM" ]; then
         die "build failed: $(grep -m 3 error "$FROM/gpu-kit.build.log" || true) (log: $FROM/gpu-kit.build.log)"
 fi
 FROM=$(cd "$FROM" && pwd) || die "no build directory $FROM"
-ldd "$FROM/engine/cloakx" 2>/dev/null | grep -q libcudart ||
+ldd "$FROM/engine/cloakx" 2>/dev/null | grep >/dev/null libcudart ||
     die "$FROM is not a CUDA build (its cloakx does not link the CUDA runtime)"
 
 # The tests that take the GPU path when a GPU is there: label gpu (parity) or cuda (device
@@ -109,7 +109,7 @@ glibc=$(for f in "$kit"/bin/* "$kit"/tests/* "$kit"/lib/*; do objdump -T "$f" 2>
     grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)
 
 commit=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | head -c 1)
+dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | sed -n 1p)
 nvcc=$(grep -h -m 1 'CMAKE_CUDA_COMPILER_VERSION' "$FROM"/CMakeFiles/*/CMakeCUDACompiler.cmake |
     grep -o '"[^"]*"' | tr -d '"' || true)
 code=$(grep -h -o 'arch=compute_[0-9a-z]*,code=\[[a-z_0-9]*\]' \

@@ -116,7 +116,7 @@ expect 2 "" -- attest collect-gpu --out "$tmp/x.json"
 expect 1 "" -- attest verify-gpu "$tmp/does-not-exist.json"
 
 # collection without a driver: a clear error, nothing written
-if ! ldconfig -p 2>/dev/null | grep -q libnvidia-ml.so.1; then
+if ! ldconfig -p 2>/dev/null | grep >/dev/null libnvidia-ml.so.1; then
     expect 1 "" -- attest collect-gpu --nonce $NONCE --out "$tmp/ev.json"
     grep -q "libnvidia-ml.so.1 not found: no NVIDIA driver" "$tmp/err.txt" ||
         { echo "FAIL: no-driver message" >&2; cat "$tmp/err.txt" >&2; fails=$((fails + 1)); }

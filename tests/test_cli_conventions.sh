@@ -8,8 +8,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$cx" help | grep -q 'usage: cloakx' || fail "help"
-"$cx" version --help | grep -q 'usage: cloakx version' || fail "version --help"
+"$cx" help | grep >/dev/null 'usage: cloakx' || fail "help"
+"$cx" version --help | grep >/dev/null 'usage: cloakx version' || fail "version --help"
 
 out=$("$cx" version --json)
 python3 - "$out" <<'PY' || fail "version --json"

@@ -9,7 +9,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 
-"$cx" privacy --help | grep -q 'usage: cloakx privacy' || fail "--help"
+"$cx" privacy --help | grep >/dev/null 'usage: cloakx privacy' || fail "--help"
 
 # Opacus test_rdp_accountant: σ=1.5, q=0.04, 90 epochs = 2250 steps, δ=1e-5 → ε=7.32911117143.
 out=$("$cx" privacy --noise 1.5 --sample-rate 0.04 --steps 2250 --delta 1e-5 --json)
@@ -23,7 +23,7 @@ PY
 # --epochs E is floor(E / q) steps, as Opacus.
 out2=$("$cx" privacy --noise 1.5 --sample-rate 0.04 --epochs 90 --delta 1e-5 --json)
 [ "$out" = "$out2" ] || fail "--epochs 90 differs from --steps 2250"
-"$cx" privacy --noise 1.5 --sample-rate 0.04 --steps 2250 --delta 1e-5 | grep -q 'epsilon 7.32911 at order 3.9' \
+"$cx" privacy --noise 1.5 --sample-rate 0.04 --steps 2250 --delta 1e-5 | grep >/dev/null 'epsilon 7.32911 at order 3.9' \
     || fail "text output"
 
 # Opacus test_get_noise_multiplier_rdp_epochs / _steps: σ = 1.416 / 1.3562 for ε = 8.

@@ -17,7 +17,7 @@ x,y,"c,name",z
 CSV
 printf '{"x": 6, "y": 11, "c,name": "green", "z": 5}\n{"x": 7, "y": 13.5, "c,name": "red", "z": null}\n' >"$work/b.jsonl"
 
-"$cx" stats --help | grep -q 'usage: cloakx stats' || fail "help"
+"$cx" stats --help | grep >/dev/null 'usage: cloakx stats' || fail "help"
 out=$("$cx" stats --data "$work/a.csv" --categorical 'c,name' --json)
 py=python3
 /usr/bin/python3 -c 'import numpy' 2>/dev/null && py=/usr/bin/python3
@@ -88,7 +88,7 @@ out=$("$cx" stats --data "$work/m.f32" --json)
 $py -c 'import json,sys; v=json.loads(sys.argv[1]); c={k["name"]:k for k in v["columns"]}; assert v["rows"]==4 and c["y"]["mean"]==5.5 and c["z"]["count"]==3 and c["z"]["max"]==40, v' "$out" || fail "f32 stats"
 
 # text output and usage errors
-"$cx" stats --data "$work/a.csv" --categorical 'c,name' | grep -q 'correlation' || fail "text output"
+"$cx" stats --data "$work/a.csv" --categorical 'c,name' | grep >/dev/null 'correlation' || fail "text output"
 set +e
 "$cx" stats >/dev/null 2>&1; rc1=$?
 "$cx" stats --data "$work/a.csv" --bogus 1 >/dev/null 2>&1; rc2=$?

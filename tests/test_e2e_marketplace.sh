@@ -66,10 +66,10 @@ jq -e '.report.backend as $b | ($b == "cpu" or $b == "cuda") and
        (.report.device | startswith($b)) and
        ($b == "cuda" or (.report.device | test("auto: ")))' "$work/w.json" >/dev/null ||
     fail "device report: $(jq -c '.report | {backend, device}' "$work/w.json")"
-jq -r '.report.rejected[].reason' "$work/w.json" | grep -q "tampered" || fail "tampered blob"
+jq -r '.report.rejected[].reason' "$work/w.json" | grep >/dev/null "tampered" || fail "tampered blob"
 [ "$(jq -r '.report.rejected[].reason' "$work/w.json" | grep -c "left out: blob")" -eq 1 ] \
     || fail "s3's good blob not left out: $(jq -c .report.rejected "$work/w.json")"
-jq -r '.report.rejected[].reason' "$work/w.json" | grep -q "somebody else's blob" \
+jq -r '.report.rejected[].reason' "$work/w.json" | grep >/dev/null "somebody else's blob" \
     || fail "thief not rejected"
 
 # payouts add up to the payment exactly, and balances match

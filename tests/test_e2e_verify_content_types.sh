@@ -50,9 +50,9 @@ worker_once
 expect_one_paid
 jq -e '.report.accepted.contributors == 2 and .report.accepted.blobs == 2' "$work/w.json" \
     >/dev/null || fail "accepted: $(jq -c .report.accepted "$work/w.json")"
-jq -r '.report.rejected[].reason' "$work/w.json" | grep -q "not training data" \
+jq -r '.report.rejected[].reason' "$work/w.json" | grep >/dev/null "not training data" \
     || fail "raw blob not rejected: $(jq -c .report.rejected "$work/w.json")"
-jq -r '.report.rejected[].reason' "$work/w.json" | grep -q "differs from the job's" \
+jq -r '.report.rejected[].reason' "$work/w.json" | grep >/dev/null "differs from the job's" \
     || fail "JSONL blob not rejected: $(jq -c .report.rejected "$work/w.json")"
 
 "$CLOAKX" job status "$job" --store "$CLOAKX_STORE" --bundle "$work/b.json" >/dev/null

@@ -62,7 +62,7 @@ printf '\x5a' | dd of="$d/bad.cxb" bs=1 seek="$off" conv=notrunc status=none
 set +e; "$cx" unseal --key "$d/k/x25519.key" "$d/bad.cxb" "$d/bad.out" 2>"$d/err"; rc=$?; set -e
 [ "$rc" -eq 3 ] || fail "tampered chunk exit $rc"
 [ ! -e "$d/bad.out" ] || fail "partial plaintext left under OUT"
-ls "$d" | grep -q 'bad.out' && fail "temporary file left behind"
+ls "$d" | grep >/dev/null 'bad.out' && fail "temporary file left behind"
 grep -q "blob $d/bad.cxb: chunk 2" "$d/err" || fail "message: $(cat "$d/err")"
 # truncated
 head -c -10 "$d/blob.cxb" > "$d/trunc.cxb"

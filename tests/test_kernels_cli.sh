@@ -97,6 +97,6 @@ set +e
 "$cx" train --spec spec.json --out x.safetensors 2>/dev/null; rc=$?
 set -e
 [ "$rc" -eq 2 ] || fail "missing --data exit $rc"
-"$cx" train --help | grep -q 'usage: cloakx train' || fail "train --help"
-"$cx" predict --help | grep -q 'usage: cloakx predict' || fail "predict --help"
+"$cx" train --help | grep >/dev/null 'usage: cloakx train' || fail "train --help"
+"$cx" predict --help | grep >/dev/null 'usage: cloakx predict' || fail "predict --help"
 echo "ok"

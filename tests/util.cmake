@@ -7,3 +7,5 @@ cx_add_script_test(test_cli_conventions COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test
                    LABELS unit)
 cx_add_script_test(test_cli_sigbus COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_sigbus.sh
                    LABELS integration TIMEOUT 60)
+cx_add_script_test(test_scripts_pipefail COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_scripts_pipefail.sh
+                   LABELS unit)
