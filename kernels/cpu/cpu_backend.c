@@ -1,6 +1,7 @@
 /* cpu_backend.c — the reference CPU backend (llm.c style): OpenBLAS cblas_sgemm for the
  * GEMMs and plain OpenMP loops, one pass per fused op, fixed reduction orders (deterministic). */
 #include "cx_kernels.h"
+#include "kernels_math.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -8,6 +9,11 @@
 
 #include <cblas.h>
 #include <omp.h>
+
+_Static_assert(CXM_ACT_NONE == (int)CX_ACT_NONE && CXM_ACT_RELU == (int)CX_ACT_RELU &&
+                   CXM_ACT_GELU == (int)CX_ACT_GELU && CXM_ACT_TANH == (int)CX_ACT_TANH &&
+                   CXM_ACT_SIGMOID == (int)CX_ACT_SIGMOID,
+               "kernels_math.h activation codes must equal cx_act");
 
 typedef struct cpu_ctx {
     int threads;
@@ -99,47 +105,6 @@ static void cpu_sgemm(cx_backend *be, int ta, int tb, int m, int n, int k, float
     }
 }
 
-#define GELU_S 0.7978845608028654f /* sqrt(2/pi) */
-#define GELU_C 0.044715f
-
-static inline float act_f(cx_act act, float z)
-{
-    switch (act) {
-    case CX_ACT_RELU:
-        return z > 0.0f ? z : 0.0f;
-    case CX_ACT_GELU:
-        return 0.5f * z * (1.0f + tanhf(GELU_S * (z + GELU_C * z * z * z)));
-    case CX_ACT_TANH:
-        return tanhf(z);
-    case CX_ACT_SIGMOID:
-        return z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
-    case CX_ACT_NONE:
-    default:
-        return z;
-    }
-}
-
-static inline float act_df(cx_act act, float z, float y)
-{
-    switch (act) {
-    case CX_ACT_RELU:
-        return z > 0.0f ? 1.0f : 0.0f;
-    case CX_ACT_GELU: {
-        float u = GELU_S * (z + GELU_C * z * z * z);
-        float t = tanhf(u);
-        return 0.5f * (1.0f + t) + 0.5f * z * (1.0f - t * t) * GELU_S *
-                                        (1.0f + 3.0f * GELU_C * z * z);
-    }
-    case CX_ACT_TANH:
-        return 1.0f - y * y;
-    case CX_ACT_SIGMOID:
-        return y * (1.0f - y);
-    case CX_ACT_NONE:
-    default:
-        return 1.0f;
-    }
-}
-
 /* "no loop-carried dependences" for GCC's vectoriser; clang vectorises these loops with
  * run-time alias checks and warns when a sanitizer build cannot honour a loop hint */
 #if defined(__clang__)
@@ -148,8 +113,9 @@ static inline float act_df(cx_act act, float z, float y)
 #define CX_IVDEP _Pragma("GCC ivdep")
 #endif
 
-/* Per-row kernels, one per activation, so each inner loop vectorises (no switch per
- * element; ivdep: z/out and dout/dz may be the same buffer, element for element). */
+/* Per-row kernels, one per activation (a constant code folds kernels_math.h's switch away),
+ * so each inner loop vectorises; ivdep: z/out and dout/dz may be the same buffer, element for
+ * element. */
 static inline void fwd_row(cx_act act, float *z, const float *b, float *o, int n)
 {
     if (b) {
@@ -161,19 +127,19 @@ static inline void fwd_row(cx_act act, float *z, const float *b, float *o, int n
     case CX_ACT_RELU:
         CX_IVDEP
         for (int j = 0; j < n; j++)
-            o[j] = z[j] > 0.0f ? z[j] : 0.0f;
+            o[j] = cxm_act(CXM_ACT_RELU, z[j]);
         break;
     case CX_ACT_GELU:
         for (int j = 0; j < n; j++)
-            o[j] = act_f(CX_ACT_GELU, z[j]);
+            o[j] = cxm_act(CXM_ACT_GELU, z[j]);
         break;
     case CX_ACT_TANH:
         for (int j = 0; j < n; j++)
-            o[j] = tanhf(z[j]);
+            o[j] = cxm_act(CXM_ACT_TANH, z[j]);
         break;
     case CX_ACT_SIGMOID:
         for (int j = 0; j < n; j++)
-            o[j] = act_f(CX_ACT_SIGMOID, z[j]);
+            o[j] = cxm_act(CXM_ACT_SIGMOID, z[j]);
         break;
     case CX_ACT_NONE:
     default:
@@ -189,24 +155,22 @@ static inline void bwd_row(cx_act act, const float *z, const float *y, const flo
     switch (act) {
     case CX_ACT_RELU:
         CX_IVDEP
-        for (int j = 0; j < n; j++) {
-            const float dj = d[j], zj = z[j]; /* both loaded: no control flow to vectorise */
-            g[j] = zj > 0.0f ? dj : 0.0f;
-        }
+        for (int j = 0; j < n; j++)
+            g[j] = cxm_act_backward(CXM_ACT_RELU, z[j], y[j], d[j]);
         break;
     case CX_ACT_GELU:
         for (int j = 0; j < n; j++)
-            g[j] = d[j] * act_df(CX_ACT_GELU, z[j], y[j]);
+            g[j] = cxm_act_backward(CXM_ACT_GELU, z[j], y[j], d[j]);
         break;
     case CX_ACT_TANH:
         CX_IVDEP
         for (int j = 0; j < n; j++)
-            g[j] = d[j] * (1.0f - y[j] * y[j]);
+            g[j] = cxm_act_backward(CXM_ACT_TANH, z[j], y[j], d[j]);
         break;
     case CX_ACT_SIGMOID:
         CX_IVDEP
         for (int j = 0; j < n; j++)
-            g[j] = d[j] * (y[j] * (1.0f - y[j]));
+            g[j] = cxm_act_backward(CXM_ACT_SIGMOID, z[j], y[j], d[j]);
         break;
     case CX_ACT_NONE:
     default:
@@ -250,17 +214,15 @@ static void cpu_softmax_xent(cx_backend *be, int rows, int classes, const float 
             sum += p[j];
         }
         float inv = 1.0f / sum;
-        int y = (int)labels[r];
-        if (y < 0 || y >= classes)
-            y = 0; /* labels are validated before upload; keep memory safe regardless */
+        int y = cxm_class_index(labels[r], classes);
         for (int j = 0; j < classes; j++)
             p[j] *= inv;
         if (loss_rows)
-            loss_rows[r] = logf(sum) + mx - l[y];
+            loss_rows[r] = cxm_xent_loss(sum, mx, l[y]);
         if (dlogits) {
             float *d = dlogits + (size_t)r * classes;
             for (int j = 0; j < classes; j++)
-                d[j] = grad_scale * (p[j] - (j == y ? 1.0f : 0.0f));
+                d[j] = cxm_xent_grad(p[j], j == y, grad_scale);
         }
     }
 }
@@ -272,11 +234,11 @@ static void cpu_logistic_loss(cx_backend *be, int rows, const float *logits,
 #pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         float z = logits[r], y = labels[r];
-        float p = act_f(CX_ACT_SIGMOID, z);
+        float p = cxm_act(CXM_ACT_SIGMOID, z);
         if (probs)
             probs[r] = p;
         if (loss_rows)
-            loss_rows[r] = fmaxf(z, 0.0f) - z * y + log1pf(expf(-fabsf(z)));
+            loss_rows[r] = cxm_logistic_loss(z, y);
         if (dlogits)
             dlogits[r] = grad_scale * (p - y);
     }
@@ -318,7 +280,7 @@ static void cpu_col_sum(cx_backend *be, int rows, int n, const float *x, float a
                 acc[j - j0] += xr[j];
         }
         for (int j = j0; j < j1; j++)
-            out[j] = (beta == 0.0f ? 0.0f : beta * out[j]) + alpha * acc[j - j0];
+            out[j] = cxm_blend(out[j], beta, alpha, acc[j - j0]);
     }
 }
 
@@ -355,10 +317,8 @@ static void cpu_clip_factor(cx_backend *be, int rows, const float *norm_sq, floa
                             float *factor)
 {
     (void)be;
-    for (int r = 0; r < rows; r++) {
-        float f = max_norm / (sqrtf(norm_sq[r]) + 1e-6f);
-        factor[r] = f < 1.0f ? f : 1.0f;
-    }
+    for (int r = 0; r < rows; r++)
+        factor[r] = cxm_clip_factor(norm_sq[r], max_norm);
 }
 
 static void cpu_row_scale(cx_backend *be, int rows, int n, float *x, const float *s)
@@ -383,51 +343,31 @@ static void cpu_adam_update(cx_backend *be, size_t n, float *p, const float *g, 
                             float *v, float lr, float b1, float b2, float eps, float wd,
                             int decoupled, int t)
 {
-    float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
-    float l2 = decoupled ? 0.0f : wd, dec = decoupled ? lr * wd : 0.0f;
+    const cxm_adam h = cxm_adam_make(lr, b1, b2, eps, wd, decoupled,
+                                     cxm_adam_bias_correction(b1, t),
+                                     cxm_adam_bias_correction(b2, t));
 #pragma omp parallel for schedule(static) num_threads(NT(be)) if (n >= CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + l2 * p[i];
-        float mi = b1 * m[i] + (1.0f - b1) * gi;
-        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        float mh = mi / bc1, vh = vi / bc2;
-        p[i] = p[i] - dec * p[i] - lr * mh / (sqrtf(vh) + eps);
-    }
+    for (size_t i = 0; i < n; i++)
+        cxm_adam_step(i, p, g, m, v, h);
 }
 
 static void cpu_sgd_update(cx_backend *be, size_t n, float *p, const float *g, float *buf,
                            float lr, float mu, float wd)
 {
 #pragma omp parallel for schedule(static) num_threads(NT(be)) if (n >= CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + wd * p[i];
-        if (mu != 0.0f) {
-            buf[i] = mu * buf[i] + gi;
-            gi = buf[i];
-        }
-        p[i] -= lr * gi;
-    }
+    for (size_t i = 0; i < n; i++)
+        cxm_sgd_step(i, p, g, buf, lr, mu, wd);
 }
 
-/* Same arithmetic as cpu_adam_update with lr and the bias corrections read from memory. */
+/* The same updates with lr and the bias corrections read from memory. */
 static void cpu_adam_update_dev(cx_backend *be, size_t n, float *p, const float *g, float *m,
                                 float *v, const float *hyper, float b1, float b2, float eps,
                                 float wd, int decoupled)
 {
-    const float lr = hyper[0], bc1 = hyper[1], bc2 = hyper[2];
-    float l2 = decoupled ? 0.0f : wd, dec = decoupled ? lr * wd : 0.0f;
+    const cxm_adam h = cxm_adam_make(hyper[0], b1, b2, eps, wd, decoupled, hyper[1], hyper[2]);
 #pragma omp parallel for schedule(static) num_threads(NT(be)) if (n >= CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + l2 * p[i];
-        float mi = b1 * m[i] + (1.0f - b1) * gi;
-        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        float mh = mi / bc1, vh = vi / bc2;
-        p[i] = p[i] - dec * p[i] - lr * mh / (sqrtf(vh) + eps);
-    }
+    for (size_t i = 0; i < n; i++)
+        cxm_adam_step(i, p, g, m, v, h);
 }
 
 static void cpu_sgd_update_dev(cx_backend *be, size_t n, float *p, const float *g, float *buf,
@@ -462,7 +402,7 @@ static void cpu_standardize(cx_backend *be, int rows, int n, float *x, const flo
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t)r * n;
         for (int j = 0; j < n; j++)
-            xr[j] = (xr[j] - mean[j]) * inv_std[j];
+            xr[j] = cxm_standardize(xr[j], mean[j], inv_std[j]);
     }
 }
 
@@ -477,14 +417,8 @@ static void cpu_gather_rows(cx_backend *be, int rows, int n, const int32_t *idx,
 static void cpu_argmax(cx_backend *be, int rows, int classes, const float *x, int32_t *out)
 {
     (void)be;
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * classes;
-        int best = 0;
-        for (int j = 1; j < classes; j++)
-            if (xr[j] > xr[best])
-                best = j;
-        out[r] = best;
-    }
+    for (int r = 0; r < rows; r++)
+        out[r] = cxm_argmax(x + (size_t)r * classes, classes);
 }
 
 static cx_err cpu_sync(cx_backend *be, cx_error *e)
@@ -501,6 +435,39 @@ static void cpu_destroy(cx_backend *be)
     free(be->ctx);
     free(be);
 }
+
+/* The ops of every cpu backend; cx_backend_cpu_create copies them and adds its state. */
+static const cx_backend cpu_ops = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_upload,
+    .download = cpu_download,
+    .copy = cpu_copy,
+    .sgemm = cpu_sgemm,
+    .bias_act_forward = cpu_bias_act_forward,
+    .act_backward = cpu_act_backward,
+    .softmax_xent = cpu_softmax_xent,
+    .logistic_loss = cpu_logistic_loss,
+    .mse_loss = cpu_mse_loss,
+    .col_sum = cpu_col_sum,
+    .row_norm_sq = cpu_row_norm_sq,
+    .mul_acc = cpu_mul_acc,
+    .clip_factor = cpu_clip_factor,
+    .row_scale = cpu_row_scale,
+    .scale = cpu_scale,
+    .adam_update = cpu_adam_update,
+    .sgd_update = cpu_sgd_update,
+    .noise_add = cpu_noise_add,
+    .standardize = cpu_standardize,
+    .gather_rows = cpu_gather_rows,
+    .adam_update_dev = cpu_adam_update_dev,
+    .sgd_update_dev = cpu_sgd_update_dev,
+    .sum_acc = cpu_sum_acc,
+    .argmax = cpu_argmax,
+    .sync = cpu_sync,
+    .destroy = cpu_destroy,
+};
 
 cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **out,
                              cx_error *e)
@@ -521,37 +488,9 @@ cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **o
     /* OpenBLAS keeps its thread count process-wide: single-threaded, because the GEMMs
      * are split across our OpenMP threads (see cpu_sgemm). */
     openblas_set_num_threads(1);
-    be->name = "cpu";
+    *be = cpu_ops;
     be->precision = precision;
     be->ctx = c;
-    be->alloc = cpu_alloc;
-    be->free = cpu_free;
-    be->upload = cpu_upload;
-    be->download = cpu_download;
-    be->copy = cpu_copy;
-    be->sgemm = cpu_sgemm;
-    be->bias_act_forward = cpu_bias_act_forward;
-    be->act_backward = cpu_act_backward;
-    be->softmax_xent = cpu_softmax_xent;
-    be->logistic_loss = cpu_logistic_loss;
-    be->mse_loss = cpu_mse_loss;
-    be->col_sum = cpu_col_sum;
-    be->row_norm_sq = cpu_row_norm_sq;
-    be->mul_acc = cpu_mul_acc;
-    be->clip_factor = cpu_clip_factor;
-    be->row_scale = cpu_row_scale;
-    be->scale = cpu_scale;
-    be->adam_update = cpu_adam_update;
-    be->sgd_update = cpu_sgd_update;
-    be->noise_add = cpu_noise_add;
-    be->standardize = cpu_standardize;
-    be->gather_rows = cpu_gather_rows;
-    be->adam_update_dev = cpu_adam_update_dev;
-    be->sgd_update_dev = cpu_sgd_update_dev;
-    be->sum_acc = cpu_sum_acc;
-    be->argmax = cpu_argmax;
-    be->sync = cpu_sync;
-    be->destroy = cpu_destroy;
     *out = be;
     return CX_OK;
 }

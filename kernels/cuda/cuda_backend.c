@@ -17,10 +17,10 @@
 
 #include "cuda_kernels.h"
 
-_Static_assert(CXK_ACT_NONE == (int)CX_ACT_NONE && CXK_ACT_RELU == (int)CX_ACT_RELU &&
-                   CXK_ACT_GELU == (int)CX_ACT_GELU && CXK_ACT_TANH == (int)CX_ACT_TANH &&
-                   CXK_ACT_SIGMOID == (int)CX_ACT_SIGMOID,
-               "cuda_kernels.h activation codes must equal cx_act");
+_Static_assert(CXM_ACT_NONE == (int)CX_ACT_NONE && CXM_ACT_RELU == (int)CX_ACT_RELU &&
+                   CXM_ACT_GELU == (int)CX_ACT_GELU && CXM_ACT_TANH == (int)CX_ACT_TANH &&
+                   CXM_ACT_SIGMOID == (int)CX_ACT_SIGMOID,
+               "kernels_math.h activation codes must equal cx_act");
 
 /* cuBLAS workspace set once at creation (NVIDIA's recommendation for Hopper is 32 MiB), so
  * that no GEMM allocates: the step stays free of allocations and capturable in a graph. */
@@ -307,12 +307,11 @@ static void cuda_adam_update(cx_backend *be, size_t n, float *p, const float *g,
                              float lr, float b1, float b2, float eps, float wd, int decoupled,
                              int t)
 {
-    /* bias corrections on the host with the cpu backend's formula (same rounding) */
-    float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
-    float l2 = decoupled ? 0.0f : wd, dec = decoupled ? lr * wd : 0.0f;
-    rec_cuda(CTX(be),
-             cxk_adam_update(CTX(be)->stream, n, p, g, m, v, lr, b1, b2, eps, l2, dec, bc1, bc2),
-             "adam_update kernel");
+    /* bias corrections on the host, as the cpu backend computes them (same rounding) */
+    const cxm_adam h = cxm_adam_make(lr, b1, b2, eps, wd, decoupled,
+                                     cxm_adam_bias_correction(b1, t),
+                                     cxm_adam_bias_correction(b2, t));
+    rec_cuda(CTX(be), cxk_adam_update(CTX(be)->stream, n, p, g, m, v, h), "adam_update kernel");
 }
 
 static void cuda_sgd_update(cx_backend *be, size_t n, float *p, const float *g, float *buf,
@@ -650,6 +649,39 @@ cx_err cx_cuda_device_query(int device, cx_cuda_device_info *out, cx_error *e)
     return CX_OK;
 }
 
+/* The ops of every cuda backend; cx_backend_cuda_create copies them and adds its state. */
+static const cx_backend cuda_ops = {
+    .name = "cuda",
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .copy = cuda_copy,
+    .sgemm = cuda_sgemm,
+    .bias_act_forward = cuda_bias_act_forward,
+    .act_backward = cuda_act_backward,
+    .softmax_xent = cuda_softmax_xent,
+    .logistic_loss = cuda_logistic_loss,
+    .mse_loss = cuda_mse_loss,
+    .col_sum = cuda_col_sum,
+    .row_norm_sq = cuda_row_norm_sq,
+    .mul_acc = cuda_mul_acc,
+    .clip_factor = cuda_clip_factor,
+    .row_scale = cuda_row_scale,
+    .scale = cuda_scale,
+    .adam_update = cuda_adam_update,
+    .sgd_update = cuda_sgd_update,
+    .noise_add = cuda_noise_add,
+    .standardize = cuda_standardize,
+    .gather_rows = cuda_gather_rows,
+    .adam_update_dev = cuda_adam_update_dev,
+    .sgd_update_dev = cuda_sgd_update_dev,
+    .sum_acc = cuda_sum_acc,
+    .argmax = cuda_argmax,
+    .sync = cuda_sync,
+    .destroy = cuda_destroy,
+};
+
 cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **out, cx_error *e)
 {
     cx_cuda_device_info info;
@@ -672,8 +704,9 @@ cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **o
         free(c);
         return cx_error_set(e, CX_ERR_NOMEM, "cuda backend: allocating its context");
     }
+    *be = cuda_ops; /* destroy included: the failure paths below free through it */
+    be->precision = precision;
     be->ctx = c;
-    be->destroy = cuda_destroy;
     c->device = device;
     c->compute = precision == CX_PRECISION_TF32   ? CUBLAS_COMPUTE_32F_FAST_TF32
                  : precision == CX_PRECISION_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF
@@ -711,35 +744,6 @@ cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **o
         cuda_destroy(be);
         return rc;
     }
-    be->name = "cuda";
-    be->precision = precision;
-    be->alloc = cuda_alloc;
-    be->free = cuda_free;
-    be->upload = cuda_upload;
-    be->download = cuda_download;
-    be->copy = cuda_copy;
-    be->sgemm = cuda_sgemm;
-    be->bias_act_forward = cuda_bias_act_forward;
-    be->act_backward = cuda_act_backward;
-    be->softmax_xent = cuda_softmax_xent;
-    be->logistic_loss = cuda_logistic_loss;
-    be->mse_loss = cuda_mse_loss;
-    be->col_sum = cuda_col_sum;
-    be->row_norm_sq = cuda_row_norm_sq;
-    be->mul_acc = cuda_mul_acc;
-    be->clip_factor = cuda_clip_factor;
-    be->row_scale = cuda_row_scale;
-    be->scale = cuda_scale;
-    be->adam_update = cuda_adam_update;
-    be->sgd_update = cuda_sgd_update;
-    be->noise_add = cuda_noise_add;
-    be->standardize = cuda_standardize;
-    be->gather_rows = cuda_gather_rows;
-    be->adam_update_dev = cuda_adam_update_dev;
-    be->sgd_update_dev = cuda_sgd_update_dev;
-    be->sum_acc = cuda_sum_acc;
-    be->argmax = cuda_argmax;
-    be->sync = cuda_sync;
     *out = be;
     return CX_OK;
 }

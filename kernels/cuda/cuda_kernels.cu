@@ -1,13 +1,12 @@
 /* cuda_kernels.cu — the non-GEMM ops of the cuda backend as CUDA kernels, each the twin of
- * its loop in kernels/cpu/cpu_backend.c (same formulas, same special cases). */
+ * its loop in kernels/cpu/cpu_backend.c: the per-element math is kernels_math.h, shared with
+ * it; what differs is the parallel structure (grid-stride loops, one warp per row). */
 #include "cuda_kernels.h"
 
 #include <math.h>
 
 #define CXK_THREADS 256
 #define CXK_WARPS (CXK_THREADS / 32)
-#define GELU_S 0.7978845608028654f /* sqrt(2/pi) */
-#define GELU_C 0.044715f
 
 /* Grid for a grid-stride loop over total elements: enough blocks to fill the GPU, capped
  * so that the block count fits the launch limits for any size_t total. */
@@ -21,42 +20,6 @@ static unsigned grid_for(size_t total)
 static unsigned grid_rows(int rows)
 {
     return (unsigned)((rows + CXK_WARPS - 1) / CXK_WARPS);
-}
-
-static __device__ __forceinline__ float act_f(int act, float z)
-{
-    switch (act) {
-    case CXK_ACT_RELU:
-        return z > 0.0f ? z : 0.0f;
-    case CXK_ACT_GELU:
-        return 0.5f * z * (1.0f + tanhf(GELU_S * (z + GELU_C * z * z * z)));
-    case CXK_ACT_TANH:
-        return tanhf(z);
-    case CXK_ACT_SIGMOID:
-        return z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
-    default:
-        return z;
-    }
-}
-
-static __device__ __forceinline__ float act_df(int act, float z, float y)
-{
-    switch (act) {
-    case CXK_ACT_RELU:
-        return z > 0.0f ? 1.0f : 0.0f;
-    case CXK_ACT_GELU: {
-        float u = GELU_S * (z + GELU_C * z * z * z);
-        float t = tanhf(u);
-        return 0.5f * (1.0f + t) +
-               0.5f * z * (1.0f - t * t) * GELU_S * (1.0f + 3.0f * GELU_C * z * z);
-    }
-    case CXK_ACT_TANH:
-        return 1.0f - y * y;
-    case CXK_ACT_SIGMOID:
-        return y * (1.0f - y);
-    default:
-        return 1.0f;
-    }
 }
 
 static __device__ __forceinline__ float warp_sum(float v)
@@ -85,7 +48,7 @@ __global__ void k_bias_act_forward(size_t total, int n, float *z, const float *b
     {
         float v = z[i] + (bias ? bias[i % (size_t)n] : 0.0f);
         z[i] = v;
-        out[i] = act_f(ACT, v);
+        out[i] = cxm_act(ACT, v);
     }
 }
 
@@ -94,26 +57,26 @@ __global__ void k_act_backward(size_t total, const float *z, const float *out, c
                                float *dz)
 {
     GRID_STRIDE(i, total)
-    dz[i] = dout[i] * act_df(ACT, z[i], out[i]);
+    dz[i] = cxm_act_backward(ACT, z[i], out[i], dout[i]);
 }
 
 #define ACT_DISPATCH(act, KERNEL, grid, stream, ...)                                               \
     do {                                                                                           \
         switch (act) {                                                                             \
-        case CXK_ACT_RELU:                                                                         \
-            KERNEL<CXK_ACT_RELU><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
+        case CXM_ACT_RELU:                                                                         \
+            KERNEL<CXM_ACT_RELU><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
             break;                                                                                 \
-        case CXK_ACT_GELU:                                                                         \
-            KERNEL<CXK_ACT_GELU><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
+        case CXM_ACT_GELU:                                                                         \
+            KERNEL<CXM_ACT_GELU><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
             break;                                                                                 \
-        case CXK_ACT_TANH:                                                                         \
-            KERNEL<CXK_ACT_TANH><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
+        case CXM_ACT_TANH:                                                                         \
+            KERNEL<CXM_ACT_TANH><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
             break;                                                                                 \
-        case CXK_ACT_SIGMOID:                                                                      \
-            KERNEL<CXK_ACT_SIGMOID><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                \
+        case CXM_ACT_SIGMOID:                                                                      \
+            KERNEL<CXM_ACT_SIGMOID><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                \
             break;                                                                                 \
         default:                                                                                   \
-            KERNEL<CXK_ACT_NONE><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
+            KERNEL<CXM_ACT_NONE><<<grid, CXK_THREADS, 0, stream>>>(__VA_ARGS__);                   \
             break;                                                                                 \
         }                                                                                          \
     } while (0)
@@ -156,17 +119,15 @@ __global__ void k_softmax_xent(int rows, int classes, const float *logits, const
         sum += expf(l[j] - mx);
     sum = warp_sum(sum);
     float inv = 1.0f / sum;
-    int y = (int)labels[r];
-    if (y < 0 || y >= classes)
-        y = 0; /* as the CPU backend: labels are validated before upload */
+    int y = cxm_class_index(labels[r], classes);
     for (int j = lane; j < classes; j += 32) {
         float pj = expf(l[j] - mx) * inv;
         p[j] = pj;
         if (dlogits)
-            dlogits[(size_t)r * classes + j] = grad_scale * (pj - (j == y ? 1.0f : 0.0f));
+            dlogits[(size_t)r * classes + j] = cxm_xent_grad(pj, j == y, grad_scale);
     }
     if (loss_rows && lane == 0)
-        loss_rows[r] = logf(sum) + mx - l[y];
+        loss_rows[r] = cxm_xent_loss(sum, mx, l[y]);
 }
 
 extern "C" cudaError_t cxk_softmax_xent(cudaStream_t s, int rows, int classes, const float *logits,
@@ -186,11 +147,11 @@ __global__ void k_logistic_loss(int rows, const float *logits, const float *labe
     GRID_STRIDE(i, (size_t)rows)
     {
         float z = logits[i], y = labels[i];
-        float p = act_f(CXK_ACT_SIGMOID, z);
+        float p = cxm_act(CXM_ACT_SIGMOID, z);
         if (probs)
             probs[i] = p;
         if (loss_rows)
-            loss_rows[i] = fmaxf(z, 0.0f) - z * y + log1pf(expf(-fabsf(z)));
+            loss_rows[i] = cxm_logistic_loss(z, y);
         if (dlogits)
             dlogits[i] = grad_scale * (p - y);
     }
@@ -254,7 +215,7 @@ __global__ void k_col_sum(int rows, int n, const float *x, float alpha, float be
         float t = 0.0f;
         for (int y = 0; y < COLS_Y; y++)
             t += part[y][threadIdx.x];
-        out[j] = (beta == 0.0f ? 0.0f : beta * out[j]) + alpha * t;
+        out[j] = cxm_blend(out[j], beta, alpha, t);
     }
 }
 
@@ -308,10 +269,7 @@ extern "C" cudaError_t cxk_mul_acc(cudaStream_t s, int rows, const float *a, con
 __global__ void k_clip_factor(int rows, const float *norm_sq, float max_norm, float *factor)
 {
     GRID_STRIDE(i, (size_t)rows)
-    {
-        float f = max_norm / (sqrtf(norm_sq[i]) + 1e-6f);
-        factor[i] = f < 1.0f ? f : 1.0f;
-    }
+    factor[i] = cxm_clip_factor(norm_sq[i], max_norm);
 }
 
 extern "C" cudaError_t cxk_clip_factor(cudaStream_t s, int rows, const float *norm_sq,
@@ -366,31 +324,18 @@ extern "C" cudaError_t cxk_axpy(cudaStream_t s, size_t n, float *x, const float 
     return cudaGetLastError();
 }
 
-__global__ void k_adam_update(size_t n, float *p, const float *g, float *m, float *v, float lr,
-                              float b1, float b2, float eps, float l2, float dec, float bc1,
-                              float bc2)
+__global__ void k_adam_update(size_t n, float *p, const float *g, float *m, float *v, cxm_adam h)
 {
     GRID_STRIDE(i, n)
-    {
-        float pi = p[i];
-        float gi = g[i] + l2 * pi;
-        float mi = b1 * m[i] + (1.0f - b1) * gi;
-        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        float mh = mi / bc1, vh = vi / bc2;
-        p[i] = pi - dec * pi - lr * mh / (sqrtf(vh) + eps);
-    }
+    cxm_adam_step(i, p, g, m, v, h);
 }
 
 extern "C" cudaError_t cxk_adam_update(cudaStream_t s, size_t n, float *p, const float *g, float *m,
-                                       float *v, float lr, float b1, float b2, float eps, float l2,
-                                       float dec, float bc1, float bc2)
+                                       float *v, cxm_adam h)
 {
     if (n == 0)
         return cudaSuccess;
-    k_adam_update<<<grid_for(n), CXK_THREADS, 0, s>>>(n, p, g, m, v, lr, b1, b2, eps, l2, dec, bc1,
-                                                      bc2);
+    k_adam_update<<<grid_for(n), CXK_THREADS, 0, s>>>(n, p, g, m, v, h);
     return cudaGetLastError();
 }
 
@@ -398,14 +343,7 @@ __global__ void k_sgd_update(size_t n, float *p, const float *g, float *buf, flo
                              float wd)
 {
     GRID_STRIDE(i, n)
-    {
-        float gi = g[i] + wd * p[i];
-        if (mu != 0.0f) {
-            buf[i] = mu * buf[i] + gi;
-            gi = buf[i];
-        }
-        p[i] -= lr * gi;
-    }
+    cxm_sgd_step(i, p, g, buf, lr, mu, wd);
 }
 
 extern "C" cudaError_t cxk_sgd_update(cudaStream_t s, size_t n, float *p, const float *g,
@@ -422,19 +360,9 @@ __global__ void k_adam_update_dev(size_t n, float *p, const float *g, float *m, 
                                   const float *hyper, float b1, float b2, float eps, float wd,
                                   int decoupled)
 {
-    const float lr = hyper[0], bc1 = hyper[1], bc2 = hyper[2];
-    const float l2 = decoupled ? 0.0f : wd, dec = decoupled ? lr * wd : 0.0f;
+    const cxm_adam h = cxm_adam_make(hyper[0], b1, b2, eps, wd, decoupled, hyper[1], hyper[2]);
     GRID_STRIDE(i, n)
-    {
-        float pi = p[i];
-        float gi = g[i] + l2 * pi;
-        float mi = b1 * m[i] + (1.0f - b1) * gi;
-        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        float mh = mi / bc1, vh = vi / bc2;
-        p[i] = pi - dec * pi - lr * mh / (sqrtf(vh) + eps);
-    }
+    cxm_adam_step(i, p, g, m, v, h);
 }
 
 extern "C" cudaError_t cxk_adam_update_dev(cudaStream_t s, size_t n, float *p, const float *g,
@@ -453,14 +381,7 @@ __global__ void k_sgd_update_dev(size_t n, float *p, const float *g, float *buf,
 {
     const float lr = *lrp;
     GRID_STRIDE(i, n)
-    {
-        float gi = g[i] + wd * p[i];
-        if (mu != 0.0f) {
-            buf[i] = mu * buf[i] + gi;
-            gi = buf[i];
-        }
-        p[i] -= lr * gi;
-    }
+    cxm_sgd_step(i, p, g, buf, lr, mu, wd);
 }
 
 extern "C" cudaError_t cxk_sgd_update_dev(cudaStream_t s, size_t n, float *p, const float *g,
@@ -504,7 +425,7 @@ __global__ void k_standardize(size_t total, int n, float *x, const float *mean,
     GRID_STRIDE(i, total)
     {
         size_t j = i % (size_t)n;
-        x[i] = (x[i] - mean[j]) * inv_std[j];
+        x[i] = cxm_standardize(x[i], mean[j], inv_std[j]);
     }
 }
 
@@ -541,14 +462,7 @@ extern "C" cudaError_t cxk_gather_rows(cudaStream_t s, int rows, int n, const in
 __global__ void k_argmax(int rows, int classes, const float *x, int32_t *out)
 {
     GRID_STRIDE(i, (size_t)rows)
-    {
-        const float *xr = x + i * (size_t)classes;
-        int best = 0;
-        for (int j = 1; j < classes; j++)
-            if (xr[j] > xr[best])
-                best = j;
-        out[i] = best;
-    }
+    out[i] = cxm_argmax(x + i * (size_t)classes, classes);
 }
 
 extern "C" cudaError_t cxk_argmax(cudaStream_t s, int rows, int classes, const float *x,

@@ -8,21 +8,14 @@
 
 #include <cuda_runtime_api.h>
 
+#include "../kernels_math.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Activation codes: the numeric values of cx_act (checked by a static assertion in
- * cuda_backend.c), so that the .cu file need not see the project headers. */
-enum {
-    CXK_ACT_NONE = 0,
-    CXK_ACT_RELU = 1,
-    CXK_ACT_GELU = 2,
-    CXK_ACT_TANH = 3,
-    CXK_ACT_SIGMOID = 4
-};
-
-/* Every op below mirrors the cx_backend op of the same name (kernels/cx_kernels.h);
+/* Activations are kernels_math.h's codes (CXM_ACT_*, the values of cx_act).
+ * Every op below mirrors the cx_backend op of the same name (kernels/cx_kernels.h);
  * shapes are in the comments there. Pointers are device pointers. */
 cudaError_t cxk_bias_act_forward(cudaStream_t s, int act, int rows, int n, float *z,
                                  const float *bias, float *out);
@@ -47,11 +40,9 @@ cudaError_t cxk_row_scale(cudaStream_t s, int rows, int n, float *x, const float
 cudaError_t cxk_scale(cudaStream_t s, size_t n, float *x, float alpha);
 /* x (n) += alpha · y (n) */
 cudaError_t cxk_axpy(cudaStream_t s, size_t n, float *x, const float *y, float alpha);
-/* bc1 = 1 − β1^t, bc2 = 1 − β2^t (computed on the host as the CPU backend does);
- * l2: weight decay added to the gradient; dec: lr·wd decoupled decay. */
+/* h from cxm_adam_make, on the host as the CPU backend does (same bias-correction rounding). */
 cudaError_t cxk_adam_update(cudaStream_t s, size_t n, float *p, const float *g, float *m, float *v,
-                            float lr, float b1, float b2, float eps, float l2, float dec, float bc1,
-                            float bc2);
+                            cxm_adam h);
 cudaError_t cxk_sgd_update(cudaStream_t s, size_t n, float *p, const float *g, float *buf, float lr,
                            float mu, float wd);
 /* The same with the per-step values in device memory: hyper (3) = {lr, bc1, bc2}; lr (1). */
