@@ -3,9 +3,10 @@
  * written once so the cpu loops and the cuda kernels cannot drift apart.
  *
  * Plain C that also compiles as CUDA: under nvcc every function is __host__ __device__, so
- * cuda_kernels.cu calls the same code the cpu backend does (nvcc contracts a·b + c into FMAs
- * where GCC in ISO C mode does not; the formulas are the same, the last bit may not be).
- * No project header is included, because nvcc compiles the kernels as C++ without them. */
+ * cuda_kernels.cu calls the same code the cpu backend does. Both sides round alike (GCC in ISO
+ * C mode and nvcc with --fmad=false contract no a·b + c); only the libm functions (expf, tanhf,
+ * logf, ...) may differ in the last bit between glibc and CUDA. No project header is included:
+ * nvcc compiles the kernels as C++ without them. */
 #ifndef CX_KERNELS_MATH_H
 #define CX_KERNELS_MATH_H
 
