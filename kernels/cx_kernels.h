@@ -140,6 +140,16 @@ struct cx_backend {
  * CPU backend fail with CX_ERR_UNSUPPORTED. Free with cx_backend_destroy. */
 cx_err cx_backend_create(const char *name, cx_precision precision, int threads,
                          cx_backend **out, cx_error *e);
+/* The CPU backend's GEMM kernel, chosen per machine at run time: the own AVX-512 packed
+ * kernel where the CPU has AVX-512 F/VL, OpenBLAS elsewhere (and for very narrow outputs).
+ * CLOAKX_CPU_GEMM=openblas forces the fallback (benchmarks compare the two). */
+typedef enum cx_cpu_gemm {
+    CX_CPU_GEMM_OPENBLAS = 0,
+    CX_CPU_GEMM_AVX512 = 1,
+} cx_cpu_gemm;
+cx_cpu_gemm cx_cpu_gemm_select(void);
+const char *cx_cpu_gemm_name(cx_cpu_gemm g);
+
 cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **out,
                              cx_error *e);
 void cx_backend_destroy(cx_backend *be);

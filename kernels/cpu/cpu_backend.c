@@ -1,7 +1,8 @@
-/* cpu_backend.c — the reference CPU backend (llm.c style): OpenBLAS cblas_sgemm for the
- * GEMMs and plain OpenMP loops, one pass per fused op, fixed reduction orders (deterministic). */
+/* cpu_backend.c — the reference CPU backend (llm.c style): GEMMs on the kernel chosen for
+ * this CPU (own AVX-512 kernel or OpenBLAS), plain OpenMP loops, fixed reduction orders. */
 #include "cx_kernels.h"
 #include "kernels_math.h"
+#include "cpu_gemm.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@ _Static_assert(CXM_ACT_NONE == (int)CX_ACT_NONE && CXM_ACT_RELU == (int)CX_ACT_R
 
 typedef struct cpu_ctx {
     int threads;
+    cx_cpu_gemm gemm;
+    float *gemm_ws; /* threads × CX_GEMM_WS_FLOATS: packing buffers of the own kernel */
 } cpu_ctx;
 
 #define NT(be) (((cpu_ctx *)(be)->ctx)->threads)
@@ -71,22 +74,16 @@ static void cpu_copy(cx_backend *be, void *dst, const void *src, size_t bytes)
         memmove(dst, src, bytes);
 }
 
-static void cpu_sgemm(cx_backend *be, int ta, int tb, int m, int n, int k, float alpha,
-                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                      int ldc)
+/* OpenBLAS path: one thread pool only. OpenBLAS runs single-threaded inside our OpenMP
+ * threads, each owning a block of C's rows. Two pools (OpenBLAS' pthreads spinning against
+ * OpenMP's) thrash a small machine; and the split keeps every element's summation order
+ * fixed for a given thread count. */
+static void sgemm_openblas(int nt, int ta, int tb, int m, int n, int k, float alpha,
+                           const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                           int ldc)
 {
-    if (m <= 0 || n <= 0)
-        return;
     const CBLAS_TRANSPOSE ota = ta ? CblasTrans : CblasNoTrans;
     const CBLAS_TRANSPOSE otb = tb ? CblasTrans : CblasNoTrans;
-    int nt = NT(be);
-    /* One thread pool only: OpenBLAS runs single-threaded inside our OpenMP threads, each
-     * owning a block of C's rows. Two pools (OpenBLAS' pthreads spinning against OpenMP's)
-     * thrash a small machine; and the split keeps every element's summation order fixed. */
-    if (nt > 1 && (double)m * n * k < 2.0e5)
-        nt = 1;
-    if (nt > m)
-        nt = m;
     if (nt <= 1) {
         cblas_sgemm(CblasRowMajor, ota, otb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
@@ -103,6 +100,56 @@ static void cpu_sgemm(cx_backend *be, int ta, int tb, int m, int n, int k, float
                         c + (size_t)i0 * ldc, ldc);
         }
     }
+}
+
+/* Own AVX-512 kernel: every element of C is summed by one thread in an order that depends
+ * on k alone, so the split (rows or columns, whichever is longer) never changes a bit. */
+static void sgemm_own(cpu_ctx *cc, int nt, int ta, int tb, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc)
+{
+    if (nt <= 1) {
+        cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, cc->gemm_ws);
+        return;
+    }
+    const int split_rows = m > n;
+    const int unit = split_rows ? CX_GEMM_MR : CX_GEMM_NR, len = split_rows ? m : n;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        int units = (len + unit - 1) / unit, per = (units + nth - 1) / nth;
+        int i0 = t * per * unit, i1 = i0 + per * unit < len ? i0 + per * unit : len;
+        float *ws = cc->gemm_ws + (size_t)t * CX_GEMM_WS_FLOATS;
+        if (i0 < i1) {
+            if (split_rows)
+                cx_gemm_avx512(ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + (size_t)i0 * lda,
+                               lda, b, ldb, beta, c + (size_t)i0 * ldc, ldc, ws);
+            else
+                cx_gemm_avx512(ta, tb, m, i1 - i0, k, alpha, a, lda,
+                               tb ? b + (size_t)i0 * ldb : b + i0, ldb, beta, c + i0, ldc, ws);
+        }
+    }
+}
+
+static void cpu_sgemm(cx_backend *be, int ta, int tb, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    cpu_ctx *cc = be->ctx;
+    int nt = cc->threads;
+    if (nt > 1 && (double)m * n * k < 2.0e5)
+        nt = 1;
+    /* The own kernel's narrow (16-wide) tile loses to OpenBLAS when n is tiny: it packs all
+     * of A for a few columns of output. */
+    if (cc->gemm == CX_CPU_GEMM_AVX512 && n > 16) {
+        sgemm_own(cc, nt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    if (nt > m)
+        nt = m;
+    sgemm_openblas(nt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* "no loop-carried dependences" for GCC's vectoriser; clang vectorises these loops with
@@ -432,7 +479,10 @@ static void cpu_destroy(cx_backend *be)
 {
     if (!be)
         return;
-    free(be->ctx);
+    cpu_ctx *c = be->ctx;
+    if (c)
+        free(c->gemm_ws);
+    free(c);
     free(be);
 }
 
@@ -469,6 +519,22 @@ static const cx_backend cpu_ops = {
     .destroy = cpu_destroy,
 };
 
+cx_cpu_gemm cx_cpu_gemm_select(void)
+{
+    /* CLOAKX_CPU_GEMM=openblas|avx512 overrides the choice (benchmarks compare both) */
+    const char *force = getenv("CLOAKX_CPU_GEMM");
+    int avx512 = cx_gemm_avx512_usable();
+    if (force && strcmp(force, "openblas") == 0)
+        return CX_CPU_GEMM_OPENBLAS;
+    return avx512 ? CX_CPU_GEMM_AVX512 : CX_CPU_GEMM_OPENBLAS;
+}
+
+const char *cx_cpu_gemm_name(cx_cpu_gemm g)
+{
+    return g == CX_CPU_GEMM_AVX512 ? "cloakx avx512 12x32 packed (n <= 16: openblas)"
+                                   : "openblas cblas_sgemm";
+}
+
 cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **out,
                              cx_error *e)
 {
@@ -485,6 +551,17 @@ cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **o
         return cx_error_set(e, CX_ERR_NOMEM, "cpu backend: allocating context");
     }
     c->threads = threads > 0 ? threads : omp_get_num_procs();
+    c->gemm = cx_cpu_gemm_select();
+    if (c->gemm == CX_CPU_GEMM_AVX512) {
+        size_t bytes = (size_t)c->threads * CX_GEMM_WS_FLOATS * sizeof(float);
+        c->gemm_ws = aligned_alloc(64, bytes);
+        if (!c->gemm_ws) {
+            free(be);
+            free(c);
+            return cx_error_set(e, CX_ERR_NOMEM, "cpu backend: allocating %zu bytes of GEMM "
+                                                 "packing buffers", bytes);
+        }
+    }
     /* OpenBLAS keeps its thread count process-wide: single-threaded, because the GEMMs
      * are split across our OpenMP threads (see cpu_sgemm). */
     openblas_set_num_threads(1);

@@ -1,0 +1,217 @@
+/* gemm_avx512.c — packed fp32 GEMM with AVX-512 register-tile micro-kernels (12 × 32 and
+ * 12 × 16) for the CPU backend; compiled for AVX-512 and only called after a run-time check. */
+#include "cpu_gemm.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define CX_GEMM_HAVE_AVX512 1
+#endif
+
+#ifdef CX_GEMM_HAVE_AVX512
+
+#define TGT __attribute__((target("avx512f,avx512vl,fma")))
+#define INL __attribute__((always_inline)) inline
+
+int cx_gemm_avx512_usable(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+}
+
+/* Ap: MR-row micro-panels of op(A)[i0 .. i0+mc, p0 .. p0+kc], each kc × MR (k-major), rows
+ * past mc zero so the micro-kernel always runs full tiles. */
+static void pack_a(int ta, const float *a, int lda, int i0, int mc, int p0, int kc, float *ap)
+{
+    for (int ir = 0; ir < mc; ir += CX_GEMM_MR) {
+        int mr = mc - ir < CX_GEMM_MR ? mc - ir : CX_GEMM_MR;
+        float *dst = ap + (size_t)ir * kc;
+        if (ta) { /* op(A)[i][p] = a[p][i]: MR contiguous floats per p */
+            for (int p = 0; p < kc; p++) {
+                const float *src = a + (size_t)(p0 + p) * lda + i0 + ir;
+                float *d = dst + (size_t)p * CX_GEMM_MR;
+                int r = 0;
+                for (; r < mr; r++)
+                    d[r] = src[r];
+                for (; r < CX_GEMM_MR; r++)
+                    d[r] = 0.0f;
+            }
+        } else { /* op(A)[i][p] = a[i][p]: read each row contiguously, write strided */
+            for (int r = 0; r < mr; r++) {
+                const float *src = a + (size_t)(i0 + ir + r) * lda + p0;
+                for (int p = 0; p < kc; p++)
+                    dst[(size_t)p * CX_GEMM_MR + r] = src[p];
+            }
+            for (int r = mr; r < CX_GEMM_MR; r++)
+                for (int p = 0; p < kc; p++)
+                    dst[(size_t)p * CX_GEMM_MR + r] = 0.0f;
+        }
+    }
+}
+
+/* Bp: nr-column micro-panels of op(B)[p0 .. p0+kc, j0 .. j0+nc], each kc × nr (k-major),
+ * columns past nc zero. */
+static void pack_b(int tb, const float *b, int ldb, int p0, int kc, int j0, int nc, int nr,
+                   float *bp)
+{
+    for (int jr = 0; jr < nc; jr += nr) {
+        int w = nc - jr < nr ? nc - jr : nr;
+        float *dst = bp + (size_t)jr * kc;
+        if (!tb) { /* op(B)[p][j] = b[p][j]: rows of w floats */
+            for (int p = 0; p < kc; p++) {
+                const float *src = b + (size_t)(p0 + p) * ldb + j0 + jr;
+                float *d = dst + (size_t)p * nr;
+                memcpy(d, src, (size_t)w * sizeof(float));
+                for (int j = w; j < nr; j++)
+                    d[j] = 0.0f;
+            }
+        } else { /* op(B)[p][j] = b[j][p]: read each of B's rows contiguously */
+            for (int j = 0; j < w; j++) {
+                const float *src = b + (size_t)(j0 + jr + j) * ldb + p0;
+                for (int p = 0; p < kc; p++)
+                    dst[(size_t)p * nr + j] = src[p];
+            }
+            for (int j = w; j < nr; j++)
+                for (int p = 0; p < kc; p++)
+                    dst[(size_t)p * nr + j] = 0.0f;
+        }
+    }
+}
+
+/* C tile (mr × nr valid of MR × NV·16) = alpha·acc + beta·C (first k-block: beta as
+ * given, 0 never reads C) or C + alpha·acc (later k-blocks, beta_eff = 1). */
+#define STORE_ROW(acc, v, crow, mask, full)                                                   \
+    do {                                                                                      \
+        __m512 r_ = _mm512_mul_ps(acc, va);                                                   \
+        if (beta_eff != 0.0f) {                                                               \
+            __m512 old_ = full ? _mm512_loadu_ps(crow + 16 * (v))                             \
+                               : _mm512_maskz_loadu_ps(mask, crow + 16 * (v));                \
+            r_ = beta_eff == 1.0f ? _mm512_add_ps(r_, old_)                                   \
+                                  : _mm512_fmadd_ps(old_, _mm512_set1_ps(beta_eff), r_);      \
+        }                                                                                     \
+        if (full)                                                                             \
+            _mm512_storeu_ps(crow + 16 * (v), r_);                                            \
+        else                                                                                  \
+            _mm512_mask_storeu_ps(crow + 16 * (v), mask, r_);                                 \
+    } while (0)
+
+/* 12 × 32 tile: 24 accumulators, two B vectors and a broadcast A element per FMA row. */
+TGT static void ukr_12x32(int kc, const float *ap, const float *bp, float *c, int ldc, int mr,
+                          int nr, float alpha, float beta_eff)
+{
+    __m512 c0[CX_GEMM_MR], c1[CX_GEMM_MR];
+#pragma GCC unroll 12
+    for (int i = 0; i < CX_GEMM_MR; i++)
+        c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+        _mm_prefetch((const char *)(bp + 8 * CX_GEMM_NR), _MM_HINT_T0);
+#pragma GCC unroll 12
+        for (int i = 0; i < CX_GEMM_MR; i++) {
+            const __m512 av = _mm512_set1_ps(ap[i]);
+            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+        }
+        ap += CX_GEMM_MR;
+        bp += CX_GEMM_NR;
+    }
+    const __m512 va = _mm512_set1_ps(alpha);
+    const int full = nr == 32;
+    const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1u);
+    const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xffff : nr > 16 ? (1u << (nr - 16)) - 1u : 0);
+#pragma GCC unroll 12
+    for (int i = 0; i < CX_GEMM_MR; i++) {
+        if (i < mr) {
+            float *crow = c + (size_t)i * ldc;
+            STORE_ROW(c0[i], 0, crow, m0, full);
+            if (nr > 16)
+                STORE_ROW(c1[i], 1, crow, m1, full);
+        }
+    }
+}
+
+/* 12 × 16 tile for narrow outputs (n ≤ 16, e.g. a 10-class logit layer). */
+TGT static void ukr_12x16(int kc, const float *ap, const float *bp, float *c, int ldc, int mr,
+                          int nr, float alpha, float beta_eff)
+{
+    __m512 c0[CX_GEMM_MR];
+#pragma GCC unroll 12
+    for (int i = 0; i < CX_GEMM_MR; i++)
+        c0[i] = _mm512_setzero_ps();
+    for (int p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_load_ps(bp);
+#pragma GCC unroll 12
+        for (int i = 0; i < CX_GEMM_MR; i++)
+            c0[i] = _mm512_fmadd_ps(_mm512_set1_ps(ap[i]), b0, c0[i]);
+        ap += CX_GEMM_MR;
+        bp += 16;
+    }
+    const __m512 va = _mm512_set1_ps(alpha);
+    const int full = nr == 16;
+    const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1u);
+#pragma GCC unroll 12
+    for (int i = 0; i < CX_GEMM_MR; i++)
+        if (i < mr)
+            STORE_ROW(c0[i], 0, c + (size_t)i * ldc, m0, full);
+}
+
+TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                        int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                        float *ws)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0 || alpha == 0.0f) { /* C = beta·C; beta 0 writes zeros without reading C */
+        for (int i = 0; i < m; i++) {
+            float *ci = c + (size_t)i * ldc;
+            for (int j = 0; j < n; j++)
+                ci[j] = beta == 0.0f ? 0.0f : beta * ci[j];
+        }
+        return;
+    }
+    float *ap = ws, *bp = ws + CX_GEMM_WS_A;
+    const int nr = n <= 16 ? 16 : CX_GEMM_NR;
+    for (int jc = 0; jc < n; jc += CX_GEMM_NC) {
+        const int nc = n - jc < CX_GEMM_NC ? n - jc : CX_GEMM_NC;
+        for (int pc = 0; pc < k; pc += CX_GEMM_KC) {
+            const int kc = k - pc < CX_GEMM_KC ? k - pc : CX_GEMM_KC;
+            const float beta_eff = pc == 0 ? beta : 1.0f;
+            pack_b(tb, b, ldb, pc, kc, jc, nc, nr, bp);
+            for (int ic = 0; ic < m; ic += CX_GEMM_MC) {
+                const int mc = m - ic < CX_GEMM_MC ? m - ic : CX_GEMM_MC;
+                pack_a(ta, a, lda, ic, mc, pc, kc, ap);
+                for (int jr = 0; jr < nc; jr += nr) {
+                    const int w = nc - jr < nr ? nc - jr : nr;
+                    const float *bpj = bp + (size_t)jr * kc;
+                    for (int ir = 0; ir < mc; ir += CX_GEMM_MR) {
+                        const int h = mc - ir < CX_GEMM_MR ? mc - ir : CX_GEMM_MR;
+                        float *ct = c + (size_t)(ic + ir) * ldc + jc + jr;
+                        if (nr == 16)
+                            ukr_12x16(kc, ap + (size_t)ir * kc, bpj, ct, ldc, h, w, alpha,
+                                      beta_eff);
+                        else
+                            ukr_12x32(kc, ap + (size_t)ir * kc, bpj, ct, ldc, h, w, alpha,
+                                      beta_eff);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#else /* no x86-64 AVX-512 intrinsics with this compiler: never usable */
+
+int cx_gemm_avx512_usable(void)
+{
+    return 0;
+}
+
+void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc, float *ws)
+{
+    (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
+    (void)ldb, (void)beta, (void)c, (void)ldc, (void)ws;
+}
+
+#endif
