@@ -13,6 +13,12 @@ if [ "$what" = test ]; then
     pkgs+=(clang libclang-rt-dev libomp-dev python3-sklearn)
     # jq and xxd: the marketplace end-to-end tests read the commands' JSON output with them
     pkgs+=(jq xxd)
+    # node + npm: the Move syntax check and the @mysten/sui differential test install their npm
+    # packages into the build tree (tests/node). A node from elsewhere (nodesource) brings its
+    # own npm, which Debian's npm package would conflict with.
+    if ! command -v npm >/dev/null; then
+        pkgs+=(nodejs npm)
+    fi
 fi
 if [ "$what" = bench ]; then
     # PyTorch: bench/torch_mlp.py, the peer of `cloakx bench train` (large; benchmarks only)

@@ -6,3 +6,8 @@ cx_add_test(test_chain_ledger SOURCES test_chain_ledger.c
             LIBS cx_chain cx_attestation SQLite::SQLite3)
 cx_add_test(test_chain_concurrency SOURCES test_chain_concurrency.c
             LIBS cx_chain cx_attestation LABELS integration)
+# The Move package: syntax under npm's Move grammar (installed into the build tree on first
+# run; skipped only without npm access), its test vectors, and `sui move test` where sui exists.
+cx_add_script_test(test_chain_move_syntax
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_chain_move_syntax.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}
+  LABELS integration TIMEOUT 600)
