@@ -2,7 +2,8 @@
 # torch_mlp.py — the PyTorch peer of `cloakx bench train`: the same reference MLP
 # (64 -> 256 -> 256 -> 10, ReLU, cross-entropy, batch 1024, Adam lr 1e-3, fp32) on the same
 # synthetic rows (written by `cloakx bench train --save-data PREFIX`), timed the same way
-# (best epoch after a warm-up epoch). Prints samples/s and the BLAS torch runs on.
+# (best epoch after a warm-up epoch). Prints samples/s (per wall second and per CPU second of
+# the process) and the BLAS torch runs on. --hidden/--batch size the network for the sweep.
 import argparse
 import json
 import os
@@ -43,6 +44,8 @@ def main():
     ap.add_argument("--rows", type=int, default=200000)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--hidden", type=int, default=256, help="width of both hidden layers")
+    ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (the GPU peer of "
                                                      "cloakx bench train --device cuda)")
@@ -71,20 +74,21 @@ def main():
     X, Y = X.to(dev), Y.to(dev)  # on a GPU: the whole dataset on the device, as cloakx does
     n = X.shape[0]
     torch.manual_seed(1)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(),
-                                torch.nn.Linear(256, 256), torch.nn.ReLU(),
-                                torch.nn.Linear(256, 10)).to(dev)
+    h, bs = a.hidden, a.batch
+    model = torch.nn.Sequential(torch.nn.Linear(64, h), torch.nn.ReLU(),
+                                torch.nn.Linear(h, h), torch.nn.ReLU(),
+                                torch.nn.Linear(h, 10)).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     lossf = torch.nn.CrossEntropyLoss()
-    times, last = [], float("nan")
+    times, cpus, last = [], [], float("nan")
     for _ in range(a.epochs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         perm = torch.randperm(n, device=dev)
         # the loss stays on the device and is read once an epoch, as cloakx does: a .item()
         # per step would make the GPU peer wait for the host at every step
         total = torch.zeros((), device=dev)
-        for b0 in range(0, n, 1024):
-            idx = perm[b0:b0 + 1024]
+        for b0 in range(0, n, bs):
+            idx = perm[b0:b0 + bs]
             xb, yb = X[idx], Y[idx]
             opt.zero_grad(set_to_none=True)
             loss = lossf(model(xb), yb)
@@ -93,9 +97,12 @@ def main():
             total += loss.detach() * len(idx)
         last = total.item() / n
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
     best = min(times[1:]) if len(times) > 1 else times[0]
+    best_cpu = min(cpus[1:]) if len(cpus) > 1 else cpus[0]
     info, target = blas_in_use()
-    out = {"samples_per_s": n / best, "epoch_s": best, "rows": n, "threads": torch.get_num_threads(),
+    out = {"samples_per_s": n / best, "epoch_s": best, "rows": n, "hidden": h, "batch": bs,
+           "samples_per_cpu_s": n / best_cpu if best_cpu > 0 else 0.0, "epoch_cpu_s": best_cpu, "threads": torch.get_num_threads(),
            "train_loss": last, "torch": torch.__version__, "device": str(dev), "blas_info": info, "libblas.so.3": target,
            "omp_wait_policy": a.wait_policy}
     if a.json:

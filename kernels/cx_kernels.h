@@ -149,6 +149,10 @@ typedef enum cx_cpu_gemm {
 } cx_cpu_gemm;
 cx_cpu_gemm cx_cpu_gemm_select(void);
 const char *cx_cpu_gemm_name(cx_cpu_gemm g);
+/* This core's fp32 FMA peak in GFLOP/s per CPU second of the calling thread (a register-only
+ * FMA loop at the widest vector width, best slice over about `seconds`); *what names the loop.
+ * 0 where it cannot be measured. */
+double cx_cpu_fma_peak_gflops(double seconds, const char **what);
 
 cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **out,
                              cx_error *e);
