@@ -161,6 +161,197 @@ cx_err cx_chain_split_compute(uint64_t pay, uint32_t protocol_bps, uint32_t oper
                               cx_chain_split *out, cx_error *e);
 void cx_chain_split_free(cx_chain_split *s);
 
+/* ===================== Sui transactions (spec §3; chain/sui_tx.c) =====================
+ * TransactionData V1 of programmable transactions, byte for byte as @mysten/sui 2.33.x builds
+ * it: inputs (pure, owned/immutable, shared, receiving object refs), commands (MoveCall,
+ * TransferObjects, SplitCoins, MergeCoins, MakeMoveVec), gas data and expiration; the strict
+ * decoder of the same; intent signing digests, Ed25519 serialized signatures, transaction
+ * digests (base58) and `suiprivkey` keys. */
+
+enum {
+    CX_SUI_DIGEST_LEN = 32,
+    CX_SUI_SIGNATURE_LEN = 97,      /* flag 0x00 || Ed25519 signature || public key */
+    CX_SUI_SIGNATURE_B64_LEN = 132, /* its standard base64, without the NUL */
+    CX_SUI_DIGEST_B58_MAX = 44,     /* base58 of 32 bytes, without the NUL */
+    CX_SUI_PRIVKEY_LEN = 70,        /* "suiprivkey1" + 59 bech32 characters */
+    CX_SUI_IDENT_MAX = 128,         /* Move identifiers (module, function, struct names) */
+    CX_SUI_TYPE_DEPTH_MAX = 16,     /* nesting of type tags (Sui's max type argument depth) */
+    CX_SUI_TYPE_ARGS_MAX = 16,      /* type arguments of a call or a struct */
+    CX_SUI_INPUTS_MAX = 2048,
+    CX_SUI_COMMANDS_MAX = 1024,
+    CX_SUI_COMMAND_ARGS_MAX = 2048,
+    CX_SUI_PURE_MAX = 16384, /* Sui's max pure argument size */
+    CX_SUI_GAS_OBJECTS_MAX = 256,
+};
+
+/* Intent scopes (spec §3.4). */
+enum { CX_SUI_INTENT_TRANSACTION = 0, CX_SUI_INTENT_PERSONAL_MESSAGE = 3 };
+
+typedef struct cx_sui_object_ref {
+    cx_chain_id id;
+    uint64_t version;
+    uint8_t digest[CX_SUI_DIGEST_LEN];
+} cx_sui_object_ref;
+
+/* A Move type tag; vector and struct tags own their parts (cx_sui_type_free). */
+typedef enum cx_sui_type_kind {
+    CX_SUI_TYPE_BOOL = 0,
+    CX_SUI_TYPE_U8 = 1,
+    CX_SUI_TYPE_U64 = 2,
+    CX_SUI_TYPE_U128 = 3,
+    CX_SUI_TYPE_ADDRESS = 4,
+    CX_SUI_TYPE_SIGNER = 5,
+    CX_SUI_TYPE_VECTOR = 6,
+    CX_SUI_TYPE_STRUCT = 7,
+    CX_SUI_TYPE_U16 = 8,
+    CX_SUI_TYPE_U32 = 9,
+    CX_SUI_TYPE_U256 = 10,
+} cx_sui_type_kind;
+
+typedef struct cx_sui_type {
+    cx_sui_type_kind kind;
+    struct cx_sui_type *elem; /* VECTOR */
+    cx_chain_addr address;    /* STRUCT */
+    char module[CX_SUI_IDENT_MAX + 1], name[CX_SUI_IDENT_MAX + 1];
+    struct cx_sui_type *params;
+    size_t n_params;
+} cx_sui_type;
+
+/* "u64", "vector<u8>", "0x2::coin::Coin<0x2::sui::SUI>" (short addresses are padded). */
+cx_err cx_sui_type_parse(const char *s, cx_sui_type *out, cx_error *e);
+/* The SDK's normalized text: addresses as 0x + 64 hex. *out is malloc'ed. */
+cx_err cx_sui_type_format(const cx_sui_type *t, char **out, cx_error *e);
+void cx_sui_type_free(cx_sui_type *t);
+
+typedef enum cx_sui_arg_kind {
+    CX_SUI_ARG_GAS_COIN = 0,
+    CX_SUI_ARG_INPUT = 1,
+    CX_SUI_ARG_RESULT = 2,
+    CX_SUI_ARG_NESTED_RESULT = 3,
+} cx_sui_arg_kind;
+
+typedef struct cx_sui_arg {
+    cx_sui_arg_kind kind;
+    uint16_t index, sub; /* sub: NESTED_RESULT's result index */
+} cx_sui_arg;
+
+cx_sui_arg cx_sui_gas_coin(void);
+/* result i of a command's result (e.g. the first coin of a SplitCoins). */
+cx_sui_arg cx_sui_nested(cx_sui_arg result, uint16_t i);
+
+typedef enum cx_sui_input_kind {
+    CX_SUI_INPUT_PURE = 0,
+    CX_SUI_INPUT_OWNED = 1,     /* ImmOrOwnedObject: the object's current ref */
+    CX_SUI_INPUT_SHARED = 2,    /* SharedObject: id, initial shared version, mutable */
+    CX_SUI_INPUT_RECEIVING = 3, /* Receiving: the ref of an object sent to an object */
+} cx_sui_input_kind;
+
+typedef struct cx_sui_input {
+    cx_sui_input_kind kind;
+    uint8_t *pure; /* PURE: the BCS of the value (malloc'ed) */
+    size_t pure_len;
+    cx_sui_object_ref ref; /* OWNED, RECEIVING; SHARED uses ref.id only */
+    uint64_t initial_shared_version; /* SHARED */
+    int is_mutable;                  /* SHARED */
+} cx_sui_input;
+
+typedef enum cx_sui_command_kind {
+    CX_SUI_CMD_MOVE_CALL = 0,
+    CX_SUI_CMD_TRANSFER_OBJECTS = 1,
+    CX_SUI_CMD_SPLIT_COINS = 2,
+    CX_SUI_CMD_MERGE_COINS = 3,
+    CX_SUI_CMD_MAKE_MOVE_VEC = 5,
+} cx_sui_command_kind;
+
+typedef struct cx_sui_command {
+    cx_sui_command_kind kind;
+    cx_chain_addr package; /* MOVE_CALL */
+    char module[CX_SUI_IDENT_MAX + 1], function[CX_SUI_IDENT_MAX + 1];
+    cx_sui_type *type_args; /* MOVE_CALL type arguments; MAKE_MOVE_VEC: 0 or 1 element type */
+    size_t n_type_args;
+    /* MOVE_CALL arguments, TRANSFER_OBJECTS objects, SPLIT_COINS amounts, MERGE_COINS sources,
+     * MAKE_MOVE_VEC elements */
+    cx_sui_arg *args;
+    size_t n_args;
+    cx_sui_arg target; /* TRANSFER_OBJECTS address, SPLIT_COINS coin, MERGE_COINS destination */
+} cx_sui_command;
+
+typedef struct cx_sui_tx {
+    cx_sui_input *inputs;
+    size_t n_inputs;
+    cx_sui_command *commands;
+    size_t n_commands;
+    cx_chain_addr sender;
+    cx_sui_object_ref *gas_payment;
+    size_t n_gas_payment;
+    cx_chain_addr gas_owner;
+    uint64_t gas_price, gas_budget;
+    int has_expiration_epoch; /* 0: TransactionExpiration::None */
+    uint64_t expiration_epoch;
+} cx_sui_tx;
+
+void cx_sui_tx_init(cx_sui_tx *tx);
+void cx_sui_tx_free(cx_sui_tx *tx);
+
+/* Inputs, in the order added; *out is the argument naming the input. */
+cx_err cx_sui_tx_pure(cx_sui_tx *tx, const uint8_t *bcs, size_t len, cx_sui_arg *out, cx_error *e);
+cx_err cx_sui_tx_pure_u64(cx_sui_tx *tx, uint64_t v, cx_sui_arg *out, cx_error *e);
+cx_err cx_sui_tx_pure_address(cx_sui_tx *tx, const cx_chain_addr *a, cx_sui_arg *out,
+                              cx_error *e);
+cx_err cx_sui_tx_pure_bytes(cx_sui_tx *tx, const uint8_t *p, size_t n, cx_sui_arg *out,
+                            cx_error *e); /* vector<u8> (and String, whose BCS is the same) */
+cx_err cx_sui_tx_object(cx_sui_tx *tx, const cx_sui_object_ref *ref, cx_sui_arg *out,
+                        cx_error *e);
+cx_err cx_sui_tx_shared(cx_sui_tx *tx, const cx_chain_id *id, uint64_t initial_shared_version,
+                        int is_mutable, cx_sui_arg *out, cx_error *e);
+cx_err cx_sui_tx_receiving(cx_sui_tx *tx, const cx_sui_object_ref *ref, cx_sui_arg *out,
+                           cx_error *e);
+
+/* Commands; *result (may be NULL) names the command's result. */
+cx_err cx_sui_tx_move_call(cx_sui_tx *tx, const cx_chain_addr *package, const char *module,
+                           const char *function, const char *const *type_args,
+                           size_t n_type_args, const cx_sui_arg *args, size_t n_args,
+                           cx_sui_arg *result, cx_error *e);
+cx_err cx_sui_tx_split_coins(cx_sui_tx *tx, cx_sui_arg coin, const cx_sui_arg *amounts, size_t n,
+                             cx_sui_arg *result, cx_error *e);
+cx_err cx_sui_tx_merge_coins(cx_sui_tx *tx, cx_sui_arg destination, const cx_sui_arg *sources,
+                             size_t n, cx_error *e);
+cx_err cx_sui_tx_transfer_objects(cx_sui_tx *tx, const cx_sui_arg *objects, size_t n,
+                                  cx_sui_arg address, cx_error *e);
+/* elem_type may be NULL (the SDK leaves it out when the elements are objects). */
+cx_err cx_sui_tx_make_move_vec(cx_sui_tx *tx, const char *elem_type, const cx_sui_arg *elements,
+                               size_t n, cx_sui_arg *result, cx_error *e);
+
+/* BCS TransactionData (V1 enum tag included); refuses arguments that name no input or a
+ * later command. *out malloc'ed. */
+cx_err cx_sui_tx_encode(const cx_sui_tx *tx, uint8_t **out, size_t *len, cx_error *e);
+/* Strict decoder of what encode writes; other transaction kinds, commands, call args and
+ * expirations are CX_ERR_UNSUPPORTED. out is initialised here; free with cx_sui_tx_free. */
+cx_err cx_sui_tx_decode(const uint8_t *b, size_t len, cx_sui_tx *out, cx_error *e);
+
+/* BLAKE2b-256(intent(scope, 0, 0) || msg): the Ed25519 message of a Sui signature. For a
+ * personal message msg must already be BCS vector<u8> (see cx_sui_personal_message_sign). */
+cx_err cx_sui_intent_digest(uint8_t scope, const uint8_t *msg, size_t len,
+                            uint8_t out[CX_SUI_DIGEST_LEN], cx_error *e);
+/* BLAKE2b-256("TransactionData::" || tx bytes): the transaction's id. */
+cx_err cx_sui_tx_digest(const uint8_t *tx, size_t len, uint8_t out[CX_SUI_DIGEST_LEN],
+                        cx_error *e);
+/* flag 0x00 || Ed25519(intent digest) || public key, over TransactionData bytes. */
+cx_err cx_sui_tx_sign(const cx_chain_key *k, const uint8_t *tx, size_t len,
+                      uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e);
+cx_err cx_sui_personal_message_sign(const cx_chain_key *k, const uint8_t *msg, size_t len,
+                                    uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e);
+
+/* Bitcoin-alphabet base58 (digests as Sui shows them). */
+cx_err cx_sui_base58_encode(const uint8_t *b, size_t len, char *out, size_t cap, cx_error *e);
+cx_err cx_sui_base58_decode(const char *s, uint8_t *out, size_t cap, size_t *out_len,
+                            cx_error *e);
+/* `suiprivkey1…` (bech32, flag 0x00 = Ed25519 || 32-byte seed). Decode refuses other key
+ * schemes (CX_ERR_UNSUPPORTED), a bad checksum or mixed case (CX_ERR_FORMAT). */
+cx_err cx_sui_privkey_encode(const uint8_t seed[32], char out[CX_SUI_PRIVKEY_LEN + 1],
+                             cx_error *e);
+cx_err cx_sui_privkey_decode(const char *s, uint8_t seed[32], cx_error *e);
+
 /* ===================== the ledger interface ===================== */
 
 typedef enum cx_ledger_job_state {

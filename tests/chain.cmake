@@ -1,6 +1,7 @@
 # Tests of chain/: BCS and addresses against the spec's vectors, the payout split, the local
 # ledger's rules, events and schema version, and two processes sharing one ledger.
 cx_add_test(test_chain_bcs SOURCES test_chain_bcs.c LIBS cx_chain)
+cx_add_test(test_chain_sui_tx SOURCES test_chain_sui_tx.c LIBS cx_chain)
 # The ledger tests build statements with attestation's encoder (the real producer of them).
 cx_add_test(test_chain_ledger SOURCES test_chain_ledger.c
             LIBS cx_chain cx_attestation SQLite::SQLite3)
