@@ -74,7 +74,7 @@ if [ -z "$KIT" ]; then
         die "configure failed: $(tail -n 5 "$LOGS/configure.log") (log: $LOGS/configure.log)"
     cmake --build "$BUILD" -j "$JOBS" >"$LOGS/build.log" 2>&1 ||
         die "build failed: $(grep -m 5 -E 'error' "$LOGS/build.log") (log: $LOGS/build.log)"
-    CLOAKX=$BUILD/engine/cloakx
+    CLOAKX=$BUILD/cli/cloakx
 else
     # ---- 2. the kit: unpack, find the machine's cuBLAS, check every library resolves ---------
     step "kit $KIT"

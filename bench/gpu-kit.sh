@@ -48,7 +48,7 @@ if [ -z "$FROM" ]; then
         die "build failed: $(grep -m 3 error "$FROM/gpu-kit.build.log" || true) (log: $FROM/gpu-kit.build.log)"
 fi
 FROM=$(cd "$FROM" && pwd) || die "no build directory $FROM"
-ldd "$FROM/engine/cloakx" 2>/dev/null | grep >/dev/null libcudart ||
+ldd "$FROM/cli/cloakx" 2>/dev/null | grep >/dev/null libcudart ||
     die "$FROM is not a CUDA build (its cloakx does not link the CUDA runtime)"
 
 # The tests that take the GPU path when a GPU is there: label gpu (parity) or cuda (device
@@ -67,8 +67,8 @@ tmp=$(mktemp -d) || die "mktemp"
 trap 'rm -rf "$tmp"' EXIT
 kit=$tmp/cloakx-gpu-kit
 mkdir -p "$kit/bin" "$kit/tests" "$kit/lib"
-bins=("$FROM/engine/cloakx")
-cp "$FROM/engine/cloakx" "$kit/bin/"
+bins=("$FROM/cli/cloakx")
+cp "$FROM/cli/cloakx" "$kit/bin/"
 while read -r name path; do
     case $path in
     *.sh) die "test $name is a script ($path): kits carry compiled tests only" ;;

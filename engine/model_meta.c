@@ -1,7 +1,7 @@
 /* model_meta.c — what `cloakx train` and a marketplace job store next to a model's weights
  * (spec, predict schema, features, classes, metrics, DP epsilon, gap fill values), and how
  * `cloakx predict` parses new rows with it. One source, so both kinds of model predict alike. */
-#include "job.h"
+#include "cx_engine.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* worker.c — the operator's worker: follows the ledger's events from a persisted cursor, runs
  * each job in the TEE, submits the signed result; crash-safe (state files, ledger commit). */
-#include "job.h"
+#include "cx_engine.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -6,4 +6,4 @@ cd "$root"
 bash scripts/deps.sh build
 echo "== building into build/ (a few minutes the first time)"
 bash scripts/build.sh build
-exec ./build/engine/cloakx demo "$@"
+exec ./build/cli/cloakx demo "$@"

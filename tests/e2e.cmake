@@ -1,9 +1,9 @@
-# End-to-end tests of the marketplace (engine/: job pipeline, worker, role commands, verify,
-# demo), driven through the cloakx binary by shell scripts; they need jq and python3.
+# End-to-end tests of the marketplace (engine/ and cli/: job pipeline, worker, role commands,
+# verify, demo), driven through the cloakx binary by shell scripts; they need jq and python3.
 foreach(t demo marketplace refunds worker_kill verify_content_types verify_no_enclave walrus_store)
   cx_add_script_test(test_e2e_${t}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_e2e_${t}.sh
     LABELS e2e TIMEOUT 240)
 endforeach()
-# Unit tests of the engine's marketplace helpers (commitment, job requests, demo data).
+# Unit tests of the job library's marketplace helpers (commitment, job requests, blob ids).
 cx_add_test(test_engine_job SOURCES test_engine_job.c LIBS cx_engine LABELS unit)

@@ -1,7 +1,6 @@
 /* test_engine_job.c — the job pipeline's small pieces: dataset commitment (canonical order,
- * binding every field), job requests (round trip, strictness), durations, blob ids, and the
- * synthetic demo data (deterministic, parseable, learnable label present), argument tables,
- * the training fill values a model carries for prediction, and where an enclave's document is. */
+ * binding every field), job requests (round trip, strictness), blob ids, the training fill
+ * values a model carries for prediction, and where an enclave's document is. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +11,7 @@
 #include <cmocka.h>
 #include <openssl/sha.h>
 
-#include "job.h"
+#include "cx_engine.h"
 
 static void test_commitment(void **state)
 {
@@ -66,7 +65,9 @@ static void test_request(void **state)
 {
     (void)state;
     json_t *spec = NULL;
-    const char *st = cx_demo_spec_json();
+    const char *st = "{\"task\": \"classification\", \"data\": {\"label\": \"risk\"},"
+                     " \"model\": {\"type\": \"mlp\", \"hidden\": [32]},"
+                     " \"privacy\": {\"noise_multiplier\": 1.0, \"max_grad_norm\": 1.0}}";
     assert_int_equal(cx_json_parse(st, strlen(st), &spec, NULL), CX_OK);
     uint8_t x[32], back[32];
     for (int i = 0; i < 32; i++)
@@ -99,109 +100,15 @@ static void test_request(void **state)
     json_decref(spec);
 }
 
-static void test_durations_ids(void **state)
+static void test_blob_ids(void **state)
 {
     (void)state;
-    uint64_t v;
-    assert_int_equal(cx_job_parse_duration_ms("90", &v, NULL), CX_OK);
-    assert_int_equal(v, 90000);
-    assert_int_equal(cx_job_parse_duration_ms("1.5s", &v, NULL), CX_OK);
-    assert_int_equal(v, 1500);
-    assert_int_equal(cx_job_parse_duration_ms("15m", &v, NULL), CX_OK);
-    assert_int_equal(v, 900000);
-    assert_int_equal(cx_job_parse_duration_ms("2d", &v, NULL), CX_OK);
-    assert_int_equal(v, 172800000);
-    const char *bad[] = {"", "-1s", "0", "3w", "1hh", "abc"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_not_equal(cx_job_parse_duration_ms(bad[i], &v, NULL), CX_OK);
-    assert_int_equal(cx_job_parse_u64("18446744073709551615", "x", &v, NULL), CX_ERR_ARG);
-    assert_int_equal(cx_job_parse_u64("-3", "x", &v, NULL), CX_ERR_ARG);
     char out[CX_STORE_ID_MAX];
     const char *good = "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0";
     assert_int_equal(cx_job_blob_id_str((const uint8_t *)good, strlen(good), out, NULL), CX_OK);
     assert_string_equal(out, good);
     assert_int_not_equal(cx_job_blob_id_str((const uint8_t *)"../etc/passwd", 13, out, NULL),
                          CX_OK);
-}
-
-static void test_demo_data(void **state)
-{
-    (void)state;
-    uint8_t *a = NULL, *b = NULL;
-    size_t la = 0, lb = 0;
-    assert_int_equal(cx_demo_data_csv(1, 3, 400, &a, &la, NULL), CX_OK);
-    assert_int_equal(cx_demo_data_csv(1, 3, 400, &b, &lb, NULL), CX_OK);
-    assert_int_equal(la, lb);
-    assert_memory_equal(a, b, la); /* deterministic */
-    cx_secmem_free(b);
-    assert_int_equal(cx_demo_data_csv(1, 4, 400, &b, &lb, NULL), CX_OK);
-    assert_true(la != lb || memcmp(a, b, la) != 0); /* cohorts differ */
-    /* it parses under the demo spec's schema, both classes present */
-    cx_dataset_schema *sc = NULL;
-    json_t *j = json_pack("{s:s, s:s}", "label", "risk", "label_type", "class");
-    assert_int_equal(cx_dataset_schema_from_json(j, &sc, NULL), CX_OK);
-    cx_parser *p = NULL;
-    cx_dataset *ds = NULL;
-    assert_int_equal(cx_parser_new(sc, CX_DATA_CSV, 1, &p, NULL), CX_OK);
-    assert_int_equal(cx_parser_feed(p, 0, a, la, 1, NULL), CX_OK);
-    assert_int_equal(cx_parser_finalize(p, &ds, NULL), CX_OK);
-    assert_int_equal(ds->n, 400);
-    assert_int_equal(ds->d, 10);
-    assert_int_equal(ds->n_classes, 2);
-    size_t pos = 0;
-    for (size_t i = 0; i < ds->n; i++)
-        pos += ds->y[i] > 0.5f;
-    assert_true(pos > 40 && pos < 360);
-    cx_dataset_free(ds);
-    cx_parser_free(p);
-    cx_dataset_schema_free(sc);
-    json_decref(j);
-    cx_secmem_free(a);
-    cx_secmem_free(b);
-}
-
-static void test_args(void **state)
-{
-    (void)state;
-    cx_cli cli;
-    memset(&cli, 0, sizeof cli);
-    cli.cmd = "test";
-    const char *ledger = NULL, *pos = NULL, *list[2];
-    size_t n = 0;
-    int flag = 0;
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger, .env = "CX_TEST_ARGS_LEDGER"},
-                           {.name = "--flag", .flag = &flag},
-                           {.name = "--m", .list = list, .n = &n, .cap = 2},
-                           {.name = "", .val = &pos},
-                           {0}};
-    char *ok[] = {"x", "--m", "a", "POS", "--flag", "--ledger", "L", "--m", "b"};
-    assert_int_equal(cx_args_parse(&cli, 9, ok, args), 0);
-    assert_string_equal(ledger, "L");
-    assert_string_equal(pos, "POS");
-    assert_int_equal(flag, 1);
-    assert_int_equal(n, 2);
-    assert_string_equal(list[0], "a");
-    assert_string_equal(list[1], "b");
-    /* the environment fills what was not given, and only that */
-    setenv("CX_TEST_ARGS_LEDGER", "E", 1);
-    ledger = pos = NULL;
-    n = 0;
-    assert_int_equal(cx_args_parse(&cli, 1, ok, args), 0);
-    assert_string_equal(ledger, "E");
-    assert_int_equal(cx_args_parse(&cli, 7, ok, args), 0);
-    assert_string_equal(ledger, "L");
-    /* usage errors: a second positional, a full list, a value missing, an unknown option */
-    char *two[] = {"x", "A", "B"};
-    char *full[] = {"x", "--m", "1", "--m", "2", "--m", "3"};
-    char *novalue[] = {"x", "--ledger"};
-    char *unknown[] = {"x", "--nope", "1"};
-    ledger = pos = NULL;
-    assert_int_equal(cx_args_parse(&cli, 3, two, args), CX_EXIT_USAGE);
-    n = 0;
-    assert_int_equal(cx_args_parse(&cli, 7, full, args), CX_EXIT_USAGE);
-    assert_int_equal(cx_args_parse(&cli, 2, novalue, args), CX_EXIT_USAGE);
-    assert_int_equal(cx_args_parse(&cli, 3, unknown, args), CX_EXIT_USAGE);
-    unsetenv("CX_TEST_ARGS_LEDGER");
 }
 
 static void write_text(const char *path, const char *text)
@@ -333,9 +240,7 @@ int main(void)
         cmocka_unit_test(test_enclave_doc_id),
         cmocka_unit_test(test_commitment),
         cmocka_unit_test(test_request),
-        cmocka_unit_test(test_durations_ids),
-        cmocka_unit_test(test_demo_data),
-        cmocka_unit_test(test_args),
+        cmocka_unit_test(test_blob_ids),
         cmocka_unit_test(test_fill_values),
         cmocka_unit_test(test_store_read_limit),
     };

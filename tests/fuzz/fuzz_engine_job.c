@@ -1,7 +1,7 @@
 /* fuzz_engine_job.c — libFuzzer target for what the worker and `cloakx verify` read from
  * others: byte 0 picks a job request (buyer-written, from the store) or a result bundle,
  * which is then verified offline (statement, signature, report, binding, measurement). */
-#include "job.h"
+#include "cx_engine.h"
 
 #include <string.h>
 

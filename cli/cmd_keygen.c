@@ -1,7 +1,6 @@
 /* cmd_keygen.c — `cloakx keygen --out DIR`: an X25519 key pair (receiving sealed data) and an
  * Ed25519 key pair (signing), in the text format of io/FORMAT.md, secrets 0600. */
 #include "cli.h"
-#include "job.h"
 
 #include <string.h>
 
@@ -30,13 +29,13 @@ int cmd_keygen(cx_cli *cli, int argc, char **argv)
 
     cx_error e;
     cx_error_clear(&e);
-    cx_keydir k;
-    if (cx_keydir_create(dir, force, &k, &e) != CX_OK)
+    cli_keydir k;
+    if (cli_keydir_create(dir, force, &k, &e) != CX_OK)
         return cli_fail(cli, &e);
     const cx_x25519_key *x = k.x;
     const cx_ed25519_key *ed = k.ed;
-    const char *xk = k.path[CX_KEYDIR_X_KEY], *xp = k.path[CX_KEYDIR_X_PUB],
-               *ek = k.path[CX_KEYDIR_ED_KEY], *ep = k.path[CX_KEYDIR_ED_PUB];
+    const char *xk = k.path[CLI_KEYDIR_X_KEY], *xp = k.path[CLI_KEYDIR_X_PUB],
+               *ek = k.path[CLI_KEYDIR_ED_KEY], *ep = k.path[CLI_KEYDIR_ED_PUB];
     int rc = CX_EXIT_OK;
     uint8_t id[CX_CXB_KEY_ID_LEN];
     cx_x25519_key_id(x, id);
@@ -63,6 +62,6 @@ int cmd_keygen(cx_cli *cli, int argc, char **argv)
         printf("Ed25519 (signing):            %s, %s\n", ek, ep);
     }
 done:
-    cx_keydir_free(&k);
+    cli_keydir_free(&k);
     return rc;
 }

@@ -1,7 +1,6 @@
 /* cmd_contribute.c — `cloakx contribute`: a seller seals data files to the pool's attested
  * enclave key (pool and contributor bound in the header), stores and registers each blob. */
 #include "cli.h"
-#include "job.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +89,7 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
         cx_error_set(&e, CX_ERR_NOMEM, "out of memory");
         return cli_fail(cli, &e);
     }
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+    const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--store", .val = &store_url, .env = "CLOAKX_STORE"},
                            {.name = "--key", .val = &key},
                            {.name = "--pool", .val = &pool_s},
@@ -101,7 +100,7 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
                            {.name = "--no-register", .flag = &no_register},
                            {.name = "", .list = files, .n = &n_files, .cap = (size_t)argc},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc) {
         free(files);
         return urc;
@@ -113,7 +112,7 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
     }
     cx_error e;
     cx_error_clear(&e);
-    cx_role r = {0};
+    cli_role r = {0};
     cx_ledger_enclave *ens = NULL;
     size_t ne = 0;
     char *root = NULL;
@@ -128,7 +127,7 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
         goto fail;
     }
     if (cx_chain_id_from_hex(pool_s, &pid, &e) != CX_OK ||
-        cx_role_open(&r, key, ledger_url, store_url, &cli->log, &e) != CX_OK ||
+        cli_role_open(&r, key, ledger_url, store_url, &cli->log, &e) != CX_OK ||
         cx_ledger_pool_get(r.ledger, &pid, &pool, &e) != CX_OK)
         goto fail;
     cx_chain_id_to_hex(cx_chain_key_address(r.key), me);
@@ -164,7 +163,7 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
                      pool_s, enclave_s ? " " : "", enclave_s ? enclave_s : "");
         goto fail;
     }
-    if (allow_sim && cx_job_devroot_for(devca_s, &root, &root_len, &e) != CX_OK)
+    if (allow_sim && cli_devroot_for(devca_s, &root, &root_len, &e) != CX_OK)
         goto fail;
     cx_nitro_policy pol = {
         .root_pem = root, .root_pem_len = root_len, .at_doc_time = 1, .allow_simulated = allow_sim};
@@ -212,6 +211,6 @@ done:
     free(root);
     free(ens);
     free(files);
-    cx_role_close(&r);
+    cli_role_close(&r);
     return rc;
 }

@@ -1,7 +1,8 @@
-/* job.h — the marketplace side of the engine (internal to engine/): identities, ledger and
- * store handles, job requests, the job pipeline run inside the TEE, result bundles, verify. */
-#ifndef CX_ENGINE_JOB_H
-#define CX_ENGINE_JOB_H
+/* cx_engine.h — the job library under the `cloakx` tool (cli/): identities, ledger and store
+ * handles, enclave registration, job requests, the job pipeline run inside the TEE, result
+ * bundles and their verification, the worker loop, and model metadata. */
+#ifndef CX_ENGINE_H
+#define CX_ENGINE_H
 
 #include "cx_attest.h"
 #include "cx_chain.h"
@@ -9,15 +10,12 @@
 #include "cx_kernels.h"
 #include "cx_util.h"
 
-#include "cli.h"
-
 /* ---- identities, handles ---- */
 
 /* A role's identity is a key dir made by `cloakx keygen`: DIR/ed25519.key signs ledger
  * transactions (the address is derived from its public key), DIR/x25519.pub receives sealed
  * data (a buyer's model). */
 cx_err cx_job_identity_load(const char *keydir, cx_chain_key **out, cx_error *e);
-cx_err cx_job_x25519_pub_load(const char *keydir, uint8_t pub[32], cx_error *e);
 
 /* "PATH" or "local:PATH": the local SQLite ledger (the only backend in this build). */
 cx_err cx_job_ledger_open(const char *url, const cx_logger *log, cx_ledger **out, cx_error *e);
@@ -186,73 +184,10 @@ typedef struct cx_worker_stats {
 
 cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error *e);
 
-/* ---- command-line helpers shared by the marketplace commands (roles.c) ---- */
+/* ---- helpers shared with the tool ---- */
 
-/* argv[*i] == name with a value after it: *val = the value, *i advanced; returns 1. */
-int cx_job_opt(int argc, char **argv, int *i, const char *name, const char **val);
-/* given, else getenv(env) (NULL when neither). */
-const char *cx_job_env_default(const char *given, const char *env);
-
-/* A command's argument table, ended by an entry with name NULL. name "--x": an option with
- * a value (into *val, or appended to list), or with flag: a flag set to 1; name "": the
- * positional argument (one into *val, or each into list). env: after parsing, an unset
- * *val takes $env. */
-typedef struct cx_arg {
-    const char *name;
-    const char **val;
-    int *flag;
-    const char *env;
-    const char **list; /* repeated: up to cap values, count in *n */
-    size_t *n;
-    size_t cap;
-} cx_arg;
-/* 0 when argv[1..] fits the table; else the usage error's exit code (unknown argument, a
- * second positional, a full list). Required arguments stay the command's to check. */
-int cx_args_parse(cx_cli *cli, int argc, char **argv, const cx_arg *args);
-
-cx_err cx_job_parse_u64(const char *s, const char *what, uint64_t *out, cx_error *e);
-/* "90", "90s", "15m", "2h", "7d" -> milliseconds. */
-cx_err cx_job_parse_duration_ms(const char *s, uint64_t *out, cx_error *e);
-/* --devca, else CLOAKX_DEVCA, else $HOME/.cloakx/devca. */
-cx_err cx_job_devca_dir(const char *given, char *out, size_t cap, cx_error *e);
-/* The simulated TEE's development root (DIR/SIMULATED-devroot.pem), for verifiers told
- * --allow-simulated. *pem malloc'ed. */
-cx_err cx_job_devroot_load(const char *devca_dir, char **pem, size_t *len, cx_error *e);
-/* The same, from --devca as given (cx_job_devca_dir's defaults). */
-cx_err cx_job_devroot_for(const char *devca_given, char **pem, size_t *len, cx_error *e);
 /* "a/b" into out; CX_ERR_ARG when it does not fit. */
 cx_err cx_job_path_join(char *out, size_t cap, const char *a, const char *b, cx_error *e);
-
-/* A key dir as `cloakx keygen` makes it: X25519 (receives sealed data) and Ed25519 (signs)
- * key pairs in io's key file formats, secrets 0600. */
-enum { CX_KEYDIR_X_KEY, CX_KEYDIR_X_PUB, CX_KEYDIR_ED_KEY, CX_KEYDIR_ED_PUB, CX_KEYDIR_FILES };
-enum { CX_KEYDIR_PATH_MAX = 4096 }; /* Linux's PATH_MAX, which strict C11 headers may hide */
-typedef struct cx_keydir {
-    char path[CX_KEYDIR_FILES][CX_KEYDIR_PATH_MAX];
-    cx_x25519_key *x;
-    cx_ed25519_key *ed;
-} cx_keydir;
-/* Makes dir (0700) and fresh keys in it; existing key files are an error (CX_ERR_STATE)
- * unless force. On success the caller frees the keys with cx_keydir_free. */
-cx_err cx_keydir_create(const char *dir, int force, cx_keydir *k, cx_error *e);
-void cx_keydir_free(cx_keydir *k);
-
-/* What a role command works with: its identity (--key DIR), the ledger and the store. */
-typedef struct cx_role {
-    cx_chain_key *key;
-    cx_ledger *ledger;
-    cx_store *store;
-} cx_role;
-/* Loads / opens each one named (NULL: left NULL) in that order; on failure what was opened
- * stays in r for cx_role_close. */
-cx_err cx_role_open(cx_role *r, const char *keydir, const char *ledger_url, const char *store_url,
-                    const cx_logger *log, cx_error *e);
-void cx_role_close(cx_role *r);
-
-/* Output: j on stdout with --json, else the text, whose arguments may point into j (j is
- * freed either way; NULL j: out of memory). Returns the exit code. */
-int cx_role_print(cx_cli *cli, json_t *j, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Hex of b as a JSON string. */
 json_t *cx_job_hex_json(const uint8_t *b, size_t n);
 
@@ -291,18 +226,6 @@ cx_err cx_job_model_meta(const cx_spec *spec, const json_t *data, const cx_datas
  * the means of the rows being predicted. */
 cx_err cx_job_predict_data_load(const json_t *meta, size_t n_features, const char *path,
                                 cx_dataset **out, cx_error *e);
-
-/* ---- demo data (demo_data.c) ---- */
-
-/* Synthetic wearable and health measurements of one cohort (a contributor), as CSV with a
- * header: age, sex, bmi, resting_hr, hrv_ms, steps, sleep_h, active_min, systolic_bp, spo2,
- * risk (0/1, a cardiometabolic risk label drawn from a logistic model of the others, so a
- * model can learn it; cohorts differ in age, activity and device noise). Deterministic in
- * (seed, cohort). *out is cx_secmem (caller frees with cx_secmem_free). */
-cx_err cx_demo_data_csv(uint64_t seed, unsigned cohort, size_t rows, uint8_t **out, size_t *len,
-                        cx_error *e);
-/* The demo buyer's job spec (JSON text): an MLP classifier of "risk" with DP-SGD. */
-const char *cx_demo_spec_json(void);
 
 /* ---- formatting ---- */
 /* A ledger blob id (bytes) as a C string; CX_ERR_FORMAT when it is not a store id. */

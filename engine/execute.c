@@ -1,6 +1,6 @@
 /* job.c — the job pipeline a worker runs inside the TEE (headers checked, blobs authenticated
  * and parsed, model trained, sealed to the buyer, statement signed) and the marketplace glue. */
-#include "job.h"
+#include "cx_engine.h"
 #include "device_pipeline.h"
 
 #include <errno.h>

@@ -1,7 +1,6 @@
 /* cmd_balance.c — `cloakx balance`: an address's balance on the ledger, and the local ledger's
  * SIMULATED faucet (test and demo money; the Sui backend has no such thing). */
 #include "cli.h"
-#include "job.h"
 
 #include <string.h>
 
@@ -16,27 +15,27 @@ int cmd_balance(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *key = NULL, *addr_s = NULL, *faucet_s = NULL;
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+    const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--key", .val = &key},
                            {.name = "--address", .val = &addr_s},
                            {.name = "--faucet", .val = &faucet_s},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!ledger_url || (!key == !addr_s))
         return cli_usage(cli, "--ledger and one of --key or --address are required");
     cx_error e;
     cx_error_clear(&e);
-    cx_role r = {0};
+    cli_role r = {0};
     cx_chain_addr a;
     uint64_t faucet = 0, bal = 0;
     int rc = CX_EXIT_OK;
-    if (faucet_s && cx_job_parse_u64(faucet_s, "--faucet", &faucet, &e) != CX_OK)
+    if (faucet_s && cli_parse_u64(faucet_s, "--faucet", &faucet, &e) != CX_OK)
         return cli_fail(cli, &e);
     if (!key && cx_chain_id_from_hex(addr_s, &a, &e) != CX_OK)
         goto fail;
-    if (cx_role_open(&r, key, ledger_url, NULL, &cli->log, &e) != CX_OK)
+    if (cli_role_open(&r, key, ledger_url, NULL, &cli->log, &e) != CX_OK)
         goto fail;
     if (key)
         a = *cx_chain_key_address(r.key);
@@ -61,6 +60,6 @@ int cmd_balance(cx_cli *cli, int argc, char **argv)
 fail:
     rc = cli_fail(cli, &e);
 done:
-    cx_role_close(&r);
+    cli_role_close(&r);
     return rc;
 }

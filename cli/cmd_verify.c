@@ -1,7 +1,6 @@
 /* cmd_verify.c — `cloakx verify BUNDLE`: an auditor re-checks a result offline (signature,
  * TEE report, key binding, measurement) and, given ledger and store, hashes and commitment. */
 #include "cli.h"
-#include "job.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -30,7 +29,7 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
                *root_path = NULL, *job_s = NULL;
     int allow_sim = 0;
     /* no environment defaults: an auditor names the ledger and store to check against */
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url},
+    const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url},
                            {.name = "--store", .val = &store_url},
                            {.name = "--devca", .val = &devca_s},
                            {.name = "--root", .val = &root_path},
@@ -38,7 +37,7 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
                            {.name = "--allow-simulated", .flag = &allow_sim},
                            {.name = "", .val = &path},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!path)
@@ -47,7 +46,7 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
     cx_error_clear(&e);
     cx_result_bundle b;
     memset(&b, 0, sizeof b);
-    cx_role r = {0};
+    cli_role r = {0};
     char *root = NULL;
     size_t root_len = 0;
     json_t *checks = NULL;
@@ -65,10 +64,10 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
         if (cx_file_read_all(root_path, 1 << 20, &rb, &root_len, &e) != CX_OK)
             goto fail;
         root = (char *)rb;
-    } else if (allow_sim && cx_job_devroot_for(devca_s, &root, &root_len, &e) != CX_OK) {
+    } else if (allow_sim && cli_devroot_for(devca_s, &root, &root_len, &e) != CX_OK) {
         goto fail;
     }
-    if (cx_role_open(&r, NULL, ledger_url, store_url, &cli->log, &e) != CX_OK)
+    if (cli_role_open(&r, NULL, ledger_url, store_url, &cli->log, &e) != CX_OK)
         goto fail;
     cx_job_verify_opts o = {.ledger = r.ledger,
                             .store = r.store,
@@ -109,6 +108,6 @@ done:
     json_decref(checks);
     free(root);
     cx_result_bundle_free(&b);
-    cx_role_close(&r);
+    cli_role_close(&r);
     return rc;
 }

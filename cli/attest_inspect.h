@@ -1,7 +1,7 @@
 /* attest_inspect.h — the artefact kinds `cloakx attest inspect` knows besides Nitro documents
  * (GPU reports, evidence JSON, result bundles): a cheap detector and a printer each. */
-#ifndef CX_ENGINE_ATTEST_INSPECT_H
-#define CX_ENGINE_ATTEST_INSPECT_H
+#ifndef CX_CLI_ATTEST_INSPECT_H
+#define CX_CLI_ATTEST_INSPECT_H
 
 #include "cli.h"
 
@@ -17,4 +17,4 @@ int attest_inspect_gpu_evidence(cx_cli *cli, const uint8_t *buf, size_t len);
 int attest_detect_bundle(const uint8_t *buf, size_t len);
 int attest_inspect_bundle(cx_cli *cli, const uint8_t *buf, size_t len);
 
-#endif /* CX_ENGINE_ATTEST_INSPECT_H */
+#endif /* CX_CLI_ATTEST_INSPECT_H */

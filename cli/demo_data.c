@@ -1,6 +1,6 @@
 /* demo_data.c — the demo's synthetic sellers: wearable and health measurements per cohort with
  * a learnable cardiometabolic risk label, and the demo buyer's job spec. SIMULATED data. */
-#include "job.h"
+#include "cli.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@ static double clampd(double v, double lo, double hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-cx_err cx_demo_data_csv(uint64_t seed, unsigned cohort, size_t rows, uint8_t **out, size_t *len,
+cx_err cli_demo_data_csv(uint64_t seed, unsigned cohort, size_t rows, uint8_t **out, size_t *len,
                         cx_error *e)
 {
     static const char header[] =
@@ -71,7 +71,7 @@ cx_err cx_demo_data_csv(uint64_t seed, unsigned cohort, size_t rows, uint8_t **o
     return CX_OK;
 }
 
-const char *cx_demo_spec_json(void)
+const char *cli_demo_spec_json(void)
 {
     return "{\n"
            "  \"task\": \"classification\",\n"

@@ -1,7 +1,6 @@
 /* cmd_worker.c — `cloakx worker`: the operator's node. Follows the ledger's events, runs each
  * job inside the (simulated) TEE and submits the attested result; restarts cleanly. */
 #include "cli.h"
-#include "job.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -71,7 +70,7 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
     }
     cx_worker_config c = {0};
     const char *devca_s = NULL, *threads_s = NULL, *poll_s = NULL;
-    const cx_arg args[] = {{.name = "--ledger", .val = &c.ledger_url, .env = "CLOAKX_LEDGER"},
+    const cli_arg args[] = {{.name = "--ledger", .val = &c.ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--store", .val = &c.store_url, .env = "CLOAKX_STORE"},
                            {.name = "--key", .val = &c.key_dir},
                            {.name = "--state", .val = &c.state_dir},
@@ -81,7 +80,7 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
                            {.name = "--device", .val = &c.device},
                            {.name = "--once", .flag = &c.once},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!c.ledger_url || !c.store_url || !c.key_dir || !c.state_dir)
@@ -90,16 +89,16 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
     cx_error_clear(&e);
     char devca[PATH_MAX];
     uint64_t v;
-    if (cx_job_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK)
+    if (cli_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK)
         return cli_fail(cli, &e);
     c.devca_dir = devca;
     if (threads_s) {
-        if (cx_job_parse_u64(threads_s, "--threads", &v, &e) != CX_OK || v > 1024)
+        if (cli_parse_u64(threads_s, "--threads", &v, &e) != CX_OK || v > 1024)
             return cli_usage(cli, "--threads takes 0..1024");
         c.threads = (int)v;
     }
     if (poll_s) {
-        if (cx_job_parse_u64(poll_s, "--poll-ms", &v, &e) != CX_OK || v < 1 || v > 600000)
+        if (cli_parse_u64(poll_s, "--poll-ms", &v, &e) != CX_OK || v < 1 || v > 600000)
             return cli_usage(cli, "--poll-ms takes 1..600000");
         c.poll_ms = (unsigned)v;
     }

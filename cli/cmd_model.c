@@ -1,7 +1,6 @@
 /* cmd_model.c — `cloakx model fetch`: the buyer takes the model of a paid job from the store,
  * checks it against the accepted statement's hash, unseals it and writes the safetensors file. */
 #include "cli.h"
-#include "job.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -23,20 +22,20 @@ static int model_fetch(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *job_s = NULL, *out = NULL;
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+    const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--store", .val = &store_url, .env = "CLOAKX_STORE"},
                            {.name = "--key", .val = &key},
                            {.name = "--out", .val = &out},
                            {.name = "", .val = &job_s},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!ledger_url || !store_url || !key || !job_s || !out)
         return cli_usage(cli, "JOB, --ledger, --store, --key and --out are required");
     cx_error e;
     cx_error_clear(&e);
-    cx_role ro = {0};
+    cli_role ro = {0};
     cx_x25519_key *xk = NULL;
     cx_ledger_result r;
     memset(&r, 0, sizeof r);
@@ -56,7 +55,7 @@ static int model_fetch(cx_cli *cli, int argc, char **argv)
         snprintf(kpath, sizeof kpath, "%s", key);
     if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
         cx_x25519_key_load(kpath, &xk, &e) != CX_OK ||
-        cx_role_open(&ro, NULL, ledger_url, store_url, &cli->log, &e) != CX_OK)
+        cli_role_open(&ro, NULL, ledger_url, store_url, &cli->log, &e) != CX_OK)
         goto fail;
     if (cx_ledger_result_get(ro.ledger, &jid, &r, &e) != CX_OK) {
         cx_error_prefix(&e, "job %s: ", job_s);
@@ -106,7 +105,7 @@ done:
     cx_statement_free(&st);
     cx_ledger_result_free(&r);
     cx_x25519_key_free(xk);
-    cx_role_close(&ro);
+    cli_role_close(&ro);
     return rc;
 }
 

@@ -1,7 +1,6 @@
 /* cmd_demo.c — `cloakx demo`: the whole marketplace on the embedded defaults in one process
  * (local ledger, local store, SIMULATED TEE): sellers, a thief, a buyer, the worker, payouts. */
 #include "cli.h"
-#include "job.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -49,12 +48,12 @@ static void step(demo *d, const char *fmt, ...)
 static cx_err ident_make(const char *keys_dir, const char *name, ident *id, cx_error *e)
 {
     memset(id, 0, sizeof *id);
-    cx_keydir k;
+    cli_keydir k;
     cx_err rc = cx_job_path_join(id->dir, sizeof id->dir, keys_dir, name, e);
-    if (rc == CX_OK && (rc = cx_keydir_create(id->dir, 1, &k, e)) == CX_OK) {
+    if (rc == CX_OK && (rc = cli_keydir_create(id->dir, 1, &k, e)) == CX_OK) {
         memcpy(id->x_pub, cx_x25519_key_public(k.x), 32);
         rc = cx_chain_key_from_seed(cx_ed25519_key_seed(k.ed), &id->key, e);
-        cx_keydir_free(&k);
+        cli_keydir_free(&k);
     }
     if (rc == CX_OK)
         cx_chain_id_to_hex(cx_chain_key_address(id->key), id->addr);
@@ -120,7 +119,7 @@ static int write_data(cx_cli *cli, const char *dir, unsigned n, size_t rows_base
         char name[64];
         snprintf(name, sizeof name, "seller%02u.csv", i + 1);
         if (cx_job_path_join(path, sizeof path, dir, name, &e) != CX_OK ||
-            cx_demo_data_csv(2026, i, rows, &buf, &len, &e) != CX_OK)
+            cli_demo_data_csv(2026, i, rows, &buf, &len, &e) != CX_OK)
             goto fail;
         cx_err rc = cx_file_write_atomic(path, buf, len, 0600, &e);
         cx_secmem_free(buf);
@@ -128,7 +127,7 @@ static int write_data(cx_cli *cli, const char *dir, unsigned n, size_t rows_base
             goto fail;
         json_array_append_new(files, json_string(path));
     }
-    const char *spec = cx_demo_spec_json();
+    const char *spec = cli_demo_spec_json();
     if (cx_job_path_join(path, sizeof path, dir, "spec.json", &e) != CX_OK ||
         cx_file_write_atomic(path, spec, strlen(spec), 0644, &e) != CX_OK)
         goto fail;
@@ -165,19 +164,19 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *dir_s = NULL, *write_dir = NULL, *n_s = NULL, *rows_s = NULL, *device = NULL;
-    const cx_arg args[] = {
+    const cli_arg args[] = {
         {.name = "--dir", .val = &dir_s},     {.name = "--write-data", .val = &write_dir},
         {.name = "--sellers", .val = &n_s},   {.name = "--rows", .val = &rows_s},
         {.name = "--device", .val = &device}, {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     cx_error e;
     cx_error_clear(&e);
     uint64_t nsel = 20, rows_base = 500;
-    if ((n_s && (cx_job_parse_u64(n_s, "--sellers", &nsel, &e) != CX_OK || nsel < 1 ||
+    if ((n_s && (cli_parse_u64(n_s, "--sellers", &nsel, &e) != CX_OK || nsel < 1 ||
                  nsel > DEMO_MAX_SELLERS)) ||
-        (rows_s && (cx_job_parse_u64(rows_s, "--rows", &rows_base, &e) != CX_OK || rows_base < 50 ||
+        (rows_s && (cli_parse_u64(rows_s, "--rows", &rows_base, &e) != CX_OK || rows_base < 50 ||
                     rows_base > 1000000)))
         return cli_usage(cli, "--sellers takes 1..%d and --rows 50..1000000", DEMO_MAX_SELLERS);
     if (write_dir)
@@ -249,7 +248,7 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
     if (cx_job_ledger_open(ledger_path, &cli->log, &l, &e) != CX_OK ||
         cx_job_store_open(store_url, &cli->log, &s, &e) != CX_OK ||
         cx_tee_sim_devca_create(devca, &e) != CX_OK ||
-        cx_job_devroot_load(devca, &root, &root_len, &e) != CX_OK)
+        cli_devroot_load(devca, &root, &root_len, &e) != CX_OK)
         goto fail;
 
     /* 2. identities */
@@ -325,7 +324,7 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
         size_t len = 0;
         rows[i] = rows_base + (i * 137u) % (rows_base + 1);
         total_rows += rows[i];
-        if (cx_demo_data_csv(2026, i, rows[i], &data, &len, &e) != CX_OK)
+        if (cli_demo_data_csv(2026, i, rows[i], &data, &len, &e) != CX_OK)
             goto fail;
         cx_err src = seller_store(s, data, len, reg.enclave.x25519_pk, pool_hex, sellers[i].addr,
                                   i == tampered, blob_ids[i], &e);
@@ -359,7 +358,7 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
     json_t *spec_j = NULL;
     char *req = NULL;
     size_t req_len = 0;
-    const char *spec_text = cx_demo_spec_json();
+    const char *spec_text = cli_demo_spec_json();
     uint64_t payment = 20000;
     if (cx_json_parse(spec_text, strlen(spec_text), &spec_j, &e) != CX_OK)
         goto fail;

@@ -1,7 +1,6 @@
 /* cmd_pool.c — `cloakx pool create|show`: a thematic data pool on the ledger (price, k, row
  * cap, fees, accepted enclave measurements) and what it holds. */
 #include "cli.h"
-#include "job.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,7 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
                *max_s = NULL, *opfee_s = "500", *protofee_s = "100", *op_s = NULL;
     const char *meas[CX_CHAIN_MAX_MEASUREMENTS];
     size_t n_meas = 0;
-    const cx_arg args[] = {
+    const cli_arg args[] = {
         {.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
         {.name = "--key", .val = &key},
         {.name = "--theme", .val = &theme},
@@ -37,7 +36,7 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
         {.name = "--operator", .val = &op_s},
         {.name = "--measurement", .list = meas, .n = &n_meas, .cap = CX_CHAIN_MAX_MEASUREMENTS},
         {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!ledger_url || !key || !theme || !price_s || !k_s || !max_s)
@@ -48,11 +47,11 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
     cx_error e;
     cx_error_clear(&e);
     uint64_t price, k, max_rows, opfee, protofee;
-    if (cx_job_parse_u64(price_s, "--price", &price, &e) != CX_OK ||
-        cx_job_parse_u64(k_s, "--k", &k, &e) != CX_OK ||
-        cx_job_parse_u64(max_s, "--max-rows", &max_rows, &e) != CX_OK ||
-        cx_job_parse_u64(opfee_s, "--operator-fee", &opfee, &e) != CX_OK ||
-        cx_job_parse_u64(protofee_s, "--protocol-fee", &protofee, &e) != CX_OK)
+    if (cli_parse_u64(price_s, "--price", &price, &e) != CX_OK ||
+        cli_parse_u64(k_s, "--k", &k, &e) != CX_OK ||
+        cli_parse_u64(max_s, "--max-rows", &max_rows, &e) != CX_OK ||
+        cli_parse_u64(opfee_s, "--operator-fee", &opfee, &e) != CX_OK ||
+        cli_parse_u64(protofee_s, "--protocol-fee", &protofee, &e) != CX_OK)
         return cli_fail(cli, &e);
     if (k < 1 || k > UINT32_MAX || opfee > 10000 || protofee > 10000)
         return cli_usage(cli, "--k must be >= 1 and fees at most 10000 bps");
@@ -78,10 +77,10 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
         pp.measurement_lens[i] = len;
     }
     pp.n_measurements = n_meas;
-    cx_role r = {0};
+    cli_role r = {0};
     int rc = CX_EXIT_OK;
     cx_chain_id id;
-    if (cx_role_open(&r, key, NULL, NULL, &cli->log, &e) != CX_OK)
+    if (cli_role_open(&r, key, NULL, NULL, &cli->log, &e) != CX_OK)
         goto fail;
     pp.operator_addr = *cx_chain_key_address(r.key);
     if (op_s && cx_chain_id_from_hex(op_s, &pp.operator_addr, &e) != CX_OK)
@@ -91,12 +90,12 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
         goto fail;
     char hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_chain_id_to_hex(&id, hex);
-    rc = cx_role_print(cli, json_pack("{s:s}", "pool", hex), "%s\n", hex);
+    rc = cli_role_print(cli, json_pack("{s:s}", "pool", hex), "%s\n", hex);
     goto done;
 fail:
     rc = cli_fail(cli, &e);
 done:
-    cx_role_close(&r);
+    cli_role_close(&r);
     return rc;
 }
 
@@ -109,10 +108,10 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *pool_s = NULL;
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+    const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "", .val = &pool_s},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!ledger_url || !pool_s)

@@ -1,7 +1,6 @@
 /* cmd_job.c — `cloakx job create|status|submit|refund`: a buyer's paid job for a pool (spec
  * and model key stored beside it), its state and settlement, and the operator's recovery calls. */
 #include "cli.h"
-#include "job.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +21,7 @@ static int job_create(cx_cli *cli, int argc, char **argv)
     }
     const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *pool_s = NULL,
                *spec_path = NULL, *pay_s = NULL, *deadline_s = "1h";
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+    const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--store", .val = &store_url, .env = "CLOAKX_STORE"},
                            {.name = "--key", .val = &key},
                            {.name = "--pool", .val = &pool_s},
@@ -30,7 +29,7 @@ static int job_create(cx_cli *cli, int argc, char **argv)
                            {.name = "--pay", .val = &pay_s},
                            {.name = "--deadline", .val = &deadline_s},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!ledger_url || !store_url || !key || !pool_s || !spec_path || !pay_s)
@@ -38,10 +37,10 @@ static int job_create(cx_cli *cli, int argc, char **argv)
     cx_error e;
     cx_error_clear(&e);
     uint64_t pay, dl;
-    if (cx_job_parse_u64(pay_s, "--pay", &pay, &e) != CX_OK ||
-        cx_job_parse_duration_ms(deadline_s, &dl, &e) != CX_OK)
+    if (cli_parse_u64(pay_s, "--pay", &pay, &e) != CX_OK ||
+        cli_parse_duration_ms(deadline_s, &dl, &e) != CX_OK)
         return cli_fail(cli, &e);
-    cx_role r = {0};
+    cli_role r = {0};
     json_t *spec_j = NULL;
     char *req = NULL;
     size_t req_len = 0;
@@ -67,9 +66,9 @@ static int job_create(cx_cli *cli, int argc, char **argv)
                      spec_path);
         goto fail;
     }
-    if (cx_job_x25519_pub_load(key, bx, &e) != CX_OK ||
+    if (cli_x25519_pub_load(key, bx, &e) != CX_OK ||
         cx_job_request_build(spec_j, bx, &req, &req_len, &e) != CX_OK ||
-        cx_role_open(&r, key, ledger_url, store_url, &cli->log, &e) != CX_OK)
+        cli_role_open(&r, key, ledger_url, store_url, &cli->log, &e) != CX_OK)
         goto fail;
     char rid[CX_STORE_ID_MAX];
     SHA256((const uint8_t *)req, req_len, h);
@@ -79,7 +78,7 @@ static int job_create(cx_cli *cli, int argc, char **argv)
         goto fail;
     char hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_chain_id_to_hex(&jid, hex);
-    rc = cx_role_print(
+    rc = cli_role_print(
         cli,
         json_pack("{s:s, s:s, s:I}", "job", hex, "request_blob", rid, "payment", (json_int_t)pay),
         "%s\n", hex);
@@ -89,7 +88,7 @@ fail:
 done:
     json_decref(spec_j);
     free(req);
-    cx_role_close(&r);
+    cli_role_close(&r);
     return rc;
 }
 
@@ -105,12 +104,12 @@ static int job_status(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *store_url = NULL, *job_s = NULL, *bundle = NULL;
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+    const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--store", .val = &store_url, .env = "CLOAKX_STORE"},
                            {.name = "--bundle", .val = &bundle},
                            {.name = "", .val = &job_s},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!ledger_url || !job_s || (bundle && !store_url))
@@ -251,12 +250,12 @@ static int job_submit(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *key = NULL, *job_s = NULL, *bundle = NULL;
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+    const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--key", .val = &key},
                            {.name = "--bundle", .val = &bundle},
                            {.name = "", .val = &job_s},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!ledger_url || !key || !job_s || !bundle)
@@ -265,7 +264,7 @@ static int job_submit(cx_cli *cli, int argc, char **argv)
     cx_error_clear(&e);
     cx_result_bundle b;
     memset(&b, 0, sizeof b);
-    cx_role r = {0};
+    cli_role r = {0};
     int rc = CX_EXIT_OK;
     cx_chain_id jid, eid;
     if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
@@ -276,18 +275,18 @@ static int job_submit(cx_cli *cli, int argc, char **argv)
         goto fail;
     }
     memcpy(eid.b, b.enclave_id, 32);
-    if (cx_role_open(&r, key, ledger_url, NULL, &cli->log, &e) != CX_OK ||
+    if (cli_role_open(&r, key, ledger_url, NULL, &cli->log, &e) != CX_OK ||
         cx_ledger_result_submit(r.ledger, r.key, &jid, &eid, b.statement, b.statement_len,
                                 b.signature, &e) != CX_OK)
         goto fail;
-    rc = cx_role_print(cli, json_pack("{s:s, s:b}", "job", job_s, "accepted", 1),
+    rc = cli_role_print(cli, json_pack("{s:s, s:b}", "job", job_s, "accepted", 1),
                        "result accepted for job %s\n", job_s);
     goto done;
 fail:
     rc = cli_fail(cli, &e);
 done:
     cx_result_bundle_free(&b);
-    cx_role_close(&r);
+    cli_role_close(&r);
     return rc;
 }
 
@@ -300,28 +299,28 @@ static int job_refund(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *key = NULL, *job_s = NULL;
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+    const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--key", .val = &key},
                            {.name = "", .val = &job_s},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!ledger_url || !key || !job_s)
         return cli_usage(cli, "JOB, --ledger and --key are required");
     cx_error e;
     cx_error_clear(&e);
-    cx_role r = {0};
+    cli_role r = {0};
     cx_chain_id jid;
     int rc;
     if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
-        cx_role_open(&r, key, ledger_url, NULL, &cli->log, &e) != CX_OK ||
+        cli_role_open(&r, key, ledger_url, NULL, &cli->log, &e) != CX_OK ||
         cx_ledger_job_refund_expired(r.ledger, r.key, &jid, &e) != CX_OK)
         rc = cli_fail(cli, &e);
     else
-        rc = cx_role_print(cli, json_pack("{s:s, s:s}", "job", job_s, "state", "refunded"),
+        rc = cli_role_print(cli, json_pack("{s:s, s:s}", "job", job_s, "state", "refunded"),
                            "job %s refunded\n", job_s);
-    cx_role_close(&r);
+    cli_role_close(&r);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 /* roles.c — what the marketplace commands share: argument tables, environment defaults, key
  * dirs, ledger and store handles, the simulated TEE's development root, and output helpers. */
-#include "job.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,7 +11,7 @@
 
 /* ------------------------------------------------------------- arguments -- */
 
-int cx_job_opt(int argc, char **argv, int *i, const char *name, const char **val)
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val)
 {
     if (strcmp(argv[*i], name) != 0 || *i + 1 >= argc)
         return 0;
@@ -19,7 +19,7 @@ int cx_job_opt(int argc, char **argv, int *i, const char *name, const char **val
     return 1;
 }
 
-const char *cx_job_env_default(const char *given, const char *env)
+const char *cli_env_default(const char *given, const char *env)
 {
     if (given)
         return given;
@@ -28,7 +28,7 @@ const char *cx_job_env_default(const char *given, const char *env)
 }
 
 /* One argument against the table: 1 taken, 0 not for this entry, -1 a list is full. */
-static int take_arg(const cx_arg *a, int argc, char **argv, int *i)
+static int take_arg(const cli_arg *a, int argc, char **argv, int *i)
 {
     if (!a->name[0]) { /* positional */
         if (argv[*i][0] == '-')
@@ -51,7 +51,7 @@ static int take_arg(const cx_arg *a, int argc, char **argv, int *i)
         return 1;
     }
     const char *v = NULL;
-    if (!cx_job_opt(argc, argv, i, a->name, &v))
+    if (!cli_opt(argc, argv, i, a->name, &v))
         return 0;
     if (a->list) {
         if (*a->n == a->cap)
@@ -63,11 +63,11 @@ static int take_arg(const cx_arg *a, int argc, char **argv, int *i)
     return 1;
 }
 
-int cx_args_parse(cx_cli *cli, int argc, char **argv, const cx_arg *args)
+int cli_args_parse(cx_cli *cli, int argc, char **argv, const cli_arg *args)
 {
     for (int i = 1; i < argc; i++) {
         int took = 0;
-        for (const cx_arg *a = args; a->name && !took; a++) {
+        for (const cli_arg *a = args; a->name && !took; a++) {
             took = take_arg(a, argc, argv, &i);
             if (took < 0)
                 return cli_usage(cli, "at most %zu %s", a->cap, a->name[0] ? a->name : "arguments");
@@ -75,13 +75,13 @@ int cx_args_parse(cx_cli *cli, int argc, char **argv, const cx_arg *args)
         if (!took)
             return cli_usage(cli, "unexpected argument '%s'", argv[i]);
     }
-    for (const cx_arg *a = args; a->name; a++)
+    for (const cli_arg *a = args; a->name; a++)
         if (a->env && a->val)
-            *a->val = cx_job_env_default(*a->val, a->env);
+            *a->val = cli_env_default(*a->val, a->env);
     return 0;
 }
 
-cx_err cx_job_parse_u64(const char *s, const char *what, uint64_t *out, cx_error *e)
+cx_err cli_parse_u64(const char *s, const char *what, uint64_t *out, cx_error *e)
 {
     char *end = NULL;
     errno = 0;
@@ -94,7 +94,7 @@ cx_err cx_job_parse_u64(const char *s, const char *what, uint64_t *out, cx_error
     return CX_OK;
 }
 
-cx_err cx_job_parse_duration_ms(const char *s, uint64_t *out, cx_error *e)
+cx_err cli_parse_duration_ms(const char *s, uint64_t *out, cx_error *e)
 {
     char *end = NULL;
     errno = 0;
@@ -123,29 +123,7 @@ cx_err cx_job_parse_duration_ms(const char *s, uint64_t *out, cx_error *e)
 
 /* ------------------------------------------------------ key dirs, handles -- */
 
-cx_err cx_job_path_join(char *out, size_t cap, const char *a, const char *b, cx_error *e)
-{
-    if ((size_t)snprintf(out, cap, "%s/%s", a, b) >= cap)
-        return cx_error_set(e, CX_ERR_ARG, "path too long: %s/%s", a, b);
-    return CX_OK;
-}
-
-cx_err cx_job_identity_load(const char *keydir, cx_chain_key **out, cx_error *e)
-{
-    char path[PATH_MAX];
-    cx_err rc = cx_job_path_join(path, sizeof path, keydir, "ed25519.key", e);
-    if (rc != CX_OK)
-        return rc;
-    cx_ed25519_key *k = NULL;
-    rc = cx_ed25519_key_load(path, &k, e);
-    if (rc != CX_OK)
-        return cx_error_wrap(rc, e, "identity %s: ", keydir);
-    rc = cx_chain_key_from_seed(cx_ed25519_key_seed(k), out, e);
-    cx_ed25519_key_free(k);
-    return rc;
-}
-
-cx_err cx_job_x25519_pub_load(const char *keydir, uint8_t pub[32], cx_error *e)
+cx_err cli_x25519_pub_load(const char *keydir, uint8_t pub[32], cx_error *e)
 {
     char path[PATH_MAX];
     cx_err rc = cx_job_path_join(path, sizeof path, keydir, "x25519.pub", e);
@@ -154,41 +132,13 @@ cx_err cx_job_x25519_pub_load(const char *keydir, uint8_t pub[32], cx_error *e)
     return rc;
 }
 
-cx_err cx_job_ledger_open(const char *url, const cx_logger *log, cx_ledger **out, cx_error *e)
+cx_err cli_keydir_create(const char *dir, int force, cli_keydir *k, cx_error *e)
 {
-    if (!url || !*url)
-        return cx_error_set(e, CX_ERR_ARG, "no ledger given (--ledger PATH or CLOAKX_LEDGER)");
-    if (strncmp(url, "local:", 6) == 0)
-        url += 6;
-    else if (strncmp(url, "sui:", 4) == 0)
-        return cx_error_set(e, CX_ERR_UNSUPPORTED,
-                            "ledger %s: the Sui backend is not in this build (local only)", url);
-    (void)log;
-    cx_ledger_local_opts o = {0}; /* protocol fees go to the zero address (the treasury) */
-    return cx_ledger_local_open(url, &o, out, e);
-}
-
-cx_err cx_job_store_open(const char *url, const cx_logger *log, cx_store **out, cx_error *e)
-{
-    if (!url || !*url)
-        return cx_error_set(e, CX_ERR_ARG, "no blob store given (--store URL or CLOAKX_STORE)");
-    cx_store_options o;
-    cx_store_options_init(&o);
-    /* explicit options win over the URL's: the testnet defaults set by init would hide a
-     * walrus:?publisher=…&aggregator=… URL (the backend falls back to testnet itself) */
-    o.publisher = o.aggregator = NULL;
-    o.log = log;
-    o.verify = 1; /* a store that serves other bytes than it was given is caught here */
-    return cx_store_open(url, &o, out, e);
-}
-
-cx_err cx_keydir_create(const char *dir, int force, cx_keydir *k, cx_error *e)
-{
-    static const char *const names[CX_KEYDIR_FILES] = {"x25519.key", "x25519.pub", "ed25519.key",
+    static const char *const names[CLI_KEYDIR_FILES] = {"x25519.key", "x25519.pub", "ed25519.key",
                                                        "ed25519.pub"};
     memset(k, 0, sizeof *k);
     cx_err rc = cx_mkdir_p(dir, 0700, e);
-    for (int i = 0; rc == CX_OK && i < CX_KEYDIR_FILES; i++) {
+    for (int i = 0; rc == CX_OK && i < CLI_KEYDIR_FILES; i++) {
         struct stat st;
         rc = cx_job_path_join(k->path[i], sizeof k->path[i], dir, names[i], e);
         if (rc == CX_OK && !force && lstat(k->path[i], &st) == 0)
@@ -197,15 +147,15 @@ cx_err cx_keydir_create(const char *dir, int force, cx_keydir *k, cx_error *e)
     }
     if (rc == CX_OK && (rc = cx_x25519_key_generate(&k->x, e)) == CX_OK &&
         (rc = cx_ed25519_key_generate(&k->ed, e)) == CX_OK &&
-        (rc = cx_x25519_key_save(k->x, k->path[CX_KEYDIR_X_KEY], k->path[CX_KEYDIR_X_PUB], e)) ==
+        (rc = cx_x25519_key_save(k->x, k->path[CLI_KEYDIR_X_KEY], k->path[CLI_KEYDIR_X_PUB], e)) ==
             CX_OK)
-        rc = cx_ed25519_key_save(k->ed, k->path[CX_KEYDIR_ED_KEY], k->path[CX_KEYDIR_ED_PUB], e);
+        rc = cx_ed25519_key_save(k->ed, k->path[CLI_KEYDIR_ED_KEY], k->path[CLI_KEYDIR_ED_PUB], e);
     if (rc != CX_OK)
-        cx_keydir_free(k);
+        cli_keydir_free(k);
     return rc;
 }
 
-void cx_keydir_free(cx_keydir *k)
+void cli_keydir_free(cli_keydir *k)
 {
     cx_x25519_key_free(k->x);
     cx_ed25519_key_free(k->ed);
@@ -213,7 +163,7 @@ void cx_keydir_free(cx_keydir *k)
     k->ed = NULL;
 }
 
-cx_err cx_role_open(cx_role *r, const char *keydir, const char *ledger_url, const char *store_url,
+cx_err cli_role_open(cli_role *r, const char *keydir, const char *ledger_url, const char *store_url,
                     const cx_logger *log, cx_error *e)
 {
     memset(r, 0, sizeof *r);
@@ -227,7 +177,7 @@ cx_err cx_role_open(cx_role *r, const char *keydir, const char *ledger_url, cons
     return rc;
 }
 
-void cx_role_close(cx_role *r)
+void cli_role_close(cli_role *r)
 {
     cx_chain_key_free(r->key);
     cx_ledger_close(r->ledger);
@@ -237,9 +187,9 @@ void cx_role_close(cx_role *r)
 
 /* ------------------------------------------------ the development root -- */
 
-cx_err cx_job_devca_dir(const char *given, char *out, size_t cap, cx_error *e)
+cx_err cli_devca_dir(const char *given, char *out, size_t cap, cx_error *e)
 {
-    const char *d = cx_job_env_default(given, "CLOAKX_DEVCA");
+    const char *d = cli_env_default(given, "CLOAKX_DEVCA");
     if (d) {
         if ((size_t)snprintf(out, cap, "%s", d) >= cap)
             return cx_error_set(e, CX_ERR_ARG, "--devca path too long");
@@ -253,7 +203,7 @@ cx_err cx_job_devca_dir(const char *given, char *out, size_t cap, cx_error *e)
     return CX_OK;
 }
 
-cx_err cx_job_devroot_load(const char *devca_dir, char **pem, size_t *len, cx_error *e)
+cx_err cli_devroot_load(const char *devca_dir, char **pem, size_t *len, cx_error *e)
 {
     char path[PATH_MAX];
     cx_err rc = cx_job_path_join(path, sizeof path, devca_dir, CX_TEE_SIM_ROOT_CERT, e);
@@ -266,24 +216,16 @@ cx_err cx_job_devroot_load(const char *devca_dir, char **pem, size_t *len, cx_er
     return CX_OK;
 }
 
-cx_err cx_job_devroot_for(const char *devca_given, char **pem, size_t *len, cx_error *e)
+cx_err cli_devroot_for(const char *devca_given, char **pem, size_t *len, cx_error *e)
 {
     char devca[PATH_MAX];
-    cx_err rc = cx_job_devca_dir(devca_given, devca, sizeof devca, e);
-    return rc == CX_OK ? cx_job_devroot_load(devca, pem, len, e) : rc;
+    cx_err rc = cli_devca_dir(devca_given, devca, sizeof devca, e);
+    return rc == CX_OK ? cli_devroot_load(devca, pem, len, e) : rc;
 }
 
 /* ---------------------------------------------------------------- output -- */
 
-json_t *cx_job_hex_json(const uint8_t *b, size_t n)
-{
-    char *h = cx_hex_dup(b, n);
-    json_t *j = json_string(h ? h : "");
-    free(h);
-    return j;
-}
-
-int cx_role_print(cx_cli *cli, json_t *j, const char *fmt, ...)
+int cli_role_print(cx_cli *cli, json_t *j, const char *fmt, ...)
 {
     if (!j) {
         cx_error e;
@@ -300,30 +242,3 @@ int cx_role_print(cx_cli *cli, json_t *j, const char *fmt, ...)
     return CX_EXIT_OK;
 }
 
-cx_err cx_job_seal_bytes(const cx_cxb_seal_params *p, const uint8_t *data, size_t len,
-                         cx_job_membuf *out, cx_cxb_header *h, cx_error *e)
-{
-    cx_mem_reader mr;
-    cx_reader r;
-    cx_reader_from_memory(&r, &mr, data, len);
-    cx_writer w = {cx_job_membuf_write, out};
-    return cx_cxb_seal(p, &r, len, &w, h, NULL, e);
-}
-
-cx_err cx_job_membuf_write(void *ctx, const void *buf, size_t len, cx_error *e)
-{
-    cx_job_membuf *m = ctx;
-    if (m->len + len > m->cap) {
-        size_t nc = m->cap ? m->cap : 65536;
-        while (nc < m->len + len)
-            nc *= 2;
-        uint8_t *np = realloc(m->p, nc);
-        if (!np)
-            return cx_error_set(e, CX_ERR_NOMEM, "out of memory for %zu bytes", m->len + len);
-        m->p = np;
-        m->cap = nc;
-    }
-    memcpy(m->p + m->len, buf, len);
-    m->len += len;
-    return CX_OK;
-}

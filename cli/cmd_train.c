@@ -1,7 +1,6 @@
 /* cmd_train.c — `cloakx train` (spec + plaintext data files → safetensors model with its
  * metadata) and `cloakx predict` (model + data file → predictions CSV). */
 #include "cli.h"
-#include "job.h"
 
 #include <errno.h>
 #include <math.h>
@@ -244,11 +243,11 @@ int cmd_predict(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *model_path = NULL, *data_path = NULL, *out_path = NULL;
-    const cx_arg args[] = {{.name = "--model", .val = &model_path},
+    const cli_arg args[] = {{.name = "--model", .val = &model_path},
                            {.name = "--data", .val = &data_path},
                            {.name = "--out", .val = &out_path},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!model_path || !data_path || !out_path)

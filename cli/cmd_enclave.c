@@ -1,7 +1,6 @@
 /* cmd_enclave.c — `cloakx enclave register|show`: start this node's TEE (simulated here),
  * verify its attestation document as the ledger's rules ask, record its keys on the ledger. */
 #include "cli.h"
-#include "job.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -27,7 +26,7 @@ static int enclave_register(cx_cli *cli, int argc, char **argv)
     const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *state = NULL, *devca_s = NULL,
                *pool_s = NULL;
     int allow_sim = 0;
-    const cx_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
+    const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--store", .val = &store_url, .env = "CLOAKX_STORE"},
                            {.name = "--key", .val = &key},
                            {.name = "--state", .val = &state},
@@ -35,7 +34,7 @@ static int enclave_register(cx_cli *cli, int argc, char **argv)
                            {.name = "--pool", .val = &pool_s},
                            {.name = "--allow-simulated", .flag = &allow_sim},
                            {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!ledger_url || !store_url || !key || !state)
@@ -43,20 +42,20 @@ static int enclave_register(cx_cli *cli, int argc, char **argv)
     cx_error e;
     cx_error_clear(&e);
     char devca[PATH_MAX];
-    if (cx_job_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK)
+    if (cli_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK)
         return cli_fail(cli, &e);
     cx_tee *tee = NULL;
-    cx_role r = {0};
+    cli_role r = {0};
     char *root = NULL;
     size_t root_len = 0;
     int rc = CX_EXIT_OK;
     cx_chain_id pid;
     if (pool_s && cx_chain_id_from_hex(pool_s, &pid, &e) != CX_OK)
         goto fail;
-    if (cx_role_open(&r, key, NULL, NULL, &cli->log, &e) != CX_OK ||
+    if (cli_role_open(&r, key, NULL, NULL, &cli->log, &e) != CX_OK ||
         cx_job_tee_open(state, devca, &cli->log, &tee, &e) != CX_OK)
         goto fail;
-    if (cx_tee_is_simulated(tee) && cx_job_devroot_load(devca, &root, &root_len, &e) != CX_OK)
+    if (cx_tee_is_simulated(tee) && cli_devroot_load(devca, &root, &root_len, &e) != CX_OK)
         goto fail;
     cx_job_registration reg;
     if (cx_job_ledger_open(ledger_url, &cli->log, &r.ledger, &e) != CX_OK ||
@@ -73,7 +72,7 @@ static int enclave_register(cx_cli *cli, int argc, char **argv)
                           cx_job_hex_json(en->x25519_pk, 32), "document_blob", reg.doc_blob_id,
                           "document_sha256", cx_job_hex_json(en->attestation_hash, 32), "simulated",
                           cx_tee_is_simulated(tee), "backend", cx_tee_backend_name(tee));
-    rc = cx_role_print(cli, j,
+    rc = cli_role_print(cli, j,
                        "enclave %s registered (%s TEE%s)\n  measurement (PCR0) %s\n  document "
                        "blob %s\n",
                        hex, cx_tee_backend_name(tee),
@@ -85,7 +84,7 @@ fail:
 done:
     free(root);
     cx_tee_close(tee);
-    cx_role_close(&r);
+    cli_role_close(&r);
     return rc;
 }
 
@@ -97,9 +96,9 @@ static int enclave_show(cx_cli *cli, int argc, char **argv)
         return CX_EXIT_OK;
     }
     const char *state = NULL, *devca_s = NULL;
-    const cx_arg args[] = {
+    const cli_arg args[] = {
         {.name = "--state", .val = &state}, {.name = "--devca", .val = &devca_s}, {0}};
-    int urc = cx_args_parse(cli, argc, argv, args);
+    int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
     if (!state)
@@ -108,7 +107,7 @@ static int enclave_show(cx_cli *cli, int argc, char **argv)
     cx_error_clear(&e);
     char devca[PATH_MAX];
     cx_tee *tee = NULL;
-    if (cx_job_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK ||
+    if (cli_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK ||
         cx_job_tee_open(state, devca, &cli->log, &tee, &e) != CX_OK)
         return cli_fail(cli, &e);
     uint8_t ed[32], x[32], m[48];
@@ -126,7 +125,7 @@ static int enclave_show(cx_cli *cli, int argc, char **argv)
                               cx_job_hex_json(ed, 32), "x25519", cx_job_hex_json(x, 32),
                               "measurement", cx_job_hex_json(m, 48), "backend",
                               cx_tee_backend_name(tee), "simulated", cx_tee_is_simulated(tee));
-        rc = cx_role_print(cli, j, "enclave %s (%s%s)\n  ed25519 %s\n  x25519  %s\n  PCR0    %s\n",
+        rc = cli_role_print(cli, j, "enclave %s (%s%s)\n  ed25519 %s\n  x25519  %s\n  PCR0    %s\n",
                            hex, cx_tee_backend_name(tee),
                            cx_tee_is_simulated(tee) ? ", SIMULATED" : "",
                            json_string_value(json_object_get(j, "ed25519")),
