@@ -62,6 +62,13 @@ cx_err cx_job_enclave_register(cx_ledger *l, cx_store *s, cx_tee *tee, const cx_
                                const cx_chain_id *pool, const char *state_dir,
                                cx_job_registration *out, cx_error *e);
 
+/* What a seller checks before sealing to an enclave: its registration document (from the
+ * store, by the ledger's blob id, hashing to the ledger's SHA-256) verifies under the policy, carries the
+ * registered Ed25519 key and the endorsed X25519 key, and its PCR0 is the registered
+ * measurement, which the pool accepts. CX_ERR_VERIFY says which part failed. */
+cx_err cx_job_enclave_check(cx_store *s, const cx_ledger_enclave *en, const cx_ledger_pool *pool,
+                            const cx_nitro_policy *pol, cx_error *e);
+
 /* ---- job requests ---- */
 
 /* What a buyer stores next to a job: {"format":"cloakx-job-request/1", "spec":{…},
@@ -202,13 +209,6 @@ cx_err cx_job_membuf_write(void *ctx, const void *buf, size_t len, cx_error *e);
  * be NULL) gets the header. */
 cx_err cx_job_seal_bytes(const cx_cxb_seal_params *p, const uint8_t *data, size_t len,
                          cx_job_membuf *out, cx_cxb_header *h, cx_error *e);
-
-/* What a seller checks before sealing to an enclave: its registration document (from the
- * store, by the ledger's blob id, hashing to the ledger's SHA-256) verifies under the policy, carries the
- * registered Ed25519 key and the endorsed X25519 key, and its PCR0 is the registered
- * measurement, which the pool accepts. CX_ERR_VERIFY says which part failed. */
-cx_err cx_job_enclave_check(cx_store *s, const cx_ledger_enclave *en, const cx_ledger_pool *pool,
-                            const cx_nitro_policy *pol, cx_error *e);
 
 /* ---- model metadata (model_meta.c): shared by `cloakx train`, jobs and `cloakx predict` ---- */
 

@@ -1,0 +1,16 @@
+/* job_internal.h — what the job library's files share among themselves and no caller needs:
+ * the blob-id order of the dataset commitment and the checked read of an enclave's document. */
+#ifndef CX_ENGINE_JOB_INTERNAL_H
+#define CX_ENGINE_JOB_INTERNAL_H
+
+#include "cx_engine.h"
+
+/* The commitment's canonical order of blob ids: bytewise, a prefix before what extends it. */
+int cx_job_blob_id_cmp(const char *x, const char *y);
+
+/* Fetch a registered enclave's attestation document (at most max bytes, malloc'ed) by its
+ * recorded blob id and check that it hashes to the SHA-256 the ledger recorded. */
+cx_err cx_job_enclave_doc_read(cx_store *s, const cx_ledger_enclave *en, size_t max, uint8_t **doc,
+                               size_t *len, cx_error *e);
+
+#endif

@@ -1,0 +1,452 @@
+/* verify.c — result bundles from what the ledger and the store hold, and their verification:
+ * statement, signature, TEE report, key binding, measurement, ledger, result hash, commitment. */
+#include "cx_engine.h"
+#include "job_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+/* ------------------------------------------------------------------ bundles -- */
+
+cx_err cx_job_bundle_from_ledger(cx_ledger *l, cx_store *s, const cx_chain_id *job,
+                                 cx_result_bundle *out, cx_error *e)
+{
+    memset(out, 0, sizeof *out);
+    cx_ledger_result r;
+    memset(&r, 0, sizeof r);
+    cx_err rc = cx_ledger_result_get(l, job, &r, e);
+    if (rc != CX_OK)
+        return rc;
+    cx_ledger_enclave en;
+    rc = cx_ledger_enclave_get(l, &r.enclave_id, &en, e);
+    uint8_t *doc = NULL;
+    size_t doc_len = 0;
+    if (rc == CX_OK)
+        rc = cx_job_enclave_doc_read(s, &en, CX_BUNDLE_REPORT_MAX, &doc, &doc_len, e);
+    if (rc == CX_OK) {
+        out->statement = r.statement;
+        out->statement_len = r.statement_len;
+        r.statement = NULL;
+        memcpy(out->signature, r.signature, 64);
+        memcpy(out->public_key, en.ed25519_pk, 32);
+        out->has_enclave_id = 1;
+        memcpy(out->enclave_id, r.enclave_id.b, 32);
+        out->tee_report = doc;
+        out->tee_report_len = doc_len;
+        doc = NULL;
+    }
+    free(doc);
+    cx_ledger_result_free(&r);
+    return rc;
+}
+
+/* ------------------------------------------------------------------- verify -- */
+
+typedef struct vlog {
+    json_t *checks;
+} vlog;
+
+static void vnote(vlog *v, const char *check, const char *status, const char *detail)
+{
+    if (v->checks)
+        json_array_append_new(v->checks, json_pack("{s:s, s:s, s:s}", "check", check, "status",
+                                                   status, "detail", detail ? detail : ""));
+}
+
+static cx_err vfail(vlog *v, cx_error *e, const char *check, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static cx_err vfail(vlog *v, cx_error *e, const char *check, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    vnote(v, check, "failed", msg);
+    return cx_error_set(e, CX_ERR_VERIFY, "%s: %s", check, msg);
+}
+
+/* SHA-256 of a stored blob and of its chunk tags, streamed (no key needed). */
+static cx_err blob_hashes(cx_store *s, const char *id, cx_cxb_header *h, uint8_t whole[32],
+                          uint8_t tags[32], cx_error *e)
+{
+    cx_reader r;
+    cx_err rc = cx_store_get(s, id, &r, e);
+    if (rc != CX_OK)
+        return rc;
+    EVP_MD_CTX *mw = EVP_MD_CTX_new(), *mt = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(1 << 16);
+    uint8_t hb[CX_CXB_MAX_HEADER_LEN];
+    if (!mw || !mt || !buf || EVP_DigestInit_ex(mw, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestInit_ex(mt, EVP_sha256(), NULL) != 1) {
+        rc = cx_error_set(e, CX_ERR_NOMEM, "hashing blob %s", id);
+        goto out;
+    }
+    if ((rc = cx_cxb_header_read(&r, hb, h, e)) != CX_OK)
+        goto out;
+    if (EVP_DigestUpdate(mw, hb, h->header_len) != 1) {
+        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "SHA-256 of blob %s", id);
+        goto out;
+    }
+    for (uint64_t i = 0; i < h->chunk_count && rc == CX_OK; i++) {
+        size_t left = cx_cxb_chunk_plain_len(h, i) + CX_CXB_TAG_LEN;
+        uint8_t tag[CX_CXB_TAG_LEN];
+        size_t tpos = 0;
+        while (left && rc == CX_OK) {
+            size_t want = left > (1u << 16) ? (1u << 16) : left, got = 0;
+            rc = cx_reader_read_full(&r, buf, want, &got, e);
+            if (rc == CX_OK && got != want)
+                rc = cx_error_set(e, CX_ERR_FORMAT, "blob %s: truncated in chunk %llu", id,
+                                  (unsigned long long)i);
+            if (rc != CX_OK)
+                break;
+            if (EVP_DigestUpdate(mw, buf, got) != 1) {
+                rc = cx_error_openssl(e, CX_ERR_CRYPTO, "SHA-256 of blob %s", id);
+                break;
+            }
+            /* the tag is the chunk's last 16 bytes, possibly split across reads */
+            size_t tail = left - got < CX_CXB_TAG_LEN ? CX_CXB_TAG_LEN - (left - got) : 0;
+            if (tail) {
+                size_t take = tail > got ? got : tail;
+                memcpy(tag + tpos, buf + got - take, take);
+                tpos += take;
+            }
+            left -= got;
+        }
+        if (rc == CX_OK && EVP_DigestUpdate(mt, tag, CX_CXB_TAG_LEN) != 1)
+            rc = cx_error_openssl(e, CX_ERR_CRYPTO, "SHA-256 of blob %s tags", id);
+    }
+    if (rc == CX_OK) {
+        size_t got = 0;
+        rc = cx_reader_read_full(&r, buf, 1, &got, e);
+        if (rc == CX_OK && got)
+            rc = cx_error_set(e, CX_ERR_FORMAT, "blob %s: bytes after its last chunk", id);
+    }
+    unsigned int l1 = 0, l2 = 0;
+    if (rc == CX_OK && (EVP_DigestFinal_ex(mw, whole, &l1) != 1 ||
+                        EVP_DigestFinal_ex(mt, tags, &l2) != 1 || l1 != 32 || l2 != 32))
+        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "SHA-256");
+out:
+    free(buf);
+    EVP_MD_CTX_free(mw);
+    EVP_MD_CTX_free(mt);
+    if (r.close)
+        r.close(r.ctx);
+    return rc;
+}
+
+/* One registered contribution as an auditor sees it: ok when it passes the job's header
+ * checks (check_headers: recipient, pool, contributor, no duplicate, training data). */
+typedef struct vcand {
+    char id[CX_STORE_ID_MAX];
+    cx_cxb_header h;
+    int ok, listed;
+} vcand;
+
+/* Recompute the dataset commitment as an auditor can: the pool's contributions registered
+ * before the job that pass the job's header checks, are in the job's one data format (that
+ * of the first such blob in blob id order, over all contributors) and whose contributor the
+ * statement lists. */
+static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement *st,
+                                   const uint8_t x_pk[32], uint8_t out[32], size_t *n_blobs,
+                                   cx_error *e)
+{
+    cx_chain_id job_id, pool_id;
+    memcpy(job_id.b, st->job_id, 32);
+    memcpy(pool_id.b, st->pool_id, 32);
+    cx_ledger_job job;
+    cx_err rc = cx_ledger_job_get(l, &job_id, &job, e);
+    if (rc != CX_OK)
+        return rc;
+    cx_ledger_contribution *cs = NULL;
+    size_t n = 0;
+    if ((rc = cx_ledger_contributions_list(l, &pool_id, &cs, &n, e)) != CX_OK)
+        return rc;
+    cx_job_commit_item *items = calloc(n ? n : 1, sizeof *items);
+    vcand *vc = calloc(n ? n : 1, sizeof *vc);
+    if (!items || !vc) {
+        free(items);
+        free(vc);
+        free(cs);
+        return cx_error_set(e, CX_ERR_NOMEM, "verify: out of memory");
+    }
+    uint8_t key_id[32];
+    rc = cx_x25519_public_key_id(x_pk, key_id, e);
+    char pool_hex[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(&pool_id, pool_hex);
+    for (size_t i = 0; i < n && rc == CX_OK; i++) {
+        vcand *c = &vc[i];
+        if (cs[i].created_ms > job.created_ms)
+            continue;
+        for (size_t k = 0; k < st->n_rows && !c->listed; k++)
+            c->listed = memcmp(st->rows[k].contributor, cs[i].contributor.b, 32) == 0;
+        char ch[CX_CHAIN_ID_HEX_LEN + 1];
+        cx_error le;
+        cx_reader r;
+        if (cx_job_blob_id_str(cs[i].blob_id, cs[i].blob_id_len, c->id, &le) != CX_OK ||
+            cx_store_get(s, c->id, &r, &le) != CX_OK)
+            continue;
+        uint8_t hb[CX_CXB_MAX_HEADER_LEN];
+        cx_err hrc = cx_cxb_header_read(&r, hb, &c->h, &le);
+        if (r.close)
+            r.close(r.ctx);
+        if (hrc != CX_OK)
+            continue;
+        cx_chain_id_to_hex(&cs[i].contributor, ch);
+        if (memcmp(c->h.recipient_key_id, key_id, 32) != 0 || strcmp(c->h.pool_id, pool_hex) != 0 ||
+            strcmp(c->h.contributor, ch) != 0)
+            continue;
+        int dup = 0;
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = vc[k].ok && memcmp(vc[k].h.header_hash, c->h.header_hash, 32) == 0;
+        if (dup)
+            continue;
+        c->ok = c->h.content_type == CX_CONTENT_CSV || c->h.content_type == CX_CONTENT_JSONL ||
+                c->h.content_type == CX_CONTENT_F32;
+    }
+    const vcand *first = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (vc[i].ok && (!first || cx_job_blob_id_cmp(vc[i].id, first->id) < 0))
+            first = &vc[i];
+    size_t m = 0;
+    for (size_t i = 0; i < n && rc == CX_OK; i++) {
+        if (!vc[i].ok || !vc[i].listed || vc[i].h.content_type != first->h.content_type)
+            continue;
+        cx_cxb_header h;
+        uint8_t whole[32], tags[32];
+        cx_error le;
+        if (blob_hashes(s, vc[i].id, &h, whole, tags, &le) != CX_OK)
+            continue;
+        snprintf(items[m].blob_id, sizeof items[m].blob_id, "%s", vc[i].id);
+        memcpy(items[m].header_hash, h.header_hash, 32);
+        memcpy(items[m].tag_hash, tags, 32);
+        m++;
+    }
+    if (rc == CX_OK)
+        rc = cx_job_dataset_commitment(items, m, out, e);
+    *n_blobs = m;
+    free(vc);
+    free(items);
+    free(cs);
+    return rc;
+}
+
+cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts *o, json_t **checks,
+                            cx_error *e)
+{
+    vlog v = {json_array()};
+    cx_statement st;
+    memset(&st, 0, sizeof st);
+    cx_nitro_doc doc;
+    memset(&doc, 0, sizeof doc);
+    uint64_t ts = 0;
+    char detail[400];
+    cx_error le;
+    cx_err rc;
+    if (!v.checks)
+        return cx_error_set(e, CX_ERR_NOMEM, "verify: out of memory");
+
+    if (cx_statement_decode(b->statement, b->statement_len, &st, &ts, &le) != CX_OK) {
+        rc = vfail(&v, e, "statement", "%s", le.msg);
+        goto out;
+    }
+    char job_hex[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id jid;
+    memcpy(jid.b, st.job_id, 32);
+    cx_chain_id_to_hex(&jid, job_hex);
+    if (o->job && !cx_chain_id_equal(o->job, &jid)) {
+        char want[CX_CHAIN_ID_HEX_LEN + 1];
+        cx_chain_id_to_hex(o->job, want);
+        rc = vfail(&v, e, "statement", "the statement is for job %s, not %s (replayed)", job_hex,
+                   want);
+        goto out;
+    }
+    snprintf(detail, sizeof detail, "job %s, %zu contributor(s), signed at %llu ms", job_hex,
+             st.n_rows, (unsigned long long)ts);
+    vnote(&v, "statement", "ok", detail);
+
+    if (cx_statement_verify_ed25519(b->public_key, b->statement, b->statement_len, b->signature,
+                                    &le) != CX_OK) {
+        rc = vfail(&v, e, "signature",
+                   "the statement's Ed25519 signature does not verify "
+                   "under the bundle's enclave key (%s)",
+                   le.msg);
+        goto out;
+    }
+    vnote(&v, "signature", "ok", "Ed25519 over the intent message, by the enclave key");
+
+    cx_nitro_policy pol = {.root_pem = o->root_pem,
+                           .root_pem_len = o->root_pem_len,
+                           .at_doc_time = 1,
+                           .allow_simulated = o->allow_simulated};
+    cx_nitro_check failed = CX_NITRO_CHECK_OK;
+    if (cx_nitro_verify(b->tee_report, b->tee_report_len, &pol, &doc, &failed, &le) != CX_OK) {
+        rc = vfail(&v, e, "report", "%s", le.msg);
+        goto out;
+    }
+    snprintf(detail, sizeof detail, "%s document of %s verified (chain, ES384 signature)%s",
+             doc.simulated ? "SIMULATED Nitro-format" : "Nitro", doc.module_id,
+             doc.simulated ? "; accepted only because of --allow-simulated" : "");
+    vnote(&v, "report", "ok", detail);
+
+    if (!doc.has_public_key || doc.public_key_len != 32 ||
+        memcmp(doc.public_key, b->public_key, 32) != 0) {
+        rc = vfail(&v, e, "key_binding",
+                   "the report's public_key is not the key that signed "
+                   "the statement");
+        goto out;
+    }
+    if (!doc.has_user_data || doc.user_data_len != CX_JOB_REG_USER_DATA_LEN ||
+        cx_tee_x25519_endorsement_verify(b->public_key, doc.user_data, doc.user_data + 32, &le) !=
+            CX_OK) {
+        rc = vfail(&v, e, "key_binding",
+                   "the report does not carry an endorsed X25519 "
+                   "receiving key");
+        goto out;
+    }
+    vnote(&v, "key_binding", "ok", "report public_key = signing key; X25519 key endorsed by it");
+
+    if (!(doc.pcr_present & 1u) || doc.pcr_len[0] != st.code_measurement_len ||
+        memcmp(doc.pcr[0], st.code_measurement, st.code_measurement_len) != 0) {
+        rc = vfail(&v, e, "measurement",
+                   "the statement's code measurement is not the report's "
+                   "PCR0");
+        goto out;
+    }
+    cx_ledger_pool pool;
+    if (o->ledger) {
+        cx_chain_id pid;
+        memcpy(pid.b, st.pool_id, 32);
+        if (cx_ledger_pool_get(o->ledger, &pid, &pool, &le) != CX_OK) {
+            rc = vfail(&v, e, "measurement", "pool: %s", le.msg);
+            goto out;
+        }
+        int ok = 0;
+        for (size_t i = 0; i < pool.n_measurements && !ok; i++)
+            ok = pool.measurement_lens[i] == st.code_measurement_len &&
+                 memcmp(pool.measurements[i], st.code_measurement, st.code_measurement_len) == 0;
+        if (!ok) {
+            rc = vfail(&v, e, "measurement",
+                       "the pool does not accept this enclave "
+                       "measurement");
+            goto out;
+        }
+        vnote(&v, "measurement", "ok", "statement = report PCR0, accepted by the pool");
+    } else {
+        vnote(&v, "measurement", "ok",
+              "statement = report PCR0 (pool policy not checked: no "
+              "ledger)");
+    }
+
+    if (o->ledger) {
+        cx_ledger_result lr;
+        memset(&lr, 0, sizeof lr);
+        if (cx_ledger_result_get(o->ledger, &jid, &lr, &le) != CX_OK) {
+            rc = vfail(&v, e, "ledger", "job %s has no accepted result: %s", job_hex, le.msg);
+            goto out;
+        }
+        int same = lr.statement_len == b->statement_len &&
+                   memcmp(lr.statement, b->statement, b->statement_len) == 0 &&
+                   memcmp(lr.signature, b->signature, 64) == 0;
+        int refunded = lr.refunded;
+        cx_chain_id eid = lr.enclave_id;
+        cx_ledger_result_free(&lr);
+        if (!same) {
+            rc = vfail(&v, e, "ledger",
+                       "the ledger accepted a different statement for job %s "
+                       "(this one is forged or replayed)",
+                       job_hex);
+            goto out;
+        }
+        /* the enclave is the one the ledger accepted the result from, whatever the bundle
+         * says (its enclave_id is optional): a bundle naming another one is refused */
+        char eid_hex[CX_CHAIN_ID_HEX_LEN + 1];
+        cx_chain_id_to_hex(&eid, eid_hex);
+        if (b->has_enclave_id && memcmp(b->enclave_id, eid.b, 32) != 0) {
+            rc = vfail(&v, e, "ledger",
+                       "the bundle names another enclave than the one the ledger accepted "
+                       "the result from (%s)",
+                       eid_hex);
+            goto out;
+        }
+        cx_ledger_enclave en;
+        uint8_t dh[32];
+        SHA256(b->tee_report, b->tee_report_len, dh);
+        if (cx_ledger_enclave_get(o->ledger, &eid, &en, &le) != CX_OK) {
+            rc = vfail(&v, e, "ledger", "enclave %s: %s", eid_hex, le.msg);
+            goto out;
+        }
+        if (memcmp(en.ed25519_pk, b->public_key, 32) != 0 ||
+            memcmp(en.x25519_pk, doc.user_data, 32) != 0 ||
+            memcmp(en.attestation_hash, dh, 32) != 0) {
+            rc = vfail(&v, e, "ledger",
+                       "the registered enclave's keys or attestation "
+                       "document differ from the bundle's");
+            goto out;
+        }
+        vnote(&v, "ledger", "ok",
+              refunded ? "the ledger's accepted result (buyer refunded: k "
+                         "not reached), from the bundle's registered enclave"
+                       : "the ledger's accepted result (payment released), from the bundle's "
+                         "registered enclave");
+    } else {
+        vnote(&v, "ledger", "skipped", "no --ledger");
+    }
+
+    if (o->store) {
+        char rid[CX_STORE_ID_MAX];
+        cx_cxb_header h;
+        uint8_t whole[32], tags[32];
+        if (cx_job_blob_id_str(st.result_blob_id, st.result_blob_id_len, rid, &le) != CX_OK ||
+            blob_hashes(o->store, rid, &h, whole, tags, &le) != CX_OK) {
+            rc = vfail(&v, e, "result_hash", "the result blob: %s", le.msg);
+            goto out;
+        }
+        if (memcmp(whole, st.result_hash, 32) != 0) {
+            rc = vfail(&v, e, "result_hash",
+                       "the stored model blob %s does not hash to the "
+                       "statement's result hash",
+                       rid);
+            goto out;
+        }
+        if (h.content_type != CX_CONTENT_MODEL || strcmp(h.contributor, job_hex) != 0) {
+            rc = vfail(&v, e, "result_hash", "blob %s is not this job's sealed model", rid);
+            goto out;
+        }
+        vnote(&v, "result_hash", "ok", "SHA-256 of the stored sealed model = result_hash");
+    } else {
+        vnote(&v, "result_hash", "skipped", "no --store");
+    }
+
+    if (o->store && o->ledger) { /* the enclave's keys were checked against the ledger above */
+        uint8_t c[32];
+        size_t nb = 0;
+        if (recompute_commitment(o->ledger, o->store, &st, doc.user_data, c, &nb, &le) != CX_OK) {
+            rc = vfail(&v, e, "dataset_commitment", "%s", le.msg);
+            goto out;
+        }
+        if (memcmp(c, st.dataset_commitment, 32) != 0) {
+            rc = vfail(&v, e, "dataset_commitment",
+                       "recomputed over %zu blob(s) it differs "
+                       "from the statement's",
+                       nb);
+            goto out;
+        }
+        snprintf(detail, sizeof detail, "recomputed over %zu blob(s): equal", nb);
+        vnote(&v, "dataset_commitment", "ok", detail);
+    } else {
+        vnote(&v, "dataset_commitment", "skipped", "needs --ledger and --store");
+    }
+    rc = CX_OK;
+out:
+    cx_statement_free(&st);
+    cx_nitro_doc_free(&doc);
+    if (checks)
+        *checks = v.checks;
+    else
+        json_decref(v.checks);
+    return rc;
+}
