@@ -270,149 +270,211 @@ static int addr_cmp(const void *a, const void *b)
     return memcmp(a, b, CX_CHAIN_ID_LEN);
 }
 
-cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
-{
-    memset(out, 0, sizeof *out);
-    double t0 = cx_now_seconds();
-    cx_err rc;
+/* Everything one run of cx_job_execute holds, so each phase below is a function over it;
+ * job_run_free releases what the phases took. */
+typedef struct job_run {
+    const cx_job_params *p;
+    cx_job_output *out;
+    double t0;
+    char job_hex[CX_CHAIN_ID_HEX_LEN + 1], pool_hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_ledger_job job;
     cx_ledger_pool pool;
     cx_ledger_enclave enc;
-    cx_spec spec;
-    int spec_ok = 0;
-    uint8_t *req = NULL, *model_bytes = NULL, *doc = NULL;
-    size_t req_len = 0, model_len = 0, doc_len = 0;
-    cx_ledger_contribution *contribs = NULL;
-    size_t n_contribs = 0, n_cands = 0;
-    cand *cs = NULL;
-    cx_x25519_key *key = NULL;
-    cx_dataset_schema *schema = NULL;
-    cx_parser *parser = NULL;
-    cx_dataset *ds = NULL;
-    cx_model *model = NULL;
-    cx_backend *be = NULL;
-    cx_device_choice dev;
-    memset(&dev, 0, sizeof dev);
-    json_t *report = NULL, *data = NULL, *extra = NULL;
-    cx_job_membuf sealed = {0}; /* ciphertext: plain malloc is fine */
+    uint8_t *doc; /* this TEE's own attestation document */
+    size_t doc_len;
     cx_nitro_doc nd;
-    memset(&nd, 0, sizeof nd);
-    cx_statement_rows *srows = NULL;
-    cx_job_commit_item *items = NULL;
-    char job_hex[CX_CHAIN_ID_HEX_LEN + 1], pool_hex[CX_CHAIN_ID_HEX_LEN + 1];
-    cx_chain_id_to_hex(&p->job_id, job_hex);
+    uint8_t *req; /* the job request */
+    size_t req_len;
+    uint8_t config_hash[32], buyer_x[32];
+    cx_spec spec;
+    int spec_ok;
+    cx_backend *be;
+    cx_device_choice dev;
+    json_t *report;
+    cx_ledger_contribution *contribs;
+    size_t n_contribs;
+    cand *cs;
+    size_t n_cands;
+    cx_x25519_key *key;
+    cx_data_format fmt;
+    size_t n_ok; /* header-valid blobs of the job's format */
+    json_t *data;
+    cx_dataset_schema *schema;
+    cx_parser *parser;
+    cx_dataset *ds;
+    double t_dec;
+    int reparsed;
+    cx_statement_rows *srows;
+    size_t n_rows;
+    cx_job_commit_item *items;
+    size_t n_items;
+    uint64_t total_rows;
+    uint8_t commitment[32];
+    cx_model *model;
+    cx_train_result tr;
+    double eps, order;
+    json_t *extra;
+    uint8_t *model_bytes; /* plaintext model: secure memory */
+    size_t model_len;
+    cx_job_membuf sealed; /* ciphertext: plain malloc is fine */
+    uint8_t result_hash[32];
+} job_run;
 
-    if ((rc = cx_ledger_job_get(p->ledger, &p->job_id, &job, e)) != CX_OK)
-        goto out;
-    if (job.state != CX_LEDGER_JOB_OPEN) {
-        rc = cx_error_set(e, CX_ERR_STATE, "job %s is %s, not open", job_hex,
-                          cx_ledger_job_state_name(job.state));
-        goto out;
-    }
-    if ((rc = cx_ledger_pool_get(p->ledger, &job.pool_id, &pool, e)) != CX_OK)
-        goto out;
-    cx_chain_id_to_hex(&job.pool_id, pool_hex);
-    if ((rc = cx_ledger_enclave_get(p->ledger, &p->enclave_id, &enc, e)) != CX_OK)
-        goto out;
+static void job_run_free(job_run *r)
+{
+    json_decref(r->report);
+    json_decref(r->data);
+    json_decref(r->extra);
+    cx_nitro_doc_free(&r->nd);
+    free(r->doc);
+    free(r->sealed.p);
+    cx_secmem_free(r->model_bytes);
+    cx_backend_destroy(r->be);
+    cx_model_free(r->model);
+    cx_dataset_free(r->ds);
+    cx_parser_free(r->parser);
+    cx_dataset_schema_free(r->schema);
+    cx_x25519_key_free(r->key);
+    free(r->cs);
+    free(r->items);
+    free(r->srows);
+    free(r->contribs);
+    free(r->req);
+    if (r->spec_ok)
+        cx_spec_free(&r->spec);
+}
+
+/* the job (open), its pool, and the registered enclave, which must hold this TEE's keys */
+static cx_err load_job(job_run *r, cx_error *e)
+{
+    const cx_job_params *p = r->p;
+    cx_err rc;
+    if ((rc = cx_ledger_job_get(p->ledger, &p->job_id, &r->job, e)) != CX_OK)
+        return rc;
+    if (r->job.state != CX_LEDGER_JOB_OPEN)
+        return cx_error_set(e, CX_ERR_STATE, "job %s is %s, not open", r->job_hex,
+                            cx_ledger_job_state_name(r->job.state));
+    if ((rc = cx_ledger_pool_get(p->ledger, &r->job.pool_id, &r->pool, e)) != CX_OK)
+        return rc;
+    cx_chain_id_to_hex(&r->job.pool_id, r->pool_hex);
+    if ((rc = cx_ledger_enclave_get(p->ledger, &p->enclave_id, &r->enc, e)) != CX_OK)
+        return rc;
     uint8_t ed_pk[32], x_pk[32];
     cx_tee_public_keys(p->tee, ed_pk, x_pk);
-    if (memcmp(ed_pk, enc.ed25519_pk, 32) != 0 || memcmp(x_pk, enc.x25519_pk, 32) != 0) {
-        rc = cx_error_set(e, CX_ERR_STATE,
-                          "this TEE's keys are not those of the registered "
-                          "enclave (re-register with `cloakx enclave register`)");
-        goto out;
-    }
+    if (memcmp(ed_pk, r->enc.ed25519_pk, 32) != 0 || memcmp(x_pk, r->enc.x25519_pk, 32) != 0)
+        return cx_error_set(e, CX_ERR_STATE,
+                            "this TEE's keys are not those of the registered "
+                            "enclave (re-register with `cloakx enclave register`)");
+    return CX_OK;
+}
 
-    /* this TEE's own measurement, as its report gives it: what the statement will carry */
-    if ((rc = cx_tee_attest(p->tee, NULL, 0, NULL, 0, &doc, &doc_len, e)) != CX_OK ||
-        (rc = cx_nitro_doc_parse(doc, doc_len, &nd, e)) != CX_OK)
-        goto out;
-    if (!(nd.pcr_present & 1u) || nd.pcr_len[0] != enc.measurement_len ||
-        memcmp(nd.pcr[0], enc.measurement, enc.measurement_len) != 0) {
-        rc = cx_error_set(e, CX_ERR_STATE,
-                          "this code's measurement (PCR0) is not the registered "
-                          "enclave's: the binary changed since `cloakx enclave "
-                          "register`; register it again");
-        goto out;
-    }
+/* this TEE's own measurement, as its report gives it: what the statement will carry */
+static cx_err check_measurement(job_run *r, cx_error *e)
+{
+    cx_err rc;
+    if ((rc = cx_tee_attest(r->p->tee, NULL, 0, NULL, 0, &r->doc, &r->doc_len, e)) != CX_OK ||
+        (rc = cx_nitro_doc_parse(r->doc, r->doc_len, &r->nd, e)) != CX_OK)
+        return rc;
+    if (!(r->nd.pcr_present & 1u) || r->nd.pcr_len[0] != r->enc.measurement_len ||
+        memcmp(r->nd.pcr[0], r->enc.measurement, r->enc.measurement_len) != 0)
+        return cx_error_set(e, CX_ERR_STATE,
+                            "this code's measurement (PCR0) is not the registered "
+                            "enclave's: the binary changed since `cloakx enclave "
+                            "register`; register it again");
+    return CX_OK;
+}
 
-    /* the job request: spec and the buyer's key, bound by the spec hash on the ledger */
+/* the job request: spec and the buyer's key, bound by the spec hash on the ledger */
+static cx_err read_request(job_run *r, cx_error *e)
+{
+    cx_err rc;
     char spec_id[CX_STORE_ID_MAX];
-    if ((rc = cx_job_blob_id_str(job.spec_blob_id, job.spec_blob_id_len, spec_id, e)) != CX_OK ||
-        (rc = cx_job_store_read_all(p->store, spec_id, 1 << 20, &req, &req_len, e)) != CX_OK) {
+    if ((rc = cx_job_blob_id_str(r->job.spec_blob_id, r->job.spec_blob_id_len, spec_id, e)) !=
+            CX_OK ||
+        (rc = cx_job_store_read_all(r->p->store, spec_id, 1 << 20, &r->req, &r->req_len, e)) !=
+            CX_OK) {
         cx_error_prefix(e, "job request: ");
-        goto out;
+        return rc;
     }
-    uint8_t config_hash[32];
-    SHA256(req, req_len, config_hash);
-    if (memcmp(config_hash, job.spec_hash, 32) != 0) {
-        rc = cx_error_set(e, CX_ERR_VERIFY, "job request: its SHA-256 is not the job's spec hash");
-        goto out;
-    }
-    uint8_t buyer_x[32];
-    if ((rc = cx_job_request_parse(req, req_len, &spec, buyer_x, e)) != CX_OK)
-        goto out;
-    spec_ok = 1;
-    if (spec.task == CX_TASK_STATS || !spec.data || !json_object_get(spec.data, "label")) {
-        rc = cx_error_set(e, CX_ERR_FORMAT,
-                          "job spec: a training task with \"data.label\" "
-                          "is required");
-        goto out;
-    }
+    SHA256(r->req, r->req_len, r->config_hash);
+    if (memcmp(r->config_hash, r->job.spec_hash, 32) != 0)
+        return cx_error_set(e, CX_ERR_VERIFY, "job request: its SHA-256 is not the job's spec hash");
+    if ((rc = cx_job_request_parse(r->req, r->req_len, &r->spec, r->buyer_x, e)) != CX_OK)
+        return rc;
+    r->spec_ok = 1;
+    if (r->spec.task == CX_TASK_STATS || !r->spec.data || !json_object_get(r->spec.data, "label"))
+        return cx_error_set(e, CX_ERR_FORMAT,
+                            "job spec: a training task with \"data.label\" "
+                            "is required");
+    return CX_OK;
+}
 
-    /* the compute device first: the decrypt pipeline's buffers and threads follow it */
-    if ((rc = cx_backend_select(p->device ? p->device : "auto", spec.precision, spec.threads, &be,
-                                &dev, e)) != CX_OK)
-        goto out;
-    cx_log_info(p->log, "job %s: device %s", job_hex, dev.report);
+/* the compute device first: the decrypt pipeline's buffers and threads follow it */
+static cx_err select_device(job_run *r, cx_error *e)
+{
+    const cx_job_params *p = r->p;
+    cx_err rc;
+    if ((rc = cx_backend_select(p->device ? p->device : "auto", r->spec.precision,
+                                r->spec.threads, &r->be, &r->dev, e)) != CX_OK)
+        return rc;
+    cx_log_info(p->log, "job %s: device %s", r->job_hex, r->dev.report);
 
-    report = json_object();
-    if (!report) {
-        rc = cx_error_set(e, CX_ERR_NOMEM, "report: out of memory");
-        goto out;
-    }
-    json_object_set_new(report, "job", json_string(job_hex));
-    json_object_set_new(report, "pool", json_string(pool_hex));
-    json_object_set_new(report, "tee",
-                        json_pack("{s:s, s:b}", "backend", cx_tee_backend_name(p->tee), "simulated",
-                                  cx_tee_is_simulated(p->tee)));
+    r->report = json_object();
+    if (!r->report)
+        return cx_error_set(e, CX_ERR_NOMEM, "report: out of memory");
+    json_object_set_new(r->report, "job", json_string(r->job_hex));
+    json_object_set_new(r->report, "pool", json_string(r->pool_hex));
+    json_object_set_new(r->report, "tee",
+                        json_pack("{s:s, s:b}", "backend", cx_tee_backend_name(p->tee),
+                                  "simulated", cx_tee_is_simulated(p->tee)));
+    return CX_OK;
+}
 
-    /* the contributions registered before the job was created: a fixed, auditable set */
-    if ((rc = cx_ledger_contributions_list(p->ledger, &job.pool_id, &contribs, &n_contribs, e)) !=
-        CX_OK)
-        goto out;
-    cs = calloc(n_contribs ? n_contribs : 1, sizeof *cs);
-    if (!cs) {
-        rc = cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n_contribs; i++) {
-        if (contribs[i].created_ms > job.created_ms)
+/* the contributions registered before the job was created: a fixed, auditable set, their
+ * headers checked and put in canonical (blob id) order, for the parser's merge order and the
+ * commitment */
+static cx_err open_contributions(job_run *r, cx_error *e)
+{
+    const cx_job_params *p = r->p;
+    cx_err rc;
+    if ((rc = cx_ledger_contributions_list(p->ledger, &r->job.pool_id, &r->contribs,
+                                           &r->n_contribs, e)) != CX_OK)
+        return rc;
+    r->cs = calloc(r->n_contribs ? r->n_contribs : 1, sizeof *r->cs);
+    if (!r->cs)
+        return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+    for (size_t i = 0; i < r->n_contribs; i++) {
+        if (r->contribs[i].created_ms > r->job.created_ms)
             continue;
-        cand *c = &cs[n_cands++];
-        c->c = contribs[i];
-        cx_chain_id_to_hex(&contribs[i].contributor, c->contributor);
+        cand *c = &r->cs[r->n_cands++];
+        c->c = r->contribs[i];
+        cx_chain_id_to_hex(&r->contribs[i].contributor, c->contributor);
     }
-    cx_log_info(p->log, "job %s: %zu contribution(s) in the pool", job_hex, n_cands);
+    cx_log_info(p->log, "job %s: %zu contribution(s) in the pool", r->job_hex, r->n_cands);
 
-    if ((rc = cx_x25519_key_from_secret(cx_tee_x25519_secret(p->tee), &key, e)) != CX_OK)
-        goto out;
+    if ((rc = cx_x25519_key_from_secret(cx_tee_x25519_secret(p->tee), &r->key, e)) != CX_OK)
+        return rc;
     uint8_t key_id[32];
-    cx_x25519_key_id(key, key_id);
-    check_headers(p, cs, n_cands, pool_hex, key_id);
-    /* canonical (blob id) order, for the parser's merge order and the commitment */
-    for (size_t i = 0; i + 1 < n_cands; i++)
-        for (size_t j = i + 1; j < n_cands; j++)
+    cx_x25519_key_id(r->key, key_id);
+    check_headers(p, r->cs, r->n_cands, r->pool_hex, key_id);
+    cand *cs = r->cs;
+    for (size_t i = 0; i + 1 < r->n_cands; i++)
+        for (size_t j = i + 1; j < r->n_cands; j++)
             if (cx_job_blob_id_cmp(cs[i].blob_id, cs[j].blob_id) > 0) {
                 cand t = cs[i];
                 cs[i] = cs[j];
                 cs[j] = t;
             }
+    return CX_OK;
+}
 
-    /* one data format per job: the first good header's (canonical order) */
+/* one data format per job: the first good header's (canonical order); the parser for it */
+static cx_err choose_format(job_run *r, cx_error *e)
+{
+    cand *cs = r->cs;
+    cx_err rc;
     cx_content_type ct = CX_CONTENT_RAW;
-    size_t n_ok = 0;
-    for (size_t i = 0; i < n_cands; i++) {
+    for (size_t i = 0; i < r->n_cands; i++) {
         if (cs[i].state != 1)
             continue;
         if (ct == CX_CONTENT_RAW)
@@ -421,80 +483,83 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
             reject(&cs[i], "content type %s differs from the job's %s",
                    cx_content_type_name(cs[i].h.content_type), cx_content_type_name(ct));
         else
-            n_ok++;
+            r->n_ok++;
     }
-    if (n_ok == 0) {
-        rc = cx_error_set(e, CX_ERR_STATE, "job %s: no contribution passed the header checks",
-                          job_hex);
-        goto out;
-    }
-    cx_data_format fmt = ct == CX_CONTENT_JSONL ? CX_DATA_JSONL
-                         : ct == CX_CONTENT_F32 ? CX_DATA_F32
-                                                : CX_DATA_CSV;
-    data = json_deep_copy(spec.data);
-    if (!data) {
-        rc = cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
-        goto out;
-    }
-    const char *want_lt = spec.task == CX_TASK_REGRESSION ? "numeric" : "class";
-    if (!json_object_get(data, "label_type"))
-        json_object_set_new(data, "label_type", json_string(want_lt));
-    if ((rc = cx_dataset_schema_from_json(data, &schema, e)) != CX_OK ||
-        (rc = cx_parser_new(schema, fmt, n_ok, &parser, e)) != CX_OK) {
+    if (r->n_ok == 0)
+        return cx_error_set(e, CX_ERR_STATE, "job %s: no contribution passed the header checks",
+                            r->job_hex);
+    r->fmt = ct == CX_CONTENT_JSONL ? CX_DATA_JSONL
+             : ct == CX_CONTENT_F32 ? CX_DATA_F32
+                                    : CX_DATA_CSV;
+    r->data = json_deep_copy(r->spec.data);
+    if (!r->data)
+        return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+    const char *want_lt = r->spec.task == CX_TASK_REGRESSION ? "numeric" : "class";
+    if (!json_object_get(r->data, "label_type"))
+        json_object_set_new(r->data, "label_type", json_string(want_lt));
+    if ((rc = cx_dataset_schema_from_json(r->data, &r->schema, e)) != CX_OK ||
+        (rc = cx_parser_new(r->schema, r->fmt, r->n_ok, &r->parser, e)) != CX_OK) {
         cx_error_prefix(e, "job spec data: ");
-        goto out;
+        return rc;
     }
+    return CX_OK;
+}
 
-    /* one pass: decrypt, authenticate and parse together. Only when a blob fails part way
-     * (tampered) are its rows already in the parser; then the good blobs are parsed again
-     * into a fresh parser (a second decryption, paid only in that case). */
-    double t_dec = cx_now_seconds();
+/* One pass: decrypt, authenticate and parse together. Only when a blob fails part way
+ * (tampered) are its rows already in the parser; then the good blobs are parsed again
+ * into a fresh parser (a second decryption, paid only in that case). */
+static cx_err decrypt_and_parse(job_run *r, cx_error *e)
+{
+    const cx_job_params *p = r->p;
+    cand *cs = r->cs;
+    size_t n_cands = r->n_cands;
+    cx_err rc;
+    r->t_dec = cx_now_seconds();
     size_t n_failed = 0;
-    if ((rc = run_pipeline(p, &dev, key, cs, n_cands, 1, parser, 0, &n_failed, e)) != CX_OK)
-        goto out;
+    if ((rc = run_pipeline(p, &r->dev, r->key, cs, n_cands, 1, r->parser, 0, &n_failed, e)) !=
+        CX_OK)
+        return rc;
     cx_job_hook_point(p->hooks, "decrypted", p->log);
     size_t n_auth = 0;
     for (size_t i = 0; i < n_cands; i++)
         n_auth += cs[i].state == 2;
-    if (n_auth == 0) {
-        rc = cx_error_set(e, CX_ERR_STATE, "job %s: no contribution could be authenticated",
-                          job_hex);
-        goto out;
-    }
+    if (n_auth == 0)
+        return cx_error_set(e, CX_ERR_STATE, "job %s: no contribution could be authenticated",
+                            r->job_hex);
     /* A blob that fails after the header checks (tampered, unparseable, no usable rows) is
      * something an auditor cannot see without the key, so its contributor is left out of
      * this job entirely: the accepted set is then exactly what `cloakx verify` recomputes,
      * every header-valid blob of the contributors the statement lists. Each round below
      * rejects at least one blob, so it ends. */
-    int reparsed = 0, dirty = n_failed != 0;
+    int dirty = n_failed != 0;
     size_t n_left = n_auth;
     for (;;) {
         n_left -= disqualify(cs, n_cands);
-        if (n_left == 0) {
-            rc = cx_error_set(e, CX_ERR_STATE, "job %s: no contribution was accepted", job_hex);
-            goto out;
-        }
+        if (n_left == 0)
+            return cx_error_set(e, CX_ERR_STATE, "job %s: no contribution was accepted",
+                                r->job_hex);
         if (dirty) {
             /* the parser holds rows of blobs now left out (or part of a failed one) */
-            cx_dataset_free(ds);
-            ds = NULL;
-            cx_parser_free(parser);
-            parser = NULL;
+            cx_dataset_free(r->ds);
+            r->ds = NULL;
+            cx_parser_free(r->parser);
+            r->parser = NULL;
             size_t dummy = 0;
-            if ((rc = cx_parser_new(schema, fmt, n_left, &parser, e)) != CX_OK ||
-                (rc = run_pipeline(p, &dev, key, cs, n_cands, 2, parser, 1, &dummy, e)) != CX_OK)
-                goto out;
-            reparsed++;
+            if ((rc = cx_parser_new(r->schema, r->fmt, n_left, &r->parser, e)) != CX_OK ||
+                (rc = run_pipeline(p, &r->dev, r->key, cs, n_cands, 2, r->parser, 1, &dummy,
+                                   e)) != CX_OK)
+                return rc;
+            r->reparsed++;
         }
-        if ((rc = cx_parser_finalize(parser, &ds, e)) != CX_OK) {
-            cx_error_prefix(e, "job %s: ", job_hex);
-            goto out;
+        if ((rc = cx_parser_finalize(r->parser, &r->ds, e)) != CX_OK) {
+            cx_error_prefix(e, "job %s: ", r->job_hex);
+            return rc;
         }
         size_t late = 0;
         for (size_t i = 0, k = 0; i < n_cands; i++) {
             if (cs[i].state != 2)
                 continue;
-            const cx_blob_rows *br = &ds->blobs[k++];
+            const cx_blob_rows *br = &r->ds->blobs[k++];
             cs[i].rows = br->rows;
             cs[i].bad_rows = br->bad_rows;
             if (br->failed || br->rows == 0) {
@@ -514,208 +579,238 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
     for (size_t i = 0; i < n_cands; i++)
         if (cs[i].state == 2)
             cs[i].state = 3;
-    t_dec = cx_now_seconds() - t_dec;
+    r->t_dec = cx_now_seconds() - r->t_dec;
+    return CX_OK;
+}
 
-    /* per-contributor accepted rows (ascending address, as the statement wants) */
+/* per-contributor accepted rows (ascending address, as the statement wants) and the
+ * dataset commitment over the accepted blobs */
+static cx_err commit_dataset(job_run *r, cx_error *e)
+{
+    cand *cs = r->cs;
     size_t n_acc_blobs = 0;
-    for (size_t i = 0; i < n_cands; i++)
+    for (size_t i = 0; i < r->n_cands; i++)
         n_acc_blobs += cs[i].state == 3;
-    srows = calloc(n_acc_blobs ? n_acc_blobs : 1, sizeof *srows);
-    items = calloc(n_acc_blobs ? n_acc_blobs : 1, sizeof *items);
-    if (!srows || !items) {
-        rc = cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
-        goto out;
-    }
-    size_t n_rows = 0, n_items = 0;
-    uint64_t total_rows = 0;
-    for (size_t i = 0; i < n_cands; i++) {
+    r->srows = calloc(n_acc_blobs ? n_acc_blobs : 1, sizeof *r->srows);
+    r->items = calloc(n_acc_blobs ? n_acc_blobs : 1, sizeof *r->items);
+    if (!r->srows || !r->items)
+        return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+    cx_statement_rows *srows = r->srows;
+    for (size_t i = 0; i < r->n_cands; i++) {
         if (cs[i].state != 3)
             continue;
-        cx_job_commit_item *it = &items[n_items++];
+        cx_job_commit_item *it = &r->items[r->n_items++];
         snprintf(it->blob_id, sizeof it->blob_id, "%s", cs[i].blob_id);
         memcpy(it->header_hash, cs[i].h.header_hash, 32);
         memcpy(it->tag_hash, cs[i].tag_hash, 32);
-        total_rows += cs[i].rows;
+        r->total_rows += cs[i].rows;
         size_t k = 0;
-        while (k < n_rows && memcmp(srows[k].contributor, cs[i].c.contributor.b, 32) != 0)
+        while (k < r->n_rows && memcmp(srows[k].contributor, cs[i].c.contributor.b, 32) != 0)
             k++;
-        if (k == n_rows) {
+        if (k == r->n_rows) {
             memcpy(srows[k].contributor, cs[i].c.contributor.b, 32);
-            n_rows++;
+            r->n_rows++;
         }
         srows[k].rows += cs[i].rows;
     }
-    qsort(srows, n_rows, sizeof *srows, addr_cmp);
-    uint8_t commitment[32];
-    if ((rc = cx_job_dataset_commitment(items, n_items, commitment, e)) != CX_OK)
-        goto out;
+    qsort(srows, r->n_rows, sizeof *srows, addr_cmp);
+    return cx_job_dataset_commitment(r->items, r->n_items, r->commitment, e);
+}
 
-    /* train */
+static cx_err train(job_run *r, cx_error *e)
+{
+    const cx_job_params *p = r->p;
+    const cx_dataset *ds = r->ds;
     cx_train_data td = {
         .rows = ds->n, .cols = (int)ds->d, .x = ds->X, .y = ds->y, .n_classes = (int)ds->n_classes};
-    cx_train_result tr;
     cx_progress eprog;
-    cx_progress_start(&eprog, "training", (uint64_t)spec.epochs, p->progress);
+    cx_progress_start(&eprog, "training", (uint64_t)r->spec.epochs, p->progress);
     epoch_ud eu = {&eprog, p->log};
     cx_train_epoch_cb cb = {on_epoch, &eu};
-    cx_log_info(p->log, "job %s: training %s on %zu rows x %zu features (%s backend)", job_hex,
-                cx_model_kind_name(spec.model), ds->n, ds->d, be->name);
-    rc = cx_train(&spec, &td, be, &cb, p->log, &model, &tr, e);
+    cx_log_info(p->log, "job %s: training %s on %zu rows x %zu features (%s backend)", r->job_hex,
+                cx_model_kind_name(r->spec.model), ds->n, ds->d, r->be->name);
+    cx_err rc = cx_train(&r->spec, &td, r->be, &cb, p->log, &r->model, &r->tr, e);
     cx_progress_finish(&eprog);
     if (rc != CX_OK)
-        goto out;
-    double eps = NAN, order = NAN;
-    if (spec.privacy && (rc = cx_privacy_epsilon(spec.noise_multiplier, tr.sample_rate, tr.steps,
-                                                 spec.delta, NULL, 0, &eps, &order, e)) != CX_OK)
-        goto out;
+        return rc;
+    r->eps = r->order = NAN;
+    if (r->spec.privacy &&
+        (rc = cx_privacy_epsilon(r->spec.noise_multiplier, r->tr.sample_rate, r->tr.steps,
+                                 r->spec.delta, NULL, 0, &r->eps, &r->order, e)) != CX_OK)
+        return rc;
     cx_job_hook_point(p->hooks, "trained", p->log);
+    return CX_OK;
+}
 
-    /* the model, sealed to the buyer */
-    if ((rc = cx_job_model_meta(&spec, data, ds, &tr, eps, order, &extra, e)) != CX_OK)
-        goto out;
-    json_object_set_new(extra, "job", json_string(job_hex));
-    json_object_set_new(extra, "pool", json_string(pool_hex));
+/* the model, sealed to the buyer, stored */
+static cx_err seal_model(job_run *r, cx_error *e)
+{
+    cx_err rc;
+    if ((rc = cx_job_model_meta(&r->spec, r->data, r->ds, &r->tr, r->eps, r->order, &r->extra,
+                                e)) != CX_OK)
+        return rc;
+    json_object_set_new(r->extra, "job", json_string(r->job_hex));
+    json_object_set_new(r->extra, "pool", json_string(r->pool_hex));
     /* the plaintext model bytes live in secure memory only (wiped when freed) */
-    if ((rc = cx_model_serialize(model, extra, &model_bytes, &model_len, e)) != CX_OK)
-        goto out;
-    cx_cxb_seal_params sp = {.recipient_pub = buyer_x,
-                             .pool_id = pool_hex,
-                             .contributor = job_hex,
+    if ((rc = cx_model_serialize(r->model, r->extra, &r->model_bytes, &r->model_len, e)) != CX_OK)
+        return rc;
+    cx_cxb_seal_params sp = {.recipient_pub = r->buyer_x,
+                             .pool_id = r->pool_hex,
+                             .contributor = r->job_hex,
                              .content_type = CX_CONTENT_MODEL};
-    if ((rc = cx_job_seal_bytes(&sp, model_bytes, model_len, &sealed, NULL, e)) != CX_OK ||
-        (rc = cx_job_store_put_bytes(p->store, sealed.p, sealed.len, out->model_blob_id, e)) !=
-            CX_OK)
-        goto out;
-    uint8_t result_hash[32];
-    SHA256(sealed.p, sealed.len, result_hash);
+    if ((rc = cx_job_seal_bytes(&sp, r->model_bytes, r->model_len, &r->sealed, NULL, e)) !=
+            CX_OK ||
+        (rc = cx_job_store_put_bytes(r->p->store, r->sealed.p, r->sealed.len,
+                                     r->out->model_blob_id, e)) != CX_OK)
+        return rc;
+    SHA256(r->sealed.p, r->sealed.len, r->result_hash);
+    return CX_OK;
+}
 
-    /* the statement */
+/* the statement, signed by the TEE */
+static cx_err sign_statement(job_run *r, cx_error *e)
+{
+    cx_job_output *out = r->out;
+    const cx_train_result *tr = &r->tr;
     cx_statement st;
     memset(&st, 0, sizeof st);
-    memcpy(st.job_id, p->job_id.b, 32);
-    memcpy(st.pool_id, job.pool_id.b, 32);
-    st.code_measurement_len = nd.pcr_len[0];
-    memcpy(st.code_measurement, nd.pcr[0], nd.pcr_len[0]);
-    memcpy(st.config_hash, config_hash, 32);
-    memcpy(st.dataset_commitment, commitment, 32);
+    memcpy(st.job_id, r->p->job_id.b, 32);
+    memcpy(st.pool_id, r->job.pool_id.b, 32);
+    st.code_measurement_len = r->nd.pcr_len[0];
+    memcpy(st.code_measurement, r->nd.pcr[0], r->nd.pcr_len[0]);
+    memcpy(st.config_hash, r->config_hash, 32);
+    memcpy(st.dataset_commitment, r->commitment, 32);
     st.result_blob_id_len = strlen(out->model_blob_id);
     memcpy(st.result_blob_id, out->model_blob_id, st.result_blob_id_len);
-    memcpy(st.result_hash, result_hash, 32);
+    memcpy(st.result_hash, r->result_hash, 32);
     st.gpu_evidence_hash_len = 0; /* no GPU evidence collected here (RULES.md §4: empty) */
-    st.rows = srows;
-    st.n_rows = n_rows;
+    st.rows = r->srows;
+    st.n_rows = r->n_rows;
     cx_statement_metric met[6];
     size_t nm = 0;
     const struct {
         const char *name;
         double v;
-    } mv[] = {{"val_loss", tr.val.loss}, {"val_accuracy", tr.val.accuracy},
-              {"val_auc", tr.val.auc},   {"val_macro_f1", tr.val.macro_f1},
-              {"val_rmse", tr.val.rmse}, {"val_r2", tr.val.r2}};
+    } mv[] = {{"val_loss", tr->val.loss}, {"val_accuracy", tr->val.accuracy},
+              {"val_auc", tr->val.auc},   {"val_macro_f1", tr->val.macro_f1},
+              {"val_rmse", tr->val.rmse}, {"val_r2", tr->val.r2}};
     for (size_t i = 0; i < sizeof mv / sizeof mv[0]; i++) {
         if (isnan(mv[i].v) || mv[i].v < 0)
             continue;
-        if (spec.task == CX_TASK_CLASSIFICATION && i >= 4)
+        if (r->spec.task == CX_TASK_CLASSIFICATION && i >= 4)
             continue;
-        if (spec.task != CX_TASK_CLASSIFICATION && i >= 1 && i <= 3)
+        if (r->spec.task != CX_TASK_CLASSIFICATION && i >= 1 && i <= 3)
             continue;
         snprintf(met[nm].name, sizeof met[nm].name, "%s", mv[i].name);
         met[nm++].value_micro = micro(mv[i].v);
     }
     st.metrics = met;
     st.n_metrics = nm;
-    st.dp_epsilon_micro = spec.privacy ? micro(eps) : CX_STATEMENT_NO_DP;
-    st.dp_delta_1e12 = spec.privacy ? (uint64_t)llround(spec.delta * 1e12) : 0;
+    st.dp_epsilon_micro = r->spec.privacy ? micro(r->eps) : CX_STATEMENT_NO_DP;
+    st.dp_delta_1e12 = r->spec.privacy ? (uint64_t)llround(r->spec.delta * 1e12) : 0;
+    cx_err rc;
     if ((rc = cx_statement_encode(&st, cx_unix_ms(), &out->statement, &out->statement_len, e)) !=
             CX_OK ||
-        (rc = cx_tee_sign(p->tee, out->statement, out->statement_len, out->signature, e)) != CX_OK)
-        goto out;
+        (rc = cx_tee_sign(r->p->tee, out->statement, out->statement_len, out->signature, e)) !=
+            CX_OK)
+        return rc;
+    return CX_OK;
+}
 
-    /* the report: what the worker and the demo print */
-    json_object_set_new(report, "backend", json_string(be->name));
-    json_object_set_new(report, "device", json_string(dev.report));
+/* the report's contributors (accepted, with their rows) and rejected blobs (with why) */
+static void report_contributors(job_run *r)
+{
+    const cand *cs = r->cs;
     json_t *contributors = json_array(), *rejected = json_array();
-    for (size_t k = 0; k < n_rows; k++) {
+    for (size_t k = 0; k < r->n_rows; k++) {
         cx_chain_addr a;
-        memcpy(a.b, srows[k].contributor, 32);
+        memcpy(a.b, r->srows[k].contributor, 32);
         char ah[CX_CHAIN_ID_HEX_LEN + 1];
         cx_chain_id_to_hex(&a, ah);
         uint64_t bad = 0;
         unsigned nb = 0;
-        for (size_t i = 0; i < n_cands; i++)
+        for (size_t i = 0; i < r->n_cands; i++)
             if (cs[i].state == 3 && cx_chain_id_equal(&cs[i].c.contributor, &a)) {
                 bad += cs[i].bad_rows;
                 nb++;
             }
-        json_array_append_new(contributors, json_pack("{s:s, s:I, s:I, s:i}", "address", ah, "rows",
-                                                      (json_int_t)srows[k].rows, "bad_rows",
-                                                      (json_int_t)bad, "blobs", (int)nb));
+        json_array_append_new(contributors,
+                              json_pack("{s:s, s:I, s:I, s:i}", "address", ah, "rows",
+                                        (json_int_t)r->srows[k].rows, "bad_rows", (json_int_t)bad,
+                                        "blobs", (int)nb));
     }
-    for (size_t i = 0; i < n_cands; i++)
+    for (size_t i = 0; i < r->n_cands; i++)
         if (cs[i].state != 3)
             json_array_append_new(rejected, json_pack("{s:s, s:s, s:s}", "blob_id", cs[i].blob_id,
                                                       "contributor", cs[i].contributor, "reason",
                                                       cs[i].reason));
-    json_object_set_new(report, "contributions", json_integer((json_int_t)n_cands));
-    json_object_set_new(report, "accepted",
-                        json_pack("{s:i, s:i, s:I, s:i}", "contributors", (int)n_rows, "blobs",
-                                  (int)n_items, "rows", (json_int_t)total_rows, "features",
-                                  (int)ds->d));
-    json_object_set_new(report, "contributors", contributors);
-    json_object_set_new(report, "rejected", rejected);
+    json_object_set_new(r->report, "contributions", json_integer((json_int_t)r->n_cands));
+    json_object_set_new(r->report, "accepted",
+                        json_pack("{s:i, s:i, s:I, s:i}", "contributors", (int)r->n_rows, "blobs",
+                                  (int)r->n_items, "rows", (json_int_t)r->total_rows, "features",
+                                  (int)r->ds->d));
+    json_object_set_new(r->report, "contributors", contributors);
+    json_object_set_new(r->report, "rejected", rejected);
+}
+
+/* the report: what the worker and the demo print */
+static void finish_report(job_run *r)
+{
+    json_t *report = r->report;
+    json_object_set_new(report, "backend", json_string(r->be->name));
+    json_object_set_new(report, "device", json_string(r->dev.report));
+    report_contributors(r);
     json_object_set_new(report, "model",
-                        json_pack("{s:s, s:s, s:i, s:I, s:I}", "task", cx_task_name(spec.task),
-                                  "type", cx_model_kind_name(spec.model), "epochs_run",
-                                  tr.epochs_run, "train_rows", (json_int_t)tr.train_rows,
-                                  "validation_rows", (json_int_t)tr.val_rows));
-    json_object_set(report, "metrics", json_object_get(extra, "metrics"));
+                        json_pack("{s:s, s:s, s:i, s:I, s:I}", "task", cx_task_name(r->spec.task),
+                                  "type", cx_model_kind_name(r->spec.model), "epochs_run",
+                                  r->tr.epochs_run, "train_rows", (json_int_t)r->tr.train_rows,
+                                  "validation_rows", (json_int_t)r->tr.val_rows));
+    json_object_set(report, "metrics", json_object_get(r->extra, "metrics"));
     json_object_set_new(report, "privacy",
-                        spec.privacy ? json_incref(json_object_get(extra, "privacy"))
-                                     : json_null());
-    json_object_set_new(report, "model_blob_id", json_string(out->model_blob_id));
-    json_object_set_new(report, "result_hash", cx_job_hex_json(result_hash, 32));
-    json_object_set_new(report, "config_hash", cx_job_hex_json(config_hash, 32));
-    json_object_set_new(report, "dataset_commitment", cx_job_hex_json(commitment, 32));
+                        r->spec.privacy ? json_incref(json_object_get(r->extra, "privacy"))
+                                        : json_null());
+    json_object_set_new(report, "model_blob_id", json_string(r->out->model_blob_id));
+    json_object_set_new(report, "result_hash", cx_job_hex_json(r->result_hash, 32));
+    json_object_set_new(report, "config_hash", cx_job_hex_json(r->config_hash, 32));
+    json_object_set_new(report, "dataset_commitment", cx_job_hex_json(r->commitment, 32));
     json_object_set_new(report, "code_measurement",
-                        cx_job_hex_json(st.code_measurement, st.code_measurement_len));
+                        cx_job_hex_json(r->nd.pcr[0], r->nd.pcr_len[0]));
     json_object_set_new(report, "gpu_evidence",
-                        json_string(strcmp(dev.backend, "cuda") == 0
+                        json_string(strcmp(r->dev.backend, "cuda") == 0
                                         ? "none: the simulated TEE collects no GPU evidence, the "
                                           "statement's gpu_evidence_hash is empty"
                                         : "none: CPU-only job, the statement's gpu_evidence_hash "
                                           "is empty"));
     json_object_set_new(report, "seconds",
-                        json_pack("{s:f, s:b, s:f, s:f}", "decrypt_parse", t_dec,
-                                  "reparsed_after_tamper", reparsed, "train", tr.seconds, "total",
-                                  cx_now_seconds() - t0));
-    out->report = report;
-    report = NULL;
-    rc = CX_OK;
-out:
+                        json_pack("{s:f, s:b, s:f, s:f}", "decrypt_parse", r->t_dec,
+                                  "reparsed_after_tamper", r->reparsed, "train", r->tr.seconds,
+                                  "total", cx_now_seconds() - r->t0));
+}
+
+cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
+{
+    memset(out, 0, sizeof *out);
+    job_run r;
+    memset(&r, 0, sizeof r);
+    r.p = p;
+    r.out = out;
+    r.t0 = cx_now_seconds();
+    cx_chain_id_to_hex(&p->job_id, r.job_hex);
+    cx_err rc;
+    if ((rc = load_job(&r, e)) == CX_OK && (rc = check_measurement(&r, e)) == CX_OK &&
+        (rc = read_request(&r, e)) == CX_OK && (rc = select_device(&r, e)) == CX_OK &&
+        (rc = open_contributions(&r, e)) == CX_OK && (rc = choose_format(&r, e)) == CX_OK &&
+        (rc = decrypt_and_parse(&r, e)) == CX_OK && (rc = commit_dataset(&r, e)) == CX_OK &&
+        (rc = train(&r, e)) == CX_OK && (rc = seal_model(&r, e)) == CX_OK &&
+        (rc = sign_statement(&r, e)) == CX_OK) {
+        finish_report(&r);
+        out->report = r.report;
+        r.report = NULL;
+    }
     if (rc != CX_OK && out->statement) {
         free(out->statement);
         out->statement = NULL;
     }
-    json_decref(report);
-    json_decref(data);
-    json_decref(extra);
-    cx_nitro_doc_free(&nd);
-    free(doc);
-    free(sealed.p);
-    cx_secmem_free(model_bytes);
-    cx_backend_destroy(be);
-    cx_model_free(model);
-    cx_dataset_free(ds);
-    cx_parser_free(parser);
-    cx_dataset_schema_free(schema);
-    cx_x25519_key_free(key);
-    free(cs);
-    free(items);
-    free(srows);
-    free(contribs);
-    free(req);
-    if (spec_ok)
-        cx_spec_free(&spec);
-    (void)model_len;
+    job_run_free(&r);
     return rc;
 }

@@ -234,219 +234,251 @@ static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement
     return rc;
 }
 
+/* One run of cx_job_verify_bundle: the bundle, the options, the checks noted so far, and
+ * what the earlier checks decoded for the later ones. */
+typedef struct verify_run {
+    const cx_result_bundle *b;
+    const cx_job_verify_opts *o;
+    vlog v;
+    cx_statement st;
+    uint64_t ts;
+    cx_chain_id jid;
+    char job_hex[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_nitro_doc doc;
+} verify_run;
+
+/* the statement decodes, and is for the job asked about */
+static cx_err check_statement(verify_run *r, cx_error *e)
+{
+    cx_error le;
+    if (cx_statement_decode(r->b->statement, r->b->statement_len, &r->st, &r->ts, &le) != CX_OK)
+        return vfail(&r->v, e, "statement", "%s", le.msg);
+    memcpy(r->jid.b, r->st.job_id, 32);
+    cx_chain_id_to_hex(&r->jid, r->job_hex);
+    if (r->o->job && !cx_chain_id_equal(r->o->job, &r->jid)) {
+        char want[CX_CHAIN_ID_HEX_LEN + 1];
+        cx_chain_id_to_hex(r->o->job, want);
+        return vfail(&r->v, e, "statement", "the statement is for job %s, not %s (replayed)",
+                     r->job_hex, want);
+    }
+    char detail[400];
+    snprintf(detail, sizeof detail, "job %s, %zu contributor(s), signed at %llu ms", r->job_hex,
+             r->st.n_rows, (unsigned long long)r->ts);
+    vnote(&r->v, "statement", "ok", detail);
+    return CX_OK;
+}
+
+static cx_err check_signature(verify_run *r, cx_error *e)
+{
+    const cx_result_bundle *b = r->b;
+    cx_error le;
+    if (cx_statement_verify_ed25519(b->public_key, b->statement, b->statement_len, b->signature,
+                                    &le) != CX_OK)
+        return vfail(&r->v, e, "signature",
+                     "the statement's Ed25519 signature does not verify "
+                     "under the bundle's enclave key (%s)",
+                     le.msg);
+    vnote(&r->v, "signature", "ok", "Ed25519 over the intent message, by the enclave key");
+    return CX_OK;
+}
+
+/* the TEE report verifies under the trust anchor */
+static cx_err check_report(verify_run *r, cx_error *e)
+{
+    cx_nitro_policy pol = {.root_pem = r->o->root_pem,
+                           .root_pem_len = r->o->root_pem_len,
+                           .at_doc_time = 1,
+                           .allow_simulated = r->o->allow_simulated};
+    cx_nitro_check failed = CX_NITRO_CHECK_OK;
+    cx_error le;
+    if (cx_nitro_verify(r->b->tee_report, r->b->tee_report_len, &pol, &r->doc, &failed, &le) !=
+        CX_OK)
+        return vfail(&r->v, e, "report", "%s", le.msg);
+    char detail[400];
+    snprintf(detail, sizeof detail, "%s document of %s verified (chain, ES384 signature)%s",
+             r->doc.simulated ? "SIMULATED Nitro-format" : "Nitro", r->doc.module_id,
+             r->doc.simulated ? "; accepted only because of --allow-simulated" : "");
+    vnote(&r->v, "report", "ok", detail);
+    return CX_OK;
+}
+
+/* the report binds the signing key and endorses the X25519 receiving key */
+static cx_err check_key_binding(verify_run *r, cx_error *e)
+{
+    const cx_nitro_doc *doc = &r->doc;
+    cx_error le;
+    if (!doc->has_public_key || doc->public_key_len != 32 ||
+        memcmp(doc->public_key, r->b->public_key, 32) != 0)
+        return vfail(&r->v, e, "key_binding",
+                     "the report's public_key is not the key that signed "
+                     "the statement");
+    if (!doc->has_user_data || doc->user_data_len != CX_JOB_REG_USER_DATA_LEN ||
+        cx_tee_x25519_endorsement_verify(r->b->public_key, doc->user_data, doc->user_data + 32,
+                                         &le) != CX_OK)
+        return vfail(&r->v, e, "key_binding",
+                     "the report does not carry an endorsed X25519 "
+                     "receiving key");
+    vnote(&r->v, "key_binding", "ok", "report public_key = signing key; X25519 key endorsed by it");
+    return CX_OK;
+}
+
+/* the statement's measurement is the report's PCR0, and (with a ledger) the pool accepts it */
+static cx_err check_measurement(verify_run *r, cx_error *e)
+{
+    const cx_statement *st = &r->st;
+    cx_error le;
+    if (!(r->doc.pcr_present & 1u) || r->doc.pcr_len[0] != st->code_measurement_len ||
+        memcmp(r->doc.pcr[0], st->code_measurement, st->code_measurement_len) != 0)
+        return vfail(&r->v, e, "measurement",
+                     "the statement's code measurement is not the report's "
+                     "PCR0");
+    if (!r->o->ledger) {
+        vnote(&r->v, "measurement", "ok",
+              "statement = report PCR0 (pool policy not checked: no "
+              "ledger)");
+        return CX_OK;
+    }
+    cx_ledger_pool pool;
+    cx_chain_id pid;
+    memcpy(pid.b, st->pool_id, 32);
+    if (cx_ledger_pool_get(r->o->ledger, &pid, &pool, &le) != CX_OK)
+        return vfail(&r->v, e, "measurement", "pool: %s", le.msg);
+    int ok = 0;
+    for (size_t i = 0; i < pool.n_measurements && !ok; i++)
+        ok = pool.measurement_lens[i] == st->code_measurement_len &&
+             memcmp(pool.measurements[i], st->code_measurement, st->code_measurement_len) == 0;
+    if (!ok)
+        return vfail(&r->v, e, "measurement",
+                     "the pool does not accept this enclave "
+                     "measurement");
+    vnote(&r->v, "measurement", "ok", "statement = report PCR0, accepted by the pool");
+    return CX_OK;
+}
+
+/* the ledger accepted this very statement, from the enclave the bundle carries */
+static cx_err check_ledger(verify_run *r, cx_error *e)
+{
+    const cx_result_bundle *b = r->b;
+    cx_error le;
+    if (!r->o->ledger) {
+        vnote(&r->v, "ledger", "skipped", "no --ledger");
+        return CX_OK;
+    }
+    cx_ledger_result lr;
+    memset(&lr, 0, sizeof lr);
+    if (cx_ledger_result_get(r->o->ledger, &r->jid, &lr, &le) != CX_OK)
+        return vfail(&r->v, e, "ledger", "job %s has no accepted result: %s", r->job_hex, le.msg);
+    int same = lr.statement_len == b->statement_len &&
+               memcmp(lr.statement, b->statement, b->statement_len) == 0 &&
+               memcmp(lr.signature, b->signature, 64) == 0;
+    int refunded = lr.refunded;
+    cx_chain_id eid = lr.enclave_id;
+    cx_ledger_result_free(&lr);
+    if (!same)
+        return vfail(&r->v, e, "ledger",
+                     "the ledger accepted a different statement for job %s "
+                     "(this one is forged or replayed)",
+                     r->job_hex);
+    /* the enclave is the one the ledger accepted the result from, whatever the bundle
+     * says (its enclave_id is optional): a bundle naming another one is refused */
+    char eid_hex[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(&eid, eid_hex);
+    if (b->has_enclave_id && memcmp(b->enclave_id, eid.b, 32) != 0)
+        return vfail(&r->v, e, "ledger",
+                     "the bundle names another enclave than the one the ledger accepted "
+                     "the result from (%s)",
+                     eid_hex);
+    cx_ledger_enclave en;
+    uint8_t dh[32];
+    SHA256(b->tee_report, b->tee_report_len, dh);
+    if (cx_ledger_enclave_get(r->o->ledger, &eid, &en, &le) != CX_OK)
+        return vfail(&r->v, e, "ledger", "enclave %s: %s", eid_hex, le.msg);
+    if (memcmp(en.ed25519_pk, b->public_key, 32) != 0 ||
+        memcmp(en.x25519_pk, r->doc.user_data, 32) != 0 ||
+        memcmp(en.attestation_hash, dh, 32) != 0)
+        return vfail(&r->v, e, "ledger",
+                     "the registered enclave's keys or attestation "
+                     "document differ from the bundle's");
+    vnote(&r->v, "ledger", "ok",
+          refunded ? "the ledger's accepted result (buyer refunded: k "
+                     "not reached), from the bundle's registered enclave"
+                   : "the ledger's accepted result (payment released), from the bundle's "
+                     "registered enclave");
+    return CX_OK;
+}
+
+/* the stored result blob is this job's sealed model and hashes to the statement's hash */
+static cx_err check_result_hash(verify_run *r, cx_error *e)
+{
+    const cx_statement *st = &r->st;
+    cx_error le;
+    if (!r->o->store) {
+        vnote(&r->v, "result_hash", "skipped", "no --store");
+        return CX_OK;
+    }
+    char rid[CX_STORE_ID_MAX];
+    cx_cxb_header h;
+    uint8_t whole[32], tags[32];
+    if (cx_job_blob_id_str(st->result_blob_id, st->result_blob_id_len, rid, &le) != CX_OK ||
+        blob_hashes(r->o->store, rid, &h, whole, tags, &le) != CX_OK)
+        return vfail(&r->v, e, "result_hash", "the result blob: %s", le.msg);
+    if (memcmp(whole, st->result_hash, 32) != 0)
+        return vfail(&r->v, e, "result_hash",
+                     "the stored model blob %s does not hash to the "
+                     "statement's result hash",
+                     rid);
+    if (h.content_type != CX_CONTENT_MODEL || strcmp(h.contributor, r->job_hex) != 0)
+        return vfail(&r->v, e, "result_hash", "blob %s is not this job's sealed model", rid);
+    vnote(&r->v, "result_hash", "ok", "SHA-256 of the stored sealed model = result_hash");
+    return CX_OK;
+}
+
+/* the dataset commitment, recomputed from the ledger's contributions and the stored blobs */
+static cx_err check_commitment(verify_run *r, cx_error *e)
+{
+    cx_error le;
+    if (!(r->o->store && r->o->ledger)) {
+        vnote(&r->v, "dataset_commitment", "skipped", "needs --ledger and --store");
+        return CX_OK;
+    }
+    /* the enclave's keys were checked against the ledger above */
+    uint8_t c[32];
+    size_t nb = 0;
+    if (recompute_commitment(r->o->ledger, r->o->store, &r->st, r->doc.user_data, c, &nb, &le) !=
+        CX_OK)
+        return vfail(&r->v, e, "dataset_commitment", "%s", le.msg);
+    if (memcmp(c, r->st.dataset_commitment, 32) != 0)
+        return vfail(&r->v, e, "dataset_commitment",
+                     "recomputed over %zu blob(s) it differs "
+                     "from the statement's",
+                     nb);
+    char detail[400];
+    snprintf(detail, sizeof detail, "recomputed over %zu blob(s): equal", nb);
+    vnote(&r->v, "dataset_commitment", "ok", detail);
+    return CX_OK;
+}
+
 cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts *o, json_t **checks,
                             cx_error *e)
 {
-    vlog v = {json_array()};
-    cx_statement st;
-    memset(&st, 0, sizeof st);
-    cx_nitro_doc doc;
-    memset(&doc, 0, sizeof doc);
-    uint64_t ts = 0;
-    char detail[400];
-    cx_error le;
-    cx_err rc;
-    if (!v.checks)
+    verify_run r;
+    memset(&r, 0, sizeof r);
+    r.b = b;
+    r.o = o;
+    r.v.checks = json_array();
+    if (!r.v.checks)
         return cx_error_set(e, CX_ERR_NOMEM, "verify: out of memory");
-
-    if (cx_statement_decode(b->statement, b->statement_len, &st, &ts, &le) != CX_OK) {
-        rc = vfail(&v, e, "statement", "%s", le.msg);
-        goto out;
-    }
-    char job_hex[CX_CHAIN_ID_HEX_LEN + 1];
-    cx_chain_id jid;
-    memcpy(jid.b, st.job_id, 32);
-    cx_chain_id_to_hex(&jid, job_hex);
-    if (o->job && !cx_chain_id_equal(o->job, &jid)) {
-        char want[CX_CHAIN_ID_HEX_LEN + 1];
-        cx_chain_id_to_hex(o->job, want);
-        rc = vfail(&v, e, "statement", "the statement is for job %s, not %s (replayed)", job_hex,
-                   want);
-        goto out;
-    }
-    snprintf(detail, sizeof detail, "job %s, %zu contributor(s), signed at %llu ms", job_hex,
-             st.n_rows, (unsigned long long)ts);
-    vnote(&v, "statement", "ok", detail);
-
-    if (cx_statement_verify_ed25519(b->public_key, b->statement, b->statement_len, b->signature,
-                                    &le) != CX_OK) {
-        rc = vfail(&v, e, "signature",
-                   "the statement's Ed25519 signature does not verify "
-                   "under the bundle's enclave key (%s)",
-                   le.msg);
-        goto out;
-    }
-    vnote(&v, "signature", "ok", "Ed25519 over the intent message, by the enclave key");
-
-    cx_nitro_policy pol = {.root_pem = o->root_pem,
-                           .root_pem_len = o->root_pem_len,
-                           .at_doc_time = 1,
-                           .allow_simulated = o->allow_simulated};
-    cx_nitro_check failed = CX_NITRO_CHECK_OK;
-    if (cx_nitro_verify(b->tee_report, b->tee_report_len, &pol, &doc, &failed, &le) != CX_OK) {
-        rc = vfail(&v, e, "report", "%s", le.msg);
-        goto out;
-    }
-    snprintf(detail, sizeof detail, "%s document of %s verified (chain, ES384 signature)%s",
-             doc.simulated ? "SIMULATED Nitro-format" : "Nitro", doc.module_id,
-             doc.simulated ? "; accepted only because of --allow-simulated" : "");
-    vnote(&v, "report", "ok", detail);
-
-    if (!doc.has_public_key || doc.public_key_len != 32 ||
-        memcmp(doc.public_key, b->public_key, 32) != 0) {
-        rc = vfail(&v, e, "key_binding",
-                   "the report's public_key is not the key that signed "
-                   "the statement");
-        goto out;
-    }
-    if (!doc.has_user_data || doc.user_data_len != CX_JOB_REG_USER_DATA_LEN ||
-        cx_tee_x25519_endorsement_verify(b->public_key, doc.user_data, doc.user_data + 32, &le) !=
-            CX_OK) {
-        rc = vfail(&v, e, "key_binding",
-                   "the report does not carry an endorsed X25519 "
-                   "receiving key");
-        goto out;
-    }
-    vnote(&v, "key_binding", "ok", "report public_key = signing key; X25519 key endorsed by it");
-
-    if (!(doc.pcr_present & 1u) || doc.pcr_len[0] != st.code_measurement_len ||
-        memcmp(doc.pcr[0], st.code_measurement, st.code_measurement_len) != 0) {
-        rc = vfail(&v, e, "measurement",
-                   "the statement's code measurement is not the report's "
-                   "PCR0");
-        goto out;
-    }
-    cx_ledger_pool pool;
-    if (o->ledger) {
-        cx_chain_id pid;
-        memcpy(pid.b, st.pool_id, 32);
-        if (cx_ledger_pool_get(o->ledger, &pid, &pool, &le) != CX_OK) {
-            rc = vfail(&v, e, "measurement", "pool: %s", le.msg);
-            goto out;
-        }
-        int ok = 0;
-        for (size_t i = 0; i < pool.n_measurements && !ok; i++)
-            ok = pool.measurement_lens[i] == st.code_measurement_len &&
-                 memcmp(pool.measurements[i], st.code_measurement, st.code_measurement_len) == 0;
-        if (!ok) {
-            rc = vfail(&v, e, "measurement",
-                       "the pool does not accept this enclave "
-                       "measurement");
-            goto out;
-        }
-        vnote(&v, "measurement", "ok", "statement = report PCR0, accepted by the pool");
-    } else {
-        vnote(&v, "measurement", "ok",
-              "statement = report PCR0 (pool policy not checked: no "
-              "ledger)");
-    }
-
-    if (o->ledger) {
-        cx_ledger_result lr;
-        memset(&lr, 0, sizeof lr);
-        if (cx_ledger_result_get(o->ledger, &jid, &lr, &le) != CX_OK) {
-            rc = vfail(&v, e, "ledger", "job %s has no accepted result: %s", job_hex, le.msg);
-            goto out;
-        }
-        int same = lr.statement_len == b->statement_len &&
-                   memcmp(lr.statement, b->statement, b->statement_len) == 0 &&
-                   memcmp(lr.signature, b->signature, 64) == 0;
-        int refunded = lr.refunded;
-        cx_chain_id eid = lr.enclave_id;
-        cx_ledger_result_free(&lr);
-        if (!same) {
-            rc = vfail(&v, e, "ledger",
-                       "the ledger accepted a different statement for job %s "
-                       "(this one is forged or replayed)",
-                       job_hex);
-            goto out;
-        }
-        /* the enclave is the one the ledger accepted the result from, whatever the bundle
-         * says (its enclave_id is optional): a bundle naming another one is refused */
-        char eid_hex[CX_CHAIN_ID_HEX_LEN + 1];
-        cx_chain_id_to_hex(&eid, eid_hex);
-        if (b->has_enclave_id && memcmp(b->enclave_id, eid.b, 32) != 0) {
-            rc = vfail(&v, e, "ledger",
-                       "the bundle names another enclave than the one the ledger accepted "
-                       "the result from (%s)",
-                       eid_hex);
-            goto out;
-        }
-        cx_ledger_enclave en;
-        uint8_t dh[32];
-        SHA256(b->tee_report, b->tee_report_len, dh);
-        if (cx_ledger_enclave_get(o->ledger, &eid, &en, &le) != CX_OK) {
-            rc = vfail(&v, e, "ledger", "enclave %s: %s", eid_hex, le.msg);
-            goto out;
-        }
-        if (memcmp(en.ed25519_pk, b->public_key, 32) != 0 ||
-            memcmp(en.x25519_pk, doc.user_data, 32) != 0 ||
-            memcmp(en.attestation_hash, dh, 32) != 0) {
-            rc = vfail(&v, e, "ledger",
-                       "the registered enclave's keys or attestation "
-                       "document differ from the bundle's");
-            goto out;
-        }
-        vnote(&v, "ledger", "ok",
-              refunded ? "the ledger's accepted result (buyer refunded: k "
-                         "not reached), from the bundle's registered enclave"
-                       : "the ledger's accepted result (payment released), from the bundle's "
-                         "registered enclave");
-    } else {
-        vnote(&v, "ledger", "skipped", "no --ledger");
-    }
-
-    if (o->store) {
-        char rid[CX_STORE_ID_MAX];
-        cx_cxb_header h;
-        uint8_t whole[32], tags[32];
-        if (cx_job_blob_id_str(st.result_blob_id, st.result_blob_id_len, rid, &le) != CX_OK ||
-            blob_hashes(o->store, rid, &h, whole, tags, &le) != CX_OK) {
-            rc = vfail(&v, e, "result_hash", "the result blob: %s", le.msg);
-            goto out;
-        }
-        if (memcmp(whole, st.result_hash, 32) != 0) {
-            rc = vfail(&v, e, "result_hash",
-                       "the stored model blob %s does not hash to the "
-                       "statement's result hash",
-                       rid);
-            goto out;
-        }
-        if (h.content_type != CX_CONTENT_MODEL || strcmp(h.contributor, job_hex) != 0) {
-            rc = vfail(&v, e, "result_hash", "blob %s is not this job's sealed model", rid);
-            goto out;
-        }
-        vnote(&v, "result_hash", "ok", "SHA-256 of the stored sealed model = result_hash");
-    } else {
-        vnote(&v, "result_hash", "skipped", "no --store");
-    }
-
-    if (o->store && o->ledger) { /* the enclave's keys were checked against the ledger above */
-        uint8_t c[32];
-        size_t nb = 0;
-        if (recompute_commitment(o->ledger, o->store, &st, doc.user_data, c, &nb, &le) != CX_OK) {
-            rc = vfail(&v, e, "dataset_commitment", "%s", le.msg);
-            goto out;
-        }
-        if (memcmp(c, st.dataset_commitment, 32) != 0) {
-            rc = vfail(&v, e, "dataset_commitment",
-                       "recomputed over %zu blob(s) it differs "
-                       "from the statement's",
-                       nb);
-            goto out;
-        }
-        snprintf(detail, sizeof detail, "recomputed over %zu blob(s): equal", nb);
-        vnote(&v, "dataset_commitment", "ok", detail);
-    } else {
-        vnote(&v, "dataset_commitment", "skipped", "needs --ledger and --store");
-    }
-    rc = CX_OK;
-out:
-    cx_statement_free(&st);
-    cx_nitro_doc_free(&doc);
+    cx_err rc;
+    if ((rc = check_statement(&r, e)) == CX_OK && (rc = check_signature(&r, e)) == CX_OK &&
+        (rc = check_report(&r, e)) == CX_OK && (rc = check_key_binding(&r, e)) == CX_OK &&
+        (rc = check_measurement(&r, e)) == CX_OK && (rc = check_ledger(&r, e)) == CX_OK &&
+        (rc = check_result_hash(&r, e)) == CX_OK)
+        rc = check_commitment(&r, e);
+    cx_statement_free(&r.st);
+    cx_nitro_doc_free(&r.doc);
     if (checks)
-        *checks = v.checks;
+        *checks = r.v.checks;
     else
-        json_decref(v.checks);
+        json_decref(r.v.checks);
     return rc;
 }
