@@ -217,6 +217,9 @@ typedef struct cx_sui_type {
     size_t n_params;
 } cx_sui_type;
 
+/* A Sui address or object id as users write it: "0x" + 1..64 hex digits, left-padded. */
+cx_err cx_sui_address_parse(const char *s, cx_chain_addr *out, cx_error *e);
+
 /* "u64", "vector<u8>", "0x2::coin::Coin<0x2::sui::SUI>" (short addresses are padded). */
 cx_err cx_sui_type_parse(const char *s, cx_sui_type *out, cx_error *e);
 /* The SDK's normalized text: addresses as 0x + 64 hex. *out is malloc'ed. */

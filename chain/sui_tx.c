@@ -72,6 +72,13 @@ static cx_err parse_short_address(const char *hex, size_t n, cx_chain_addr *out,
     return CX_OK;
 }
 
+cx_err cx_sui_address_parse(const char *s, cx_chain_addr *out, cx_error *e)
+{
+    if (!s)
+        return cx_error_set(e, CX_ERR_ARG, "sui: no address");
+    return parse_short_address(s, strlen(s), out, e);
+}
+
 static cx_err parse_type(type_parser *p, int depth, cx_sui_type *out, cx_error *e);
 
 static cx_err parse_ident(type_parser *p, char out[CX_SUI_IDENT_MAX + 1], cx_error *e)

@@ -12,3 +12,12 @@ cx_add_test(test_chain_concurrency SOURCES test_chain_concurrency.c
 cx_add_script_test(test_chain_move_syntax
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_chain_move_syntax.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}
   LABELS integration TIMEOUT 600)
+# Differential test of chain/sui_tx.c against @mysten/sui 2.33.1 (npm, installed into the
+# build tree by the test): >= 500 random transactions, bit for bit, both directions.
+add_executable(test_chain_sui_diff test_chain_sui_diff.c)
+target_link_libraries(test_chain_sui_diff PRIVATE cx_chain PkgConfig::JANSSON)
+target_compile_options(test_chain_sui_diff PRIVATE ${CX_WARN_FLAGS})
+cx_add_script_test(test_chain_sui_diff_sdk
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_chain_sui_diff.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}
+          $<TARGET_FILE:test_chain_sui_diff>
+  LABELS integration TIMEOUT 900)

@@ -34,7 +34,7 @@ async function main() {
         }
     }
     console.log(`parse_move: ${files.length} file(s), ${errors} syntax error(s)`);
-    process.exit(errors ? 1 : 0);
+    process.exitCode = errors ? 1 : 0; // not exit(): it can cut piped output
 }
 
 main().catch((err) => {
