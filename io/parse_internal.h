@@ -48,6 +48,19 @@ struct cx_dataset_schema {
 
 enum { SLOT_NUM = 0, SLOT_CAT = 1, SLOT_LABEL_NUM = 2, SLOT_LABEL_CLASS = 3 };
 
+/* A categorical or class slot holds a dictionary id as the bits of its float. */
+static inline void cx_slot_put_id(float *row, int32_t slot, uint32_t id)
+{
+    memcpy(&row[slot], &id, sizeof id);
+}
+
+static inline uint32_t cx_slot_id(const float *row, int32_t slot)
+{
+    uint32_t id;
+    memcpy(&id, &row[slot], sizeof id);
+    return id;
+}
+
 /* How one blob's columns map onto the stored row (its "slots"): feature slots first
  * (numeric value or categorical id as uint32 bits), then the label slot. */
 typedef struct cx_layout {
@@ -358,6 +371,8 @@ void cx_names_free(char **names, size_t n);
 /* Append a NUL-terminated copy of s[0..len) to names (n used of *cap, doubled as needed);
  * -1 when out of memory (names stays valid for cx_names_free). */
 int cx_names_push(char ***names, size_t *n, size_t *cap, const char *s, size_t len);
+/* Index of name in names[0..n), or -1. */
+int64_t cx_names_find(char **names, size_t n, const char *name);
 /* A parsed row is finished: bad (a cx_bad_reason, 0 = good) lists it, else it is kept. */
 void cx_seg_row_done(cx_seg *s, uint64_t line, int bad, uint32_t col);
 

@@ -1,4 +1,4 @@
-# Tests of the data parsers (io/parse_*.c, io/dataset.c, io/stats.c) and of `cloakx stats`.
+# Tests of the data parsers (io/parse_*.c, io/dataset_*.c, io/stats.c) and of `cloakx stats`.
 cx_add_test(test_io_parse SOURCES test_io_parse.c LIBS cx_io OpenMP::OpenMP_C m LABELS unit)
 cx_add_script_test(test_cli_stats COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_stats.sh
                    LABELS integration)
