@@ -453,6 +453,85 @@ static void test_multi_blob_merge(void **state)
     cx_dataset_schema_free(s);
 }
 
+/* The blobs are merged in the reference columns (today: the first blob that parsed);
+ * a blob whose columns differ is left out alone, naming the reference, and the others'
+ * columns are matched by name whatever their order. */
+static void test_merge_reference_and_mismatched_blob(void **state)
+{
+    (void)state;
+    const char *blobs[4] = {"\n", "a,b,y\n1,2,0\n", "a,c,y\n5,6,1\n", "y,b,a\n1,4,3\n"};
+    cx_dataset_schema *s;
+    cx_error e;
+    assert_int_equal(cx_dataset_schema_new(&s, &e), CX_OK);
+    assert_int_equal(cx_dataset_schema_set_label(s, "y", CX_LABEL_NUMERIC, &e), CX_OK);
+    cx_parser *p;
+    assert_int_equal(cx_parser_new(s, CX_DATA_CSV, 4, &p, &e), CX_OK);
+    assert_int_equal(cx_parser_feed(p, 0, blobs[0], strlen(blobs[0]), 1, &e), CX_ERR_FORMAT);
+    assert_string_equal(e.msg, "blob 0: no CSV header");
+    for (size_t i = 1; i < 4; i++)
+        assert_int_equal(cx_parser_feed(p, i, blobs[i], strlen(blobs[i]), 1, &e), CX_OK);
+    cx_dataset *ds;
+    assert_int_equal(cx_parser_finalize(p, &ds, &e), CX_OK);
+    assert_int_equal(ds->n, 2);
+    assert_int_equal(ds->d, 2);
+    assert_string_equal(ds->feature_names[0], "a");
+    assert_string_equal(ds->feature_names[1], "b");
+    const float X[4] = {1, 2, 3, 4};
+    assert_memory_equal(ds->X, X, sizeof X);
+    const float y[2] = {0, 1};
+    assert_memory_equal(ds->y, y, sizeof y);
+    assert_true(ds->blobs[0].failed);
+    assert_false(ds->blobs[1].failed);
+    assert_true(ds->blobs[2].failed);
+    assert_string_equal(ds->blobs[2].error, "blob 2: columns differ from blob 1");
+    assert_int_equal(ds->blobs[2].rows, 0);
+    assert_false(ds->blobs[3].failed);
+    assert_int_equal(ds->blobs[3].rows, 1);
+    cx_dataset_free(ds);
+    cx_parser_free(p);
+    /* no blob parsed: the first blob's error is quoted */
+    assert_int_equal(cx_parser_new(s, CX_DATA_CSV, 1, &p, &e), CX_OK);
+    assert_int_equal(cx_parser_feed(p, 0, "", 0, 1, &e), CX_ERR_FORMAT);
+    assert_int_equal(cx_parser_finalize(p, &ds, &e), CX_ERR_FORMAT);
+    assert_string_equal(e.msg, "no blob could be parsed (blob 0: blob 0: no CSV header)");
+    cx_parser_free(p);
+    cx_dataset_schema_free(s);
+}
+
+/* Formats by name and by file name; an unknown one is refused. */
+static void test_format_names_and_suffixes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        cx_data_format fmt;
+    } names[] = {{"csv", CX_DATA_CSV}, {"jsonl", CX_DATA_JSONL}, {"ndjson", CX_DATA_JSONL},
+                 {"f32", CX_DATA_F32}};
+    cx_error e;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        cx_data_format f = (cx_data_format)99;
+        assert_int_equal(cx_data_format_parse(names[i].name, &f, &e), CX_OK);
+        assert_int_equal(f, names[i].fmt);
+    }
+    cx_data_format f;
+    assert_int_equal(cx_data_format_parse("CSV", &f, &e), CX_ERR_ARG);
+    assert_string_equal(e.msg, "unknown data format 'CSV' (csv, jsonl, f32)");
+    assert_int_equal(cx_data_format_parse(NULL, &f, &e), CX_ERR_ARG);
+    assert_string_equal(e.msg, "unknown data format '' (csv, jsonl, f32)");
+    assert_int_equal(cx_data_format_from_path("d/x.jsonl"), CX_DATA_JSONL);
+    assert_int_equal(cx_data_format_from_path("x.ndjson"), CX_DATA_JSONL);
+    assert_int_equal(cx_data_format_from_path("x.f32"), CX_DATA_F32);
+    assert_int_equal(cx_data_format_from_path("x.csv"), CX_DATA_CSV);
+    assert_int_equal(cx_data_format_from_path("x.f32.txt"), CX_DATA_CSV);
+    assert_int_equal(cx_data_format_from_path("jsonl"), CX_DATA_CSV);
+    cx_dataset_schema *s;
+    assert_int_equal(cx_dataset_schema_new(&s, &e), CX_OK);
+    cx_parser *p = NULL;
+    assert_int_equal(cx_parser_new(s, (cx_data_format)3, 1, &p, &e), CX_ERR_ARG);
+    assert_null(p);
+    cx_dataset_schema_free(s);
+}
+
 /* Different blobs fed from different threads at once (the pipeline's shape) give the
  * dataset a sequential feed gives. */
 static void test_blobs_fed_concurrently(void **state)
@@ -724,6 +803,8 @@ int main(void)
         cmocka_unit_test(test_f32_roundtrip),
         cmocka_unit_test(test_parallel_load_matches_feed),
         cmocka_unit_test(test_multi_blob_merge),
+        cmocka_unit_test(test_merge_reference_and_mismatched_blob),
+        cmocka_unit_test(test_format_names_and_suffixes),
         cmocka_unit_test(test_blobs_fed_concurrently),
         cmocka_unit_test(test_float_parser_matches_strtof),
         cmocka_unit_test(test_standardizer),
