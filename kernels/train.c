@@ -2,6 +2,7 @@
  * (shuffled fixed batches) or DP-SGD (Poisson sampling, clipping, noise), early stopping,
  * validation metrics; and prediction with a trained model. */
 #include "train_internal.h"
+#include "kernels_math.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,41 +58,6 @@ static cx_err evaluate(cx_net *n, const float *dx, const float *dy, const float 
 out:
     free(lr);
     return rc;
-}
-
-/* One non-private step on the batch whose indices are in n->idx: gather, forward, loss,
- * backward, optimizer, loss summed into dloss. Every argument is the same from step to step
- * for a given b (the per-step values are in dhyper and n->idx), so the cuda backend can
- * capture it once and replay it. */
-static void step_ops(cx_net *n, const cx_spec *s, int b, const float *dxtr, const float *dytr,
-                     const float *dmean, const float *dinv, float *dm, float *dv,
-                     const float *dhyper, double *dloss)
-{
-    cx_backend *be = n->be;
-    const size_t np = n->m->n_params;
-    const int cols = n->m->dims[0];
-    if (dxtr) {
-        be->gather_rows(be, b, cols, n->idx, dxtr, n->act[0]);
-        be->gather_rows(be, b, 1, n->idx, dytr, n->labels);
-    } else { /* streamed: the raw rows are in act[0] already */
-        be->standardize(be, b, cols, n->act[0], dmean, dinv);
-    }
-    cx_net_forward(n, b);
-    cx_net_loss(n, b, 1.0f / (float)b);
-    cx_net_backward(n, b, 0, 0, 0.0f);
-    switch (s->optimizer) {
-    case CX_OPTIM_ADAM:
-    case CX_OPTIM_ADAMW:
-        be->adam_update_dev(be, np, n->params, n->grads, dm, dv, dhyper, (float)s->beta1,
-                            (float)s->beta2, (float)s->eps, (float)s->weight_decay,
-                            s->optimizer == CX_OPTIM_ADAMW);
-        break;
-    case CX_OPTIM_SGD:
-        be->sgd_update_dev(be, np, n->params, n->grads, dm, dhyper, (float)s->momentum,
-                           (float)s->weight_decay);
-        break;
-    }
-    be->sum_acc(be, (size_t)b, n->loss_rows, dloss);
 }
 
 /* Streaming for training data larger than device memory: the host gathers each batch's rows
@@ -241,73 +207,136 @@ static cx_err check_data(const cx_spec *s, const cx_train_data *d, int *n_classe
     return CX_OK;
 }
 
-cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
-                const cx_train_epoch_cb *cb, const cx_logger *lg, cx_model **out,
-                cx_train_result *res, cx_error *e)
-{
-    cx_err rc = CX_OK;
-    cx_backend *be = be_in, *be_own = NULL;
-    cx_model *m = NULL;
-    cx_net net = {0};
-    cx_dp_rng *dprng = NULL;
+/* One run of cx_train: its inputs, the host split, the device buffers and the progress, so that
+ * each phase below is a function of it and train_run_free releases whatever exists. */
+typedef struct train_run {
+    const cx_spec *s;
+    const cx_train_data *d;
+    const cx_logger *lg;
+    cx_backend *be, *be_own;
+    cx_model *m;
+    cx_net net;
+    cx_rng rng; /* split, then each epoch's shuffle */
+    size_t rows, cols, n_tr, n_val, np, steps_ep;
+    int B;   /* batch size (DP-SGD: the expected one) */
+    int cap; /* rows per network pass */
+    /* host: the split (xtr/ytr training, xva/yva validation, yvs the validation targets
+     * standardised for the loss in regression), batch indices, the per-step optimizer values
+     * of an epoch (sched, 3 floats a step), losses read back, and DP noise (secure memory) */
+    float *xtr, *ytr, *xva, *yva, *yvs;
+    int32_t *sample;
+    float *sched, *lr_rows, *noise, *outv;
+    /* device: the data when resident (else streamed through stg), optimizer state, the best
+     * parameters (early stopping), the standardiser, and for non-private steps the epoch's
+     * permutation, its step values (copied to dhyper before each step) and the loss sum */
+    float *dxtr, *dytr, *dxva, *dyva;
+    float *dm, *dv, *dbest, *dmean, *dinv;
+    int32_t *dperm;
+    float *dsched, *dhyper;
+    double *dloss;
+    stager stg;
+    int streamed;
     /* graph of a full non-private step: 0 not tried yet, 1 captured, -1 unavailable (cpu) or
-     * failed (then every step runs eagerly, as on the cpu); declared here for the cleanup */
-    int gstate = 0;
-    int32_t *perm = NULL, *sample = NULL;
-    float *xtr = NULL, *ytr = NULL, *xva = NULL, *yva = NULL, *noise = NULL, *outv = NULL;
-    float *lr_rows = NULL;
-    double *mean = NULL, *var = NULL;
-    float *dxtr = NULL, *dytr = NULL, *dxva = NULL, *dyva = NULL, *dm = NULL, *dv = NULL;
-    float *dbest = NULL;
-    float *dmean = NULL, *dinv = NULL;
-    /* non-private steps: the epoch's permutation, the per-step optimizer values of the epoch
-     * (dsched, 3 floats a step, copied to dhyper before each step) and the loss sum */
-    int32_t *dperm = NULL;
-    float *dsched = NULL, *dhyper = NULL, *sched = NULL;
-    double *dloss = NULL;
-    float *yvs = NULL; /* standardised validation targets (regression) */
-    stager stg = {0};
-    int streamed = 0;
-    int n_classes = 0;
-    double t0 = cx_now_seconds();
+     * failed (then every step runs eagerly, as on the cpu) */
+    int gstate;
+    int full_steps; /* full-size non-private steps run so far */
+    cx_dp_rng *dprng;
+    double q;     /* DP-SGD: Poisson rate */
+    int dp_steps; /* DP-SGD: steps per epoch */
+    int t;        /* optimizer steps taken */
+    int epoch, best_epoch;
+    double best, train_loss, val_loss;
+} train_run;
 
-    memset(res, 0, sizeof *res);
-    *out = NULL;
-    if (s->task == CX_TASK_STATS)
-        return cx_error_set(e, CX_ERR_ARG,
-                            "train: task \"stats\" computes statistics and trains no model");
-    CHECK(check_data(s, d, &n_classes, e));
-    if (!be) {
-        CHECK(cx_backend_create("cpu", s->precision, s->threads, &be_own, e));
-        be = be_own;
-    } else if (be->precision != s->precision) {
-        FAIL(CX_ERR_ARG, "train: spec asks for precision %s but the %s backend runs %s",
-             cx_precision_name(s->precision), be->name, cx_precision_name(be->precision));
+#define TRY(x)                                                                                 \
+    do {                                                                                       \
+        cx_err rc_ = (x);                                                                      \
+        if (rc_ != CX_OK)                                                                      \
+            return rc_;                                                                        \
+    } while (0)
+
+/* One non-private step on the batch whose indices are in net.idx: gather, forward, loss,
+ * backward, optimizer, loss summed into dloss. Every argument is the same from step to step
+ * for a given b (the per-step values are in dhyper and net.idx), so the cuda backend can
+ * capture it once and replay it. */
+static void step_ops(train_run *r, int b)
+{
+    cx_backend *be = r->be;
+    cx_net *n = &r->net;
+    const cx_spec *s = r->s;
+    const int cols = (int)r->cols;
+    if (r->dxtr) {
+        be->gather_rows(be, b, cols, n->idx, r->dxtr, n->act[0]);
+        be->gather_rows(be, b, 1, n->idx, r->dytr, n->labels);
+    } else { /* streamed: the raw rows are in act[0] already */
+        be->standardize(be, b, cols, n->act[0], r->dmean, r->dinv);
     }
-    CHECK(cx_model_create(s, d->cols, n_classes, &m, e));
-    cx_model_init(m, s->seed);
+    cx_net_forward(n, b);
+    cx_net_loss(n, b, 1.0f / (float)b);
+    cx_net_backward(n, b, 0, 0, 0.0f);
+    switch (s->optimizer) {
+    case CX_OPTIM_ADAM:
+    case CX_OPTIM_ADAMW:
+        be->adam_update_dev(be, r->np, n->params, n->grads, r->dm, r->dv, r->dhyper,
+                            (float)s->beta1, (float)s->beta2, (float)s->eps,
+                            (float)s->weight_decay, s->optimizer == CX_OPTIM_ADAMW);
+        break;
+    case CX_OPTIM_SGD:
+        be->sgd_update_dev(be, r->np, n->params, n->grads, r->dm, r->dhyper,
+                           (float)s->momentum, (float)s->weight_decay);
+        break;
+    }
+    be->sum_acc(be, (size_t)b, n->loss_rows, r->dloss);
+}
 
-    /* deterministic split: a seeded permutation, the first n_val rows held out */
+/* The backend (the caller's, or a cpu one with the spec's threads) and the initial model. */
+static cx_err train_setup(train_run *r, cx_backend *be_in, cx_error *e)
+{
+    const cx_spec *s = r->s;
+    int n_classes = 0;
+    TRY(check_data(s, r->d, &n_classes, e));
+    if (!be_in) {
+        TRY(cx_backend_create("cpu", s->precision, s->threads, &r->be_own, e));
+        r->be = r->be_own;
+    } else if (be_in->precision != s->precision) {
+        return cx_error_set(e, CX_ERR_ARG,
+                            "train: spec asks for precision %s but the %s backend runs %s",
+                            cx_precision_name(s->precision), be_in->name,
+                            cx_precision_name(be_in->precision));
+    } else {
+        r->be = be_in;
+    }
+    TRY(cx_model_create(s, r->d->cols, n_classes, &r->m, e));
+    cx_model_init(r->m, s->seed);
+    return CX_OK;
+}
+
+/* Deterministic split: a seeded permutation, the first n_val rows held out. */
+static cx_err split_data(train_run *r, cx_error *e)
+{
+    const cx_train_data *d = r->d;
     const size_t rows = d->rows, cols = (size_t)d->cols;
-    size_t n_val = (size_t)floor((double)rows * s->validation_split);
-    if (n_val >= rows)
-        n_val = rows - 1;
-    const size_t n_tr = rows - n_val;
-    cx_rng rng;
-    cx_rng_seed(&rng, s->seed);
-    perm = malloc(rows * sizeof *perm);
-    xtr = malloc(n_tr * cols * sizeof *xtr);
-    ytr = malloc(n_tr * sizeof *ytr);
-    xva = malloc((n_val ? n_val : 1) * cols * sizeof *xva);
-    yva = malloc((n_val ? n_val : 1) * sizeof *yva);
-    mean = calloc(cols, sizeof *mean);
-    var = calloc(cols, sizeof *var);
-    if (!perm || !xtr || !ytr || !xva || !yva || !mean || !var)
-        FAIL(CX_ERR_NOMEM, "train: allocating the %zu-row split", rows);
+    r->rows = rows;
+    r->cols = cols;
+    r->n_val = (size_t)floor((double)rows * r->s->validation_split);
+    if (r->n_val >= rows)
+        r->n_val = rows - 1;
+    r->n_tr = rows - r->n_val;
+    const size_t n_val = r->n_val, n_tr = r->n_tr;
+    cx_rng_seed(&r->rng, r->s->seed);
+    int32_t *perm = malloc(rows * sizeof *perm);
+    r->xtr = malloc(n_tr * cols * sizeof *r->xtr);
+    r->ytr = malloc(n_tr * sizeof *r->ytr);
+    r->xva = malloc((n_val ? n_val : 1) * cols * sizeof *r->xva);
+    r->yva = malloc((n_val ? n_val : 1) * sizeof *r->yva);
+    if (!perm || !r->xtr || !r->ytr || !r->xva || !r->yva) {
+        free(perm);
+        return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the %zu-row split", rows);
+    }
     for (size_t i = 0; i < rows; i++)
         perm[i] = (int32_t)i;
     for (size_t i = rows - 1; i > 0; i--) {
-        size_t j = cx_rng_below(&rng, i + 1);
+        size_t j = cx_rng_below(&r->rng, i + 1);
         int32_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
@@ -315,14 +344,30 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
     for (size_t i = 0; i < rows; i++) {
         const float *src = d->x + (size_t)perm[i] * cols;
         if (i < n_val) {
-            memcpy(xva + i * cols, src, cols * sizeof(float));
-            yva[i] = d->y[perm[i]];
+            memcpy(r->xva + i * cols, src, cols * sizeof(float));
+            r->yva[i] = d->y[perm[i]];
         } else {
-            memcpy(xtr + (i - n_val) * cols, src, cols * sizeof(float));
-            ytr[i - n_val] = d->y[perm[i]];
+            memcpy(r->xtr + (i - n_val) * cols, src, cols * sizeof(float));
+            r->ytr[i - n_val] = d->y[perm[i]];
         }
     }
-    /* standardiser from the training split only (two passes, double, fixed order) */
+    free(perm);
+    return CX_OK;
+}
+
+/* The standardiser from the training split only (two passes, double, fixed order); in
+ * regression the targets too, the training ones in place. */
+static cx_err fit_standardiser(train_run *r, cx_error *e)
+{
+    const size_t n_tr = r->n_tr, cols = r->cols;
+    const float *xtr = r->xtr;
+    cx_model *m = r->m;
+    double *mean = calloc(cols, sizeof *mean), *var = calloc(cols, sizeof *var);
+    if (!mean || !var) {
+        free(mean);
+        free(var);
+        return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the %zu-row split", r->rows);
+    }
     for (size_t i = 0; i < n_tr; i++)
         for (size_t j = 0; j < cols; j++)
             mean[j] += xtr[i * cols + j];
@@ -338,7 +383,10 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
         m->mean[j] = (float)mean[j];
         m->inv_std[j] = sd > 1e-12 ? (float)(1.0 / sd) : 1.0f; /* constant column: centred */
     }
-    if (s->task == CX_TASK_REGRESSION) {
+    free(mean);
+    free(var);
+    if (r->s->task == CX_TASK_REGRESSION) {
+        float *ytr = r->ytr;
         double ym = 0.0, yv = 0.0;
         for (size_t i = 0; i < n_tr; i++)
             ym += ytr[i];
@@ -351,327 +399,413 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be_in,
         for (size_t i = 0; i < n_tr; i++)
             ytr[i] = (ytr[i] - m->y_mean) / m->y_std;
     }
+    return CX_OK;
+}
 
-    /* plan all device memory up front */
-    const int B = s->batch_size < (int)n_tr ? s->batch_size : (int)n_tr;
-    int cap = B;
+/* All device memory but the data, planned up front; the standardiser uploaded. */
+static cx_err plan_device(train_run *r, cx_error *e)
+{
+    const cx_spec *s = r->s;
+    cx_backend *be = r->be;
+    const size_t n_tr = r->n_tr, n_val = r->n_val;
+    r->B = s->batch_size < (int)n_tr ? s->batch_size : (int)n_tr;
+    r->cap = r->B;
     if (s->privacy) /* Poisson batches vary; larger ones are processed in chunks of cap */
-        cap = (int)fmin((double)n_tr, B + 8.0 * sqrt((double)B) + 8.0);
-    if (cap < 256 && (size_t)cap < rows)
-        cap = (int)(rows < 256 ? rows : 256); /* evaluation passes reuse the workspace */
-    CHECK(cx_net_create(be, m, cap, &net, e));
-    const size_t np = m->n_params;
-#define DALLOC(p, count)                                                                       \
-    CHECK(be->alloc(be, (size_t)(count) * sizeof(float), (void **)&(p), e))
-    DALLOC(dm, np);
-    DALLOC(dv, np);
-    DALLOC(dmean, cols);
-    DALLOC(dinv, cols);
+        r->cap = (int)fmin((double)n_tr, r->B + 8.0 * sqrt((double)r->B) + 8.0);
+    if (r->cap < 256 && (size_t)r->cap < r->rows)
+        r->cap = (int)(r->rows < 256 ? r->rows : 256); /* evaluation passes reuse the workspace */
+    TRY(cx_net_create(be, r->m, r->cap, &r->net, e));
+    r->np = r->m->n_params;
+#define DALLOC(p, count) TRY(be->alloc(be, (size_t)(count) * sizeof(float), (void **)&(p), e))
+    DALLOC(r->dm, r->np);
+    DALLOC(r->dv, r->np);
+    DALLOC(r->dmean, r->cols);
+    DALLOC(r->dinv, r->cols);
     if (s->patience > 0)
-        DALLOC(dbest, np);
-    const size_t steps_ep = (n_tr + (size_t)B - 1) / (size_t)B;
+        DALLOC(r->dbest, r->np);
+    r->steps_ep = (n_tr + (size_t)r->B - 1) / (size_t)r->B;
     if (!s->privacy) {
-        DALLOC(dperm, n_tr); /* int32, the size of a float */
-        DALLOC(dsched, steps_ep * 3);
-        DALLOC(dhyper, 3);
-        DALLOC(dloss, 2); /* one double */
+        DALLOC(r->dperm, n_tr); /* int32, the size of a float */
+        DALLOC(r->dsched, r->steps_ep * 3);
+        DALLOC(r->dhyper, 3);
+        DALLOC(r->dloss, 2); /* one double */
     }
 #undef DALLOC
     if (s->task == CX_TASK_REGRESSION && n_val) {
-        yvs = malloc(n_val * sizeof *yvs); /* standardised validation targets for the loss */
-        if (!yvs)
-            FAIL(CX_ERR_NOMEM, "train: allocating validation targets");
+        r->yvs = malloc(n_val * sizeof *r->yvs); /* standardised validation targets */
+        if (!r->yvs)
+            return cx_error_set(e, CX_ERR_NOMEM, "train: allocating validation targets");
         for (size_t i = 0; i < n_val; i++)
-            yvs[i] = (yva[i] - m->y_mean) / m->y_std;
+            r->yvs[i] = (r->yva[i] - r->m->y_mean) / r->m->y_std;
     }
-    CHECK(be->upload(be, dmean, m->mean, cols * sizeof(float), e));
-    CHECK(be->upload(be, dinv, m->inv_std, cols * sizeof(float), e));
+    TRY(be->upload(be, r->dmean, r->m->mean, r->cols * sizeof(float), e));
+    return be->upload(be, r->dinv, r->m->inv_std, r->cols * sizeof(float), e);
+}
 
-    /* the data on the device when it fits (all epochs run there), else streamed from host
-     * memory batch by batch; CLOAKX_TRAIN_STREAM=1 forces streaming, =0 forbids it */
-    {
-        const char *sv = getenv("CLOAKX_TRAIN_STREAM");
-        int force = sv && strcmp(sv, "1") == 0, never = sv && strcmp(sv, "0") == 0;
-        cx_error ae;
-        cx_err ar = CX_OK;
-        if (!force) {
-            ar = be->alloc(be, n_tr * cols * sizeof(float), (void **)&dxtr, &ae);
-            if (ar == CX_OK)
-                ar = be->alloc(be, n_tr * sizeof(float), (void **)&dytr, &ae);
-            if (ar == CX_OK)
-                ar = be->alloc(be, (n_val ? n_val : 1) * cols * sizeof(float), (void **)&dxva,
-                               &ae);
-            if (ar == CX_OK)
-                ar = be->alloc(be, (n_val ? n_val : 1) * sizeof(float), (void **)&dyva, &ae);
-            if (ar != CX_OK && (ar != CX_ERR_NOMEM || never)) {
-                if (e)
-                    *e = ae;
-                rc = ar;
-                goto out;
-            }
-        }
-        if (force || ar != CX_OK) {
-            be->free(be, dxtr);
-            be->free(be, dytr);
-            be->free(be, dxva);
-            be->free(be, dyva);
-            dxtr = dytr = dxva = dyva = NULL;
-            streamed = 1;
-            CHECK(stager_init(&stg, be, cols, (size_t)cap, e));
-            cx_log_info(lg, "training data streamed from host memory (%s): %zu rows of %zu "
-                            "features, %s staging",
-                        force ? "CLOAKX_TRAIN_STREAM=1" : ae.msg, rows, cols,
-                        stg.async ? "double-buffered pinned" : "synchronous");
+/* The data on the device when it fits (all epochs run there), else streamed from host memory
+ * batch by batch; CLOAKX_TRAIN_STREAM=1 forces streaming, =0 forbids it. */
+static cx_err place_data(train_run *r, cx_error *e)
+{
+    cx_backend *be = r->be;
+    const size_t n_tr = r->n_tr, n_val = r->n_val, cols = r->cols;
+    const char *sv = getenv("CLOAKX_TRAIN_STREAM");
+    int force = sv && strcmp(sv, "1") == 0, never = sv && strcmp(sv, "0") == 0;
+    cx_error ae;
+    cx_err ar = CX_OK;
+    if (!force) {
+        ar = be->alloc(be, n_tr * cols * sizeof(float), (void **)&r->dxtr, &ae);
+        if (ar == CX_OK)
+            ar = be->alloc(be, n_tr * sizeof(float), (void **)&r->dytr, &ae);
+        if (ar == CX_OK)
+            ar = be->alloc(be, (n_val ? n_val : 1) * cols * sizeof(float), (void **)&r->dxva,
+                           &ae);
+        if (ar == CX_OK)
+            ar = be->alloc(be, (n_val ? n_val : 1) * sizeof(float), (void **)&r->dyva, &ae);
+        if (ar != CX_OK && (ar != CX_ERR_NOMEM || never)) {
+            if (e)
+                *e = ae;
+            return ar;
         }
     }
-    if (!streamed) {
-        CHECK(be->upload(be, dxtr, xtr, n_tr * cols * sizeof(float), e));
-        CHECK(be->upload(be, dytr, ytr, n_tr * sizeof(float), e));
-        if (n_val) {
-            CHECK(be->upload(be, dxva, xva, n_val * cols * sizeof(float), e));
-            CHECK(be->upload(be, dyva, yvs ? yvs : yva, n_val * sizeof(float), e));
-        }
-        be->standardize(be, (int)n_tr, (int)cols, dxtr, dmean, dinv);
-        if (n_val)
-            be->standardize(be, (int)n_val, (int)cols, dxva, dmean, dinv);
+    if (force || ar != CX_OK) {
+        be->free(be, r->dxtr);
+        be->free(be, r->dytr);
+        be->free(be, r->dxva);
+        be->free(be, r->dyva);
+        r->dxtr = r->dytr = r->dxva = r->dyva = NULL;
+        r->streamed = 1;
+        TRY(stager_init(&r->stg, be, cols, (size_t)r->cap, e));
+        cx_log_info(r->lg,
+                    "training data streamed from host memory (%s): %zu rows of %zu "
+                    "features, %s staging",
+                    force ? "CLOAKX_TRAIN_STREAM=1" : ae.msg, r->rows, cols,
+                    r->stg.async ? "double-buffered pinned" : "synchronous");
+        return CX_OK;
     }
+    TRY(be->upload(be, r->dxtr, r->xtr, n_tr * cols * sizeof(float), e));
+    TRY(be->upload(be, r->dytr, r->ytr, n_tr * sizeof(float), e));
+    if (n_val) {
+        TRY(be->upload(be, r->dxva, r->xva, n_val * cols * sizeof(float), e));
+        TRY(be->upload(be, r->dyva, r->yvs ? r->yvs : r->yva, n_val * sizeof(float), e));
+    }
+    be->standardize(be, (int)n_tr, (int)cols, r->dxtr, r->dmean, r->dinv);
+    if (n_val)
+        be->standardize(be, (int)n_val, (int)cols, r->dxva, r->dmean, r->dinv);
+    return CX_OK;
+}
 
-    sample = malloc(n_tr * sizeof *sample);
-    lr_rows = malloc((size_t)cap * sizeof *lr_rows);
-    sched = malloc(steps_ep * 3 * sizeof *sched);
-    if (!sample || !lr_rows || !sched)
-        FAIL(CX_ERR_NOMEM, "train: allocating batch indices");
-    const double q = s->privacy ? fmin(1.0, (double)B / (double)n_tr) : 0.0;
-    const int dp_steps = (int)fmax(1.0, floor((double)n_tr / (double)B + 0.5));
+/* Host buffers of the steps, and DP-SGD's sampling rate, step count, CSPRNG and noise. */
+static cx_err plan_steps(train_run *r, cx_error *e)
+{
+    const cx_spec *s = r->s;
+    r->sample = malloc(r->n_tr * sizeof *r->sample);
+    r->lr_rows = malloc((size_t)r->cap * sizeof *r->lr_rows);
+    r->sched = malloc(r->steps_ep * 3 * sizeof *r->sched);
+    if (!r->sample || !r->lr_rows || !r->sched)
+        return cx_error_set(e, CX_ERR_NOMEM, "train: allocating batch indices");
+    r->q = s->privacy ? fmin(1.0, (double)r->B / (double)r->n_tr) : 0.0;
+    r->dp_steps = (int)fmax(1.0, floor((double)r->n_tr / (double)r->B + 0.5));
     if (s->privacy) {
-        CHECK(cx_dp_rng_create(&dprng, e));
-        noise = cx_secmem_alloc(np * sizeof(float), 0, e);
-        if (!noise)
-            FAIL(e ? e->code : CX_ERR_NOMEM, "train: allocating the noise buffer");
+        TRY(cx_dp_rng_create(&r->dprng, e));
+        r->noise = cx_secmem_alloc(r->np * sizeof(float), 0, e);
+        if (!r->noise)
+            return cx_error_set(e, e ? e->code : CX_ERR_NOMEM,
+                                "train: allocating the noise buffer");
     }
+    return CX_OK;
+}
 
-    double best = INFINITY, train_loss = NAN, val_loss = NAN;
-    int best_epoch = -1, t = 0, epoch;
-    int full_steps = 0;
-    for (epoch = 0; epoch < s->epochs; epoch++) {
-        const double lr = cx_lr_at(s, epoch);
+/* Run one full-size (b == B) or smaller non-private step whose batch is in place: a full one
+ * is captured in a CUDA graph once, after one eager full step has let cuBLAS pick its
+ * kernels, and replayed from then on; the last, smaller batch of an epoch runs eagerly. */
+static cx_err run_plain_step(train_run *r, int b, cx_error *e)
+{
+    cx_backend *be = r->be;
+    if (b == r->B && r->gstate == 0 && r->full_steps > 0) {
+        cx_error ge;
+        if (cx_backend_graph_begin(be, &ge) == CX_OK) {
+            step_ops(r, b);
+            if (cx_backend_graph_end(be, &ge) == CX_OK) {
+                r->gstate = 1;
+                cx_log_info(r->lg, "training step captured in a CUDA graph");
+            } else {
+                r->gstate = -1; /* nothing of the capture ran: run the step eagerly */
+                cx_log_warn(r->lg, "no CUDA graph, steps run eagerly: %s", ge.msg);
+            }
+        } else {
+            r->gstate = -1;
+            if (ge.code != CX_ERR_UNSUPPORTED)
+                cx_log_warn(r->lg, "no CUDA graph, steps run eagerly: %s", ge.msg);
+        }
+    }
+    if (b == r->B && r->gstate == 1)
+        TRY(cx_backend_graph_launch(be, e));
+    else
+        step_ops(r, b);
+    if (b == r->B)
+        r->full_steps++;
+    return CX_OK;
+}
+
+/* A non-private epoch: shuffled fixed-size batches (the last one may be smaller), without a
+ * host synchronisation: one upload of the permutation and of the step values, device-to-device
+ * copies before each step, the loss read once at the end. */
+static cx_err plain_epoch(train_run *r, double lr, double *loss_acc, size_t *loss_n,
+                          cx_error *e)
+{
+    cx_backend *be = r->be;
+    const size_t n_tr = r->n_tr, B = (size_t)r->B;
+    int32_t *sample = r->sample;
+    for (size_t i = 0; i < n_tr; i++)
+        sample[i] = (int32_t)i;
+    for (size_t i = n_tr - 1; i > 0; i--) {
+        size_t j = cx_rng_below(&r->rng, i + 1);
+        int32_t tmp = sample[i];
+        sample[i] = sample[j];
+        sample[j] = tmp;
+    }
+    for (size_t st = 0; st < r->steps_ep; st++) {
+        int t = r->t + 1 + (int)st;
+        r->sched[3 * st] = (float)lr;
+        r->sched[3 * st + 1] = cxm_adam_bias_correction((float)r->s->beta1, t);
+        r->sched[3 * st + 2] = cxm_adam_bias_correction((float)r->s->beta2, t);
+    }
+    const double zero = 0.0;
+    if (!r->streamed)
+        TRY(be->upload(be, r->dperm, sample, n_tr * sizeof(int32_t), e));
+    TRY(be->upload(be, r->dsched, r->sched, r->steps_ep * 3 * sizeof(float), e));
+    TRY(be->upload(be, r->dloss, &zero, sizeof zero, e));
+    int slot = 0;
+    if (r->streamed) /* batch 0 into slot 0; each step then prefetches the next */
+        TRY(stager_put(&r->stg, 0, r->xtr, r->ytr, sample, (int)(n_tr < B ? n_tr : B), e));
+    for (size_t b0 = 0, st = 0; b0 < n_tr; b0 += B, st++) {
+        int b = (int)(n_tr - b0 < B ? n_tr - b0 : B);
+        if (r->streamed) {
+            size_t n0 = b0 + B;
+            if (n0 < n_tr) {
+                int nb = (int)(n_tr - n0 < B ? n_tr - n0 : B);
+                TRY(stager_put(&r->stg, slot ^ 1, r->xtr, r->ytr, sample + n0, nb, e));
+            }
+            TRY(stager_take(&r->stg, slot, &r->net, b, e));
+            slot ^= 1;
+        } else {
+            be->copy(be, r->net.idx, r->dperm + b0, (size_t)b * sizeof(int32_t));
+        }
+        be->copy(be, r->dhyper, r->dsched + 3 * st, 3 * sizeof(float));
+        ++r->t;
+        TRY(run_plain_step(r, b, e));
+    }
+    TRY(be->download(be, loss_acc, r->dloss, sizeof *loss_acc, e));
+    *loss_n = n_tr;
+    return CX_OK;
+}
+
+/* One DP-SGD step: a Poisson batch, per-example clipping, Gaussian noise on the sum, divided
+ * by the expected batch size q·N (Opacus semantics). It stays eager (no graph): batch sizes
+ * vary and the noise comes from the host CSPRNG. */
+static cx_err dp_step(train_run *r, double lr, double *loss_acc, size_t *loss_n, cx_error *e)
+{
+    cx_backend *be = r->be;
+    cx_net *net = &r->net;
+    const cx_spec *s = r->s;
+    const size_t cap = (size_t)r->cap;
+    size_t k = 0;
+    TRY(cx_dp_rng_poisson(r->dprng, r->n_tr, r->q, r->sample, &k, e));
+    if (k == 0)
+        be->scale(be, r->np, net->grads, 0.0f);
+    for (size_t c0 = 0; c0 < k; c0 += cap) {
+        int b = (int)(k - c0 < cap ? k - c0 : cap);
+        if (r->streamed) {
+            TRY(stager_put(&r->stg, 0, r->xtr, r->ytr, r->sample + c0, b, e));
+            TRY(stager_take(&r->stg, 0, net, b, e));
+            be->standardize(be, b, (int)r->cols, net->act[0], r->dmean, r->dinv);
+        } else {
+            TRY(be->upload(be, net->idx, r->sample + c0, (size_t)b * sizeof(int32_t), e));
+            be->gather_rows(be, b, (int)r->cols, net->idx, r->dxtr, net->act[0]);
+            be->gather_rows(be, b, 1, net->idx, r->dytr, net->labels);
+        }
+        cx_net_forward(net, b);
+        cx_net_loss(net, b, 1.0f);
+        cx_net_backward(net, b, c0 > 0, 1, (float)s->max_grad_norm);
+        TRY(be->download(be, r->lr_rows, net->loss_rows, (size_t)b * sizeof(float), e));
+        for (int i = 0; i < b; i++)
+            *loss_acc += r->lr_rows[i];
+        *loss_n += (size_t)b;
+    }
+    TRY(cx_dp_rng_gaussian(r->dprng, r->noise, r->np, e));
+    TRY(be->noise_add(be, r->np, net->grads, r->noise,
+                      (float)(s->noise_multiplier * s->max_grad_norm), e));
+    be->scale(be, r->np, net->grads, (float)(1.0 / (r->q * (double)r->n_tr)));
+    cx_optim_step(be, s, r->np, net->params, net->grads, r->dm, r->dv, lr, ++r->t);
+    return CX_OK;
+}
+
+/* After an epoch's steps: its training loss, the validation loss, the log line and callback,
+ * and early stopping (*stop set when patience ran out). */
+static cx_err end_epoch(train_run *r, const cx_train_epoch_cb *cb, double lr, double loss_acc,
+                        size_t loss_n, int *stop, cx_error *e)
+{
+    const cx_spec *s = r->s;
+    cx_backend *be = r->be;
+    TRY(be->sync(be, e));
+    r->train_loss = loss_n ? loss_acc / (double)loss_n : NAN;
+    if (!isfinite(r->train_loss) && loss_n)
+        return cx_error_set(e, CX_ERR_FORMAT,
+                            "train: the loss diverged (not finite) in epoch %d; lower "
+                            "optimizer.lr",
+                            r->epoch + 1);
+    if (r->n_val)
+        TRY(evaluate(&r->net, r->dxva, r->dyva, r->xva, r->yvs ? r->yvs : r->yva, r->dmean,
+                     r->dinv, r->n_val, NULL, &r->val_loss, e));
+    else
+        r->val_loss = r->train_loss;
+    cx_log_info(r->lg, "epoch %d/%d: train loss %.6f, validation loss %.6f, lr %.3g",
+                r->epoch + 1, s->epochs, r->train_loss, r->val_loss, lr);
+    if (cb && cb->fn)
+        cb->fn(cb->ud, r->epoch + 1, r->train_loss, r->val_loss, lr);
+    if (s->patience <= 0) {
+        r->best_epoch = r->epoch;
+    } else if (r->val_loss < r->best) {
+        r->best = r->val_loss;
+        r->best_epoch = r->epoch;
+        be->copy(be, r->dbest, r->net.params, r->np * sizeof(float));
+    } else if (r->epoch - r->best_epoch >= s->patience) {
+        cx_log_info(r->lg, "early stopping after epoch %d (best %d)", r->epoch + 1,
+                    r->best_epoch + 1);
+        *stop = 1;
+    }
+    return CX_OK;
+}
+
+/* The epochs; leaves the kept parameters (the best epoch's under early stopping) in the model
+ * and the number of epochs run in r->epoch. */
+static cx_err run_epochs(train_run *r, const cx_train_epoch_cb *cb, cx_error *e)
+{
+    const cx_spec *s = r->s;
+    r->best = INFINITY;
+    r->train_loss = r->val_loss = NAN;
+    r->best_epoch = -1;
+    for (r->epoch = 0; r->epoch < s->epochs; r->epoch++) {
+        const double lr = cx_lr_at(s, r->epoch);
         double loss_acc = 0.0;
         size_t loss_n = 0;
-        if (!s->privacy) {
-            /* shuffled fixed-size batches (the last one may be smaller) */
-            for (size_t i = 0; i < n_tr; i++)
-                sample[i] = (int32_t)i;
-            for (size_t i = n_tr - 1; i > 0; i--) {
-                size_t j = cx_rng_below(&rng, i + 1);
-                int32_t tmp = sample[i];
-                sample[i] = sample[j];
-                sample[j] = tmp;
-            }
-            /* sync-free: one upload of the permutation and of the step values per epoch,
-             * device-to-device copies before each step, the loss read once per epoch */
-            for (size_t st = 0; st < steps_ep; st++) {
-                float tt = (float)(t + 1 + (int)st);
-                sched[3 * st] = (float)lr;
-                sched[3 * st + 1] = 1.0f - powf((float)s->beta1, tt); /* adam_update's rounding */
-                sched[3 * st + 2] = 1.0f - powf((float)s->beta2, tt);
-            }
-            const double zero = 0.0;
-            if (!streamed)
-                CHECK(be->upload(be, dperm, sample, n_tr * sizeof(int32_t), e));
-            CHECK(be->upload(be, dsched, sched, steps_ep * 3 * sizeof(float), e));
-            CHECK(be->upload(be, dloss, &zero, sizeof zero, e));
-            int slot = 0;
-            if (streamed) /* batch 0 into slot 0; each step then prefetches the next */
-                CHECK(stager_put(&stg, 0, xtr, ytr, sample,
-                                 (int)(n_tr < (size_t)B ? n_tr : (size_t)B), e));
-            for (size_t b0 = 0, st = 0; b0 < n_tr; b0 += (size_t)B, st++) {
-                int b = (int)(n_tr - b0 < (size_t)B ? n_tr - b0 : (size_t)B);
-                if (streamed) {
-                    size_t n0 = b0 + (size_t)B;
-                    if (n0 < n_tr) {
-                        int nb = (int)(n_tr - n0 < (size_t)B ? n_tr - n0 : (size_t)B);
-                        CHECK(stager_put(&stg, slot ^ 1, xtr, ytr, sample + n0, nb, e));
-                    }
-                    CHECK(stager_take(&stg, slot, &net, b, e));
-                    slot ^= 1;
-                } else {
-                    be->copy(be, net.idx, dperm + b0, (size_t)b * sizeof(int32_t));
-                }
-                be->copy(be, dhyper, dsched + 3 * st, 3 * sizeof(float));
-                ++t;
-                /* capture a full step once, after one eager full step has let cuBLAS pick
-                 * its kernels; the last, smaller batch of an epoch always runs eagerly */
-                if (b == B && gstate == 0 && full_steps > 0) {
-                    cx_error ge;
-                    if (cx_backend_graph_begin(be, &ge) == CX_OK) {
-                        step_ops(&net, s, b, dxtr, dytr, dmean, dinv, dm, dv, dhyper, dloss);
-                        if (cx_backend_graph_end(be, &ge) == CX_OK) {
-                            gstate = 1;
-                            cx_log_info(lg, "training step captured in a CUDA graph");
-                        } else {
-                            gstate = -1; /* nothing of the capture ran: run the step eagerly */
-                            cx_log_warn(lg, "no CUDA graph, steps run eagerly: %s", ge.msg);
-                        }
-                    } else {
-                        gstate = -1;
-                        if (ge.code != CX_ERR_UNSUPPORTED)
-                            cx_log_warn(lg, "no CUDA graph, steps run eagerly: %s", ge.msg);
-                    }
-                }
-                if (b == B && gstate == 1)
-                    CHECK(cx_backend_graph_launch(be, e));
-                else
-                    step_ops(&net, s, b, dxtr, dytr, dmean, dinv, dm, dv, dhyper, dloss);
-                if (b == B)
-                    full_steps++;
-            }
-            CHECK(be->download(be, &loss_acc, dloss, sizeof loss_acc, e));
-            loss_n = n_tr;
-        } else {
-            /* DP-SGD: Poisson batches, per-example clipping, Gaussian noise on the sum,
-             * divided by the expected batch size q·N (Opacus semantics). These steps stay
-             * eager (no graph): batch sizes vary and the noise comes from the host CSPRNG. */
-            for (int st = 0; st < dp_steps; st++) {
-                size_t k = 0;
-                CHECK(cx_dp_rng_poisson(dprng, n_tr, q, sample, &k, e));
-                if (k == 0)
-                    be->scale(be, np, net.grads, 0.0f);
-                for (size_t c0 = 0; c0 < k; c0 += (size_t)cap) {
-                    int b = (int)(k - c0 < (size_t)cap ? k - c0 : (size_t)cap);
-                    if (streamed) {
-                        CHECK(stager_put(&stg, 0, xtr, ytr, sample + c0, b, e));
-                        CHECK(stager_take(&stg, 0, &net, b, e));
-                        be->standardize(be, b, (int)cols, net.act[0], dmean, dinv);
-                    } else {
-                        CHECK(be->upload(be, net.idx, sample + c0, (size_t)b * sizeof(int32_t),
-                                         e));
-                        be->gather_rows(be, b, (int)cols, net.idx, dxtr, net.act[0]);
-                        be->gather_rows(be, b, 1, net.idx, dytr, net.labels);
-                    }
-                    cx_net_forward(&net, b);
-                    cx_net_loss(&net, b, 1.0f);
-                    cx_net_backward(&net, b, c0 > 0, 1, (float)s->max_grad_norm);
-                    CHECK(be->download(be, lr_rows, net.loss_rows, (size_t)b * sizeof(float),
-                                       e));
-                    for (int i = 0; i < b; i++)
-                        loss_acc += lr_rows[i];
-                    loss_n += (size_t)b;
-                }
-                CHECK(cx_dp_rng_gaussian(dprng, noise, np, e));
-                CHECK(be->noise_add(be, np, net.grads, noise,
-                                    (float)(s->noise_multiplier * s->max_grad_norm), e));
-                be->scale(be, np, net.grads, (float)(1.0 / (q * (double)n_tr)));
-                cx_optim_step(be, s, np, net.params, net.grads, dm, dv, lr, ++t);
-            }
-        }
-        CHECK(be->sync(be, e));
-        train_loss = loss_n ? loss_acc / (double)loss_n : NAN;
-        if (!isfinite(train_loss) && loss_n)
-            FAIL(CX_ERR_FORMAT,
-                 "train: the loss diverged (not finite) in epoch %d; lower optimizer.lr",
-                 epoch + 1);
-        if (n_val)
-            CHECK(evaluate(&net, dxva, dyva, xva, yvs ? yvs : yva, dmean, dinv, n_val, NULL,
-                           &val_loss, e));
+        if (!s->privacy)
+            TRY(plain_epoch(r, lr, &loss_acc, &loss_n, e));
         else
-            val_loss = train_loss;
-        cx_log_info(lg, "epoch %d/%d: train loss %.6f, validation loss %.6f, lr %.3g",
-                    epoch + 1, s->epochs, train_loss, val_loss, lr);
-        if (cb && cb->fn)
-            cb->fn(cb->ud, epoch + 1, train_loss, val_loss, lr);
-        if (s->patience > 0) {
-            if (val_loss < best) {
-                best = val_loss;
-                best_epoch = epoch;
-                be->copy(be, dbest, net.params, np * sizeof(float));
-            } else if (epoch - best_epoch >= s->patience) {
-                cx_log_info(lg, "early stopping after epoch %d (best %d)", epoch + 1,
-                            best_epoch + 1);
-                epoch++;
-                break;
-            }
-        } else {
-            best_epoch = epoch;
+            for (int st = 0; st < r->dp_steps; st++)
+                TRY(dp_step(r, lr, &loss_acc, &loss_n, e));
+        int stop = 0;
+        TRY(end_epoch(r, cb, lr, loss_acc, loss_n, &stop, e));
+        if (stop) {
+            r->epoch++;
+            break;
         }
     }
-    if (s->patience > 0 && best_epoch >= 0)
-        be->copy(be, net.params, dbest, np * sizeof(float));
-    CHECK(be->download(be, m->params, net.params, np * sizeof(float), e));
+    if (s->patience > 0 && r->best_epoch >= 0)
+        r->be->copy(r->be, r->net.params, r->dbest, r->np * sizeof(float));
+    return r->be->download(r->be, r->m->params, r->net.params, r->np * sizeof(float), e);
+}
 
-    /* metrics on the validation split (the training split when none is held out) */
-    {
-        size_t ne = n_val ? n_val : n_tr;
-        const float *dx = n_val ? dxva : dxtr, *dy = n_val ? dyva : dytr;
-        outv = malloc(ne * (size_t)m->n_outputs * sizeof *outv);
-        if (!outv)
-            FAIL(CX_ERR_NOMEM, "train: allocating validation outputs");
-        double vl;
-        const float *hx = n_val ? xva : xtr, *hy = n_val ? (yvs ? yvs : yva) : ytr;
-        CHECK(evaluate(&net, dx, dy, hx, hy, dmean, dinv, ne, outv, &vl, e));
-        const float *yh = n_val ? yva : ytr;
-        if (s->task == CX_TASK_CLASSIFICATION) {
-            CHECK(cx_metrics_classification(yh, outv, ne, m->n_outputs, m->n_classes, &res->val,
-                                            e));
-        } else {
-            float *yo = n_val ? yva : ytr;
-            for (size_t i = 0; i < ne; i++) {
-                outv[i] = outv[i] * m->y_std + m->y_mean;
-                if (!n_val)
-                    yo[i] = yo[i] * m->y_std + m->y_mean; /* back to the original scale */
-            }
-            CHECK(cx_metrics_regression(yo, outv, ne, &res->val, e));
+/* Metrics on the validation split (the training split when none is held out). */
+static cx_err final_metrics(train_run *r, cx_train_result *res, cx_error *e)
+{
+    const cx_model *m = r->m;
+    const size_t n_val = r->n_val, ne = n_val ? n_val : r->n_tr;
+    const float *dx = n_val ? r->dxva : r->dxtr, *dy = n_val ? r->dyva : r->dytr;
+    r->outv = malloc(ne * (size_t)m->n_outputs * sizeof *r->outv);
+    if (!r->outv)
+        return cx_error_set(e, CX_ERR_NOMEM, "train: allocating validation outputs");
+    float *outv = r->outv;
+    double vl;
+    const float *hx = n_val ? r->xva : r->xtr, *hy = n_val ? (r->yvs ? r->yvs : r->yva) : r->ytr;
+    TRY(evaluate(&r->net, dx, dy, hx, hy, r->dmean, r->dinv, ne, outv, &vl, e));
+    if (r->s->task == CX_TASK_CLASSIFICATION) {
+        const float *yh = n_val ? r->yva : r->ytr;
+        TRY(cx_metrics_classification(yh, outv, ne, m->n_outputs, m->n_classes, &res->val, e));
+    } else {
+        float *yo = n_val ? r->yva : r->ytr;
+        for (size_t i = 0; i < ne; i++) {
+            outv[i] = outv[i] * m->y_std + m->y_mean;
+            if (!n_val)
+                yo[i] = yo[i] * m->y_std + m->y_mean; /* back to the original scale */
         }
-        res->val.loss = vl;
+        TRY(cx_metrics_regression(yo, outv, ne, &res->val, e));
     }
-    res->train_loss = train_loss;
-    res->epochs_run = epoch;
-    res->best_epoch = best_epoch + 1;
-    res->steps = (uint64_t)t;
-    res->sample_rate = q;
-    res->train_rows = n_tr;
-    res->val_rows = n_val;
-    res->seconds = cx_now_seconds() - t0;
-    res->samples_per_s = res->seconds > 0 ? (double)n_tr * epoch / res->seconds : 0.0;
-    res->streamed = streamed;
-    res->graph = gstate == 1;
-    *out = m;
-    m = NULL;
-out:
+    res->val.loss = vl;
+    return CX_OK;
+}
+
+static void train_run_free(train_run *r)
+{
+    cx_backend *be = r->be;
     if (be) {
-        if (gstate == 1)
+        if (r->gstate == 1)
             cx_backend_graph_reset(be); /* the graph reads the buffers freed below */
-        be->free(be, dxtr);
-        be->free(be, dytr);
-        be->free(be, dxva);
-        be->free(be, dyva);
-        be->free(be, dm);
-        be->free(be, dv);
-        be->free(be, dbest);
-        be->free(be, dmean);
-        be->free(be, dinv);
-        be->free(be, dperm);
-        be->free(be, dsched);
-        be->free(be, dhyper);
-        be->free(be, dloss);
+        void *dev[] = {r->dxtr, r->dytr, r->dxva,  r->dyva,   r->dm,     r->dv,   r->dbest,
+                       r->dmean, r->dinv, r->dperm, r->dsched, r->dhyper, r->dloss};
+        for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+            be->free(be, dev[i]);
     }
-    stager_free(&stg);
-    cx_net_destroy(&net);
-    cx_backend_destroy(be_own);
-    cx_model_free(m);
-    cx_dp_rng_free(dprng);
-    cx_secmem_free(noise);
-    free(perm);
-    free(sample);
-    free(lr_rows);
-    free(sched);
-    free(yvs);
-    free(xtr);
-    free(ytr);
-    free(xva);
-    free(yva);
-    free(outv);
-    free(mean);
-    free(var);
+    stager_free(&r->stg);
+    cx_net_destroy(&r->net);
+    cx_backend_destroy(r->be_own);
+    cx_model_free(r->m);
+    cx_dp_rng_free(r->dprng);
+    cx_secmem_free(r->noise);
+    free(r->sample);
+    free(r->lr_rows);
+    free(r->sched);
+    free(r->yvs);
+    free(r->xtr);
+    free(r->ytr);
+    free(r->xva);
+    free(r->yva);
+    free(r->outv);
+}
+
+cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
+                const cx_train_epoch_cb *cb, const cx_logger *lg, cx_model **out,
+                cx_train_result *res, cx_error *e)
+{
+    const double t0 = cx_now_seconds();
+    memset(res, 0, sizeof *res);
+    *out = NULL;
+    if (s->task == CX_TASK_STATS)
+        return cx_error_set(e, CX_ERR_ARG,
+                            "train: task \"stats\" computes statistics and trains no model");
+    train_run r = {.s = s, .d = d, .lg = lg};
+    cx_err rc = train_setup(&r, be, e);
+    if (rc == CX_OK)
+        rc = split_data(&r, e);
+    if (rc == CX_OK)
+        rc = fit_standardiser(&r, e);
+    if (rc == CX_OK)
+        rc = plan_device(&r, e);
+    if (rc == CX_OK)
+        rc = place_data(&r, e);
+    if (rc == CX_OK)
+        rc = plan_steps(&r, e);
+    if (rc == CX_OK)
+        rc = run_epochs(&r, cb, e);
+    if (rc == CX_OK)
+        rc = final_metrics(&r, res, e);
+    if (rc == CX_OK) {
+        res->train_loss = r.train_loss;
+        res->epochs_run = r.epoch;
+        res->best_epoch = r.best_epoch + 1;
+        res->steps = (uint64_t)r.t;
+        res->sample_rate = r.q;
+        res->train_rows = r.n_tr;
+        res->val_rows = r.n_val;
+        res->seconds = cx_now_seconds() - t0;
+        res->samples_per_s =
+            res->seconds > 0 ? (double)r.n_tr * r.epoch / res->seconds : 0.0;
+        res->streamed = r.streamed;
+        res->graph = r.gstate == 1;
+        *out = r.m;
+        r.m = NULL;
+    }
+    train_run_free(&r);
     return rc;
 }
 
