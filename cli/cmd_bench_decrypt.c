@@ -174,8 +174,19 @@ static double peer_run(const peer *p, int threads)
     return bad ? -1.0 : t;
 }
 
+/* Page faults of the process so far (minor: mapping a page already in memory; major: read
+ * from disk) — the mapped path's hidden cost where a fault traps into a hypervisor. */
+static uint64_t page_faults(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+}
+
 typedef struct figures {
     int threads;
+    uint64_t faults_pipeline, faults_stream, faults_openssl; /* per run */
     double pipeline_gbps, pipeline_stream_gbps, openssl_gbps;
     double pipeline_cpu_gbps, openssl_cpu_gbps; /* bytes per CPU-second */
 } figures;
@@ -228,26 +239,32 @@ static cx_err measure(const source *src, const cx_x25519_key *k, const peer *p, 
     double cpu_pipe = 1e30, cpu_peer = 1e30;
     for (int r = 0; r < REPEATS; r++) {
         double t, c0 = cpu_seconds();
+        uint64_t f0 = page_faults();
         cx_err rc = time_pipeline(src, k, threads, 0, bytes, &t, e);
         if (rc != CX_OK)
             return rc;
+        f->faults_pipeline = page_faults() - f0;
         double c = cpu_seconds() - c0;
         if (t < best_pipe)
             best_pipe = t;
         if (c < cpu_pipe)
             cpu_pipe = c;
         c0 = cpu_seconds();
+        f0 = page_faults();
         double tp = peer_run(p, threads);
         if (tp < 0)
             return cx_error_set(e, CX_ERR_CRYPTO, "OpenSSL loop: a tag did not verify");
+        f->faults_openssl = page_faults() - f0;
         c = cpu_seconds() - c0;
         if (tp < best_peer)
             best_peer = tp;
         if (c < cpu_peer)
             cpu_peer = c;
+        f0 = page_faults();
         rc = time_pipeline(src, k, threads, 1, bytes, &t, e);
         if (rc != CX_OK)
             return rc;
+        f->faults_stream = page_faults() - f0;
         if (t < best_stream)
             best_stream = t;
     }
@@ -427,13 +444,16 @@ int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv)
         json_t *arr = json_array();
         for (int i = 0; i < nruns; i++)
             json_array_append_new(
-                arr, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "threads",
+                arr, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I}", "threads",
                                runs[i].threads, "pipeline_gbps", runs[i].pipeline_gbps,
                                "pipeline_stream_gbps", runs[i].pipeline_stream_gbps,
                                "openssl_gbps", runs[i].openssl_gbps, "ratio",
                                runs[i].pipeline_gbps / runs[i].openssl_gbps,
                                "pipeline_cpu_gbps", runs[i].pipeline_cpu_gbps,
-                               "openssl_cpu_gbps", runs[i].openssl_cpu_gbps));
+                               "openssl_cpu_gbps", runs[i].openssl_cpu_gbps,
+                               "page_faults_pipeline", (json_int_t)runs[i].faults_pipeline,
+                               "page_faults_stream", (json_int_t)runs[i].faults_stream,
+                               "page_faults_openssl", (json_int_t)runs[i].faults_openssl));
         json_t *j = json_pack("{s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:s, s:o}", "threads",
                               top->threads, "bytes", (json_int_t)size, "chunk_size",
                               (json_int_t)chunk, "pipeline_gbps", top->pipeline_gbps,
@@ -452,13 +472,17 @@ int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv)
     } else {
         printf("decrypt %llu bytes, chunk %u, source %s (best of %d):\n",
                (unsigned long long)size, chunk, in_store ? "local store" : "file", REPEATS);
-        printf("  %-8s %14s %14s %14s %8s %18s %18s\n", "threads", "pipeline GB/s",
-               "stream GB/s", "openssl GB/s", "ratio", "pipeline GB/cpu-s", "openssl GB/cpu-s");
+        printf("  %-8s %14s %14s %14s %8s %18s %18s %22s\n", "threads", "pipeline GB/s",
+               "stream GB/s", "openssl GB/s", "ratio", "pipeline GB/cpu-s", "openssl GB/cpu-s",
+               "faults pipe/strm/ossl");
         for (int i = 0; i < nruns; i++)
-            printf("  %-8d %14.2f %14.2f %14.2f %8.2f %18.2f %18.2f\n", runs[i].threads,
-                   runs[i].pipeline_gbps, runs[i].pipeline_stream_gbps, runs[i].openssl_gbps,
-                   runs[i].pipeline_gbps / runs[i].openssl_gbps, runs[i].pipeline_cpu_gbps,
-                   runs[i].openssl_cpu_gbps);
+            printf("  %-8d %14.2f %14.2f %14.2f %8.2f %18.2f %18.2f %8llu/%llu/%llu\n",
+                   runs[i].threads, runs[i].pipeline_gbps, runs[i].pipeline_stream_gbps,
+                   runs[i].openssl_gbps, runs[i].pipeline_gbps / runs[i].openssl_gbps,
+                   runs[i].pipeline_cpu_gbps, runs[i].openssl_cpu_gbps,
+                   (unsigned long long)runs[i].faults_pipeline,
+                   (unsigned long long)runs[i].faults_stream,
+                   (unsigned long long)runs[i].faults_openssl);
         if (load >= 0)
             printf("  load average (1 min) at start: %.2f on %d CPUs: figures are only as quiet "
                    "as the machine\n",

@@ -240,10 +240,10 @@ typedef struct cx_pipeline_config {
     const cx_logger *log;  /* may be NULL */
 } cx_pipeline_config;
 
-/* One input: a stream (reader) or, when fd >= 0, a seekable file that the pipeline maps
- * and decrypts from directly (the reader is then unused). A mapped file is one pass over
- * each byte (page cache -> locked buffer); a stream is read into the buffer, then
- * decrypted in place. The caller keeps ownership of fd and reader. */
+/* One input: a stream (reader) or, when fd >= 0, a seekable file whose chunks the decrypting
+ * threads read at their offsets (pread, in parallel; the reader is then unused). Either way
+ * a chunk is read into a locked buffer and decrypted there in place. The caller keeps
+ * ownership of fd and reader. */
 typedef struct cx_pipeline_blob {
     const char *id;
     cx_reader reader;

@@ -1,6 +1,7 @@
 /* pipeline.c — the streaming decryption pipeline: OpenMP threads share three roles over a
- * fixed ring of locked buffers — read (or map) the next chunk in order, decrypt any filled
- * chunk, deliver finished chunks in order to the consumer; a full ring is the back-pressure. */
+ * fixed ring of locked buffers — read the next chunk in order (a file's chunk is read at its
+ * offset by the thread that decrypts it), decrypt any filled chunk, deliver finished chunks in
+ * order to the consumer; a full ring is the back-pressure. */
 #include "cx_io.h"
 #include "cxb_internal.h"
 
@@ -8,7 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <hwloc.h>
@@ -22,9 +23,11 @@ enum { SLOT_FREE = 0, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
 enum { SLOT_CHUNK = 0, SLOT_PREFAILED = 1 };
 
 typedef struct slot {
-    uint8_t *buf;       /* plaintext goes here (and the ciphertext too, for streams) */
-    const uint8_t *src; /* ciphertext || tag: buf, or inside the blob's mapping */
+    uint8_t *buf;       /* ciphertext || tag is read here, then decrypted in place */
+    const uint8_t *src; /* ciphertext || tag: buf, or NULL until the worker reads it */
     size_t len;         /* ciphertext + tag bytes */
+    int fd;             /* a seekable file: the worker reads len bytes at off into buf */
+    uint64_t off;
     size_t blob;
     const cx_cxb_ctx *ctx;
     int64_t index; /* chunk index; -1 for a header failure */
@@ -39,8 +42,7 @@ typedef struct slot {
 
 typedef struct blob_state {
     cx_cxb_ctx *ctx;
-    uint8_t *map;
-    size_t map_len;
+    int positional;    /* a seekable file: chunks are read at their offsets by the workers */
     uint64_t total;    /* bytes the source holds, when len_known */
     int len_known;
     uint64_t consumed; /* stream bytes read so far */
@@ -143,7 +145,7 @@ static const char *blob_name(const run *r, size_t b)
 static void lock(run *r) { pthread_mutex_lock(&r->mu); }
 static void unlock(run *r) { pthread_mutex_unlock(&r->mu); }
 
-/* Under mu: free a blob's key and mapping once it is fully read and delivered. */
+/* Under mu: free a blob's key once it is fully read and delivered. */
 static void release_blob_if_done(run *r, size_t b)
 {
     blob_state *bs = &r->bs[b];
@@ -151,10 +153,6 @@ static void release_blob_if_done(run *r, size_t b)
         return;
     cx_cxb_ctx_free(bs->ctx);
     bs->ctx = NULL;
-    if (bs->map) {
-        munmap(bs->map, bs->map_len);
-        bs->map = NULL;
-    }
 }
 
 /* Deliverer: stop the run with this outcome. */
@@ -215,7 +213,7 @@ static void classify_moved(run *r, size_t b, const slot *s, char *why, size_t ca
         pthread_cond_wait(&r->cv, &r->mu);
     r->producing = 1;
     unlock(r);
-    if (!bs->len_known && !bs->map && r->pb == b && r->p_open) {
+    if (!bs->len_known && !bs->positional && r->pb == b && r->p_open) {
         cx_reader *rd = &r->blobs[b].reader;
         for (;;) {
             size_t got = 0;
@@ -326,6 +324,45 @@ static void prefail(slot *s, size_t b, int64_t index, cx_err code, const char *f
 
 /* Producer: open blob b (map or read its header, open it with the key). 0 on success; else
  * s holds the failure. */
+/* pread until len bytes or the end of the file; *got says how many. -1 with errno on error. */
+static int pread_full(int fd, uint8_t *buf, size_t len, uint64_t off, size_t *got)
+{
+    size_t n = 0;
+    while (n < len) {
+        ssize_t k = pread(fd, buf + n, len - n, (off_t)(off + n));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    *got = n;
+    return 0;
+}
+
+/* Worker: read a positional chunk into its slot's buffer (decrypted there in place). A file
+ * that shrank under us since fstat is reported as truncated, as a short stream is. */
+static int read_chunk(slot *t)
+{
+    size_t got = 0;
+    if (pread_full(t->fd, t->buf, t->len, t->off, &got) != 0) {
+        cx_error_set(&t->err, CX_ERR_IO, "chunk %lld: read: %s", (long long)t->index,
+                     strerror(errno));
+        return -1;
+    }
+    if (got < t->len) {
+        cx_error_set(&t->err, CX_ERR_AUTH,
+                     "chunk %lld: truncated (the file ended %zu bytes into it, %zu expected: "
+                     "it shrank while being read)",
+                     (long long)t->index, got, t->len);
+        return -1;
+    }
+    t->src = t->buf;
+    return 0;
+}
+
 static int open_blob(run *r, size_t b, slot *s)
 {
     cx_pipeline_blob *in = &r->blobs[b];
@@ -344,18 +381,15 @@ static int open_blob(run *r, size_t b, slot *s)
         }
         bs->total = (uint64_t)st.st_size;
         bs->len_known = 1;
-        if (st.st_size > 0) {
-            void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, in->fd, 0);
-            if (m == MAP_FAILED) {
-                prefail(s, b, -1, CX_ERR_IO, "mmap: %s", strerror(errno));
-                return -1;
-            }
-            /* a hint for read-ahead; its failure changes nothing but speed */
-            (void)madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-            bs->map = m;
-            bs->map_len = (size_t)st.st_size;
-            hp = bs->map;
-            hlen = bs->map_len;
+        bs->positional = 1;
+        /* Chunks are read with pread into the locked slot buffers, not decrypted from a
+         * mapping: measured on a VM (AMD EPYC, Firecracker), decrypting straight from a
+         * file mapping ran at 1.1 GB per CPU-second against 2.5 through read(), the
+         * mapping's page faults and 4 KiB TLB walks costing more than the kernel's copy. */
+        size_t want = bs->total < sizeof r->hdr ? (size_t)bs->total : sizeof r->hdr;
+        if (pread_full(in->fd, r->hdr, want, 0, &hlen) != 0) {
+            prefail(s, b, -1, CX_ERR_IO, "read: %s", strerror(errno));
+            return -1;
         }
         size_t need = 0;
         if (cx_cxb_header_parse(hp, hlen, &h, &need, &e) != CX_OK) {
@@ -399,7 +433,8 @@ static int fill_chunk(run *r, size_t b, uint64_t i, slot *s)
     s->index = (int64_t)i;
     s->len = want;
     s->last = last;
-    if (bs->map || bs->len_known) {
+    s->fd = -1;
+    if (bs->positional) {
         uint64_t off = cx_cxb_chunk_offset(h, i);
         if (off + want > bs->total) {
             prefail(s, b, (int64_t)i, CX_ERR_AUTH,
@@ -414,7 +449,9 @@ static int fill_chunk(run *r, size_t b, uint64_t i, slot *s)
                     (unsigned long long)i, (unsigned long long)(bs->total - h->blob_len));
             return 1;
         }
-        s->src = bs->map + off;
+        s->fd = r->blobs[b].fd;
+        s->off = off;
+        s->src = NULL; /* the decrypting worker reads it: reads run in parallel */
         return last;
     }
     cx_reader *rd = &r->blobs[b].reader;
@@ -562,6 +599,8 @@ static void work_loop(run *r, cx_cxb_worker *w)
             unlock(r);
             if (stopped)
                 t->rc = CX_ERR_STATE; /* not worth decrypting: it will be discarded */
+            else if (!t->src && read_chunk(t) != 0)
+                t->rc = t->err.code;
             else
                 t->rc = cx_cxb_chunk_decrypt(t->ctx, w, (uint64_t)t->index, t->src, t->len,
                                              t->buf, &t->fault, &t->found, &t->err);
@@ -704,8 +743,6 @@ done:
         hwloc_topology_destroy(topo);
     for (size_t b = 0; r.bs && b < n; b++) {
         cx_cxb_ctx_free(r.bs[b].ctx);
-        if (r.bs[b].map)
-            munmap(r.bs[b].map, r.bs[b].map_len);
     }
     for (size_t i = 0; r.slots && i < r.nslots; i++)
         if (r.slots[i].buf) {
