@@ -76,6 +76,33 @@ public struct JobMessage has copy, drop {
     wrapped_key: vector<u8>,
 }
 
+/// The Move mirror of RULES.md §6's three payloads, field for field (what the enclave's
+/// BCS encodes; wire_tests checks std::bcs of each against the signed vectors).
+public struct JobAcceptance has copy, drop {
+    version: u8,
+    job_id: address,
+    pool_id: address,
+    code_measurement: vector<u8>,
+    config_hash: vector<u8>,
+}
+
+public struct JobFailure has copy, drop {
+    version: u8,
+    job_id: address,
+    pool_id: address,
+    code_measurement: vector<u8>,
+    reason: u8,
+}
+
+public struct KeyRelease has copy, drop {
+    version: u8,
+    job_id: address,
+    pool_id: address,
+    code_measurement: vector<u8>,
+    result_hash: vector<u8>,
+    wrapped_key: vector<u8>,
+}
+
 public struct Reader has drop {
     bytes: vector<u8>,
     pos: u64,
@@ -432,4 +459,25 @@ public fun new_job_message(
         result_hash,
         wrapped_key,
     }
+}
+
+#[test_only]
+public fun acceptance_message(timestamp_ms: u64, job_id: address, pool_id: address,
+    code_measurement: vector<u8>, config_hash: vector<u8>): IntentMessage<JobAcceptance> {
+    IntentMessage { intent: INTENT_ACCEPT, timestamp_ms, payload: JobAcceptance {
+        version: MSG_VERSION, job_id, pool_id, code_measurement, config_hash } }
+}
+
+#[test_only]
+public fun failure_message(timestamp_ms: u64, job_id: address, pool_id: address,
+    code_measurement: vector<u8>, reason: u8): IntentMessage<JobFailure> {
+    IntentMessage { intent: INTENT_FAIL, timestamp_ms, payload: JobFailure {
+        version: MSG_VERSION, job_id, pool_id, code_measurement, reason } }
+}
+
+#[test_only]
+public fun key_release_message(timestamp_ms: u64, job_id: address, pool_id: address,
+    code_measurement: vector<u8>, result_hash: vector<u8>, wrapped_key: vector<u8>): IntentMessage<KeyRelease> {
+    IntentMessage { intent: INTENT_KEY, timestamp_ms, payload: KeyRelease {
+        version: MSG_VERSION, job_id, pool_id, code_measurement, result_hash, wrapped_key } }
 }

@@ -77,6 +77,19 @@ fun job_messages_verify_and_decode() {
 }
 
 #[test]
+fun job_message_structs_mirror_the_signed_layout() {
+    let config = x"4444444444444444444444444444444444444444444444444444444444444444";
+    let result = x"7777777777777777777777777777777777777777777777777777777777777777";
+    let mut key = vector[];
+    while (key.length() < 80) {
+        key.push_back(0x5a);
+    };
+    assert!(std::bcs::to_bytes(&wire::acceptance_message(TS, JOB, POOL, meas(), config)) == vectors::acceptance());
+    assert!(std::bcs::to_bytes(&wire::failure_message(TS, JOB, POOL, meas(), 3)) == vectors::failure());
+    assert!(std::bcs::to_bytes(&wire::key_release_message(TS, JOB, POOL, meas(), result, key)) == vectors::key_release());
+}
+
+#[test]
 fun x25519_endorsement_checked() {
     let pk = vectors::enclave_pk();
     assert!(market::x25519_endorsed(&pk, &vectors::x25519_pk(), &vectors::x25519_endorsement()));
