@@ -355,6 +355,111 @@ cx_err cx_sui_privkey_encode(const uint8_t seed[32], char out[CX_SUI_PRIVKEY_LEN
                              cx_error *e);
 cx_err cx_sui_privkey_decode(const char *s, uint8_t seed[32], cx_error *e);
 
+/* ===================== Sui GraphQL client (spec §2.2; chain/sui_graphql.c) =====================
+ * POST {"query","variables"} over libcurl; retries with exponential backoff on connection
+ * errors, HTTP 5xx and 429 (Retry-After honoured, capped); a timeout per attempt; every response
+ * size-limited; GraphQL errors[] reported with their messages. */
+
+struct json_t;
+
+typedef struct cx_sui_gql_opts {
+    const char *url;         /* e.g. https://graphql.testnet.sui.io/graphql */
+    long connect_timeout_ms; /* 0 = 5000 */
+    long timeout_ms;         /* per attempt, 0 = 30000 */
+    int max_attempts;        /* 0 = 5 */
+    long backoff_ms;         /* first retry delay, doubled each time; 0 = 200 */
+    long backoff_max_ms;     /* 0 = 10000 (also caps Retry-After) */
+    size_t max_response;     /* bytes, 0 = 8 MiB */
+} cx_sui_gql_opts;
+
+typedef struct cx_sui_gql cx_sui_gql;
+
+cx_err cx_sui_gql_open(const cx_sui_gql_opts *o, cx_sui_gql **out, cx_error *e);
+void cx_sui_gql_close(cx_sui_gql *g);
+/* Attempts the last call made (1 = no retry): for tests and logs. */
+int cx_sui_gql_attempts(const cx_sui_gql *g);
+/* One query; variables may be NULL (borrowed). *data (a new reference) is the response's "data".
+ * GraphQL errors[] -> CX_ERR_VERIFY with the messages; malformed JSON -> CX_ERR_FORMAT; a
+ * response above max_response -> CX_ERR_LIMIT; transport failure after the retries -> CX_ERR_NET. */
+cx_err cx_sui_gql_query(cx_sui_gql *g, const char *query, struct json_t *variables,
+                        struct json_t **data, cx_error *e);
+
+/* The query texts the client sends, NULL-terminated: a test validates them against the
+ * SDK's GraphQL schema. */
+extern const char *const cx_sui_gql_query_texts_for_tests[];
+
+enum { CX_SUI_CHAIN_ID_MAX = 64, CX_SUI_TYPE_REPR_MAX = 512 };
+
+cx_err cx_sui_gql_chain_identifier(cx_sui_gql *g, char out[CX_SUI_CHAIN_ID_MAX + 1], cx_error *e);
+cx_err cx_sui_gql_reference_gas_price(cx_sui_gql *g, uint64_t *out, cx_error *e);
+
+typedef enum cx_sui_owner_kind {
+    CX_SUI_OWNER_ADDRESS = 0,
+    CX_SUI_OWNER_OBJECT = 1,
+    CX_SUI_OWNER_SHARED = 2,
+    CX_SUI_OWNER_IMMUTABLE = 3,
+    CX_SUI_OWNER_OTHER = 4,
+} cx_sui_owner_kind;
+
+typedef struct cx_sui_object {
+    cx_sui_object_ref ref; /* id, current version, digest */
+    cx_sui_owner_kind owner_kind;
+    cx_chain_addr owner;             /* ADDRESS / OBJECT */
+    uint64_t initial_shared_version; /* SHARED */
+    char type[CX_SUI_TYPE_REPR_MAX + 1];
+    uint8_t *bcs; /* the Move object's contents (malloc'ed), NULL for packages */
+    size_t bcs_len;
+} cx_sui_object;
+void cx_sui_object_free(cx_sui_object *o);
+/* CX_ERR_NOTFOUND when the object does not exist. */
+cx_err cx_sui_gql_object(cx_sui_gql *g, const cx_chain_id *id, cx_sui_object *out, cx_error *e);
+
+typedef struct cx_sui_coin {
+    cx_sui_object_ref ref;
+    uint64_t balance;
+} cx_sui_coin;
+/* One page of an owner's coins of coin_type (NULL = 0x2::sui::SUI); cursor "" = first page. */
+cx_err cx_sui_gql_coins(cx_sui_gql *g, const cx_chain_addr *owner, const char *coin_type,
+                        const char *cursor, cx_sui_coin **out, size_t *n,
+                        char next_cursor[CX_CHAIN_CURSOR_MAX], int *has_next, cx_error *e);
+
+typedef struct cx_sui_event {
+    uint8_t tx_digest[CX_SUI_DIGEST_LEN];
+    cx_chain_addr sender;
+    uint64_t timestamp_ms; /* 0 when the server gave none */
+    char type[CX_SUI_TYPE_REPR_MAX + 1];
+    uint8_t *bcs;
+    size_t bcs_len;
+} cx_sui_event;
+void cx_sui_events_free(cx_sui_event *ev, size_t n);
+/* Events whose type matches type_filter ("0xPKG", "0xPKG::module" or a full type), after cursor
+ * ("" = from the start), at most 50 a page. next_cursor is the page's endCursor (unchanged when
+ * the page is empty). */
+cx_err cx_sui_gql_events(cx_sui_gql *g, const char *type_filter, const char *cursor,
+                         cx_sui_event **out, size_t *n, char next_cursor[CX_CHAIN_CURSOR_MAX],
+                         int *has_next, cx_error *e);
+
+typedef struct cx_sui_effects {
+    int success;
+    char digest[CX_SUI_DIGEST_B58_MAX + 1];
+    char error[512]; /* executionError.message when it failed */
+    uint64_t abort_code; /* when it failed with a Move abort, else 0 */
+    int has_abort_code;
+    cx_chain_id *created; /* objects the transaction created (malloc'ed) */
+    size_t n_created;
+    cx_sui_event *events;
+    size_t n_events;
+} cx_sui_effects;
+void cx_sui_effects_free(cx_sui_effects *fx);
+/* Execute signed TransactionData; waits for finality. A transaction that executed and failed
+ * is CX_OK with success = 0 (the abort code tells which rule refused it). */
+cx_err cx_sui_gql_execute(cx_sui_gql *g, const uint8_t *tx, size_t len,
+                          const uint8_t sig[CX_SUI_SIGNATURE_LEN], cx_sui_effects *out,
+                          cx_error *e);
+/* Dry run (no signature): success, and the gas it would use (computation + storage - rebate). */
+cx_err cx_sui_gql_simulate(cx_sui_gql *g, const uint8_t *tx, size_t len, int *success,
+                           uint64_t *gas_used, char error[512], cx_error *e);
+
 /* ===================== the ledger interface ===================== */
 
 typedef enum cx_ledger_job_state {

@@ -21,3 +21,13 @@ cx_add_script_test(test_chain_sui_diff_sdk
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_chain_sui_diff.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}
           $<TARGET_FILE:test_chain_sui_diff>
   LABELS integration TIMEOUT 900)
+# The Sui GraphQL client against a loopback fixture (python3 + cryptography), and its query
+# texts validated against the GraphQL schema @mysten/sui ships.
+cx_add_test(test_chain_sui_graphql SOURCES test_chain_sui_graphql.c
+            LIBS cx_chain cx_io CURL::libcurl PkgConfig::JANSSON)
+target_compile_definitions(test_chain_sui_graphql PRIVATE
+  CX_SUI_GRAPHQL_FIXTURE="${CMAKE_CURRENT_SOURCE_DIR}/fixtures/sui_graphql_fixture.py")
+cx_add_script_test(test_chain_sui_graphql_schema
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_chain_sui_graphql_schema.sh ${PROJECT_SOURCE_DIR}
+          ${PROJECT_BINARY_DIR} $<TARGET_FILE:test_chain_sui_graphql>
+  LABELS integration TIMEOUT 600)
