@@ -1,6 +1,7 @@
 /* dpsgd.c — the randomness DP-SGD needs, drawn from a CSPRNG (AES-256-CTR keyed by
  * OpenSSL's RAND_bytes): Gaussian noise for the clipped gradient sum and Poisson sampling. */
 #include "cx_kernels.h"
+#include "cpu/cpu_gauss.h"
 
 #include <math.h>
 #include <string.h>
@@ -86,15 +87,9 @@ cx_err cx_dp_rng_gaussian(cx_dp_rng *r, float *out, size_t n, cx_error *e)
     cx_err rc = keystream(r, pairs * 16, e);
     if (rc != CX_OK)
         return rc;
-    const uint64_t *u = (const uint64_t *)(void *)r->buf;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < pairs; i++) {
-        double u1 = u01_open0(u[2 * i]), u2 = u01_open0(u[2 * i + 1]);
-        double rad = sqrt(-2.0 * log(u1)), th = 2.0 * M_PI * u2;
-        out[2 * i] = (float)(rad * cos(th));
-        if (2 * i + 1 < n)
-            out[2 * i + 1] = (float)(rad * sin(th));
-    }
+    /* Box–Muller, vectorised (cpu/gauss.c): one step's noise for the reference MLP took
+     * 1.7 ms of CPU in scalar libm calls, a third of the step */
+    cx_gauss_box_muller((const uint64_t *)(void *)r->buf, out, n);
     return CX_OK;
 }
 
