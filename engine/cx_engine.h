@@ -170,6 +170,8 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
  * after it, the ledger refuses a second submission, so nothing is paid twice. */
 typedef struct cx_worker_config {
     const char *ledger_url, *store_url;
+    cx_store *store; /* NULL: opened from store_url; else used as is and left open (tests wrap
+                        a store in their own ops this way) */
     const char *state_dir; /* also holds the enclave (enclave.json, tee/) */
     const char *devca_dir; /* the simulated TEE's development CA */
     const char *key_dir;   /* the operator identity that submits results */

@@ -29,7 +29,8 @@ typedef struct cand {
     cx_cxb_header h;
     int state; /* 0 rejected, 1 header ok, 2 authenticated, 3 parsed with rows */
     char reason[300];
-    uint8_t tag_hash[32];
+    uint8_t tag_hash[32];        /* of the decrypting read's chunk tags */
+    uint8_t used_header_hash[32]; /* the decrypting read's header: the checked one (bound) */
     uint64_t rows, bad_rows;
     int late_fail; /* failed after the header checks: its contributor is left out */
 } cand;
@@ -162,11 +163,42 @@ static size_t disqualify(cand *cs, size_t n)
     return k;
 }
 
+/* The blob store is outside the TEE: every read of a blob may serve other bytes than the last
+ * one. What the job uses must be what it checked (issue 13 item 4: a store that showed a
+ * contributor's own header on the checking read and another contributor's blob on the
+ * decrypting one had the same rows paid twice). So the decrypting read's header must hash to
+ * the checked header (the pipeline authenticates every chunk under that header), and a
+ * second decryption must also give the first one's chunk tags. A store that answers two
+ * reads of one id differently is failing, not the contributor: the job fails with an I/O
+ * error, which the worker retries, and no contributor is dropped or paid for it. */
+static cx_err check_same_blob(const cand *c, const cx_pipeline_result *r, int second,
+                              cx_error *e)
+{
+    if (!r->header_ok)
+        return cx_error_set(e, CX_ERR_IO,
+                            "blob %s: the store served a blob whose header does not parse on "
+                            "the decrypting read, after one that did on the checking read",
+                            c->blob_id);
+    if (memcmp(r->header.header_hash, c->h.header_hash, 32) != 0)
+        return cx_error_set(e, CX_ERR_IO,
+                            "blob %s: the store served another blob on the %s read than the "
+                            "one whose header was checked (header hash differs)",
+                            c->blob_id, second ? "second decrypting" : "decrypting");
+    if (second && (r->status != CX_OK || memcmp(r->tag_hash, c->tag_hash, 32) != 0))
+        return cx_error_set(e, CX_ERR_IO,
+                            "blob %s: the store served other chunks on the second decrypting "
+                            "read than on the first%s%s",
+                            c->blob_id, r->status != CX_OK ? ": " : "",
+                            r->status != CX_OK ? r->error : "");
+    return CX_OK;
+}
+
 /* Run the pipeline over the candidates in state `want`, feeding the parser (blob k of the
  * parser = the k-th such candidate). First pass (fatal = 0): blobs that fail to authenticate
  * are rejected, the others move to state want + 1 with their tag hash; *n_failed counts the
  * failures. Re-parse pass (fatal = 1): only blobs that authenticated a moment ago, so a
- * failure now means the store changed under us and the job is retried. */
+ * failure now means the store changed under us and the job is retried. In both passes a blob
+ * whose decrypting read is not the checked one fails the job (check_same_blob). */
 static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
                            const cx_x25519_key *key, cand *cs, size_t n, int want,
                            cx_parser *parser, int fatal, size_t *n_failed, cx_error *e)
@@ -225,9 +257,22 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
                 blobs[k].reader.close(blobs[k].reader.ctx);
         if (rc != CX_OK)
             break;
+        for (size_t k = 0; k < nb && rc == CX_OK; k++) {
+            if (!res[k].header_ok && res[k].status == CX_ERR_STATE)
+                continue; /* not reached: the run stopped for another reason (prc) */
+            /* a store that fails while a blob is read is not the contributor's doing: the
+             * job is retried later rather than the blob rejected */
+            if (res[k].status == CX_ERR_IO || res[k].status == CX_ERR_NET ||
+                res[k].status == CX_ERR_NOMEM)
+                rc = cx_error_set(e, res[k].status, "reading %s", res[k].error);
+            else
+                rc = check_same_blob(&cs[map[k]], &res[k], fatal, e);
+        }
+        if (rc != CX_OK)
+            break;
         if (fatal) {
-            if (prc != CX_OK)
-                rc = cx_error_set(e, prc, "decrypting for parsing: %s", pe.msg);
+            if (prc != CX_OK) /* authenticated a moment ago: the store changed under us */
+                rc = cx_error_set(e, CX_ERR_IO, "decrypting for parsing: %s", pe.msg);
         } else {
             int any_failed = 0;
             for (size_t k = 0; k < nb; k++) {
@@ -235,6 +280,7 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
                 if (res[k].status == CX_OK) {
                     c->state = want + 1;
                     memcpy(c->tag_hash, res[k].tag_hash, 32);
+                    memcpy(c->used_header_hash, res[k].header.header_hash, 32);
                 } else {
                     reject(c, "tampered or corrupt: %s", res[k].error);
                     c->late_fail = 1;
@@ -601,7 +647,8 @@ static cx_err commit_dataset(job_run *r, cx_error *e)
             continue;
         cx_job_commit_item *it = &r->items[r->n_items++];
         snprintf(it->blob_id, sizeof it->blob_id, "%s", cs[i].blob_id);
-        memcpy(it->header_hash, cs[i].h.header_hash, 32);
+        /* what was decrypted (equal to the checked header: check_same_blob) */
+        memcpy(it->header_hash, cs[i].used_header_hash, 32);
         memcpy(it->tag_hash, cs[i].tag_hash, 32);
         r->total_rows += cs[i].rows;
         size_t k = 0;

@@ -220,6 +220,14 @@ static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement
         cx_error le;
         if (blob_hashes(s, vc[i].id, &h, whole, tags, &le) != CX_OK)
             continue;
+        /* the header checked above and the bytes hashed here come from two reads of a store
+         * that may answer them differently: they must be the same blob */
+        if (memcmp(h.header_hash, vc[i].h.header_hash, 32) != 0) {
+            rc = cx_error_set(e, CX_ERR_VERIFY,
+                              "the store served blob %s with another header on a second read",
+                              vc[i].id);
+            break;
+        }
         snprintf(items[m].blob_id, sizeof items[m].blob_id, "%s", vc[i].id);
         memcpy(items[m].header_hash, h.header_hash, 32);
         memcpy(items[m].tag_hash, tags, 32);

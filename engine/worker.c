@@ -416,7 +416,7 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
     if (!stats)
         stats = &local;
     memset(stats, 0, sizeof *stats);
-    worker w = {.cfg = c, .stats = stats};
+    worker w = {.cfg = c, .stats = stats, .store = c->store};
     int lock_fd = -1;
     cx_err rc;
     if ((rc = cx_mkdir_p(c->state_dir, 0700, e)) != CX_OK ||
@@ -448,7 +448,7 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
     if ((rc = cx_job_enclave_state_load(c->state_dir, &w.enclave_id, e)) != CX_OK ||
         (rc = cx_job_identity_load(c->key_dir, &w.op, e)) != CX_OK ||
         (rc = cx_job_ledger_open(c->ledger_url, c->log, &w.ledger, e)) != CX_OK ||
-        (rc = cx_job_store_open(c->store_url, c->log, &w.store, e)) != CX_OK ||
+        (!c->store && (rc = cx_job_store_open(c->store_url, c->log, &w.store, e)) != CX_OK) ||
         (rc = cx_job_tee_open(c->state_dir, c->devca_dir, c->log, &w.tee, e)) != CX_OK)
         goto out;
     for (;;) {
@@ -467,7 +467,8 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
 out:
     close(lock_fd); /* releases the lock */
     cx_tee_close(w.tee);
-    cx_store_free(w.store);
+    if (!c->store)
+        cx_store_free(w.store);
     cx_ledger_close(w.ledger);
     cx_chain_key_free(w.op);
     return rc;

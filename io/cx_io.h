@@ -266,7 +266,8 @@ typedef struct cx_pipeline_result {
     cx_err status;                /* CX_OK, or why the blob failed */
     char error[CX_ERROR_MSG_MAX]; /* names blob, chunk and what failed */
     int64_t failed_chunk;         /* -1: header / none */
-    int header_ok;                /* header parsed (fields below valid) */
+    int header_ok;                /* header parsed (fields below valid), also when the key
+                                     then failed to open it */
     cx_cxb_header header;
     uint8_t tag_hash[CX_CXB_HASH_LEN]; /* SHA-256 of the chunk tags (valid if status OK) */
     uint64_t bytes;               /* plaintext bytes delivered */

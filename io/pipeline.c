@@ -406,12 +406,15 @@ static int open_blob(run *r, size_t b, slot *s)
         hlen = h.header_len;
         bs->consumed = hlen;
     }
+    /* the header as this read parsed it, also when the key cannot open it: a caller binds
+     * what it checked on an earlier read to what this read decrypts by its hash */
+    res->header = h;
+    res->header_ok = 1;
     if (cx_cxb_open(hp, hlen, r->key, &bs->ctx, &e) != CX_OK) {
         prefail(s, b, -1, e.code, "header: %s", e.msg);
         return -1;
     }
     res->header = *cx_cxb_ctx_header(bs->ctx);
-    res->header_ok = 1;
     if ((size_t)res->header.chunk_size + CX_CXB_TAG_LEN > r->bufsize) {
         prefail(s, b, -1, CX_ERR_LIMIT, "chunk size %u exceeds the pipeline buffers (%zu bytes)",
                 res->header.chunk_size, r->bufsize);

@@ -7,3 +7,7 @@ foreach(t demo marketplace refunds worker_kill verify_content_types verify_no_en
 endforeach()
 # Unit tests of the job library's marketplace helpers (commitment, job requests, blob ids).
 cx_add_test(test_engine_job SOURCES test_engine_job.c LIBS cx_engine LABELS unit)
+# A blob store outside the TEE that serves other bytes on a later read (issue 13 item 4):
+# test-only cx_store ops (io/store_internal.h) around the local store, under the worker.
+cx_add_test(test_engine_store_swap SOURCES test_engine_store_swap.c LIBS cx_engine LABELS e2e)
+target_include_directories(test_engine_store_swap PRIVATE ${PROJECT_SOURCE_DIR}/io)
