@@ -1,9 +1,9 @@
 /* cx_attest.h — attestation: TEE backends (Nitro /dev/nsm, simulated), verification of
- * Nitro documents and NVIDIA H100 evidence, their binding, and the signed result statement. */
+ * Nitro documents and NVIDIA H100 evidence, their binding, and the result bundle. */
 #ifndef CX_ATTEST_H
 #define CX_ATTEST_H
 
-#include "cx_util.h"
+#include "cx_proto.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -422,76 +422,8 @@ cx_err cx_gpu_cc_state_query(cx_gpu_cc_state *out, cx_error *e);
 cx_err cx_gpu_collect(cx_gpu_nvml *nv, const uint8_t nonce[CX_GPU_NONCE_LEN],
                       cx_gpu_evidence_list *out, cx_error *e);
 
-/* ===================== result statement (BCS, intent message, Ed25519) ===================== */
-
-/* What the enclave signs about a finished job. Layout (field order, types) is defined once,
- * in chain/RULES.md §4; the ledger decodes the same bytes with its own decoder. Signing bytes
- * = BCS(IntentMessage{intent u8, timestamp_ms u64, statement}) and the signature is plain
- * Ed25519 over them, exactly as Nautilus's enclave.move verify_signature checks it. */
-enum {
-    CX_STATEMENT_VERSION = 1,
-    CX_STATEMENT_INTENT = 0, /* intent scope of a CloakX result statement */
-    CX_STATEMENT_ID_LEN = 32,
-    CX_STATEMENT_HASH_LEN = 32, /* config hash, dataset commitment, result hash (SHA-256) */
-    CX_STATEMENT_MEASUREMENT_MAX = 64,
-    CX_STATEMENT_BLOB_ID_MAX = 64,
-    CX_STATEMENT_GPU_HASH_MAX = 64,
-    CX_STATEMENT_MAX_CONTRIBUTORS = 100000,
-    CX_STATEMENT_MAX_METRICS = 64,
-    CX_STATEMENT_METRIC_NAME_MAX = 64,
-    CX_STATEMENT_ED25519_PK_LEN = 32,
-    CX_STATEMENT_ED25519_SIG_LEN = 64,
-};
-/* dp_epsilon_micro of a job trained without differential privacy */
-#define CX_STATEMENT_NO_DP UINT64_MAX
-
-typedef struct cx_statement_rows {
-    uint8_t contributor[CX_STATEMENT_ID_LEN]; /* Sui address */
-    uint64_t rows;                            /* accepted rows */
-} cx_statement_rows;
-
-typedef struct cx_statement_metric {
-    char name[CX_STATEMENT_METRIC_NAME_MAX + 1]; /* printable ASCII, e.g. "val_auc" */
-    uint64_t value_micro;                        /* value x 1e6, rounded; metrics are >= 0 */
-} cx_statement_metric;
-
-typedef struct cx_statement {
-    uint8_t job_id[CX_STATEMENT_ID_LEN], pool_id[CX_STATEMENT_ID_LEN];
-    uint8_t code_measurement[CX_STATEMENT_MEASUREMENT_MAX]; /* enclave PCR0 */
-    size_t code_measurement_len;
-    uint8_t config_hash[CX_STATEMENT_HASH_LEN];        /* SHA-256 of the job spec */
-    uint8_t dataset_commitment[CX_STATEMENT_HASH_LEN]; /* DESIGN.md "Result statement" */
-    uint8_t result_blob_id[CX_STATEMENT_BLOB_ID_MAX];
-    size_t result_blob_id_len;
-    uint8_t result_hash[CX_STATEMENT_HASH_LEN]; /* SHA-256 of the stored (sealed) model blob */
-    uint8_t gpu_evidence_hash[CX_STATEMENT_GPU_HASH_MAX]; /* empty for CPU jobs */
-    size_t gpu_evidence_hash_len;
-    cx_statement_rows *rows; /* encode: any order, no duplicates; decode: ascending, malloc'ed */
-    size_t n_rows;
-    cx_statement_metric *metrics; /* decode: malloc'ed */
-    size_t n_metrics;
-    uint64_t dp_epsilon_micro; /* epsilon x 1e6, or CX_STATEMENT_NO_DP */
-    uint64_t dp_delta_1e12;    /* delta x 1e12 */
-} cx_statement;
-
-/* BCS(IntentMessage{intent, timestamp_ms, payload}) for any BCS payload (*out malloc'ed). */
-cx_err cx_intent_message_encode(uint8_t intent, uint64_t timestamp_ms, const uint8_t *payload,
-                                size_t payload_len, uint8_t **out, size_t *out_len, cx_error *e);
-/* The signing bytes of a statement (intent CX_STATEMENT_INTENT); rows are sorted by address. */
-cx_err cx_statement_encode(const cx_statement *s, uint64_t timestamp_ms, uint8_t **out,
-                           size_t *out_len, cx_error *e);
-/* Strict decode of signing bytes (every RULES.md §4 rule; no trailing bytes). */
-cx_err cx_statement_decode(const uint8_t *msg, size_t len, cx_statement *out,
-                           uint64_t *timestamp_ms, cx_error *e);
-void cx_statement_free(cx_statement *s); /* frees rows and metrics */
-/* Ed25519 (RFC 8032, OpenSSL) with a raw 32-byte seed; the TEE backends keep their seed in
- * secure memory and may call this. */
-cx_err cx_statement_sign_ed25519(const uint8_t seed[32], const uint8_t *msg, size_t len,
-                                 uint8_t sig[CX_STATEMENT_ED25519_SIG_LEN], cx_error *e);
-/* CX_ERR_AUTH when the signature does not verify. */
-cx_err cx_statement_verify_ed25519(const uint8_t pk[CX_STATEMENT_ED25519_PK_LEN],
-                                   const uint8_t *msg, size_t len,
-                                   const uint8_t sig[CX_STATEMENT_ED25519_SIG_LEN], cx_error *e);
+/* The result statement, its codec, the intent message and Ed25519 live in proto/ (cx_proto.h,
+ * included above): the ledger decodes the same bytes with the same decoder. */
 
 /* The result bundle: a JSON file (format in chain/RULES.md §5) that lets anyone re-verify a
  * result offline. Strict parsing: exact key set, exact lengths, statement must decode. */

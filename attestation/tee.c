@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 cx_err cx_tee_new(const cx_tee_ops *ops, void *impl, const cx_logger *log, cx_tee **out,
@@ -28,25 +26,16 @@ cx_err cx_tee_new(const cx_tee_ops *ops, void *impl, const cx_logger *log, cx_te
     return CX_OK;
 }
 
-static cx_err raw_public(int type, const uint8_t *sk, uint8_t pk[32], cx_error *e)
-{
-    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(type, NULL, sk, 32);
-    size_t n = 32;
-    int ok = k && EVP_PKEY_get_raw_public_key(k, pk, &n) == 1 && n == 32;
-    EVP_PKEY_free(k);
-    if (!ok)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "tee: deriving a public key");
-    return CX_OK;
-}
-
 cx_err cx_tee_keys_set(cx_tee *t, const uint8_t ed_seed[32], const uint8_t x_sk[32], cx_error *e)
 {
     memmove(t->secrets, ed_seed, 32);
     memmove(t->secrets + 32, x_sk, 32);
-    cx_err rc = raw_public(EVP_PKEY_ED25519, t->secrets, t->ed_pk, e);
+    cx_err rc = cx_ed25519_public_from_seed(t->secrets, t->ed_pk, e);
     if (rc == CX_OK)
-        rc = raw_public(EVP_PKEY_X25519, t->secrets + 32, t->x_pk, e);
-    return rc;
+        rc = cx_x25519_public_from_secret(t->secrets + 32, t->x_pk, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "tee: ");
+    return CX_OK;
 }
 
 cx_err cx_tee_keys_generate(cx_tee *t, cx_error *e)
@@ -59,15 +48,9 @@ cx_err cx_tee_keys_generate(cx_tee *t, cx_error *e)
 cx_err cx_tee_ed25519_sign(cx_tee *t, const uint8_t *msg, size_t len, uint8_t sig[64],
                            cx_error *e)
 {
-    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, t->secrets, 32);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    size_t n = 64;
-    int ok = k && md && EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1 &&
-             EVP_DigestSign(md, sig, &n, msg, len) == 1 && n == 64;
-    EVP_MD_CTX_free(md);
-    EVP_PKEY_free(k);
-    if (!ok)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "tee: Ed25519 signature");
+    cx_err rc = cx_ed25519_sign(t->secrets, msg, len, sig, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "tee: ");
     return CX_OK;
 }
 
@@ -195,19 +178,11 @@ cx_err cx_tee_x25519_endorsement_verify(const uint8_t ed25519_pk[32], const uint
 {
     uint8_t msg[sizeof X25519_ENDORSE_DOMAIN + 32];
     endorse_message(x25519_pk, msg);
-    EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, ed25519_pk, 32);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!k || !md || EVP_DigestVerifyInit(md, NULL, NULL, NULL, k) != 1) {
-        EVP_MD_CTX_free(md);
-        EVP_PKEY_free(k);
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "tee: Ed25519 key");
-    }
-    int ok = EVP_DigestVerify(md, sig, 64, msg, sizeof msg);
-    EVP_MD_CTX_free(md);
-    EVP_PKEY_free(k);
-    ERR_clear_error();
-    if (ok != 1)
+    cx_err rc = cx_ed25519_verify(ed25519_pk, msg, sizeof msg, sig, e);
+    if (rc == CX_ERR_AUTH)
         return cx_error_set(e, CX_ERR_VERIFY,
                             "tee: the X25519 key is not endorsed by the attested Ed25519 key");
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "tee: ");
     return CX_OK;
 }

@@ -113,7 +113,7 @@ struct Market {
         s.n_rows = NCONTRIB;
         s.dp_epsilon_micro = CX_STATEMENT_NO_DP;
         if (cx_statement_encode(&s, cx_unix_ms(), msg, len, nullptr) != CX_OK ||
-            cx_statement_sign_ed25519(seed, *msg, *len, sig, nullptr) != CX_OK)
+            cx_ed25519_sign(seed, *msg, *len, sig, nullptr) != CX_OK)
             std::abort();
     }
 };

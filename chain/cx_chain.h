@@ -1,9 +1,10 @@
 /* cx_chain.h — the ledger interface (pools, contributions, jobs, enclaves, results, balances,
- * events with cursors), its local SQLite backend, BCS, Sui addresses and the statement decoder. */
+ * events with cursors), its local SQLite backend, Sui addresses and keys, the payout split.
+ * BCS, Ed25519 and the result statement codec are proto's (cx_proto.h). */
 #ifndef CX_CHAIN_H
 #define CX_CHAIN_H
 
-#include "cx_util.h"
+#include "cx_proto.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,8 +16,8 @@ extern "C" {
 enum {
     CX_CHAIN_ID_LEN = 32,
     CX_CHAIN_ID_HEX_LEN = 66, /* "0x" + 64 hex, without the NUL */
-    CX_CHAIN_ED25519_PK_LEN = 32,
-    CX_CHAIN_ED25519_SIG_LEN = 64,
+    CX_CHAIN_ED25519_PK_LEN = CX_ED25519_PK_LEN,
+    CX_CHAIN_ED25519_SIG_LEN = CX_ED25519_SIG_LEN,
     CX_CHAIN_X25519_PK_LEN = 32,
     CX_CHAIN_MEASUREMENT_MAX = 64, /* PCR0 is 48 bytes (SHA-384) */
     CX_CHAIN_BLOB_ID_MAX = 64,
@@ -51,93 +52,14 @@ cx_err cx_chain_key_from_seed(const uint8_t seed[32], cx_chain_key **out, cx_err
 void cx_chain_key_free(cx_chain_key *k);
 const uint8_t *cx_chain_key_public(const cx_chain_key *k); /* 32 bytes */
 const cx_chain_addr *cx_chain_key_address(const cx_chain_key *k);
+/* Plain RFC 8032 Ed25519 (cx_ed25519_sign); verify with cx_ed25519_verify. */
 cx_err cx_chain_key_sign(const cx_chain_key *k, const uint8_t *msg, size_t len,
                          uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e);
-/* Plain RFC 8032 Ed25519 verification (OpenSSL). CX_ERR_AUTH when it does not verify. */
-cx_err cx_chain_ed25519_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN], const uint8_t *msg,
-                               size_t len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
-                               cx_error *e);
-
-/* ===================== BCS (spec §3.1) ===================== */
-
-/* Writer over a growable buffer; errors are sticky and reported by cx_bcs_writer_finish. */
-typedef struct cx_bcs_writer {
-    uint8_t *buf;
-    size_t len, cap;
-    cx_err err;
-} cx_bcs_writer;
-
-void cx_bcs_writer_init(cx_bcs_writer *w);
-void cx_bcs_put_u8(cx_bcs_writer *w, uint8_t v);
-void cx_bcs_put_u64(cx_bcs_writer *w, uint64_t v);
-void cx_bcs_put_uleb(cx_bcs_writer *w, uint64_t v);
-void cx_bcs_put_fixed(cx_bcs_writer *w, const uint8_t *p, size_t n); /* no length */
-void cx_bcs_put_bytes(cx_bcs_writer *w, const uint8_t *p, size_t n); /* ULEB len || bytes */
-/* Hands the buffer to the caller (*out malloc'ed) or frees it on a sticky error. */
-cx_err cx_bcs_writer_finish(cx_bcs_writer *w, uint8_t **out, size_t *len, cx_error *e);
-void cx_bcs_writer_free(cx_bcs_writer *w);
-
-/* Reader: bounds-checked; ULEB must be minimal and <= 2^31-1 (BCS rule). */
-typedef struct cx_bcs_reader {
-    const uint8_t *p;
-    size_t len, off;
-} cx_bcs_reader;
-
-void cx_bcs_reader_init(cx_bcs_reader *r, const uint8_t *p, size_t len);
-cx_err cx_bcs_get_u8(cx_bcs_reader *r, uint8_t *v, cx_error *e);
-cx_err cx_bcs_get_bool(cx_bcs_reader *r, int *v, cx_error *e);
-cx_err cx_bcs_get_u64(cx_bcs_reader *r, uint64_t *v, cx_error *e);
-cx_err cx_bcs_get_uleb(cx_bcs_reader *r, uint64_t *v, cx_error *e);
-cx_err cx_bcs_get_fixed(cx_bcs_reader *r, uint8_t *out, size_t n, cx_error *e);
-/* vector<u8> of at most max bytes; *p points into the input (no copy). */
-cx_err cx_bcs_get_bytes(cx_bcs_reader *r, size_t max, const uint8_t **p, size_t *n, cx_error *e);
-/* CX_ERR_FORMAT unless every byte was consumed. */
-cx_err cx_bcs_reader_end(const cx_bcs_reader *r, cx_error *e);
-
-/* ===================== result statement decoder (layout: chain/RULES.md §4) =====================
- */
-
-enum {
-    CX_CHAIN_STATEMENT_VERSION = 1,
-    CX_CHAIN_STATEMENT_INTENT = 0, /* intent scope of a CloakX result statement */
-    CX_CHAIN_STATEMENT_MAX_CONTRIBUTORS = 100000,
-    CX_CHAIN_STATEMENT_MAX_METRICS = 64,
-    CX_CHAIN_STATEMENT_METRIC_NAME_MAX = 64,
-};
 
 typedef struct cx_chain_rows {
     cx_chain_addr contributor;
     uint64_t rows;
 } cx_chain_rows;
-
-typedef struct cx_chain_statement {
-    uint8_t intent;
-    uint64_t timestamp_ms;
-    uint8_t version;
-    cx_chain_id job_id, pool_id;
-    uint8_t code_measurement[CX_CHAIN_MEASUREMENT_MAX];
-    size_t code_measurement_len;
-    uint8_t config_hash[CX_CHAIN_HASH_MAX];
-    size_t config_hash_len;
-    uint8_t dataset_commitment[CX_CHAIN_HASH_MAX];
-    size_t dataset_commitment_len;
-    uint8_t result_blob_id[CX_CHAIN_BLOB_ID_MAX];
-    size_t result_blob_id_len;
-    uint8_t result_hash[CX_CHAIN_HASH_MAX];
-    size_t result_hash_len;
-    uint8_t gpu_evidence_hash[CX_CHAIN_HASH_MAX];
-    size_t gpu_evidence_hash_len;
-    cx_chain_rows *rows; /* malloc'ed, strictly ascending by address */
-    size_t n_rows;
-    size_t n_metrics; /* metrics are checked but not kept: the ledger does not use them */
-    uint64_t dp_epsilon_micro, dp_delta_1e12;
-} cx_chain_statement;
-
-/* Decode a signed intent message (intent || timestamp || statement). Strict: every rule of
- * RULES.md §4 (version, lengths, ascending unique contributors, no trailing bytes). */
-cx_err cx_chain_statement_decode(const uint8_t *msg, size_t len, cx_chain_statement *out,
-                                 cx_error *e);
-void cx_chain_statement_free(cx_chain_statement *s);
 
 /* ===================== payout split (RULES.md §3) ===================== */
 

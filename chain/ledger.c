@@ -1,13 +1,11 @@
 /* ledger.c — what every ledger backend shares: ids and Sui addresses, account keys
- * (Ed25519 via OpenSSL), the exact payout split of RULES.md §3, and the call dispatchers. */
+ * (Ed25519 via proto), the exact payout split of RULES.md §3, and the call dispatchers. */
 #include "cx_chain.h"
 #include "ledger_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <sodium.h>
 
 /* ----------------------------------------------------------------- ids -- */
@@ -82,15 +80,12 @@ cx_err cx_chain_key_from_seed(const uint8_t seed[32], cx_chain_key **out, cx_err
         return cx_error_wrap(CX_ERR_NOMEM, e, "key: "); /* unlocked secmem fails only so */
     }
     memcpy(k->seed, seed, 32);
-    EVP_PKEY *p = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, k->seed, 32);
-    size_t pl = sizeof k->pk;
-    if (!p || EVP_PKEY_get_raw_public_key(p, k->pk, &pl) != 1 || pl != sizeof k->pk) {
-        EVP_PKEY_free(p);
+    cx_err rc = cx_ed25519_public_from_seed(k->seed, k->pk, e);
+    if (rc != CX_OK) {
         cx_chain_key_free(k);
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "key: Ed25519 public key derivation failed");
+        return cx_error_wrap(rc, e, "key: ");
     }
-    EVP_PKEY_free(p);
-    cx_err rc = cx_chain_addr_from_ed25519(k->pk, &k->addr, e);
+    rc = cx_chain_addr_from_ed25519(k->pk, &k->addr, e);
     if (rc != CX_OK) {
         cx_chain_key_free(k);
         return rc;
@@ -104,11 +99,12 @@ cx_err cx_chain_key_generate(cx_chain_key **out, cx_error *e)
     uint8_t *seed = cx_secmem_alloc(32, 0, e);
     if (!seed)
         return cx_error_wrap(CX_ERR_NOMEM, e, "key: "); /* unlocked secmem fails only so */
-    if (RAND_priv_bytes(seed, 32) != 1) {
+    cx_err rc = cx_ed25519_seed_generate(seed, e);
+    if (rc != CX_OK) {
         cx_secmem_free(seed);
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "key: RAND_priv_bytes failed");
+        return cx_error_wrap(rc, e, "key: ");
     }
-    cx_err rc = cx_chain_key_from_seed(seed, out, e);
+    rc = cx_chain_key_from_seed(seed, out, e);
     cx_secmem_free(seed);
     return rc;
 }
@@ -134,37 +130,10 @@ const cx_chain_addr *cx_chain_key_address(const cx_chain_key *k)
 cx_err cx_chain_key_sign(const cx_chain_key *k, const uint8_t *msg, size_t len,
                          uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e)
 {
-    EVP_PKEY *p = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, k->seed, 32);
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    size_t sl = CX_CHAIN_ED25519_SIG_LEN;
-    cx_err rc = CX_OK;
-    if (!p || !c || EVP_DigestSignInit(c, NULL, NULL, NULL, p) != 1 ||
-        EVP_DigestSign(c, sig, &sl, msg, len) != 1 || sl != CX_CHAIN_ED25519_SIG_LEN)
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "key: Ed25519 signing failed");
-    EVP_MD_CTX_free(c);
-    EVP_PKEY_free(p);
-    return rc;
-}
-
-cx_err cx_chain_ed25519_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN], const uint8_t *msg,
-                               size_t len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e)
-{
-    EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, 32);
-    if (!p)
-        return cx_error_openssl(e, CX_ERR_AUTH, "signature: invalid Ed25519 public key");
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!c) {
-        EVP_PKEY_free(p);
-        return cx_error_set(e, CX_ERR_NOMEM, "signature: out of memory");
-    }
-    cx_err rc = CX_OK;
-    if (EVP_DigestVerifyInit(c, NULL, NULL, NULL, p) != 1)
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "signature: verify init failed");
-    else if (EVP_DigestVerify(c, sig, CX_CHAIN_ED25519_SIG_LEN, msg, len) != 1)
-        rc = cx_error_openssl(e, CX_ERR_AUTH, "signature: Ed25519 signature does not verify");
-    EVP_MD_CTX_free(c);
-    EVP_PKEY_free(p);
-    return rc;
+    cx_err rc = cx_ed25519_sign(k->seed, msg, len, sig, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "key: ");
+    return CX_OK;
 }
 
 /* --------------------------------------------------------------- split -- */

@@ -393,7 +393,7 @@ static cx_err tx_sign_record(local_ledger *L, const cx_chain_key *signer, const 
     }
     free(bytes);
     if ((rc = cx_chain_key_sign(signer, signing, sizeof signing, sig, e)) != CX_OK ||
-        (rc = cx_chain_ed25519_verify(cx_chain_key_public(signer), signing, sizeof signing, sig,
+        (rc = cx_ed25519_verify(cx_chain_key_public(signer), signing, sizeof signing, sig,
                                       e)) != CX_OK)
         return cx_error_wrap(rc, e, "ledger: transaction signature: ");
     return db_write(L->db, "record transaction", "INSERT INTO txs VALUES(?,?,?,?,?)",
@@ -879,7 +879,9 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
 {
     cx_ledger_enclave en;
     cx_ledger_pool pool;
-    cx_chain_statement s;
+    cx_statement s;
+    uint64_t stamp_ms = 0;
+    cx_chain_rows *rows = NULL;
     char hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_err rc;
     if (job->state != CX_LEDGER_JOB_OPEN)
@@ -894,35 +896,42 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
     if (!pool_accepts(&pool, en.measurement, en.measurement_len))
         return cx_error_set(e, CX_ERR_VERIFY,
                             "result: enclave measurement is not accepted by the pool");
-    if ((rc = cx_chain_ed25519_verify(en.ed25519_pk, msg, msg_len, sig, e)) != CX_OK)
+    if ((rc = cx_ed25519_verify(en.ed25519_pk, msg, msg_len, sig, e)) != CX_OK)
         return cx_error_wrap(rc, e, "result: not signed by the registered enclave key: ");
-    if ((rc = cx_chain_statement_decode(msg, msg_len, &s, e)) != CX_OK)
+    if ((rc = cx_statement_decode(msg, msg_len, &s, &stamp_ms, e)) != CX_OK)
         return cx_error_wrap(rc, e, "result: ");
-    if (!cx_chain_id_equal(&s.job_id, &job->id) || !cx_chain_id_equal(&s.pool_id, &job->pool_id))
+    if (memcmp(s.job_id, job->id.b, CX_CHAIN_ID_LEN) != 0 ||
+        memcmp(s.pool_id, job->pool_id.b, CX_CHAIN_ID_LEN) != 0)
         rc = cx_error_set(e, CX_ERR_VERIFY, "result: the statement is for another job or pool");
     else if (s.code_measurement_len != en.measurement_len ||
              memcmp(s.code_measurement, en.measurement, en.measurement_len) != 0)
         rc = cx_error_set(e, CX_ERR_VERIFY,
                           "result: statement measurement differs from the enclave's");
-    else if (s.timestamp_ms + CX_LOCAL_SKEW_MS < job->created_ms ||
-             s.timestamp_ms > tx->now + CX_LOCAL_SKEW_MS)
+    else if (stamp_ms + CX_LOCAL_SKEW_MS < job->created_ms ||
+             stamp_ms > tx->now + CX_LOCAL_SKEW_MS)
         rc = cx_error_set(e, CX_ERR_VERIFY,
                           "result: statement timestamp %" PRIu64 " outside the job's lifetime",
-                          s.timestamp_ms);
+                          stamp_ms);
+    /* the statement's rows as the split takes them (same fields, chain's address type) */
+    if (rc == CX_OK && s.n_rows && !(rows = calloc(s.n_rows, sizeof *rows)))
+        rc = cx_error_set(e, CX_ERR_NOMEM, "result: out of memory");
     for (size_t i = 0; rc == CX_OK && i < s.n_rows; i++) {
+        memcpy(rows[i].contributor.b, s.rows[i].contributor, CX_CHAIN_ID_LEN);
+        rows[i].rows = s.rows[i].rows;
         int yes = 0;
-        if ((rc = contributor_in_pool(L, &job->pool_id, &s.rows[i].contributor, &yes, e)) != CX_OK)
+        if ((rc = contributor_in_pool(L, &job->pool_id, &rows[i].contributor, &yes, e)) != CX_OK)
             break;
         if (!yes) {
-            cx_chain_id_to_hex(&s.rows[i].contributor, hex);
+            cx_chain_id_to_hex(&rows[i].contributor, hex);
             rc = cx_error_set(e, CX_ERR_VERIFY, "result: %s has no contribution in the pool", hex);
         }
     }
     cx_chain_split split = {0};
     if (rc == CX_OK)
         rc = cx_chain_split_compute(job->payment, pool.protocol_fee_bps, pool.operator_fee_bps,
-                                    pool.max_rows_per_contributor, s.rows, s.n_rows, &split, e);
-    cx_chain_statement_free(&s);
+                                    pool.max_rows_per_contributor, rows, s.n_rows, &split, e);
+    free(rows);
+    cx_statement_free(&s);
     if (rc != CX_OK)
         return rc;
     int refunded = split.n_payouts < pool.min_contributors;

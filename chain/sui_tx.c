@@ -618,19 +618,13 @@ static void put_ref(cx_bcs_writer *w, const cx_sui_object_ref *r)
     cx_bcs_put_bytes(w, r->digest, CX_SUI_DIGEST_LEN);
 }
 
-static void put_u16(cx_bcs_writer *w, uint16_t v)
-{
-    cx_bcs_put_u8(w, (uint8_t)v);
-    cx_bcs_put_u8(w, (uint8_t)(v >> 8));
-}
-
 static void put_arg(cx_bcs_writer *w, const cx_sui_arg *a)
 {
     cx_bcs_put_uleb(w, (uint64_t)a->kind);
     if (a->kind != CX_SUI_ARG_GAS_COIN)
-        put_u16(w, a->index);
+        cx_bcs_put_u16(w, a->index);
     if (a->kind == CX_SUI_ARG_NESTED_RESULT)
-        put_u16(w, a->sub);
+        cx_bcs_put_u16(w, a->sub);
 }
 
 /* An argument names an input that exists or a command before the one using it. */
@@ -768,17 +762,6 @@ static cx_err get_count(cx_bcs_reader *r, uint64_t max, const char *what, size_t
     return CX_OK;
 }
 
-static cx_err get_u16(cx_bcs_reader *r, uint16_t *v, cx_error *e)
-{
-    uint8_t lo, hi;
-    cx_err rc = cx_bcs_get_u8(r, &lo, e);
-    if (rc == CX_OK)
-        rc = cx_bcs_get_u8(r, &hi, e);
-    if (rc == CX_OK)
-        *v = (uint16_t)(lo | (hi << 8));
-    return rc;
-}
-
 static cx_err get_ref(cx_bcs_reader *r, cx_sui_object_ref *ref, cx_error *e)
 {
     const uint8_t *p;
@@ -805,9 +788,9 @@ static cx_err get_arg(cx_bcs_reader *r, cx_sui_arg *a, cx_error *e)
                             (unsigned long long)kind);
     a->kind = (cx_sui_arg_kind)kind;
     a->index = a->sub = 0;
-    if (kind != CX_SUI_ARG_GAS_COIN && (rc = get_u16(r, &a->index, e)) != CX_OK)
+    if (kind != CX_SUI_ARG_GAS_COIN && (rc = cx_bcs_get_u16(r, &a->index, e)) != CX_OK)
         return rc;
-    if (kind == CX_SUI_ARG_NESTED_RESULT && (rc = get_u16(r, &a->sub, e)) != CX_OK)
+    if (kind == CX_SUI_ARG_NESTED_RESULT && (rc = cx_bcs_get_u16(r, &a->sub, e)) != CX_OK)
         return rc;
     return CX_OK;
 }

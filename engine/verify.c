@@ -280,8 +280,8 @@ static cx_err check_signature(verify_run *r, cx_error *e)
 {
     const cx_result_bundle *b = r->b;
     cx_error le;
-    if (cx_statement_verify_ed25519(b->public_key, b->statement, b->statement_len, b->signature,
-                                    &le) != CX_OK)
+    if (cx_ed25519_verify(b->public_key, b->statement, b->statement_len, b->signature, &le) !=
+        CX_OK)
         return vfail(&r->v, e, "signature",
                      "the statement's Ed25519 signature does not verify "
                      "under the bundle's enclave key (%s)",

@@ -3,7 +3,7 @@
 #ifndef CX_IO_H
 #define CX_IO_H
 
-#include "cx_util.h"
+#include "cx_proto.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,8 +21,7 @@ typedef struct cx_reader {
 
 /* Sizes and limits of the sealed-blob format (io/FORMAT.md is the byte-exact spec). */
 #define CX_X25519_KEY_LEN 32
-#define CX_ED25519_KEY_LEN 32
-#define CX_ED25519_SIG_LEN 64
+#define CX_ED25519_KEY_LEN CX_ED25519_PK_LEN /* CX_ED25519_SIG_LEN: cx_proto.h */
 #define CX_CXB_KEY_ID_LEN 32                /* SHA-256 of the recipient's X25519 public key */
 #define CX_CXB_HASH_LEN 32                  /* header hash, chunk-tag hash */
 #define CX_CXB_TAG_LEN 16                   /* AES-256-GCM tag after every chunk */
@@ -132,9 +131,7 @@ const uint8_t *cx_ed25519_key_public(const cx_ed25519_key *k); /* 32 bytes */
 const uint8_t *cx_ed25519_key_seed(const cx_ed25519_key *k);   /* 32 bytes, secmem */
 cx_err cx_ed25519_key_sign(const cx_ed25519_key *k, const uint8_t *msg, size_t len,
                            uint8_t sig[CX_ED25519_SIG_LEN], cx_error *e);
-/* CX_ERR_AUTH when the signature does not verify. */
-cx_err cx_ed25519_verify(const uint8_t pub[CX_ED25519_KEY_LEN], const uint8_t *msg, size_t len,
-                         const uint8_t sig[CX_ED25519_SIG_LEN], cx_error *e);
+/* Verifying is cx_ed25519_verify (cx_proto.h): it needs only the public key. */
 void cx_ed25519_key_free(cx_ed25519_key *k);
 cx_err cx_ed25519_public_load(const char *path, uint8_t pub[CX_ED25519_KEY_LEN], cx_error *e);
 cx_err cx_ed25519_public_save(const char *path, const uint8_t pub[CX_ED25519_KEY_LEN],

@@ -1,5 +1,5 @@
 /* cxb_internal.h — helpers shared by hpke.c, cxb.c, keys.c and pipeline.c (HKDF, one-shot
- * AES-256-GCM, X25519 public-key derivation); internal to the io module. */
+ * AES-256-GCM); internal to the io module (X25519 public keys: cx_proto.h). */
 #ifndef CX_IO_CXB_INTERNAL_H
 #define CX_IO_CXB_INTERNAL_H
 
@@ -13,7 +13,6 @@ cx_err cx_io_hkdf_expand(const uint8_t prk[32], const uint8_t *info, size_t info
 cx_err cx_io_gcm_oneshot(int enc, const uint8_t key[32], const uint8_t nonce[12],
                          const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
                          uint8_t *out, uint8_t tag[16], cx_error *e);
-cx_err cx_io_x25519_public(const uint8_t sk[32], uint8_t pk[32], cx_error *e);
 
 /* The chunk nonce of FORMAT.md: 64-bit index, then a 32-bit last-chunk flag, big-endian. */
 static inline void cx_cxb_nonce(uint64_t index, int last, uint8_t nonce[12])

@@ -105,18 +105,6 @@ static cx_err labeled_expand(const uint8_t *suite, size_t suite_len, const uint8
     return rc;
 }
 
-cx_err cx_io_x25519_public(const uint8_t sk[32], uint8_t pk[32], cx_error *e)
-{
-    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, 32);
-    if (!k)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "X25519 private key");
-    size_t len = 32;
-    int ok = EVP_PKEY_get_raw_public_key(k, pk, &len);
-    EVP_PKEY_free(k);
-    return ok == 1 && len == 32 ? CX_OK
-                                : cx_error_openssl(e, CX_ERR_CRYPTO, "X25519 public key");
-}
-
 /* DH(sk, pk) with the all-zero output rejected (§7.1.4: a small-order public key). */
 static cx_err x25519_dh(const uint8_t sk[32], const uint8_t pk[32], uint8_t out[32],
                         cx_error *e)
@@ -155,7 +143,7 @@ cx_err cx_hpke_derive_keypair(const uint8_t *ikm, size_t ikm_len, uint8_t sk[32]
         rc = labeled_expand(kem_suite, sizeof kem_suite, prk, "sk", NULL, 0, sk, 32, e);
     cx_memwipe(prk, sizeof prk);
     if (rc == CX_OK)
-        rc = cx_io_x25519_public(sk, pk, e);
+        rc = cx_x25519_public_from_secret(sk, pk, e);
     return rc;
 }
 
@@ -235,7 +223,7 @@ cx_err cx_hpke_setup_sender(const uint8_t pk_r[32], const uint8_t *info, size_t 
         cx_memwipe(ikm, sizeof ikm);
     }
     if (rc == CX_OK)
-        rc = cx_io_x25519_public(sk_e, enc, e);
+        rc = cx_x25519_public_from_secret(sk_e, enc, e);
     if (rc == CX_OK)
         rc = setup_from_dh(sk_e, pk_r, enc, pk_r, info, info_len, ctx, e);
     cx_memwipe(sk_e, sizeof sk_e);
@@ -249,7 +237,7 @@ cx_err cx_hpke_setup_recipient(const uint8_t enc[32], const uint8_t sk_r[32], co
 {
     uint8_t pk_r[32];
     memset(ctx, 0, sizeof *ctx);
-    cx_err rc = cx_io_x25519_public(sk_r, pk_r, e);
+    cx_err rc = cx_x25519_public_from_secret(sk_r, pk_r, e);
     if (rc == CX_OK)
         rc = setup_from_dh(sk_r, enc, enc, pk_r, info, info_len, ctx, e);
     if (rc != CX_OK)

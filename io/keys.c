@@ -126,7 +126,7 @@ static cx_err x25519_new(const uint8_t sk[32], cx_x25519_key **out, cx_error *e)
     if (!k)
         return CX_ERR_NOMEM;
     memcpy(k->sk, sk, 32);
-    cx_err rc = cx_io_x25519_public(k->sk, k->pk, e);
+    cx_err rc = cx_x25519_public_from_secret(k->sk, k->pk, e);
     if (rc != CX_OK) {
         cx_secmem_free(k);
         return rc;
@@ -157,7 +157,7 @@ cx_err cx_x25519_key_load(const char *path, cx_x25519_key **out, cx_error *e)
         return CX_ERR_NOMEM;
     cx_err rc = read_key_file(path, TAG_X_SECRET, 1, k->sk, e);
     if (rc == CX_OK)
-        rc = cx_io_x25519_public(k->sk, k->pk, e);
+        rc = cx_x25519_public_from_secret(k->sk, k->pk, e);
     if (rc != CX_OK) {
         cx_secmem_free(k);
         return rc;
@@ -207,30 +207,17 @@ cx_err cx_x25519_public_save(const char *path, const uint8_t pub[32], cx_error *
 
 /* --------------------------------------------------------------- Ed25519 -- */
 
-static EVP_PKEY *ed_pkey(const cx_ed25519_key *k, cx_error *e)
-{
-    EVP_PKEY *p = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, k->seed, 32);
-    if (!p)
-        cx_error_openssl(e, CX_ERR_CRYPTO, "Ed25519 private key");
-    return p;
-}
-
 cx_err cx_ed25519_key_from_seed(const uint8_t seed[32], cx_ed25519_key **out, cx_error *e)
 {
     cx_ed25519_key *k = cx_secmem_alloc(sizeof *k, 0, e);
     if (!k)
         return CX_ERR_NOMEM;
     memcpy(k->seed, seed, 32);
-    EVP_PKEY *p = ed_pkey(k, e);
-    size_t len = 32;
-    if (!p || EVP_PKEY_get_raw_public_key(p, k->pk, &len) != 1 || len != 32) {
-        if (p)
-            cx_error_openssl(e, CX_ERR_CRYPTO, "Ed25519 public key");
-        EVP_PKEY_free(p);
+    cx_err rc = cx_ed25519_public_from_seed(k->seed, k->pk, e);
+    if (rc != CX_OK) {
         cx_secmem_free(k);
-        return CX_ERR_CRYPTO;
+        return rc;
     }
-    EVP_PKEY_free(p);
     *out = k;
     return CX_OK;
 }
@@ -238,9 +225,9 @@ cx_err cx_ed25519_key_from_seed(const uint8_t seed[32], cx_ed25519_key **out, cx
 cx_err cx_ed25519_key_generate(cx_ed25519_key **out, cx_error *e)
 {
     uint8_t seed[32];
-    if (RAND_priv_bytes(seed, sizeof seed) != 1)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "random Ed25519 seed");
-    cx_err rc = cx_ed25519_key_from_seed(seed, out, e);
+    cx_err rc = cx_ed25519_seed_generate(seed, e);
+    if (rc == CX_OK)
+        rc = cx_ed25519_key_from_seed(seed, out, e);
     cx_memwipe(seed, sizeof seed);
     return rc;
 }
@@ -272,35 +259,7 @@ const uint8_t *cx_ed25519_key_seed(const cx_ed25519_key *k) { return k->seed; }
 cx_err cx_ed25519_key_sign(const cx_ed25519_key *k, const uint8_t *msg, size_t len,
                            uint8_t sig[64], cx_error *e)
 {
-    EVP_PKEY *p = ed_pkey(k, e);
-    if (!p)
-        return CX_ERR_CRYPTO;
-    EVP_MD_CTX *m = EVP_MD_CTX_new();
-    size_t sl = 64;
-    cx_err rc = CX_OK;
-    if (!m || EVP_DigestSignInit(m, NULL, NULL, NULL, p) != 1 ||
-        EVP_DigestSign(m, sig, &sl, msg, len) != 1 || sl != 64)
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "Ed25519 sign");
-    EVP_MD_CTX_free(m);
-    EVP_PKEY_free(p);
-    return rc;
-}
-
-cx_err cx_ed25519_verify(const uint8_t pub[32], const uint8_t *msg, size_t len,
-                         const uint8_t sig[64], cx_error *e)
-{
-    EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
-    if (!p)
-        return cx_error_openssl(e, CX_ERR_CRYPTO, "Ed25519 public key");
-    EVP_MD_CTX *m = EVP_MD_CTX_new();
-    cx_err rc = CX_OK;
-    if (!m || EVP_DigestVerifyInit(m, NULL, NULL, NULL, p) != 1)
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "Ed25519 verify init");
-    else if (EVP_DigestVerify(m, sig, 64, msg, len) != 1)
-        rc = cx_error_openssl(e, CX_ERR_AUTH, "Ed25519 signature does not verify");
-    EVP_MD_CTX_free(m);
-    EVP_PKEY_free(p);
-    return rc;
+    return cx_ed25519_sign(k->seed, msg, len, sig, e);
 }
 
 void cx_ed25519_key_free(cx_ed25519_key *k) { cx_secmem_free(k); }

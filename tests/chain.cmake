@@ -1,12 +1,13 @@
-# Tests of chain/: BCS and addresses against the spec's vectors, the payout split, the local
-# ledger's rules, events and schema version, and two processes sharing one ledger.
-cx_add_test(test_chain_bcs SOURCES test_chain_bcs.c LIBS cx_chain)
+# Tests of chain/: Sui addresses of known keys, account keys, the payout split, Sui
+# transactions, the local ledger's rules, events and schema version, and two processes sharing
+# one ledger.
+cx_add_test(test_chain_keys_split SOURCES test_chain_keys_split.c LIBS cx_chain)
 cx_add_test(test_chain_sui_tx SOURCES test_chain_sui_tx.c LIBS cx_chain)
-# The ledger tests build statements with attestation's encoder (the real producer of them).
+# The ledger tests build statements with proto's encoder (what the enclave signs).
 cx_add_test(test_chain_ledger SOURCES test_chain_ledger.c
-            LIBS cx_chain cx_attestation SQLite::SQLite3)
+            LIBS cx_chain SQLite::SQLite3)
 cx_add_test(test_chain_concurrency SOURCES test_chain_concurrency.c
-            LIBS cx_chain cx_attestation LABELS integration)
+            LIBS cx_chain LABELS integration)
 # The Move package: syntax under npm's Move grammar (installed into the build tree on first
 # run; skipped only without npm access), its test vectors, and `sui move test` where sui exists.
 cx_add_script_test(test_chain_move_syntax

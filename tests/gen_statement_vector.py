@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # gen_statement_vector.py — independent (Python + `cryptography`) construction of the committed
-# result-statement vector in test_attestation_statement.c, from chain/RULES.md §4 alone.
+# result-statement vector of tests/proto_statement_vector.h, from chain/RULES.md §4 alone.
 # Run with Debian's /usr/bin/python3; prints length, signing bytes (hex), signature (hex).
 import base64
 import struct

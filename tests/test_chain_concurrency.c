@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include "cx_attest.h"
 #include "cx_chain.h"
 
 #define CREDITS 120
@@ -131,7 +130,7 @@ static void test_two_processes(void **state)
     uint8_t *msg, sig[64];
     size_t len;
     assert_int_equal(cx_statement_encode(&s, cx_unix_ms(), &msg, &len, &e), CX_OK);
-    assert_int_equal(cx_statement_sign_ed25519(seed, msg, len, sig, &e), CX_OK);
+    assert_int_equal(cx_ed25519_sign(seed, msg, len, sig, &e), CX_OK);
     cx_ledger_close(l);
 
     cx_chain_addr sink;

@@ -11,7 +11,6 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "cx_attest.h"
 #include "cx_chain.h"
 
 #define NCONTRIB 5
@@ -165,7 +164,7 @@ static void make_statement(fx *f, const cx_chain_id *job, const uint64_t *rows, 
     cx_error e;
     if (cx_statement_encode(&s, f->now, msg, len, &e) != CX_OK)
         fail_msg("encode: %s", e.msg);
-    assert_int_equal(cx_statement_sign_ed25519(seed ? seed : f->enclave_seed, *msg, *len, sig, &e),
+    assert_int_equal(cx_ed25519_sign(seed ? seed : f->enclave_seed, *msg, *len, sig, &e),
                      CX_OK);
 }
 

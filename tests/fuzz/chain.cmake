@@ -1,4 +1,2 @@
-# Fuzz targets of chain/ and the result statement: the statement BCS decoders (chain's and
-# attestation's, differentially) and the result bundle JSON reader.
-cx_add_fuzz(chain_statement SOURCES fuzz_chain_statement.c LIBS cx_chain cx_attestation)
+# Fuzz target of the result bundle JSON reader (the statement decoder's is proto's).
 cx_add_fuzz(chain_bundle SOURCES fuzz_chain_bundle.c LIBS cx_attestation)

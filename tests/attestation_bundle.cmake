@@ -1,0 +1,3 @@
+# Tests of the result bundle (attestation/bundle.c) around the committed statement vector:
+# written and read back, strict parsing, a statement of 100000 contributors.
+cx_add_test(test_attestation_bundle SOURCES test_attestation_bundle.c LIBS cx_attestation)

@@ -1,0 +1,66 @@
+/* proto_statement_vector.h — the committed statement vector of tests/gen_statement_vector.py
+ * (Python + cryptography, from RULES.md §4) and the statement it encodes, for the codec tests
+ * and the bundle tests. */
+#ifndef CX_TEST_PROTO_STATEMENT_VECTOR_H
+#define CX_TEST_PROTO_STATEMENT_VECTOR_H
+
+#include <string.h>
+
+#include "cx_proto.h"
+
+static void unhex(const char *s, uint8_t *out, size_t want)
+{
+    size_t got = 0;
+    assert_int_equal(cx_hex_decode(s, strlen(s), out, want, &got, NULL), CX_OK);
+    assert_int_equal(got, want);
+}
+
+static const char vec_msg[] =
+    "0000b875bd9a0100000111111111111111111111111111111111111111111111111111111111111111112222"
+    "2222222222222222222222222222222222222222222222222222222222223033333333333333333333333333"
+    "3333333333333333333333333333333333333333333333333333333333333333333333204444444444444444"
+    "4444444444444444444444444444444444444444444444442055555555555555555555555555555555555555"
+    "555555555555555555555555552033886c646435a0292d7737a007a1e723a322dbc4b69ea38f1f12be5bbff8"
+    "05492077777777777777777777777777777777777777777777777777777777777777770002160179a1565ea7"
+    "cff27ead23f54cc7f50893bf58155cd7285156e57afa31c3acb00400000000000029287d8584fb5b71b8d62e"
+    "7224b867207d205fb61d42b7cce0deef95bf4e8202200300000000000002086163637572616379d9eb0d0000"
+    "00000003617563584a0d0000000000c0c62d00000000008096980000000000";
+static const char vec_sig[] = "62c1fac0eba4ce30de6458d86363fc990c3ac7da49d79194719a7c87f07e4b4e"
+                              "94e66d40af12055fed7c56e8b65da3b0649c1ff1bf3680c6ce2373307a563004";
+
+static void vector_statement(cx_statement *s, cx_statement_rows rows[2],
+                             cx_statement_metric mets[2])
+{
+    memset(s, 0, sizeof *s);
+    memset(s->job_id, 0x11, 32);
+    memset(s->pool_id, 0x22, 32);
+    memset(s->code_measurement, 0x33, 48);
+    s->code_measurement_len = 48;
+    memset(s->config_hash, 0x44, 32);
+    memset(s->dataset_commitment, 0x55, 32);
+    size_t bl = 0;
+    assert_int_equal(cx_base64url_decode("M4hsZGQ1oCktdzegB6HnI6Mi28S2nqOPHxK-W7_4BUk", 43,
+                                         s->result_blob_id, sizeof s->result_blob_id, &bl, NULL),
+                     CX_OK);
+    s->result_blob_id_len = bl;
+    memset(s->result_hash, 0x77, 32);
+    /* given in descending order: the encoder sorts */
+    unhex("29287d8584fb5b71b8d62e7224b867207d205fb61d42b7cce0deef95bf4e8202", rows[0].contributor,
+          32);
+    rows[0].rows = 800;
+    unhex("160179a1565ea7cff27ead23f54cc7f50893bf58155cd7285156e57afa31c3ac", rows[1].contributor,
+          32);
+    rows[1].rows = 1200;
+    s->rows = rows;
+    s->n_rows = 2;
+    snprintf(mets[0].name, sizeof mets[0].name, "accuracy");
+    mets[0].value_micro = 912345;
+    snprintf(mets[1].name, sizeof mets[1].name, "auc");
+    mets[1].value_micro = 871000;
+    s->metrics = mets;
+    s->n_metrics = 2;
+    s->dp_epsilon_micro = 3000000;
+    s->dp_delta_1e12 = 10000000;
+}
+
+#endif
