@@ -30,12 +30,9 @@ cx_err cx_result_bundle_to_json(const cx_result_bundle *b, char **out, cx_error 
     bad |= put_str(o, "signature", cx_hex_dup(b->signature, sizeof b->signature)) != 0;
     bad |= put_str(o, "public_key", cx_hex_dup(b->public_key, sizeof b->public_key)) != 0;
     if (b->has_enclave_id) {
-        char *h = cx_hex_dup(b->enclave_id, sizeof b->enclave_id);
-        char *x = h ? malloc(strlen(h) + 3) : NULL;
-        if (x)
-            sprintf(x, "0x%s", h);
-        free(h);
-        bad |= put_str(o, "enclave_id", x) != 0;
+        char id[CX_ADDR_HEX_LEN + 1];
+        cx_addr_to_hex(b->enclave_id, id);
+        bad |= json_object_set_new(o, "enclave_id", json_string(id)) != 0;
     }
     bad |= put_str(o, "tee_report", cx_base64_dup(b->tee_report, b->tee_report_len)) != 0;
     if (b->gpu_evidence && b->gpu_evidence_len)
@@ -143,10 +140,7 @@ cx_err cx_result_bundle_parse(const char *text, size_t len, cx_result_bundle *b,
     if ((rc = cx_json_get_string(o, "enclave_id", 0, &eid, e)) != CX_OK)
         goto out;
     if (eid) {
-        size_t got = 0;
-        if (strlen(eid) != 66 || eid[0] != '0' || eid[1] != 'x' ||
-            cx_hex_decode(eid + 2, 64, b->enclave_id, sizeof b->enclave_id, &got, NULL) != CX_OK ||
-            got != sizeof b->enclave_id) {
+        if (cx_addr_from_hex(eid, b->enclave_id, NULL) != CX_OK) {
             rc = cx_error_set(e, CX_ERR_FORMAT, "bundle: \"enclave_id\" must be 0x + 64 hex");
             goto out;
         }

@@ -14,8 +14,8 @@ extern "C" {
 
 /* Object ids and addresses are 32 bytes, shown as 0x + 64 lowercase hex (like Sui). */
 enum {
-    CX_CHAIN_ID_LEN = 32,
-    CX_CHAIN_ID_HEX_LEN = 66, /* "0x" + 64 hex, without the NUL */
+    CX_CHAIN_ID_LEN = CX_BCS_ADDR_LEN,
+    CX_CHAIN_ID_HEX_LEN = CX_ADDR_HEX_LEN, /* "0x" + 64 hex, without the NUL */
     CX_CHAIN_ED25519_PK_LEN = CX_ED25519_PK_LEN,
     CX_CHAIN_ED25519_SIG_LEN = CX_ED25519_SIG_LEN,
     CX_CHAIN_X25519_PK_LEN = 32,

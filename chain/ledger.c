@@ -12,26 +12,14 @@
 
 void cx_chain_id_to_hex(const cx_chain_id *id, char out[CX_CHAIN_ID_HEX_LEN + 1])
 {
-    static const char hx[] = "0123456789abcdef";
-    out[0] = '0';
-    out[1] = 'x';
-    for (size_t i = 0; i < CX_CHAIN_ID_LEN; i++) {
-        out[2 + 2 * i] = hx[id->b[i] >> 4];
-        out[3 + 2 * i] = hx[id->b[i] & 15];
-    }
-    out[CX_CHAIN_ID_HEX_LEN] = '\0';
+    cx_addr_to_hex(id->b, out);
 }
 
 cx_err cx_chain_id_from_hex(const char *s, cx_chain_id *id, cx_error *e)
 {
-    if (!s || strlen(s) != CX_CHAIN_ID_HEX_LEN || s[0] != '0' || s[1] != 'x')
-        return cx_error_set(e, CX_ERR_FORMAT, "id: expected 0x followed by 64 hex digits");
-    size_t got = 0;
-    cx_err rc = cx_hex_decode(s + 2, 64, id->b, sizeof id->b, &got, e);
+    cx_err rc = cx_addr_from_hex(s, id->b, e);
     if (rc != CX_OK)
         return cx_error_wrap(rc, e, "id: ");
-    if (got != CX_CHAIN_ID_LEN)
-        return cx_error_set(e, CX_ERR_FORMAT, "id: expected 32 bytes");
     return CX_OK;
 }
 

@@ -20,9 +20,8 @@ json_t *attest_hex_json(const uint8_t *p, size_t n)
 /* Sui-style address / object id: "0x" + 64 hex digits. */
 static json_t *addr_json(const uint8_t id[CX_STATEMENT_ID_LEN])
 {
-    char a[2 + 2 * CX_STATEMENT_ID_LEN + 1] = "0x";
-    if (cx_hex_encode(id, CX_STATEMENT_ID_LEN, a + 2, sizeof a - 2, NULL) != CX_OK)
-        return NULL;
+    char a[CX_ADDR_HEX_LEN + 1];
+    cx_addr_to_hex(id, a);
     return json_string(a);
 }
 

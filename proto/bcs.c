@@ -417,6 +417,30 @@ cx_err cx_bcs_reader_end(const cx_bcs_reader *r, cx_error *e)
     return CX_OK;
 }
 
+/* ----------------------------------------------------------- addresses -- */
+
+void cx_addr_to_hex(const uint8_t a[CX_BCS_ADDR_LEN], char out[CX_ADDR_HEX_LEN + 1])
+{
+    static const char hx[] = "0123456789abcdef";
+    out[0] = '0';
+    out[1] = 'x';
+    for (size_t i = 0; i < CX_BCS_ADDR_LEN; i++) {
+        out[2 + 2 * i] = hx[a[i] >> 4];
+        out[3 + 2 * i] = hx[a[i] & 15];
+    }
+    out[CX_ADDR_HEX_LEN] = '\0';
+}
+
+cx_err cx_addr_from_hex(const char *s, uint8_t a[CX_BCS_ADDR_LEN], cx_error *e)
+{
+    size_t got = 0;
+    if (!s || strlen(s) != CX_ADDR_HEX_LEN || s[0] != '0' || s[1] != 'x' ||
+        cx_hex_decode(s + 2, CX_ADDR_HEX_LEN - 2, a, CX_BCS_ADDR_LEN, &got, NULL) != CX_OK ||
+        got != CX_BCS_ADDR_LEN)
+        return cx_error_set(e, CX_ERR_FORMAT, "address: expected 0x followed by 64 hex digits");
+    return CX_OK;
+}
+
 /* ------------------------------------------------------ intent message -- */
 
 cx_err cx_intent_message_encode(uint8_t intent, uint64_t timestamp_ms, const uint8_t *payload,

@@ -100,6 +100,12 @@ cx_err cx_bcs_get_str(cx_bcs_reader *r, size_t max, const char **s, size_t *n, c
 /* CX_ERR_FORMAT unless every byte was consumed. */
 cx_err cx_bcs_reader_end(const cx_bcs_reader *r, cx_error *e);
 
+/* The text form of an address / object id, as Sui shows it: "0x" + 64 lowercase hex digits. */
+#define CX_ADDR_HEX_LEN 66 /* without the NUL */
+void cx_addr_to_hex(const uint8_t a[CX_BCS_ADDR_LEN], char out[CX_ADDR_HEX_LEN + 1]);
+/* Strict: "0x" and exactly 64 hex digits (CX_ERR_FORMAT otherwise). */
+cx_err cx_addr_from_hex(const char *s, uint8_t a[CX_BCS_ADDR_LEN], cx_error *e);
+
 /* BCS(IntentMessage{intent u8, timestamp_ms u64, payload}) as Nautilus's enclave.move signs
  * it, for any BCS payload (*out malloc'ed). */
 cx_err cx_intent_message_encode(uint8_t intent, uint64_t timestamp_ms, const uint8_t *payload,

@@ -279,6 +279,32 @@ static void test_reader_refuses(void **state)
     assert_int_equal(cx_bcs_writer_finish(&w, &out, &on, &e), CX_ERR_LIMIT);
 }
 
+/* Addresses in text: "0x" + 64 lowercase hex out; in, exactly that shape (any digit case). */
+static void test_address_text(void **state)
+{
+    (void)state;
+    uint8_t a[CX_BCS_ADDR_LEN], back[CX_BCS_ADDR_LEN];
+    for (int i = 0; i < CX_BCS_ADDR_LEN; i++)
+        a[i] = (uint8_t)(i * 7 + 0xa0);
+    char t[CX_ADDR_HEX_LEN + 1];
+    cx_addr_to_hex(a, t);
+    assert_int_equal(strlen(t), CX_ADDR_HEX_LEN);
+    assert_memory_equal(t, "0xa0a7aeb5", 10);
+    assert_int_equal(cx_addr_from_hex(t, back, NULL), CX_OK);
+    assert_memory_equal(back, a, CX_BCS_ADDR_LEN);
+    t[5] = 'A'; /* upper-case digits read the same */
+    assert_int_equal(cx_addr_from_hex(t, back, NULL), CX_OK);
+    cx_error e;
+    assert_int_equal(cx_addr_from_hex(t + 2, back, &e), CX_ERR_FORMAT); /* no 0x */
+    assert_int_equal(cx_addr_from_hex("0x1601", back, &e), CX_ERR_FORMAT);
+    t[1] = 'X';
+    assert_int_equal(cx_addr_from_hex(t, back, &e), CX_ERR_FORMAT);
+    t[1] = 'x';
+    t[40] = 'g';
+    assert_int_equal(cx_addr_from_hex(t, back, &e), CX_ERR_FORMAT);
+    assert_int_equal(cx_addr_from_hex(NULL, back, &e), CX_ERR_FORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_reader_strict),
         cmocka_unit_test(test_primitives_roundtrip),
         cmocka_unit_test(test_reader_refuses),
+        cmocka_unit_test(test_address_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
