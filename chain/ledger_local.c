@@ -393,8 +393,8 @@ static cx_err tx_sign_record(local_ledger *L, const cx_chain_key *signer, const 
     }
     free(bytes);
     if ((rc = cx_chain_key_sign(signer, signing, sizeof signing, sig, e)) != CX_OK ||
-        (rc = cx_ed25519_verify(cx_chain_key_public(signer), signing, sizeof signing, sig,
-                                      e)) != CX_OK)
+        (rc = cx_ed25519_verify(cx_chain_key_public(signer), signing, sizeof signing, sig, e)) !=
+            CX_OK)
         return cx_error_wrap(rc, e, "ledger: transaction signature: ");
     return db_write(L->db, "record transaction", "INSERT INTO txs VALUES(?,?,?,?,?)",
                     PARAMS(P_BLOB(tx->digest, 32), P_ID(&tx->sender), P_TEXT(kind), P_U64(tx->now),
@@ -907,8 +907,7 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
              memcmp(s.code_measurement, en.measurement, en.measurement_len) != 0)
         rc = cx_error_set(e, CX_ERR_VERIFY,
                           "result: statement measurement differs from the enclave's");
-    else if (stamp_ms + CX_LOCAL_SKEW_MS < job->created_ms ||
-             stamp_ms > tx->now + CX_LOCAL_SKEW_MS)
+    else if (stamp_ms + CX_LOCAL_SKEW_MS < job->created_ms || stamp_ms > tx->now + CX_LOCAL_SKEW_MS)
         rc = cx_error_set(e, CX_ERR_VERIFY,
                           "result: statement timestamp %" PRIu64 " outside the job's lifetime",
                           stamp_ms);

@@ -21,7 +21,7 @@ typedef struct cx_reader {
 
 /* Sizes and limits of the sealed-blob format (io/FORMAT.md is the byte-exact spec). */
 #define CX_X25519_KEY_LEN 32
-#define CX_ED25519_KEY_LEN CX_ED25519_PK_LEN /* CX_ED25519_SIG_LEN: cx_proto.h */
+#define CX_ED25519_KEY_LEN CX_ED25519_PK_LEN
 #define CX_CXB_KEY_ID_LEN 32                /* SHA-256 of the recipient's X25519 public key */
 #define CX_CXB_HASH_LEN 32                  /* header hash, chunk-tag hash */
 #define CX_CXB_TAG_LEN 16                   /* AES-256-GCM tag after every chunk */

@@ -234,16 +234,23 @@ cx_err cx_bcs_get_u8(cx_bcs_reader *r, uint8_t *v, cx_error *e)
     return CX_OK;
 }
 
-cx_err cx_bcs_get_bool(cx_bcs_reader *r, int *v, cx_error *e)
+/* A byte that must be 0 or 1 (a bool, an option tag). */
+static cx_err get_zero_or_one(cx_bcs_reader *r, const char *what, int *v, cx_error *e)
 {
     uint8_t b = 0;
     cx_err rc = cx_bcs_get_u8(r, &b, e);
     if (rc != CX_OK)
         return rc;
     if (b > 1)
-        return cx_error_set(e, CX_ERR_FORMAT, "bcs: bool byte 0x%02x at offset %zu", b, r->off - 1);
+        return cx_error_set(e, CX_ERR_FORMAT, "bcs: %s byte 0x%02x at offset %zu", what, b,
+                            r->off - 1);
     *v = b;
     return CX_OK;
+}
+
+cx_err cx_bcs_get_bool(cx_bcs_reader *r, int *v, cx_error *e)
+{
+    return get_zero_or_one(r, "bool", v, e);
 }
 
 static cx_err get_le(cx_bcs_reader *r, int bytes, uint64_t *v, cx_error *e)
@@ -379,15 +386,7 @@ cx_err cx_bcs_get_variant(cx_bcs_reader *r, uint32_t n_variants, uint32_t *index
 
 cx_err cx_bcs_get_option(cx_bcs_reader *r, int *present, cx_error *e)
 {
-    uint8_t b = 0;
-    cx_err rc = cx_bcs_get_u8(r, &b, e);
-    if (rc != CX_OK)
-        return rc;
-    if (b > 1)
-        return cx_error_set(e, CX_ERR_FORMAT, "bcs: option tag 0x%02x at offset %zu", b,
-                            r->off - 1);
-    *present = b;
-    return CX_OK;
+    return get_zero_or_one(r, "option tag", present, e);
 }
 
 cx_err cx_bcs_get_addr(cx_bcs_reader *r, uint8_t a[CX_BCS_ADDR_LEN], cx_error *e)

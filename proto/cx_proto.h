@@ -53,9 +53,9 @@ void cx_bcs_put_u256(cx_bcs_writer *w, const uint8_t le[32]);
 void cx_bcs_put_bool(cx_bcs_writer *w, int v);
 /* ULEB128 of v <= 2^31-1 (a larger v is a sticky CX_ERR_LIMIT). */
 void cx_bcs_put_uleb(cx_bcs_writer *w, uint64_t v);
-void cx_bcs_put_seq_len(cx_bcs_writer *w, size_t n);         /* length of a vector<T> */
-void cx_bcs_put_variant(cx_bcs_writer *w, uint32_t index);   /* enum variant tag */
-void cx_bcs_put_option(cx_bcs_writer *w, int present);       /* 0 = None, 1 = Some (then T) */
+void cx_bcs_put_seq_len(cx_bcs_writer *w, size_t n);       /* length of a vector<T> */
+void cx_bcs_put_variant(cx_bcs_writer *w, uint32_t index); /* enum variant tag */
+void cx_bcs_put_option(cx_bcs_writer *w, int present);     /* 0 = None, 1 = Some (then T) */
 void cx_bcs_put_fixed(cx_bcs_writer *w, const uint8_t *p, size_t n); /* no length */
 void cx_bcs_put_addr(cx_bcs_writer *w, const uint8_t a[CX_BCS_ADDR_LEN]);
 void cx_bcs_put_bytes(cx_bcs_writer *w, const uint8_t *p, size_t n); /* ULEB len || bytes */

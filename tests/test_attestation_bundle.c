@@ -40,8 +40,7 @@ static void test_bundle(void **state)
     memset(&b, 0, sizeof b);
     assert_int_equal(cx_statement_encode(&s, 5, &b.statement, &b.statement_len, NULL), CX_OK);
     uint8_t seed[32] = {9};
-    assert_int_equal(
-        cx_ed25519_sign(seed, b.statement, b.statement_len, b.signature, NULL), CX_OK);
+    assert_int_equal(cx_ed25519_sign(seed, b.statement, b.statement_len, b.signature, NULL), CX_OK);
     memset(b.public_key, 0xab, 32);
     b.has_enclave_id = 1;
     memset(b.enclave_id, 0xcd, 32);
@@ -155,8 +154,7 @@ static void test_bundle_max_contributors(void **state)
     assert_true(b.statement_len > 4000000);
     assert_true(b.statement_len <= CX_BUNDLE_STATEMENT_MAX);
     uint8_t seed[32] = {9};
-    assert_int_equal(
-        cx_ed25519_sign(seed, b.statement, b.statement_len, b.signature, NULL), CX_OK);
+    assert_int_equal(cx_ed25519_sign(seed, b.statement, b.statement_len, b.signature, NULL), CX_OK);
     memset(b.public_key, 0xab, 32);
     static uint8_t report[1 << 20];
     b.tee_report = report;

@@ -92,12 +92,11 @@ static void test_key_sign_verify(void **state)
 
     assert_int_equal(cx_chain_key_generate(&k, NULL), CX_OK);
     assert_int_equal(cx_chain_key_sign(k, (const uint8_t *)"m", 1, sig, NULL), CX_OK);
-    assert_int_equal(
-        cx_ed25519_verify(cx_chain_key_public(k), (const uint8_t *)"m", 1, sig, NULL), CX_OK);
+    assert_int_equal(cx_ed25519_verify(cx_chain_key_public(k), (const uint8_t *)"m", 1, sig, NULL),
+                     CX_OK);
     sig[3] ^= 1;
-    assert_int_equal(
-        cx_ed25519_verify(cx_chain_key_public(k), (const uint8_t *)"m", 1, sig, NULL),
-        CX_ERR_AUTH);
+    assert_int_equal(cx_ed25519_verify(cx_chain_key_public(k), (const uint8_t *)"m", 1, sig, NULL),
+                     CX_ERR_AUTH);
     cx_chain_key_free(k);
 }
 

@@ -164,8 +164,7 @@ static void make_statement(fx *f, const cx_chain_id *job, const uint64_t *rows, 
     cx_error e;
     if (cx_statement_encode(&s, f->now, msg, len, &e) != CX_OK)
         fail_msg("encode: %s", e.msg);
-    assert_int_equal(cx_ed25519_sign(seed ? seed : f->enclave_seed, *msg, *len, sig, &e),
-                     CX_OK);
+    assert_int_equal(cx_ed25519_sign(seed ? seed : f->enclave_seed, *msg, *len, sig, &e), CX_OK);
 }
 
 static uint64_t bal(fx *f, const cx_chain_addr *a)

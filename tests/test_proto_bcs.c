@@ -308,12 +308,9 @@ static void test_address_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_intent_message_vectors),
-        cmocka_unit_test(test_uleb),
-        cmocka_unit_test(test_reader_strict),
-        cmocka_unit_test(test_primitives_roundtrip),
-        cmocka_unit_test(test_reader_refuses),
-        cmocka_unit_test(test_address_text),
+        cmocka_unit_test(test_intent_message_vectors), cmocka_unit_test(test_uleb),
+        cmocka_unit_test(test_reader_strict),          cmocka_unit_test(test_primitives_roundtrip),
+        cmocka_unit_test(test_reader_refuses),         cmocka_unit_test(test_address_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,7 +127,7 @@ static void test_statement_strict(void **state)
     /* every truncation fails */
     for (size_t cut = 0; cut < len; cut++) {
         assert_int_equal(cx_statement_decode(msg, cut, &d, NULL, &e), CX_ERR_FORMAT);
-        }
+    }
     /* a trailing byte */
     uint8_t *longer = malloc(len + 1);
     assert_non_null(longer);
