@@ -369,7 +369,6 @@ static cx_err tx_sign_record(local_ledger *L, const cx_chain_key *signer, const 
         return cx_error_openssl(e, CX_ERR_CRYPTO, "ledger: RAND_bytes failed");
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
-    cx_bcs_put_fixed(&w, (const uint8_t *)"\0\0\0", 3); /* intent: TransactionData, V0, Sui */
     cx_bcs_put_bytes(&w, (const uint8_t *)kind, strlen(kind));
     cx_bcs_put_fixed(&w, tx->sender.b, CX_CHAIN_ID_LEN);
     cx_bcs_put_u64(&w, tx->now);
@@ -380,18 +379,13 @@ static cx_err tx_sign_record(local_ledger *L, const cx_chain_key *signer, const 
     cx_err rc = cx_bcs_writer_finish(&w, &bytes, &len, e);
     if (rc != CX_OK)
         return rc;
-    uint8_t signing[32], sig[CX_CHAIN_ED25519_SIG_LEN];
-    crypto_generichash_state hs;
-    static const char tag[] = "TransactionData::";
-    if (crypto_generichash(signing, 32, bytes, len, NULL, 0) != 0 ||
-        crypto_generichash_init(&hs, NULL, 0, 32) != 0 ||
-        crypto_generichash_update(&hs, (const uint8_t *)tag, sizeof tag - 1) != 0 ||
-        crypto_generichash_update(&hs, bytes + 3, len - 3) != 0 ||
-        crypto_generichash_final(&hs, tx->digest, 32) != 0) {
-        free(bytes);
-        return cx_error_set(e, CX_ERR_CRYPTO, "ledger: BLAKE2b failed");
-    }
+    uint8_t signing[CX_SUI_DIGEST_LEN], sig[CX_CHAIN_ED25519_SIG_LEN];
+    rc = cx_sui_intent_digest(CX_SUI_INTENT_TRANSACTION, bytes, len, signing, e);
+    if (rc == CX_OK)
+        rc = cx_sui_tx_digest(bytes, len, tx->digest, e);
     free(bytes);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "ledger: ");
     if ((rc = cx_chain_key_sign(signer, signing, sizeof signing, sig, e)) != CX_OK ||
         (rc = cx_ed25519_verify(cx_chain_key_public(signer), signing, sizeof signing, sig, e)) !=
             CX_OK)
