@@ -43,12 +43,53 @@ static void on_job(void *ud, const char *job, const char *status, const json_t *
     fflush(stdout);
 }
 
+/* The status model and its server; the token from token_file's first line or the
+ * environment (never from the command line, where other users see it). */
+static int start_status(cx_cli *cli, const char *listen, const char *token_file,
+                        cx_status **status, cx_status_server **srv, cx_error *e)
+{
+    char *token = NULL;
+    if (token_file) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (cx_file_read_all(token_file, 4096, &buf, &len, e) != CX_OK)
+            return cli_fail(cli, e);
+        size_t n = strcspn((char *)buf, "\r\n");
+        buf[n] = 0;
+        token = (char *)buf;
+    } else if (getenv("CLOAKX_STATUS_TOKEN")) {
+        token = strdup(getenv("CLOAKX_STATUS_TOKEN"));
+        if (!token) {
+            cx_error_set(e, CX_ERR_NOMEM, "out of memory");
+            return cli_fail(cli, e);
+        }
+    }
+    cx_err rc = cx_status_new(status, e);
+    if (rc == CX_OK)
+        rc = cx_status_server_start(*status, listen, token, srv, e);
+    if (token) {
+        cx_memwipe(token, strlen(token));
+        free(token);
+    }
+    if (rc != CX_OK) {
+        cx_status_free(*status);
+        *status = NULL;
+        return rc == CX_ERR_ARG ? cli_usage(cli, "%s", e->msg) : cli_fail(cli, e);
+    }
+    char host[64];
+    snprintf(host, sizeof host, "%.*s", (int)(strrchr(listen, ':') - listen), listen);
+    fprintf(stderr, "cloakx worker: status on http://%s:%u/\n", host,
+            cx_status_server_port(*srv));
+    fflush(stderr);
+    return 0;
+}
+
 int cmd_worker(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx worker [--ledger L] [--store S] --key DIR --state DIR\n"
                "         [--devca DIR] [--once] [--device auto|cpu|cuda[:N]] [--threads N]\n"
-               "         [--poll-ms N] [--json]\n\n"
+               "         [--poll-ms N] [--listen HOST:PORT [--token-file F]] [--json]\n\n"
                "The operator's worker. Follows the ledger's event stream from a cursor kept\n"
                "in --state DIR, and for each JobCreated runs the job inside this node's TEE\n"
                "(the enclave registered with `cloakx enclave register --state DIR`; SIMULATED\n"
@@ -65,11 +106,18 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
                "--once processes what is there and exits (1 if a job failed). Stop it with any\n"
                "signal, at any point: every step is crash-safe. Test hook:\n"
                "CLOAKX_WORKER_PAUSE_AT=decrypted|trained|signed makes the worker stop there\n"
-               "(writing DIR/paused-<phase>) so that a test can kill it.\n");
+               "(writing DIR/paused-<phase>) so that a test can kill it.\n"
+               "--listen HOST:PORT serves a read-only status page (/), its JSON (/api/status)\n"
+               "and Prometheus metrics (/metrics): the enclave, each job's phase, progress,\n"
+               "loss curve, epsilon and per-contributor acceptance, recent errors; never rows,\n"
+               "values or keys. Port 0 picks a free port; the address is logged on stderr.\n"
+               "Beyond 127.0.0.0/8 a bearer token is required: --token-file F (its first line)\n"
+               "or CLOAKX_STATUS_TOKEN; when given, every request must carry it.\n");
         return CX_EXIT_OK;
     }
     cx_worker_config c = {0};
-    const char *devca_s = NULL, *threads_s = NULL, *poll_s = NULL;
+    const char *devca_s = NULL, *threads_s = NULL, *poll_s = NULL, *listen_s = NULL,
+               *token_file = NULL;
     const cli_arg args[] = {{.name = "--ledger", .val = &c.ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--store", .val = &c.store_url, .env = "CLOAKX_STORE"},
                            {.name = "--key", .val = &c.key_dir},
@@ -79,6 +127,8 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
                            {.name = "--poll-ms", .val = &poll_s},
                            {.name = "--device", .val = &c.device},
                            {.name = "--once", .flag = &c.once},
+                           {.name = "--listen", .val = &listen_s},
+                           {.name = "--token-file", .val = &token_file},
                            {0}};
     int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
@@ -109,8 +159,22 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
     wout o = {cli};
     c.on_job = on_job;
     c.ud = &o;
+    cx_status *status = NULL;
+    cx_status_server *srv = NULL;
+    cx_logger slog;
+    if (listen_s) {
+        int urc2 = start_status(cli, listen_s, token_file, &status, &srv, &e);
+        if (urc2)
+            return urc2;
+        cx_status_logger(status, &cli->log, &slog);
+        c.log = &slog;
+        c.status = status;
+    }
     cx_worker_stats st;
-    if (cx_worker_run(&c, &st, &e) != CX_OK)
+    cx_err wrc = cx_worker_run(&c, &st, &e);
+    cx_status_server_stop(srv);
+    cx_status_free(status);
+    if (wrc != CX_OK)
         return cli_fail(cli, &e);
     if (!cli->json)
         fprintf(stderr, "cloakx worker: %u event(s); jobs paid %u, refunded %u, failed %u\n",

@@ -13,6 +13,8 @@ pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(HWLOC REQUIRED IMPORTED_TARGET hwloc)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+# the worker's status page and metrics server (cloakx worker --listen)
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 # libcbor ships no pkg-config file on Debian 12; find it by hand.
 find_path(CBOR_INCLUDE_DIR cbor.h REQUIRED)
 find_library(CBOR_LIBRARY cbor REQUIRED)

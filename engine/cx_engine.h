@@ -79,6 +79,54 @@ cx_err cx_job_request_build(const json_t *spec, const uint8_t buyer_x25519[32], 
 cx_err cx_job_request_parse(const uint8_t *buf, size_t len, cx_spec *spec, uint8_t buyer_x25519[32],
                             cx_error *e);
 
+/* ---- live status (status.c, http_status.c): what `cloakx worker --listen` serves ---- */
+
+/* The worker's status model: the enclave, each job's state, phase and progress, per-
+ * contributor acceptance, recent errors, call latencies. Written by the worker thread, read by
+ * the server's threads (a mutex inside). It only ever holds ids, counts, timings, losses,
+ * phase names and reasons: never rows, values, vocabularies or keys. Every function takes a
+ * NULL model as "no status kept" and does nothing. */
+typedef struct cx_status cx_status;
+cx_err cx_status_new(cx_status **out, cx_error *e);
+void cx_status_free(cx_status *s);
+/* The enclave: TEE backend ("sim" | "nitro"), registered measurement, when the registration
+ * document was made (ms since the epoch), training device and GPU CC mode, as words. */
+void cx_status_enclave(cx_status *s, const char *enclave_hex, const char *tee_backend,
+                       const uint8_t *measurement, size_t measurement_len, uint64_t attested_ms,
+                       const char *device, const char *cc_mode);
+void cx_status_job_queued(cx_status *s, const char *job_hex, uint64_t payment);
+/* running, now in phase (one of the pipeline's phase names) */
+void cx_status_job_phase(cx_status *s, const char *job_hex, const char *phase);
+void cx_status_job_decrypt(cx_status *s, const char *job_hex, uint64_t blobs_done,
+                           uint64_t blobs_total, uint64_t bytes_done, uint64_t bytes_total);
+void cx_status_job_epoch(cx_status *s, const char *job_hex, int epoch, int epochs,
+                         double train_loss, double val_loss, double seconds);
+void cx_status_job_epsilon(cx_status *s, const char *job_hex, double epsilon);
+/* state: "paid" | "refunded" | "failed" | "closed"; report (may be NULL): the job report,
+ * whose contributors, rejections, device and timings are kept; error: the reason (failed). */
+void cx_status_job_end(cx_status *s, const char *job_hex, const char *state,
+                       const json_t *report, const char *error);
+/* One call to a ledger or store ("ledger" | "store", op): its latency and outcome. */
+void cx_status_call(cx_status *s, const char *service, const char *op, double seconds,
+                    cx_err rc);
+/* A logger that keeps warnings and errors as the model's recent errors and passes every
+ * line on to inner; out must live as long as it is used. */
+void cx_status_logger(cx_status *s, const cx_logger *inner, cx_logger *out);
+/* {"enclave", "jobs": [...], "errors": [...], "now_ms"}: malloc'ed JSON text. */
+char *cx_status_json(cx_status *s);
+/* Prometheus text exposition format 0.0.4: malloc'ed. */
+char *cx_status_metrics(cx_status *s);
+
+/* The read-only HTTP server over a status model (libmicrohttpd, its own threads): GET or
+ * HEAD of / (the page), /api/status (JSON), /metrics; any other method gets 405. listen is
+ * "HOST:PORT" (IPv4; port 0 picks one). Beyond loopback a bearer token is required; a token
+ * given is required on every request (compared in constant time). */
+typedef struct cx_status_server cx_status_server;
+cx_err cx_status_server_start(cx_status *s, const char *listen, const char *token,
+                              cx_status_server **out, cx_error *e);
+unsigned cx_status_server_port(const cx_status_server *srv);
+void cx_status_server_stop(cx_status_server *srv);
+
 /* ---- the job pipeline (runs inside the TEE) ---- */
 
 /* Test hook: when pause_at names a phase ("decrypted", "trained", "signed"), the run writes
@@ -101,6 +149,7 @@ typedef struct cx_job_params {
     int progress;       /* progress bars on stderr */
     const cx_logger *log;
     const cx_job_hooks *hooks; /* may be NULL */
+    cx_status *status;         /* may be NULL: phases, progress, timings reported there */
 } cx_job_params;
 
 typedef struct cx_job_output {
@@ -185,6 +234,7 @@ typedef struct cx_worker_config {
     void (*on_job)(void *ud, const char *job_hex, const char *status, const json_t *report,
                    const char *error);
     void *ud;
+    cx_status *status; /* may be NULL: the live status model the worker keeps up to date */
 } cx_worker_config;
 
 typedef struct cx_worker_stats {

@@ -49,8 +49,10 @@ typedef struct pipe_ud {
     cx_parser *parser;
     size_t base; /* parser index of the batch's first blob */
     cx_progress *prog;
-    uint64_t done;
+    uint64_t done, total, blobs_done, blobs_total;
     const cx_logger *log;
+    cx_status *status;
+    const char *job_hex;
 } pipe_ud;
 
 static cx_err on_chunk(void *ud, const cx_pipeline_chunk *c, cx_error *e)
@@ -60,6 +62,8 @@ static cx_err on_chunk(void *ud, const cx_pipeline_chunk *c, cx_error *e)
     u->done += c->len;
     if (u->prog)
         cx_progress_update(u->prog, u->done);
+    u->blobs_done += c->last != 0;
+    cx_status_job_decrypt(u->status, u->job_hex, u->blobs_done, u->blobs_total, u->done, u->total);
     if (u->parser) {
         /* A blob that does not parse fails alone (left out of the dataset); the others go on,
          * so the parser's error is recorded by the parser, not returned. */
@@ -222,7 +226,15 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
     cx_err rc = CX_OK;
     cx_progress prog;
     cx_progress_start(&prog, fatal ? "re-parsing" : "decrypting", total, p->progress);
-    pipe_ud u = {.parser = parser, .prog = &prog, .log = p->log};
+    char job_hex[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(&p->job_id, job_hex);
+    pipe_ud u = {.parser = parser,
+                 .prog = &prog,
+                 .log = p->log,
+                 .status = p->status,
+                 .job_hex = job_hex,
+                 .total = total,
+                 .blobs_total = m};
     cx_pipeline_consumer cons = {.chunk = on_chunk, .ud = &u};
     cx_pipeline_config cfg = {.threads = p->threads,
                               .policy = fatal ? CX_PIPELINE_FATAL : CX_PIPELINE_SKIP,
@@ -246,7 +258,10 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
                 continue;
             blobs[nb].id = cs[next].blob_id;
             blobs[nb].fd = -1;
-            if ((rc = cx_store_get(p->store, cs[next].blob_id, &blobs[nb].reader, e)) != CX_OK)
+            double t_get = cx_now_seconds();
+            rc = cx_store_get(p->store, cs[next].blob_id, &blobs[nb].reader, e);
+            cx_status_call(p->status, "store", "get", cx_now_seconds() - t_get, rc);
+            if (rc != CX_OK)
                 break;
             map[nb++] = next;
         }
@@ -301,11 +316,19 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
 typedef struct epoch_ud {
     cx_progress *prog;
     const cx_logger *log;
+    cx_status *status;
+    const char *job_hex;
+    int epochs;
+    double t_last; /* when the previous epoch ended */
 } epoch_ud;
 
 static void on_epoch(void *ud, int epoch, double train_loss, double val_loss, double lr)
 {
     epoch_ud *u = ud;
+    double now = cx_now_seconds();
+    cx_status_job_epoch(u->status, u->job_hex, epoch, u->epochs, train_loss, val_loss,
+                        now - u->t_last);
+    u->t_last = now;
     cx_progress_update(u->prog, (uint64_t)epoch);
     cx_log_info(u->log, "epoch %d: train loss %.5f, validation loss %.5f, lr %.3g", epoch,
                 train_loss, val_loss, lr);
@@ -672,7 +695,7 @@ static cx_err train(job_run *r, cx_error *e)
         .rows = ds->n, .cols = (int)ds->d, .x = ds->X, .y = ds->y, .n_classes = (int)ds->n_classes};
     cx_progress eprog;
     cx_progress_start(&eprog, "training", (uint64_t)r->spec.epochs, p->progress);
-    epoch_ud eu = {&eprog, p->log};
+    epoch_ud eu = {&eprog, p->log, p->status, r->job_hex, r->spec.epochs, cx_now_seconds()};
     cx_train_epoch_cb cb = {on_epoch, &eu};
     cx_log_info(p->log, "job %s: training %s on %zu rows x %zu features (%s backend)", r->job_hex,
                 cx_model_kind_name(r->spec.model), ds->n, ds->d, r->be->name);
@@ -685,8 +708,19 @@ static cx_err train(job_run *r, cx_error *e)
         (rc = cx_privacy_epsilon(r->spec.noise_multiplier, r->tr.sample_rate, r->tr.steps,
                                  r->spec.delta, NULL, 0, &r->eps, &r->order, e)) != CX_OK)
         return rc;
+    if (r->spec.privacy)
+        cx_status_job_epsilon(p->status, r->job_hex, r->eps);
     cx_job_hook_point(p->hooks, "trained", p->log);
     return CX_OK;
+}
+
+static cx_err timed_put(job_run *r, cx_error *e)
+{
+    double t = cx_now_seconds();
+    cx_err rc = cx_job_store_put_bytes(r->p->store, r->sealed.p, r->sealed.len,
+                                       r->out->model_blob_id, e);
+    cx_status_call(r->p->status, "store", "put", cx_now_seconds() - t, rc);
+    return rc;
 }
 
 /* the model, sealed to the buyer, stored */
@@ -707,8 +741,7 @@ static cx_err seal_model(job_run *r, cx_error *e)
                              .content_type = CX_CONTENT_MODEL};
     if ((rc = cx_job_seal_bytes(&sp, r->model_bytes, r->model_len, &r->sealed, NULL, e)) !=
             CX_OK ||
-        (rc = cx_job_store_put_bytes(r->p->store, r->sealed.p, r->sealed.len,
-                                     r->out->model_blob_id, e)) != CX_OK)
+        (rc = timed_put(r, e)) != CX_OK)
         return rc;
     SHA256(r->sealed.p, r->sealed.len, r->result_hash);
     return CX_OK;
@@ -843,13 +876,27 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
     r.out = out;
     r.t0 = cx_now_seconds();
     cx_chain_id_to_hex(&p->job_id, r.job_hex);
-    cx_err rc;
-    if ((rc = load_job(&r, e)) == CX_OK && (rc = check_measurement(&r, e)) == CX_OK &&
-        (rc = read_request(&r, e)) == CX_OK && (rc = select_device(&r, e)) == CX_OK &&
-        (rc = open_contributions(&r, e)) == CX_OK && (rc = choose_format(&r, e)) == CX_OK &&
-        (rc = decrypt_and_parse(&r, e)) == CX_OK && (rc = commit_dataset(&r, e)) == CX_OK &&
-        (rc = train(&r, e)) == CX_OK && (rc = seal_model(&r, e)) == CX_OK &&
-        (rc = sign_statement(&r, e)) == CX_OK) {
+    /* the phases in order; their names are what the status page shows */
+    static const struct {
+        const char *name;
+        cx_err (*run)(job_run *, cx_error *);
+    } phases[] = {{"load_job", load_job},
+                  {"check_measurement", check_measurement},
+                  {"read_request", read_request},
+                  {"select_device", select_device},
+                  {"open_contributions", open_contributions},
+                  {"choose_format", choose_format},
+                  {"decrypt_and_parse", decrypt_and_parse},
+                  {"commit_dataset", commit_dataset},
+                  {"train", train},
+                  {"seal_model", seal_model},
+                  {"sign_statement", sign_statement}};
+    cx_err rc = CX_OK;
+    for (size_t i = 0; rc == CX_OK && i < sizeof phases / sizeof phases[0]; i++) {
+        cx_status_job_phase(p->status, r.job_hex, phases[i].name);
+        rc = phases[i].run(&r, e);
+    }
+    if (rc == CX_OK) {
         finish_report(&r);
         out->report = r.report;
         r.report = NULL;

@@ -40,6 +40,15 @@ static cx_err job_path(const worker *w, const char *job_hex, char *out, size_t c
     return cx_job_path_join(out, cap, w->jobs_dir, name, e);
 }
 
+/* The caller's callback and the status model hear about each job that ends. */
+static void notify(worker *w, const char *hex, const char *status, const json_t *report,
+                   const char *error)
+{
+    cx_status_job_end(w->cfg->status, hex, status, report, error);
+    if (w->cfg->on_job)
+        w->cfg->on_job(w->cfg->ud, hex, status, report, error);
+}
+
 /* ---- event stream ---- */
 
 static cx_err follow_events(worker *w, cx_error *e)
@@ -61,7 +70,9 @@ static cx_err follow_events(worker *w, cx_error *e)
         cx_ledger_event *ev = NULL;
         size_t n = 0;
         char next[CX_CHAIN_CURSOR_MAX];
+        double t_call = cx_now_seconds();
         rc = cx_ledger_events_read(w->ledger, cursor, 256, &ev, &n, next, e);
+        cx_status_call(w->cfg->status, "ledger", "events_read", cx_now_seconds() - t_call, rc);
         if (rc != CX_OK)
             return rc;
         for (size_t i = 0; i < n && rc == CX_OK; i++) {
@@ -178,8 +189,7 @@ static void settle(worker *w, const cx_chain_id *job_id, const char *hex, const 
         w->stats->jobs_refunded++;
     else
         w->stats->jobs_paid++;
-    if (w->cfg->on_job)
-        w->cfg->on_job(w->cfg->ud, hex, refunded ? "refunded" : "paid", rep, NULL);
+    notify(w, hex, refunded ? "refunded" : "paid", rep, NULL);
 }
 
 static void mark_failed(worker *w, const char *hex, const char *path, json_t *st, const char *why)
@@ -191,8 +201,7 @@ static void mark_failed(worker *w, const char *hex, const char *path, json_t *st
         cx_log_error(w->cfg->log, "worker: %s", e.msg);
     w->stats->jobs_failed++;
     cx_log_error(w->cfg->log, "worker: job %s failed: %s", hex, why);
-    if (w->cfg->on_job)
-        w->cfg->on_job(w->cfg->ud, hex, "failed", json_object_get(st, "report"), why);
+    notify(w, hex, "failed", json_object_get(st, "report"), why);
 }
 
 static int transient(cx_err c)
@@ -215,8 +224,11 @@ static cx_err submit(worker *w, const cx_chain_id *job_id, json_t *st, cx_error 
         rc = cx_hex_decode(gh, strlen(gh), sig, sizeof sig, &gl, e);
     if (rc == CX_OK && gl != 64)
         rc = cx_error_set(e, CX_ERR_FORMAT, "job state: bad signature");
-    if (rc == CX_OK)
+    if (rc == CX_OK) {
+        double t_call = cx_now_seconds();
         rc = cx_ledger_result_submit(w->ledger, w->op, job_id, &w->enclave_id, stmt, sl, sig, e);
+        cx_status_call(w->cfg->status, "ledger", "result_submit", cx_now_seconds() - t_call, rc);
+    }
     free(stmt);
     return rc;
 }
@@ -254,10 +266,15 @@ static void process_job(worker *w, const char *hex)
     if (!phase || strcmp(phase, "done") == 0)
         goto out;
     cx_ledger_job job;
-    if (cx_ledger_job_get(w->ledger, &job_id, &job, &e) != CX_OK) {
+    double t_call = cx_now_seconds();
+    cx_err grc = cx_ledger_job_get(w->ledger, &job_id, &job, &e);
+    cx_status_call(w->cfg->status, "ledger", "job_get", cx_now_seconds() - t_call, grc);
+    if (grc != CX_OK) {
         cx_log_error(w->cfg->log, "worker: job %s: %s", hex, e.msg);
         goto out;
     }
+    if (strcmp(phase, "pending") == 0 || strcmp(phase, "signed") == 0)
+        cx_status_job_queued(w->cfg->status, hex, job.payment);
     if (job.state != CX_LEDGER_JOB_OPEN) {
         if (strcmp(phase, "signed") == 0 && ledger_has_ours(w, &job_id, st)) {
             cx_log_warn(w->cfg->log,
@@ -278,9 +295,8 @@ static void process_job(worker *w, const char *hex)
             json_object_set_new(st, "outcome", json_string(cx_ledger_job_state_name(job.state)));
             if (write_json(path, st, &e) != CX_OK)
                 cx_log_error(w->cfg->log, "worker: %s", e.msg);
-            if (w->cfg->on_job)
-                w->cfg->on_job(w->cfg->ud, hex, "closed", json_object_get(st, "report"),
-                               "closed on the ledger without this worker's result");
+            notify(w, hex, "closed", json_object_get(st, "report"),
+                   "closed on the ledger without this worker's result");
         }
         goto out;
     }
@@ -293,9 +309,7 @@ static void process_job(worker *w, const char *hex)
             if (write_json(path, st, &e) != CX_OK)
                 cx_log_error(w->cfg->log, "worker: %s", e.msg);
             w->stats->jobs_refunded++;
-            if (w->cfg->on_job)
-                w->cfg->on_job(w->cfg->ud, hex, "refunded", json_object_get(st, "report"),
-                               "deadline passed");
+            notify(w, hex, "refunded", json_object_get(st, "report"), "deadline passed");
         } else {
             cx_log_error(w->cfg->log, "worker: job %s: refund: %s", hex, e.msg);
         }
@@ -314,7 +328,8 @@ static void process_job(worker *w, const char *hex)
                            .threads = w->cfg->threads,
                            .progress = w->cfg->progress,
                            .log = w->cfg->log,
-                           .hooks = &w->cfg->hooks};
+                           .hooks = &w->cfg->hooks,
+                           .status = w->cfg->status};
         cx_job_output o;
         cx_log_info(w->cfg->log, "worker: running job %s", hex);
         if (cx_job_execute(&p, &o, &e) != CX_OK) {
@@ -367,6 +382,30 @@ out:
 static int name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What the status page says about this node: the registered enclave (measurement, when its
+ * document was registered), the TEE backend, the training device and the GPU's CC mode. */
+static void status_enclave(worker *w)
+{
+    cx_ledger_enclave en;
+    cx_error e;
+    char hex[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(&w->enclave_id, hex);
+    int have = cx_ledger_enclave_get(w->ledger, &w->enclave_id, &en, &e) == CX_OK;
+    const char *dev = w->cfg->device ? w->cfg->device : "auto";
+    char cc[64] = "no GPU in use";
+    if (strcmp(dev, "cpu") != 0) {
+        cx_gpu_cc_state g;
+        if (cx_gpu_cc_state_query(&g, &e) == CX_OK && g.n_gpus)
+            snprintf(cc, sizeof cc, "%s%s (%u GPU%s)", g.cc_feature ? "on" : "off",
+                     g.devtools_mode ? ", devtools" : "", g.n_gpus, g.n_gpus > 1 ? "s" : "");
+        else
+            snprintf(cc, sizeof cc, "no NVIDIA GPU found");
+    }
+    cx_status_enclave(w->cfg->status, hex, cx_tee_backend_name(w->tee),
+                      have ? en.measurement : NULL, have ? en.measurement_len : 0,
+                      have ? en.registered_ms : 0, dev, cc);
 }
 
 static cx_err process_jobs(worker *w, cx_error *e)
@@ -451,6 +490,8 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
         (!c->store && (rc = cx_job_store_open(c->store_url, c->log, &w.store, e)) != CX_OK) ||
         (rc = cx_job_tee_open(c->state_dir, c->devca_dir, c->log, &w.tee, e)) != CX_OK)
         goto out;
+    if (c->status)
+        status_enclave(&w);
     for (;;) {
         if ((rc = follow_events(&w, e)) != CX_OK || (rc = process_jobs(&w, e)) != CX_OK)
             break;

@@ -7,12 +7,16 @@ what=${1:-build}
 pkgs=(build-essential cmake pkg-config git ca-certificates
       libssl-dev libcurl4-openssl-dev libjansson-dev libhwloc-dev libopenblas-dev
       libsodium-dev libsqlite3-dev libcbor-dev libcmocka-dev libbenchmark-dev libxml2-dev
+      libmicrohttpd-dev
       python3 python3-numpy)
 if [ "$what" = test ]; then
     # clang + its runtimes for the sanitizer/libFuzzer build; scikit-learn for model-quality tests.
     pkgs+=(clang libclang-rt-dev libomp-dev python3-sklearn)
     # jq and xxd: the marketplace end-to-end tests read the commands' JSON output with them
     pkgs+=(jq xxd)
+    # the worker's status page is loaded in a headless browser; /metrics is read with the
+    # Prometheus client's own text-format parser
+    pkgs+=(chromium python3-prometheus-client)
     # node + npm: the Move syntax check and the @mysten/sui differential test install their npm
     # packages into the build tree (tests/node). A node from elsewhere (nodesource) brings its
     # own npm, which Debian's npm package would conflict with.
