@@ -195,6 +195,8 @@ void cx_cxb_ctx_free(cx_cxb_ctx *c);
 
 cx_err cx_cxb_worker_new(cx_cxb_worker **out, cx_error *e);
 void cx_cxb_worker_free(cx_cxb_worker *w);
+/* Bytes this worker has run through AES so far (the fault search's cost is checked by it). */
+uint64_t cx_cxb_worker_bytes(const cx_cxb_worker *w);
 
 /* Outcome of a failed chunk, worked out by cx_cxb_chunk_decrypt (named in messages). */
 typedef enum cx_cxb_fault {
@@ -206,8 +208,10 @@ typedef enum cx_cxb_fault {
 
 /* Decrypt chunk i: in = ciphertext || tag (cx_cxb_chunk_plain_len + 16 bytes),
  * out = plaintext (may equal in). On failure CX_ERR_AUTH; *fault and *found (either may
- * be NULL) tell whether the bytes are another chunk of this blob (found = its index),
- * so callers can name reordering, duplication and dropping. in is left as it was. */
+ * be NULL) tell whether the bytes are another chunk of this blob (found = its index, at
+ * most 64 positions either side), so callers can name reordering, duplication and
+ * dropping. in is left as it was. A failed chunk costs at most two passes over its bytes
+ * plus 16 bytes of AES per position tried (2 KiB), however large the chunk. */
 cx_err cx_cxb_chunk_decrypt(const cx_cxb_ctx *c, cx_cxb_worker *w, uint64_t i,
                             const uint8_t *in, size_t in_len, uint8_t *out,
                             cx_cxb_fault *fault, uint64_t *found, cx_error *e);

@@ -17,7 +17,9 @@ static const uint8_t cxb_magic[4] = {'C', 'X', 'B', '1'};
 #define CXB_TAIL_LEN (32 + 32 + CXB_SEALED_KEY_LEN) /* key id, enc, sealed data key */
 static const char hpke_info[] = "cloakx/cxb/v1 data key";
 static const char chunk_info[] = "cloakx/cxb/v1 chunk key";
-/* How far from its position a misplaced chunk is looked for when naming a fault. */
+/* How far from its position a misplaced chunk is looked for when naming a fault: at most
+ * 2 * FAULT_WINDOW positions, each one AES block (see cx_cxb_chunk_decrypt), so the search
+ * after a failed chunk costs one more pass over the chunk plus 2 * FAULT_WINDOW * 16 bytes. */
 #define FAULT_WINDOW 64
 
 struct cx_cxb_ctx {
@@ -28,6 +30,8 @@ struct cx_cxb_ctx {
 struct cx_cxb_worker {
     EVP_CIPHER_CTX *c;
     EVP_CIPHER *aes;
+    EVP_CIPHER_CTX *ecb; /* one-block AES for the tag masks of the fault search */
+    uint64_t bytes;      /* bytes run through AES by this worker (cx_cxb_worker_bytes) */
 };
 
 static const char *const type_names[] = {"raw", "csv", "jsonl", "f32", "model"};
@@ -498,7 +502,11 @@ cx_err cx_cxb_worker_new(cx_cxb_worker **out, cx_error *e)
         return cx_error_set(e, CX_ERR_NOMEM, "cipher worker");
     w->aes = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     w->c = EVP_CIPHER_CTX_new();
-    if (!w->aes || !w->c || EVP_DecryptInit_ex2(w->c, w->aes, NULL, NULL, NULL) != 1) {
+    w->ecb = EVP_CIPHER_CTX_new();
+    if (!w->aes || !w->c || !w->ecb ||
+        EVP_DecryptInit_ex2(w->c, w->aes, NULL, NULL, NULL) != 1 ||
+        EVP_EncryptInit_ex2(w->ecb, EVP_aes_256_ecb(), NULL, NULL, NULL) != 1 ||
+        EVP_CIPHER_CTX_set_padding(w->ecb, 0) != 1) {
         cx_cxb_worker_free(w);
         return cx_error_openssl(e, CX_ERR_CRYPTO, "AES-256-GCM worker");
     }
@@ -511,8 +519,25 @@ void cx_cxb_worker_free(cx_cxb_worker *w)
     if (!w)
         return;
     EVP_CIPHER_CTX_free(w->c);
+    EVP_CIPHER_CTX_free(w->ecb);
     EVP_CIPHER_free(w->aes);
     free(w);
+}
+
+uint64_t cx_cxb_worker_bytes(const cx_cxb_worker *w) { return w ? w->bytes : 0; }
+
+/* E_K(J0) for the chunk at (index, last): GCM's tag is GHASH_H(C) xor this block (96-bit
+ * nonce, so J0 = nonce || 0^31 || 1). */
+static int tag_mask(const cx_cxb_ctx *c, cx_cxb_worker *w, uint64_t index, int last,
+                    uint8_t mask[16])
+{
+    uint8_t j0[16] = {0};
+    int ol = 0;
+    cx_cxb_nonce(index, last, j0);
+    j0[15] = 1;
+    w->bytes += 16;
+    return EVP_EncryptInit_ex2(w->ecb, NULL, c->chunk_key, NULL, NULL) == 1 &&
+           EVP_EncryptUpdate(w->ecb, mask, &ol, j0, 16) == 1 && ol == 16;
 }
 
 /* One GCM pass of len bytes in -> out under (index, last): dec=1 checks tag (returns 1 when
@@ -523,6 +548,7 @@ static int gcm_pass(const cx_cxb_ctx *c, cx_cxb_worker *w, uint64_t index, int l
     uint8_t nonce[12];
     int ol = 0;
     cx_cxb_nonce(index, last, nonce);
+    w->bytes += len;
     if (EVP_CipherInit_ex2(w->c, NULL, c->chunk_key, nonce, dec ? 0 : 1, NULL) != 1)
         return -1;
     if (len && EVP_CipherUpdate(w->c, out, &ol, in, (int)len) != 1)
@@ -560,25 +586,35 @@ cx_err cx_cxb_chunk_decrypt(const cx_cxb_ctx *c, cx_cxb_worker *w, uint64_t i, c
         return CX_OK;
     if (ok < 0)
         return cx_error_openssl(e, CX_ERR_CRYPTO, "chunk %llu: cipher", (unsigned long long)i);
-    /* Failed: undo the keystream (in place) or wipe (separate out), then look for the
-     * position these bytes belong to, so the message can say what happened. */
-    if (out == in)
-        gcm_pass(c, w, i, last, 0, out, len, out, NULL);
-    else
+    /* Failed: look for the position these bytes belong to, so the message can say what
+     * happened. GHASH_H(C) does not depend on the nonce, so re-sealing the bytes just
+     * decrypted under position i (which also undoes an in-place decryption) yields
+     * GHASH_H(C) = tag_i xor E_K(J0_i) once; position j then matches when
+     * tag == GHASH_H(C) xor E_K(J0_j), one AES block each, never another pass over the
+     * chunk. */
+    uint8_t tag_i[16], ghash[16], mask[16];
+    int sealed = gcm_pass(c, w, i, last, 0, out, len, out, NULL) == 1 &&
+                 EVP_CIPHER_CTX_ctrl(w->c, EVP_CTRL_GCM_GET_TAG, 16, tag_i) == 1 &&
+                 tag_mask(c, w, i, last, mask);
+    if (out != in)
         cx_memwipe(out, len);
+    if (!sealed)
+        return cx_error_openssl(e, CX_ERR_CRYPTO, "chunk %llu: cipher", (unsigned long long)i);
+    for (int k = 0; k < 16; k++)
+        ghash[k] = tag_i[k] ^ mask[k];
     uint64_t lo = i > FAULT_WINDOW ? i - FAULT_WINDOW : 0;
     uint64_t hi = i + FAULT_WINDOW < h->chunk_count ? i + FAULT_WINDOW + 1 : h->chunk_count;
     int64_t hit = -1;
     for (uint64_t j = lo; j < hi && hit < 0; j++) {
         if (j == i || cx_cxb_chunk_plain_len(h, j) != len)
             continue;
-        int jl = j + 1 == h->chunk_count;
-        int r = gcm_pass(c, w, j, jl, 1, in, len, out, tag);
-        if (out == in)
-            gcm_pass(c, w, j, jl, 0, out, len, out, NULL);
-        else
-            cx_memwipe(out, len);
-        if (r == 1)
+        if (!tag_mask(c, w, j, j + 1 == h->chunk_count, mask))
+            return cx_error_openssl(e, CX_ERR_CRYPTO, "chunk %llu: cipher",
+                                    (unsigned long long)i);
+        int same = 1;
+        for (int k = 0; k < 16; k++)
+            same &= (ghash[k] ^ mask[k]) == tag[k];
+        if (same)
             hit = (int64_t)j;
     }
     if (hit >= 0) {
