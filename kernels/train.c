@@ -19,6 +19,11 @@
             goto out;                                                                          \
     } while (0)
 
+/* Host buffers that hold anything derived from the rows (the split, labels, standardiser
+ * sums, per-row losses, outputs) are secure memory: locked where the limit allows, wiped
+ * when freed (cx_secmem_free). */
+static void *host_alloc(size_t bytes) { return cx_secmem_alloc(bytes, 0, NULL); }
+
 /* Mean loss over rows of device data (dx, dy) — or, when the data is streamed (dx NULL),
  * of host rows (hx raw, hy) standardised on the device with dmean/dinv — and, optionally, the
  * model outputs (probabilities or standardised values) on the host. */
@@ -29,7 +34,7 @@ static cx_err evaluate(cx_net *n, const float *dx, const float *dy, const float 
     cx_backend *be = n->be;
     const cx_model *m = n->m;
     int cols = m->dims[0], k = m->n_outputs;
-    float *lr = malloc((size_t)n->cap * sizeof *lr);
+    float *lr = host_alloc((size_t)n->cap * sizeof *lr);
     if (!lr)
         return cx_error_set(e, CX_ERR_NOMEM, "evaluate: allocating");
     double acc = 0.0;
@@ -56,7 +61,7 @@ static cx_err evaluate(cx_net *n, const float *dx, const float *dy, const float 
     }
     *loss = rows ? acc / (double)rows : NAN;
 out:
-    free(lr);
+    cx_secmem_free(lr);
     return rc;
 }
 
@@ -82,12 +87,8 @@ static void stager_free(stager *g)
             cx_cuda_pinned_free(NULL, g->hx[i], nx);
             cx_cuda_pinned_free(NULL, g->hy[i], ny);
         } else {
-            if (g->hx[i])
-                cx_memwipe(g->hx[i], nx);
-            if (g->hy[i])
-                cx_memwipe(g->hy[i], ny);
-            free(g->hx[i]);
-            free(g->hy[i]);
+            cx_secmem_free(g->hx[i]);
+            cx_secmem_free(g->hy[i]);
         }
         if (g->be) {
             g->be->free(g->be, g->dx[i]);
@@ -123,8 +124,8 @@ static cx_err stager_init(stager *g, cx_backend *be, size_t cols, size_t cap, cx
     }
     rc = CX_OK;
     for (int i = 0; i < 2; i++) {
-        g->hx[i] = g->async ? cx_cuda_pinned_alloc(NULL, nx, e) : malloc(nx);
-        g->hy[i] = g->async ? cx_cuda_pinned_alloc(NULL, ny, e) : malloc(ny);
+        g->hx[i] = g->async ? cx_cuda_pinned_alloc(NULL, nx, e) : host_alloc(nx);
+        g->hy[i] = g->async ? cx_cuda_pinned_alloc(NULL, ny, e) : host_alloc(ny);
         if (!g->hx[i] || !g->hy[i]) {
             rc = g->async ? (e ? e->code : CX_ERR_NOMEM)
                           : cx_error_set(e, CX_ERR_NOMEM, "train: allocating staging buffers");
@@ -325,10 +326,10 @@ static cx_err split_data(train_run *r, cx_error *e)
     const size_t n_val = r->n_val, n_tr = r->n_tr;
     cx_rng_seed(&r->rng, r->s->seed);
     int32_t *perm = malloc(rows * sizeof *perm);
-    r->xtr = malloc(n_tr * cols * sizeof *r->xtr);
-    r->ytr = malloc(n_tr * sizeof *r->ytr);
-    r->xva = malloc((n_val ? n_val : 1) * cols * sizeof *r->xva);
-    r->yva = malloc((n_val ? n_val : 1) * sizeof *r->yva);
+    r->xtr = host_alloc(n_tr * cols * sizeof *r->xtr);
+    r->ytr = host_alloc(n_tr * sizeof *r->ytr);
+    r->xva = host_alloc((n_val ? n_val : 1) * cols * sizeof *r->xva);
+    r->yva = host_alloc((n_val ? n_val : 1) * sizeof *r->yva);
     if (!perm || !r->xtr || !r->ytr || !r->xva || !r->yva) {
         free(perm);
         return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the %zu-row split", rows);
@@ -362,10 +363,11 @@ static cx_err fit_standardiser(train_run *r, cx_error *e)
     const size_t n_tr = r->n_tr, cols = r->cols;
     const float *xtr = r->xtr;
     cx_model *m = r->m;
-    double *mean = calloc(cols, sizeof *mean), *var = calloc(cols, sizeof *var);
+    /* zeroed, as fresh mappings are */
+    double *mean = host_alloc(cols * sizeof *mean), *var = host_alloc(cols * sizeof *var);
     if (!mean || !var) {
-        free(mean);
-        free(var);
+        cx_secmem_free(mean);
+        cx_secmem_free(var);
         return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the %zu-row split", r->rows);
     }
     for (size_t i = 0; i < n_tr; i++)
@@ -383,8 +385,8 @@ static cx_err fit_standardiser(train_run *r, cx_error *e)
         m->mean[j] = (float)mean[j];
         m->inv_std[j] = sd > 1e-12 ? (float)(1.0 / sd) : 1.0f; /* constant column: centred */
     }
-    free(mean);
-    free(var);
+    cx_secmem_free(mean);
+    cx_secmem_free(var);
     if (r->s->task == CX_TASK_REGRESSION) {
         float *ytr = r->ytr;
         double ym = 0.0, yv = 0.0;
@@ -432,7 +434,7 @@ static cx_err plan_device(train_run *r, cx_error *e)
     }
 #undef DALLOC
     if (s->task == CX_TASK_REGRESSION && n_val) {
-        r->yvs = malloc(n_val * sizeof *r->yvs); /* standardised validation targets */
+        r->yvs = host_alloc(n_val * sizeof *r->yvs); /* standardised validation targets */
         if (!r->yvs)
             return cx_error_set(e, CX_ERR_NOMEM, "train: allocating validation targets");
         for (size_t i = 0; i < n_val; i++)
@@ -499,7 +501,7 @@ static cx_err plan_steps(train_run *r, cx_error *e)
 {
     const cx_spec *s = r->s;
     r->sample = malloc(r->n_tr * sizeof *r->sample);
-    r->lr_rows = malloc((size_t)r->cap * sizeof *r->lr_rows);
+    r->lr_rows = host_alloc((size_t)r->cap * sizeof *r->lr_rows);
     r->sched = malloc(r->steps_ep * 3 * sizeof *r->sched);
     if (!r->sample || !r->lr_rows || !r->sched)
         return cx_error_set(e, CX_ERR_NOMEM, "train: allocating batch indices");
@@ -712,7 +714,7 @@ static cx_err final_metrics(train_run *r, cx_train_result *res, cx_error *e)
     const cx_model *m = r->m;
     const size_t n_val = r->n_val, ne = n_val ? n_val : r->n_tr;
     const float *dx = n_val ? r->dxva : r->dxtr, *dy = n_val ? r->dyva : r->dytr;
-    r->outv = malloc(ne * (size_t)m->n_outputs * sizeof *r->outv);
+    r->outv = host_alloc(ne * (size_t)m->n_outputs * sizeof *r->outv);
     if (!r->outv)
         return cx_error_set(e, CX_ERR_NOMEM, "train: allocating validation outputs");
     float *outv = r->outv;
@@ -753,14 +755,14 @@ static void train_run_free(train_run *r)
     cx_dp_rng_free(r->dprng);
     cx_secmem_free(r->noise);
     free(r->sample);
-    free(r->lr_rows);
+    cx_secmem_free(r->lr_rows);
     free(r->sched);
-    free(r->yvs);
-    free(r->xtr);
-    free(r->ytr);
-    free(r->xva);
-    free(r->yva);
-    free(r->outv);
+    cx_secmem_free(r->yvs);
+    cx_secmem_free(r->xtr);
+    cx_secmem_free(r->ytr);
+    cx_secmem_free(r->xva);
+    cx_secmem_free(r->yva);
+    cx_secmem_free(r->outv);
 }
 
 cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,

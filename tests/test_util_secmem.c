@@ -116,6 +116,71 @@ static void test_lock_limit(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Child with a 0 lock limit: every unlocked allocation is counted (so the worker can say how
+ * much could not be locked), and with the process-wide require policy (the operator's
+ * --require-mlock) an allocation without CX_SECMEM_REQUIRE_LOCK is refused too. */
+static void test_unlocked_counted_and_required(void **state)
+{
+    (void)state;
+#if CX_TEST_ASAN
+    skip(); /* mlock() is a no-op under AddressSanitizer */
+#endif
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {0, 0};
+        if (drop_ipc_lock() != 0 || setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+            _exit(10);
+        cx_secmem_stats a, b;
+        cx_secmem_stats_get(&a);
+        void *p = cx_secmem_alloc(3 * 4096 + 1, 0, NULL);
+        if (!p)
+            _exit(11);
+        cx_secmem_stats_get(&b);
+        if (b.unlocked_allocs != a.unlocked_allocs + 1 ||
+            b.unlocked_bytes_total < a.unlocked_bytes_total + 4 * 4096 ||
+            b.unlocked_bytes_live < 4 * 4096)
+            _exit(12);
+        cx_secmem_free(p);
+        cx_secmem_require_lock(1);
+        cx_error e;
+        p = cx_secmem_alloc(4096, 0, &e);
+        if (p || e.code != CX_ERR_LIMIT || !strstr(e.msg, "CAP_IPC_LOCK"))
+            _exit(13);
+        cx_secmem_stats_get(&b);
+        if (!b.require_lock || b.unlocked_bytes_live != a.unlocked_bytes_live)
+            _exit(14);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Every allocation is counted, and every release (each one wipes) too. */
+static void test_stats_count_allocs_and_wipes(void **state)
+{
+    (void)state;
+    cx_secmem_stats a, b;
+    cx_secmem_stats_get(&a);
+    void *p = cx_secmem_alloc(100, 0, NULL), *q = cx_secmem_realloc_wiped(NULL, 10, NULL);
+    assert_non_null(p);
+    assert_non_null(q);
+    memset(q, 7, 10);
+    q = cx_secmem_realloc_wiped(q, 5000, NULL);
+    assert_non_null(q);
+    assert_int_equal(((uint8_t *)q)[9], 7);
+    assert_int_equal(((uint8_t *)q)[10], 0);
+    cx_secmem_stats_get(&b);
+    assert_int_equal(b.allocs - a.allocs, 3);
+    assert_int_equal(b.frees - a.frees, 1);
+    cx_secmem_free(p);
+    cx_secmem_free(q);
+    cx_secmem_stats_get(&b);
+    assert_int_equal(b.frees - a.frees, 3);
+}
+
 static void test_locked_when_allowed(void **state)
 {
     (void)state;
@@ -144,6 +209,8 @@ int main(void)
         cmocka_unit_test(test_alloc_basic),         cmocka_unit_test(test_alloc_too_large),
         cmocka_unit_test(test_guard_page),          cmocka_unit_test(test_lock_limit),
         cmocka_unit_test(test_locked_when_allowed), cmocka_unit_test(test_wipe),
+        cmocka_unit_test(test_unlocked_counted_and_required),
+        cmocka_unit_test(test_stats_count_allocs_and_wipes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,6 +125,23 @@ void cx_secmem_free(void *p); /* NULL is fine */
 int cx_secmem_is_locked(const void *p);
 size_t cx_secmem_size(const void *p);
 void cx_memwipe(void *p, size_t len); /* OPENSSL_cleanse */
+/* A new secure buffer of len bytes holding p's bytes (as far as they fit); p wiped and freed
+ * (p may be NULL). NULL and e filled on failure, p untouched then. */
+void *cx_secmem_realloc_wiped(void *p, size_t len, cx_error *e);
+
+/* Process-wide (RLIMIT_MEMLOCK is per process): with require_lock on, every allocation that
+ * cannot be locked fails with CX_ERR_LIMIT, as if CX_SECMEM_REQUIRE_LOCK were given. The
+ * operator's `--require-mlock` turns it on. */
+void cx_secmem_require_lock(int on);
+/* What secure memory has done in this process: allocations made, released (each wiped),
+ * and of those, how many (and how many bytes, counted in pages) could not be locked. */
+typedef struct cx_secmem_stats {
+    int require_lock;
+    uint64_t allocs, frees;
+    uint64_t unlocked_allocs, unlocked_bytes_total;
+    uint64_t unlocked_bytes_live, locked_bytes_live;
+} cx_secmem_stats;
+void cx_secmem_stats_get(cx_secmem_stats *out);
 
 /* -------------------------------------------------------------- encoding -- */
 

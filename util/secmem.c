@@ -3,6 +3,7 @@
 #include "cx_util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,6 +22,16 @@ typedef struct secmem_meta {
 } secmem_meta;
 
 #define SECMEM_MAGIC 0x43585345434d454dULL /* "CXSECMEM" */
+
+/* The one process-wide state of this module, because what it describes is process-wide:
+ * RLIMIT_MEMLOCK is a limit on the process, so whether locking is required and how much
+ * could not be locked are facts about the process, not about any one caller. Atomics:
+ * allocations come from many threads. */
+static struct {
+    atomic_int require_lock;
+    atomic_uint_fast64_t allocs, frees, unlocked_allocs, unlocked_bytes_total, unlocked_bytes_live,
+        locked_bytes_live;
+} g_secmem;
 
 static size_t page_size(void)
 {
@@ -71,7 +82,7 @@ void *cx_secmem_alloc(size_t len, unsigned flags, cx_error *e)
     int locked = mlock(user - ps, user_pages + ps) == 0;
     if (!locked) {
         int err = errno;
-        if (flags & CX_SECMEM_REQUIRE_LOCK) {
+        if ((flags & CX_SECMEM_REQUIRE_LOCK) || atomic_load(&g_secmem.require_lock)) {
             munmap(base, map_len);
             cx_error_errno(e, CX_ERR_LIMIT, err,
                            "secure memory: mlock of %zu bytes refused (RLIMIT_MEMLOCK; raise it "
@@ -79,8 +90,15 @@ void *cx_secmem_alloc(size_t len, unsigned flags, cx_error *e)
                            user_pages);
             return NULL;
         }
-        /* Fallback: unlocked but still excluded from dumps and wiped on free. */
+        /* Fallback: unlocked but still excluded from dumps and wiped on free; counted, so
+         * that the worker can say so loudly (cx_secmem_stats_get). */
+        atomic_fetch_add(&g_secmem.unlocked_allocs, 1);
+        atomic_fetch_add(&g_secmem.unlocked_bytes_total, user_pages);
+        atomic_fetch_add(&g_secmem.unlocked_bytes_live, user_pages);
+    } else {
+        atomic_fetch_add(&g_secmem.locked_bytes_live, user_pages);
     }
+    atomic_fetch_add(&g_secmem.allocs, 1);
     secmem_meta *m = (secmem_meta *)(user - ps);
     m->magic = SECMEM_MAGIC;
     m->map_len = map_len;
@@ -112,7 +130,38 @@ void cx_secmem_free(void *p)
     int locked = m->locked;
     OPENSSL_cleanse(p, user_pages);
     OPENSSL_cleanse(m, sizeof *m);
-    if (locked)
+    if (locked) {
         munlock((uint8_t *)p - ps, user_pages + ps);
+        atomic_fetch_sub(&g_secmem.locked_bytes_live, user_pages);
+    } else {
+        atomic_fetch_sub(&g_secmem.unlocked_bytes_live, user_pages);
+    }
     munmap((uint8_t *)p - 2 * ps, map_len);
+    atomic_fetch_add(&g_secmem.frees, 1);
+}
+
+void cx_secmem_require_lock(int on) { atomic_store(&g_secmem.require_lock, on ? 1 : 0); }
+
+void cx_secmem_stats_get(cx_secmem_stats *out)
+{
+    out->require_lock = atomic_load(&g_secmem.require_lock);
+    out->allocs = atomic_load(&g_secmem.allocs);
+    out->frees = atomic_load(&g_secmem.frees);
+    out->unlocked_allocs = atomic_load(&g_secmem.unlocked_allocs);
+    out->unlocked_bytes_total = atomic_load(&g_secmem.unlocked_bytes_total);
+    out->unlocked_bytes_live = atomic_load(&g_secmem.unlocked_bytes_live);
+    out->locked_bytes_live = atomic_load(&g_secmem.locked_bytes_live);
+}
+
+void *cx_secmem_realloc_wiped(void *p, size_t len, cx_error *e)
+{
+    void *n = cx_secmem_alloc(len, 0, e);
+    if (!n)
+        return NULL;
+    if (p) {
+        size_t old = cx_secmem_size(p);
+        memcpy(n, p, old < len ? old : len);
+        cx_secmem_free(p);
+    }
+    return n;
 }

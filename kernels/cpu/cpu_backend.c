@@ -27,17 +27,16 @@ typedef struct cpu_ctx {
  * region's fork and barrier cost more than the work, badly so on a shared machine. */
 #define CPU_PAR_MIN ((size_t)1 << 15)
 
+/* The cpu backend's "device" memory is host memory holding the batches, activations and
+ * per-example gradients of the rows: secure memory (page-aligned, so aligned for vector
+ * loads; zeroed; locked where the limit allows; wiped on free). The backend plans its
+ * buffers once per training run, so the mapping per buffer costs nothing in the loop. */
 static cx_err cpu_alloc(cx_backend *be, size_t bytes, void **out, cx_error *e)
 {
     (void)be;
-    /* 64-byte alignment for full-width vector loads; size rounded up as aligned_alloc wants */
-    size_t sz = (bytes + 63) & ~(size_t)63;
-    if (sz == 0)
-        sz = 64;
-    void *p = aligned_alloc(64, sz);
+    void *p = cx_secmem_alloc(bytes ? bytes : 64, 0, e);
     if (!p)
-        return cx_error_set(e, CX_ERR_NOMEM, "cpu backend: allocating %zu bytes", bytes);
-    memset(p, 0, sz);
+        return e ? e->code : CX_ERR_NOMEM;
     *out = p;
     return CX_OK;
 }
@@ -45,7 +44,7 @@ static cx_err cpu_alloc(cx_backend *be, size_t bytes, void **out, cx_error *e)
 static void cpu_free(cx_backend *be, void *p)
 {
     (void)be;
-    free(p);
+    cx_secmem_free(p);
 }
 
 static cx_err cpu_upload(cx_backend *be, void *dst, const void *src, size_t bytes, cx_error *e)
@@ -481,7 +480,7 @@ static void cpu_destroy(cx_backend *be)
         return;
     cpu_ctx *c = be->ctx;
     if (c)
-        free(c->gemm_ws);
+        cx_secmem_free(c->gemm_ws);
     free(c);
     free(be);
 }
@@ -554,12 +553,12 @@ cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **o
     c->gemm = cx_cpu_gemm_select();
     if (c->gemm == CX_CPU_GEMM_AVX512) {
         size_t bytes = (size_t)c->threads * CX_GEMM_WS_FLOATS * sizeof(float);
-        c->gemm_ws = aligned_alloc(64, bytes);
+        /* the packing buffers hold copies of activations: secure memory */
+        c->gemm_ws = cx_secmem_alloc(bytes, 0, e);
         if (!c->gemm_ws) {
             free(be);
             free(c);
-            return cx_error_set(e, CX_ERR_NOMEM, "cpu backend: allocating %zu bytes of GEMM "
-                                                 "packing buffers", bytes);
+            return e ? e->code : CX_ERR_NOMEM;
         }
     }
     /* OpenBLAS keeps its thread count process-wide: single-threaded, because the GEMMs
