@@ -546,6 +546,69 @@ cx_err cx_ledger_local_open(const char *path, const cx_ledger_local_opts *opts, 
  * backend has no such call). Refused on non-local ledgers. */
 cx_err cx_ledger_local_faucet(cx_ledger *l, const cx_chain_addr *to, uint64_t amount, cx_error *e);
 
+/* ===================== the contract's calls on Sui (chain/move; chain/sui_market.c) =====================
+ * Each builder appends to tx the inputs and MoveCall of one `cloakx_market::market` function
+ * (chain/move/README.md), with the shared objects taken mutably exactly where the Move function
+ * takes them by &mut. The caller sets sender and gas, encodes and signs (sui_tx.c) and executes
+ * (sui_graphql.c); the events the package emits decode into cx_ledger_event. */
+
+typedef struct cx_sui_shared_ref {
+    cx_chain_id id;
+    uint64_t initial_shared_version;
+} cx_sui_shared_ref;
+
+typedef struct cx_sui_market {
+    cx_chain_addr package;  /* the published cloakx_market package */
+    cx_sui_shared_ref market; /* its shared Market registry */
+    const char *coin_type;  /* what jobs pay in; NULL = 0x2::sui::SUI */
+} cx_sui_market;
+
+cx_err cx_sui_market_create_pool(cx_sui_tx *tx, const cx_sui_market *m,
+                                 const cx_ledger_pool_params *p, cx_error *e);
+/* Two calls: 0x2::nitro_attestation::load_nitro_attestation(document, clock), then
+ * register_enclave with its result. */
+cx_err cx_sui_market_register_enclave(cx_sui_tx *tx, const cx_sui_market *m, const uint8_t *doc,
+                                      size_t doc_len, const uint8_t x25519_pk[32],
+                                      const uint8_t endorsement[64], const uint8_t doc_sha256[32],
+                                      const uint8_t *doc_blob_id, size_t doc_blob_id_len,
+                                      cx_error *e);
+/* enclave: the frozen Enclave object's current ref */
+cx_err cx_sui_market_add_pool_enclave(cx_sui_tx *tx, const cx_sui_market *m,
+                                      const cx_sui_shared_ref *pool,
+                                      const cx_sui_object_ref *enclave, cx_error *e);
+cx_err cx_sui_market_register_contribution(cx_sui_tx *tx, const cx_sui_market *m,
+                                           const cx_sui_shared_ref *pool, const uint8_t *blob_id,
+                                           size_t blob_id_len, cx_error *e);
+/* The payment is split from the gas coin in the same transaction. */
+cx_err cx_sui_market_create_job(cx_sui_tx *tx, const cx_sui_market *m,
+                                const cx_sui_shared_ref *pool, const uint8_t spec_hash[32],
+                                const uint8_t *spec_blob_id, size_t spec_blob_id_len,
+                                uint64_t payment, uint64_t deadline_ms, cx_error *e);
+cx_err cx_sui_market_accept_job(cx_sui_tx *tx, const cx_sui_market *m,
+                                const cx_sui_shared_ref *job, const cx_sui_shared_ref *pool,
+                                const cx_sui_object_ref *enclave, const uint8_t *msg, size_t len,
+                                const uint8_t sig[64], cx_error *e);
+cx_err cx_sui_market_fail_job(cx_sui_tx *tx, const cx_sui_market *m, const cx_sui_shared_ref *job,
+                              const cx_sui_object_ref *enclave, const uint8_t *msg, size_t len,
+                              const uint8_t sig[64], cx_error *e);
+cx_err cx_sui_market_submit_result(cx_sui_tx *tx, const cx_sui_market *m,
+                                   const cx_sui_shared_ref *job, const cx_sui_shared_ref *pool,
+                                   const cx_sui_object_ref *enclave, const uint8_t *statement,
+                                   size_t statement_len, const uint8_t sig[64],
+                                   const uint8_t *key_release, size_t key_release_len,
+                                   const uint8_t key_sig[64], cx_error *e);
+cx_err cx_sui_market_refund_expired(cx_sui_tx *tx, const cx_sui_market *m,
+                                    const cx_sui_shared_ref *job, cx_error *e);
+
+/* An event of the package (type 0xPKG::market::<Kind>, BCS {object_id, pool_id, addr, amount,
+ * timestamp_ms}) as a ledger event; seq is left 0 (Sui orders events by cursor).
+ * CX_ERR_NOTFOUND for an event of another package or module. */
+cx_err cx_sui_market_event_decode(const cx_sui_market *m, const cx_sui_event *ev,
+                                  cx_ledger_event *out, cx_error *e);
+/* The cx_err class of a cloakx_market abort code (chain/move/README.md): ARG, STATE, VERIFY,
+ * AUTH (bad signature), FORMAT (wire), else INTERNAL. */
+cx_err cx_sui_market_abort_class(uint64_t abort_code);
+
 #ifdef __cplusplus
 }
 #endif

@@ -326,8 +326,168 @@ out:
     return ok;
 }
 
+/* ---- --market: the cloakx_market calls of chain/sui_market.c against market_calls.mjs ---- */
+
+static uint8_t *hex_of(json_t *p, const char *k, size_t *n)
+{
+    const char *h = str(p, k);
+    uint8_t *b = malloc(strlen(h) / 2 + 1);
+    if (b && cx_hex_decode(h, strlen(h), b, strlen(h) / 2 + 1, n, NULL) != CX_OK) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+static int shared_of(json_t *p, const char *k, cx_sui_shared_ref *r)
+{
+    json_t *o = json_object_get(p, k);
+    r->initial_shared_version = u64_of(str(o, "isv"));
+    return cx_sui_address_parse(str(o, "id"), &r->id, NULL) == CX_OK;
+}
+
+static int market_call(json_t *p, const char *name, cx_sui_tx *tx, cx_error *e)
+{
+    cx_sui_market m = {0};
+    cx_sui_shared_ref pool, job;
+    cx_sui_object_ref enclave;
+    if (cx_sui_address_parse(str(p, "package"), &m.package, e) != CX_OK ||
+        !shared_of(p, "market", &m.market) || !shared_of(p, "pool", &pool) ||
+        !shared_of(p, "job", &job) || !ref_of(json_object_get(p, "enclave"), &enclave, e))
+        return 0;
+    size_t n1 = 0, n2 = 0, n3 = 0, n4 = 0, n5 = 0, n6 = 0;
+    uint8_t *msg = hex_of(p, "msg", &n1), *sig = hex_of(p, "sig", &n2);
+    uint8_t *st = hex_of(p, "statement", &n3), *key = hex_of(p, "key_release", &n4);
+    uint8_t *ksig = hex_of(p, "key_sig", &n5), *blob = hex_of(p, "blob", &n6);
+    cx_err rc = CX_ERR_ARG;
+    if (!msg || !sig || !st || !key || !ksig || !blob) {
+        rc = cx_error_set(e, CX_ERR_FORMAT, "bad parameters");
+    } else if (!strcmp(name, "create_pool")) {
+        cx_ledger_pool_params pp = {0};
+        size_t ml[2] = {0, 0};
+        uint8_t *ms[2] = {NULL, NULL};
+        json_t *mj = json_object_get(p, "measurements");
+        for (size_t i = 0; i < 2; i++) {
+            const char *h = json_string_value(json_array_get(mj, i));
+            ms[i] = malloc(64);
+            if (ms[i] && h)
+                cx_hex_decode(h, strlen(h), ms[i], 64, &ml[i], NULL);
+            pp.measurements[i] = ms[i];
+            pp.measurement_lens[i] = ml[i];
+        }
+        pp.n_measurements = 2;
+        pp.theme = str(p, "theme");
+        pp.price = u64_of(str(p, "price"));
+        pp.min_contributors = (uint32_t)u64_of(str(p, "k"));
+        pp.max_rows_per_contributor = u64_of(str(p, "rows"));
+        pp.operator_fee_bps = (uint32_t)u64_of(str(p, "op_bps"));
+        pp.protocol_fee_bps = (uint32_t)u64_of(str(p, "proto_bps"));
+        if (cx_sui_address_parse(str(p, "operator"), &pp.operator_addr, e) == CX_OK)
+            rc = cx_sui_market_create_pool(tx, &m, &pp, e);
+        free(ms[0]);
+        free(ms[1]);
+    } else if (!strcmp(name, "register_enclave")) {
+        size_t a, b, c, d, f;
+        uint8_t *doc = hex_of(p, "doc", &a), *x = hex_of(p, "x25519", &b);
+        uint8_t *en = hex_of(p, "endorsement", &c), *sha = hex_of(p, "doc_sha256", &d);
+        uint8_t *db = hex_of(p, "doc_blob", &f);
+        if (doc && x && en && sha && db)
+            rc = cx_sui_market_register_enclave(tx, &m, doc, a, x, en, sha, db, f, e);
+        free(doc);
+        free(x);
+        free(en);
+        free(sha);
+        free(db);
+    } else if (!strcmp(name, "add_pool_enclave")) {
+        rc = cx_sui_market_add_pool_enclave(tx, &m, &pool, &enclave, e);
+    } else if (!strcmp(name, "register_contribution")) {
+        rc = cx_sui_market_register_contribution(tx, &m, &pool, blob, n6, e);
+    } else if (!strcmp(name, "create_job")) {
+        size_t a, b;
+        uint8_t *spec = hex_of(p, "spec_hash", &a), *sb = hex_of(p, "spec_blob", &b);
+        if (spec && sb)
+            rc = cx_sui_market_create_job(tx, &m, &pool, spec, sb, b, u64_of(str(p, "payment")),
+                                          u64_of(str(p, "deadline")), e);
+        free(spec);
+        free(sb);
+    } else if (!strcmp(name, "accept_job")) {
+        rc = cx_sui_market_accept_job(tx, &m, &job, &pool, &enclave, msg, n1, sig, e);
+    } else if (!strcmp(name, "fail_job")) {
+        rc = cx_sui_market_fail_job(tx, &m, &job, &enclave, msg, n1, sig, e);
+    } else if (!strcmp(name, "submit_result")) {
+        rc = cx_sui_market_submit_result(tx, &m, &job, &pool, &enclave, st, n3, sig, key, n4,
+                                         ksig, e);
+    } else if (!strcmp(name, "refund_expired")) {
+        rc = cx_sui_market_refund_expired(tx, &m, &job, e);
+    }
+    free(msg);
+    free(sig);
+    free(st);
+    free(key);
+    free(ksig);
+    free(blob);
+    return rc == CX_OK;
+}
+
+static int market_main(const char *path)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) {
+        fprintf(stderr, "%s: %s\n", path, je.text);
+        return 2;
+    }
+    json_t *p = json_object_get(root, "params"), *calls = json_object_get(root, "calls"), *v;
+    const char *name;
+    uint8_t seed[32];
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)i;
+    cx_chain_key *k = NULL;
+    size_t failed = 0, total = 0;
+    if (cx_chain_key_from_seed(seed, &k, NULL) != CX_OK)
+        return 2;
+    json_object_foreach(calls, name, v)
+    {
+        total++;
+        cx_error e = {0};
+        cx_sui_tx tx;
+        cx_sui_tx_init(&tx);
+        uint8_t *bytes = NULL, *sdk = NULL;
+        size_t len = 0, sdk_len = 0;
+        const char *b64 = json_string_value(v);
+        int ok = b64 && market_call(p, name, &tx, &e);
+        tx.sender = tx.gas_owner = *cx_chain_key_address(k);
+        tx.gas_payment = calloc(1, sizeof *tx.gas_payment);
+        ok = ok && tx.gas_payment && ref_of(json_object_get(p, "gas"), tx.gas_payment, &e);
+        tx.n_gas_payment = tx.gas_payment ? 1 : 0;
+        tx.gas_price = 1000;
+        tx.gas_budget = 50000000;
+        ok = ok && cx_sui_tx_encode(&tx, &bytes, &len, &e) == CX_OK;
+        sdk = b64 ? malloc(strlen(b64)) : NULL;
+        ok = ok && sdk && cx_base64_decode(b64, strlen(b64), sdk, strlen(b64), &sdk_len, &e) == CX_OK;
+        if (!ok || len != sdk_len || memcmp(bytes, sdk, len) != 0) {
+            size_t at = 0;
+            while (ok && at < len && at < sdk_len && bytes[at] == sdk[at])
+                at++;
+            fprintf(stderr, "FAIL market call %s: %s (C %zu bytes, SDK %zu, first difference at %zu)\n",
+                    name, e.msg[0] ? e.msg : "bytes differ", len, sdk_len, at);
+            failed++;
+        }
+        free(bytes);
+        free(sdk);
+        cx_sui_tx_free(&tx);
+    }
+    cx_chain_key_free(k);
+    json_decref(root);
+    printf("test_chain_sui_diff --market: %zu of %zu cloakx_market calls equal to @mysten/sui's\n",
+           total - failed, total);
+    return failed || total < 9 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "--market"))
+        return market_main(argv[2]);
     if (argc != 3) {
         fprintf(stderr, "usage: %s CASES.json OUT.json\n", argv[0]);
         return 2;

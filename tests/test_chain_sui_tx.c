@@ -262,6 +262,55 @@ static void test_base58(void **state)
     assert_int_equal(cx_sui_base58_decode("0OIl", out, sizeof out, &n, NULL), CX_ERR_FORMAT);
 }
 
+/* chain/sui_market.c: an event of the package decodes into a ledger event; others do not */
+static void test_market_events(void **state)
+{
+    (void)state;
+    cx_sui_market m = {0};
+    memset(m.package.b, 0xab, 32);
+    cx_sui_event ev;
+    memset(&ev, 0, sizeof ev);
+    snprintf(ev.type, sizeof ev.type, "0x%s::market::JobCreated",
+             "abababababababababababababababababababababababababababababababab");
+    uint8_t bcs[32 * 3 + 16];
+    memset(bcs, 0x11, 32);
+    memset(bcs + 32, 0x22, 32);
+    memset(bcs + 64, 0x33, 32);
+    for (int i = 0; i < 8; i++) {
+        bcs[96 + i] = (uint8_t)(100000 >> (8 * i));
+        bcs[104 + i] = (uint8_t)(1760000000000ull >> (8 * i));
+    }
+    ev.bcs = bcs;
+    ev.bcs_len = sizeof bcs;
+    memset(ev.tx_digest, 0x44, 32);
+    cx_ledger_event out;
+    cx_error e;
+    if (cx_sui_market_event_decode(&m, &ev, &out, &e) != CX_OK)
+        fail_msg("decode: %s", e.msg);
+    assert_int_equal(out.kind, CX_LEDGER_EV_JOB_CREATED);
+    assert_int_equal(out.amount, 100000);
+    assert_int_equal(out.timestamp_ms, 1760000000000ull);
+    assert_int_equal(out.object_id.b[0], 0x11);
+    assert_int_equal(out.pool_id.b[0], 0x22);
+    assert_int_equal(out.addr.b[0], 0x33);
+    assert_int_equal(out.tx_digest[0], 0x44);
+    ev.bcs_len--; /* truncated */
+    assert_int_equal(cx_sui_market_event_decode(&m, &ev, &out, &e), CX_ERR_FORMAT);
+    ev.bcs_len++;
+    memcpy(ev.type + 2, "ac", 2); /* another package */
+    assert_int_equal(cx_sui_market_event_decode(&m, &ev, &out, &e), CX_ERR_NOTFOUND);
+    memcpy(ev.type + 2, "ab", 2);
+    snprintf(strstr(ev.type, "::market::") + 10, 32, "Minted");
+    assert_int_equal(cx_sui_market_event_decode(&m, &ev, &out, &e), CX_ERR_NOTFOUND);
+    /* abort codes map to the error classes of market.move's list */
+    assert_int_equal(cx_sui_market_abort_class(11), CX_ERR_ARG);   /* EPaymentBelowPrice */
+    assert_int_equal(cx_sui_market_abort_class(23), CX_ERR_STATE); /* EJobNotOpen */
+    assert_int_equal(cx_sui_market_abort_class(39), CX_ERR_VERIFY); /* EUnknownContributor */
+    assert_int_equal(cx_sui_market_abort_class(50), CX_ERR_AUTH);  /* EBadSignature */
+    assert_int_equal(cx_sui_market_abort_class(100), CX_ERR_FORMAT);
+    assert_int_equal(cx_sui_market_abort_class(7777), CX_ERR_INTERNAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_type_tags),
         cmocka_unit_test(test_decoder_refusals),
         cmocka_unit_test(test_base58),
+        cmocka_unit_test(test_market_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
