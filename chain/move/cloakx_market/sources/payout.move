@@ -30,8 +30,8 @@ public fun split(
     rows: &vector<u64>,
 ): Split {
     assert!(protocol_bps + operator_bps <= BPS_DENOM, EFees);
-    let protocol_fee = (((pay as u128) * (protocol_bps as u128)) / (BPS_DENOM as u128)) as u64;
-    let operator_fee = (((pay as u128) * (operator_bps as u128)) / (BPS_DENOM as u128)) as u64;
+    let protocol_fee = ((((pay as u128) * (protocol_bps as u128)) / (BPS_DENOM as u128)) as u64);
+    let operator_fee = ((((pay as u128) * (operator_bps as u128)) / (BPS_DENOM as u128)) as u64);
     let c = pay - protocol_fee - operator_fee;
     let n = rows.length();
     let mut weights = vector[];
@@ -66,7 +66,7 @@ public fun split(
     while (i < n) {
         let w = weights[i];
         let num = (c as u128) * (w as u128);
-        let s = (num / total_w) as u64;
+        let s = ((num / total_w) as u64);
         shares.push_back(s);
         given = given + s;
         if (w > 0) {
@@ -80,7 +80,7 @@ public fun split(
     let sorted = sort_desc(keys);
     let mut j = 0;
     while (left > 0) {
-        let idx = (INDEX_MASK - (sorted[j] & INDEX_MASK)) as u64;
+        let idx = ((INDEX_MASK - (sorted[j] & INDEX_MASK)) as u64);
         let s = shares.borrow_mut(idx);
         *s = *s + 1;
         left = left - 1;
