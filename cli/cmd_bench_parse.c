@@ -1,5 +1,5 @@
-/* cmd_bench_parse.c — `cloakx bench parse`: CSV parse rate on synthetic numeric data,
- * one thread and all threads, beside a plain strtof split loop measured in the same run. */
+/* cmd_bench_parse.c — `cloakx bench parse`: CSV and JSON-lines parse rates on synthetic numeric
+ * data, one thread and all threads, beside a plain strtof split loop measured in the same run. */
 #include "cli.h"
 #include "cx_io.h"
 
@@ -48,6 +48,31 @@ static char *make_csv(size_t target, size_t *len, size_t *rows)
     b[o] = 0;
     *len = o;
     *rows = r;
+    return b;
+}
+
+/* The same rows as JSON lines: {"f0":1.2345,"f1":-0.5,...} (the CSV's header gives the keys). */
+static char *csv_to_jsonl(const char *csv, size_t len, size_t *out_len)
+{
+    const char *p = (const char *)memchr(csv, '\n', len) + 1, *end = csv + len;
+    size_t cap = len * 2 + 1024, o = 0;
+    char *b = malloc(cap);
+    if (!b)
+        return NULL;
+    while (p < end) {
+        for (int c = 0; c < BENCH_COLS; c++) {
+            const char *q = p;
+            while (q < end && *q != ',' && *q != '\n')
+                q++;
+            o += (size_t)sprintf(b + o, c ? ",\"f%d\":" : "{\"f%d\":", c);
+            memcpy(b + o, p, (size_t)(q - p));
+            o += (size_t)(q - p);
+            p = q + 1;
+        }
+        b[o++] = '}';
+        b[o++] = '\n';
+    }
+    *out_len = o;
     return b;
 }
 
@@ -105,13 +130,14 @@ typedef struct bench_ctx {
     const char *path;
     int threads;
     float *sink;
+    cx_data_format fmt;
 } bench_ctx;
 
 static double run_feed(void *v)
 {
     bench_ctx *c = v;
     cx_parser *p;
-    if (cx_parser_new(c->s, CX_DATA_CSV, (size_t)c->blobs, &p, NULL) != CX_OK)
+    if (cx_parser_new(c->s, c->fmt, (size_t)c->blobs, &p, NULL) != CX_OK)
         return -1;
     int fail = 0;
     double t0 = cx_now_seconds();
@@ -157,6 +183,7 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
                "chunk-fed parser on one thread, on one blob per thread in parallel (the\n"
                "pipeline's shape), and as a file split across all threads (load + merge),\n"
                "and the same bytes with a plain strtof split loop on one thread, the peer.\n"
+               "Then the same rows as JSON lines (objects), fed the same way.\n"
                "Target: >= 400 MB/s per thread.\n");
         return CX_EXIT_OK;
     }
@@ -174,7 +201,7 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
     }
     cx_error e;
     size_t len, rows;
-    char *csv = make_csv(mb << 20, &len, &rows);
+    char *csv = make_csv(mb << 20, &len, &rows), *jsonl = NULL;
     float *sink = malloc(4096 * sizeof *sink);
     cx_dataset_schema *s = NULL;
     char path[] = "/tmp/cloakx-bench-parse-XXXXXX";
@@ -192,13 +219,24 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
         goto out;
     }
     int nt = omp_get_max_threads();
-    bench_ctx c = {csv, len, s, 1, path, nt, sink};
+    bench_ctx c = {csv, len, s, 1, path, nt, sink, CX_DATA_CSV};
     timing t_feed1 = best_of(5, run_feed, &c);
     timing t_strtof = best_of(5, run_strtof, &c);
     c.blobs = nt;
     timing t_feedn = best_of(3, run_feed, &c);
     timing t_load = best_of(3, run_load, &c);
-    if (t_feed1.wall < 0 || t_feedn.wall < 0 || t_load.wall < 0 || t_strtof.wall < 0) {
+    /* JSON lines: the same rows as objects, fed the same way */
+    size_t jlen = 0;
+    jsonl = csv_to_jsonl(csv, len, &jlen);
+    timing t_j1 = {-1, -1}, t_jn = {-1, -1};
+    if (jsonl) {
+        bench_ctx jc = {jsonl, jlen, s, 1, NULL, nt, sink, CX_DATA_JSONL};
+        t_j1 = best_of(3, run_feed, &jc);
+        jc.blobs = nt;
+        t_jn = best_of(3, run_feed, &jc);
+    }
+    if (t_feed1.wall < 0 || t_feedn.wall < 0 || t_load.wall < 0 || t_strtof.wall < 0 ||
+        t_j1.wall < 0 || t_jn.wall < 0) {
         cx_error_set(&e, CX_ERR_INTERNAL, "benchmark parse failed");
         rc = cli_fail(cli, &e);
         goto out;
@@ -209,6 +247,8 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
            peer = m / t_strtof.wall;
     double feed1_cpu = m / t_feed1.cpu, feedn_cpu = m * nt / t_feedn.cpu, load_cpu = m / t_load.cpu,
            peer_cpu = m / t_strtof.cpu;
+    double jm = (double)jlen / 1e6, j1 = jm / t_j1.wall, jn = jm * nt / t_jn.wall,
+           j1_cpu = jm / t_j1.cpu, jn_cpu = jm * nt / t_jn.cpu;
     if (cli->json) {
         json_t *j = json_pack(
             "{s:I, s:I, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "bytes",
@@ -218,6 +258,13 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
             "file_split_load_mb_s", load, "file_split_load_mb_per_cpu_s", load_cpu,
             "peer_strtof_1thread_mb_s", peer, "peer_strtof_1thread_mb_per_cpu_s", peer_cpu,
             "target_mb_s_per_thread", 400.0);
+        if (j)
+            json_object_set_new(
+                j, "jsonl",
+                json_pack("{s:I, s:f, s:f, s:f, s:f}", "bytes", (json_int_t)jlen,
+                          "feed_1thread_mb_s", j1, "feed_1thread_mb_per_cpu_s", j1_cpu,
+                          "feed_blobs_parallel_mb_s", jn, "feed_blobs_parallel_mb_per_cpu_s",
+                          jn_cpu));
         rc = j ? cli_print_json(cli, j) : CX_EXIT_FAILURE;
     } else {
         printf("CSV parse, %zu MB numeric (%zu rows x %d cols), best of 5/3\n", len >> 20, rows,
@@ -231,6 +278,10 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
         snprintf(lbl, sizeof lbl, "cloakx file split, %d threads", nt);
         printf("%-38s %10.0f %14.0f   (incl. mmap + merge into X)\n", lbl, load, load_cpu);
         printf("%-38s %10.0f %14.0f\n", "peer: strtof split loop, 1 thread", peer, peer_cpu);
+        printf("JSON lines, the same rows as objects (%zu MB):\n", jlen >> 20);
+        printf("%-38s %10.0f %14.0f\n", "cloakx feed, 1 thread", j1, j1_cpu);
+        snprintf(lbl, sizeof lbl, "cloakx feed, %d blobs on %d threads", nt, nt);
+        printf("%-38s %10.0f %14.0f\n", lbl, jn, jn_cpu);
     }
 out:
     if (fd >= 0) {
@@ -240,5 +291,6 @@ out:
     cx_dataset_schema_free(s);
     free(sink);
     free(csv);
+    free(jsonl);
     return rc;
 }
