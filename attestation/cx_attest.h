@@ -414,6 +414,13 @@ cx_err cx_gpu_nvml_open(cx_gpu_nvml **out, cx_error *e);
 void cx_gpu_nvml_close(cx_gpu_nvml *nv);
 /* The GPU CC state (for the CUDA backend's pre-check). */
 cx_err cx_gpu_cc_state_get(cx_gpu_nvml *nv, cx_gpu_cc_state *out, cx_error *e);
+/* Memory and utilisation of GPU index (NVML order), for monitoring. CX_ERR_UNSUPPORTED
+ * when the driver lacks the queries. */
+typedef struct cx_gpu_usage {
+    unsigned long long memory_total, memory_used; /* bytes */
+    unsigned utilization_gpu, utilization_memory; /* percent */
+} cx_gpu_usage;
+cx_err cx_gpu_usage_get(cx_gpu_nvml *nv, unsigned index, cx_gpu_usage *out, cx_error *e);
 /* One call for callers without an NVML handle (the CUDA backend's pre-check): open, query,
  * close. CX_ERR_UNSUPPORTED without a driver. */
 cx_err cx_gpu_cc_state_query(cx_gpu_cc_state *out, cx_error *e);

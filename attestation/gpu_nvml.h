@@ -30,6 +30,14 @@ typedef struct cx_nvml_cc_cert {
     unsigned char attestation_cert_chain[0x1400];
 } cx_nvml_cc_cert; /* nvmlConfComputeGpuCertificate_t, 9224 bytes */
 
+typedef struct cx_nvml_memory {
+    unsigned long long total, free, used;
+} cx_nvml_memory; /* nvmlMemory_t */
+
+typedef struct cx_nvml_utilization {
+    unsigned int gpu, memory; /* percent over the last sample period */
+} cx_nvml_utilization; /* nvmlUtilization_t */
+
 typedef struct cx_nvml_ops {
     cx_nvml_ret (*init)(void);     /* nvmlInit_v2 */
     cx_nvml_ret (*shutdown)(void); /* nvmlShutdown */
@@ -42,6 +50,9 @@ typedef struct cx_nvml_ops {
     cx_nvml_ret (*driver_version)(char *, unsigned int); /* nvmlSystemGetDriverVersion */
     cx_nvml_ret (*vbios_version)(cx_nvml_device, char *, unsigned int);
     cx_nvml_ret (*architecture)(cx_nvml_device, unsigned int *); /* nvmlDeviceGetArchitecture */
+    /* optional (status metrics): nvmlDeviceGetMemoryInfo, nvmlDeviceGetUtilizationRates */
+    cx_nvml_ret (*memory_info)(cx_nvml_device, cx_nvml_memory *);
+    cx_nvml_ret (*utilization)(cx_nvml_device, cx_nvml_utilization *);
 } cx_nvml_ops;
 
 /* Initialise through a given table (tests); cx_gpu_nvml_open fills one with dlsym. */

@@ -71,6 +71,8 @@ cx_err cx_gpu_nvml_open(cx_gpu_nvml **out, cx_error *e)
     SYM(driver_version, "nvmlSystemGetDriverVersion");
     SYM(vbios_version, "nvmlDeviceGetVbiosVersion");
     SYM(architecture, "nvmlDeviceGetArchitecture");
+    SYM(memory_info, "nvmlDeviceGetMemoryInfo");
+    SYM(utilization, "nvmlDeviceGetUtilizationRates");
     cx_err rc = cx_gpu_nvml_open_ops(&ops, out, e);
     if (rc != CX_OK) {
         dlclose(dl);
@@ -88,6 +90,32 @@ void cx_gpu_nvml_close(cx_gpu_nvml *nv)
     if (nv->dl)
         dlclose(nv->dl);
     free(nv);
+}
+
+cx_err cx_gpu_usage_get(cx_gpu_nvml *nv, unsigned index, cx_gpu_usage *out, cx_error *e)
+{
+    if (!nv || !out)
+        return cx_error_set(e, CX_ERR_ARG, "cx_gpu_usage_get: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (!nv->ops.memory_info || !nv->ops.utilization)
+        return cx_error_set(e, CX_ERR_UNSUPPORTED, "NVML lacks the memory or utilisation query");
+    cx_nvml_device dev = NULL;
+    cx_nvml_ret r = nv->ops.device_by_index(index, &dev);
+    if (r != CX_NVML_SUCCESS)
+        return cx_error_set(e, CX_ERR_DEVICE, "nvmlDeviceGetHandleByIndex_v2(%u) failed: %s",
+                            index, nv_err(nv, r));
+    cx_nvml_memory m = {0};
+    cx_nvml_utilization u = {0};
+    if ((r = nv->ops.memory_info(dev, &m)) != CX_NVML_SUCCESS)
+        return cx_error_set(e, CX_ERR_DEVICE, "nvmlDeviceGetMemoryInfo failed: %s", nv_err(nv, r));
+    if ((r = nv->ops.utilization(dev, &u)) != CX_NVML_SUCCESS)
+        return cx_error_set(e, CX_ERR_DEVICE, "nvmlDeviceGetUtilizationRates failed: %s",
+                            nv_err(nv, r));
+    out->memory_total = m.total;
+    out->memory_used = m.used;
+    out->utilization_gpu = u.gpu;
+    out->utilization_memory = u.memory;
+    return CX_OK;
 }
 
 cx_err cx_gpu_cc_state_get(cx_gpu_nvml *nv, cx_gpu_cc_state *out, cx_error *e)

@@ -94,6 +94,9 @@ void cx_status_free(cx_status *s);
 void cx_status_enclave(cx_status *s, const char *enclave_hex, const char *tee_backend,
                        const uint8_t *measurement, size_t measurement_len, uint64_t attested_ms,
                        const char *device, const char *cc_mode);
+/* GPU memory and utilisation for /metrics, sampled through nv (NVML, n_gpus devices) at
+ * each scrape; the model takes nv over and closes it. */
+void cx_status_gpu_attach(cx_status *s, cx_gpu_nvml *nv, unsigned n_gpus);
 void cx_status_job_queued(cx_status *s, const char *job_hex, uint64_t payment);
 /* running, now in phase (one of the pipeline's phase names) */
 void cx_status_job_phase(cx_status *s, const char *job_hex, const char *phase);

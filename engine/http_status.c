@@ -30,7 +30,8 @@ static const char PAGE[] =
     "h1{font-size:20px}h2{font-size:16px;margin-top:1.5em}\n"
     "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #d0d7de;padding:3px 8px;"
     "text-align:left;vertical-align:top}th{background:#eef1f4}\n"
-    ".job{border:1px solid #d0d7de;background:#fff;padding:.6em 1em;margin:.8em 0;border-radius:6px}\n"
+    ".job{border:1px solid #d0d7de;background:#fff;padding:.6em 1em;margin:.8em "
+    "0;border-radius:6px}\n"
     ".state{font-weight:bold}.paid{color:#1a7f37}.failed{color:#cf222e}.refunded{color:#9a6700}"
     ".running{color:#0969da}\n"
     ".sim{background:#fff8c5;border:1px solid #d4a72c;padding:.3em .6em;display:inline-block}\n"
@@ -62,7 +63,8 @@ static const char PAGE[] =
     "p.setAttribute('fill','none');p.setAttribute('stroke',c);p.setAttribute('stroke-width','2');"
     "p.setAttribute('data-series',nm);s.appendChild(p);});return s;}\n"
     "function job(j){const d=el('div',{'class':'job','data-job':j.job,'data-state':j.state});\n"
-    "const h=el('div');h.appendChild(el('code',null,j.job));h.appendChild(document.createTextNode(' '));"
+    "const "
+    "h=el('div');h.appendChild(el('code',null,j.job));h.appendChild(document.createTextNode(' '));"
     "h.appendChild(el('span',{'class':'state '+j.state},j.state));d.appendChild(h);\n"
     "const t=el('table');d.appendChild(t);\n"
     "const ol=el('ol',{'class':'phases'});j.phases.forEach((p,i)=>{const li=el('li',"
@@ -109,8 +111,8 @@ static const char PAGE[] =
     "tick();\n"
     "</script></body></html>\n";
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
-                             void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, void *body,
+                             size_t len, enum MHD_ResponseMemoryMode mode)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
     if (!r) {
@@ -246,11 +248,10 @@ cx_err cx_status_server_start(cx_status *s, const char *listen, const char *toke
         free(h);
         srv->have_token = 1;
     }
-    srv->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO,
-                              0, NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                              MHD_OPTION_END);
+    srv->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO, 0,
+                              NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR,
+                              (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!srv->d) {
         free(srv);
         return cx_error_set(e, CX_ERR_IO, "status server: cannot listen on %s", listen);

@@ -10,11 +10,11 @@
 #include <string.h>
 
 enum {
-    ST_MAX_JOBS = 256,   /* the oldest finished job is forgotten beyond this */
-    ST_MAX_ERRORS = 32,  /* recent errors kept */
-    ST_MAX_PHASES = 24,  /* phases per job */
+    ST_MAX_JOBS = 256,    /* the oldest finished job is forgotten beyond this */
+    ST_MAX_ERRORS = 32,   /* recent errors kept */
+    ST_MAX_PHASES = 24,   /* phases per job */
     ST_MAX_EPOCHS = 4096, /* loss points per job */
-    ST_MAX_CALLS = 32,   /* distinct (service, op) pairs */
+    ST_MAX_CALLS = 32,    /* distinct (service, op) pairs */
     ST_TEXT = 320,
 };
 
@@ -71,6 +71,8 @@ struct cx_status {
     double epoch_seconds_sum;
     /* the logger wrapper */
     const cx_logger *inner;
+    cx_gpu_nvml *nvml; /* NULL: no GPU metrics */
+    unsigned n_gpus;
 };
 
 cx_err cx_status_new(cx_status **out, cx_error *e)
@@ -105,6 +107,7 @@ void cx_status_free(cx_status *s)
         return;
     for (size_t i = 0; i < s->n_jobs; i++)
         job_free(s->jobs[i]);
+    cx_gpu_nvml_close(s->nvml);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -162,6 +165,19 @@ static st_job *job_get(cx_status *s, const char *hex)
     j->created_ms = cx_unix_ms();
     s->jobs[s->n_jobs++] = j;
     return j;
+}
+
+void cx_status_gpu_attach(cx_status *s, cx_gpu_nvml *nv, unsigned n_gpus)
+{
+    if (!s) {
+        cx_gpu_nvml_close(nv);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    cx_gpu_nvml_close(s->nvml);
+    s->nvml = nv;
+    s->n_gpus = n_gpus;
+    pthread_mutex_unlock(&s->mu);
 }
 
 void cx_status_job_queued(cx_status *s, const char *job_hex, uint64_t payment)
@@ -259,8 +275,8 @@ void cx_status_job_epsilon(cx_status *s, const char *job_hex, double epsilon)
     pthread_mutex_unlock(&s->mu);
 }
 
-void cx_status_job_end(cx_status *s, const char *job_hex, const char *state,
-                       const json_t *report, const char *error)
+void cx_status_job_end(cx_status *s, const char *job_hex, const char *state, const json_t *report,
+                       const char *error)
 {
     if (!s || !job_hex || !state)
         return;
@@ -271,7 +287,8 @@ void cx_status_job_end(cx_status *s, const char *job_hex, const char *state,
     json_int_t rows = 0, epochs = 0;
     if (report) {
         acc = json_object();
-        json_t *c = json_object_get(report, "contributors"), *r = json_object_get(report, "rejected");
+        json_t *c = json_object_get(report, "contributors"),
+               *r = json_object_get(report, "rejected");
         if (acc && c)
             json_object_set_new(acc, "contributors", json_deep_copy(c));
         if (acc && r)
@@ -338,7 +355,8 @@ static void status_log(void *ud, cx_log_level level, const char *msg)
         pthread_mutex_lock(&s->mu);
         size_t k = s->errors_next;
         s->errors[k].at_ms = cx_unix_ms();
-        copy(s->errors[k].level, sizeof s->errors[k].level, level == CX_LOG_ERROR ? "error" : "warn");
+        copy(s->errors[k].level, sizeof s->errors[k].level,
+             level == CX_LOG_ERROR ? "error" : "warn");
         copy(s->errors[k].msg, sizeof s->errors[k].msg, msg);
         s->errors_next = (k + 1) % ST_MAX_ERRORS;
         if (s->n_errors < ST_MAX_ERRORS)
@@ -388,13 +406,12 @@ static json_t *job_json(const st_job *j, double now)
     json_object_set_new(o, "phases", ph);
     json_object_set_new(o, "phase",
                         j->n_phases ? json_string(j->phases[j->n_phases - 1].name) : json_null());
-    json_object_set_new(o, "progress",
-                        json_pack("{s:I, s:I, s:I, s:I, s:i, s:i}", "blobs_fetched",
-                                  (json_int_t)j->blobs_done, "blobs_total",
-                                  (json_int_t)j->blobs_total, "bytes_decrypted",
-                                  (json_int_t)j->bytes_done, "bytes_total",
-                                  (json_int_t)j->bytes_total, "epoch", j->epoch, "epochs",
-                                  j->epochs));
+    json_object_set_new(
+        o, "progress",
+        json_pack("{s:I, s:I, s:I, s:I, s:i, s:i}", "blobs_fetched", (json_int_t)j->blobs_done,
+                  "blobs_total", (json_int_t)j->blobs_total, "bytes_decrypted",
+                  (json_int_t)j->bytes_done, "bytes_total", (json_int_t)j->bytes_total, "epoch",
+                  j->epoch, "epochs", j->epochs));
     json_t *tl = json_array(), *vl = json_array();
     for (size_t i = 0; tl && vl && i < j->n_loss; i++) {
         json_array_append_new(tl, num_or_null(j->train_loss[i]));
@@ -420,13 +437,14 @@ char *cx_status_json(cx_status *s)
     double now = cx_now_seconds();
     uint64_t now_ms = cx_unix_ms();
     json_t *root = json_object();
-    json_t *en = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s}", "enclave_id", s->enclave_hex, "tee_backend", s->tee_backend,
-        "measurement", s->measurement_hex, "device", s->device, "cc_mode", s->cc_mode);
+    json_t *en = json_pack("{s:s, s:s, s:s, s:s, s:s}", "enclave_id", s->enclave_hex, "tee_backend",
+                           s->tee_backend, "measurement", s->measurement_hex, "device", s->device,
+                           "cc_mode", s->cc_mode);
     if (en) {
         json_object_set_new(en, "simulated", json_boolean(strcmp(s->tee_backend, "sim") == 0));
         json_object_set_new(en, "attested_ms",
-                            s->attested_ms ? json_integer((json_int_t)s->attested_ms) : json_null());
+                            s->attested_ms ? json_integer((json_int_t)s->attested_ms)
+                                           : json_null());
         json_object_set_new(en, "attestation_age_seconds",
                             s->attested_ms && now_ms >= s->attested_ms
                                 ? json_real((double)(now_ms - s->attested_ms) / 1000.0)
@@ -438,9 +456,9 @@ char *cx_status_json(cx_status *s)
     json_t *errs = json_array();
     for (size_t k = 0; errs && k < s->n_errors; k++) {
         size_t i = (s->errors_next + ST_MAX_ERRORS - 1 - k) % ST_MAX_ERRORS; /* newest first */
-        json_array_append_new(errs, json_pack("{s:I, s:s, s:s}", "at_ms",
-                                              (json_int_t)s->errors[i].at_ms, "level",
-                                              s->errors[i].level, "message", s->errors[i].msg));
+        json_array_append_new(errs,
+                              json_pack("{s:I, s:s, s:s}", "at_ms", (json_int_t)s->errors[i].at_ms,
+                                        "level", s->errors[i].level, "message", s->errors[i].msg));
     }
     json_object_set_new(root, "enclave", en);
     json_object_set_new(root, "jobs", jobs);
@@ -511,8 +529,8 @@ char *cx_status_metrics(cx_status *s)
 {
     if (!s)
         return NULL;
-    static const char *const states[] = {"queued", "running", "paid", "refunded", "failed",
-                                         "closed"};
+    static const char *const states[] = {"queued",   "running", "paid",
+                                         "refunded", "failed",  "closed"};
     sbuf b = {0};
     char lab[160];
     pthread_mutex_lock(&s->mu);
@@ -533,8 +551,9 @@ char *cx_status_metrics(cx_status *s)
     metric_head(&b, "cloakx_decrypt_throughput_bytes_per_second", "gauge",
                 "Decrypted bytes per second of decrypt-and-parse time, over finished jobs.");
     sample(&b, "cloakx_decrypt_throughput_bytes_per_second", "",
-           s->decrypt_seconds_total > 0 ? (double)s->bytes_decrypted_total / s->decrypt_seconds_total
-                                        : 0);
+           s->decrypt_seconds_total > 0
+               ? (double)s->bytes_decrypted_total / s->decrypt_seconds_total
+               : 0);
     metric_head(&b, "cloakx_train_seconds_total", "counter",
                 "Seconds spent training, over every finished job.");
     sample(&b, "cloakx_train_seconds_total", "", s->train_seconds_total);
@@ -560,8 +579,8 @@ char *cx_status_metrics(cx_status *s)
         for (int k = 1; k < CX_ERR__COUNT; k++) {
             if (!s->calls[i].errors[k])
                 continue;
-            snprintf(lab, sizeof lab, "{service=\"%s\",op=\"%s\",kind=\"%s\"}",
-                     s->calls[i].service, s->calls[i].op, cx_err_name((cx_err)k));
+            snprintf(lab, sizeof lab, "{service=\"%s\",op=\"%s\",kind=\"%s\"}", s->calls[i].service,
+                     s->calls[i].op, cx_err_name((cx_err)k));
             sample(&b, "cloakx_call_errors_total", lab, (double)s->calls[i].errors[k]);
         }
     metric_head(&b, "cloakx_log_messages_total", "counter", "Warnings and errors logged.");
@@ -573,6 +592,35 @@ char *cx_status_metrics(cx_status *s)
                     "Age of the enclave's registered attestation document.");
         sample(&b, "cloakx_enclave_attestation_age_seconds", "",
                (double)(now_ms - s->attested_ms) / 1000.0);
+    }
+    /* GPUs, sampled now (NVML is thread-safe; the lock keeps the handle alive) */
+    cx_gpu_usage gu[16];
+    int gok[16];
+    unsigned ng = s->nvml ? (s->n_gpus < 16 ? s->n_gpus : 16) : 0;
+    for (unsigned g = 0; g < ng; g++) {
+        cx_error ge;
+        gok[g] = cx_gpu_usage_get(s->nvml, g, &gu[g], &ge) == CX_OK;
+    }
+    static const struct {
+        const char *name, *type, *help;
+    } gm[] = {{"cloakx_gpu_memory_used_bytes", "gauge", "GPU memory in use (NVML)."},
+              {"cloakx_gpu_memory_total_bytes", "gauge", "GPU memory in all (NVML)."},
+              {"cloakx_gpu_utilization_ratio", "gauge",
+               "Fraction of the last sample period a kernel ran on the GPU (NVML)."},
+              {"cloakx_gpu_memory_utilization_ratio", "gauge",
+               "Fraction of the last sample period GPU memory was read or written (NVML)."}};
+    for (size_t k = 0; ng && k < sizeof gm / sizeof gm[0]; k++) {
+        metric_head(&b, gm[k].name, gm[k].type, gm[k].help);
+        for (unsigned g = 0; g < ng; g++) {
+            if (!gok[g])
+                continue;
+            double v = k == 0   ? (double)gu[g].memory_used
+                       : k == 1 ? (double)gu[g].memory_total
+                       : k == 2 ? gu[g].utilization_gpu / 100.0
+                                : gu[g].utilization_memory / 100.0;
+            snprintf(lab, sizeof lab, "{gpu=\"%u\"}", g);
+            sample(&b, gm[k].name, lab, v);
+        }
     }
     pthread_mutex_unlock(&s->mu);
     if (b.oom) {

@@ -397,11 +397,17 @@ static void status_enclave(worker *w)
     char cc[64] = "no GPU in use";
     if (strcmp(dev, "cpu") != 0) {
         cx_gpu_cc_state g;
-        if (cx_gpu_cc_state_query(&g, &e) == CX_OK && g.n_gpus)
+        cx_gpu_nvml *nv = NULL;
+        if (cx_gpu_nvml_open(&nv, &e) == CX_OK && cx_gpu_cc_state_get(nv, &g, &e) == CX_OK &&
+            g.n_gpus) {
             snprintf(cc, sizeof cc, "%s%s (%u GPU%s)", g.cc_feature ? "on" : "off",
                      g.devtools_mode ? ", devtools" : "", g.n_gpus, g.n_gpus > 1 ? "s" : "");
-        else
+            cx_status_gpu_attach(w->cfg->status, nv, g.n_gpus); /* the model owns it now */
+            nv = NULL;
+        } else {
             snprintf(cc, sizeof cc, "no NVIDIA GPU found");
+        }
+        cx_gpu_nvml_close(nv);
     }
     cx_status_enclave(w->cfg->status, hex, cx_tee_backend_name(w->tee),
                       have ? en.measurement : NULL, have ? en.measurement_len : 0,

@@ -90,8 +90,47 @@ static cx_nvml_ret f_arch(cx_nvml_device d, unsigned *a)
     return 0;
 }
 
+/* device d (index + 1) uses d GiB of 80, at 10·d % and 5·d % utilisation */
+static cx_nvml_ret f_mem(cx_nvml_device d, cx_nvml_memory *m)
+{
+    unsigned long long i = (unsigned long long)(uintptr_t)d;
+    m->total = 80ull << 30;
+    m->used = i << 30;
+    m->free = m->total - m->used;
+    return 0;
+}
+static cx_nvml_ret f_util(cx_nvml_device d, cx_nvml_utilization *u)
+{
+    u->gpu = 10 * (unsigned)(uintptr_t)d;
+    u->memory = 5 * (unsigned)(uintptr_t)d;
+    return 0;
+}
+
 static const cx_nvml_ops fake_ops = {f_init,   f_shutdown, f_err,    f_count, f_dev, f_state,
-                                     f_report, f_cert,     f_driver, f_vbios, f_arch};
+                                     f_report, f_cert,     f_driver, f_vbios, f_arch, f_mem,
+                                     f_util};
+
+/* memory and utilisation of each GPU by index; an NVML without the queries says so */
+static void test_usage_by_index(void **state)
+{
+    (void)state;
+    cx_error e;
+    cx_gpu_nvml *nv = NULL;
+    assert_int_equal(cx_gpu_nvml_open_ops(&fake_ops, &nv, &e), CX_OK);
+    cx_gpu_usage u;
+    assert_int_equal(cx_gpu_usage_get(nv, 1, &u, &e), CX_OK);
+    assert_true(u.memory_total == 80ull << 30 && u.memory_used == 2ull << 30);
+    assert_int_equal(u.utilization_gpu, 20);
+    assert_int_equal(u.utilization_memory, 10);
+    assert_int_equal(cx_gpu_usage_get(nv, 7, &u, &e), CX_ERR_DEVICE);
+    cx_gpu_nvml_close(nv);
+    cx_nvml_ops old = fake_ops;
+    old.memory_info = NULL;
+    old.utilization = NULL;
+    assert_int_equal(cx_gpu_nvml_open_ops(&old, &nv, &e), CX_OK);
+    assert_int_equal(cx_gpu_usage_get(nv, 0, &u, &e), CX_ERR_UNSUPPORTED);
+    cx_gpu_nvml_close(nv);
+}
 
 static int setup(void **state)
 {
@@ -255,6 +294,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_collect_and_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cc_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_by_index, setup, teardown),
         cmocka_unit_test(test_no_driver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
