@@ -61,6 +61,52 @@ typedef struct cx_chain_rows {
     uint64_t rows;
 } cx_chain_rows;
 
+/* ===================== enclave job messages (layout: chain/RULES.md §6) =====================
+ * What the enclave signs besides its result: that it accepted a job (the escrow is then locked
+ * to it), that it failed one (the buyer is refunded), and the model key it releases to the
+ * buyer with its result (revealed by the ledger only in the transaction that pays). Each is a
+ * Nautilus IntentMessage{intent, timestamp_ms, payload} in BCS, signed like the statement. */
+
+typedef enum cx_chain_msg_intent {
+    CX_CHAIN_MSG_ACCEPT = 1, /* JobAcceptance */
+    CX_CHAIN_MSG_FAIL = 2,   /* JobFailure */
+    CX_CHAIN_MSG_KEY = 3,    /* KeyRelease */
+} cx_chain_msg_intent;
+
+enum {
+    CX_CHAIN_MSG_VERSION = 1,
+    /* HPKE enc (32) || AES-256-GCM of a 32-byte X25519 secret (32 + 16): 80; room to spare */
+    CX_CHAIN_WRAPPED_KEY_MAX = 256,
+};
+
+/* Why an enclave gave a job up: a class, never data (a message could leak what it saw). */
+typedef enum cx_chain_fail_reason {
+    CX_CHAIN_FAIL_SPEC = 1,     /* the job request cannot be run (spec, buyer key) */
+    CX_CHAIN_FAIL_DATA = 2,     /* no usable data for it */
+    CX_CHAIN_FAIL_COMPUTE = 3,  /* training failed or went over its budget */
+    CX_CHAIN_FAIL_INTERNAL = 4, /* the enclave itself failed */
+} cx_chain_fail_reason;
+const char *cx_chain_fail_reason_name(cx_chain_fail_reason r); /* "spec", "data", ... */
+
+typedef struct cx_chain_msg {
+    uint8_t intent; /* cx_chain_msg_intent */
+    uint64_t timestamp_ms;
+    uint8_t version;
+    cx_chain_id job_id, pool_id;
+    uint8_t code_measurement[CX_CHAIN_MEASUREMENT_MAX];
+    size_t code_measurement_len;
+    uint8_t config_hash[32]; /* ACCEPT: SHA-256 of the job spec (the ledger's spec_hash) */
+    uint8_t reason;          /* FAIL: cx_chain_fail_reason */
+    uint8_t result_hash[32]; /* KEY: the statement's result_hash (the sealed model blob) */
+    uint8_t wrapped_key[CX_CHAIN_WRAPPED_KEY_MAX]; /* KEY: HPKE-wrapped to the buyer */
+    size_t wrapped_key_len;
+} cx_chain_msg;
+
+/* The signing bytes of m (*out malloc'ed); refuses what the decoder would refuse. */
+cx_err cx_chain_msg_encode(const cx_chain_msg *m, uint8_t **out, size_t *len, cx_error *e);
+/* Strict: known intent, version, exact lengths, a reason in range, no trailing bytes. */
+cx_err cx_chain_msg_decode(const uint8_t *b, size_t len, cx_chain_msg *out, cx_error *e);
+
 /* ===================== payout split (RULES.md §3) ===================== */
 
 typedef struct cx_chain_payout {
@@ -385,11 +431,17 @@ cx_err cx_sui_gql_simulate(cx_sui_gql *g, const uint8_t *tx, size_t len, int *su
 /* ===================== the ledger interface ===================== */
 
 typedef enum cx_ledger_job_state {
-    CX_LEDGER_JOB_OPEN = 0,     /* payment escrowed, waiting for a result */
-    CX_LEDGER_JOB_PAID = 1,     /* result accepted, payment released */
-    CX_LEDGER_JOB_REFUNDED = 2, /* k not reached or deadline passed: buyer refunded */
+    CX_LEDGER_JOB_OPEN = 0,     /* payment escrowed, no enclave has taken the job */
+    CX_LEDGER_JOB_PAID = 1,     /* result accepted, payment released, model key revealed */
+    CX_LEDGER_JOB_REFUNDED = 2, /* k not reached, enclave failure or expiry: buyer refunded */
+    CX_LEDGER_JOB_ACCEPTED = 3, /* an enclave accepted it: escrow locked to its result */
 } cx_ledger_job_state;
-const char *cx_ledger_job_state_name(cx_ledger_job_state s); /* "open", "paid", "refunded" */
+/* "open", "paid", "refunded", "accepted" */
+const char *cx_ledger_job_state_name(cx_ledger_job_state s);
+
+/* After the deadline an accepted job still takes its enclave's result (or failure) for this
+ * long; then anyone may refund it (RULES.md §2: an operator that vanished). */
+#define CX_LEDGER_RESULT_GRACE_MS 3600000ull
 
 typedef enum cx_ledger_event_kind {
     CX_LEDGER_EV_POOL_CREATED = 1,
@@ -399,6 +451,9 @@ typedef enum cx_ledger_event_kind {
     CX_LEDGER_EV_RESULT_SUBMITTED = 5,
     CX_LEDGER_EV_PAYMENT_RELEASED = 6,
     CX_LEDGER_EV_JOB_REFUNDED = 7,
+    CX_LEDGER_EV_POOL_ENCLAVE_ADDED = 8,
+    CX_LEDGER_EV_JOB_ACCEPTED = 9,
+    CX_LEDGER_EV_JOB_FAILED = 10,
 } cx_ledger_event_kind;
 /* "PoolCreated", "JobCreated", ... (the Move event struct names). */
 const char *cx_ledger_event_kind_name(cx_ledger_event_kind k);
@@ -463,6 +518,10 @@ typedef struct cx_ledger_job {
     uint64_t deadline_ms;
     uint64_t created_ms;
     cx_ledger_job_state state;
+    /* the enclave that accepted it, and when (zero / 0 when no enclave did) */
+    cx_chain_id enclave_id;
+    uint64_t accepted_ms;
+    uint8_t fail_reason; /* cx_chain_fail_reason when its enclave failed it, else 0 */
 } cx_ledger_job;
 
 typedef struct cx_ledger_result {
@@ -474,6 +533,10 @@ typedef struct cx_ledger_result {
     uint64_t submitted_ms;
     cx_chain_split split; /* the payouts made (empty when refunded) */
     int refunded;
+    /* the model key wrapped to the buyer (HPKE), from the enclave's key release: revealed
+     * only when the result paid, else empty */
+    uint8_t model_key[CX_CHAIN_WRAPPED_KEY_MAX];
+    size_t model_key_len;
 } cx_ledger_result;
 void cx_ledger_result_free(cx_ledger_result *r);
 
@@ -501,6 +564,12 @@ cx_err cx_ledger_enclave_register(cx_ledger *l, const cx_chain_key *signer,
                                   const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e);
 cx_err cx_ledger_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_enclave *out,
                              cx_error *e);
+/* Only the pool's operator adds an enclave to its pool (RULES.md §2.1); the enclave's
+ * measurement must be one the pool accepts. */
+cx_err cx_ledger_pool_enclave_add(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *pool,
+                                  const cx_chain_id *enclave, cx_error *e);
+/* The sealing targets of a pool: the enclaves its operator added whose measurement it still
+ * accepts, the most recently added first. */
 cx_err cx_ledger_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool, cx_ledger_enclave **out,
                                    size_t *n, cx_error *e);
 cx_err cx_ledger_contribution_register(cx_ledger *l, const cx_chain_key *signer,
@@ -513,12 +582,28 @@ cx_err cx_ledger_job_create(cx_ledger *l, const cx_chain_key *signer, const cx_c
                             size_t spec_blob_id_len, uint64_t payment, uint64_t deadline_ms,
                             cx_chain_id *out, cx_error *e);
 cx_err cx_ledger_job_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *out, cx_error *e);
+/* Enclave-signed bytes: a statement (RULES.md §4) or a job message (§6) and its signature. */
+typedef struct cx_ledger_signed {
+    const uint8_t *msg;
+    size_t len;
+    const uint8_t *sig; /* CX_CHAIN_ED25519_SIG_LEN bytes */
+} cx_ledger_signed;
+
+/* The enclave takes the job (RULES.md §2): OPEN -> ACCEPTED, escrow locked to it. */
+cx_err cx_ledger_job_accept(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                            const cx_chain_id *enclave, const cx_ledger_signed *acceptance,
+                            cx_error *e);
+/* The accepting enclave gives the job up: ACCEPTED -> REFUNDED, nothing revealed. */
+cx_err cx_ledger_job_fail(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                          const cx_ledger_signed *failure, cx_error *e);
+/* The accepting enclave's result with its key release: paid (key revealed) or refunded (k not
+ * reached; key not revealed), or refused with nothing recorded. */
 cx_err cx_ledger_result_submit(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
-                               const cx_chain_id *enclave, const uint8_t *statement,
-                               size_t statement_len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
-                               cx_error *e);
+                               const cx_chain_id *enclave, const cx_ledger_signed *statement,
+                               const cx_ledger_signed *key_release, cx_error *e);
 cx_err cx_ledger_result_get(cx_ledger *l, const cx_chain_id *job, cx_ledger_result *out,
                             cx_error *e);
+/* Anyone, once an OPEN job's deadline or an ACCEPTED job's deadline + grace has passed. */
 cx_err cx_ledger_job_refund_expired(cx_ledger *l, const cx_chain_key *signer,
                                     const cx_chain_id *job, cx_error *e);
 cx_err cx_ledger_balance_get(cx_ledger *l, const cx_chain_addr *a, uint64_t *out, cx_error *e);
@@ -529,7 +614,7 @@ const char *cx_ledger_backend_name(const cx_ledger *l); /* "local", later "sui" 
 
 /* ===================== local SQLite ledger ===================== */
 
-enum { CX_LEDGER_LOCAL_SCHEMA_VERSION = 2 };
+enum { CX_LEDGER_LOCAL_SCHEMA_VERSION = 3 };
 
 typedef struct cx_ledger_local_opts {
     cx_chain_addr protocol_addr;  /* receives protocol fees (zero address if unset) */

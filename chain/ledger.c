@@ -224,6 +224,8 @@ const char *cx_ledger_job_state_name(cx_ledger_job_state s)
         return "paid";
     case CX_LEDGER_JOB_REFUNDED:
         return "refunded";
+    case CX_LEDGER_JOB_ACCEPTED:
+        return "accepted";
     }
     return "unknown";
 }
@@ -245,6 +247,12 @@ const char *cx_ledger_event_kind_name(cx_ledger_event_kind k)
         return "PaymentReleased";
     case CX_LEDGER_EV_JOB_REFUNDED:
         return "JobRefunded";
+    case CX_LEDGER_EV_POOL_ENCLAVE_ADDED:
+        return "PoolEnclaveAdded";
+    case CX_LEDGER_EV_JOB_ACCEPTED:
+        return "JobAccepted";
+    case CX_LEDGER_EV_JOB_FAILED:
+        return "JobFailed";
     }
     return "Unknown";
 }
@@ -323,6 +331,15 @@ cx_err cx_ledger_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_encl
     return l->ops->enclave_get(l, id, out, e);
 }
 
+cx_err cx_ledger_pool_enclave_add(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *pool,
+                                  const cx_chain_id *enclave, cx_error *e)
+{
+    LEDGER_CHECK(l, pool_enclave_add);
+    if (!signer || !pool || !enclave)
+        return cx_error_set(e, CX_ERR_ARG, "pool add enclave: missing argument");
+    return l->ops->pool_enclave_add(l, signer, pool, enclave, e);
+}
+
 cx_err cx_ledger_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool, cx_ledger_enclave **out,
                                    size_t *n, cx_error *e)
 {
@@ -373,15 +390,40 @@ cx_err cx_ledger_job_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *out
     return l->ops->job_get(l, id, out, e);
 }
 
+static int signed_ok(const cx_ledger_signed *s)
+{
+    return s && s->msg && s->len && s->sig;
+}
+
+cx_err cx_ledger_job_accept(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                            const cx_chain_id *enclave, const cx_ledger_signed *acceptance,
+                            cx_error *e)
+{
+    LEDGER_CHECK(l, job_accept);
+    if (!signer || !job || !enclave || !signed_ok(acceptance))
+        return cx_error_set(e, CX_ERR_ARG, "job accept: missing argument");
+    return l->ops->job_accept(l, signer, job, enclave, acceptance, e);
+}
+
+cx_err cx_ledger_job_fail(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                          const cx_ledger_signed *failure, cx_error *e)
+{
+    LEDGER_CHECK(l, job_fail);
+    if (!signer || !job || !signed_ok(failure))
+        return cx_error_set(e, CX_ERR_ARG, "job fail: missing argument");
+    return l->ops->job_fail(l, signer, job, failure, e);
+}
+
 cx_err cx_ledger_result_submit(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
-                               const cx_chain_id *enclave, const uint8_t *statement,
-                               size_t statement_len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
-                               cx_error *e)
+                               const cx_chain_id *enclave, const cx_ledger_signed *statement,
+                               const cx_ledger_signed *key_release, cx_error *e)
 {
     LEDGER_CHECK(l, result_submit);
-    if (!signer || !job || !enclave || !statement || !sig)
-        return cx_error_set(e, CX_ERR_ARG, "result submit: missing argument");
-    return l->ops->result_submit(l, signer, job, enclave, statement, statement_len, sig, e);
+    if (!signer || !job || !enclave || !signed_ok(statement) || !signed_ok(key_release))
+        return cx_error_set(e, CX_ERR_ARG,
+                            "result submit: missing argument (a result needs its statement and "
+                            "its key release)");
+    return l->ops->result_submit(l, signer, job, enclave, statement, key_release, e);
 }
 
 cx_err cx_ledger_result_get(cx_ledger *l, const cx_chain_id *job, cx_ledger_result *out,

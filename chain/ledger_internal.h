@@ -13,6 +13,8 @@ typedef struct cx_ledger_ops {
     cx_err (*enclave_register)(cx_ledger *l, const cx_chain_key *signer,
                                const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e);
     cx_err (*enclave_get)(cx_ledger *l, const cx_chain_id *id, cx_ledger_enclave *out, cx_error *e);
+    cx_err (*pool_enclave_add)(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *pool,
+                               const cx_chain_id *enclave, cx_error *e);
     cx_err (*enclaves_for_pool)(cx_ledger *l, const cx_chain_id *pool, cx_ledger_enclave **out,
                                 size_t *n, cx_error *e);
     cx_err (*contribution_register)(cx_ledger *l, const cx_chain_key *signer,
@@ -25,10 +27,14 @@ typedef struct cx_ledger_ops {
                          size_t spec_blob_id_len, uint64_t payment, uint64_t deadline_ms,
                          cx_chain_id *out, cx_error *e);
     cx_err (*job_get)(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *out, cx_error *e);
+    cx_err (*job_accept)(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                         const cx_chain_id *enclave, const cx_ledger_signed *acceptance,
+                         cx_error *e);
+    cx_err (*job_fail)(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                       const cx_ledger_signed *failure, cx_error *e);
     cx_err (*result_submit)(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
-                            const cx_chain_id *enclave, const uint8_t *statement,
-                            size_t statement_len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
-                            cx_error *e);
+                            const cx_chain_id *enclave, const cx_ledger_signed *statement,
+                            const cx_ledger_signed *key_release, cx_error *e);
     cx_err (*result_get)(cx_ledger *l, const cx_chain_id *job, cx_ledger_result *out, cx_error *e);
     cx_err (*job_refund_expired)(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
                                  cx_error *e);

@@ -77,8 +77,43 @@ static const char schema_v2[] =
     "CREATE INDEX contributions_pool ON contributions(pool_id, contributor);"
     "ALTER TABLE enclaves ADD COLUMN attestation_blob_id BLOB NOT NULL DEFAULT x'';";
 
+/* Version 3: the job state machine of RULES.md §2 and the pool's own enclaves of §2.1.
+ * - pool_enclaves: the enclaves a pool's operator added (sealing targets, and the only
+ *   enclaves that may accept its jobs). Enclaves of a version-2 file are carried over where
+ *   the new rule would have allowed them: registered by the pool's operator, with a
+ *   measurement the pool accepts.
+ * - jobs: state 3 (ACCEPTED), the accepting enclave and time, the failure reason. SQLite
+ *   cannot change a CHECK: the table is rebuilt (foreign keys are off during migrations and
+ *   checked before the commit).
+ * - job_messages: the enclave-signed acceptance, failure and key release, as signed.
+ * - results.model_key: the wrapped model key, revealed only by a paying result; results of
+ *   version 2 have none (their model was sealed to the buyer directly). */
+static const char schema_v3[] =
+    "CREATE TABLE pool_enclaves(pool_id BLOB NOT NULL REFERENCES pools(id),"
+    " enclave_id BLOB NOT NULL REFERENCES enclaves(id), added_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(pool_id, enclave_id));"
+    "INSERT INTO pool_enclaves(pool_id, enclave_id, added_ms)"
+    " SELECT p.id, en.id, en.registered_ms FROM pools p JOIN enclaves en"
+    " ON en.registered_by = p.operator_addr WHERE en.measurement IN"
+    " (SELECT m.measurement FROM pool_measurements m WHERE m.pool_id = p.id);"
+    "CREATE TABLE jobs_v3(id BLOB PRIMARY KEY, pool_id BLOB NOT NULL REFERENCES pools(id),"
+    " buyer BLOB NOT NULL, spec_hash BLOB NOT NULL, spec_blob_id BLOB NOT NULL,"
+    " payment INTEGER NOT NULL CHECK(payment > 0), deadline_ms INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, state INTEGER NOT NULL CHECK(state IN (0, 1, 2, 3)),"
+    " enclave_id BLOB NOT NULL DEFAULT x'', accepted_ms INTEGER NOT NULL DEFAULT 0,"
+    " fail_reason INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO jobs_v3(id, pool_id, buyer, spec_hash, spec_blob_id, payment, deadline_ms,"
+    " created_ms, state) SELECT id, pool_id, buyer, spec_hash, spec_blob_id, payment,"
+    " deadline_ms, created_ms, state FROM jobs;"
+    "DROP TABLE jobs;"
+    "ALTER TABLE jobs_v3 RENAME TO jobs;"
+    "CREATE TABLE job_messages(job_id BLOB NOT NULL REFERENCES jobs(id),"
+    " intent INTEGER NOT NULL CHECK(intent IN (1, 2, 3)), enclave_id BLOB NOT NULL,"
+    " message BLOB NOT NULL, signature BLOB NOT NULL UNIQUE, PRIMARY KEY(job_id, intent));"
+    "ALTER TABLE results ADD COLUMN model_key BLOB NOT NULL DEFAULT x'';";
+
 /* migrations[v] takes the schema from version v to v+1 */
-static const char *const migrations[] = {schema_v1, schema_v2};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 _Static_assert(sizeof migrations / sizeof migrations[0] == CX_LEDGER_LOCAL_SCHEMA_VERSION,
                "one migration per schema version");
 
@@ -609,6 +644,9 @@ static int pool_accepts(const cx_ledger_pool *p, const uint8_t *m, size_t mlen)
 #define ENCLAVE_COLS                                                                               \
     "id,ed25519_pk,x25519_pk,measurement,attestation_hash,registered_by,registered_ms,"            \
     "attestation_blob_id"
+#define ENCLAVE_PREFIXED_COLS                                                                      \
+    "en.id,en.ed25519_pk,en.x25519_pk,en.measurement,en.attestation_hash,en.registered_by,"        \
+    "en.registered_ms,en.attestation_blob_id"
 
 static cx_err local_enclave_register(cx_ledger *l, const cx_chain_key *signer,
                                      const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e)
@@ -665,6 +703,42 @@ static cx_err local_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_e
                   enclave_row, out, sizeof *out, e);
 }
 
+/* RULES.md §2.1: only the pool's operator makes an enclave one of the pool's (a sealing
+ * target, and the only kind that may accept the pool's jobs). */
+static cx_err local_pool_enclave_add(cx_ledger *l, const cx_chain_key *signer,
+                                     const cx_chain_id *pool, const cx_chain_id *enclave,
+                                     cx_error *e)
+{
+    local_ledger *L = l->impl;
+    cx_bcs_writer w;
+    cx_bcs_writer_init(&w);
+    cx_bcs_put_fixed(&w, pool->b, CX_CHAIN_ID_LEN);
+    cx_bcs_put_fixed(&w, enclave->b, CX_CHAIN_ID_LEN);
+    local_tx tx;
+    cx_ledger_pool p;
+    cx_ledger_enclave en;
+    cx_err rc = tx_start(L, signer, "pool::add_enclave", &w, &tx, e);
+    if (rc != CX_OK)
+        return rc;
+    if ((rc = local_pool_get(l, pool, &p, e)) == CX_OK &&
+        !cx_chain_id_equal(&tx.sender, &p.operator_addr))
+        rc = cx_error_set(e, CX_ERR_VERIFY,
+                          "pool add enclave: only the pool's operator adds enclaves to it");
+    if (rc == CX_OK)
+        rc = local_enclave_get(l, enclave, &en, e);
+    if (rc == CX_OK && !pool_accepts(&p, en.measurement, en.measurement_len))
+        rc = cx_error_set(e, CX_ERR_VERIFY,
+                          "pool add enclave: the pool does not accept the enclave's measurement");
+    if (rc == CX_OK)
+        rc = db_write_once(L->db, "add pool enclave", DUP_PRIMARYKEY,
+                           "pool add enclave: the enclave is already the pool's",
+                           "INSERT INTO pool_enclaves(pool_id,enclave_id,added_ms) VALUES(?,?,?)",
+                           PARAMS(P_ID(pool), P_ID(enclave), P_U64(tx.now)), e);
+    if (rc == CX_OK)
+        rc = emit(L, &tx, CX_LEDGER_EV_POOL_ENCLAVE_ADDED, enclave, pool, &tx.sender, 0, e);
+    return tx_end(L, rc, e);
+}
+
 static cx_err local_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool,
                                       cx_ledger_enclave **out, size_t *n, cx_error *e)
 {
@@ -677,11 +751,25 @@ static cx_err local_enclaves_for_pool(cx_ledger *l, const cx_chain_id *pool,
         return rc;
     void *items;
     rc = db_list_read(L->db, "list enclaves",
-                      "SELECT " ENCLAVE_COLS " FROM enclaves WHERE measurement IN (SELECT "
-                      "measurement FROM "
-                      "pool_measurements WHERE pool_id=?) ORDER BY registered_ms DESC, id",
+                      "SELECT " ENCLAVE_PREFIXED_COLS " FROM pool_enclaves pe JOIN enclaves en"
+                      " ON en.id = pe.enclave_id WHERE pe.pool_id=?1 AND en.measurement IN"
+                      " (SELECT measurement FROM pool_measurements WHERE pool_id=?1)"
+                      " ORDER BY pe.added_ms DESC, pe.rowid DESC",
                       PARAMS(P_ID(pool)), sizeof **out, 4, enclave_row, &items, n, e);
     *out = items;
+    return rc;
+}
+
+/* Whether the pool's operator added the enclave to the pool. */
+static cx_err enclave_in_pool(local_ledger *L, const cx_chain_id *pool, const cx_chain_id *enclave,
+                              int *yes, cx_error *e)
+{
+    size_t rows = 0;
+    cx_err rc = db_read(L->db, "read pool enclaves",
+                        "SELECT 1 FROM pool_enclaves WHERE pool_id=? AND enclave_id=?",
+                        PARAMS(P_ID(pool), P_ID(enclave)), NULL, NULL, &rows, e);
+    if (rc == CX_OK)
+        *yes = rows > 0;
     return rc;
 }
 
@@ -776,7 +864,9 @@ static cx_err local_job_create(cx_ledger *l, const cx_chain_key *signer, const c
     if (rc == CX_OK)
         rc = tx_new_id(&tx, &id, e);
     if (rc == CX_OK)
-        rc = db_write(L->db, "insert job", "INSERT INTO jobs VALUES(?,?,?,?,?,?,?,?,0)",
+        rc = db_write(L->db, "insert job",
+                      "INSERT INTO jobs(id,pool_id,buyer,spec_hash,spec_blob_id,payment,"
+                      "deadline_ms,created_ms,state) VALUES(?,?,?,?,?,?,?,?,0)",
                       PARAMS(P_ID(&id), P_ID(pool), P_ID(&tx.sender), P_BLOB(spec_hash, 32),
                              P_BLOB(spec_blob_id, spec_blob_id_len), P_U64(payment),
                              P_U64(deadline_ms), P_U64(tx.now)),
@@ -797,6 +887,9 @@ static cx_err job_row(sqlite3_stmt *st, void *ctx, cx_error *e)
     out->deadline_ms = col_u64(st, 6);
     out->created_ms = col_u64(st, 7);
     out->state = (cx_ledger_job_state)sqlite3_column_int(st, 8);
+    col_id(st, 9, &out->enclave_id); /* x'' (no enclave yet) reads as the zero id */
+    out->accepted_ms = col_u64(st, 10);
+    out->fail_reason = (uint8_t)sqlite3_column_int(st, 11);
     return CX_OK;
 }
 
@@ -805,24 +898,27 @@ static cx_err local_job_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *
     local_ledger *L = l->impl;
     return db_get(L->db, "job",
                   "SELECT id,pool_id,buyer,spec_hash,spec_blob_id,payment,deadline_ms,created_ms,"
-                  "state FROM jobs WHERE id=?",
+                  "state,enclave_id,accepted_ms,fail_reason FROM jobs WHERE id=?",
                   id, job_row, out, sizeof *out, e);
 }
 
-static cx_err job_set_state(local_ledger *L, const cx_chain_id *job, cx_ledger_job_state s,
+/* The one transition job->state -> s: the WHERE state guard makes a transition from a state
+ * the job has left impossible even if a caller erred (RULES.md §2: nothing leaves PAID or
+ * REFUNDED). */
+static cx_err job_set_state(local_ledger *L, const cx_ledger_job *job, cx_ledger_job_state s,
                             cx_error *e)
 {
-    /* the WHERE state=0 guard makes a second transition impossible even if a caller erred */
-    cx_err rc = db_write(L->db, "update job", "UPDATE jobs SET state=? WHERE id=? AND state=0",
-                         PARAMS(P_INT(s), P_ID(job)), e);
+    cx_err rc = db_write(L->db, "update job", "UPDATE jobs SET state=? WHERE id=? AND state=?",
+                         PARAMS(P_INT(s), P_ID(&job->id), P_INT(job->state)), e);
     if (rc == CX_OK && sqlite3_changes(L->db) != 1)
-        rc = cx_error_set(e, CX_ERR_STATE, "ledger: job is no longer open");
+        rc = cx_error_set(e, CX_ERR_STATE, "ledger: job is no longer %s",
+                          cx_ledger_job_state_name(job->state));
     return rc;
 }
 
 static cx_err refund(local_ledger *L, const local_tx *tx, const cx_ledger_job *job, cx_error *e)
 {
-    cx_err rc = job_set_state(L, &job->id, CX_LEDGER_JOB_REFUNDED, e);
+    cx_err rc = job_set_state(L, job, CX_LEDGER_JOB_REFUNDED, e);
     if (rc == CX_OK)
         rc = payout_record(L, tx, &job->id, &job->pool_id, "refund", &job->buyer, job->payment,
                            CX_LEDGER_EV_JOB_REFUNDED, e);
@@ -842,11 +938,18 @@ static cx_err local_job_refund_expired(cx_ledger *l, const cx_chain_key *signer,
     if (rc != CX_OK)
         return rc;
     rc = local_job_get(l, job, &j, e);
-    if (rc == CX_OK && j.state != CX_LEDGER_JOB_OPEN)
-        rc = cx_error_set(e, CX_ERR_STATE, "refund: job is %s, not open",
+    if (rc == CX_OK && j.state != CX_LEDGER_JOB_OPEN && j.state != CX_LEDGER_JOB_ACCEPTED)
+        rc = cx_error_set(e, CX_ERR_STATE, "refund: job is %s, not open or accepted",
                           cx_ledger_job_state_name(j.state));
     if (rc == CX_OK && tx.now <= j.deadline_ms)
         rc = cx_error_set(e, CX_ERR_STATE, "refund: the job's deadline has not passed");
+    /* an accepted job's escrow stays locked to its enclave for the grace period */
+    if (rc == CX_OK && j.state == CX_LEDGER_JOB_ACCEPTED &&
+        tx.now <= j.deadline_ms + CX_LEDGER_RESULT_GRACE_MS)
+        rc = cx_error_set(e, CX_ERR_STATE,
+                          "refund: an enclave accepted the job: its escrow stays locked until "
+                          "its result or signed failure, or for %llu s after the deadline",
+                          (unsigned long long)(CX_LEDGER_RESULT_GRACE_MS / 1000));
     if (rc == CX_OK)
         rc = refund(L, &tx, &j, e);
     return tx_end(L, rc, e);
@@ -866,23 +969,184 @@ static cx_err contributor_in_pool(local_ledger *L, const cx_chain_id *pool,
     return rc;
 }
 
-/* All the checks of RULES.md §2 in order, then the payout of §3 or the refund. */
+/* The checks every enclave job message shares (RULES.md §6), after the caller checked the
+ * job's state and the enclave: signed by the enclave's key, decodes as `intent`, names this
+ * job and pool and the enclave's code, and was signed within the job's lifetime. */
+static cx_err msg_checked(const local_tx *tx, const cx_ledger_job *job,
+                          const cx_ledger_enclave *en, const cx_ledger_signed *sm, uint8_t intent,
+                          const char *what, cx_chain_msg *m, cx_error *e)
+{
+    cx_err rc = cx_ed25519_verify(en->ed25519_pk, sm->msg, sm->len, sm->sig, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "%s: not signed by the enclave's key: ", what);
+    if ((rc = cx_chain_msg_decode(sm->msg, sm->len, m, e)) != CX_OK)
+        return cx_error_wrap(rc, e, "%s: ", what);
+    if (m->intent != intent)
+        return cx_error_set(e, CX_ERR_VERIFY, "%s: the message is a signed %s, intent %u", what,
+                            m->intent == CX_CHAIN_MSG_ACCEPT ? "acceptance"
+                            : m->intent == CX_CHAIN_MSG_FAIL ? "failure"
+                                                             : "key release",
+                            m->intent);
+    if (!cx_chain_id_equal(&m->job_id, &job->id) || !cx_chain_id_equal(&m->pool_id, &job->pool_id))
+        return cx_error_set(e, CX_ERR_VERIFY, "%s: signed for another job or pool", what);
+    if (m->code_measurement_len != en->measurement_len ||
+        memcmp(m->code_measurement, en->measurement, en->measurement_len) != 0)
+        return cx_error_set(e, CX_ERR_VERIFY, "%s: its measurement differs from the enclave's",
+                            what);
+    if (m->timestamp_ms + CX_LOCAL_SKEW_MS < job->created_ms ||
+        m->timestamp_ms > tx->now + CX_LOCAL_SKEW_MS)
+        return cx_error_set(e, CX_ERR_VERIFY,
+                            "%s: timestamp %" PRIu64 " outside the job's lifetime", what,
+                            m->timestamp_ms);
+    return CX_OK;
+}
+
+/* Keeps an enclave-signed message of the job as it was signed (a signature is used once). */
+static cx_err msg_record(local_ledger *L, const cx_chain_id *job, uint8_t intent,
+                         const cx_chain_id *enclave, const cx_ledger_signed *sm, cx_error *e)
+{
+    return db_write_once(L->db, "record enclave message", DUP_UNIQUE | DUP_PRIMARYKEY,
+                         "ledger: this enclave message was already used",
+                         "INSERT INTO job_messages(job_id,intent,enclave_id,message,signature) "
+                         "VALUES(?,?,?,?,?)",
+                         PARAMS(P_ID(job), P_INT(intent), P_ID(enclave), P_BLOB(sm->msg, sm->len),
+                                P_BLOB(sm->sig, CX_CHAIN_ED25519_SIG_LEN)),
+                         e);
+}
+
+/* RULES.md §2 "Accept", checks in order. */
+static cx_err accept_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
+                             const cx_ledger_job *job, const cx_chain_id *enclave_id,
+                             const cx_ledger_signed *sm, cx_error *e)
+{
+    cx_ledger_enclave en;
+    cx_ledger_pool pool;
+    cx_chain_msg m;
+    int ours = 0;
+    cx_err rc;
+    if (job->state != CX_LEDGER_JOB_OPEN)
+        return cx_error_set(e, CX_ERR_STATE, "accept: job is %s, not open",
+                            cx_ledger_job_state_name(job->state));
+    if (tx->now > job->deadline_ms)
+        return cx_error_set(e, CX_ERR_STATE, "accept: the job's deadline has passed");
+    if ((rc = local_enclave_get(l, enclave_id, &en, e)) != CX_OK)
+        return cx_error_wrap(rc, e, "accept: ");
+    if ((rc = local_pool_get(l, &job->pool_id, &pool, e)) != CX_OK)
+        return rc;
+    if (!pool_accepts(&pool, en.measurement, en.measurement_len))
+        return cx_error_set(e, CX_ERR_VERIFY,
+                            "accept: enclave measurement is not accepted by the pool");
+    if ((rc = enclave_in_pool(L, &job->pool_id, enclave_id, &ours, e)) != CX_OK)
+        return rc;
+    if (!ours)
+        return cx_error_set(e, CX_ERR_VERIFY,
+                            "accept: the pool's operator has not added this enclave to the pool");
+    if ((rc = msg_checked(tx, job, &en, sm, CX_CHAIN_MSG_ACCEPT, "accept", &m, e)) != CX_OK)
+        return rc;
+    if (memcmp(m.config_hash, job->spec_hash, 32) != 0)
+        return cx_error_set(e, CX_ERR_VERIFY,
+                            "accept: the enclave accepted another job spec than the job's");
+    if ((rc = job_set_state(L, job, CX_LEDGER_JOB_ACCEPTED, e)) != CX_OK ||
+        (rc = db_write(L->db, "accept job", "UPDATE jobs SET enclave_id=?, accepted_ms=? WHERE id=?",
+                       PARAMS(P_ID(enclave_id), P_U64(tx->now), P_ID(&job->id)), e)) != CX_OK ||
+        (rc = msg_record(L, &job->id, CX_CHAIN_MSG_ACCEPT, enclave_id, sm, e)) != CX_OK)
+        return rc;
+    return emit(L, tx, CX_LEDGER_EV_JOB_ACCEPTED, &job->id, &job->pool_id, &tx->sender, 0, e);
+}
+
+static cx_err local_job_accept(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                               const cx_chain_id *enclave, const cx_ledger_signed *acceptance,
+                               cx_error *e)
+{
+    local_ledger *L = l->impl;
+    cx_bcs_writer w;
+    cx_bcs_writer_init(&w);
+    cx_bcs_put_fixed(&w, job->b, CX_CHAIN_ID_LEN);
+    cx_bcs_put_fixed(&w, enclave->b, CX_CHAIN_ID_LEN);
+    cx_bcs_put_bytes(&w, acceptance->msg, acceptance->len);
+    cx_bcs_put_bytes(&w, acceptance->sig, CX_CHAIN_ED25519_SIG_LEN);
+    cx_ledger_job j;
+    local_tx tx;
+    cx_err rc = tx_start(L, signer, "job::accept", &w, &tx, e);
+    if (rc != CX_OK)
+        return rc;
+    rc = local_job_get(l, job, &j, e);
+    if (rc == CX_OK)
+        rc = accept_checked(L, l, &tx, &j, enclave, acceptance, e);
+    return tx_end(L, rc, e);
+}
+
+/* RULES.md §2 "Fail": the accepting enclave gives the job up; the buyer is refunded. */
+static cx_err fail_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
+                           const cx_ledger_job *job, const cx_ledger_signed *sm, cx_error *e)
+{
+    cx_ledger_enclave en;
+    cx_chain_msg m;
+    cx_err rc;
+    if (job->state != CX_LEDGER_JOB_ACCEPTED)
+        return cx_error_set(e, CX_ERR_STATE, "fail: job is %s, not accepted",
+                            cx_ledger_job_state_name(job->state));
+    if ((rc = local_enclave_get(l, &job->enclave_id, &en, e)) != CX_OK)
+        return cx_error_wrap(rc, e, "fail: ");
+    if ((rc = msg_checked(tx, job, &en, sm, CX_CHAIN_MSG_FAIL, "fail", &m, e)) != CX_OK)
+        return rc;
+    if ((rc = msg_record(L, &job->id, CX_CHAIN_MSG_FAIL, &job->enclave_id, sm, e)) != CX_OK ||
+        (rc = db_write(L->db, "fail job", "UPDATE jobs SET fail_reason=? WHERE id=?",
+                       PARAMS(P_INT(m.reason), P_ID(&job->id)), e)) != CX_OK ||
+        (rc = emit(L, tx, CX_LEDGER_EV_JOB_FAILED, &job->id, &job->pool_id, &tx->sender, m.reason,
+                   e)) != CX_OK)
+        return rc;
+    return refund(L, tx, job, e);
+}
+
+static cx_err local_job_fail(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
+                             const cx_ledger_signed *failure, cx_error *e)
+{
+    local_ledger *L = l->impl;
+    cx_bcs_writer w;
+    cx_bcs_writer_init(&w);
+    cx_bcs_put_fixed(&w, job->b, CX_CHAIN_ID_LEN);
+    cx_bcs_put_bytes(&w, failure->msg, failure->len);
+    cx_bcs_put_bytes(&w, failure->sig, CX_CHAIN_ED25519_SIG_LEN);
+    cx_ledger_job j;
+    local_tx tx;
+    cx_err rc = tx_start(L, signer, "job::fail", &w, &tx, e);
+    if (rc != CX_OK)
+        return rc;
+    rc = local_job_get(l, job, &j, e);
+    if (rc == CX_OK)
+        rc = fail_checked(L, l, &tx, &j, failure, e);
+    return tx_end(L, rc, e);
+}
+
+/* All the checks of RULES.md §2 "Submit result" in order, then the payout of §3 with the key
+ * revealed, or the refund with nothing revealed. */
 static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
                              const cx_ledger_job *job, const cx_chain_id *enclave_id,
-                             const uint8_t *msg, size_t msg_len, const uint8_t *sig, cx_error *e)
+                             const cx_ledger_signed *stmt, const cx_ledger_signed *key,
+                             cx_error *e)
 {
     cx_ledger_enclave en;
     cx_ledger_pool pool;
     cx_statement s;
     uint64_t stamp_ms = 0;
     cx_chain_rows *rows = NULL;
+    cx_chain_msg km;
     char hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_err rc;
-    if (job->state != CX_LEDGER_JOB_OPEN)
-        return cx_error_set(e, CX_ERR_STATE, "result: job is %s, not open",
+    if (job->state == CX_LEDGER_JOB_OPEN)
+        return cx_error_set(e, CX_ERR_STATE,
+                            "result: no enclave has accepted the job (a result needs an accepted "
+                            "job)");
+    if (job->state != CX_LEDGER_JOB_ACCEPTED)
+        return cx_error_set(e, CX_ERR_STATE, "result: job is %s, not accepted",
                             cx_ledger_job_state_name(job->state));
-    if (tx->now > job->deadline_ms)
-        return cx_error_set(e, CX_ERR_STATE, "result: the job's deadline has passed");
+    if (tx->now > job->deadline_ms + CX_LEDGER_RESULT_GRACE_MS)
+        return cx_error_set(e, CX_ERR_STATE,
+                            "result: the job's deadline and its grace period have passed");
+    if (!cx_chain_id_equal(enclave_id, &job->enclave_id))
+        return cx_error_set(e, CX_ERR_VERIFY,
+                            "result: from another enclave than the one that accepted the job");
     if ((rc = local_enclave_get(l, enclave_id, &en, e)) != CX_OK)
         return cx_error_wrap(rc, e, "result: ");
     if ((rc = local_pool_get(l, &job->pool_id, &pool, e)) != CX_OK)
@@ -890,9 +1154,9 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
     if (!pool_accepts(&pool, en.measurement, en.measurement_len))
         return cx_error_set(e, CX_ERR_VERIFY,
                             "result: enclave measurement is not accepted by the pool");
-    if ((rc = cx_ed25519_verify(en.ed25519_pk, msg, msg_len, sig, e)) != CX_OK)
+    if ((rc = cx_ed25519_verify(en.ed25519_pk, stmt->msg, stmt->len, stmt->sig, e)) != CX_OK)
         return cx_error_wrap(rc, e, "result: not signed by the registered enclave key: ");
-    if ((rc = cx_statement_decode(msg, msg_len, &s, &stamp_ms, e)) != CX_OK)
+    if ((rc = cx_statement_decode(stmt->msg, stmt->len, &s, &stamp_ms, e)) != CX_OK)
         return cx_error_wrap(rc, e, "result: ");
     if (memcmp(s.job_id, job->id.b, CX_CHAIN_ID_LEN) != 0 ||
         memcmp(s.pool_id, job->pool_id.b, CX_CHAIN_ID_LEN) != 0)
@@ -919,6 +1183,12 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
             rc = cx_error_set(e, CX_ERR_VERIFY, "result: %s has no contribution in the pool", hex);
         }
     }
+    /* the key release: the same enclave's, for this result's sealed model */
+    if (rc == CX_OK)
+        rc = msg_checked(tx, job, &en, key, CX_CHAIN_MSG_KEY, "result key release", &km, e);
+    if (rc == CX_OK && memcmp(km.result_hash, s.result_hash, 32) != 0)
+        rc = cx_error_set(e, CX_ERR_VERIFY,
+                          "result key release: for another model than the statement's");
     cx_chain_split split = {0};
     if (rc == CX_OK)
         rc = cx_chain_split_compute(job->payment, pool.protocol_fee_bps, pool.operator_fee_bps,
@@ -928,12 +1198,16 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
     if (rc != CX_OK)
         return rc;
     int refunded = split.n_payouts < pool.min_contributors;
+    /* the model key is revealed by the paying transaction only; a refunded result keeps
+     * none (and its key release is not recorded either) */
     rc = db_write_once(L->db, "insert result", DUP_UNIQUE | DUP_PRIMARYKEY,
                        "result: already submitted (replay)",
-                       "INSERT INTO results VALUES(?,?,?,?,?,?,?)",
-                       PARAMS(P_ID(&job->id), P_ID(enclave_id), P_BLOB(msg, msg_len),
-                              P_BLOB(sig, CX_CHAIN_ED25519_SIG_LEN), P_U64(split.n_payouts),
-                              P_INT(refunded), P_U64(tx->now)),
+                       "INSERT INTO results(job_id,enclave_id,statement,signature,accepted,"
+                       "refunded,submitted_ms,model_key) VALUES(?,?,?,?,?,?,?,?)",
+                       PARAMS(P_ID(&job->id), P_ID(enclave_id), P_BLOB(stmt->msg, stmt->len),
+                              P_BLOB(stmt->sig, CX_CHAIN_ED25519_SIG_LEN), P_U64(split.n_payouts),
+                              P_INT(refunded),
+                              P_U64(tx->now), P_BLOB(km.wrapped_key, refunded ? 0 : km.wrapped_key_len)),
                        e);
     if (rc == CX_OK)
         rc = emit(L, tx, CX_LEDGER_EV_RESULT_SUBMITTED, &job->id, &job->pool_id, &tx->sender,
@@ -941,7 +1215,9 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
     if (rc == CX_OK && refunded) {
         rc = refund(L, tx, job, e);
     } else if (rc == CX_OK) {
-        rc = job_set_state(L, &job->id, CX_LEDGER_JOB_PAID, e);
+        rc = job_set_state(L, job, CX_LEDGER_JOB_PAID, e);
+        if (rc == CX_OK)
+            rc = msg_record(L, &job->id, CX_CHAIN_MSG_KEY, enclave_id, key, e);
         if (rc == CX_OK)
             rc = payout_record(L, tx, &job->id, &job->pool_id, "protocol", &L->opts.protocol_addr,
                                split.protocol_fee, CX_LEDGER_EV_PAYMENT_RELEASED, e);
@@ -957,17 +1233,18 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
 }
 
 static cx_err local_result_submit(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *job,
-                                  const cx_chain_id *enclave, const uint8_t *statement,
-                                  size_t statement_len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
-                                  cx_error *e)
+                                  const cx_chain_id *enclave, const cx_ledger_signed *statement,
+                                  const cx_ledger_signed *key_release, cx_error *e)
 {
     local_ledger *L = l->impl;
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
     cx_bcs_put_fixed(&w, job->b, CX_CHAIN_ID_LEN);
     cx_bcs_put_fixed(&w, enclave->b, CX_CHAIN_ID_LEN);
-    cx_bcs_put_bytes(&w, statement, statement_len);
-    cx_bcs_put_bytes(&w, sig, CX_CHAIN_ED25519_SIG_LEN);
+    cx_bcs_put_bytes(&w, statement->msg, statement->len);
+    cx_bcs_put_bytes(&w, statement->sig, CX_CHAIN_ED25519_SIG_LEN);
+    cx_bcs_put_bytes(&w, key_release->msg, key_release->len);
+    cx_bcs_put_bytes(&w, key_release->sig, CX_CHAIN_ED25519_SIG_LEN);
     cx_ledger_job j;
     local_tx tx;
     cx_err rc = tx_start(L, signer, "job::submit_result", &w, &tx, e);
@@ -975,7 +1252,7 @@ static cx_err local_result_submit(cx_ledger *l, const cx_chain_key *signer, cons
         return rc;
     rc = local_job_get(l, job, &j, e);
     if (rc == CX_OK)
-        rc = submit_checked(L, l, &tx, &j, enclave, statement, statement_len, sig, e);
+        rc = submit_checked(L, l, &tx, &j, enclave, statement, key_release, e);
     return tx_end(L, rc, e);
 }
 
@@ -992,6 +1269,7 @@ static cx_err result_row(sqlite3_stmt *st, void *ctx, cx_error *e)
     out->accepted_contributors = col_u64(st, 3);
     out->refunded = sqlite3_column_int(st, 4);
     out->submitted_ms = col_u64(st, 5);
+    out->model_key_len = col_bytes(st, 6, out->model_key, sizeof out->model_key);
     return CX_OK;
 }
 
@@ -1031,8 +1309,8 @@ static cx_err local_result_get(cx_ledger *l, const cx_chain_id *job, cx_ledger_r
     memset(out, 0, sizeof *out);
     size_t found = 0;
     cx_err rc = db_read(L->db, "read result",
-                        "SELECT enclave_id,statement,signature,accepted,refunded,submitted_ms "
-                        "FROM results WHERE job_id=?",
+                        "SELECT enclave_id,statement,signature,accepted,refunded,submitted_ms,"
+                        "model_key FROM results WHERE job_id=?",
                         PARAMS(P_ID(job)), result_row, out, &found, e);
     if (rc == CX_OK && !found)
         rc = cx_error_set(e, CX_ERR_NOTFOUND, "ledger: no result for this job");
@@ -1141,6 +1419,15 @@ static cx_err schema_migrate(local_ledger *L, const char *path, cx_error *e)
         if ((rc = db_exec(L->db, migrations[v], e)) == CX_OK)
             rc = db_exec(L->db, pragma, e);
     }
+    /* migrations rebuild tables with foreign keys off (SQLite's way): they must still hold */
+    size_t broken = 0;
+    if (rc == CX_OK && version < CX_LEDGER_LOCAL_SCHEMA_VERSION)
+        rc = db_read(L->db, "check foreign keys", "PRAGMA foreign_key_check", NULL, 0, NULL, NULL,
+                     &broken, e);
+    if (rc == CX_OK && broken)
+        rc = cx_error_set(e, CX_ERR_DB,
+                          "ledger %s: migration to schema %d left %zu dangling references", path,
+                          CX_LEDGER_LOCAL_SCHEMA_VERSION, broken);
     return tx_end(L, rc, e);
 }
 
@@ -1204,10 +1491,12 @@ cx_err cx_ledger_local_open(const char *path, const cx_ledger_local_opts *opts, 
         rc = set_wal(L->db, path, e);
     if (rc == CX_OK)
         rc = db_exec(L->db, "PRAGMA synchronous=FULL", e);
-    if (rc == CX_OK)
-        rc = db_exec(L->db, "PRAGMA foreign_keys=ON", e);
+    /* foreign keys go on after the migrations: a rebuilt table cannot be dropped while they
+     * are on, and the pragma is a no-op inside the migration's transaction */
     if (rc == CX_OK)
         rc = schema_migrate(L, path, e);
+    if (rc == CX_OK)
+        rc = db_exec(L->db, "PRAGMA foreign_keys=ON", e);
     if (rc != CX_OK) {
         local_close(l);
         return rc;
@@ -1233,11 +1522,14 @@ static const cx_ledger_ops local_ops = {
     .pool_get = local_pool_get,
     .enclave_register = local_enclave_register,
     .enclave_get = local_enclave_get,
+    .pool_enclave_add = local_pool_enclave_add,
     .enclaves_for_pool = local_enclaves_for_pool,
     .contribution_register = local_contribution_register,
     .contributions_list = local_contributions_list,
     .job_create = local_job_create,
     .job_get = local_job_get,
+    .job_accept = local_job_accept,
+    .job_fail = local_job_fail,
     .result_submit = local_result_submit,
     .result_get = local_result_get,
     .job_refund_expired = local_job_refund_expired,

@@ -19,9 +19,9 @@
 static uint8_t g_meas[48];
 
 /* Runs in a child: returns 0 ok; 10 + submit result code otherwise encoded in bits. */
-static int child(int gate, const char *path, int which, const cx_chain_id *job, const uint8_t *msg,
-                 size_t len, const uint8_t *sig, const cx_chain_id *enclave,
-                 const cx_chain_addr *sink)
+static int child(int gate, const char *path, int which, const cx_chain_id *job,
+                 const cx_ledger_signed *stmt, const cx_ledger_signed *key,
+                 const cx_chain_id *enclave, const cx_chain_addr *sink)
 {
     /* both children start together: wait until the parent closes the gate */
     char g;
@@ -50,7 +50,7 @@ static int child(int gate, const char *path, int which, const cx_chain_id *job, 
                 return 6;
         }
         if (i == CREDITS / 2 && !submitted) {
-            submit_rc = (int)cx_ledger_result_submit(l, k, job, enclave, msg, len, sig, &e);
+            submit_rc = (int)cx_ledger_result_submit(l, k, job, enclave, stmt, key, &e);
             submitted = 1;
         }
     }
@@ -101,6 +101,7 @@ static void test_two_processes(void **state)
     memcpy(en.attestation_blob_id, "doc", 3);
     en.attestation_blob_id_len = 3;
     assert_int_equal(cx_ledger_enclave_register(l, op, &en, &enclave, &e), CX_OK);
+    assert_int_equal(cx_ledger_pool_enclave_add(l, op, &pool, &enclave, &e), CX_OK);
     cx_statement s;
     memset(&s, 0, sizeof s);
     cx_statement_rows rows[NCONTRIB];
@@ -131,6 +132,27 @@ static void test_two_processes(void **state)
     size_t len;
     assert_int_equal(cx_statement_encode(&s, cx_unix_ms(), &msg, &len, &e), CX_OK);
     assert_int_equal(cx_ed25519_sign(seed, msg, len, sig, &e), CX_OK);
+    /* the enclave accepts the job, and releases its (here: zero-hash) model's key */
+    cx_chain_msg m = {.intent = CX_CHAIN_MSG_ACCEPT,
+                      .version = CX_CHAIN_MSG_VERSION,
+                      .timestamp_ms = cx_unix_ms(),
+                      .job_id = job,
+                      .pool_id = pool,
+                      .code_measurement_len = sizeof g_meas};
+    memcpy(m.code_measurement, g_meas, sizeof g_meas);
+    memcpy(m.config_hash, spec, 32);
+    uint8_t *am, asig[64], *km, ksig[64];
+    size_t al, kl;
+    assert_int_equal(cx_chain_msg_encode(&m, &am, &al, &e), CX_OK);
+    assert_int_equal(cx_ed25519_sign(seed, am, al, asig, &e), CX_OK);
+    cx_ledger_signed acc = {am, al, asig};
+    assert_int_equal(cx_ledger_job_accept(l, op, &job, &enclave, &acc, &e), CX_OK);
+    free(am);
+    m.intent = CX_CHAIN_MSG_KEY;
+    m.wrapped_key_len = 80;
+    assert_int_equal(cx_chain_msg_encode(&m, &km, &kl, &e), CX_OK);
+    assert_int_equal(cx_ed25519_sign(seed, km, kl, ksig, &e), CX_OK);
+    cx_ledger_signed stmt = {msg, len, sig}, key = {km, kl, ksig};
     cx_ledger_close(l);
 
     cx_chain_addr sink;
@@ -143,7 +165,7 @@ static void test_two_processes(void **state)
         assert_true(pids[w] >= 0);
         if (pids[w] == 0) {
             close(gate[1]);
-            _exit(child(gate[0], path, w, &job, msg, len, sig, &enclave, &sink));
+            _exit(child(gate[0], path, w, &job, &stmt, &key, &enclave, &sink));
         }
     }
     close(gate[0]);
@@ -187,6 +209,7 @@ static void test_two_processes(void **state)
     free(ev);
     cx_ledger_close(l);
     free(msg);
+    free(km);
     cx_chain_key_free(op);
     cx_chain_key_free(buyer);
     cx_chain_key_free(ek);

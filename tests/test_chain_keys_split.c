@@ -218,6 +218,83 @@ static void test_split_remainder_rule(void **state)
     assert_int_equal(cx_chain_split_compute(1, 0, 0, 0, rows, 3, &s, &e), CX_ERR_ARG);
 }
 
+/* The enclave's job messages (RULES.md §6): the exact bytes of a JobAcceptance, a round trip
+ * of each kind, and the decoder refuses what the rules refuse (unknown intent or version, a
+ * reason out of range, a wrong-length hash, an empty key, trailing or missing bytes). */
+static void test_enclave_messages(void **state)
+{
+    (void)state;
+    cx_chain_msg m = {.intent = CX_CHAIN_MSG_ACCEPT, .version = 1, .timestamp_ms = 0x0102};
+    memset(m.job_id.b, 0x11, 32);
+    memset(m.pool_id.b, 0x22, 32);
+    memset(m.code_measurement, 0x33, 48);
+    m.code_measurement_len = 48;
+    memset(m.config_hash, 0x44, 32);
+    uint8_t *b;
+    size_t n;
+    cx_error e;
+    assert_int_equal(cx_chain_msg_encode(&m, &b, &n, &e), CX_OK);
+    /* intent u8, timestamp u64 LE, version u8, job, pool, ULEB 48 || meas, ULEB 32 || hash */
+    assert_int_equal(n, 1 + 8 + 1 + 32 + 32 + 1 + 48 + 1 + 32);
+    assert_int_equal(b[0], 1);
+    assert_int_equal(b[1], 0x02);
+    assert_int_equal(b[2], 0x01);
+    assert_int_equal(b[9], 1);
+    assert_int_equal(b[10], 0x11);
+    assert_int_equal(b[74], 48);
+    assert_int_equal(b[123], 32);
+    assert_int_equal(b[124], 0x44);
+    cx_chain_msg d;
+    assert_int_equal(cx_chain_msg_decode(b, n, &d, &e), CX_OK);
+    assert_int_equal(d.intent, CX_CHAIN_MSG_ACCEPT);
+    assert_int_equal(d.timestamp_ms, 0x0102);
+    assert_memory_equal(d.config_hash, m.config_hash, 32);
+    assert_true(cx_chain_id_equal(&d.pool_id, &m.pool_id));
+    assert_int_equal(cx_chain_msg_decode(b, n - 1, &d, &e), CX_ERR_FORMAT);
+    uint8_t *longer = malloc(n + 1);
+    assert_non_null(longer);
+    memcpy(longer, b, n);
+    longer[n] = 0;
+    assert_int_equal(cx_chain_msg_decode(longer, n + 1, &d, &e), CX_ERR_FORMAT);
+    free(longer);
+    b[123] = 31; /* a 31-byte config hash */
+    assert_int_equal(cx_chain_msg_decode(b, n - 1, &d, &e), CX_ERR_FORMAT);
+    b[0] = 0; /* intent 0 is the result statement, not a job message */
+    assert_int_equal(cx_chain_msg_decode(b, n, &d, &e), CX_ERR_FORMAT);
+    b[0] = 1;
+    b[9] = 2; /* version */
+    assert_int_equal(cx_chain_msg_decode(b, n, &d, &e), CX_ERR_FORMAT);
+    free(b);
+
+    m.intent = CX_CHAIN_MSG_FAIL;
+    m.reason = CX_CHAIN_FAIL_COMPUTE;
+    assert_int_equal(cx_chain_msg_encode(&m, &b, &n, &e), CX_OK);
+    assert_int_equal(cx_chain_msg_decode(b, n, &d, &e), CX_OK);
+    assert_int_equal(d.reason, CX_CHAIN_FAIL_COMPUTE);
+    b[n - 1] = 5; /* no such reason */
+    assert_int_equal(cx_chain_msg_decode(b, n, &d, &e), CX_ERR_FORMAT);
+    free(b);
+    m.reason = 0;
+    assert_int_equal(cx_chain_msg_encode(&m, &b, &n, &e), CX_ERR_FORMAT);
+
+    m.intent = CX_CHAIN_MSG_KEY;
+    memset(m.result_hash, 0x55, 32);
+    assert_int_equal(cx_chain_msg_encode(&m, &b, &n, &e), CX_ERR_FORMAT); /* no key */
+    memset(m.wrapped_key, 0x66, 80);
+    m.wrapped_key_len = 80;
+    assert_int_equal(cx_chain_msg_encode(&m, &b, &n, &e), CX_OK);
+    assert_int_equal(cx_chain_msg_decode(b, n, &d, &e), CX_OK);
+    assert_int_equal(d.wrapped_key_len, 80);
+    assert_memory_equal(d.wrapped_key, m.wrapped_key, 80);
+    assert_memory_equal(d.result_hash, m.result_hash, 32);
+    free(b);
+    m.wrapped_key_len = CX_CHAIN_WRAPPED_KEY_MAX + 1;
+    assert_int_equal(cx_chain_msg_encode(&m, &b, &n, &e), CX_ERR_FORMAT);
+    m.intent = 4;
+    m.wrapped_key_len = 80;
+    assert_int_equal(cx_chain_msg_encode(&m, &b, &n, &e), CX_ERR_FORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_key_sign_verify),
         cmocka_unit_test(test_split_adds_up),
         cmocka_unit_test(test_split_remainder_rule),
+        cmocka_unit_test(test_enclave_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
-/* test_chain_ledger.c — the local ledger enforces RULES.md: escrow, exact payouts, refunds (k not
- * reached, deadline), and refuses double submits, wrong keys, wrong measurements and replays;
- * events read with cursors; schema version check. Statements come from attestation's encoder. */
+/* test_chain_ledger.c — the local ledger enforces RULES.md: escrow, the job state machine
+ * (acceptance, enclave failure, grace), the model key revealed only by a paying result, exact
+ * payouts, refunds (k not reached, deadline), only the operator's enclaves in a pool, and refuses
+ * double submits, wrong keys, wrong measurements and replays; events read with cursors; schema
+ * version and migrations. Statements come from attestation's encoder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +55,67 @@ static void set_doc_blob(cx_ledger_enclave *en, const char *id)
     memcpy(en->attestation_blob_id, id, en->attestation_blob_id_len);
 }
 
+/* An enclave job message (RULES.md §6) for job, signed with seed (NULL: the fixture enclave). */
+static void make_msg(fx *f, const cx_chain_id *job, uint8_t intent, const uint8_t *seed,
+                     cx_chain_msg *m, uint8_t **out, size_t *len, uint8_t sig[64])
+{
+    m->intent = intent;
+    m->version = CX_CHAIN_MSG_VERSION;
+    m->timestamp_ms = f->now;
+    m->job_id = *job;
+    m->pool_id = f->pool;
+    memcpy(m->code_measurement, f->meas, sizeof f->meas);
+    m->code_measurement_len = sizeof f->meas;
+    cx_error e;
+    if (cx_chain_msg_encode(m, out, len, &e) != CX_OK)
+        fail_msg("encode message: %s", e.msg);
+    assert_int_equal(cx_ed25519_sign(seed ? seed : f->enclave_seed, *out, *len, sig, &e),
+                     CX_OK);
+}
+
+/* The enclave (signing with seed, NULL: the fixture's) accepts job for the fixture's spec. */
+static cx_err accept_as(fx *f, const cx_chain_id *job, const cx_chain_id *enclave,
+                        const uint8_t *seed, cx_error *e)
+{
+    cx_chain_msg m = {0};
+    memset(m.config_hash, 0x55, 32); /* the fixture's spec hash */
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_msg(f, job, CX_CHAIN_MSG_ACCEPT, seed, &m, &msg, &len, sig);
+    cx_ledger_signed sm = {msg, len, sig};
+    cx_err rc = cx_ledger_job_accept(f->l, f->op, job, enclave, &sm, e);
+    free(msg);
+    return rc;
+}
+
+/* The wrapped model key of the fixture's key releases. */
+#define WRAPPED_KEY_LEN 80
+static const uint8_t wrapped_key_byte = 0xc3;
+
+/* A key release for job's model (result hash 0x77.., as make_statement's), signed with seed. */
+static void make_key_release(fx *f, const cx_chain_id *job, const uint8_t *seed, uint8_t **out,
+                             size_t *len, uint8_t sig[64])
+{
+    cx_chain_msg m = {0};
+    memset(m.result_hash, 0x77, 32);
+    memset(m.wrapped_key, wrapped_key_byte, WRAPPED_KEY_LEN);
+    m.wrapped_key_len = WRAPPED_KEY_LEN;
+    make_msg(f, job, CX_CHAIN_MSG_KEY, seed, &m, out, len, sig);
+}
+
+/* Submits a statement with the fixture enclave's key release for its model. */
+static cx_err submit(fx *f, const cx_chain_id *job, const cx_chain_id *enclave,
+                     const uint8_t *msg, size_t len, const uint8_t *sig, cx_error *e)
+{
+    uint8_t *km, ksig[64];
+    size_t kl;
+    make_key_release(f, job, NULL, &km, &kl, ksig);
+    cx_ledger_signed st = {msg, len, sig}, key = {km, kl, ksig};
+    cx_err rc = cx_ledger_result_submit(f->l, f->op, job, enclave, &st, &key, e);
+    free(km);
+    return rc;
+}
+
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
@@ -97,6 +160,8 @@ static int setup(void **state)
     set_doc_blob(&en, FIXTURE_DOC_BLOB);
     if (cx_ledger_enclave_register(f->l, f->op, &en, &f->enclave, &e) != CX_OK)
         fail_msg("enclave: %s", e.msg);
+    if (cx_ledger_pool_enclave_add(f->l, f->op, &f->pool, &f->enclave, &e) != CX_OK)
+        fail_msg("pool add enclave: %s", e.msg);
 
     for (int i = 0; i < NCONTRIB; i++) {
         uint8_t blob[32];
@@ -113,6 +178,8 @@ static int setup(void **state)
     if (cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, (const uint8_t *)"spec", 4, 100000,
                              f->now + HOUR_MS, &f->job, &e) != CX_OK)
         fail_msg("job: %s", e.msg);
+    if (accept_as(f, &f->job, &f->enclave, NULL, &e) != CX_OK)
+        fail_msg("accept: %s", e.msg);
     *state = f;
     return 0;
 }
@@ -191,7 +258,7 @@ static void test_paid_exactly(void **state)
     size_t len;
     make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
     cx_error e;
-    if (cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e) != CX_OK)
+    if (submit(f, &f->job, &f->enclave, msg, len, sig, &e) != CX_OK)
         fail_msg("submit: %s", e.msg);
     assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_PAID);
     /* fees: 1 % protocol, 5 % operator of 100000 */
@@ -215,9 +282,13 @@ static void test_paid_exactly(void **state)
                      100000);
     assert_int_equal(r.statement_len, len);
     assert_memory_equal(r.statement, msg, len);
+    /* paid: the model key the enclave released is revealed, exactly as wrapped */
+    assert_int_equal(r.model_key_len, WRAPPED_KEY_LEN);
+    for (size_t i = 0; i < WRAPPED_KEY_LEN; i++)
+        assert_int_equal(r.model_key[i], wrapped_key_byte);
     cx_ledger_result_free(&r);
     /* submitted twice: refused, nothing paid again */
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e),
                      CX_ERR_STATE);
     assert_int_equal(bal(f, &f->protocol), 1000);
     /* the expired-refund path cannot pay the buyer back a paid job either */
@@ -236,23 +307,56 @@ static void test_wrong_key_refused(void **state)
     size_t len;
     make_statement(f, &f->job, rows, NCONTRIB, other, &msg, &len, sig);
     cx_error e;
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e),
                      CX_ERR_AUTH);
     assert_non_null(strstr(e.msg, "registered enclave key"));
     /* a correctly signed statement that was altered after signing */
     free(msg);
     make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
     msg[len - 1] ^= 1;
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e),
                      CX_ERR_AUTH);
-    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_OPEN);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_ACCEPTED);
+    /* a good statement with a key release signed by another key: refused whole */
+    free(msg);
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    uint8_t *km, ksig[64];
+    size_t kl;
+    make_key_release(f, &f->job, other, &km, &kl, ksig);
+    cx_ledger_signed st = {msg, len, sig}, key = {km, kl, ksig};
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, &st, &key, &e),
+                     CX_ERR_AUTH);
+    assert_non_null(strstr(e.msg, "key release"));
+    /* ... or one for another model than the statement's */
+    free(km);
+    cx_chain_msg m = {0};
+    memset(m.result_hash, 0x78, 32);
+    m.wrapped_key_len = 1;
+    make_msg(f, &f->job, CX_CHAIN_MSG_KEY, NULL, &m, &km, &kl, ksig);
+    key = (cx_ledger_signed){km, kl, ksig};
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, &st, &key, &e),
+                     CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "another model"));
+    /* ... or no key release at all */
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, &st, NULL, &e),
+                     CX_ERR_ARG);
+    /* an acceptance is not a key release */
+    free(km);
+    memset(m.config_hash, 0x55, 32);
+    make_msg(f, &f->job, CX_CHAIN_MSG_ACCEPT, NULL, &m, &km, &kl, ksig);
+    key = (cx_ledger_signed){km, kl, ksig};
+    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, &st, &key, &e),
+                     CX_ERR_VERIFY);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_ACCEPTED);
+    free(km);
     free(msg);
 }
 
 static void test_wrong_measurement_refused(void **state)
 {
     fx *f = *state;
-    /* a second enclave, properly registered, but with a measurement the pool does not accept */
+    /* a second enclave, properly registered by the operator, but with a measurement the pool
+     * does not accept: the operator cannot add it, and it cannot take the pool's jobs */
     uint8_t seed2[32];
     memset(seed2, 0x21, 32);
     cx_chain_key *k2;
@@ -262,16 +366,26 @@ static void test_wrong_measurement_refused(void **state)
     memset(en.measurement, 0xbb, 48);
     en.measurement_len = 48;
     set_doc_blob(&en, "doc-of-enclave-2");
-    cx_chain_id id2;
+    cx_chain_id id2, job2;
     cx_error e;
-    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id2, &e), CX_OK);
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->op, &en, &id2, &e), CX_OK);
+    assert_int_equal(cx_ledger_pool_enclave_add(f->l, f->op, &f->pool, &id2, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "measurement"));
+    uint8_t spec[32];
+    memset(spec, 0x55, 32);
+    assert_int_equal(cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 5000,
+                                          f->now + HOUR_MS, &job2, &e),
+                     CX_OK);
+    assert_int_equal(accept_as(f, &job2, &id2, seed2, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "measurement"));
+    assert_int_equal(job_state(f, &job2), CX_LEDGER_JOB_OPEN);
+    /* nor can it deliver the result of a job another enclave accepted */
     uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
     uint8_t *msg, sig[64];
     size_t len;
     make_statement(f, &f->job, rows, NCONTRIB, seed2, &msg, &len, sig);
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &id2, msg, len, sig, &e),
-                     CX_ERR_VERIFY);
-    assert_non_null(strstr(e.msg, "measurement"));
+    assert_int_equal(submit(f, &f->job, &id2, msg, len, sig, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "another enclave"));
     /* the pool's enclave list names only the accepted one */
     cx_ledger_enclave *list;
     size_t n;
@@ -288,23 +402,36 @@ static void test_wrong_measurement_refused(void **state)
 static void test_replay_other_job_refused(void **state)
 {
     fx *f = *state;
-    uint8_t spec[32] = {0};
+    uint8_t spec[32];
+    memset(spec, 0x55, 32);
     cx_chain_id job2;
     cx_error e;
     assert_int_equal(cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 5000,
                                           f->now + HOUR_MS, &job2, &e),
                      CX_OK);
+    /* job 1's acceptance does not take job 2 */
+    cx_chain_msg m = {0};
+    memset(m.config_hash, 0x55, 32);
+    uint8_t *am, asig[64];
+    size_t al;
+    make_msg(f, &f->job, CX_CHAIN_MSG_ACCEPT, NULL, &m, &am, &al, asig);
+    cx_ledger_signed acc = {am, al, asig};
+    assert_int_equal(cx_ledger_job_accept(f->l, f->op, &job2, &f->enclave, &acc, &e),
+                     CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "another job"));
+    free(am);
+    assert_int_equal(accept_as(f, &job2, &f->enclave, NULL, &e), CX_OK);
     uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
     uint8_t *msg, sig[64];
     size_t len;
     make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
     /* valid signature, registered enclave, but the statement names job 1 */
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &job2, &f->enclave, msg, len, sig, &e),
+    assert_int_equal(submit(f, &job2, &f->enclave, msg, len, sig, &e),
                      CX_ERR_VERIFY);
     assert_non_null(strstr(e.msg, "another job"));
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e),
                      CX_OK);
-    assert_int_equal(job_state(f, &job2), CX_LEDGER_JOB_OPEN);
+    assert_int_equal(job_state(f, &job2), CX_LEDGER_JOB_ACCEPTED);
     free(msg);
 }
 
@@ -316,7 +443,7 @@ static void test_k_not_reached_refunds(void **state)
     size_t len;
     make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
     cx_error e;
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e),
                      CX_OK);
     assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_REFUNDED);
     assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 1000000);
@@ -326,6 +453,8 @@ static void test_k_not_reached_refunds(void **state)
     assert_int_equal(cx_ledger_result_get(f->l, &f->job, &r, NULL), CX_OK);
     assert_int_equal(r.refunded, 1);
     assert_int_equal(r.accepted_contributors, 2);
+    /* refunded: the buyer gets the money back and not the model's key */
+    assert_int_equal(r.model_key_len, 0);
     cx_ledger_result_free(&r);
     free(msg);
 }
@@ -342,32 +471,213 @@ static void test_unknown_contributor_refused(void **state)
     make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
     f->contrib[4] = saved;
     cx_error e;
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e),
                      CX_ERR_VERIFY);
     assert_non_null(strstr(e.msg, "no contribution"));
     free(msg);
 }
 
+/* An open job (no enclave took it) is refunded by anyone once its deadline passed. */
 static void test_deadline_refunds(void **state)
 {
     fx *f = *state;
     cx_error e;
+    uint8_t spec[32];
+    memset(spec, 0x55, 32);
+    cx_chain_id job2;
+    assert_int_equal(cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 5000,
+                                          f->now + HOUR_MS, &job2, &e),
+                     CX_OK);
     /* too early to refund */
-    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_ERR_STATE);
+    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &job2, &e), CX_ERR_STATE);
+    f->now += HOUR_MS + 1;
+    /* too late to accept */
+    assert_int_equal(accept_as(f, &job2, &f->enclave, NULL, &e), CX_ERR_STATE);
+    assert_non_null(strstr(e.msg, "deadline"));
+    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &job2, &e), CX_OK);
+    assert_int_equal(job_state(f, &job2), CX_LEDGER_JOB_REFUNDED);
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 900000);
+    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &job2, &e), CX_ERR_STATE);
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 900000);
+}
+
+/* Issue 13 item 3, on the ledger: once an enclave accepted a job, the escrow is locked to it
+ * past the deadline for the grace period (its result is still taken, the buyer cannot pull
+ * the money); after the grace period (an operator that vanished) the result is refused,
+ * nothing is revealed, and anyone may refund. */
+static void test_accepted_escrow_locked_until_grace(void **state)
+{
+    fx *f = *state;
+    cx_error e;
     uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
     uint8_t *msg, sig[64];
     size_t len;
+    f->now += HOUR_MS + 1; /* past the deadline */
+    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->buyer, &f->job, &e), CX_ERR_STATE);
+    assert_non_null(strstr(e.msg, "locked"));
+    f->now += CX_LEDGER_RESULT_GRACE_MS - 2; /* the last moment of the grace period */
+    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_ERR_STATE);
     make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
-    f->now += HOUR_MS + 1;
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
-                     CX_ERR_STATE);
-    assert_non_null(strstr(e.msg, "deadline"));
+    f->now += 2; /* grace over */
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_ERR_STATE);
+    assert_non_null(strstr(e.msg, "grace"));
+    cx_ledger_result r;
+    assert_int_equal(cx_ledger_result_get(f->l, &f->job, &r, &e), CX_ERR_NOTFOUND);
     assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_OK);
     assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_REFUNDED);
     assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 1000000);
-    assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_ERR_STATE);
-    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 1000000);
+    /* the refunded job takes no result and reveals no key */
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_ERR_STATE);
+    assert_int_equal(cx_ledger_result_get(f->l, &f->job, &r, &e), CX_ERR_NOTFOUND);
     free(msg);
+}
+
+/* A result inside the grace period pays (the enclave accepted in time). */
+static void test_result_in_grace_pays(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t *msg, sig[64];
+    size_t len;
+    f->now += HOUR_MS + CX_LEDGER_RESULT_GRACE_MS / 2;
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_OK);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_PAID);
+    free(msg);
+}
+
+/* The accepting enclave's signed failure refunds the buyer at once and reveals nothing; a
+ * failure signed by anyone else, or for a job nobody accepted, is refused. */
+static void test_enclave_failure_refunds(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    cx_chain_msg m = {0};
+    uint8_t other[32], *msg, sig[64];
+    size_t len;
+    memset(other, 0x99, 32);
+    m.reason = CX_CHAIN_FAIL_DATA;
+    make_msg(f, &f->job, CX_CHAIN_MSG_FAIL, other, &m, &msg, &len, sig);
+    cx_ledger_signed sm = {msg, len, sig};
+    assert_int_equal(cx_ledger_job_fail(f->l, f->buyer, &f->job, &sm, &e), CX_ERR_AUTH);
+    free(msg);
+    /* a job nobody accepted cannot be failed (the buyer waits for the deadline instead) */
+    uint8_t spec[32];
+    memset(spec, 0x55, 32);
+    cx_chain_id job2;
+    assert_int_equal(cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 5000,
+                                          f->now + HOUR_MS, &job2, &e),
+                     CX_OK);
+    make_msg(f, &job2, CX_CHAIN_MSG_FAIL, NULL, &m, &msg, &len, sig);
+    sm = (cx_ledger_signed){msg, len, sig};
+    assert_int_equal(cx_ledger_job_fail(f->l, f->op, &job2, &sm, &e), CX_ERR_STATE);
+    free(msg);
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 900000 - 5000);
+    make_msg(f, &f->job, CX_CHAIN_MSG_FAIL, NULL, &m, &msg, &len, sig);
+    sm = (cx_ledger_signed){msg, len, sig};
+    assert_int_equal(cx_ledger_job_fail(f->l, f->op, &f->job, &sm, &e), CX_OK);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_REFUNDED);
+    assert_int_equal(bal(f, cx_chain_key_address(f->buyer)), 1000000 - 5000);
+    cx_ledger_job j;
+    assert_int_equal(cx_ledger_job_get(f->l, &f->job, &j, NULL), CX_OK);
+    assert_int_equal(j.fail_reason, CX_CHAIN_FAIL_DATA);
+    assert_true(cx_chain_id_equal(&j.enclave_id, &f->enclave));
+    assert_string_equal(cx_chain_fail_reason_name(j.fail_reason), "data");
+    /* failed once; then neither a second failure nor a result */
+    assert_int_equal(cx_ledger_job_fail(f->l, f->op, &f->job, &sm, &e), CX_ERR_STATE);
+    free(msg);
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_ERR_STATE);
+    free(msg);
+}
+
+/* RULES.md §2 "Accept": only an enclave the pool's operator added, signing for this job's
+ * spec, once; a result only from the enclave that accepted. */
+static void test_accept_rules(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    uint8_t spec[32];
+    memset(spec, 0x55, 32);
+    cx_chain_id job2, id2;
+    assert_int_equal(cx_ledger_job_create(f->l, f->buyer, &f->pool, spec, NULL, 0, 5000,
+                                          f->now + HOUR_MS, &job2, &e),
+                     CX_OK);
+    /* a result before any acceptance */
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &job2, rows, NCONTRIB, NULL, &msg, &len, sig);
+    assert_int_equal(submit(f, &job2, &f->enclave, msg, len, sig, &e), CX_ERR_STATE);
+    assert_non_null(strstr(e.msg, "no enclave has accepted"));
+    /* an enclave with the right measurement that somebody else registered: not the pool's */
+    uint8_t seed2[32];
+    memset(seed2, 0x23, 32);
+    cx_chain_key *k2;
+    assert_int_equal(cx_chain_key_from_seed(seed2, &k2, NULL), CX_OK);
+    cx_ledger_enclave en = {0};
+    memcpy(en.ed25519_pk, cx_chain_key_public(k2), 32);
+    memcpy(en.measurement, f->meas, sizeof f->meas);
+    en.measurement_len = sizeof f->meas;
+    set_doc_blob(&en, "doc-of-enclave-3");
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id2, &e), CX_OK);
+    assert_int_equal(accept_as(f, &job2, &id2, seed2, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "operator has not added"));
+    /* the operator adds it; an acceptance signed by another key, or for another spec, fails */
+    assert_int_equal(cx_ledger_pool_enclave_add(f->l, f->op, &f->pool, &id2, &e), CX_OK);
+    assert_int_equal(cx_ledger_pool_enclave_add(f->l, f->op, &f->pool, &id2, &e), CX_ERR_STATE);
+    assert_int_equal(accept_as(f, &job2, &id2, NULL, &e), CX_ERR_AUTH);
+    cx_chain_msg m = {0};
+    memset(m.config_hash, 0x56, 32);
+    uint8_t *am, asig[64];
+    size_t al;
+    make_msg(f, &job2, CX_CHAIN_MSG_ACCEPT, seed2, &m, &am, &al, asig);
+    cx_ledger_signed acc = {am, al, asig};
+    assert_int_equal(cx_ledger_job_accept(f->l, f->op, &job2, &id2, &acc, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "spec"));
+    free(am);
+    assert_int_equal(accept_as(f, &job2, &id2, seed2, &e), CX_OK);
+    assert_int_equal(accept_as(f, &job2, &f->enclave, NULL, &e), CX_ERR_STATE);
+    cx_ledger_job j;
+    assert_int_equal(cx_ledger_job_get(f->l, &job2, &j, NULL), CX_OK);
+    assert_true(cx_chain_id_equal(&j.enclave_id, &id2));
+    assert_int_equal(j.accepted_ms, f->now);
+    /* the fixture enclave (also the pool's) cannot deliver the job enclave 2 accepted */
+    assert_int_equal(submit(f, &job2, &f->enclave, msg, len, sig, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "another enclave"));
+    cx_chain_key_free(k2);
+    free(msg);
+}
+
+/* Issue 13 item 6: only the pool's operator makes an enclave a sealing target of the pool. */
+static void test_only_operator_adds_pool_enclaves(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    cx_ledger_enclave en = {0};
+    memset(en.ed25519_pk, 0x3c, 32);
+    memcpy(en.measurement, f->meas, sizeof f->meas); /* a measurement the pool accepts */
+    en.measurement_len = sizeof f->meas;
+    set_doc_blob(&en, "doc-of-the-intruder");
+    cx_chain_id id;
+    f->now += 1000; /* registered last */
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id, &e), CX_OK);
+    assert_int_equal(cx_ledger_pool_enclave_add(f->l, f->anyone, &f->pool, &id, &e),
+                     CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "only the pool's operator"));
+    cx_ledger_enclave *list;
+    size_t n;
+    assert_int_equal(cx_ledger_enclaves_for_pool(f->l, &f->pool, &list, &n, NULL), CX_OK);
+    assert_int_equal(n, 1);
+    assert_true(cx_chain_id_equal(&list[0].id, &f->enclave));
+    free(list);
+    /* unknown enclave or pool */
+    cx_chain_id none;
+    memset(none.b, 0xab, 32);
+    assert_int_equal(cx_ledger_pool_enclave_add(f->l, f->op, &f->pool, &none, &e), CX_ERR_NOTFOUND);
+    assert_int_equal(cx_ledger_pool_enclave_add(f->l, f->op, &none, &id, &e), CX_ERR_NOTFOUND);
 }
 
 static void test_job_and_blob_rules(void **state)
@@ -438,22 +748,25 @@ static void test_events_cursor(void **state)
     uint8_t *msg, sig[64];
     size_t len;
     make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
-    assert_int_equal(
-        cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, NULL), CX_OK);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, NULL), CX_OK);
     free(msg);
     cx_ledger_event *all;
     size_t n_all;
     char next[CX_CHAIN_CURSOR_MAX];
     assert_int_equal(cx_ledger_events_read(f->l, "", 0, &all, &n_all, next, NULL), CX_OK);
-    /* pool, enclave, 5 contributions, job, result, protocol + operator + 5 payouts */
-    assert_int_equal(n_all, 1 + 1 + NCONTRIB + 1 + 1 + 2 + NCONTRIB);
+    /* pool, enclave, its addition to the pool, 5 contributions, job, acceptance, result,
+     * protocol + operator + 5 payouts */
+    assert_int_equal(n_all, 1 + 1 + 1 + NCONTRIB + 1 + 1 + 1 + 2 + NCONTRIB);
     assert_int_equal(all[0].kind, CX_LEDGER_EV_POOL_CREATED);
-    assert_int_equal(all[7].kind, CX_LEDGER_EV_JOB_CREATED);
-    assert_int_equal(all[7].amount, 100000);
-    assert_int_equal(all[8].kind, CX_LEDGER_EV_RESULT_SUBMITTED);
-    assert_string_equal(cx_ledger_event_kind_name(all[9].kind), "PaymentReleased");
+    assert_string_equal(cx_ledger_event_kind_name(all[2].kind), "PoolEnclaveAdded");
+    assert_true(cx_chain_id_equal(&all[2].object_id, &f->enclave));
+    assert_int_equal(all[8].kind, CX_LEDGER_EV_JOB_CREATED);
+    assert_int_equal(all[8].amount, 100000);
+    assert_string_equal(cx_ledger_event_kind_name(all[9].kind), "JobAccepted");
+    assert_int_equal(all[10].kind, CX_LEDGER_EV_RESULT_SUBMITTED);
+    assert_string_equal(cx_ledger_event_kind_name(all[11].kind), "PaymentReleased");
     uint64_t paid = 0;
-    for (size_t i = 9; i < n_all; i++)
+    for (size_t i = 11; i < n_all; i++)
         paid += all[i].amount;
     assert_int_equal(paid, 100000);
     /* paging by 3 yields the same stream */
@@ -504,13 +817,16 @@ static long long count_rows(fx *f, const char *table)
 static void test_refused_leaves_nothing(void **state)
 {
     fx *f = *state;
-    static const char *const tables[] = {"txs",           "events", "pools",   "enclaves",
-                                         "contributions", "jobs",   "results", "payouts"};
+    static const char *const tables[] = {"txs",     "events",        "pools",
+                                         "enclaves", "contributions", "jobs",
+                                         "results", "payouts",       "pool_enclaves",
+                                         "job_messages"};
     enum { NT = sizeof tables / sizeof tables[0] };
     long long before[NT];
     for (size_t t = 0; t < NT; t++)
         before[t] = count_rows(f, tables[t]);
-    assert_int_equal(before[0], 1 + 1 + NCONTRIB + 1); /* pool, enclave, contributions, job */
+    /* pool, enclave, its addition, contributions, job, acceptance */
+    assert_int_equal(before[0], 1 + 1 + 1 + NCONTRIB + 1 + 1);
     cx_error e;
     cx_chain_id id, nopool;
     memset(nopool.b, 1, 32);
@@ -537,10 +853,13 @@ static void test_refused_leaves_nothing(void **state)
         CX_ERR_STATE); /* its own blob, again */
     assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &id, &e), CX_ERR_STATE);
     assert_int_equal(cx_ledger_job_refund_expired(f->l, f->anyone, &f->job, &e), CX_ERR_STATE);
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e),
                      CX_ERR_AUTH);
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &nopool, &f->enclave, msg, len, sig, &e),
+    assert_int_equal(submit(f, &nopool, &f->enclave, msg, len, sig, &e),
                      CX_ERR_NOTFOUND);
+    assert_int_equal(cx_ledger_pool_enclave_add(f->l, f->anyone, &f->pool, &f->enclave, &e),
+                     CX_ERR_VERIFY);
+    assert_int_equal(accept_as(f, &f->job, &f->enclave, NULL, &e), CX_ERR_STATE);
     free(msg);
     for (size_t t = 0; t < NT; t++)
         if (count_rows(f, tables[t]) != before[t])
@@ -583,7 +902,7 @@ static void test_lists_and_gets(void **state)
         assert_int_equal(c->created_ms, f->now);
     }
     free(cs);
-    /* enclaves of the pool: newest first */
+    /* enclaves of the pool: the most recently added first */
     for (int i = 0; i < MORE_ENCLAVES; i++) {
         f->now += 1000;
         cx_ledger_enclave en = {0};
@@ -593,6 +912,7 @@ static void test_lists_and_gets(void **state)
         en.attestation_blob_id[0] = (uint8_t)(0x70 + i);
         en.attestation_blob_id_len = 1;
         assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &enc[i], &e), CX_OK);
+        assert_int_equal(cx_ledger_pool_enclave_add(f->l, f->op, &f->pool, &enc[i], &e), CX_OK);
     }
     cx_ledger_enclave *list;
     assert_int_equal(cx_ledger_enclaves_for_pool(f->l, &f->pool, &list, &n, NULL), CX_OK);
@@ -643,7 +963,7 @@ static void test_schema_version(void **state)
     f->l = NULL;
     /* reopening keeps everything */
     open_ledger(f);
-    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_OPEN);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_ACCEPTED);
     cx_ledger_close(f->l);
     f->l = NULL;
     sqlite3 *db;
@@ -702,7 +1022,83 @@ static void test_enclave_doc_blob_id(void **state)
     assert_memory_equal(got.attestation_blob_id, en.attestation_blob_id, CX_CHAIN_BLOB_ID_MAX);
 }
 
-/* A version-1 ledger (blob ids unique over the whole ledger) opens as version 2: its
+/* Turns a current file back into schema version 2 (no pool enclaves, no job messages, no
+ * accepted state, no model keys); an accepted job goes back to open. */
+static const char to_v2[] =
+    "BEGIN;"
+    "DROP TABLE pool_enclaves;"
+    "DROP TABLE job_messages;"
+    "CREATE TABLE j2(id BLOB PRIMARY KEY, pool_id BLOB NOT NULL REFERENCES pools(id),"
+    " buyer BLOB NOT NULL, spec_hash BLOB NOT NULL, spec_blob_id BLOB NOT NULL,"
+    " payment INTEGER NOT NULL CHECK(payment > 0), deadline_ms INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, state INTEGER NOT NULL CHECK(state IN (0, 1, 2)));"
+    "INSERT INTO j2 SELECT id, pool_id, buyer, spec_hash, spec_blob_id, payment, deadline_ms,"
+    " created_ms, CASE state WHEN 3 THEN 0 ELSE state END FROM jobs;"
+    "DROP TABLE jobs;"
+    "ALTER TABLE j2 RENAME TO jobs;"
+    "ALTER TABLE results DROP COLUMN model_key;"
+    "PRAGMA user_version=2;"
+    "COMMIT;";
+
+static void exec_on_file(fx *f, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("rewriting the ledger file: %s", msg);
+    sqlite3_close(db);
+}
+
+/* A version-2 ledger opens as version 3: its jobs keep their state and money, and only the
+ * enclaves the new rule allows become the pool's (registered by the pool's operator, with a
+ * measurement the pool accepts); its jobs then follow the new state machine. */
+static void test_schema_migration_v2(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    /* beside the fixture's enclave (the operator's): one by somebody else, one by the
+     * operator with a measurement the pool does not accept */
+    cx_ledger_enclave en = {0};
+    cx_chain_id other, wrong;
+    memset(en.ed25519_pk, 0x41, 32);
+    memcpy(en.measurement, f->meas, sizeof f->meas);
+    en.measurement_len = sizeof f->meas;
+    set_doc_blob(&en, "someone-elses");
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->anyone, &en, &other, &e), CX_OK);
+    memset(en.ed25519_pk, 0x42, 32);
+    memset(en.measurement, 0xbb, sizeof f->meas);
+    assert_int_equal(cx_ledger_enclave_register(f->l, f->op, &en, &wrong, &e), CX_OK);
+    cx_ledger_close(f->l);
+    f->l = NULL;
+    exec_on_file(f, to_v2);
+    open_ledger(f);
+    cx_ledger_enclave *list;
+    size_t n;
+    assert_int_equal(cx_ledger_enclaves_for_pool(f->l, &f->pool, &list, &n, NULL), CX_OK);
+    assert_int_equal(n, 1);
+    assert_true(cx_chain_id_equal(&list[0].id, &f->enclave));
+    free(list);
+    cx_ledger_job j;
+    assert_int_equal(cx_ledger_job_get(f->l, &f->job, &j, NULL), CX_OK);
+    assert_int_equal(j.state, CX_LEDGER_JOB_OPEN);
+    assert_int_equal(j.payment, 100000);
+    assert_true(cx_chain_id_is_zero(&j.enclave_id));
+    /* the migrated job runs through the new state machine */
+    assert_int_equal(accept_as(f, &f->job, &f->enclave, NULL, &e), CX_OK);
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_OK);
+    cx_ledger_result r;
+    assert_int_equal(cx_ledger_result_get(f->l, &f->job, &r, NULL), CX_OK);
+    assert_int_equal(r.model_key_len, WRAPPED_KEY_LEN);
+    cx_ledger_result_free(&r);
+    free(msg);
+}
+
+/* A version-1 ledger (blob ids unique over the whole ledger) opens as version 3: its
  * contributions are kept, and another contributor may then claim one of its blob ids;
  * its enclaves get an empty document blob id. */
 static void test_schema_migration_v1(void **state)
@@ -713,6 +1109,7 @@ static void test_schema_migration_v1(void **state)
     cx_chain_id pool = f->pool, enclave = f->enclave;
     /* turn the fixture's file back into version 1: the old contributions table, and enclaves
      * without a document blob id */
+    exec_on_file(f, to_v2);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     const char *to_v1 =
@@ -761,11 +1158,13 @@ static void test_schema_migration_v1(void **state)
     assert_int_equal(cx_ledger_enclave_get(f->l, &j, &got, NULL), CX_OK);
     assert_int_equal(got.attestation_blob_id_len, strlen("after-migration"));
     assert_memory_equal(got.attestation_blob_id, "after-migration", strlen("after-migration"));
+    /* the pool's enclaves: the v1 one its operator registered, not the one registered now by
+     * somebody else */
     cx_ledger_enclave *list;
     assert_int_equal(cx_ledger_enclaves_for_pool(f->l, &pool, &list, &n, NULL), CX_OK);
-    assert_int_equal(n, 2);
-    assert_int_equal(list[0].attestation_blob_id_len + list[1].attestation_blob_id_len,
-                     strlen("after-migration"));
+    assert_int_equal(n, 1);
+    assert_true(cx_chain_id_equal(&list[0].id, &enclave));
+    assert_int_equal(list[0].attestation_blob_id_len, 0);
     free(list);
     cx_ledger_close(f->l);
     f->l = NULL;
@@ -797,14 +1196,14 @@ static void test_payout_db_failure_retryable(void **state)
     size_t len;
     make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
     cx_error e;
-    assert_int_equal(cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e),
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e),
                      CX_ERR_DB);
-    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_OPEN);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_ACCEPTED);
     cx_ledger_result r;
     assert_int_equal(cx_ledger_result_get(f->l, &f->job, &r, NULL), CX_ERR_NOTFOUND);
     assert_int_equal(sqlite3_exec(db, "DROP TRIGGER fail_payout", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    if (cx_ledger_result_submit(f->l, f->op, &f->job, &f->enclave, msg, len, sig, &e) != CX_OK)
+    if (submit(f, &f->job, &f->enclave, msg, len, sig, &e) != CX_OK)
         fail_msg("resubmit: %s", e.msg);
     assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_PAID);
     free(msg);
@@ -853,12 +1252,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_k_not_reached_refunds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_contributor_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_refunds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accepted_escrow_locked_until_grace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_in_grace_pays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enclave_failure_refunds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accept_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_operator_adds_pool_enclaves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_and_blob_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists_and_gets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_migration_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_migration_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enclave_doc_blob_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payout_db_failure_retryable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_required, setup, teardown),
