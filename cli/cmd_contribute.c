@@ -1,5 +1,6 @@
-/* cmd_contribute.c — `cloakx contribute`: a seller seals data files to the pool's attested
- * enclave key (pool and contributor bound in the header), stores and registers each blob. */
+/* cmd_contribute.c — `cloakx contribute`: a seller seals data files to the attested key of an
+ * enclave the pool's operator added (pool and contributor bound in the header), stores and
+ * registers each blob. */
 #include "cli.h"
 
 #include <errno.h>
@@ -69,8 +70,10 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
         printf("usage: cloakx contribute [--ledger L] [--store S] --key DIR --pool POOL\n"
                "         [--devca DIR] [--allow-simulated] [--enclave ID] [--no-register]\n"
                "         FILE... | --blob BLOB_ID   [--json]\n\n"
-               "For each FILE (CSV, JSON lines or f32, by extension): picks the pool's newest\n"
-               "registered enclave (or --enclave), checks its attestation document from the\n"
+               "For each FILE (CSV, JSON lines or f32, by extension): picks the enclave the\n"
+               "pool's operator added to the pool most recently (or --enclave, which must be\n"
+               "one of those; an enclave anybody else registered is never a target) and says\n"
+               "which, checks its attestation document from the\n"
                "store (verified under the AWS Nitro root, or the development root of --devca\n"
                "with --allow-simulated; its keys, the X25519 endorsement, and a measurement\n"
                "the pool accepts), seals the file to its X25519 key with the pool id and the\n"
@@ -114,6 +117,7 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
     cx_error_clear(&e);
     cli_role r = {0};
     cx_ledger_enclave *ens = NULL;
+    const cx_ledger_enclave *en = NULL;
     size_t ne = 0;
     char *root = NULL;
     size_t root_len = 0;
@@ -149,7 +153,6 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
     }
     if (cx_ledger_enclaves_for_pool(r.ledger, &pid, &ens, &ne, &e) != CX_OK)
         goto fail;
-    const cx_ledger_enclave *en = NULL;
     for (size_t i = 0; i < ne && !en; i++) {
         char h[CX_CHAIN_ID_HEX_LEN + 1];
         cx_chain_id_to_hex(&ens[i].id, h);
@@ -158,8 +161,8 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
     }
     if (!en) {
         cx_error_set(&e, CX_ERR_NOTFOUND,
-                     "pool %s has no registered enclave%s%s whose "
-                     "measurement it accepts",
+                     "pool %s has no registered enclave%s%s that its operator added to it and "
+                     "whose measurement it accepts (chain/RULES.md §2.1)",
                      pool_s, enclave_s ? " " : "", enclave_s ? enclave_s : "");
         goto fail;
     }
@@ -171,8 +174,13 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
         cx_error_prefix(&e, "not sealing to this enclave: ");
         goto fail;
     }
-    char eh[CX_CHAIN_ID_HEX_LEN + 1];
+    char eh[CX_CHAIN_ID_HEX_LEN + 1], oph[CX_CHAIN_ID_HEX_LEN + 1];
     cx_chain_id_to_hex(&en->id, eh);
+    cx_chain_id_to_hex(&pool.operator_addr, oph);
+    /* the seller sees whom its data goes to: only the pool operator's enclaves are offered */
+    if (!cli->json)
+        printf("sealing to enclave %s: added to the pool by its operator %s (%s of %zu)\n", eh,
+               oph, enclave_s ? "chosen with --enclave" : "the most recently added", ne);
     for (size_t i = 0; i < n_files; i++) {
         char id[CX_STORE_ID_MAX];
         if (seal_and_store(r.store, files[i], en->x25519_pk, pool_s, me, id, &e) != CX_OK)
@@ -200,8 +208,10 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
     }
 print:
     if (cli->json) {
-        rc = cli_print_json(
-            cli, json_pack("{s:s, s:s, s:O}", "contributor", me, "pool", pool_s, "blobs", out));
+        json_t *j = json_pack("{s:s, s:s, s:O}", "contributor", me, "pool", pool_s, "blobs", out);
+        if (j && en) /* eh, oph: set when en was picked */
+            json_object_set_new(j, "enclave", json_pack("{s:s, s:s}", "id", eh, "added_by", oph));
+        rc = cli_print_json(cli, j);
     }
     goto done;
 fail:

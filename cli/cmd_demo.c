@@ -306,7 +306,8 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
     tee = NULL;
     step(&d,
          "enclave %.18s… registered: SIMULATED Nitro-format document verified "
-         "(--allow-simulated), measurement accepted by the pool",
+         "(--allow-simulated), measurement accepted by the pool, added to the pool by its "
+         "operator (only such enclaves are sealing targets and take the pool's jobs)",
          enc_hex);
 
     /* 5. sellers */
@@ -385,9 +386,11 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
          job_hex, (unsigned long long)payment);
 
     /* 7. the worker */
-    step(&d, "worker: follows the ledger's events, runs the job inside the SIMULATED TEE "
-             "(headers checked, blobs decrypted and authenticated, parsed, trained, model "
-             "sealed to the buyer, statement signed) and submits the result");
+    step(&d, "worker: follows the ledger's events; the enclave accepts the job (a signed "
+             "acceptance: the escrow is now locked to its result), runs it inside the SIMULATED "
+             "TEE (headers checked, blobs decrypted and authenticated, parsed, trained, model "
+             "sealed under a fresh key, that key wrapped to the buyer, statement and key "
+             "release signed) and submits both: one transaction pays and reveals the key");
     char opdir[PATH_MAX];
     snprintf(opdir, sizeof opdir, "%s", op.dir);
     cx_worker_config wc = {.ledger_url = ledger_path,
@@ -423,17 +426,19 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
         cx_job_path_join(mpath, sizeof mpath, buyer.dir, "model.safetensors", &e) != CX_OK ||
         cx_x25519_key_load(kpath, &buyer_x, &e) != CX_OK)
         goto fail;
-    SHA256(mblob, mblob_len, h);
-    if (memcmp(h, st.result_hash, 32) != 0) {
-        cx_error_set(&e, CX_ERR_VERIFY, "the stored model does not match the result hash");
+    /* the stored model alone is ciphertext to the buyer: sealed to the job's own key */
+    cx_error ne;
+    if (cx_job_model_unseal(mblob, mblob_len, buyer_x, job_hex, &model, &model_len, &ne) == CX_OK) {
+        cx_error_set(&e, CX_ERR_INTERNAL, "the stored model opened without its released key");
         goto fail;
     }
-    if (cx_job_model_unseal(mblob, mblob_len, buyer_x, job_hex, &model, &model_len, &e) != CX_OK ||
+    if (cx_job_model_fetch(l, s, &job_id, buyer_x, &model, &model_len, mid, &e) != CX_OK ||
         cx_file_write_atomic(mpath, model, model_len, 0600, &e) != CX_OK)
         goto fail;
     step(&d,
-         "buyer fetched the sealed model, checked it against the signed result hash and "
-         "unsealed it: %s (%zu bytes, safetensors)",
+         "buyer: the stored model does not open with the buyer's key alone; with the model "
+         "key the paying transaction revealed (wrapped to the buyer) it does, checked against "
+         "the signed result hash: %s (%zu bytes, safetensors)",
          mpath, model_len);
 
     /* 9. an auditor verifies */

@@ -97,7 +97,8 @@ static int job_status(cx_cli *cli, int argc, char **argv)
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx job status JOB [--ledger L] [--store S --bundle OUT.json] "
                "[--json]\n\n"
-               "The job's state (open, paid, refunded), payment and deadline; once a result\n"
+               "The job's state (open, accepted, paid, refunded), payment, deadline and the\n"
+               "enclave that accepted it (chain/RULES.md §2); once a result\n"
                "is accepted: the statement's per-contributor rows, metrics, epsilon, the\n"
                "payouts and fees. --bundle writes the result bundle (chain/RULES.md §5) for\n"
                "`cloakx verify`, with the enclave's attestation document from --store.\n");
@@ -136,12 +137,26 @@ static int job_status(cx_cli *cli, int argc, char **argv)
                           cx_ledger_job_state_name(job.state), "pool", ph, "buyer", bh, "payment",
                           (json_int_t)job.payment, "deadline_ms", (json_int_t)job.deadline_ms,
                           "created_ms", (json_int_t)job.created_ms);
+    /* the enclave the escrow is locked to, and why it gave the job up if it did */
+    char eh[CX_CHAIN_ID_HEX_LEN + 1] = "";
+    if (j && !cx_chain_id_is_zero(&job.enclave_id)) {
+        cx_chain_id_to_hex(&job.enclave_id, eh);
+        json_object_set_new(j, "enclave", json_string(eh));
+        json_object_set_new(j, "accepted_ms", json_integer((json_int_t)job.accepted_ms));
+        json_object_set_new(j, "result_deadline_ms",
+                            json_integer((json_int_t)(job.deadline_ms + CX_LEDGER_RESULT_GRACE_MS)));
+    }
+    if (j && job.fail_reason)
+        json_object_set_new(
+            j, "failure",
+            json_string(cx_chain_fail_reason_name((cx_chain_fail_reason)job.fail_reason)));
     cx_error le;
     if (cx_ledger_result_get(l, &jid, &r, &le) == CX_OK) {
         have_result = 1;
         uint64_t ts = 0;
-        json_t *res = json_pack("{s:b, s:I}", "refunded", r.refunded, "accepted_contributors",
-                                (json_int_t)r.accepted_contributors);
+        json_t *res = json_pack("{s:b, s:I, s:b}", "refunded", r.refunded, "accepted_contributors",
+                                (json_int_t)r.accepted_contributors, "model_key_released",
+                                r.model_key_len > 0);
         if (cx_statement_decode(r.statement, r.statement_len, &st, &ts, &le) == CX_OK) {
             json_t *rows = json_array(), *mets = json_object();
             for (size_t i = 0; i < st.n_rows; i++) {
@@ -206,6 +221,12 @@ static int job_status(cx_cli *cli, int argc, char **argv)
         printf("job %s: %s\n  pool %s, buyer %s\n  payment %llu, deadline %llu ms\n", job_s,
                cx_ledger_job_state_name(job.state), ph, bh, (unsigned long long)job.payment,
                (unsigned long long)job.deadline_ms);
+        if (*eh)
+            printf("  accepted by enclave %s: escrow locked to its result until %llu ms\n", eh,
+                   (unsigned long long)(job.deadline_ms + CX_LEDGER_RESULT_GRACE_MS));
+        if (job.fail_reason)
+            printf("  the enclave gave it up (%s): buyer refunded\n",
+                   cx_chain_fail_reason_name((cx_chain_fail_reason)job.fail_reason));
         json_t *res = json_object_get(j, "result");
         if (res) {
             printf("  result: %llu accepted contributor(s)%s\n",
@@ -237,47 +258,76 @@ done:
     return rc;
 }
 
+/* A hex field of a worker's job state into *out (malloc'ed). */
+static cx_err state_hex(const json_t *st, const char *name, uint8_t **out, size_t *len,
+                        cx_error *e)
+{
+    *out = NULL;
+    const char *h = json_string_value(json_object_get(st, name));
+    if (!h)
+        return cx_error_set(e, CX_ERR_FORMAT, "job state: no %s (the job was not signed)", name);
+    size_t cap = strlen(h) / 2;
+    *out = malloc(cap ? cap : 1);
+    if (!*out)
+        return cx_error_set(e, CX_ERR_NOMEM, "out of memory");
+    cx_err rc = cx_hex_decode(h, strlen(h), *out, cap, len, e);
+    if (rc != CX_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 static int job_submit(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: cloakx job submit JOB --bundle BUNDLE.json [--ledger L] --key DIR "
+        printf("usage: cloakx job submit JOB --from STATE.json [--ledger L] --key DIR "
                "[--json]\n\n"
-               "Submits a bundle's signed statement as JOB's result (operator recovery; the\n"
-               "worker normally does this). The ledger accepts it only under chain/RULES.md\n"
-               "§2: open job, registered enclave with an accepted measurement, valid\n"
-               "signature, statement for this job and pool, ... A forged or replayed bundle is\n"
-               "refused (exit 3, or 1 when the job is no longer open).\n");
+               "Submits a signed result, as the worker saved it (STATE.json: its state\n"
+               "dir's jobs/<job>.json, with the statement and the key release), as JOB's\n"
+               "result (operator recovery; the worker normally does this), from the enclave\n"
+               "that accepted JOB. The ledger accepts it only under chain/RULES.md §2: job\n"
+               "accepted by that enclave, valid signatures, statement and key release for\n"
+               "this job and its model, ... A forged or replayed result is refused (exit 3,\n"
+               "or 1 when the job is not accepted).\n");
         return CX_EXIT_OK;
     }
-    const char *ledger_url = NULL, *key = NULL, *job_s = NULL, *bundle = NULL;
+    const char *ledger_url = NULL, *key = NULL, *job_s = NULL, *from = NULL;
     const cli_arg args[] = {{.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--key", .val = &key},
-                           {.name = "--bundle", .val = &bundle},
+                           {.name = "--from", .val = &from},
                            {.name = "", .val = &job_s},
                            {0}};
     int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
-    if (!ledger_url || !key || !job_s || !bundle)
-        return cli_usage(cli, "JOB, --bundle, --ledger and --key are required");
+    if (!ledger_url || !key || !job_s || !from)
+        return cli_usage(cli, "JOB, --from, --ledger and --key are required");
     cx_error e;
     cx_error_clear(&e);
-    cx_result_bundle b;
-    memset(&b, 0, sizeof b);
+    json_t *st = NULL;
+    uint8_t *stmt = NULL, *sig = NULL, *kr = NULL, *ksig = NULL;
+    size_t sl = 0, gl = 0, kl = 0, kgl = 0;
     cli_role r = {0};
     int rc = CX_EXIT_OK;
-    cx_chain_id jid, eid;
-    if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK ||
-        cx_result_bundle_read(bundle, &b, &e) != CX_OK)
+    cx_chain_id jid;
+    cx_ledger_job job;
+    if (cx_chain_id_from_hex(job_s, &jid, &e) != CX_OK || cx_json_load_file(from, &st, &e) != CX_OK ||
+        state_hex(st, "statement", &stmt, &sl, &e) != CX_OK ||
+        state_hex(st, "signature", &sig, &gl, &e) != CX_OK ||
+        state_hex(st, "key_release", &kr, &kl, &e) != CX_OK ||
+        state_hex(st, "key_signature", &ksig, &kgl, &e) != CX_OK)
         goto fail;
-    if (!b.has_enclave_id) {
-        cx_error_set(&e, CX_ERR_FORMAT, "%s: the bundle names no enclave_id", bundle);
+    if (gl != CX_CHAIN_ED25519_SIG_LEN || kgl != CX_CHAIN_ED25519_SIG_LEN) {
+        cx_error_set(&e, CX_ERR_FORMAT, "%s: a signature is not 64 bytes", from);
         goto fail;
     }
-    memcpy(eid.b, b.enclave_id, 32);
     if (cli_role_open(&r, key, ledger_url, NULL, &cli->log, &e) != CX_OK ||
-        cx_ledger_result_submit(r.ledger, r.key, &jid, &eid, b.statement, b.statement_len,
-                                b.signature, &e) != CX_OK)
+        cx_ledger_job_get(r.ledger, &jid, &job, &e) != CX_OK)
+        goto fail;
+    /* from the enclave the job is locked to (the ledger refuses any other) */
+    cx_ledger_signed ss = {stmt, sl, sig}, ks = {kr, kl, ksig};
+    if (cx_ledger_result_submit(r.ledger, r.key, &jid, &job.enclave_id, &ss, &ks, &e) != CX_OK)
         goto fail;
     rc = cli_role_print(cli, json_pack("{s:s, s:b}", "job", job_s, "accepted", 1),
                        "result accepted for job %s\n", job_s);
@@ -285,7 +335,11 @@ static int job_submit(cx_cli *cli, int argc, char **argv)
 fail:
     rc = cli_fail(cli, &e);
 done:
-    cx_result_bundle_free(&b);
+    json_decref(st);
+    free(stmt);
+    free(sig);
+    free(kr);
+    free(ksig);
     cli_role_close(&r);
     return rc;
 }
@@ -294,8 +348,10 @@ static int job_refund(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx job refund JOB [--ledger L] --key DIR [--json]\n\n"
-               "After the deadline of an open job, returns the escrowed payment to the buyer\n"
-               "(anyone may call it; --key signs the transaction).\n");
+               "Returns the escrowed payment to the buyer after the deadline of an open job,\n"
+               "or, once an enclave accepted the job, after the deadline and its grace period\n"
+               "(1 h: the escrow stays locked to the enclave's result until then; chain/\n"
+               "RULES.md §2). Anyone may call it; --key signs the transaction.\n");
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *key = NULL, *job_s = NULL;
@@ -327,8 +383,9 @@ static int job_refund(cx_cli *cli, int argc, char **argv)
 static const cx_command job_commands[] = {
     {"create", "create a paid job (spec + buyer key stored, payment escrowed)", job_create},
     {"status", "a job's state, result, payouts; --bundle writes its result bundle", job_status},
-    {"submit", "submit a bundle's signed statement as a job's result (operator)", job_submit},
-    {"refund", "refund an open job's buyer after its deadline", job_refund},
+    {"submit", "submit a worker's saved signed result as a job's result (operator)", job_submit},
+    {"refund", "refund the buyer of an expired job (deadline; + grace once accepted)",
+     job_refund},
     {NULL, NULL, NULL},
 };
 

@@ -1,5 +1,6 @@
 /* cmd_model.c — `cloakx model fetch`: the buyer takes the model of a paid job from the store,
- * checks it against the accepted statement's hash, unseals it and writes the safetensors file. */
+ * checks it against the accepted statement's hash, opens it with the model key the paying
+ * transaction revealed (chain/RULES.md §2.2) and writes the safetensors file. */
 #include "cli.h"
 
 #include <limits.h>
@@ -7,18 +8,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/sha.h>
 
 static int model_fetch(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx model fetch JOB [--ledger L] [--store S] --key BUYER_KEY\n"
                "         --out MODEL.safetensors [--json]\n\n"
-               "Reads JOB's accepted result from the ledger, fetches the sealed model it names\n"
-               "from the store, checks its SHA-256 against the signed statement, decrypts it\n"
-               "with the buyer's X25519 secret (BUYER_KEY: a key dir or its x25519.key) and\n"
-               "writes the safetensors model (weights, standardiser, features, metrics,\n"
-               "epsilon in its metadata); `cloakx predict --model` uses it.\n");
+               "Reads JOB's paid result from the ledger, fetches the sealed model it names\n"
+               "from the store and checks its SHA-256 against the signed statement. The model\n"
+               "is sealed to a key of its own, which the ledger reveals, wrapped to the buyer,\n"
+               "only in the transaction that paid the contributors: it is unwrapped with the\n"
+               "buyer's X25519 secret (BUYER_KEY: a key dir or its x25519.key), the model\n"
+               "decrypted and the safetensors file written (weights, standardiser, features,\n"
+               "metrics, epsilon in its metadata); `cloakx predict --model` uses it. A job that\n"
+               "is not paid (open, accepted, refunded) releases no model.\n");
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *job_s = NULL, *out = NULL;
@@ -37,16 +40,11 @@ static int model_fetch(cx_cli *cli, int argc, char **argv)
     cx_error_clear(&e);
     cli_role ro = {0};
     cx_x25519_key *xk = NULL;
-    cx_ledger_result r;
-    memset(&r, 0, sizeof r);
-    cx_statement st;
-    memset(&st, 0, sizeof st);
-    uint8_t *blob = NULL, *pt = NULL;
-    size_t blob_len = 0, pt_len = 0;
+    uint8_t *pt = NULL;
+    size_t pt_len = 0;
     cx_safetensors *sf = NULL;
     int rc = CX_EXIT_OK;
     cx_chain_id jid;
-    uint64_t ts;
     char kpath[PATH_MAX];
     struct stat sb;
     if (stat(key, &sb) == 0 && S_ISDIR(sb.st_mode))
@@ -57,34 +55,12 @@ static int model_fetch(cx_cli *cli, int argc, char **argv)
         cx_x25519_key_load(kpath, &xk, &e) != CX_OK ||
         cli_role_open(&ro, NULL, ledger_url, store_url, &cli->log, &e) != CX_OK)
         goto fail;
-    if (cx_ledger_result_get(ro.ledger, &jid, &r, &e) != CX_OK) {
+    char rid[CX_STORE_ID_MAX];
+    if (cx_job_model_fetch(ro.ledger, ro.store, &jid, xk, &pt, &pt_len, rid, &e) != CX_OK) {
         cx_error_prefix(&e, "job %s: ", job_s);
         goto fail;
     }
-    if (r.refunded) {
-        cx_error_set(&e, CX_ERR_STATE,
-                     "job %s was refunded (fewer than k contributors): the "
-                     "model is not released",
-                     job_s);
-        goto fail;
-    }
-    if (cx_statement_decode(r.statement, r.statement_len, &st, &ts, &e) != CX_OK)
-        goto fail;
-    char rid[CX_STORE_ID_MAX];
-    if (cx_job_blob_id_str(st.result_blob_id, st.result_blob_id_len, rid, &e) != CX_OK ||
-        cx_job_store_read_all(ro.store, rid, (size_t)1 << 32, &blob, &blob_len, &e) != CX_OK)
-        goto fail;
-    uint8_t h[32];
-    SHA256(blob, blob_len, h);
-    if (memcmp(h, st.result_hash, 32) != 0) {
-        cx_error_set(&e, CX_ERR_VERIFY,
-                     "model blob %s does not match the statement's result "
-                     "hash",
-                     rid);
-        goto fail;
-    }
-    if (cx_job_model_unseal(blob, blob_len, xk, job_s, &pt, &pt_len, &e) != CX_OK ||
-        cx_safetensors_parse(pt, pt_len, &sf, &e) != CX_OK ||
+    if (cx_safetensors_parse(pt, pt_len, &sf, &e) != CX_OK ||
         cx_file_write_atomic(out, pt, pt_len, 0600, &e) != CX_OK)
         goto fail;
     const char *eps = cx_safetensors_meta_get(sf, "epsilon");
@@ -101,9 +77,6 @@ fail:
 done:
     cx_safetensors_free(sf);
     cx_secmem_free(pt);
-    free(blob);
-    cx_statement_free(&st);
-    cx_ledger_result_free(&r);
     cx_x25519_key_free(xk);
     cli_role_close(&ro);
     return rc;

@@ -103,8 +103,9 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx pool show POOL [--ledger L] [--json]\n\n"
-               "The pool's parameters, its contributions and the registered enclaves whose\n"
-               "measurement it accepts.\n");
+               "The pool's parameters, its contributions and its enclaves: those its operator\n"
+               "added whose measurement it accepts, the most recently added first (the only\n"
+               "sealing targets; chain/RULES.md §2.1).\n");
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *pool_s = NULL;

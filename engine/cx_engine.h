@@ -49,9 +49,9 @@ enum { CX_JOB_REG_USER_DATA_LEN = 96 };
 
 /* Register tee's enclave: attest (user_data = X25519 key + endorsement), verify the document
  * with the Nitro verifier under root_pem (allow_simulated as given), refuse (CX_ERR_VERIFY)
- * when pool (may be NULL) does not accept its PCR0, store the document (any store: its blob id
- * is registered beside its SHA-256), register on the ledger signed by signer, and save the id
- * in state_dir. */
+ * when pool (may be NULL) does not accept its PCR0 or signer is not the pool's operator, store
+ * the document (any store: its blob id is registered beside its SHA-256), register on the
+ * ledger signed by signer, add it to pool (RULES.md §2.1), and save the id in state_dir. */
 typedef struct cx_job_registration {
     cx_chain_id id;
     cx_ledger_enclave enclave;
@@ -159,15 +159,22 @@ typedef struct cx_job_output {
     uint8_t *statement; /* signing bytes (malloc'ed) */
     size_t statement_len;
     uint8_t signature[64];
+    /* the KeyRelease (RULES.md §6): the model's key wrapped to the buyer, TEE-signed */
+    uint8_t *key_release; /* malloc'ed */
+    size_t key_release_len;
+    uint8_t key_signature[64];
     char model_blob_id[CX_STORE_ID_MAX];
     json_t *report; /* backend, contributors, rejections, metrics, privacy, hashes */
+    /* on failure: the class the enclave signs in its JobFailure (cx_chain_fail_reason) */
+    uint8_t fail_reason;
 } cx_job_output;
 void cx_job_output_free(cx_job_output *o);
 
-/* Pool → contributions → open each header (right recipient, pool, contributor, no duplicate;
- * else rejected with a reason) → streamed parallel decryption and authentication → parsing →
- * training → model sealed to the buyer → stored → statement signed by the TEE. Submitting it
- * is the caller's (the worker's) step. */
+/* A job this enclave accepted (cx_job_accept) → pool → contributions → open each header
+ * (right recipient, pool, contributor, no duplicate; else rejected with a reason) → streamed
+ * parallel decryption and authentication → parsing → training → model sealed to a fresh key
+ * → stored → statement signed by the TEE, and the model key wrapped to the buyer in a signed
+ * key release. Submitting both is the caller's (the worker's) step. */
 cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e);
 
 /* Dataset commitment (DESIGN.md): SHA-256 over the accepted blobs in ascending blob-id order,
@@ -289,5 +296,38 @@ cx_err cx_job_blob_id_str(const uint8_t *b, size_t n, char out[CX_STORE_ID_MAX],
  * enclave registered under ledger schema v1 (no blob id recorded), base64url(attestation_hash),
  * the id local:DIR gave it. */
 cx_err cx_job_enclave_doc_id(const cx_ledger_enclave *en, char out[CX_STORE_ID_MAX], cx_error *e);
+
+/* ---- the job state machine's enclave side and the model's key (model_key.c, RULES.md §2.2) ---- */
+
+/* HPKE enc || AES-256-GCM of the model's 32-byte X25519 secret: what a KeyRelease carries. */
+enum { CX_JOB_WRAPPED_KEY_LEN = CX_HPKE_ENC_LEN + 32 + CX_HPKE_TAG_LEN };
+/* Wrap the model's secret key to the buyer: HPKE, info "cloakx/model-key/v1" || job id, aad
+ * the sealed model's SHA-256 (result_hash). */
+cx_err cx_job_model_key_wrap(const uint8_t buyer_pub[32], const cx_chain_id *job,
+                             const uint8_t result_hash[32], const uint8_t secret[32],
+                             uint8_t out[CX_JOB_WRAPPED_KEY_LEN], cx_error *e);
+/* The buyer's side: the model's key (*out) from the wrapped bytes the ledger revealed. */
+cx_err cx_job_model_key_unwrap(const cx_x25519_key *buyer, const cx_chain_id *job,
+                               const uint8_t result_hash[32], const uint8_t *wrapped, size_t len,
+                               cx_x25519_key **out, cx_error *e);
+/* The TEE signs the KeyRelease of a job's model (*msg malloc'ed). */
+cx_err cx_job_key_release_sign(cx_tee *tee, const cx_ledger_job *job,
+                               const cx_ledger_enclave *en, const uint8_t result_hash[32],
+                               const uint8_t wrapped[CX_JOB_WRAPPED_KEY_LEN], uint8_t **msg,
+                               size_t *len, uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e);
+/* The TEE (the registered enclave enclave_id) accepts the job for its spec hash, submitted by
+ * submitter: OPEN -> ACCEPTED, the escrow locked to this enclave. */
+cx_err cx_job_accept(cx_ledger *l, cx_tee *tee, const cx_chain_key *submitter,
+                     const cx_chain_id *enclave_id, const cx_chain_id *job_id, cx_error *e);
+/* The TEE gives up a job it accepted, with a reason class: the buyer is refunded now. */
+cx_err cx_job_fail(cx_ledger *l, cx_tee *tee, const cx_chain_key *submitter,
+                   const cx_chain_id *enclave_id, const cx_chain_id *job_id,
+                   cx_chain_fail_reason reason, cx_error *e);
+/* The buyer's model of a paid job: the sealed blob the statement names (checked against its
+ * result_hash), opened with the model key the paying transaction revealed (unwrapped with the
+ * buyer's key). Any job not PAID: CX_ERR_STATE. *pt in cx_secmem; blob_id gets the blob's id. */
+cx_err cx_job_model_fetch(cx_ledger *l, cx_store *s, const cx_chain_id *job_id,
+                          const cx_x25519_key *buyer, uint8_t **pt, size_t *pt_len,
+                          char blob_id[CX_STORE_ID_MAX], cx_error *e);
 
 #endif

@@ -195,6 +195,17 @@ cx_err cx_job_enclave_register(cx_ledger *l, cx_store *s, cx_tee *tee, const cx_
                               ph);
             goto out;
         }
+        /* only the pool's operator makes an enclave one of the pool's (RULES.md §2.1):
+         * refused here, before anything is registered */
+        if (!cx_chain_id_equal(&p.operator_addr, cx_chain_key_address(signer))) {
+            char ph[CX_CHAIN_ID_HEX_LEN + 1];
+            cx_chain_id_to_hex(pool, ph);
+            rc = cx_error_set(e, CX_ERR_VERIFY,
+                              "pool %s: only the pool's operator adds enclaves to it "
+                              "(--key is not its operator)",
+                              ph);
+            goto out;
+        }
     }
     /* whatever id the store gives (local:DIR: base64url(SHA-256), Walrus: its blob id) goes
      * on the ledger beside the hash, so anybody can fetch the document and check it */
@@ -207,6 +218,8 @@ cx_err cx_job_enclave_register(cx_ledger *l, cx_store *s, cx_tee *tee, const cx_
     if ((rc = cx_ledger_enclave_register(l, signer, en, &out->id, e)) != CX_OK)
         goto out;
     en->id = out->id;
+    if (pool && (rc = cx_ledger_pool_enclave_add(l, signer, pool, &out->id, e)) != CX_OK)
+        goto out;
     if (state_dir)
         rc = cx_job_enclave_state_save(state_dir, &out->id, e);
 out:

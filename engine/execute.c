@@ -17,6 +17,7 @@ void cx_job_output_free(cx_job_output *o)
     if (!o)
         return;
     free(o->statement);
+    free(o->key_release);
     json_decref(o->report);
     memset(o, 0, sizeof *o);
 }
@@ -385,7 +386,8 @@ typedef struct job_run {
     json_t *extra;
     uint8_t *model_bytes; /* plaintext model: secure memory */
     size_t model_len;
-    cx_job_membuf sealed; /* ciphertext: plain malloc is fine */
+    cx_x25519_key *model_key; /* the model's own key (RULES.md §2.2) */
+    cx_job_membuf sealed;     /* ciphertext: plain malloc is fine */
     uint8_t result_hash[32];
 } job_run;
 
@@ -404,6 +406,7 @@ static void job_run_free(job_run *r)
     cx_parser_free(r->parser);
     cx_dataset_schema_free(r->schema);
     cx_x25519_key_free(r->key);
+    cx_x25519_key_free(r->model_key);
     free(r->cs);
     free(r->items);
     free(r->srows);
@@ -413,16 +416,19 @@ static void job_run_free(job_run *r)
         cx_spec_free(&r->spec);
 }
 
-/* the job (open), its pool, and the registered enclave, which must hold this TEE's keys */
+/* the job (accepted by this enclave), its pool, and the registered enclave, which must hold
+ * this TEE's keys */
 static cx_err load_job(job_run *r, cx_error *e)
 {
     const cx_job_params *p = r->p;
     cx_err rc;
     if ((rc = cx_ledger_job_get(p->ledger, &p->job_id, &r->job, e)) != CX_OK)
         return rc;
-    if (r->job.state != CX_LEDGER_JOB_OPEN)
-        return cx_error_set(e, CX_ERR_STATE, "job %s is %s, not open", r->job_hex,
-                            cx_ledger_job_state_name(r->job.state));
+    /* only a job this enclave accepted: its escrow is locked to this enclave's result */
+    if (r->job.state != CX_LEDGER_JOB_ACCEPTED ||
+        !cx_chain_id_equal(&r->job.enclave_id, &p->enclave_id))
+        return cx_error_set(e, CX_ERR_STATE, "job %s is %s, not accepted by this enclave",
+                            r->job_hex, cx_ledger_job_state_name(r->job.state));
     if ((rc = cx_ledger_pool_get(p->ledger, &r->job.pool_id, &r->pool, e)) != CX_OK)
         return rc;
     cx_chain_id_to_hex(&r->job.pool_id, r->pool_hex);
@@ -723,7 +729,8 @@ static cx_err timed_put(job_run *r, cx_error *e)
     return rc;
 }
 
-/* the model, sealed to the buyer, stored */
+/* the model, sealed to a fresh key of its own and stored; that key goes to the buyer only with
+ * the payment (RULES.md §2.2): wrapped to the buyer in the key release the ledger reveals */
 static cx_err seal_model(job_run *r, cx_error *e)
 {
     cx_err rc;
@@ -735,7 +742,9 @@ static cx_err seal_model(job_run *r, cx_error *e)
     /* the plaintext model bytes live in secure memory only (wiped when freed) */
     if ((rc = cx_model_serialize(r->model, r->extra, &r->model_bytes, &r->model_len, e)) != CX_OK)
         return rc;
-    cx_cxb_seal_params sp = {.recipient_pub = r->buyer_x,
+    if ((rc = cx_x25519_key_generate(&r->model_key, e)) != CX_OK)
+        return rc;
+    cx_cxb_seal_params sp = {.recipient_pub = cx_x25519_key_public(r->model_key),
                              .pool_id = r->pool_hex,
                              .contributor = r->job_hex,
                              .content_type = CX_CONTENT_MODEL};
@@ -744,7 +753,14 @@ static cx_err seal_model(job_run *r, cx_error *e)
         (rc = timed_put(r, e)) != CX_OK)
         return rc;
     SHA256(r->sealed.p, r->sealed.len, r->result_hash);
-    return CX_OK;
+    uint8_t wrapped[CX_JOB_WRAPPED_KEY_LEN];
+    cx_job_output *out = r->out;
+    if ((rc = cx_job_model_key_wrap(r->buyer_x, &r->p->job_id, r->result_hash,
+                                    cx_x25519_key_secret(r->model_key), wrapped, e)) != CX_OK)
+        return rc;
+    return cx_job_key_release_sign(r->p->tee, &r->job, &r->enc, r->result_hash, wrapped,
+                                   &out->key_release, &out->key_release_len, out->key_signature,
+                                   e);
 }
 
 /* the statement, signed by the TEE */
@@ -876,34 +892,39 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
     r.out = out;
     r.t0 = cx_now_seconds();
     cx_chain_id_to_hex(&p->job_id, r.job_hex);
-    /* the phases in order; their names are what the status page shows */
+    /* the phases in order: their names are what the status page shows, their classes what
+     * the enclave signs when the job fails there (RULES.md §6: a class, never what the data
+     * said) */
     static const struct {
         const char *name;
         cx_err (*run)(job_run *, cx_error *);
-    } phases[] = {{"load_job", load_job},
-                  {"check_measurement", check_measurement},
-                  {"read_request", read_request},
-                  {"select_device", select_device},
-                  {"open_contributions", open_contributions},
-                  {"choose_format", choose_format},
-                  {"decrypt_and_parse", decrypt_and_parse},
-                  {"commit_dataset", commit_dataset},
-                  {"train", train},
-                  {"seal_model", seal_model},
-                  {"sign_statement", sign_statement}};
+        cx_chain_fail_reason why;
+    } phases[] = {{"load_job", load_job, CX_CHAIN_FAIL_INTERNAL},
+                  {"check_measurement", check_measurement, CX_CHAIN_FAIL_INTERNAL},
+                  {"read_request", read_request, CX_CHAIN_FAIL_SPEC},
+                  {"select_device", select_device, CX_CHAIN_FAIL_INTERNAL},
+                  {"open_contributions", open_contributions, CX_CHAIN_FAIL_DATA},
+                  {"choose_format", choose_format, CX_CHAIN_FAIL_DATA},
+                  {"decrypt_and_parse", decrypt_and_parse, CX_CHAIN_FAIL_DATA},
+                  {"commit_dataset", commit_dataset, CX_CHAIN_FAIL_INTERNAL},
+                  {"train", train, CX_CHAIN_FAIL_COMPUTE},
+                  {"seal_model", seal_model, CX_CHAIN_FAIL_INTERNAL},
+                  {"sign_statement", sign_statement, CX_CHAIN_FAIL_INTERNAL}};
     cx_err rc = CX_OK;
     for (size_t i = 0; rc == CX_OK && i < sizeof phases / sizeof phases[0]; i++) {
         cx_status_job_phase(p->status, r.job_hex, phases[i].name);
-        rc = phases[i].run(&r, e);
+        if ((rc = phases[i].run(&r, e)) != CX_OK)
+            out->fail_reason = (uint8_t)phases[i].why;
     }
     if (rc == CX_OK) {
         finish_report(&r);
         out->report = r.report;
         r.report = NULL;
-    }
-    if (rc != CX_OK && out->statement) {
+    } else {
         free(out->statement);
         out->statement = NULL;
+        free(out->key_release);
+        out->key_release = NULL;
     }
     job_run_free(&r);
     return rc;

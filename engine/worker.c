@@ -209,28 +209,75 @@ static int transient(cx_err c)
     return c == CX_ERR_IO || c == CX_ERR_NET || c == CX_ERR_DB || c == CX_ERR_NOMEM;
 }
 
+/* A hex field of the job state into *out (malloc'ed). */
+static cx_err hex_field(json_t *st, const char *name, uint8_t **out, size_t *len, cx_error *e)
+{
+    *out = NULL;
+    const char *h = json_string_value(json_object_get(st, name));
+    if (!h)
+        return cx_error_set(e, CX_ERR_FORMAT, "job state: no saved %s", name);
+    size_t cap = strlen(h) / 2;
+    *out = malloc(cap ? cap : 1);
+    if (!*out)
+        return cx_error_set(e, CX_ERR_NOMEM, "out of memory");
+    cx_err rc = cx_hex_decode(h, strlen(h), *out, cap, len, e);
+    if (rc != CX_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The saved statement and key release, as the ledger takes them: one transaction that pays
+ * and reveals the model's key to the buyer, or does neither (RULES.md §2). */
 static cx_err submit(worker *w, const cx_chain_id *job_id, json_t *st, cx_error *e)
 {
-    const char *sh = json_string_value(json_object_get(st, "statement"));
-    const char *gh = json_string_value(json_object_get(st, "signature"));
-    if (!sh || !gh)
-        return cx_error_set(e, CX_ERR_FORMAT, "job state: no saved statement");
-    size_t sl = strlen(sh) / 2, gl = 0;
-    uint8_t *stmt = malloc(sl ? sl : 1), sig[64];
-    if (!stmt)
-        return cx_error_set(e, CX_ERR_NOMEM, "out of memory");
-    cx_err rc = cx_hex_decode(sh, strlen(sh), stmt, sl, &sl, e);
-    if (rc == CX_OK)
-        rc = cx_hex_decode(gh, strlen(gh), sig, sizeof sig, &gl, e);
-    if (rc == CX_OK && gl != 64)
+    uint8_t *stmt = NULL, *sig = NULL, *key = NULL, *ksig = NULL;
+    size_t sl = 0, gl = 0, kl = 0, kgl = 0;
+    cx_err rc;
+    if ((rc = hex_field(st, "statement", &stmt, &sl, e)) == CX_OK &&
+        (rc = hex_field(st, "signature", &sig, &gl, e)) == CX_OK &&
+        (rc = hex_field(st, "key_release", &key, &kl, e)) == CX_OK &&
+        (rc = hex_field(st, "key_signature", &ksig, &kgl, e)) == CX_OK &&
+        (gl != CX_CHAIN_ED25519_SIG_LEN || kgl != CX_CHAIN_ED25519_SIG_LEN))
         rc = cx_error_set(e, CX_ERR_FORMAT, "job state: bad signature");
     if (rc == CX_OK) {
+        cx_ledger_signed ss = {stmt, sl, sig}, ks = {key, kl, ksig};
         double t_call = cx_now_seconds();
-        rc = cx_ledger_result_submit(w->ledger, w->op, job_id, &w->enclave_id, stmt, sl, sig, e);
+        rc = cx_ledger_result_submit(w->ledger, w->op, job_id, &w->enclave_id, &ss, &ks, e);
         cx_status_call(w->cfg->status, "ledger", "result_submit", cx_now_seconds() - t_call, rc);
     }
     free(stmt);
+    free(sig);
+    free(key);
+    free(ksig);
     return rc;
+}
+
+/* After a failure that retrying will not mend: the enclave signs that it gives the job up
+ * (a reason class, nothing of the data) and the buyer is refunded now rather than after the
+ * grace period. */
+static void give_up(worker *w, const cx_chain_id *job_id, const char *hex, const char *path,
+                    json_t *st)
+{
+    json_int_t reason = json_integer_value(json_object_get(st, "fail_reason"));
+    if (reason < CX_CHAIN_FAIL_SPEC || reason > CX_CHAIN_FAIL_INTERNAL)
+        reason = CX_CHAIN_FAIL_INTERNAL;
+    cx_error e;
+    if (cx_job_fail(w->ledger, w->tee, w->op, &w->enclave_id, job_id, (cx_chain_fail_reason)reason,
+                    &e) != CX_OK) {
+        cx_log_error(w->cfg->log, "worker: job %s: signing its failure: %s%s", hex, e.msg,
+                     transient(e.code) ? " (will retry)" : "");
+        return;
+    }
+    cx_log_warn(w->cfg->log, "worker: job %s: the enclave gave it up (%s); buyer refunded", hex,
+                cx_chain_fail_reason_name((cx_chain_fail_reason)reason));
+    json_object_set_new(st, "phase", json_string("done"));
+    json_object_set_new(st, "outcome", json_string("refunded"));
+    json_object_set_new(st, "note", json_string("the enclave's signed failure refunded the buyer"));
+    if (write_json(path, st, &e) != CX_OK)
+        cx_log_error(w->cfg->log, "worker: %s", e.msg);
+    w->stats->jobs_refunded++;
 }
 
 /* Whether the ledger's result for the job is the one saved in st (a resubmission after a
@@ -275,7 +322,8 @@ static void process_job(worker *w, const char *hex)
     }
     if (strcmp(phase, "pending") == 0 || strcmp(phase, "signed") == 0)
         cx_status_job_queued(w->cfg->status, hex, job.payment);
-    if (job.state != CX_LEDGER_JOB_OPEN) {
+    int ours = job.state == CX_LEDGER_JOB_ACCEPTED && cx_chain_id_equal(&job.enclave_id, &w->enclave_id);
+    if (job.state != CX_LEDGER_JOB_OPEN && !ours) {
         if (strcmp(phase, "signed") == 0 && ledger_has_ours(w, &job_id, st)) {
             cx_log_warn(w->cfg->log,
                         "worker: job %s: our result was already accepted (the "
@@ -283,7 +331,8 @@ static void process_job(worker *w, const char *hex)
                         hex);
             settle(w, &job_id, hex, path, st);
         } else if (strcmp(phase, "pending") == 0) {
-            /* settled before this worker got to it (another worker, or a refund) */
+            /* settled before this worker got to it (another worker, or a refund), or taken by
+             * another enclave of this operator */
             cx_log_info(w->cfg->log, "worker: job %s is already %s", hex,
                         cx_ledger_job_state_name(job.state));
             json_object_set_new(st, "phase", json_string("done"));
@@ -300,7 +349,10 @@ static void process_job(worker *w, const char *hex)
         }
         goto out;
     }
-    if (cx_unix_ms() > job.deadline_ms) {
+    /* an open job's buyer gets the money back after the deadline; an accepted job's escrow
+     * stays locked to its enclave for the grace period after it (RULES.md §2) */
+    uint64_t expiry = job.deadline_ms + (ours ? CX_LEDGER_RESULT_GRACE_MS : 0);
+    if (cx_unix_ms() > expiry) {
         if (cx_ledger_job_refund_expired(w->ledger, w->op, &job_id, &e) == CX_OK) {
             cx_log_warn(w->cfg->log, "worker: job %s: deadline passed; buyer refunded", hex);
             json_object_set_new(st, "phase", json_string("done"));
@@ -315,8 +367,28 @@ static void process_job(worker *w, const char *hex)
         }
         goto out;
     }
-    if (strcmp(phase, "failed") == 0)
-        goto out; /* waits for its deadline, then the buyer is refunded above */
+    if (strcmp(phase, "failed") == 0) {
+        if (ours) /* its signed failure did not reach the ledger yet */
+            give_up(w, &job_id, hex, path, st);
+        goto out; /* an open one waits for its deadline, then the buyer is refunded above */
+    }
+    if (!ours) {
+        /* the enclave takes the job before it reads any data: from here the escrow is
+         * locked to its result or its signed failure */
+        if (cx_job_accept(w->ledger, w->tee, w->op, &w->enclave_id, &job_id, &e) != CX_OK) {
+            if (transient(e.code)) {
+                cx_log_error(w->cfg->log, "worker: job %s: accepting: %s (will retry)", hex,
+                             e.msg);
+            } else {
+                char why[CX_ERROR_MSG_MAX + 40];
+                snprintf(why, sizeof why, "the ledger refused the acceptance: %s", e.msg);
+                mark_failed(w, hex, path, st, why);
+            }
+            goto out;
+        }
+        cx_log_info(w->cfg->log, "worker: job %s accepted by this enclave", hex);
+        cx_job_hook_point(&w->cfg->hooks, "accepted", w->cfg->log);
+    }
 
     if (strcmp(phase, "pending") == 0) {
         cx_job_params p = {.ledger = w->ledger,
@@ -333,16 +405,23 @@ static void process_job(worker *w, const char *hex)
         cx_job_output o;
         cx_log_info(w->cfg->log, "worker: running job %s", hex);
         if (cx_job_execute(&p, &o, &e) != CX_OK) {
-            if (transient(e.code))
+            if (transient(e.code)) {
                 cx_log_error(w->cfg->log, "worker: job %s: %s (will retry)", hex, e.msg);
-            else
+            } else {
+                json_object_set_new(st, "fail_reason", json_integer(o.fail_reason));
                 mark_failed(w, hex, path, st, e.msg);
+                give_up(w, &job_id, hex, path, st);
+            }
             goto out;
         }
-        char *sh = cx_hex_dup(o.statement, o.statement_len), *gh = cx_hex_dup(o.signature, 64);
-        if (!sh || !gh) {
+        char *sh = cx_hex_dup(o.statement, o.statement_len), *gh = cx_hex_dup(o.signature, 64),
+             *kh = cx_hex_dup(o.key_release, o.key_release_len),
+             *kgh = cx_hex_dup(o.key_signature, 64);
+        if (!sh || !gh || !kh || !kgh) {
             free(sh);
             free(gh);
+            free(kh);
+            free(kgh);
             cx_job_output_free(&o);
             cx_log_error(w->cfg->log, "worker: out of memory");
             goto out;
@@ -350,10 +429,16 @@ static void process_job(worker *w, const char *hex)
         json_object_set_new(st, "phase", json_string("signed"));
         json_object_set_new(st, "statement", json_string(sh));
         json_object_set_new(st, "signature", json_string(gh));
+        /* the model's key wrapped to the buyer: readable by the buyer alone, and revealed on
+         * the ledger only by the paying transaction */
+        json_object_set_new(st, "key_release", json_string(kh));
+        json_object_set_new(st, "key_signature", json_string(kgh));
         json_object_set_new(st, "model_blob_id", json_string(o.model_blob_id));
         json_object_set(st, "report", o.report);
         free(sh);
         free(gh);
+        free(kh);
+        free(kgh);
         cx_job_output_free(&o);
         /* saved before submitting: a crash from here on resubmits the same statement */
         if (write_json(path, st, &e) != CX_OK) {
@@ -373,7 +458,9 @@ static void process_job(worker *w, const char *hex)
     } else {
         char why[CX_ERROR_MSG_MAX + 32];
         snprintf(why, sizeof why, "the ledger refused the result: %s", e.msg);
+        json_object_set_new(st, "fail_reason", json_integer(CX_CHAIN_FAIL_INTERNAL));
         mark_failed(w, hex, path, st, why);
+        give_up(w, &job_id, hex, path, st);
     }
 out:
     json_decref(st);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_e2e_marketplace.sh — the marketplace through the command line, one process per role:
 # pool, enclave registration (simulated refused without --allow-simulated), sellers, buyer,
-# worker, payouts that add up exactly, model fetch, verify; forged and replayed results refused.
+# worker, payouts that add up exactly, model fetch, verify; forged and replayed results refused
+# (a result only for a job its enclave accepted).
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/e2e_common.sh"
 
@@ -115,15 +116,39 @@ PY
 expect_rc 3 "$CLOAKX" verify "$work/forged.json" --allow-simulated
 grep -Eq "signature|statement" "$work/err" || fail "forged bundle: $(cat "$work/err")"
 
-# replayed: job 1's signed result submitted again for job 1 (paid) and for a new job 2
+# replayed: job 1's signed result, as the worker saved it (statement and key release),
+# submitted again for job 1 (paid) and for a new job 2
 job2=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" --spec "$work/data/spec.json" \
        --pay 500)
-expect_rc 1 "$CLOAKX" job submit "$job" --bundle "$work/b.json" --key "$work/keys/operator"
-grep -q "not open" "$work/err" || fail "resubmission: $(cat "$work/err")"
-expect_rc 3 "$CLOAKX" job submit "$job2" --bundle "$work/b.json" --key "$work/keys/operator"
+saved="$work/op/jobs/$job.json"
+expect_rc 1 "$CLOAKX" job submit "$job" --from "$saved" --key "$work/keys/operator"
+grep -q "not accepted" "$work/err" || fail "resubmission: $(cat "$work/err")"
+# no enclave has taken job 2: no result at all
+expect_rc 1 "$CLOAKX" job submit "$job2" --from "$saved" --key "$work/keys/operator"
+grep -q "no enclave has accepted" "$work/err" || fail "unaccepted job: $(cat "$work/err")"
+# the enclave accepts job 2 (the worker is stopped right after), then job 1's result is replayed
+rm -f "$work/op/paused-accepted"
+CLOAKX_WORKER_PAUSE_AT=accepted "$CLOAKX" worker --key "$work/keys/operator" --state "$work/op" \
+    --poll-ms 100 >/dev/null 2>"$work/wp.err" &
+wp=$!
+bg_pids+=("$wp")
+for _ in $(seq 600); do
+    [ -e "$work/op/paused-accepted" ] && break
+    kill -0 "$wp" 2>/dev/null || { cat "$work/wp.err"; fail "worker died before accepting"; }
+    sleep 0.05
+done
+[ -e "$work/op/paused-accepted" ] || fail "the worker never accepted job 2"
+kill -9 "$wp"
+wait "$wp" 2>/dev/null || true
+"$CLOAKX" --json job status "$job2" | jq -e '.state == "accepted"' >/dev/null || fail "job2 state"
+expect_rc 3 "$CLOAKX" job submit "$job2" --from "$saved" --key "$work/keys/operator"
 grep -q "another job" "$work/err" || fail "replay: $(cat "$work/err")"
-expect_rc 3 "$CLOAKX" job submit "$job2" --bundle "$work/forged.json" --key "$work/keys/operator"
-"$CLOAKX" --json job status "$job2" | jq -e '.state == "open"' >/dev/null || fail "job2 touched"
+# forged: one byte of the saved statement changed, signature kept
+jq --arg s "$(python3 -c 'import json,sys; s=bytearray.fromhex(json.load(open(sys.argv[1]))["statement"]); s[-40]^=1; print(s.hex())' "$saved")" \
+    '.statement = $s' "$saved" >"$work/forged-state.json"
+expect_rc 3 "$CLOAKX" job submit "$job2" --from "$work/forged-state.json" --key "$work/keys/operator"
+"$CLOAKX" --json job status "$job2" | jq -e '.state == "accepted" and .result == null' \
+    >/dev/null || fail "job2 touched"
 # a replayed bundle: job 1's valid result presented as job 2's
 expect_rc 3 "$CLOAKX" verify "$work/b.json" --job "$job2" --allow-simulated
 grep -q "replayed" "$work/err" || fail "replay not named: $(cat "$work/err")"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# test_e2e_worker_kill.sh — a worker killed with SIGKILL in the middle of a job (after the blobs
-# were decrypted; after the statement was signed and saved, before it was submitted; and after
-# the submission) finishes the job after a restart with exactly one payment, nothing lost.
+# test_e2e_worker_kill.sh — a worker killed with SIGKILL in the middle of a job (right after its
+# enclave accepted it; after the blobs were decrypted; after the statement was signed and saved,
+# before it was submitted; and after the submission) finishes the job after a restart with
+# exactly one payment, nothing lost.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/e2e_common.sh"
 
@@ -45,8 +46,9 @@ run_kill() { # phase payment
     grep -q "another worker" "$work/err" || fail "second worker: $(cat "$work/err")"
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
-    # killed mid-job: still open, nothing paid, nothing half-visible on the ledger
-    "$CLOAKX" --json job status "$job" | jq -e '.state == "open" and (.result == null)' \
+    # killed mid-job: accepted by the enclave (escrow locked to it), nothing paid, nothing
+    # half-visible on the ledger
+    "$CLOAKX" --json job status "$job" | jq -e '.state == "accepted" and (.result == null)' \
         >/dev/null || fail "$phase: job settled by a killed worker"
     [ "$(total_balance)" -eq "$before_total" ] || fail "$phase: balances moved"
     # restart: the job finishes, paid once
@@ -70,6 +72,7 @@ run_kill() { # phase payment
     [ "$(total_balance)" -eq $((before_total + pay - proto)) ] || fail "$phase: paid again"
     echo "$phase: killed, restarted, paid once"
 }
+run_kill accepted 5003
 run_kill decrypted 10007
 run_kill trained 20011
 run_kill signed 30011
