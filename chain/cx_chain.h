@@ -1,6 +1,6 @@
 /* cx_chain.h — the ledger interface (pools, contributions, jobs, enclaves, results, balances,
- * events with cursors), its local SQLite backend, Sui addresses and keys, the payout split.
- * BCS, Ed25519 and the result statement codec are proto's (cx_proto.h). */
+ * events with cursors), its local SQLite backend, the enclave's job messages, Sui addresses and
+ * keys, the payout split. BCS, Ed25519 and the result statement codec are proto's (cx_proto.h). */
 #ifndef CX_CHAIN_H
 #define CX_CHAIN_H
 

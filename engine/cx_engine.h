@@ -190,8 +190,9 @@ typedef struct cx_job_commit_item {
 } cx_job_commit_item;
 cx_err cx_job_dataset_commitment(cx_job_commit_item *items, size_t n, uint8_t out[32], cx_error *e);
 
-/* The buyer's side: decrypt a whole sealed model blob (in memory) that must be job_hex's
- * (content type model, the job id in the header) into secure memory (*out, cx_secmem). */
+/* Decrypt a whole sealed model blob (in memory) that must be job_hex's (content type model,
+ * the job id in the header) with k (the model's own key: cx_job_model_fetch) into secure
+ * memory (*out, cx_secmem). */
 cx_err cx_job_model_unseal(const uint8_t *blob, size_t len, const cx_x25519_key *k,
                            const char *job_hex, uint8_t **out, size_t *out_len, cx_error *e);
 
@@ -222,11 +223,14 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
 
 /* ---- the worker (worker.c) ---- */
 
-/* Follows the ledger's event stream from a persisted cursor and runs each JobCreated job.
+/* Follows the ledger's event stream from a persisted cursor and runs each JobCreated job:
+ * the enclave accepts it on the ledger first (RULES.md §2), then runs it; a failure retrying
+ * cannot mend is signed by the enclave (the buyer is refunded at once).
  * State (state_dir): cursor, jobs/<job>.json (phase pending → signed → done | failed),
  * results/<job>.bundle.json and .report.json. The ledger's result submission is the commit
- * point: a job killed before it is re-run (or, once signed, its saved statement resubmitted);
- * after it, the ledger refuses a second submission, so nothing is paid twice. */
+ * point: a job killed before it is re-run (or, once signed, its saved statement and key
+ * release resubmitted); after it, the ledger refuses a second submission, so nothing is paid
+ * twice. */
 typedef struct cx_worker_config {
     const char *ledger_url, *store_url;
     cx_store *store; /* NULL: opened from store_url; else used as is and left open (tests wrap

@@ -1,5 +1,6 @@
-/* worker.c — the operator's worker: follows the ledger's events from a persisted cursor, runs
- * each job in the TEE, submits the signed result; crash-safe (state files, ledger commit). */
+/* worker.c — the operator's worker: follows the ledger's events from a persisted cursor, has
+ * the TEE accept each job, runs it, submits the signed result and key release (or the TEE's
+ * signed failure); crash-safe (state files, ledger commit). */
 #include "cx_engine.h"
 
 #include <dirent.h>
