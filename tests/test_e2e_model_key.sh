@@ -3,7 +3,8 @@
 # model is stored before the result is submitted, and the deadline passes before the ledger
 # takes it. The stored model must not open with the buyer's key, the buyer cannot pull the
 # escrow while the enclave that accepted the job may still deliver, and the model's key comes
-# only from the transaction that pays the contributors (chain/RULES.md §2, §2.2).
+# only from the transaction that pays the contributors (chain/RULES.md §2, §2.2). A job the enclave
+# accepted and cannot run is refunded at once by its signed failure.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/e2e_common.sh"
 
@@ -74,4 +75,23 @@ expect_rc 3 "$CLOAKX" model fetch "$job" --key "$work/keys/s1" --out "$work/m1.s
 # and the buyer cannot also have the money back
 expect_rc 1 "$CLOAKX" job refund "$job" --key "$work/keys/buyer"
 [ "$(balance buyer)" -eq $((before - 4000)) ] || fail "paid and refunded"
+
+# a job the enclave accepts and cannot run (a pool without data): its signed failure refunds
+# the buyer at once, naming a class, and reveals nothing
+empty=$("$CLOAKX" pool create --key "$work/keys/operator" --theme "no data yet" --price 10 --k 1 \
+        --max-rows 10)
+"$CLOAKX" enclave register --key "$work/keys/operator" --state "$work/op2" --allow-simulated \
+    --pool "$empty" >/dev/null
+before=$(balance buyer)
+je=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$empty" --spec "$work/data/spec.json" \
+     --pay 300)
+set +e # a worker pass with a failed job exits 1
+"$CLOAKX" --json worker --key "$work/keys/operator" --state "$work/op2" --once >"$work/w2.json" \
+    2>"$work/w2.err"
+set -e
+jq -se --arg j "$je" 'map(select(.job == $j and .status == "failed")) | length == 1' \
+    "$work/w2.json" >/dev/null || fail "empty pool's job: $(cat "$work/w2.json")"
+"$CLOAKX" --json job status "$je" | jq -e '.state == "refunded" and .failure == "data" and
+    .result == null' >/dev/null || fail "not refunded by the enclave's failure"
+[ "$(balance buyer)" -eq "$before" ] || fail "failure refund amount"
 echo "ok"
