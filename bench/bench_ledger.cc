@@ -132,7 +132,7 @@ struct Market {
         std::memcpy(mm.config_hash, spec, 32);
         mm.wrapped_key_len = 80; // result hash 0: the statement's
         if (cx_chain_msg_encode(&mm, msg, len, nullptr) != CX_OK ||
-            cx_statement_sign_ed25519(seed, *msg, *len, sig, nullptr) != CX_OK)
+            cx_ed25519_sign(seed, *msg, *len, sig, nullptr) != CX_OK)
             std::abort();
     }
 };
