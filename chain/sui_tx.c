@@ -171,9 +171,11 @@ static cx_err parse_type(type_parser *p, int depth, cx_sui_type *out, cx_error *
     }
     for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++) {
         size_t n = strlen(prims[i].name);
+        if (strncmp(p->s + p->pos, prims[i].name, n) != 0)
+            continue;
+        /* only after the match: the input may end before n characters */
         char next = p->s[p->pos + n];
-        if (strncmp(p->s + p->pos, prims[i].name, n) == 0 && !isalnum((unsigned char)next) &&
-            next != '_' && next != ':') {
+        if (!isalnum((unsigned char)next) && next != '_' && next != ':') {
             p->pos += n;
             out->kind = prims[i].kind;
             return CX_OK;

@@ -277,7 +277,7 @@ static void test_market_events(void **state)
     memset(bcs + 32, 0x22, 32);
     memset(bcs + 64, 0x33, 32);
     for (int i = 0; i < 8; i++) {
-        bcs[96 + i] = (uint8_t)(100000 >> (8 * i));
+        bcs[96 + i] = (uint8_t)(100000ull >> (8 * i));
         bcs[104 + i] = (uint8_t)(1760000000000ull >> (8 * i));
     }
     ev.bcs = bcs;
