@@ -167,7 +167,8 @@ tok=$(cat "$work/token")
 [ "$(code_of GET /metrics -H "Authorization: Bearer x$tok")" = 401 ] || fail "wrong token: not 401"
 [ "$(code_of GET /metrics -H "Authorization: Bearer ${tok%?}")" = 401 ] || fail "short token"
 get /api/status -H "Authorization: Bearer $tok" >/dev/null
-get / -H "Authorization: Bearer $tok" | grep -q '<title>CloakX worker</title>' || fail "page"
+get / -H "Authorization: Bearer $tok" >"$work/page.html" # not in a pipe: get counts responses
+grep -q '<title>CloakX worker</title>' "$work/page.html" || fail "page with the token"
 stop_worker
 for r in tok; do grep -q "$tok" "$work/$r.err" && fail "the token was logged"; done
 
