@@ -202,7 +202,7 @@ static cx_err bench_run(int hidden, int batch, long epochs, long threads, int dp
     cx_model *m = NULL;
     cx_train_result r;
     epoch_times et = {.n = 0};
-    cx_train_epoch_cb cb = {on_epoch, &et};
+    cx_train_epoch_cb cb = {.fn = on_epoch, .ud = &et};
     double t0 = cx_now_seconds(), c0 = process_cpu_seconds();
     rc = cx_train(&s, d, NULL, &cb, NULL, &m, &r, e);
     cx_spec_free(&s);

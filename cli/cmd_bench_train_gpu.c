@@ -230,7 +230,7 @@ int cmd_bench_train_device(cx_cli *cli, int argc, char **argv)
         .rows = (size_t)o.rows, .cols = (int)o.inputs, .x = x, .y = y, .n_classes = (int)o.classes};
     cx_train_result r;
     bt_times et = {.n = 0};
-    cx_train_epoch_cb cb = {bt_on_epoch, &et};
+    cx_train_epoch_cb cb = {.fn = bt_on_epoch, .ud = &et};
     cx_log_info(&cli->log, "bench train: %ld rows x %ld epochs on %s", o.rows, o.epochs,
                 ch.backend);
     double t0 = cx_now_seconds();

@@ -136,7 +136,7 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
                         .n_classes = (int)ds->n_classes};
     cx_train_result res;
     epoch_log el = {&cli->log};
-    cx_train_epoch_cb cb = {on_epoch, &el};
+    cx_train_epoch_cb cb = {.fn = on_epoch, .ud = &el};
     cx_log_info(&cli->log, "training %s on %zu rows x %zu features", cx_model_kind_name(spec.model),
                 ds->n, ds->d);
     if (cx_backend_select(device, spec.precision, spec.threads, &be, &dev, &e) != CX_OK)

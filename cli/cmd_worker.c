@@ -89,7 +89,9 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx worker [--ledger L] [--store S] --key DIR --state DIR\n"
                "         [--devca DIR] [--once] [--device auto|cpu|cuda[:N]] [--threads N]\n"
-               "         [--poll-ms N] [--listen HOST:PORT [--token-file F]] [--json]\n\n"
+               "         [--poll-ms N] [--listen HOST:PORT [--token-file F]] [--json]\n"
+               "         [--job-time-limit SECONDS] [--max-job-params N] [--max-job-epochs N]\n"
+               "         [--max-job-flops X] [--require-mlock]\n\n"
                "The operator's worker. Follows the ledger's event stream from a cursor kept\n"
                "in --state DIR, and for each JobCreated runs the job inside this node's TEE\n"
                "(the enclave registered with `cloakx enclave register --state DIR`; SIMULATED\n"
@@ -112,12 +114,22 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
                "loss curve, epsilon and per-contributor acceptance, recent errors; never rows,\n"
                "values or keys. Port 0 picks a free port; the address is logged on stderr.\n"
                "Beyond 127.0.0.0/8 a bearer token is required: --token-file F (its first line)\n"
-               "or CLOAKX_STATUS_TOKEN; when given, every request must carry it.\n");
+               "or CLOAKX_STATUS_TOKEN; when given, every request must carry it.\n"
+               "Limits per job, so that no buyer ties the worker up: --job-time-limit (wall\n"
+               "clock from the job's start, default 3600; a job over it fails and its buyer is\n"
+               "refunded after the deadline), --max-job-params (default 100000000),\n"
+               "--max-job-epochs (default 10000), --max-job-flops (epochs x rows x 6 x\n"
+               "parameters, default 1e16); 0 lifts a limit. A spec over the budget fails\n"
+               "before any blob is decrypted.\n"
+               "Plaintext and keys live in memory locked in RAM (mlock). When RLIMIT_MEMLOCK\n"
+               "is too low, the worker warns (and each job report says) how much could not be\n"
+               "locked; --require-mlock refuses to run such a job instead.\n");
         return CX_EXIT_OK;
     }
     cx_worker_config c = {0};
     const char *devca_s = NULL, *threads_s = NULL, *poll_s = NULL, *listen_s = NULL,
-               *token_file = NULL;
+               *token_file = NULL, *time_s = NULL, *params_s = NULL, *epochs_s = NULL,
+               *flops_s = NULL;
     const cli_arg args[] = {{.name = "--ledger", .val = &c.ledger_url, .env = "CLOAKX_LEDGER"},
                            {.name = "--store", .val = &c.store_url, .env = "CLOAKX_STORE"},
                            {.name = "--key", .val = &c.key_dir},
@@ -129,6 +141,11 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
                            {.name = "--once", .flag = &c.once},
                            {.name = "--listen", .val = &listen_s},
                            {.name = "--token-file", .val = &token_file},
+                           {.name = "--job-time-limit", .val = &time_s},
+                           {.name = "--max-job-params", .val = &params_s},
+                           {.name = "--max-job-epochs", .val = &epochs_s},
+                           {.name = "--max-job-flops", .val = &flops_s},
+                           {.name = "--require-mlock", .flag = &c.require_mlock},
                            {0}};
     int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
@@ -151,6 +168,30 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
         if (cli_parse_u64(poll_s, "--poll-ms", &v, &e) != CX_OK || v < 1 || v > 600000)
             return cli_usage(cli, "--poll-ms takes 1..600000");
         c.poll_ms = (unsigned)v;
+    }
+    c.job_time_limit_s = 3600;
+    c.budget = (cx_compute_budget){.max_params = 100000000, .max_epochs = 10000, .max_flops = 1e16};
+    if (time_s) {
+        if (cli_parse_u64(time_s, "--job-time-limit", &v, &e) != CX_OK || v > 30 * 86400)
+            return cli_usage(cli, "--job-time-limit takes 0..2592000 seconds");
+        c.job_time_limit_s = (double)v;
+    }
+    if (params_s) {
+        if (cli_parse_u64(params_s, "--max-job-params", &v, &e) != CX_OK)
+            return cli_usage(cli, "--max-job-params takes a count");
+        c.budget.max_params = v;
+    }
+    if (epochs_s) {
+        if (cli_parse_u64(epochs_s, "--max-job-epochs", &v, &e) != CX_OK || v > 100000)
+            return cli_usage(cli, "--max-job-epochs takes 0..100000");
+        c.budget.max_epochs = (int)v;
+    }
+    if (flops_s) {
+        char *end = NULL;
+        double f = strtod(flops_s, &end);
+        if (!end || *end || !(f >= 0) || f > 1e30)
+            return cli_usage(cli, "--max-job-flops takes a number of flops (e.g. 1e15)");
+        c.budget.max_flops = f;
     }
     c.progress = cli->progress;
     c.log = &cli->log;

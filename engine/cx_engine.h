@@ -153,6 +153,12 @@ typedef struct cx_job_params {
     const cx_logger *log;
     const cx_job_hooks *hooks; /* may be NULL */
     cx_status *status;         /* may be NULL: phases, progress, timings reported there */
+    /* The operator's limits on what one job may cost (a buyer's spec must not tie the worker
+     * up): the compute budget, checked on the spec before any blob is opened and on the real
+     * data before training (CX_ERR_LIMIT), and the wall-clock limit from the job's start, past
+     * which training stops (CX_ERR_LIMIT: the job fails). Zeros: no limit. */
+    cx_compute_budget budget;
+    double time_limit_s;
 } cx_job_params;
 
 typedef struct cx_job_output {
@@ -242,6 +248,11 @@ typedef struct cx_worker_config {
     const char *device;    /* training device (cx_backend_select); NULL: "auto" */
     int threads, progress;
     unsigned poll_ms; /* between polls of the ledger (0: 500) */
+    cx_compute_budget budget; /* per job, see cx_job_params */
+    double job_time_limit_s;  /* per job, see cx_job_params (0: none) */
+    /* refuse to run unless every secure allocation is locked in RAM (cx_secmem_require_lock):
+     * without it, the worker warns, with how much could not be locked */
+    int require_mlock;
     const cx_logger *log;
     cx_job_hooks hooks;
     /* after each job settles or fails: status "paid", "refunded", "failed", "closed" */

@@ -346,6 +346,7 @@ typedef struct job_run {
     const cx_job_params *p;
     cx_job_output *out;
     double t0;
+    cx_secmem_stats sm0; /* secure memory when the job started */
     char job_hex[CX_CHAIN_ID_HEX_LEN + 1], pool_hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_ledger_job job;
     cx_ledger_pool pool;
@@ -477,6 +478,12 @@ static cx_err read_request(job_run *r, cx_error *e)
     if ((rc = cx_job_request_parse(r->req, r->req_len, &r->spec, r->buyer_x, e)) != CX_OK)
         return rc;
     r->spec_ok = 1;
+    /* the spec alone bounds parameters (from one feature) and epochs: refused before any
+     * blob is fetched or decrypted */
+    cx_compute_cost cost;
+    cx_spec_cost(&r->spec, 1, 2, 0, &cost);
+    if ((rc = cx_compute_budget_check(&r->p->budget, &cost, e)) != CX_OK)
+        return rc;
     if (r->spec.task == CX_TASK_STATS || !r->spec.data || !json_object_get(r->spec.data, "label"))
         return cx_error_set(e, CX_ERR_FORMAT,
                             "job spec: a training task with \"data.label\" "
@@ -702,7 +709,17 @@ static cx_err train(job_run *r, cx_error *e)
     cx_progress eprog;
     cx_progress_start(&eprog, "training", (uint64_t)r->spec.epochs, p->progress);
     epoch_ud eu = {&eprog, p->log, p->status, r->job_hex, r->spec.epochs, cx_now_seconds()};
-    cx_train_epoch_cb cb = {on_epoch, &eu};
+    cx_train_epoch_cb cb = {.fn = on_epoch,
+                            .ud = &eu,
+                            .deadline = p->time_limit_s > 0 ? r->t0 + p->time_limit_s : 0.0};
+    cx_compute_cost cost;
+    cx_spec_cost(&r->spec, (int)ds->d, (int)ds->n_classes, ds->n, &cost);
+    cx_err brc = cx_compute_budget_check(&p->budget, &cost, e);
+    if (brc != CX_OK)
+        return brc;
+    if (cb.deadline > 0 && cx_now_seconds() > cb.deadline)
+        return cx_error_set(e, CX_ERR_LIMIT, "job: over its time limit of %.0f s before training",
+                            p->time_limit_s);
     cx_log_info(p->log, "job %s: training %s on %zu rows x %zu features (%s backend)", r->job_hex,
                 cx_model_kind_name(r->spec.model), ds->n, ds->d, r->be->name);
     cx_err rc = cx_train(&r->spec, &td, r->be, &cb, p->log, &r->model, &r->tr, e);
@@ -877,6 +894,24 @@ static void finish_report(job_run *r)
                                           "statement's gpu_evidence_hash is empty"
                                         : "none: CPU-only job, the statement's gpu_evidence_hash "
                                           "is empty"));
+    /* plaintext and keys live in secure memory; what could not be locked in RAM is said
+     * here and loudly in the log */
+    cx_secmem_stats sm;
+    cx_secmem_stats_get(&sm);
+    uint64_t unlocked = sm.unlocked_bytes_total - r->sm0.unlocked_bytes_total;
+    json_object_set_new(report, "secure_memory",
+                        json_pack("{s:I, s:I, s:I, s:b}", "allocations",
+                                  (json_int_t)(sm.allocs - r->sm0.allocs), "unlocked_allocations",
+                                  (json_int_t)(sm.unlocked_allocs - r->sm0.unlocked_allocs),
+                                  "unlocked_bytes", (json_int_t)unlocked, "lock_required",
+                                  sm.require_lock));
+    if (unlocked)
+        cx_log_warn(r->p->log,
+                    "job %s: %llu bytes of plaintext and keys could NOT be locked in RAM "
+                    "(RLIMIT_MEMLOCK): they may be swapped to disk. Raise the limit (`ulimit -l`, "
+                    "LimitMEMLOCK=) or run the worker with CAP_IPC_LOCK; --require-mlock refuses "
+                    "to run instead",
+                    r->job_hex, (unsigned long long)unlocked);
     json_object_set_new(report, "seconds",
                         json_pack("{s:f, s:b, s:f, s:f}", "decrypt_parse", r->t_dec,
                                   "reparsed_after_tamper", r->reparsed, "train", r->tr.seconds,
@@ -891,6 +926,7 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
     r.p = p;
     r.out = out;
     r.t0 = cx_now_seconds();
+    cx_secmem_stats_get(&r.sm0);
     cx_chain_id_to_hex(&p->job_id, r.job_hex);
     /* the phases in order: their names are what the status page shows, their classes what
      * the enclave signs when the job fails there (RULES.md §6: a class, never what the data

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -402,15 +403,28 @@ static void process_job(worker *w, const char *hex)
                            .progress = w->cfg->progress,
                            .log = w->cfg->log,
                            .hooks = &w->cfg->hooks,
+                           .budget = w->cfg->budget,
+                           .time_limit_s = w->cfg->job_time_limit_s,
                            .status = w->cfg->status};
         cx_job_output o;
         cx_log_info(w->cfg->log, "worker: running job %s", hex);
+        cx_secmem_stats sm0, sm1;
+        cx_secmem_stats_get(&sm0);
         if (cx_job_execute(&p, &o, &e) != CX_OK) {
-            if (transient(e.code)) {
+            cx_secmem_stats_get(&sm1);
+            /* out of lockable memory (--require-mlock) reads as NOMEM deep down: no transient */
+            int lock_refused = sm1.lock_refusals > sm0.lock_refusals;
+            if (transient(e.code) && !lock_refused) {
                 cx_log_error(w->cfg->log, "worker: job %s: %s (will retry)", hex, e.msg);
             } else {
+                char why[CX_ERROR_MSG_MAX + 160];
+                snprintf(why, sizeof why, "%s%s",
+                         lock_refused ? "--require-mlock: secure memory could not be locked in "
+                                        "RAM (RLIMIT_MEMLOCK; raise it or grant CAP_IPC_LOCK): "
+                                      : "",
+                         e.msg);
                 json_object_set_new(st, "fail_reason", json_integer(o.fail_reason));
-                mark_failed(w, hex, path, st, e.msg);
+                mark_failed(w, hex, path, st, why);
                 give_up(w, &job_id, hex, path, st);
             }
             goto out;
@@ -465,6 +479,29 @@ static void process_job(worker *w, const char *hex)
     }
 out:
     json_decref(st);
+}
+
+/* Plaintext and keys go to locked memory; say at the start, loudly, when the lock limit
+ * will not hold a job's data, or make every unlocked allocation fail (--require-mlock). */
+static void secure_memory_policy(const cx_worker_config *c)
+{
+    if (c->require_mlock)
+        cx_secmem_require_lock(1);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    void *probe = cx_secmem_alloc(1, 0, NULL);
+    int can_lock = probe && cx_secmem_is_locked(probe);
+    cx_secmem_free(probe);
+    if (can_lock && geteuid() == 0)
+        return; /* root with CAP_IPC_LOCK is not held to the limit */
+    cx_log_warn(c->log,
+                "worker: RLIMIT_MEMLOCK is %llu KiB: plaintext beyond it cannot be locked in RAM "
+                "and may be swapped to disk (%s). Raise it (`ulimit -l unlimited`, systemd "
+                "LimitMEMLOCK=infinity) or grant CAP_IPC_LOCK; each job report gives the bytes "
+                "not locked",
+                (unsigned long long)(rl.rlim_cur / 1024),
+                c->require_mlock ? "--require-mlock: such jobs fail" : "jobs run, with a warning");
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -578,6 +615,7 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
                                 c->state_dir);
         return cx_error_errno(e, CX_ERR_IO, en, "worker: locking %s", lock_path);
     }
+    secure_memory_policy(c);
     if ((rc = cx_job_enclave_state_load(c->state_dir, &w.enclave_id, e)) != CX_OK ||
         (rc = cx_job_identity_load(c->key_dir, &w.op, e)) != CX_OK ||
         (rc = cx_job_ledger_open(c->ledger_url, c->log, &w.ledger, e)) != CX_OK ||

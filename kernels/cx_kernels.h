@@ -378,7 +378,31 @@ typedef struct cx_train_epoch_cb {
     /* Called after each epoch (from the calling thread); may be NULL. */
     void (*fn)(void *ud, int epoch, double train_loss, double val_loss, double lr);
     void *ud;
+    /* cx_now_seconds() past which training stops with CX_ERR_LIMIT (checked before every
+     * step); 0: no limit. The worker's time limit per job. */
+    double deadline;
 } cx_train_epoch_cb;
+
+/* ---- compute budget: what one job may cost (issue 13 item 9) ----
+ * The cost of a spec on rows x n_features data: its parameters, its epochs, and
+ * flops = epochs x rows x 6 x parameters (a weight costs 2 flops forward and 4 backward per
+ * example; DP-SGD's per-example norms come on top, so this is a lower bound). */
+typedef struct cx_compute_cost {
+    uint64_t params;
+    int epochs;
+    double flops;
+} cx_compute_cost;
+typedef struct cx_compute_budget {
+    uint64_t max_params; /* 0: no limit */
+    int max_epochs;      /* 0: no limit */
+    double max_flops;    /* 0: no limit */
+} cx_compute_budget;
+/* n_outputs: classes (softmax/mlp classification), else 1. Saturates, never overflows. */
+void cx_spec_cost(const cx_spec *s, int n_features, int n_outputs, size_t rows,
+                  cx_compute_cost *out);
+/* CX_ERR_LIMIT naming the first bound the cost exceeds (parameters, epochs, flops). */
+cx_err cx_compute_budget_check(const cx_compute_budget *b, const cx_compute_cost *c,
+                               cx_error *e);
 
 typedef struct cx_train_result {
     cx_metrics val;        /* metrics on the validation split (train split if none) */

@@ -380,3 +380,40 @@ void cx_spec_free(cx_spec *s)
     s->data = NULL;
     s->raw = NULL;
 }
+
+void cx_spec_cost(const cx_spec *s, int n_features, int n_outputs, size_t rows,
+                  cx_compute_cost *out)
+{
+    /* in double: 16 layers of 65,536 overflow nothing here, whatever the spec says */
+    int n_out = s->task == CX_TASK_REGRESSION || s->model == CX_MODEL_LOGISTIC ? 1 : n_outputs;
+    int layers = (s->model == CX_MODEL_MLP ? s->n_hidden : 0) + 1;
+    double np = 0.0, din = n_features < 1 ? 1 : n_features;
+    for (int l = 0; l < layers; l++) {
+        double dout = l + 1 < layers ? s->hidden[l] : (n_out < 1 ? 1 : n_out);
+        np += din * dout + dout;
+        din = dout;
+    }
+    out->params = np >= 1.8e19 ? UINT64_MAX : (uint64_t)np;
+    out->epochs = s->epochs;
+    out->flops = (double)s->epochs * (double)rows * 6.0 * np;
+}
+
+cx_err cx_compute_budget_check(const cx_compute_budget *b, const cx_compute_cost *c,
+                               cx_error *e)
+{
+    if (b->max_params && c->params > b->max_params)
+        return cx_error_set(e, CX_ERR_LIMIT,
+                            "compute budget: the model has %llu parameters, the budget allows "
+                            "%llu",
+                            (unsigned long long)c->params, (unsigned long long)b->max_params);
+    if (b->max_epochs && c->epochs > b->max_epochs)
+        return cx_error_set(e, CX_ERR_LIMIT,
+                            "compute budget: %d epochs asked, the budget allows %d", c->epochs,
+                            b->max_epochs);
+    if (b->max_flops > 0 && c->flops > b->max_flops)
+        return cx_error_set(e, CX_ERR_LIMIT,
+                            "compute budget: training needs about %.3g flops (epochs x rows x 6 "
+                            "x parameters), the budget allows %.3g",
+                            c->flops, b->max_flops);
+    return CX_OK;
+}

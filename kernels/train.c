@@ -219,6 +219,7 @@ typedef struct train_run {
     cx_net net;
     cx_rng rng; /* split, then each epoch's shuffle */
     size_t rows, cols, n_tr, n_val, np, steps_ep;
+    double deadline; /* cx_now_seconds() past which training stops; 0: none */
     int B;   /* batch size (DP-SGD: the expected one) */
     int cap; /* rows per network pass */
     /* host: the split (xtr/ytr training, xva/yva validation, yvs the validation targets
@@ -552,6 +553,17 @@ static cx_err run_plain_step(train_run *r, int b, cx_error *e)
 /* A non-private epoch: shuffled fixed-size batches (the last one may be smaller), without a
  * host synchronisation: one upload of the permutation and of the step values, device-to-device
  * copies before each step, the loss read once at the end. */
+/* The worker's time limit per job: checked before every step, so that a job over it stops
+ * within one step, whatever its epochs. */
+static cx_err check_deadline(const train_run *r, cx_error *e)
+{
+    if (r->deadline > 0 && cx_now_seconds() > r->deadline)
+        return cx_error_set(e, CX_ERR_LIMIT,
+                            "train: over the job's time limit (stopped in epoch %d of %d)",
+                            r->epoch + 1, r->s->epochs);
+    return CX_OK;
+}
+
 static cx_err plain_epoch(train_run *r, double lr, double *loss_acc, size_t *loss_n,
                           cx_error *e)
 {
@@ -593,6 +605,7 @@ static cx_err plain_epoch(train_run *r, double lr, double *loss_acc, size_t *los
         } else {
             be->copy(be, r->net.idx, r->dperm + b0, (size_t)b * sizeof(int32_t));
         }
+        TRY(check_deadline(r, e));
         be->copy(be, r->dhyper, r->dsched + 3 * st, 3 * sizeof(float));
         ++r->t;
         TRY(run_plain_step(r, b, e));
@@ -694,8 +707,10 @@ static cx_err run_epochs(train_run *r, const cx_train_epoch_cb *cb, cx_error *e)
         if (!s->privacy)
             TRY(plain_epoch(r, lr, &loss_acc, &loss_n, e));
         else
-            for (int st = 0; st < r->dp_steps; st++)
+            for (int st = 0; st < r->dp_steps; st++) {
+                TRY(check_deadline(r, e));
                 TRY(dp_step(r, lr, &loss_acc, &loss_n, e));
+            }
         int stop = 0;
         TRY(end_epoch(r, cb, lr, loss_acc, loss_n, &stop, e));
         if (stop) {
@@ -775,7 +790,7 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
     if (s->task == CX_TASK_STATS)
         return cx_error_set(e, CX_ERR_ARG,
                             "train: task \"stats\" computes statistics and trains no model");
-    train_run r = {.s = s, .d = d, .lg = lg};
+    train_run r = {.s = s, .d = d, .lg = lg, .deadline = cb ? cb->deadline : 0.0};
     cx_err rc = train_setup(&r, be, e);
     if (rc == CX_OK)
         rc = split_data(&r, e);

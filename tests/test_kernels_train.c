@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -407,7 +408,7 @@ static void test_plaintext_in_secure_memory(void **state)
             s.epochs = 2;
             secure_probe p = {.min_live = UINT64_MAX};
             cx_secmem_stats_get(&p.base);
-            cx_train_epoch_cb cb = {probe_epoch, &p};
+            cx_train_epoch_cb cb = {.fn = probe_epoch, .ud = &p};
             cx_train_data d = {.rows = ROWS, .cols = COLS, .x = x, .y = y};
             cx_model *m = NULL;
             cx_train_result r;
@@ -426,6 +427,73 @@ static void test_plaintext_in_secure_memory(void **state)
             assert_true(now.allocs - p.base.allocs >= 10);
         }
     unsetenv("CLOAKX_TRAIN_STREAM");
+    free(x);
+    free(y);
+}
+
+/* A buyer's spec of 16 layers of 65,536 and 100,000 epochs used to run (one job at a time)
+ * for as long as it liked: the budget refuses it from the spec alone, and a modest spec on
+ * many rows by its flops. */
+static void test_compute_budget(void **state)
+{
+    (void)state;
+    cx_error e;
+    cx_spec s;
+    char big[512] = "{\"task\":\"classification\",\"model\":{\"type\":\"mlp\",\"hidden\":[";
+    for (int i = 0; i < 16; i++)
+        strcat(big, i ? ",65536" : "65536");
+    strcat(big, "]},\"epochs\":100000}");
+    if (kt_spec(big, &s, &e) != 0)
+        fail_msg("%s", e.msg);
+    const cx_compute_budget b = {.max_params = 100000000, .max_epochs = 10000, .max_flops = 1e16};
+    cx_compute_cost c;
+    cx_spec_cost(&s, 1, 2, 0, &c);
+    assert_true(c.params > 60000000000ull); /* 15 x 65,536^2 and more */
+    assert_int_equal(cx_compute_budget_check(&b, &c, &e), CX_ERR_LIMIT);
+    assert_non_null(strstr(e.msg, "parameters"));
+    const cx_compute_budget epochs_only = {.max_epochs = 10000};
+    assert_int_equal(cx_compute_budget_check(&epochs_only, &c, &e), CX_ERR_LIMIT);
+    assert_non_null(strstr(e.msg, "epochs"));
+    cx_spec_free(&s);
+    if (kt_spec(MLP_SPEC(""), &s, &e) != 0)
+        fail_msg("%s", e.msg);
+    cx_spec_cost(&s, COLS, 3, ROWS, &c);
+    /* 8*16+16 + 16*8+8 + 8*3+3 = 307 parameters, 6 epochs */
+    assert_int_equal(c.params, 307);
+    assert_true(c.flops == 6.0 * ROWS * 6.0 * 307);
+    assert_int_equal(cx_compute_budget_check(&b, &c, &e), CX_OK);
+    const cx_compute_budget tight = {.max_flops = 1e6};
+    assert_int_equal(cx_compute_budget_check(&tight, &c, &e), CX_ERR_LIMIT);
+    assert_non_null(strstr(e.msg, "flops"));
+    cx_spec_free(&s);
+}
+
+/* The worker's time limit: training past its deadline stops within a step, plain or DP. */
+static void test_deadline_stops_training(void **state)
+{
+    (void)state;
+    float *x = malloc(ROWS * COLS * sizeof *x), *y = malloc(ROWS * sizeof *y);
+    assert_non_null(x);
+    assert_non_null(y);
+    clusters(x, y, 9);
+    for (int dp = 0; dp < 2; dp++) {
+        cx_error e;
+        cx_spec s;
+        if (kt_spec(dp ? MLP_SPEC(",\"privacy\":{\"noise_multiplier\":1.0}") : MLP_SPEC(""), &s,
+                    &e) != 0)
+            fail_msg("%s", e.msg);
+        s.epochs = 100000; /* hours of work without the limit */
+        cx_train_epoch_cb cb = {.deadline = cx_now_seconds() + 0.2};
+        cx_train_data d = {.rows = ROWS, .cols = COLS, .x = x, .y = y};
+        cx_model *m = NULL;
+        cx_train_result r;
+        double t0 = cx_now_seconds();
+        assert_int_equal(cx_train(&s, &d, NULL, &cb, NULL, &m, &r, &e), CX_ERR_LIMIT);
+        assert_null(m);
+        assert_non_null(strstr(e.msg, "time limit"));
+        assert_true(cx_now_seconds() - t0 < 20.0);
+        cx_spec_free(&s);
+    }
     free(x);
     free(y);
 }
@@ -508,6 +576,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plaintext_in_secure_memory),
+        cmocka_unit_test(test_compute_budget),
+        cmocka_unit_test(test_deadline_stops_training),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_device_forms),
         cmocka_unit_test(test_streamed_equals_resident),

@@ -137,6 +137,7 @@ void cx_secmem_require_lock(int on);
  * and of those, how many (and how many bytes, counted in pages) could not be locked. */
 typedef struct cx_secmem_stats {
     int require_lock;
+    uint64_t lock_refusals; /* allocations refused because they could not be locked */
     uint64_t allocs, frees;
     uint64_t unlocked_allocs, unlocked_bytes_total;
     uint64_t unlocked_bytes_live, locked_bytes_live;

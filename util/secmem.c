@@ -29,7 +29,7 @@ typedef struct secmem_meta {
  * allocations come from many threads. */
 static struct {
     atomic_int require_lock;
-    atomic_uint_fast64_t allocs, frees, unlocked_allocs, unlocked_bytes_total, unlocked_bytes_live,
+    atomic_uint_fast64_t lock_refusals, allocs, frees, unlocked_allocs, unlocked_bytes_total, unlocked_bytes_live,
         locked_bytes_live;
 } g_secmem;
 
@@ -83,6 +83,7 @@ void *cx_secmem_alloc(size_t len, unsigned flags, cx_error *e)
     if (!locked) {
         int err = errno;
         if ((flags & CX_SECMEM_REQUIRE_LOCK) || atomic_load(&g_secmem.require_lock)) {
+            atomic_fetch_add(&g_secmem.lock_refusals, 1);
             munmap(base, map_len);
             cx_error_errno(e, CX_ERR_LIMIT, err,
                            "secure memory: mlock of %zu bytes refused (RLIMIT_MEMLOCK; raise it "
@@ -145,6 +146,7 @@ void cx_secmem_require_lock(int on) { atomic_store(&g_secmem.require_lock, on ? 
 void cx_secmem_stats_get(cx_secmem_stats *out)
 {
     out->require_lock = atomic_load(&g_secmem.require_lock);
+    out->lock_refusals = atomic_load(&g_secmem.lock_refusals);
     out->allocs = atomic_load(&g_secmem.allocs);
     out->frees = atomic_load(&g_secmem.frees);
     out->unlocked_allocs = atomic_load(&g_secmem.unlocked_allocs);
