@@ -149,7 +149,7 @@ int cmd_attest_verify_gpu(cx_cli *cli, int argc, char **argv);  /* cmd_attest_gp
 int cmd_attest_collect_gpu(cx_cli *cli, int argc, char **argv); /* cmd_attest_gpu.c */
 
 /* chain / marketplace */
-/* marketplace roles, worker, verify, demo (task I) */
+/* marketplace roles, worker, verify, demo */
 int cmd_pool(cx_cli *cli, int argc, char **argv);       /* cmd_pool.c: pool create|show */
 int cmd_enclave(cx_cli *cli, int argc, char **argv);    /* cmd_enclave.c: enclave register|show */
 int cmd_contribute(cx_cli *cli, int argc, char **argv); /* cmd_contribute.c */

@@ -11,7 +11,7 @@ extern "C" {
 
 /* ===================== backend, models, training, metrics, job spec ===================== */
 
-/* ---- compute backend (task D: CPU reference in kernels/cpu/; CUDA mirrors it in cuda/) ----
+/* ---- compute backend (CPU reference in kernels/cpu/; CUDA mirrors it in cuda/) ----
  * Device memory is addressed by plain pointers (float *, int32_t *) that only the backend
  * dereferences; pointer arithmetic on them is allowed (CPU and CUDA pointers both support it),
  * so a batch slice is just `x + row * cols`. All matrices are row-major, dense.
@@ -160,7 +160,7 @@ void cx_backend_destroy(cx_backend *be);
 const char *cx_precision_name(cx_precision p); /* "fp32", "tf32", "bf16" */
 const char *cx_act_name(cx_act a);             /* "none", "relu", ... */
 
-/* ---- CUDA backend and device selection (task H: kernels/cuda/, kernels/backend_select.c)
+/* ---- CUDA backend and device selection (kernels/cuda/, kernels/backend_select.c)
  * Built when CMake finds the CUDA toolkit (CLOAKX_HAVE_CUDA); in other builds every
  * function here fails with CX_ERR_UNSUPPORTED ("not built in"), so callers need no #ifdef.
  * The binary runs without a GPU or driver: these then fail with CX_ERR_DEVICE. */
@@ -327,7 +327,7 @@ size_t cx_model_layer_offset(const cx_model *m, int layer); /* offset of W of la
 cx_err cx_model_predict(const cx_model *m, cx_backend *be, const float *x, size_t rows,
                         int standardise, float *out, cx_error *e);
 
-/* Model files: safetensors (task E's writer) with tensors "layers.<l>.weight" (F32,
+/* Model files: safetensors with tensors "layers.<l>.weight" (F32,
  * [dims[l], dims[l+1]]: inputs × outputs, x·W), "layers.<l>.bias" ([dims[l+1]]),
  * "standardizer.mean" and "standardizer.inv_std" ([n_features]); metadata "cloakx.format" =
  * "cloakx-model-v1", "task", "model", "loss", "activation", "dims" (JSON list), "n_classes",

@@ -1,4 +1,4 @@
-# Tests of io/ sealed blobs, HPKE, keys and the decryption pipeline (task A), and the
+# Tests of io/ sealed blobs, HPKE, keys and the decryption pipeline, and the
 # keygen / seal / unseal / bench decrypt command lines.
 cx_add_test(test_io_hpke SOURCES test_io_hpke.c LIBS cx_io)
 cx_add_test(test_io_keys SOURCES test_io_keys.c LIBS cx_io)

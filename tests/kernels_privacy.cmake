@@ -1,4 +1,4 @@
-# Tests of kernels/ task E: the Rényi-DP accountant (Opacus' published values), `cloakx
+# Tests of kernels/: the Rényi-DP accountant (Opacus' published values), `cloakx
 # privacy`, and safetensors model files (strict reader, writer, NumPy interoperability).
 cx_add_test(test_kernels_privacy_accountant SOURCES test_kernels_privacy_accountant.c
             LIBS cx_kernels LABELS unit)

@@ -1,3 +1,3 @@
-# Fuzz target of io/ sealed blobs (task A): the .cxb header parser and the chunk reader.
+# Fuzz target of io/ sealed blobs: the .cxb header parser and the chunk reader.
 cx_add_fuzz(io_cxb SOURCES fuzz_io_cxb.c LIBS cx_io)
 target_compile_definitions(fuzz_io_cxb PRIVATE CX_TESTDATA="${PROJECT_SOURCE_DIR}/tests/data")

@@ -1,2 +1,2 @@
-# Fuzz target of kernels/ task E: the safetensors model-file reader (untrusted files).
+# Fuzz target of kernels/: the safetensors model-file reader (untrusted files).
 cx_add_fuzz(kernels_safetensors SOURCES fuzz_kernels_safetensors.c LIBS cx_kernels)

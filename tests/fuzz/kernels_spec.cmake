@@ -1,2 +1,2 @@
-# Fuzz target of kernels/ (task D): the job-spec parser.
+# Fuzz target of kernels/: the job-spec parser.
 cx_add_fuzz(kernels_spec SOURCES fuzz_kernels_spec.c LIBS cx_kernels)
