@@ -217,15 +217,29 @@ typedef struct cx_job_verify_opts {
     size_t root_pem_len;
     int allow_simulated;
     const cx_chain_id *job; /* NULL, or the job the bundle must be the result of */
+    const uint8_t *measurement; /* NULL, or the code (PCR0) the enclave must have run */
+    size_t measurement_len;
+    const uint8_t *request; /* NULL, or the job request whose SHA-256 is the config_hash */
+    size_t request_len;
+    const uint8_t *gpu_evidence; /* NULL: the bundle's, if any */
+    size_t gpu_evidence_len;
 } cx_job_verify_opts;
 
 /* Every check in order; *checks (may be NULL) gets [{"check","status","detail"}]. Returns
  * CX_ERR_VERIFY naming the first failed check ("signature: …", "report: …", "measurement: …",
- * "key_binding: …", "ledger: …", "result_hash: …", "dataset_commitment: …"). With ledger
+ * "key_binding: …", "ledger: …", "spec: …", "result_hash: …", "model_recipient: …",
+ * "gpu_evidence: …", "dataset_commitment: …"); checks whose inputs are missing are noted
+ * "skipped" (cx_job_verify_complete). With ledger
  * and store but no enclave_id in the bundle the commitment cannot be recomputed: status
  * "not checked", and CX_ERR_VERIFY "dataset_commitment: not checked: …" (never a pass). */
 cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts *o, json_t **checks,
                             cx_error *e);
+/* A verdict is VERIFIED only when every check ran: CX_OK from cx_job_verify_bundle says that
+ * none failed, this says whether none was skipped (a check whose inputs were not given:
+ * measurement without --ledger or a --measurement pin, ledger, spec, result_hash,
+ * model_recipient, gpu_evidence when the statement commits to evidence not at hand,
+ * dataset_commitment). */
+int cx_job_verify_complete(const json_t *checks);
 
 /* ---- the worker (worker.c) ---- */
 

@@ -253,6 +253,11 @@ typedef struct verify_run {
     cx_chain_id jid;
     char job_hex[CX_CHAIN_ID_HEX_LEN + 1];
     cx_nitro_doc doc;
+    cx_cxb_header model; /* the stored sealed model's header (have_model) */
+    int have_model;
+    int has_model_key; /* the ledger revealed the job's key release */
+    uint8_t *req; /* the job request read from the store (malloc'ed), or NULL */
+    size_t req_len;
 } verify_run;
 
 /* the statement decodes, and is for the job asked about */
@@ -340,10 +345,18 @@ static cx_err check_measurement(verify_run *r, cx_error *e)
         return vfail(&r->v, e, "measurement",
                      "the statement's code measurement is not the report's "
                      "PCR0");
-    if (!r->o->ledger) {
-        vnote(&r->v, "measurement", "ok",
-              "statement = report PCR0 (pool policy not checked: no "
-              "ledger)");
+    const cx_job_verify_opts *o = r->o;
+    if (o->measurement && (o->measurement_len != st->code_measurement_len ||
+                           memcmp(o->measurement, st->code_measurement, o->measurement_len) != 0))
+        return vfail(&r->v, e, "measurement",
+                     "the enclave ran other code than --measurement pins (PCR0 differs)");
+    if (!o->ledger) {
+        if (o->measurement)
+            vnote(&r->v, "measurement", "ok", "statement = report PCR0 = the --measurement pin");
+        else
+            vnote(&r->v, "measurement", "skipped",
+                  "statement = report PCR0, but which code that is was not checked: give "
+                  "--measurement HEX or --ledger");
         return CX_OK;
     }
     cx_ledger_pool pool;
@@ -359,7 +372,9 @@ static cx_err check_measurement(verify_run *r, cx_error *e)
         return vfail(&r->v, e, "measurement",
                      "the pool does not accept this enclave "
                      "measurement");
-    vnote(&r->v, "measurement", "ok", "statement = report PCR0, accepted by the pool");
+    vnote(&r->v, "measurement", "ok",
+          o->measurement ? "statement = report PCR0 = the --measurement pin, accepted by the pool"
+                         : "statement = report PCR0, accepted by the pool");
     return CX_OK;
 }
 
@@ -380,6 +395,7 @@ static cx_err check_ledger(verify_run *r, cx_error *e)
                memcmp(lr.statement, b->statement, b->statement_len) == 0 &&
                memcmp(lr.signature, b->signature, 64) == 0;
     int refunded = lr.refunded;
+    r->has_model_key = lr.model_key_len > 0;
     cx_chain_id eid = lr.enclave_id;
     cx_ledger_result_free(&lr);
     if (!same)
@@ -437,7 +453,134 @@ static cx_err check_result_hash(verify_run *r, cx_error *e)
                      rid);
     if (h.content_type != CX_CONTENT_MODEL || strcmp(h.contributor, r->job_hex) != 0)
         return vfail(&r->v, e, "result_hash", "blob %s is not this job's sealed model", rid);
+    r->model = h;
+    r->have_model = 1;
     vnote(&r->v, "result_hash", "ok", "SHA-256 of the stored sealed model = result_hash");
+    return CX_OK;
+}
+
+/* the job request the statement's config_hash commits to: from --spec, else the one the
+ * ledger's job names (its spec blob in the store); NULL when neither is at hand */
+static cx_err job_request(verify_run *r, cx_error *e)
+{
+    const cx_job_verify_opts *o = r->o;
+    cx_error le;
+    if (o->request) {
+        uint8_t h[32];
+        SHA256(o->request, o->request_len, h);
+        if (memcmp(h, r->st.config_hash, 32) != 0)
+            return vfail(&r->v, e, "spec",
+                         "the statement's config_hash is not the SHA-256 of the --spec job "
+                         "request");
+    }
+    if (o->ledger) {
+        cx_ledger_job job;
+        if (cx_ledger_job_get(o->ledger, &r->jid, &job, &le) != CX_OK)
+            return vfail(&r->v, e, "spec", "job %s: %s", r->job_hex, le.msg);
+        if (memcmp(job.spec_hash, r->st.config_hash, 32) != 0)
+            return vfail(&r->v, e, "spec",
+                         "the statement's config_hash is not the spec hash of job %s on the "
+                         "ledger",
+                         r->job_hex);
+        char sid[CX_STORE_ID_MAX];
+        if (!o->request && o->store &&
+            (cx_job_blob_id_str(job.spec_blob_id, job.spec_blob_id_len, sid, &le) != CX_OK ||
+             cx_job_store_read_all(o->store, sid, 1 << 20, &r->req, &r->req_len, &le) !=
+                 CX_OK))
+            return vfail(&r->v, e, "spec", "the job request: %s", le.msg);
+        if (r->req) {
+            uint8_t h[32];
+            SHA256(r->req, r->req_len, h);
+            if (memcmp(h, job.spec_hash, 32) != 0)
+                return vfail(&r->v, e, "spec",
+                             "the stored job request does not hash to the job's spec hash");
+        }
+    }
+    if (!o->request && !o->ledger) {
+        vnote(&r->v, "spec", "skipped",
+              "config_hash not checked: give --spec REQUEST.json or --ledger");
+        return CX_OK;
+    }
+    vnote(&r->v, "spec", "ok",
+          o->request && o->ledger ? "config_hash = SHA-256 of --spec = the job's spec hash"
+          : o->request            ? "config_hash = SHA-256 of the --spec job request"
+                                  : "config_hash = the job's spec hash on the ledger");
+    return CX_OK;
+}
+
+/* the model is sealed to the buyer who asked for it: its header's recipient is the key the
+ * job request names (the request's hash is the statement's config_hash, checked above) */
+static cx_err check_model_recipient(verify_run *r, cx_error *e)
+{
+    const uint8_t *req = r->o->request ? r->o->request : r->req;
+    size_t req_len = r->o->request ? r->o->request_len : r->req_len;
+    if (!req || !r->have_model) {
+        vnote(&r->v, "model_recipient", "skipped",
+              "needs the sealed model (--store) and the job request (--spec, or --ledger with "
+              "--store)");
+        return CX_OK;
+    }
+    cx_spec spec;
+    uint8_t buyer_x[32], id[32];
+    cx_error le;
+    if (cx_job_request_parse(req, req_len, &spec, buyer_x, &le) != CX_OK)
+        return vfail(&r->v, e, "model_recipient", "the job request: %s", le.msg);
+    cx_spec_free(&spec);
+    if (cx_x25519_public_key_id(buyer_x, id, &le) != CX_OK)
+        return vfail(&r->v, e, "model_recipient", "%s", le.msg);
+    if (memcmp(id, r->model.recipient_key_id, 32) == 0) {
+        vnote(&r->v, "model_recipient", "ok",
+              "the sealed model's recipient = the job request's buyer key");
+        return CX_OK;
+    }
+    /* RULES.md §2.2: sealed to the job's own model key, whose key the enclave wrapped to the
+     * buyer in the key release the ledger revealed with the payment */
+    if (!r->o->ledger) {
+        vnote(&r->v, "model_recipient", "skipped",
+              "sealed to the job's own model key: its release to the buyer is on the ledger "
+              "(--ledger)");
+        return CX_OK;
+    }
+    if (!r->has_model_key)
+        return vfail(&r->v, e, "model_recipient",
+                     "the model is sealed to another key than the buyer's in the job request, "
+                     "and the ledger revealed no key release for it");
+    vnote(&r->v, "model_recipient", "ok",
+          "sealed to the job's model key, released to the buyer by the enclave-signed key "
+          "release the ledger revealed with the payment");
+    return CX_OK;
+}
+
+/* the GPU evidence the statement commits to (gpu_evidence_hash: SHA-256, or SHA-384 when 48
+ * bytes), from the bundle or given with --gpu-evidence */
+static cx_err check_gpu_evidence(verify_run *r, cx_error *e)
+{
+    const cx_statement *st = &r->st;
+    if (st->gpu_evidence_hash_len == 0) {
+        vnote(&r->v, "gpu_evidence", "ok", "none: the statement commits to no GPU (CPU job)");
+        return CX_OK;
+    }
+    const uint8_t *ev = r->o->gpu_evidence ? r->o->gpu_evidence : r->b->gpu_evidence;
+    size_t ev_len = r->o->gpu_evidence ? r->o->gpu_evidence_len : r->b->gpu_evidence_len;
+    if (!ev) {
+        vnote(&r->v, "gpu_evidence", "skipped",
+              "the statement commits to GPU evidence that neither the bundle nor "
+              "--gpu-evidence holds");
+        return CX_OK;
+    }
+    uint8_t h[64];
+    size_t hl = st->gpu_evidence_hash_len;
+    if (hl == 32)
+        SHA256(ev, ev_len, h);
+    else if (hl == 48)
+        SHA384(ev, ev_len, h);
+    else
+        return vfail(&r->v, e, "gpu_evidence", "a gpu_evidence_hash of %zu bytes (32 or 48 expected)",
+                     hl);
+    if (memcmp(h, st->gpu_evidence_hash, hl) != 0)
+        return vfail(&r->v, e, "gpu_evidence",
+                     "the GPU evidence does not hash to the statement's gpu_evidence_hash");
+    vnote(&r->v, "gpu_evidence", "ok", "the GPU evidence hashes to gpu_evidence_hash");
     return CX_OK;
 }
 
@@ -480,8 +623,10 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
     if ((rc = check_statement(&r, e)) == CX_OK && (rc = check_signature(&r, e)) == CX_OK &&
         (rc = check_report(&r, e)) == CX_OK && (rc = check_key_binding(&r, e)) == CX_OK &&
         (rc = check_measurement(&r, e)) == CX_OK && (rc = check_ledger(&r, e)) == CX_OK &&
-        (rc = check_result_hash(&r, e)) == CX_OK)
+        (rc = job_request(&r, e)) == CX_OK && (rc = check_result_hash(&r, e)) == CX_OK &&
+        (rc = check_model_recipient(&r, e)) == CX_OK && (rc = check_gpu_evidence(&r, e)) == CX_OK)
         rc = check_commitment(&r, e);
+    free(r.req);
     cx_statement_free(&r.st);
     cx_nitro_doc_free(&r.doc);
     if (checks)
@@ -489,4 +634,14 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
     else
         json_decref(r.v.checks);
     return rc;
+}
+
+int cx_job_verify_complete(const json_t *checks)
+{
+    size_t n = json_array_size(checks);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(checks, i), "status")),
+                   "ok") != 0)
+            return 0;
+    return n > 0;
 }

@@ -67,7 +67,14 @@ cx_err cx_error_openssl(cx_error *e, cx_err code, const char *fmt, ...)
 void cx_error_clear(cx_error *e);
 
 /* Exit codes of the cloakx command line (documented in README). */
-enum { CX_EXIT_OK = 0, CX_EXIT_FAILURE = 1, CX_EXIT_USAGE = 2, CX_EXIT_VERIFY = 3 };
+/* CX_EXIT_INCOMPLETE: `cloakx verify` found nothing wrong but could not run every check */
+enum {
+    CX_EXIT_OK = 0,
+    CX_EXIT_FAILURE = 1,
+    CX_EXIT_USAGE = 2,
+    CX_EXIT_VERIFY = 3,
+    CX_EXIT_INCOMPLETE = 4
+};
 int cx_err_exit_code(cx_err code);
 
 /* --------------------------------------------------------------- logging -- */

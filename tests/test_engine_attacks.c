@@ -1,5 +1,6 @@
-/* test_engine_store_swap.c — issue 13 item 4: a blob store outside the TEE that serves other
- * bytes on a later read of the same blob id than on the read that was checked (TOCTOU). */
+/* test_engine_attacks.c — issue 13's attacks on one small market run through the engine: a blob
+ * store outside the TEE that serves other bytes on a later read (item 4), and results that
+ * `cloakx verify` must not call VERIFIED (item 7: spec hash, model recipient, GPU evidence). */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
