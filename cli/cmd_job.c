@@ -56,14 +56,10 @@ static int job_create(cx_cli *cli, int argc, char **argv)
         cx_error_prefix(&e, "%s: ", spec_path);
         goto fail;
     }
-    int trainable =
-        check.task != CX_TASK_STATS && check.data && json_object_get(check.data, "label");
+    cx_err crc = cx_job_spec_check(&check, NULL, NULL, &e);
     cx_spec_free(&check);
-    if (!trainable) {
-        cx_error_set(&e, CX_ERR_FORMAT,
-                     "%s: a job trains a model: it needs a training task "
-                     "and \"data.label\"",
-                     spec_path);
+    if (crc != CX_OK) {
+        cx_error_prefix(&e, "%s: ", spec_path);
         goto fail;
     }
     if (cli_x25519_pub_load(key, bx, &e) != CX_OK ||

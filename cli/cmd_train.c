@@ -133,7 +133,9 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
                             : "?");
 
     cx_train_data td = {.rows = ds->n, .cols = (int)ds->d, .x = ds->X, .y = ds->y,
-                        .n_classes = (int)ds->n_classes};
+                        .n_classes = (int)ds->n_classes, .mean = ds->given_mean,
+                        .std = ds->given_std, .y_stats_given = ds->y_stats_given,
+                        .y_mean = ds->y_mean, .y_std = ds->y_std};
     cx_train_result res;
     epoch_log el = {&cli->log};
     cx_train_epoch_cb cb = {.fn = on_epoch, .ud = &el};

@@ -71,11 +71,25 @@ cx_err cli_demo_data_csv(uint64_t seed, unsigned cohort, size_t rows, uint8_t **
     return CX_OK;
 }
 
+/* The buyer's spec declares the data in full (RULES.md §9), the standardisation included:
+ * population-level means and spreads of each measurement, public knowledge, so that the DP model
+ * carries no statistic of the sellers' rows. */
 const char *cli_demo_spec_json(void)
 {
     return "{\n"
            "  \"task\": \"classification\",\n"
-           "  \"data\": {\"label\": \"risk\"},\n"
+           "  \"data\": {\"format\": \"csv\", \"label\": \"risk\", \"columns\": [\n"
+           "    {\"name\": \"age\", \"type\": \"numeric\", \"mean\": 45, \"std\": 15},\n"
+           "    {\"name\": \"sex\", \"type\": \"numeric\", \"mean\": 0.5, \"std\": 0.5},\n"
+           "    {\"name\": \"bmi\", \"type\": \"numeric\", \"mean\": 26, \"std\": 4.5},\n"
+           "    {\"name\": \"resting_hr\", \"type\": \"numeric\", \"mean\": 64, \"std\": 9},\n"
+           "    {\"name\": \"hrv_ms\", \"type\": \"numeric\", \"mean\": 50, \"std\": 15},\n"
+           "    {\"name\": \"steps\", \"type\": \"numeric\", \"mean\": 8000, \"std\": 3500},\n"
+           "    {\"name\": \"sleep_h\", \"type\": \"numeric\", \"mean\": 7, \"std\": 1},\n"
+           "    {\"name\": \"active_min\", \"type\": \"numeric\", \"mean\": 45, \"std\": 25},\n"
+           "    {\"name\": \"systolic_bp\", \"type\": \"numeric\", \"mean\": 121, \"std\": 14},\n"
+           "    {\"name\": \"spo2\", \"type\": \"numeric\", \"mean\": 97, \"std\": 1.2},\n"
+           "    {\"name\": \"risk\", \"type\": \"class\", \"values\": [\"0\", \"1\"]}]},\n"
            "  \"model\": {\"type\": \"mlp\", \"hidden\": [32], \"activation\": \"relu\"},\n"
            "  \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01},\n"
            "  \"batch_size\": 512, \"epochs\": 12, \"validation_split\": 0.2, \"seed\": 7,\n"

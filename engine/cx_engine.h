@@ -76,6 +76,12 @@ cx_err cx_job_enclave_check(cx_store *s, const cx_ledger_enclave *en, const cx_l
  * statement's config_hash; the buyer's signed job_create transaction binds it. */
 cx_err cx_job_request_build(const json_t *spec, const uint8_t buyer_x25519[32], char **out,
                             size_t *len, cx_error *e);
+/* What a marketplace job's spec must hold (chain/RULES.md, "The job's data"): a training task
+ * and its data declared in full -- format, columns, label, every categorical's vocabulary, a
+ * class label's classes -- so that no blob decides them. *data_out (may be NULL): the spec's
+ * data with label_type filled from the task; *schema_out (may be NULL): that data parsed. */
+cx_err cx_job_spec_check(const cx_spec *spec, json_t **data_out, cx_dataset_schema **schema_out,
+                         cx_error *e);
 cx_err cx_job_request_parse(const uint8_t *buf, size_t len, cx_spec *spec, uint8_t buyer_x25519[32],
                             cx_error *e);
 

@@ -484,10 +484,10 @@ static cx_err read_request(job_run *r, cx_error *e)
     cx_spec_cost(&r->spec, 1, 2, 0, &cost);
     if ((rc = cx_compute_budget_check(&r->p->budget, &cost, e)) != CX_OK)
         return rc;
-    if (r->spec.task == CX_TASK_STATS || !r->spec.data || !json_object_get(r->spec.data, "label"))
-        return cx_error_set(e, CX_ERR_FORMAT,
-                            "job spec: a training task with \"data.label\" "
-                            "is required");
+    /* the data's format, columns, label, vocabularies and classes: the spec's, never a blob's */
+    if ((rc = cx_job_spec_check(&r->spec, &r->data, &r->schema, e)) != CX_OK)
+        return rc;
+    cx_dataset_schema_format(r->schema, &r->fmt);
     return CX_OK;
 }
 
@@ -550,40 +550,36 @@ static cx_err open_contributions(job_run *r, cx_error *e)
     return CX_OK;
 }
 
-/* one data format per job: the first good header's (canonical order); the parser for it */
+/* The job's data format is the spec's: a blob in another format is rejected alone. */
+static cx_data_format format_of(cx_content_type ct)
+{
+    return ct == CX_CONTENT_JSONL ? CX_DATA_JSONL : ct == CX_CONTENT_F32 ? CX_DATA_F32 : CX_DATA_CSV;
+}
+
+static const char *format_name(cx_data_format f)
+{
+    return f == CX_DATA_JSONL ? "jsonl" : f == CX_DATA_F32 ? "f32" : "csv";
+}
+
+/* the blobs in the spec's format; the parser for them */
 static cx_err choose_format(job_run *r, cx_error *e)
 {
     cand *cs = r->cs;
-    cx_err rc;
-    cx_content_type ct = CX_CONTENT_RAW;
     for (size_t i = 0; i < r->n_cands; i++) {
         if (cs[i].state != 1)
             continue;
-        if (ct == CX_CONTENT_RAW)
-            ct = cs[i].h.content_type;
-        if (cs[i].h.content_type != ct)
-            reject(&cs[i], "content type %s differs from the job's %s",
-                   cx_content_type_name(cs[i].h.content_type), cx_content_type_name(ct));
+        if (format_of(cs[i].h.content_type) != r->fmt)
+            reject(&cs[i], "content type %s is not the job's format %s",
+                   cx_content_type_name(cs[i].h.content_type), format_name(r->fmt));
         else
             r->n_ok++;
     }
     if (r->n_ok == 0)
         return cx_error_set(e, CX_ERR_STATE, "job %s: no contribution passed the header checks",
                             r->job_hex);
-    r->fmt = ct == CX_CONTENT_JSONL ? CX_DATA_JSONL
-             : ct == CX_CONTENT_F32 ? CX_DATA_F32
-                                    : CX_DATA_CSV;
-    r->data = json_deep_copy(r->spec.data);
-    if (!r->data)
-        return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
-    const char *want_lt = r->spec.task == CX_TASK_REGRESSION ? "numeric" : "class";
-    if (!json_object_get(r->data, "label_type"))
-        json_object_set_new(r->data, "label_type", json_string(want_lt));
-    if ((rc = cx_dataset_schema_from_json(r->data, &r->schema, e)) != CX_OK ||
-        (rc = cx_parser_new(r->schema, r->fmt, r->n_ok, &r->parser, e)) != CX_OK) {
-        cx_error_prefix(e, "job spec data: ");
-        return rc;
-    }
+    cx_err rc = cx_parser_new(r->schema, r->fmt, r->n_ok, &r->parser, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "job spec data: ");
     return CX_OK;
 }
 
@@ -704,8 +700,16 @@ static cx_err train(job_run *r, cx_error *e)
 {
     const cx_job_params *p = r->p;
     const cx_dataset *ds = r->ds;
-    cx_train_data td = {
-        .rows = ds->n, .cols = (int)ds->d, .x = ds->X, .y = ds->y, .n_classes = (int)ds->n_classes};
+    cx_train_data td = {.rows = ds->n,
+                        .cols = (int)ds->d,
+                        .x = ds->X,
+                        .y = ds->y,
+                        .n_classes = (int)ds->n_classes,
+                        .mean = ds->given_mean,
+                        .std = ds->given_std,
+                        .y_stats_given = ds->y_stats_given,
+                        .y_mean = ds->y_mean,
+                        .y_std = ds->y_std};
     cx_progress eprog;
     cx_progress_start(&eprog, "training", (uint64_t)r->spec.epochs, p->progress);
     epoch_ud eu = {&eprog, p->log, p->status, r->job_hex, r->spec.epochs, cx_now_seconds()};

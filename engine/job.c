@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 /* ------------------------------------------------------------ small helpers -- */
 
@@ -175,6 +176,75 @@ cx_err cx_job_request_parse(const uint8_t *buf, size_t len, cx_spec *spec, uint8
     }
     json_decref(j);
     return rc;
+}
+
+cx_err cx_job_spec_check(const cx_spec *spec, json_t **data_out, cx_dataset_schema **schema_out,
+                         cx_error *e)
+{
+    if (spec->task == CX_TASK_STATS || !spec->data || !json_object_get(spec->data, "label"))
+        return cx_error_set(e, CX_ERR_FORMAT,
+                            "job spec: a job trains a model: it needs a training task and "
+                            "\"data.label\"");
+    json_t *data = json_deep_copy(spec->data);
+    if (!data)
+        return cx_error_set(e, CX_ERR_NOMEM, "job spec: out of memory");
+    if (!json_object_get(data, "label_type"))
+        json_object_set_new(data, "label_type",
+                            json_string(spec->task == CX_TASK_REGRESSION ? "numeric" : "class"));
+    cx_dataset_schema *schema = NULL;
+    cx_err rc = cx_dataset_schema_from_json(data, &schema, e);
+    if (rc == CX_OK)
+        rc = cx_dataset_schema_require_declared(schema, e);
+    /* under DP nothing about the data leaves outside the accounted mechanism (RULES.md §9) */
+    if (rc == CX_OK && spec->privacy)
+        rc = cx_dataset_schema_require_stats(schema, e);
+    if (rc != CX_OK) {
+        cx_dataset_schema_free(schema);
+        json_decref(data);
+        return cx_error_wrap(rc, e, "job spec: ");
+    }
+    if (data_out)
+        *data_out = data;
+    else
+        json_decref(data);
+    if (schema_out)
+        *schema_out = schema;
+    else
+        cx_dataset_schema_free(schema);
+    return CX_OK;
+}
+
+cx_err cx_job_spec_content_type(cx_store *s, const cx_ledger_job *job, cx_content_type *ct,
+                                cx_error *e)
+{
+    char spec_id[CX_STORE_ID_MAX];
+    uint8_t *req = NULL, h[32], bx[32];
+    size_t len = 0;
+    cx_err rc = cx_job_blob_id_str(job->spec_blob_id, job->spec_blob_id_len, spec_id, e);
+    if (rc == CX_OK)
+        rc = cx_job_store_read_all(s, spec_id, 1 << 20, &req, &len, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "job request: ");
+    SHA256(req, len, h);
+    if (memcmp(h, job->spec_hash, 32) != 0) {
+        free(req);
+        return cx_error_set(e, CX_ERR_VERIFY, "job request: its SHA-256 is not the job's spec hash");
+    }
+    cx_spec spec;
+    rc = cx_job_request_parse(req, len, &spec, bx, e);
+    free(req);
+    if (rc != CX_OK)
+        return rc;
+    cx_dataset_schema *schema = NULL;
+    rc = cx_job_spec_check(&spec, NULL, &schema, e);
+    cx_spec_free(&spec);
+    if (rc != CX_OK)
+        return rc;
+    cx_data_format f = CX_DATA_CSV;
+    cx_dataset_schema_format(schema, &f);
+    cx_dataset_schema_free(schema);
+    *ct = f == CX_DATA_JSONL ? CX_CONTENT_JSONL : f == CX_DATA_F32 ? CX_CONTENT_F32 : CX_CONTENT_CSV;
+    return CX_OK;
 }
 
 /* ------------------------------------------------------------------- hooks -- */

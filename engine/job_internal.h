@@ -13,4 +13,9 @@ int cx_job_blob_id_cmp(const char *x, const char *y);
 cx_err cx_job_enclave_doc_read(cx_store *s, const cx_ledger_enclave *en, size_t max, uint8_t **doc,
                                size_t *len, cx_error *e);
 
+/* The content type of the data format the job's spec declares: the job request read from
+ * the store, checked against the ledger's spec hash, its spec checked as a job's. */
+cx_err cx_job_spec_content_type(cx_store *s, const cx_ledger_job *job, cx_content_type *ct,
+                                cx_error *e);
+
 #endif

@@ -38,11 +38,60 @@ json_t *cx_job_metrics_json(const cx_metrics *m, cx_task task)
     return j;
 }
 
+/* With declared columns, predict's schema is the spec's own: its features (every declared
+ * column but the label) and vocabularies, the label's column left out so that files without
+ * it parse, the format left to the file's name. Nothing in it comes from the data. */
+static json_t *predict_schema_declared(const json_t *data)
+{
+    json_t *s = json_deep_copy(data);
+    json_t *feats = json_array(), *cats = json_object();
+    if (!s || !feats || !cats)
+        goto fail;
+    const char *label = json_string_value(json_object_get(data, "label"));
+    const json_t *given = json_object_get(data, "features");
+    const json_t *cols = json_object_get(data, "columns");
+    /* the model's feature order: the named features', else the declared columns' */
+    size_t n = given ? json_array_size(given) : json_array_size(cols);
+    for (size_t i = 0; i < n; i++) {
+        const char *nm = given ? json_string_value(json_array_get(given, i))
+                               : json_string_value(json_object_get(json_array_get(cols, i), "name"));
+        if (!nm || (label && strcmp(nm, label) == 0))
+            continue;
+        if (json_array_append_new(feats, json_string(nm)) != 0)
+            goto fail;
+        for (size_t k = 0; k < json_array_size(cols); k++) {
+            const json_t *c = json_array_get(cols, k);
+            const char *cn = json_string_value(json_object_get(c, "name"));
+            const char *type = json_string_value(json_object_get(c, "type"));
+            if (cn && type && strcmp(cn, nm) == 0 && strcmp(type, "categorical") == 0 &&
+                json_object_set(cats, nm, json_object_get(c, "values")) != 0)
+                goto fail;
+        }
+    }
+    json_object_del(s, "label");
+    json_object_del(s, "label_type");
+    json_object_del(s, "columns");
+    json_object_del(s, "format");
+    json_object_set_new(s, "features", feats);
+    if (json_object_size(cats))
+        json_object_set_new(s, "categorical", cats);
+    else
+        json_decref(cats);
+    return s;
+fail:
+    json_decref(s);
+    json_decref(feats);
+    json_decref(cats);
+    return NULL;
+}
+
 /* The schema predict must use: the training data's feature columns in order (label left
  * out, so files without it parse) and the categorical vocabularies as training saw them,
  * which reproduces the one-hot layout exactly. */
 static json_t *predict_schema(const json_t *data, const cx_dataset *ds)
 {
+    if (json_object_get(data, "columns"))
+        return predict_schema_declared(data);
     json_t *s = json_deep_copy(data);
     json_t *feats = json_array(), *cats = json_object();
     if (!s || !feats || !cats)

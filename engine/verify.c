@@ -147,9 +147,8 @@ typedef struct vcand {
 } vcand;
 
 /* Recompute the dataset commitment as an auditor can: the pool's contributions registered
- * before the job that pass the job's header checks, are in the job's one data format (that
- * of the first such blob in blob id order, over all contributors) and whose contributor the
- * statement lists. */
+ * before the job that pass the job's header checks, are in the data format the job's spec
+ * declares and whose contributor the statement lists. */
 static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement *st,
                                    const uint8_t x_pk[32], uint8_t out[32], size_t *n_blobs,
                                    cx_error *e)
@@ -207,13 +206,13 @@ static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement
         c->ok = c->h.content_type == CX_CONTENT_CSV || c->h.content_type == CX_CONTENT_JSONL ||
                 c->h.content_type == CX_CONTENT_F32;
     }
-    const vcand *first = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (vc[i].ok && (!first || cx_job_blob_id_cmp(vc[i].id, first->id) < 0))
-            first = &vc[i];
+    /* the job's one data format is the one its spec declares (RULES.md, "The job's data") */
+    cx_content_type job_ct = CX_CONTENT_RAW;
+    if (rc == CX_OK)
+        rc = cx_job_spec_content_type(s, &job, &job_ct, e);
     size_t m = 0;
     for (size_t i = 0; i < n && rc == CX_OK; i++) {
-        if (!vc[i].ok || !vc[i].listed || vc[i].h.content_type != first->h.content_type)
+        if (!vc[i].ok || !vc[i].listed || vc[i].h.content_type != job_ct)
             continue;
         cx_cxb_header h;
         uint8_t whole[32], tags[32];

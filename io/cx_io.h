@@ -429,7 +429,12 @@ const char *cx_bad_reason_name(cx_bad_reason r); /* "field_count", "number", ...
  * chunks, CSV and JSONL alike; a longer one, e.g. an unterminated quoted CSV field, fails
  * its blob with CX_ERR_LIMIT naming the blob, the line and the limit)). Other keys are
  * refused. With no features named, every column but the label is a feature (the first
- * blob's column order). */
+ * blob's column order).
+ * Declared data (job specs): format "csv"|"jsonl"|"f32", and columns [{name, type
+ * "numeric"|"categorical"|"class", values [...]}]: every blob must have exactly these
+ * columns (any order; else it fails alone, the message naming the column), the merge
+ * maps blobs onto the declared order, a categorical's values are its vocabulary and a
+ * class label's values its classes in that order (y = index; other values are bad rows). */
 typedef struct cx_dataset_schema cx_dataset_schema;
 #define CX_MAX_RECORD_BYTES_DEFAULT ((size_t)1 << 30)
 #define CX_MAX_RECORD_BYTES_MAX ((size_t)1 << 34)
@@ -452,6 +457,15 @@ cx_err cx_dataset_schema_set_csv(cx_dataset_schema *s, char delimiter, int has_h
                                  size_t skip_lines, cx_error *e);
 /* bytes in [1, CX_MAX_RECORD_BYTES_MAX] */
 cx_err cx_dataset_schema_set_max_record(cx_dataset_schema *s, size_t bytes, cx_error *e);
+/* The declared format ("format"): 1 and *fmt set when declared, else 0. */
+int cx_dataset_schema_format(const cx_dataset_schema *s, cx_data_format *fmt);
+/* What a marketplace job needs: format, columns and label declared, every categorical's
+ * vocabulary and a class label's class names given, so that nothing about the data's
+ * shape is taken from a blob (chain/RULES.md §data). */
+cx_err cx_dataset_schema_require_declared(const cx_dataset_schema *s, cx_error *e);
+/* Under DP: every numeric feature and a numeric label declare "mean" and "std", so that the
+ * standardisation (and a "mean" fill) is the spec's, not the data's. */
+cx_err cx_dataset_schema_require_stats(const cx_dataset_schema *s, cx_error *e);
 
 enum { CX_BAD_ROWS_LISTED = 16 };
 
@@ -485,6 +499,11 @@ typedef struct cx_dataset {
     float *fill_values;   /* (d) CX_MISSING_FILL_MEAN: what each column's gaps were filled
                              with (NaN: one-hot column), for filling at prediction time as
                              in training; NULL under the other policies */
+    float *given_mean;    /* (d) the declared standardisation ("mean"/"std" of the columns):
+                             one-hot columns 0 and 1; NULL unless every numeric feature has one */
+    float *given_std;
+    int y_stats_given;    /* numeric label: its declared mean and std */
+    float y_mean, y_std;
 } cx_dataset;
 
 void cx_dataset_free(cx_dataset *ds);

@@ -4,6 +4,23 @@
 
 #include <stdlib.h>
 
+/* A copy of the schema's declared column names. */
+static cx_err declared_names(const cx_dataset_schema *s, char ***names_out, size_t *n_out,
+                             cx_error *e)
+{
+    char **names = calloc(s->n_columns, sizeof *names);
+    if (!names)
+        return cx_error_set(e, CX_ERR_NOMEM, "parser: out of memory");
+    for (size_t i = 0; i < s->n_columns; i++)
+        if (!(names[i] = strdup(s->columns[i]))) {
+            cx_names_free(names, i);
+            return cx_error_set(e, CX_ERR_NOMEM, "parser: out of memory");
+        }
+    *names_out = names;
+    *n_out = s->n_columns;
+    return CX_OK;
+}
+
 /* ------------------------------------------------------------------- csv -- */
 
 static const char *csv_start_name(const cx_dataset_schema *s)
@@ -30,6 +47,11 @@ static cx_err csv_columns(const cx_dataset_schema *s, const char *r, const char 
         return rc;
     *json_all = 0;
     *consumed = s->has_header;
+    if (!s->has_header && s->n_columns) {
+        /* no header: the declared columns, in declared order, name the fields */
+        cx_names_free(names, n); /* the record is data: wiped, not kept as names */
+        return declared_names(s, names_out, n_out, e);
+    }
     if (!s->has_header) {
         for (size_t i = 0; i < n; i++) {
             char nm[32];
@@ -78,6 +100,11 @@ static cx_err jsonl_columns(const cx_dataset_schema *s, const char *r, const cha
                             cx_error *e)
 {
     *consumed = 0;
+    if (s->n_columns) {
+        /* the declared columns; a key outside them makes its row bad */
+        *json_all = 1;
+        return declared_names(s, names_out, n_out, e);
+    }
     if (!s->n_features) {
         *json_all = 1;
         return cx_jsonl_keys(r, re, names_out, n_out, e);

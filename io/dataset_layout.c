@@ -45,6 +45,21 @@ cx_err cx_layout_build(cx_layout *L, const cx_dataset_schema *s, char **names, s
             return cx_error_set(e, CX_ERR_NOMEM, "layout: out of memory");
         }
     }
+    /* Declared columns: the blob has exactly these, or it fails alone; the message names
+     * the column (a key), never a value. */
+    for (size_t i = 0; i < s->n_columns; i++)
+        if (cx_names_find(names, n, s->columns[i]) < 0) {
+            cx_error_set(e, CX_ERR_FORMAT, "column '%s' of the job's schema is missing",
+                         s->columns[i]);
+            cx_layout_free(L);
+            return CX_ERR_FORMAT;
+        }
+    for (size_t i = 0; s->n_columns && i < n; i++)
+        if (cx_names_find(s->columns, s->n_columns, names[i]) < 0) {
+            cx_error_set(e, CX_ERR_FORMAT, "column '%.64s' is not in the job's schema", names[i]);
+            cx_layout_free(L);
+            return CX_ERR_FORMAT;
+        }
     int64_t lcol = -1;
     if (s->label) {
         lcol = cx_names_find(names, n, s->label);

@@ -181,6 +181,9 @@ cx_err cx_dataset_load_files(const cx_dataset_schema *s, const char *const *path
         if (cx_data_format_from_path(paths[i]) != fmt)
             return cx_error_set(e, CX_ERR_ARG, "load: %s: all files must have one format",
                                 paths[i]);
+    if (s->format_given && s->format != fmt)
+        return cx_error_set(e, CX_ERR_ARG, "load: %s: not of the schema's format \"%s\"",
+                            paths[0], cx_format_ops_of(s->format)->name);
     cx_error local;
     if (!e)
         e = &local;

@@ -15,6 +15,8 @@ void cx_dataset_free(cx_dataset *ds)
     free(ds->label_name);
     free(ds->blobs);
     free(ds->fill_values);
+    free(ds->given_mean);
+    free(ds->given_std);
     free(ds);
 }
 
@@ -118,6 +120,8 @@ typedef struct merge_ctx {
     cx_dataset *ds;
     /* the reference columns every blob is mapped onto, and how messages name them */
     const cx_layout *ref;
+    cx_layout declared; /* the reference when the schema declares the columns */
+    int have_declared;
     char ref_name[32];
     size_t nfeat;     /* reference feature slots (the label slot, if any, is last) */
     int32_t **perms;  /* per blob: reference slot -> blob slot; NULL for a failed blob */
@@ -138,11 +142,31 @@ static cx_err merge_oom(cx_error *e)
     return cx_error_set(e, CX_ERR_NOMEM, "merge: out of memory");
 }
 
-/* The columns blobs are checked against and merged in: today the first blob that
- * parsed (its layout, label kind and column order). */
+/* The columns blobs are checked against and merged in: the schema's declared columns
+ * when it has them (a job: no blob decides them for the others), else the first blob
+ * that parsed (its layout, label kind and column order). */
 static cx_err merge_choose_reference(merge_ctx *m, cx_error *e)
 {
     const cx_parser *p = m->p;
+    const cx_dataset_schema *s = m->s;
+    if (s->n_columns) {
+        char **names = calloc(s->n_columns, sizeof *names);
+        if (!names)
+            return merge_oom(e);
+        for (size_t i = 0; i < s->n_columns; i++)
+            if (!(names[i] = strdup(s->columns[i]))) {
+                cx_names_free(names, i);
+                return merge_oom(e);
+            }
+        cx_err rc = cx_layout_build(&m->declared, s, names, s->n_columns, 0, e);
+        if (rc != CX_OK)
+            return cx_error_wrap(rc, e, "the job's schema: ");
+        m->have_declared = 1;
+        m->ref = &m->declared;
+        snprintf(m->ref_name, sizeof m->ref_name, "the job's schema");
+        m->nfeat = m->ref->n_slots - (m->ref->label_slot >= 0);
+        return CX_OK;
+    }
     for (size_t i = 0; i < p->n_blobs; i++)
         if (!p->blobs[i].failed) {
             m->ref = &p->blobs[i].lay;
@@ -235,6 +259,17 @@ static cx_err merge_vocabularies(merge_ctx *m, cx_error *e)
     ds->label_kind = m->ref->label_slot >= 0 ? s->label_kind : CX_LABEL_NONE;
     if (ds->label_kind != CX_LABEL_CLASS)
         return CX_OK;
+    if (s->classes_given) {
+        /* the declared classes, in declared order: stored ids are already their indices */
+        ds->class_names = calloc(s->classes.n, sizeof *ds->class_names);
+        if (!ds->class_names)
+            return merge_oom(e);
+        ds->n_classes = s->classes.n;
+        for (size_t i = 0; i < s->classes.n; i++)
+            if (!(ds->class_names[i] = strdup(s->classes.names[i])))
+                return merge_oom(e);
+        return CX_OK;
+    }
     m->lab_remap = calloc(m->nref, sizeof *m->lab_remap);
     if (!m->lab_remap)
         return merge_oom(e);
@@ -293,6 +328,10 @@ static cx_err merge_fill_means(merge_ctx *m, cx_error *e)
         }
         sum += part;
         m->fill[k] = cnt ? sum / (double)cnt : 0.0;
+        /* a declared mean is the fill: nothing about the data leaves in the model */
+        int64_t dc = cx_names_find(m->s->columns, m->s->n_columns, R->col_names[R->slot_col[k]]);
+        if (dc >= 0 && !isnan(m->s->col_mean[dc]))
+            m->fill[k] = m->s->col_mean[dc];
     }
     float *fv = m->ds->fill_values = malloc(m->d * sizeof *fv);
     if (!fv)
@@ -337,6 +376,43 @@ static cx_err merge_names(merge_ctx *m, cx_error *e)
     return CX_OK;
 }
 
+/* The declared standardisation per output column, when every numeric feature declares it
+ * (one-hot columns: mean 0, std 1), and a numeric label's. */
+static cx_err merge_given_stats(merge_ctx *m, cx_error *e)
+{
+    const cx_layout *R = m->ref;
+    const cx_dataset_schema *s = m->s;
+    cx_dataset *ds = m->ds;
+    if (!s->n_columns)
+        return CX_OK;
+    if (R->label_slot >= 0 && ds->label_kind == CX_LABEL_NUMERIC) {
+        int64_t dc = cx_names_find(s->columns, s->n_columns, R->col_names[R->slot_col[R->label_slot]]);
+        if (dc >= 0 && !isnan(s->col_mean[dc])) {
+            ds->y_stats_given = 1;
+            ds->y_mean = (float)s->col_mean[dc];
+            ds->y_std = (float)s->col_std[dc];
+        }
+    }
+    for (size_t k = 0; k < m->nfeat; k++) {
+        int64_t dc = cx_names_find(s->columns, s->n_columns, R->col_names[R->slot_col[k]]);
+        if (R->slot_kind[k] == SLOT_NUM && (dc < 0 || isnan(s->col_mean[dc])))
+            return CX_OK;
+    }
+    ds->given_mean = malloc(m->d * sizeof *ds->given_mean);
+    ds->given_std = malloc(m->d * sizeof *ds->given_std);
+    if (!ds->given_mean || !ds->given_std)
+        return merge_oom(e);
+    for (size_t k = 0; k < m->nfeat; k++) {
+        int64_t dc = cx_names_find(s->columns, s->n_columns, R->col_names[R->slot_col[k]]);
+        for (size_t c = m->col_off[k]; c < m->col_off[k + 1]; c++) {
+            int num = R->slot_kind[k] == SLOT_NUM;
+            ds->given_mean[c] = num ? (float)s->col_mean[dc] : 0.0f;
+            ds->given_std[c] = num ? (float)s->col_std[dc] : 1.0f;
+        }
+    }
+    return CX_OK;
+}
+
 static cx_err merge_alloc(merge_ctx *m, cx_error *e)
 {
     cx_dataset *ds = m->ds;
@@ -377,6 +453,8 @@ static void merge_row(const merge_ctx *m, size_t r, const float *src, size_t row
     }
     if (ds->label_kind == CX_LABEL_NUMERIC)
         ds->y[row] = src[perm[m->nfeat]];
+    else if (ds->label_kind == CX_LABEL_CLASS && s->classes_given)
+        ds->y[row] = (float)cx_slot_id(src, perm[m->nfeat]);
     else if (ds->label_kind == CX_LABEL_CLASS)
         ds->y[row] = (float)m->lab_remap[r][cx_slot_id(src, perm[m->nfeat])];
 }
@@ -432,6 +510,8 @@ static void merge_ctx_free(merge_ctx *m)
     free(m->refs);
     free(m->fill);
     free(m->col_off);
+    if (m->have_declared)
+        cx_layout_free(&m->declared);
 }
 
 cx_err cx_dataset_merge(cx_parser *p, cx_dataset **out, cx_error *e)
@@ -456,6 +536,8 @@ cx_err cx_dataset_merge(cx_parser *p, cx_dataset **out, cx_error *e)
         rc = merge_fill_means(&m, e);
     if (rc == CX_OK)
         rc = merge_names(&m, e);
+    if (rc == CX_OK)
+        rc = merge_given_stats(&m, e);
     if (rc == CX_OK)
         rc = merge_alloc(&m, e);
     if (rc == CX_OK)

@@ -186,6 +186,9 @@ int cx_seg_put_text(cx_seg *s, float *row, int32_t slot, const char *p, size_t l
             s->oom = CX_ERR_NOMEM;
             return CX_BAD_CATEGORY;
         }
+    } else if (s->schema->classes_given) {
+        if ((id = cx_dict_find(&s->schema->classes, p, len)) == CX_DICT_NONE)
+            return CX_BAD_LABEL;
     } else if ((id = cx_dict_intern(&s->labels, p, len)) == CX_DICT_NONE) {
         s->oom = CX_ERR_NOMEM;
         return CX_BAD_LABEL;

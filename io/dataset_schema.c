@@ -13,6 +13,7 @@ cx_err cx_dataset_schema_new(cx_dataset_schema **out, cx_error *e)
     s->has_header = 1;
     s->missing = CX_MISSING_REJECT;
     s->max_record_bytes = CX_MAX_RECORD_BYTES_DEFAULT;
+    cx_dict_init(&s->classes);
     *out = s;
     return CX_OK;
 }
@@ -28,6 +29,10 @@ void cx_dataset_schema_free(cx_dataset_schema *s)
     cx_names_free(s->cat_names, s->n_cat);
     free(s->cat_vocab);
     free(s->cat_given);
+    cx_names_free(s->columns, s->n_columns);
+    free(s->col_mean);
+    free(s->col_std);
+    cx_dict_free(&s->classes);
     free(s);
 }
 
@@ -146,12 +151,197 @@ cx_err cx_dataset_schema_set_max_record(cx_dataset_schema *s, size_t bytes, cx_e
     return CX_OK;
 }
 
+/* A list of distinct, non-empty strings (a vocabulary or the class names). */
+static cx_err string_list(const json_t *v, const char *where, const char ***out, size_t *n,
+                          cx_error *e)
+{
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return cx_error_set(e, CX_ERR_FORMAT, "data: %s must be a non-empty list of strings",
+                            where);
+    *n = json_array_size(v);
+    const char **l = calloc(*n, sizeof *l);
+    if (!l)
+        return cx_error_set(e, CX_ERR_NOMEM, "data: out of memory");
+    for (size_t i = 0; i < *n; i++)
+        if (!(l[i] = json_string_value(json_array_get(v, i))) || !l[i][0]) {
+            free(l);
+            return cx_error_set(e, CX_ERR_FORMAT, "data: %s[%zu] is not a non-empty string",
+                                where, i);
+        }
+    *out = l;
+    return CX_OK;
+}
+
+/* One entry of "columns": {"name", "type": numeric|categorical|class, "values"}. */
+static cx_err declared_column(cx_dataset_schema *s, const json_t *c, size_t i, int lt_given,
+                              cx_error *e)
+{
+    static const char *const keys[] = {"name", "type", "values", "mean", "std", NULL};
+    char where[48];
+    snprintf(where, sizeof where, "columns[%zu]", i);
+    if (!json_is_object(c))
+        return cx_error_set(e, CX_ERR_FORMAT, "data: \"%s\" must be an object", where);
+    cx_err rc = cx_json_check_keys(c, keys, where, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "data: ");
+    const char *name = NULL, *type = NULL;
+    if ((rc = cx_json_get_string(c, "name", 1, &name, e)) != CX_OK ||
+        (rc = cx_json_get_string(c, "type", 1, &type, e)) != CX_OK)
+        return cx_error_wrap(rc, e, "data: %s: ", where);
+    if (!name[0])
+        return cx_error_set(e, CX_ERR_FORMAT, "data: %s: empty column name", where);
+    if (cx_names_find(s->columns, s->n_columns, name) >= 0)
+        return cx_error_set(e, CX_ERR_FORMAT, "data: column '%s' declared twice", name);
+    int is_label = s->label && strcmp(s->label, name) == 0;
+    const json_t *vals = json_object_get(c, "values");
+    const char **voc = NULL;
+    size_t nv = 0;
+    if (vals && !json_is_null(vals)) {
+        char vw[80];
+        snprintf(vw, sizeof vw, "column '%.40s' \"values\"", name);
+        if ((rc = string_list(vals, vw, &voc, &nv, e)) != CX_OK)
+            return rc;
+    }
+    double mean = NAN, sd = NAN;
+    int has_stats = json_object_get(c, "mean") || json_object_get(c, "std");
+    if (has_stats) {
+        if (strcmp(type, "numeric") != 0 || !json_object_get(c, "mean") ||
+            !json_object_get(c, "std")) {
+            free(voc);
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: column '%s': \"mean\" and \"std\" go together, on a "
+                                "numeric column",
+                                name);
+        }
+        if ((rc = cx_json_get_number(c, "mean", 1, -3.4e38, 3.4e38, &mean, e)) != CX_OK ||
+            (rc = cx_json_get_number(c, "std", 1, 1e-30, 3.4e38, &sd, e)) != CX_OK) {
+            free(voc);
+            return cx_error_wrap(rc, e, "data: column '%s': ", name);
+        }
+    }
+    if (strcmp(type, "numeric") == 0) {
+        if (vals) {
+            free(voc);
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: column '%s': \"values\" is for categorical and class "
+                                "columns",
+                                name);
+        }
+        if (is_label && lt_given && s->label_kind != CX_LABEL_NUMERIC)
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: label column '%s' is numeric but \"label_type\" is "
+                                "\"class\"",
+                                name);
+        if (is_label)
+            s->label_kind = CX_LABEL_NUMERIC;
+    } else if (strcmp(type, "categorical") == 0) {
+        if (is_label) {
+            free(voc);
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: label column '%s' must be of type \"class\" or "
+                                "\"numeric\"",
+                                name);
+        }
+        rc = cx_dataset_schema_add_categorical(s, name, voc, nv, e);
+        free(voc);
+        if (rc != CX_OK)
+            return cx_error_wrap(CX_ERR_FORMAT, e, "data: ");
+    } else if (strcmp(type, "class") == 0) {
+        if (!is_label) {
+            free(voc);
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: column '%s': type \"class\" is for the label column only",
+                                name);
+        }
+        if (lt_given && s->label_kind != CX_LABEL_CLASS) {
+            free(voc);
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: label column '%s' is a class but \"label_type\" is "
+                                "\"numeric\"",
+                                name);
+        }
+        s->label_kind = CX_LABEL_CLASS;
+        for (size_t k = 0; k < nv; k++) {
+            size_t l = strlen(voc[k]);
+            if (cx_dict_find(&s->classes, voc[k], l) != CX_DICT_NONE) {
+                free(voc);
+                return cx_error_set(e, CX_ERR_FORMAT, "data: label column '%s': class %zu repeated",
+                                    name, k);
+            }
+            if (cx_dict_intern(&s->classes, voc[k], l) == CX_DICT_NONE) {
+                free(voc);
+                return cx_error_set(e, CX_ERR_NOMEM, "data: out of memory");
+            }
+        }
+        s->classes_given = voc != NULL;
+        free(voc);
+    } else {
+        free(voc);
+        return cx_error_set(e, CX_ERR_FORMAT,
+                            "data: column '%s': type must be \"numeric\", \"categorical\" or "
+                            "\"class\"",
+                            name);
+    }
+    double *nm = realloc(s->col_mean, (s->n_columns + 1) * sizeof *nm);
+    if (nm)
+        s->col_mean = nm;
+    double *ns = nm ? realloc(s->col_std, (s->n_columns + 1) * sizeof *ns) : NULL;
+    if (ns)
+        s->col_std = ns;
+    char **nc = ns ? realloc(s->columns, (s->n_columns + 1) * sizeof *nc) : NULL;
+    if (!nc)
+        return cx_error_set(e, CX_ERR_NOMEM, "data: out of memory");
+    s->columns = nc;
+    s->col_mean[s->n_columns] = mean;
+    s->col_std[s->n_columns] = sd;
+    if (!(nc[s->n_columns] = strdup(name)))
+        return cx_error_set(e, CX_ERR_NOMEM, "data: out of memory");
+    s->n_columns++;
+    return CX_OK;
+}
+
+/* "format" and "columns": the data every blob must be, declared instead of taken from
+ * whichever blob comes first. */
+static cx_err schema_declared_from_json(cx_dataset_schema *s, const json_t *j, cx_error *e)
+{
+    const char *fmt = NULL;
+    cx_err rc = cx_json_get_string(j, "format", 0, &fmt, e);
+    if (rc != CX_OK)
+        return rc;
+    if (fmt) {
+        if (cx_data_format_parse(fmt, &s->format, e) != CX_OK)
+            return cx_error_wrap(CX_ERR_FORMAT, e, "data: \"format\": ");
+        s->format_given = 1;
+    }
+    const json_t *cols = json_object_get(j, "columns");
+    if (!cols)
+        return CX_OK;
+    if (!json_is_array(cols) || json_array_size(cols) == 0)
+        return cx_error_set(e, CX_ERR_FORMAT, "data: \"columns\" must be a non-empty list");
+    if (json_object_get(j, "categorical"))
+        return cx_error_set(e, CX_ERR_FORMAT,
+                            "data: with \"columns\", categorical columns are declared there "
+                            "(type \"categorical\", \"values\"), not in \"categorical\"");
+    int lt_given = json_object_get(j, "label_type") != NULL;
+    for (size_t i = 0; i < json_array_size(cols); i++)
+        if ((rc = declared_column(s, json_array_get(cols, i), i, lt_given, e)) != CX_OK)
+            return rc;
+    if (s->label && cx_names_find(s->columns, s->n_columns, s->label) < 0)
+        return cx_error_set(e, CX_ERR_FORMAT, "data: label '%s' is not a declared column",
+                            s->label);
+    for (size_t i = 0; i < s->n_features; i++)
+        if (cx_names_find(s->columns, s->n_columns, s->features[i]) < 0)
+            return cx_error_set(e, CX_ERR_FORMAT, "data: feature '%s' is not a declared column",
+                                s->features[i]);
+    return CX_OK;
+}
+
 cx_err cx_dataset_schema_from_json(const json_t *j, cx_dataset_schema **out, cx_error *e)
 {
     static const char *const keys[] = {
         "features",         "label",     "label_type", "categorical", "missing", "fill_value",
         "max_bad_fraction", "delimiter", "header",     "skip_lines",  "max_record_bytes",
-        NULL};
+        "format",           "columns",   NULL};
     if (!json_is_object(j))
         return cx_error_set(e, CX_ERR_FORMAT, "data: must be a JSON object");
     cx_err rc = cx_json_check_keys(j, keys, "data", e);
@@ -273,9 +463,54 @@ cx_err cx_dataset_schema_from_json(const json_t *j, cx_dataset_schema **out, cx_
                           "data: \"delimiter\" must be one character (not a quote)");
         goto fail;
     }
+    if ((rc = schema_declared_from_json(s, j, e)) != CX_OK)
+        goto fail;
     *out = s;
     return CX_OK;
 fail:
     cx_dataset_schema_free(s);
     return rc;
+}
+
+int cx_dataset_schema_format(const cx_dataset_schema *s, cx_data_format *fmt)
+{
+    if (s->format_given && fmt)
+        *fmt = s->format;
+    return s->format_given;
+}
+
+cx_err cx_dataset_schema_require_stats(const cx_dataset_schema *s, cx_error *e)
+{
+    for (size_t i = 0; i < s->n_columns; i++) {
+        int is_label = s->label && strcmp(s->label, s->columns[i]) == 0;
+        int numeric = is_label ? s->label_kind == CX_LABEL_NUMERIC
+                               : cx_names_find(s->cat_names, s->n_cat, s->columns[i]) < 0;
+        int used = is_label || !s->n_features ||
+                   cx_names_find(s->features, s->n_features, s->columns[i]) >= 0;
+        if (numeric && used && isnan(s->col_mean[i]))
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: column '%s' needs \"mean\" and \"std\" under DP (the "
+                                "standardisation may not come from the data)",
+                                s->columns[i]);
+    }
+    return CX_OK;
+}
+
+cx_err cx_dataset_schema_require_declared(const cx_dataset_schema *s, cx_error *e)
+{
+    if (!s->format_given)
+        return cx_error_set(e, CX_ERR_FORMAT, "data: \"format\" is required");
+    if (!s->n_columns)
+        return cx_error_set(e, CX_ERR_FORMAT, "data: \"columns\" is required");
+    if (!s->label)
+        return cx_error_set(e, CX_ERR_FORMAT, "data: \"label\" is required");
+    for (size_t c = 0; c < s->n_cat; c++)
+        if (!s->cat_given[c])
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: categorical column '%s' needs its \"values\"",
+                                s->cat_names[c]);
+    if (s->label_kind == CX_LABEL_CLASS && !s->classes_given)
+        return cx_error_set(e, CX_ERR_FORMAT, "data: label column '%s' needs its class \"values\"",
+                            s->label);
+    return CX_OK;
 }

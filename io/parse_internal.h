@@ -44,6 +44,15 @@ struct cx_dataset_schema {
     int has_header;
     size_t skip_lines;
     size_t max_record_bytes; /* longest record carried between chunks (memory bound) */
+    /* Declared by a job spec ("format", "columns"): what every blob must be, so that no
+     * blob decides it for the others. n_columns == 0: not declared (the blobs' own). */
+    int format_given;
+    cx_data_format format;
+    char **columns; /* the exact column set of every blob, in declared order */
+    size_t n_columns;
+    double *col_mean, *col_std; /* (n_columns) declared standardisation; NaN: not given */
+    cx_dict classes; /* class label values, in declared order (y = index) */
+    int classes_given;
 };
 
 enum { SLOT_NUM = 0, SLOT_CAT = 1, SLOT_LABEL_NUM = 2, SLOT_LABEL_CLASS = 3 };

@@ -372,6 +372,12 @@ typedef struct cx_train_data {
     const float *x;
     const float *y;
     int n_classes; /* classification: number of classes (labels 0..n−1); 0 = count from y */
+    /* The standardisation to use instead of fitting it on the training split (a job's spec
+     * declares it, so that under DP the model carries no statistic of the data): x' =
+     * (x − mean)/std per column; NULL: fitted. Regression: y's when y_stats_given. */
+    const float *mean, *std;
+    int y_stats_given;
+    float y_mean, y_std;
 } cx_train_data;
 
 typedef struct cx_train_epoch_cb {

@@ -199,8 +199,7 @@ static cx_err check_data(const cx_spec *s, const cx_train_data *d, int *n_classe
     if (s->task == CX_TASK_CLASSIFICATION) {
         int nc = d->n_classes > 0 ? d->n_classes : maxc + 1;
         if (maxc >= nc)
-            return cx_error_set(e, CX_ERR_FORMAT, "train: label %d but only %d classes", maxc,
-                                nc);
+            return cx_error_set(e, CX_ERR_FORMAT, "train: a label is not one of the classes");
         *n_classes = nc;
     } else {
         *n_classes = 0;
@@ -357,9 +356,39 @@ static cx_err split_data(train_run *r, cx_error *e)
     return CX_OK;
 }
 
-/* The standardiser from the training split only (two passes, double, fixed order); in
- * regression the targets too, the training ones in place. */
+static cx_err fit_columns(train_run *r, cx_error *e);
+static void fit_target(train_run *r);
+
+/* The standardiser: the declared one when the data gives it, else from the training split
+ * only (two passes, double, fixed order); in regression the targets too, the training ones
+ * in place. */
 static cx_err fit_standardiser(train_run *r, cx_error *e)
+{
+    const size_t n_tr = r->n_tr, cols = r->cols;
+    cx_model *m = r->m;
+    if (r->d->mean && r->d->std) {
+        for (size_t j = 0; j < cols; j++) {
+            m->mean[j] = r->d->mean[j];
+            m->inv_std[j] = r->d->std[j] > 0 ? 1.0f / r->d->std[j] : 1.0f;
+        }
+    } else {
+        cx_err rc = fit_columns(r, e);
+        if (rc != CX_OK)
+            return rc;
+    }
+    if (r->s->task == CX_TASK_REGRESSION && r->d->y_stats_given) {
+        m->y_mean = r->d->y_mean;
+        m->y_std = r->d->y_std > 0 ? r->d->y_std : 1.0f;
+        for (size_t i = 0; i < n_tr; i++)
+            r->ytr[i] = (r->ytr[i] - m->y_mean) / m->y_std;
+    } else if (r->s->task == CX_TASK_REGRESSION) {
+        fit_target(r);
+    }
+    return CX_OK;
+}
+
+/* The feature standardiser from the training split. */
+static cx_err fit_columns(train_run *r, cx_error *e)
 {
     const size_t n_tr = r->n_tr, cols = r->cols;
     const float *xtr = r->xtr;
@@ -388,21 +417,26 @@ static cx_err fit_standardiser(train_run *r, cx_error *e)
     }
     cx_secmem_free(mean);
     cx_secmem_free(var);
-    if (r->s->task == CX_TASK_REGRESSION) {
-        float *ytr = r->ytr;
-        double ym = 0.0, yv = 0.0;
-        for (size_t i = 0; i < n_tr; i++)
-            ym += ytr[i];
-        ym /= (double)n_tr;
-        for (size_t i = 0; i < n_tr; i++)
-            yv += (ytr[i] - ym) * (ytr[i] - ym);
-        double ysd = sqrt(yv / (double)n_tr);
-        m->y_mean = (float)ym;
-        m->y_std = ysd > 1e-12 ? (float)ysd : 1.0f;
-        for (size_t i = 0; i < n_tr; i++)
-            ytr[i] = (ytr[i] - m->y_mean) / m->y_std;
-    }
     return CX_OK;
+}
+
+/* The regression target's standardiser from the training split, applied in place. */
+static void fit_target(train_run *r)
+{
+    const size_t n_tr = r->n_tr;
+    cx_model *m = r->m;
+    float *ytr = r->ytr;
+    double ym = 0.0, yv = 0.0;
+    for (size_t i = 0; i < n_tr; i++)
+        ym += ytr[i];
+    ym /= (double)n_tr;
+    for (size_t i = 0; i < n_tr; i++)
+        yv += (ytr[i] - ym) * (ytr[i] - ym);
+    double ysd = sqrt(yv / (double)n_tr);
+    m->y_mean = (float)ym;
+    m->y_std = ysd > 1e-12 ? (float)ysd : 1.0f;
+    for (size_t i = 0; i < n_tr; i++)
+        ytr[i] = (ytr[i] - m->y_mean) / m->y_std;
 }
 
 /* All device memory but the data, planned up front; the standardiser uploaded. */

@@ -228,7 +228,10 @@ static void job_create(market *m)
 {
     cx_error e;
     json_t *spec = NULL;
-    const char *text = "{\"task\": \"classification\", \"data\": {\"label\": \"risk\"},"
+    const char *text = "{\"task\": \"classification\", \"data\": {\"label\": \"risk\","
+                       " \"format\": \"csv\", \"columns\": [{\"name\": \"x0\", \"type\": \"numeric\"},"
+                       " {\"name\": \"x1\", \"type\": \"numeric\"}, {\"name\": \"risk\", \"type\":"
+                       " \"class\", \"values\": [\"0\", \"1\"]}]},"
                        " \"model\": {\"type\": \"logistic\"}, \"epochs\": 2, \"seed\": 1}";
     assert_int_equal(cx_json_parse(text, strlen(text), &spec, &e), CX_OK);
     char *req = NULL;

@@ -498,6 +498,129 @@ static void test_merge_reference_and_mismatched_blob(void **state)
     cx_dataset_schema_free(s);
 }
 
+/* Issue 13.1: a blob that comes first in blob order decides nothing. With the columns
+ * declared, the reference is the schema: a first blob with another column, or one missing
+ * a column, fails alone (the message names the column, not data), the others are merged in
+ * the declared order whatever their own; classes and vocabularies are the declared ones in
+ * declared order (a value outside them is a bad row). */
+static void test_declared_columns_decide(void **state)
+{
+    (void)state;
+    const char *sj = "{\"format\": \"csv\", \"label\": \"y\", \"max_bad_fraction\": 0.5,"
+                     " \"columns\": [{\"name\": \"a\", \"type\": \"numeric\", \"mean\": 2.5,"
+                     " \"std\": 4}, {\"name\": \"c\", \"type\": \"categorical\", \"values\":"
+                     " [\"x\", \"w\"]},"
+                     " {\"name\": \"y\", \"type\": \"class\", \"values\": [\"yes\", \"no\"]}]}";
+    json_t *j = NULL;
+    cx_error e;
+    assert_int_equal(cx_json_parse(sj, strlen(sj), &j, &e), CX_OK);
+    cx_dataset_schema *s = NULL;
+    assert_int_equal(cx_dataset_schema_from_json(j, &s, &e), CX_OK);
+    assert_int_equal(cx_dataset_schema_require_declared(s, &e), CX_OK);
+    assert_int_equal(cx_dataset_schema_require_stats(s, &e), CX_OK);
+    cx_data_format f = CX_DATA_JSONL;
+    assert_int_equal(cx_dataset_schema_format(s, &f), 1);
+    assert_int_equal(f, CX_DATA_CSV);
+    const char *blobs[4] = {
+        "a,b,c,y\n1,secret,x,yes\n",    /* an extra column: would have been the reference */
+        "y,c,a\nno,w,2\nmaybe,x,9\n",   /* other order; "maybe" is not a class: a bad row */
+        "a,c,y\n3,x,yes\n",
+        "a,y\n4,no\n",                  /* a missing column */
+    };
+    cx_parser *p;
+    assert_int_equal(cx_parser_new(s, CX_DATA_CSV, 4, &p, &e), CX_OK);
+    assert_int_equal(cx_parser_feed(p, 0, blobs[0], strlen(blobs[0]), 1, &e), CX_ERR_FORMAT);
+    assert_string_equal(e.msg, "blob 0: column 'b' is not in the job's schema");
+    assert_int_equal(cx_parser_feed(p, 1, blobs[1], strlen(blobs[1]), 1, &e), CX_OK);
+    assert_int_equal(cx_parser_feed(p, 2, blobs[2], strlen(blobs[2]), 1, &e), CX_OK);
+    assert_int_equal(cx_parser_feed(p, 3, blobs[3], strlen(blobs[3]), 1, &e), CX_ERR_FORMAT);
+    assert_string_equal(e.msg, "blob 3: column 'c' of the job's schema is missing");
+    cx_dataset *ds;
+    assert_int_equal(cx_parser_finalize(p, &ds, &e), CX_OK);
+    assert_int_equal(ds->n, 2);
+    assert_int_equal(ds->d, 3);
+    assert_string_equal(ds->feature_names[0], "a");
+    assert_string_equal(ds->feature_names[1], "c=x");
+    assert_string_equal(ds->feature_names[2], "c=w");
+    assert_int_equal(ds->n_classes, 2);
+    assert_string_equal(ds->class_names[0], "yes");
+    assert_string_equal(ds->class_names[1], "no");
+    const float X[6] = {2, 0, 1, 3, 1, 0};
+    assert_memory_equal(ds->X, X, sizeof X);
+    const float y[2] = {1, 0};
+    assert_memory_equal(ds->y, y, sizeof y);
+    /* issue 13.2: the declared standardisation, one-hot columns left as they are */
+    const float gm[3] = {2.5f, 0, 0}, gs[3] = {4, 1, 1};
+    assert_non_null(ds->given_mean);
+    assert_memory_equal(ds->given_mean, gm, sizeof gm);
+    assert_memory_equal(ds->given_std, gs, sizeof gs);
+    assert_true(ds->blobs[0].failed);
+    assert_false(ds->blobs[1].failed);
+    assert_int_equal(ds->blobs[1].bad_rows, 1);
+    assert_int_equal(ds->blobs[1].listed[0].reason, CX_BAD_LABEL);
+    assert_true(ds->blobs[3].failed);
+    for (size_t i = 0; i < 4; i++)
+        assert_null(strstr(ds->blobs[i].error, "secret"));
+    cx_dataset_free(ds);
+    cx_parser_free(p);
+    cx_dataset_schema_free(s);
+    json_decref(j);
+    /* what a declaration must hold: each refused with a message naming the key */
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"format\": \"xml\"}", "data: \"format\": unknown data format 'xml' (csv, jsonl, f32)"},
+        {"{\"label\": \"y\", \"columns\": [{\"name\": \"a\", \"type\": \"numeric\"}]}",
+         "data: label 'y' is not a declared column"},
+        {"{\"columns\": [{\"name\": \"a\", \"type\": \"class\"}]}",
+         "data: column 'a': type \"class\" is for the label column only"},
+        {"{\"columns\": [{\"name\": \"a\", \"type\": \"numeric\"}, {\"name\": \"a\", \"type\": "
+         "\"numeric\"}]}",
+         "data: column 'a' declared twice"},
+        {"{\"columns\": [{\"name\": \"a\", \"type\": \"numeric\"}], \"categorical\": {\"a\": null}}",
+         "data: with \"columns\", categorical columns are declared there (type \"categorical\", "
+         "\"values\"), not in \"categorical\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(cx_json_parse(bad[i].json, strlen(bad[i].json), &j, &e), CX_OK);
+        assert_int_equal(cx_dataset_schema_from_json(j, &s, &e), CX_ERR_FORMAT);
+        assert_string_equal(e.msg, bad[i].msg);
+        json_decref(j);
+    }
+    /* a job needs it all declared */
+    static const struct {
+        const char *json, *msg;
+    } partial[] = {
+        {"{\"label\": \"y\"}", "data: \"format\" is required"},
+        {"{\"format\": \"csv\", \"label\": \"y\"}", "data: \"columns\" is required"},
+        {"{\"format\": \"csv\", \"label\": \"y\", \"columns\": [{\"name\": \"c\", \"type\": "
+         "\"categorical\"}, {\"name\": \"y\", \"type\": \"numeric\"}]}",
+         "data: categorical column 'c' needs its \"values\""},
+        {"{\"format\": \"csv\", \"label\": \"y\", \"columns\": [{\"name\": \"a\", \"type\": "
+         "\"numeric\"}, {\"name\": \"y\", \"type\": \"class\"}]}",
+         "data: label column 'y' needs its class \"values\""},
+    };
+    /* under DP a numeric column without its declared standardisation is refused */
+    const char *nostats = "{\"label\": \"y\", \"label_type\": \"numeric\", \"columns\": "
+                          "[{\"name\": \"a\", \"type\": \"numeric\", \"mean\": 0, \"std\": 1},"
+                          " {\"name\": \"y\", \"type\": \"numeric\"}]}";
+    assert_int_equal(cx_json_parse(nostats, strlen(nostats), &j, &e), CX_OK);
+    assert_int_equal(cx_dataset_schema_from_json(j, &s, &e), CX_OK);
+    assert_int_equal(cx_dataset_schema_require_stats(s, &e), CX_ERR_FORMAT);
+    assert_string_equal(e.msg, "data: column 'y' needs \"mean\" and \"std\" under DP (the "
+                               "standardisation may not come from the data)");
+    cx_dataset_schema_free(s);
+    json_decref(j);
+    for (size_t i = 0; i < sizeof partial / sizeof *partial; i++) {
+        assert_int_equal(cx_json_parse(partial[i].json, strlen(partial[i].json), &j, &e), CX_OK);
+        assert_int_equal(cx_dataset_schema_from_json(j, &s, &e), CX_OK);
+        assert_int_equal(cx_dataset_schema_require_declared(s, &e), CX_ERR_FORMAT);
+        assert_string_equal(e.msg, partial[i].msg);
+        cx_dataset_schema_free(s);
+        json_decref(j);
+    }
+}
+
 /* Formats by name and by file name; an unknown one is refused. */
 static void test_format_names_and_suffixes(void **state)
 {
@@ -804,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_parallel_load_matches_feed),
         cmocka_unit_test(test_multi_blob_merge),
         cmocka_unit_test(test_merge_reference_and_mismatched_blob),
+        cmocka_unit_test(test_declared_columns_decide),
         cmocka_unit_test(test_format_names_and_suffixes),
         cmocka_unit_test(test_blobs_fed_concurrently),
         cmocka_unit_test(test_float_parser_matches_strtof),
