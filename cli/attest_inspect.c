@@ -9,14 +9,6 @@
 
 /* ------------------------------------------------------------- helpers -- */
 
-json_t *attest_hex_json(const uint8_t *p, size_t n)
-{
-    char *h = cx_hex_dup(p, n);
-    json_t *j = h ? json_string(h) : NULL;
-    free(h);
-    return j;
-}
-
 /* Sui-style address / object id: "0x" + 64 hex digits. */
 static json_t *addr_json(const uint8_t id[CX_STATEMENT_ID_LEN])
 {
@@ -123,7 +115,7 @@ static json_t *report_json(const cx_gpu_report *r)
         const cx_gpu_measurement *m = &r->meas[i];
         if (json_array_append_new(meas, json_pack("{s:i, s:i, s:o}", "index", m->index,
                                                   "value_type", m->value_type, "value",
-                                                  attest_hex_json(m->value, m->value_len))) != 0) {
+                                                  cx_job_hex_json(m->value, m->value_len))) != 0) {
             json_decref(meas);
             return NULL;
         }
@@ -132,14 +124,14 @@ static json_t *report_json(const cx_gpu_report *r)
         return NULL;
     return json_pack("{s:I, s:I, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "length",
                      (json_int_t)r->total_len, "signed_length", (json_int_t)r->signed_len, "nonce",
-                     attest_hex_json(r->nonce, CX_GPU_NONCE_LEN), "slot_id", r->slot_id,
+                     cx_job_hex_json(r->nonce, CX_GPU_NONCE_LEN), "slot_id", r->slot_id,
                      "driver_version", text_or_null(r->driver_version), "vbios_version",
                      text_or_null(r->vbios_version), "project", text_or_null(r->project),
                      "project_sku", text_or_null(r->project_sku), "chip_sku",
                      text_or_null(r->chip_sku), "fwid",
-                     r->has_fwid ? attest_hex_json(r->fwid, CX_GPU_FWID_LEN) : json_null(),
+                     r->has_fwid ? cx_job_hex_json(r->fwid, CX_GPU_FWID_LEN) : json_null(),
                      "opaque_fields", (int)r->n_opaque, "measurements", meas, "signature",
-                     attest_hex_json(r->signature, CX_GPU_SIG_LEN));
+                     cx_job_hex_json(r->signature, CX_GPU_SIG_LEN));
 }
 
 /* Parses one report into its JSON (the report struct is large: heap, not stack). */
@@ -197,7 +189,7 @@ static cx_err evidence_json(const cx_gpu_evidence_list *l, json_t **out, cx_erro
         return rc;
     json_t *gpus = json_array();
     *out = json_pack("{s:s, s:o, s:o}", "kind", "gpu_evidence", "gpu_digest",
-                     attest_hex_json(digest, sizeof digest), "gpus", gpus);
+                     cx_job_hex_json(digest, sizeof digest), "gpus", gpus);
     if (!*out)
         return cx_error_set(e, CX_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < l->n; i++) {
@@ -208,7 +200,7 @@ static cx_err evidence_json(const cx_gpu_evidence_list *l, json_t **out, cx_erro
             break;
         }
         json_t *g = json_pack("{s:I, s:s, s:o, s:o, s:o, s:i, s:o}", "index", (json_int_t)i, "arch",
-                              ev->arch, "nonce", attest_hex_json(ev->nonce, CX_GPU_NONCE_LEN),
+                              ev->arch, "nonce", cx_job_hex_json(ev->nonce, CX_GPU_NONCE_LEN),
                               "driver_version", text_or_null(ev->driver_version), "vbios_version",
                               text_or_null(ev->vbios_version), "certificates",
                               count_certs(ev->cert_chain, ev->cert_chain_len), "report", rep);
@@ -274,15 +266,15 @@ static json_t *statement_json(const cx_statement *s, uint64_t ts)
     blob[s->result_blob_id_len] = '\0';
     return json_pack(
         "{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "timestamp_ms",
-        (json_int_t)ts, "job_id", attest_hex_json(s->job_id, CX_STATEMENT_ID_LEN), "pool_id",
-        attest_hex_json(s->pool_id, CX_STATEMENT_ID_LEN), "code_measurement",
-        attest_hex_json(s->code_measurement, s->code_measurement_len), "config_hash",
-        attest_hex_json(s->config_hash, CX_STATEMENT_HASH_LEN), "dataset_commitment",
-        attest_hex_json(s->dataset_commitment, CX_STATEMENT_HASH_LEN), "result_blob_id",
+        (json_int_t)ts, "job_id", cx_job_hex_json(s->job_id, CX_STATEMENT_ID_LEN), "pool_id",
+        cx_job_hex_json(s->pool_id, CX_STATEMENT_ID_LEN), "code_measurement",
+        cx_job_hex_json(s->code_measurement, s->code_measurement_len), "config_hash",
+        cx_job_hex_json(s->config_hash, CX_STATEMENT_HASH_LEN), "dataset_commitment",
+        cx_job_hex_json(s->dataset_commitment, CX_STATEMENT_HASH_LEN), "result_blob_id",
         printable ? json_string(blob) : json_null(), "result_blob_id_hex",
-        attest_hex_json(s->result_blob_id, s->result_blob_id_len), "result_hash",
-        attest_hex_json(s->result_hash, CX_STATEMENT_HASH_LEN), "gpu_evidence_hash",
-        s->gpu_evidence_hash_len ? attest_hex_json(s->gpu_evidence_hash, s->gpu_evidence_hash_len)
+        cx_job_hex_json(s->result_blob_id, s->result_blob_id_len), "result_hash",
+        cx_job_hex_json(s->result_hash, CX_STATEMENT_HASH_LEN), "gpu_evidence_hash",
+        s->gpu_evidence_hash_len ? cx_job_hex_json(s->gpu_evidence_hash, s->gpu_evidence_hash_len)
                                  : json_null(),
         "contributors", rows, "metrics_micro", mets, "dp_epsilon_micro",
         s->dp_epsilon_micro == CX_STATEMENT_NO_DP ? json_null()
@@ -350,8 +342,8 @@ int attest_inspect_bundle(cx_cli *cli, const uint8_t *buf, size_t len)
     }
     json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "kind", "result_bundle",
                           "statement", statement_json(&s, ts), "signature",
-                          attest_hex_json(b.signature, CX_STATEMENT_ED25519_SIG_LEN), "public_key",
-                          attest_hex_json(b.public_key, CX_STATEMENT_ED25519_PK_LEN), "enclave_id",
+                          cx_job_hex_json(b.signature, CX_STATEMENT_ED25519_SIG_LEN), "public_key",
+                          cx_job_hex_json(b.public_key, CX_STATEMENT_ED25519_PK_LEN), "enclave_id",
                           b.has_enclave_id ? addr_json(b.enclave_id) : json_null(), "tee_report",
                           tee_report_json(&b), "gpu_evidence", bundle_gpu_json(&b));
     cx_statement_free(&s);

@@ -5,9 +5,6 @@
 
 #include "cli.h"
 
-/* A JSON string of p's hex (NULL when out of memory), for the printers and verify-nitro. */
-json_t *attest_hex_json(const uint8_t *p, size_t n);
-
 /* Detectors look at the bytes only; printers parse with attestation/'s strict parsers,
  * print (--json or text) without verifying, and return the exit code (3: unparseable). */
 int attest_detect_gpu_report(const uint8_t *buf, size_t len);

@@ -57,7 +57,7 @@ static cx_err read_doc(const char *path, size_t max, uint8_t **doc, size_t *len,
 
 static json_t *hex_or_null(int has, const uint8_t *p, size_t n)
 {
-    return has ? attest_hex_json(p, n) : json_null();
+    return has ? cx_job_hex_json(p, n) : json_null();
 }
 
 static json_t *doc_to_json(const cx_nitro_doc *d)

@@ -292,7 +292,7 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
 
 /* "a/b" into out; CX_ERR_ARG when it does not fit. */
 cx_err cx_job_path_join(char *out, size_t cap, const char *a, const char *b, cx_error *e);
-/* Hex of b as a JSON string. */
+/* Hex of b as a JSON string (NULL when out of memory, so that json_pack fails visibly). */
 json_t *cx_job_hex_json(const uint8_t *b, size_t n);
 
 /* A growing memory sink (a cx_writer's ctx: cx_job_membuf_write); plain malloc: ciphertext

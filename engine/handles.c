@@ -59,7 +59,7 @@ cx_err cx_job_store_open(const char *url, const cx_logger *log, cx_store **out, 
 json_t *cx_job_hex_json(const uint8_t *b, size_t n)
 {
     char *h = cx_hex_dup(b, n);
-    json_t *j = json_string(h ? h : "");
+    json_t *j = h ? json_string(h) : NULL;
     free(h);
     return j;
 }

@@ -10,8 +10,9 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       libmicrohttpd-dev
       python3 python3-numpy)
 if [ "$what" = test ]; then
-    # clang + its runtimes for the sanitizer/libFuzzer build; scikit-learn for model-quality tests.
-    pkgs+=(clang libclang-rt-dev libomp-dev python3-sklearn)
+    # clang + its runtimes for the sanitizer/libFuzzer build, clang-format for the style check;
+    # scikit-learn for model-quality tests.
+    pkgs+=(clang clang-format libclang-rt-dev libomp-dev python3-sklearn)
     # jq and xxd: the marketplace end-to-end tests read the commands' JSON output with them
     pkgs+=(jq xxd)
     # the worker's status page is loaded in a headless browser; /metrics is read with the

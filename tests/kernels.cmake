@@ -1,5 +1,6 @@
-# Tests of kernels/: gradient checks, DP-SGD clipping, spec errors, metrics,
-# training determinism, model quality against scikit-learn, and the train/predict commands.
+# Tests of kernels/: gradient checks, DP-SGD clipping, spec errors, metrics, training determinism,
+# model quality against scikit-learn, the train/predict commands, the Rényi-DP accountant
+# (Opacus' published values), `cloakx privacy`, and safetensors model files.
 cx_add_test(test_kernels_gradcheck SOURCES test_kernels_gradcheck.c LIBS cx_kernels)
 cx_add_test(test_kernels_spec SOURCES test_kernels_spec.c LIBS cx_kernels)
 cx_add_test(test_kernels_metrics SOURCES test_kernels_metrics.c LIBS cx_kernels)
@@ -10,3 +11,12 @@ cx_add_test(test_kernels_gemm SOURCES test_kernels_gemm.c LIBS cx_kernels)
 cx_add_test(test_kernels_gauss SOURCES test_kernels_gauss.c LIBS cx_kernels)
 cx_add_script_test(test_kernels_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_kernels_cli.sh
                    LABELS e2e)
+
+cx_add_test(test_kernels_privacy_accountant SOURCES test_kernels_privacy_accountant.c
+            LIBS cx_kernels LABELS unit)
+cx_add_test(test_kernels_safetensors_format SOURCES test_kernels_safetensors_format.c
+            LIBS cx_kernels LABELS unit)
+cx_add_test(test_kernels_safetensors_numpy SOURCES test_kernels_safetensors_numpy.c
+            LIBS cx_kernels LABELS integration)
+cx_add_script_test(test_cli_privacy COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_privacy.sh
+                   LABELS unit)

@@ -1,6 +1,6 @@
 /* test_attestation_gpu_evidence.c — evidence JSON (§3.7) read/write round trip, strict
  * refusal of malformed entries, and known answers for the §4.2 GPU evidence digest. */
-#include "attestation_gpu_common.h"
+#include "attestation_gpu_testutil.h"
 
 /* Computed independently with Python hashlib (see tests/data/gpu/README.md). */
 #define DIGEST_0                                                                                   \

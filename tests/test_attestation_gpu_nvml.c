@@ -1,7 +1,7 @@
 /* test_attestation_gpu_nvml.c — GPU evidence collection against a stand-in NVML (the
  * function-pointer seam): real sample bytes come back, CC-off, wrong architecture, bad
  * sizes and driver errors are refused clearly; without a driver dlopen fails by name. */
-#include "attestation_gpu_common.h"
+#include "attestation_gpu_testutil.h"
 
 #include <dlfcn.h>
 

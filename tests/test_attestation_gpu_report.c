@@ -1,6 +1,6 @@
 /* test_attestation_gpu_report.c — the SPDM report parser on the real nvtrust H100 sample:
  * every field has the MANIFEST value, and every truncation or inconsistency is refused. */
-#include "attestation_gpu_common.h"
+#include "attestation_gpu_testutil.h"
 
 static void test_sample_fields(void **state)
 {

@@ -1,7 +1,7 @@
 /* test_attestation_gpu_rim.c — NVIDIA RIM (SWID XML) files as reference measurements: the
  * nvtrust sample RIMs load (active indices, alternatives, versions), driver and VBIOS sets
  * must be disjoint, malformed XML is refused, and the sample report is compared with them. */
-#include "attestation_gpu_common.h"
+#include "attestation_gpu_testutil.h"
 
 #define DRIVER_RIM CX_TESTDATA "/gpu/Driver_RIM_test_no_gpu.swidtag"
 #define VBIOS_RIM CX_TESTDATA "/gpu/1010_0200_882_96005E0001_test_no_gpu.swidtag"

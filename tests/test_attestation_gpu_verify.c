@@ -1,7 +1,7 @@
 /* test_attestation_gpu_verify.c — the offline H100 evidence verifier on the real nvtrust
  * sample: it verifies, and each negative case (flipped byte, wrong nonce, truncated report,
  * swapped certificate, wrong root, expired, FWID, versions, measurements) fails by name. */
-#include "attestation_gpu_common.h"
+#include "attestation_gpu_testutil.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>

@@ -1,7 +1,7 @@
 /* test_attestation_x509_verify.c — the certificate helpers Nitro and GPU verification share:
  * raw r||s ES384 with a certificate's key, and chain building to a pinned root, on the real
  * nvtrust sample (valid, flipped byte, non-P-384 key, wrong root, not yet valid). */
-#include "attestation_gpu_common.h"
+#include "attestation_gpu_testutil.h"
 
 #include <openssl/bio.h>
 #include <openssl/ec.h>

@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "cx_chain.h"
-#include "io_store_helpers.h"
+#include "io_store_testutil.h"
 
 static fixture fx;
 static char url[128];

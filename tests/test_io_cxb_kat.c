@@ -1,6 +1,6 @@
 /* test_io_cxb_kat.c — committed known-answer .cxb blobs (tests/data/cxb/kat.json) still parse,
  * open and decrypt to the recorded plaintext, header hash and chunk-tag hash. */
-#include "test_io_cxb_common.h"
+#include "io_cxb_testutil.h"
 
 static void load_file(const char *name, membuf *m)
 {

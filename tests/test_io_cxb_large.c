@@ -1,6 +1,6 @@
 /* test_io_cxb_large.c — a multi-GiB round trip streamed through files, never all in memory:
  * seal ~2 GiB from a generator to disk, decrypt it mapped and as a stream, compare on the fly. */
-#include "test_io_cxb_common.h"
+#include "io_cxb_testutil.h"
 
 #include <sys/stat.h>
 

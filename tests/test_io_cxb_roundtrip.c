@@ -1,6 +1,6 @@
 /* test_io_cxb_roundtrip.c — seal then decrypt through the pipeline (stream and mapped-file
  * inputs, 1 and 2 threads) for empty, one-byte, chunk-boundary and multi-chunk inputs. */
-#include "test_io_cxb_common.h"
+#include "io_cxb_testutil.h"
 
 static void roundtrip(size_t len, uint32_t cs, int threads, int via_file)
 {

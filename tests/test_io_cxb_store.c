@@ -1,6 +1,6 @@
 /* test_io_cxb_store.c — seal -> local store put -> store get -> pipeline decrypt: exact for
  * empty, one-byte and chunk-boundary inputs, several blobs in one run. */
-#include "test_io_cxb_common.h"
+#include "io_cxb_testutil.h"
 
 static void test_seal_store_fetch_decrypt(void **state)
 {

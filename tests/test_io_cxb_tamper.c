@@ -2,7 +2,7 @@
  * altered, reordered, dropped, duplicated, truncated, extended chunks; any header byte
  * edited; wrong key / other recipient; skip versus fatal policy; the search that names a
  * fault costs a bounded amount of AES, however large the chunk. */
-#include "test_io_cxb_common.h"
+#include "io_cxb_testutil.h"
 
 enum { CS = 64, NCHUNK = 8, PTLEN = NCHUNK * CS - 10 };
 

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 
-#include "io_store_helpers.h"
+#include "io_store_testutil.h"
 
 static char dir[256];
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "io_store_helpers.h"
+#include "io_store_testutil.h"
 
 static fixture fx;
 

@@ -9,3 +9,5 @@ cx_add_script_test(test_cli_sigbus COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_
                    LABELS integration TIMEOUT 60)
 cx_add_script_test(test_scripts_pipefail COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_scripts_pipefail.sh
                    LABELS unit)
+cx_add_script_test(test_style_format COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_style_format.sh
+                   LABELS unit)

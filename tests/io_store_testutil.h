@@ -1,7 +1,7 @@
-/* io_store_helpers.h — what the blob-store tests share: in-memory readers, reading a
+/* io_store_testutil.h — what the blob-store tests share: in-memory readers, reading a
  * whole blob, and starting/steering the loopback Walrus fixture server. */
-#ifndef CX_TEST_IO_STORE_HELPERS_H
-#define CX_TEST_IO_STORE_HELPERS_H
+#ifndef CX_TESTS_IO_STORE_TESTUTIL_H
+#define CX_TESTS_IO_STORE_TESTUTIL_H
 
 #include <signal.h>
 #include <spawn.h>

@@ -1,7 +1,7 @@
-/* attestation_gpu_common.h — shared by the GPU evidence tests: loading the real nvtrust
+/* attestation_gpu_testutil.h — shared by the GPU evidence tests: loading the real nvtrust
  * H100 sample (report + chain) and its expected values from MANIFEST.md. */
-#ifndef CX_TEST_ATTESTATION_GPU_COMMON_H
-#define CX_TEST_ATTESTATION_GPU_COMMON_H
+#ifndef CX_TESTS_ATTESTATION_GPU_TESTUTIL_H
+#define CX_TESTS_ATTESTATION_GPU_TESTUTIL_H
 
 #include <setjmp.h>
 #include <stdarg.h>

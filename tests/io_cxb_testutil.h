@@ -1,7 +1,7 @@
-/* test_io_cxb_common.h — helpers shared by the .cxb tests: a growable memory writer, a
+/* io_cxb_testutil.h — helpers shared by the .cxb tests: a growable memory writer, a
  * deterministic pattern, seal-to-memory, and a pipeline consumer that collects plaintext. */
-#ifndef TEST_IO_CXB_COMMON_H
-#define TEST_IO_CXB_COMMON_H
+#ifndef CX_TESTS_IO_CXB_TESTUTIL_H
+#define CX_TESTS_IO_CXB_TESTUTIL_H
 
 #include <setjmp.h>
 #include <stdarg.h>
