@@ -552,7 +552,7 @@ typedef struct cx_ledger_event {
 } cx_ledger_event;
 
 /* An opaque ledger handle. Behind it is a table of backend functions (chain/ledger_internal.h):
- * the local SQLite ledger now, Sui (GraphQL) later behind the same calls. Every mutating call
+ * the local SQLite ledger, or Sui (chain/ledger_sui.c) behind the same calls. Every mutating call
  * is a transaction signed by `signer`; the sender is its address. Arguments are checked here,
  * then the backend applies RULES.md. */
 typedef struct cx_ledger cx_ledger;
@@ -562,6 +562,21 @@ cx_err cx_ledger_pool_create(cx_ledger *l, const cx_chain_key *signer,
 cx_err cx_ledger_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *out, cx_error *e);
 cx_err cx_ledger_enclave_register(cx_ledger *l, const cx_chain_key *signer,
                                   const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e);
+/* What the Sui contract verifies itself when an enclave registers (RULES.md §2.1): the Nitro
+ * attestation document (0x2::nitro_attestation checks it on chain and takes the Ed25519 key and
+ * PCR0 from it) and the attested key's signature over the X25519 key (attestation/tee.c's
+ * endorsement). The local ledger records the document's hash only, its client having verified
+ * the document; the Sui backend refuses a registration without them (CX_ERR_UNSUPPORTED). */
+typedef struct cx_ledger_attestation {
+    const uint8_t *doc;
+    size_t doc_len;
+    const uint8_t *x25519_endorsement; /* 64 bytes */
+} cx_ledger_attestation;
+/* en's keys and measurement must be the document's. */
+cx_err cx_ledger_enclave_register_attested(cx_ledger *l, const cx_chain_key *signer,
+                                           const cx_ledger_enclave *en,
+                                           const cx_ledger_attestation *att, cx_chain_id *out,
+                                           cx_error *e);
 cx_err cx_ledger_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_enclave *out,
                              cx_error *e);
 /* Only the pool's operator adds an enclave to its pool (RULES.md §2.1); the enclave's
@@ -610,7 +625,7 @@ cx_err cx_ledger_balance_get(cx_ledger *l, const cx_chain_addr *a, uint64_t *out
 cx_err cx_ledger_events_read(cx_ledger *l, const char *cursor, size_t max, cx_ledger_event **out,
                              size_t *n, char next_cursor[CX_CHAIN_CURSOR_MAX], cx_error *e);
 void cx_ledger_close(cx_ledger *l);                     /* NULL is fine; frees l */
-const char *cx_ledger_backend_name(const cx_ledger *l); /* "local", later "sui" */
+const char *cx_ledger_backend_name(const cx_ledger *l); /* "local" or "sui" */
 
 /* ===================== local SQLite ledger ===================== */
 
@@ -684,6 +699,30 @@ cx_err cx_sui_market_submit_result(cx_sui_tx *tx, const cx_sui_market *m,
                                    const uint8_t key_sig[64], cx_error *e);
 cx_err cx_sui_market_refund_expired(cx_sui_tx *tx, const cx_sui_market *m,
                                     const cx_sui_shared_ref *job, cx_error *e);
+
+/* ===================== the `sui:` ledger backend (chain/ledger_sui.c) =====================
+ * Every cx_ledger call on the published cloakx_market package: mutating calls are its Move calls
+ * (above), signed with the caller's key as the Sui sender, gas paid from the sender's coins;
+ * reads are GraphQL reads of its objects (pools, enclaves, jobs with their results) and its
+ * event stream. Object ids and events are the contract's, one for one with the local ledger's.
+ * What the contract does not keep is derived, and says so: a result's payouts are computed
+ * again from its statement and pool (§3); contributions are found by their events; a balance is
+ * the sum of the address's coins. There is no faucet (cx_ledger_local_faucet refuses). */
+
+typedef struct cx_ledger_sui_opts {
+    const char *graphql_url; /* e.g. https://graphql.testnet.sui.io/graphql */
+    cx_chain_addr package;   /* the published cloakx_market package */
+    cx_chain_id market;      /* its shared Market object (made by the package's init) */
+    const char *coin_type;   /* what jobs pay in; NULL = 0x2::sui::SUI */
+    uint64_t gas_budget;     /* MIST per transaction; 0 = 50 000 000 */
+    const cx_sui_gql_opts *gql; /* timeouts and retries (its url is ignored); may be NULL */
+} cx_ledger_sui_opts;
+
+/* Reads the Market (shared version, protocol address) once; fails if it is not the package's. */
+cx_err cx_ledger_sui_open(const cx_ledger_sui_opts *o, cx_ledger **out, cx_error *e);
+/* "sui:URL?package=0x..&market=0x..[&coin=TYPE][&gas_budget=MIST]"; gql may be NULL. */
+cx_err cx_ledger_sui_open_url(const char *spec, const cx_sui_gql_opts *gql, cx_ledger **out,
+                              cx_error *e);
 
 /* An event of the package (type 0xPKG::market::<Kind>, BCS {object_id, pool_id, addr, amount,
  * timestamp_ms}) as a ledger event; seq is left 0 (Sui orders events by cursor).

@@ -310,6 +310,14 @@ cx_err cx_ledger_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *o
 cx_err cx_ledger_enclave_register(cx_ledger *l, const cx_chain_key *signer,
                                   const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e)
 {
+    return cx_ledger_enclave_register_attested(l, signer, en, NULL, out, e);
+}
+
+cx_err cx_ledger_enclave_register_attested(cx_ledger *l, const cx_chain_key *signer,
+                                           const cx_ledger_enclave *en,
+                                           const cx_ledger_attestation *att, cx_chain_id *out,
+                                           cx_error *e)
+{
     LEDGER_CHECK(l, enclave_register);
     if (!signer || !en || !out)
         return cx_error_set(e, CX_ERR_ARG, "enclave register: missing argument");
@@ -321,7 +329,7 @@ cx_err cx_ledger_enclave_register(cx_ledger *l, const cx_chain_key *signer,
                             "enclave register: the attestation document's blob id must be "
                             "1..%d bytes (got %zu)",
                             CX_CHAIN_BLOB_ID_MAX, en->attestation_blob_id_len);
-    return l->ops->enclave_register(l, signer, en, out, e);
+    return l->ops->enclave_register(l, signer, en, att, out, e);
 }
 
 cx_err cx_ledger_enclave_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_enclave *out,

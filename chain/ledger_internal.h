@@ -1,5 +1,5 @@
 /* ledger_internal.h — the backend table behind the opaque cx_ledger handle (private to chain/):
- * every backend (local SQLite now, Sui later) fills one cx_ledger_ops. */
+ * every backend (local SQLite, Sui) fills one cx_ledger_ops. */
 #ifndef CX_CHAIN_LEDGER_INTERNAL_H
 #define CX_CHAIN_LEDGER_INTERNAL_H
 
@@ -10,8 +10,10 @@ typedef struct cx_ledger_ops {
     cx_err (*pool_create)(cx_ledger *l, const cx_chain_key *signer, const cx_ledger_pool_params *p,
                           cx_chain_id *out, cx_error *e);
     cx_err (*pool_get)(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *out, cx_error *e);
+    /* att may be NULL (the local ledger records the document's hash only; Sui needs it) */
     cx_err (*enclave_register)(cx_ledger *l, const cx_chain_key *signer,
-                               const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e);
+                               const cx_ledger_enclave *en, const cx_ledger_attestation *att,
+                               cx_chain_id *out, cx_error *e);
     cx_err (*enclave_get)(cx_ledger *l, const cx_chain_id *id, cx_ledger_enclave *out, cx_error *e);
     cx_err (*pool_enclave_add)(cx_ledger *l, const cx_chain_key *signer, const cx_chain_id *pool,
                                const cx_chain_id *enclave, cx_error *e);

@@ -648,9 +648,13 @@ static int pool_accepts(const cx_ledger_pool *p, const uint8_t *m, size_t mlen)
     "en.id,en.ed25519_pk,en.x25519_pk,en.measurement,en.attestation_hash,en.registered_by,"        \
     "en.registered_ms,en.attestation_blob_id"
 
+/* att is not needed here: the registering client verified the document (RULES.md §2.1). */
 static cx_err local_enclave_register(cx_ledger *l, const cx_chain_key *signer,
-                                     const cx_ledger_enclave *en, cx_chain_id *out, cx_error *e)
+                                     const cx_ledger_enclave *en,
+                                     const cx_ledger_attestation *att, cx_chain_id *out,
+                                     cx_error *e)
 {
+    (void)att;
     local_ledger *L = l->impl;
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);

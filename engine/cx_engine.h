@@ -17,7 +17,8 @@
  * data (a buyer's model). */
 cx_err cx_job_identity_load(const char *keydir, cx_chain_key **out, cx_error *e);
 
-/* "PATH" or "local:PATH": the local SQLite ledger (the only backend in this build). */
+/* "PATH" or "local:PATH": the local SQLite ledger; "sui:URL?package=0x..&market=0x..[&coin=
+ * TYPE][&gas_budget=MIST]": the cloakx_market contract on Sui over GraphQL (chain/ledger_sui.c). */
 cx_err cx_job_ledger_open(const char *url, const cx_logger *log, cx_ledger **out, cx_error *e);
 cx_err cx_job_store_open(const char *url, const cx_logger *log, cx_store **out, cx_error *e);
 

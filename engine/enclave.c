@@ -215,7 +215,9 @@ cx_err cx_job_enclave_register(cx_ledger *l, cx_store *s, cx_tee *tee, const cx_
     }
     en->attestation_blob_id_len = strlen(out->doc_blob_id);
     memcpy(en->attestation_blob_id, out->doc_blob_id, en->attestation_blob_id_len);
-    if ((rc = cx_ledger_enclave_register(l, signer, en, &out->id, e)) != CX_OK)
+    /* the Sui contract verifies the document itself; the local ledger keeps its hash */
+    cx_ledger_attestation att = {.doc = doc, .doc_len = doc_len, .x25519_endorsement = ud + 32};
+    if ((rc = cx_ledger_enclave_register_attested(l, signer, en, &att, &out->id, e)) != CX_OK)
         goto out;
     en->id = out->id;
     if (pool && (rc = cx_ledger_pool_enclave_add(l, signer, pool, &out->id, e)) != CX_OK)

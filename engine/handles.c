@@ -32,12 +32,11 @@ cx_err cx_job_ledger_open(const char *url, const cx_logger *log, cx_ledger **out
 {
     if (!url || !*url)
         return cx_error_set(e, CX_ERR_ARG, "no ledger given (--ledger PATH or CLOAKX_LEDGER)");
+    (void)log;
+    if (strncmp(url, "sui:", 4) == 0)
+        return cx_ledger_sui_open_url(url, NULL, out, e);
     if (strncmp(url, "local:", 6) == 0)
         url += 6;
-    else if (strncmp(url, "sui:", 4) == 0)
-        return cx_error_set(e, CX_ERR_UNSUPPORTED,
-                            "ledger %s: the Sui backend is not in this build (local only)", url);
-    (void)log;
     cx_ledger_local_opts o = {0}; /* protocol fees go to the zero address (the treasury) */
     return cx_ledger_local_open(url, &o, out, e);
 }
