@@ -140,6 +140,10 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv); /* cmd_bench_train.c */
 void cli_reexec_omp_policy(cx_cli *cli, const char *group, int argc, char **argv,
                            const char *policy, int force);
 int cmd_bench_train_device(cx_cli *cli, int argc, char **argv); /* cmd_bench_train_gpu.c */
+/* `bench report`: the suite's JSON and an HTML page of plots (cmd_bench_report.c) */
+int cmd_bench_report(cx_cli *cli, int argc, char **argv);
+/* report.html from report.json: one self-contained page (bench_report_html.c) */
+cx_err cli_bench_report_html(const json_t *report, FILE *out, cx_error *e);
 int cmd_privacy(cx_cli *cli, int argc, char **argv); /* cmd_privacy.c: DP accountant */
 
 /* attestation */

@@ -331,7 +331,7 @@ static json_t *env_json(const bench_env *b)
 
 /* --sweep: widths × batch sizes, cloakx (all threads) beside the peer's best thread count. */
 static int bench_sweep(cx_cli *cli, const bench_env *b, long threads, const char *policy,
-                       const long *sizes, int nsizes)
+                       const long *sizes, int nsizes, double epoch_gflop)
 {
     cx_error e;
     cx_error_clear(&e);
@@ -349,8 +349,9 @@ static int bench_sweep(cx_cli *cli, const bench_env *b, long threads, const char
         for (int bi = 0; bi < nsizes; bi++) {
             const int h = (int)sizes[wi], batch = (int)sizes[bi];
             const double fps = flop_per_sample(h);
-            /* an epoch of about 2 GFLOP, at least two batches */
-            long rows = (long)(2.0e9 / fps);
+            /* an epoch of about epoch_gflop GFLOP (2 unless --sweep-gflop), at least two
+             * batches */
+            long rows = (long)(epoch_gflop * 1e9 / fps);
             rows = rows < 2L * batch ? 2L * batch : rows;
             rows = (rows + batch - 1) / batch * batch;
             float *x = malloc((size_t)rows * IN * sizeof *x), *y = malloc((size_t)rows * sizeof *y);
@@ -418,7 +419,8 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx bench train [--rows N] [--epochs N] [--threads N]\n"
                "                          [--wait-policy passive|active] [--save-data PREFIX]\n"
-               "                          [--peer PATH|none] [--sweep [--sizes A,B,..]] [--json]\n\n"
+               "                          [--peer PATH|none] [--json]\n"
+               "                          [--sweep [--sizes A,B,..] [--sweep-gflop G]]\n\n"
                "Trains the reference MLP 64 -> 256 -> 256 -> 10 (ReLU, softmax cross-entropy,\n"
                "batch 1024, Adam, fp32) on N synthetic rows (default 200000) on the CPU\n"
                "backend at 1 thread and at all threads (or --threads), and in the same run the\n"
@@ -431,7 +433,8 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
                "sigma 1, C 1) beside the plain one. --save-data writes PREFIX.x.f32 /\n"
                "PREFIX.y.f32 (raw little-endian float32) for the peer.\n"
                "--sweep: widths x batch sizes (--sizes, default 64,256,1024,4096) side by side\n"
-               "with the peer's best thread count: samples/s, GFLOP/s, %% of peak.\n"
+               "with the peer's best thread count: samples/s, GFLOP/s, %% of peak; each epoch\n"
+               "is about G GFLOP (--sweep-gflop G, default 2; smaller for a quick look).\n"
                "With --device auto|cpu|cuda[:N] it trains on that backend instead (the GPU\n"
                "run): see cloakx bench train --device cuda --help.\n");
         return CX_EXIT_OK;
@@ -441,6 +444,7 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
     int sweep = 0;
     long sizes[8] = {64, 256, 1024, 4096};
     int nsizes = 4;
+    double sweep_gflop = 2.0;
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--wait-policy") == 0 && i + 1 < argc) {
             policy = argv[i + 1];
@@ -456,6 +460,13 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
         }
         if (strcmp(argv[i], "--sweep") == 0) {
             sweep = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--sweep-gflop") == 0 && i + 1 < argc) {
+            char *end;
+            sweep_gflop = strtod(argv[++i], &end);
+            if (*end || !(sweep_gflop >= 0.001 && sweep_gflop <= 1000))
+                return cli_usage(cli, "--sweep-gflop takes 0.001..1000");
             continue;
         }
         if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
@@ -509,7 +520,7 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
     b.peer = find_peer(peer_arg, peer_buf, sizeof peer_buf);
     b.peak = cx_cpu_fma_peak_gflops(0.3, &b.peak_what);
     if (sweep)
-        return bench_sweep(cli, &b, b.threads, policy, sizes, nsizes);
+        return bench_sweep(cli, &b, b.threads, policy, sizes, nsizes, sweep_gflop);
 
     cx_error e;
     cx_error_clear(&e);

@@ -16,6 +16,7 @@ static const cx_command bench_commands[] = {
     {"decrypt", "decryption pipeline vs OpenSSL's own AES-256-GCM loop; 1 vs 2 threads", cmd_bench_decrypt},
     {"parse", "CSV parse rate per thread and on all threads, beside a strtof split loop", cmd_bench_parse},
     {"train", "reference MLP training: samples/s, GFLOP/s vs SGEMM; DP-SGD vs plain epoch", cmd_bench_train},
+    {"report", "run the suite; report.json and one HTML page of plots (--out DIR)", cmd_bench_report},
     {NULL, NULL, NULL},
 };
 
