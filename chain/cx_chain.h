@@ -26,6 +26,8 @@ enum {
     CX_CHAIN_MAX_MEASUREMENTS = 16,
     CX_CHAIN_CURSOR_MAX = 256, /* Sui GraphQL endCursor strings are opaque and longer */
     CX_CHAIN_BPS_DENOM = 10000,
+    CX_CHAIN_FORBIDDEN_MAX = 32,    /* forbidden column names of a pool's policy */
+    CX_CHAIN_COLUMN_NAME_MAX = 128, /* bytes of one such name */
 };
 
 typedef struct cx_chain_id {
@@ -458,6 +460,22 @@ typedef enum cx_ledger_event_kind {
 /* "PoolCreated", "JobCreated", ... (the Move event struct names). */
 const char *cx_ledger_event_kind_name(cx_ledger_event_kind k);
 
+/* A pool's policy (RULES.md §1, §8, §9.8), fixed when the pool is created: what a job's spec
+ * may ask of the pool's data. The ledger holds it; `cloakx job create` refuses a spec that
+ * breaks it before paying, and the enclave checks it again on the spec it runs (a job that
+ * breaks it fails with reason `spec`). Zero means no limit; an empty list forbids nothing. */
+typedef struct cx_ledger_pool_policy {
+    int require_dp;             /* a job's spec must have "privacy" (DP-SGD) */
+    uint64_t max_epsilon_micro; /* cap on the job's total ε (all DP mechanisms), ε × 10^6 */
+    /* the compute budget per job (§8); the worker runs under min(this, its operator's) */
+    uint64_t max_params;
+    uint64_t max_epochs;
+    uint64_t max_flops;
+    /* columns that may never be a feature or the label (ASCII case-insensitive) */
+    char forbidden_columns[CX_CHAIN_FORBIDDEN_MAX][CX_CHAIN_COLUMN_NAME_MAX + 1];
+    size_t n_forbidden;
+} cx_ledger_pool_policy;
+
 typedef struct cx_ledger_pool_params {
     const char *theme;
     uint64_t price;                              /* minimum payment of a job */
@@ -468,6 +486,7 @@ typedef struct cx_ledger_pool_params {
     size_t measurement_lens[CX_CHAIN_MAX_MEASUREMENTS];
     size_t n_measurements; /* >= 1 */
     cx_chain_addr operator_addr;
+    cx_ledger_pool_policy policy; /* zeroed: no policy */
 } cx_ledger_pool_params;
 
 typedef struct cx_ledger_pool {
@@ -482,6 +501,7 @@ typedef struct cx_ledger_pool {
     size_t n_measurements;
     cx_chain_addr operator_addr, created_by;
     uint64_t created_ms;
+    cx_ledger_pool_policy policy; /* pools of schema v3 and older: none (zeroed) */
 } cx_ledger_pool;
 
 typedef struct cx_ledger_enclave {
@@ -557,6 +577,9 @@ typedef struct cx_ledger_event {
  * then the backend applies RULES.md. */
 typedef struct cx_ledger cx_ledger;
 
+/* Whether the policy forbids this column name (ASCII case-insensitive match). */
+int cx_ledger_policy_forbids(const cx_ledger_pool_policy *p, const char *column);
+
 cx_err cx_ledger_pool_create(cx_ledger *l, const cx_chain_key *signer,
                              const cx_ledger_pool_params *p, cx_chain_id *out, cx_error *e);
 cx_err cx_ledger_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *out, cx_error *e);
@@ -629,7 +652,7 @@ const char *cx_ledger_backend_name(const cx_ledger *l); /* "local" or "sui" */
 
 /* ===================== local SQLite ledger ===================== */
 
-enum { CX_LEDGER_LOCAL_SCHEMA_VERSION = 3 };
+enum { CX_LEDGER_LOCAL_SCHEMA_VERSION = 4 };
 
 typedef struct cx_ledger_local_opts {
     cx_chain_addr protocol_addr;  /* receives protocol fees (zero address if unset) */

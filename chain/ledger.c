@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -275,6 +276,39 @@ void cx_ledger_result_free(cx_ledger_result *r)
                                 #fn);                                                              \
     } while (0)
 
+int cx_ledger_policy_forbids(const cx_ledger_pool_policy *p, const char *column)
+{
+    for (size_t i = 0; p && column && i < p->n_forbidden; i++)
+        if (strcasecmp(p->forbidden_columns[i], column) == 0)
+            return 1;
+    return 0;
+}
+
+/* RULES.md §1 Pool policy: names of 1..CX_CHAIN_COLUMN_NAME_MAX printable bytes, each once. */
+static cx_err policy_check(const cx_ledger_pool_policy *p, cx_error *e)
+{
+    if (p->n_forbidden > CX_CHAIN_FORBIDDEN_MAX)
+        return cx_error_set(e, CX_ERR_ARG, "pool create: at most %d forbidden columns",
+                            CX_CHAIN_FORBIDDEN_MAX);
+    for (size_t i = 0; i < p->n_forbidden; i++) {
+        const char *c = p->forbidden_columns[i];
+        size_t n = strnlen(c, CX_CHAIN_COLUMN_NAME_MAX + 1);
+        if (n < 1 || n > CX_CHAIN_COLUMN_NAME_MAX)
+            return cx_error_set(e, CX_ERR_ARG,
+                                "pool create: forbidden column %zu must be 1..%d bytes", i,
+                                CX_CHAIN_COLUMN_NAME_MAX);
+        for (size_t k = 0; k < n; k++)
+            if ((unsigned char)c[k] < 0x20 || c[k] == 0x7f)
+                return cx_error_set(e, CX_ERR_ARG,
+                                    "pool create: forbidden column %zu has a control character", i);
+        for (size_t j = 0; j < i; j++)
+            if (strcasecmp(p->forbidden_columns[j], c) == 0)
+                return cx_error_set(e, CX_ERR_ARG,
+                                    "pool create: forbidden column '%s' is listed twice", c);
+    }
+    return CX_OK;
+}
+
 cx_err cx_ledger_pool_create(cx_ledger *l, const cx_chain_key *signer,
                              const cx_ledger_pool_params *p, cx_chain_id *out, cx_error *e)
 {
@@ -298,6 +332,9 @@ cx_err cx_ledger_pool_create(cx_ledger *l, const cx_chain_key *signer,
             p->measurement_lens[i] > CX_CHAIN_MEASUREMENT_MAX)
             return cx_error_set(e, CX_ERR_ARG, "pool create: measurement %zu must be 1..%d bytes",
                                 i, CX_CHAIN_MEASUREMENT_MAX);
+    cx_err rc = policy_check(&p->policy, e);
+    if (rc != CX_OK)
+        return rc;
     return l->ops->pool_create(l, signer, p, out, e);
 }
 

@@ -112,8 +112,23 @@ static const char schema_v3[] =
     " message BLOB NOT NULL, signature BLOB NOT NULL UNIQUE, PRIMARY KEY(job_id, intent));"
     "ALTER TABLE results ADD COLUMN model_key BLOB NOT NULL DEFAULT x'';";
 
+/* Version 4: the pool's policy (RULES.md §1, §8, §9.8): DP required, the ε cap, the compute
+ * budget per job, and the columns that may never be a feature or the label. Pools of a
+ * version-3 file get none (no DP required, no caps, nothing forbidden): what they promised
+ * when they were created. */
+static const char schema_v4[] =
+    "ALTER TABLE pools ADD COLUMN require_dp INTEGER NOT NULL DEFAULT 0"
+    " CHECK(require_dp IN (0, 1));"
+    "ALTER TABLE pools ADD COLUMN max_epsilon_micro INTEGER NOT NULL DEFAULT 0"
+    " CHECK(max_epsilon_micro >= 0);"
+    "ALTER TABLE pools ADD COLUMN max_params INTEGER NOT NULL DEFAULT 0 CHECK(max_params >= 0);"
+    "ALTER TABLE pools ADD COLUMN max_epochs INTEGER NOT NULL DEFAULT 0 CHECK(max_epochs >= 0);"
+    "ALTER TABLE pools ADD COLUMN max_flops INTEGER NOT NULL DEFAULT 0 CHECK(max_flops >= 0);"
+    "CREATE TABLE pool_forbidden_columns(pool_id BLOB NOT NULL REFERENCES pools(id),"
+    " idx INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY(pool_id, idx));";
+
 /* migrations[v] takes the schema from version v to v+1 */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 _Static_assert(sizeof migrations / sizeof migrations[0] == CX_LEDGER_LOCAL_SCHEMA_VERSION,
                "one migration per schema version");
 
@@ -553,8 +568,11 @@ static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
                                 const cx_ledger_pool_params *p, cx_chain_id *out, cx_error *e)
 {
     local_ledger *L = l->impl;
-    if (p->price > CX_LOCAL_U63_MAX || p->max_rows_per_contributor > CX_LOCAL_U63_MAX)
-        return cx_error_set(e, CX_ERR_LIMIT, "pool create: price and row cap must be < 2^63");
+    if (p->price > CX_LOCAL_U63_MAX || p->max_rows_per_contributor > CX_LOCAL_U63_MAX ||
+        p->policy.max_epsilon_micro > CX_LOCAL_U63_MAX || p->policy.max_params > CX_LOCAL_U63_MAX ||
+        p->policy.max_epochs > CX_LOCAL_U63_MAX || p->policy.max_flops > CX_LOCAL_U63_MAX)
+        return cx_error_set(e, CX_ERR_LIMIT,
+                            "pool create: price, row cap and policy limits must be < 2^63");
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
     cx_bcs_put_bytes(&w, (const uint8_t *)p->theme, strlen(p->theme));
@@ -567,6 +585,17 @@ static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
     for (size_t i = 0; i < p->n_measurements; i++)
         cx_bcs_put_bytes(&w, p->measurements[i], p->measurement_lens[i]);
     cx_bcs_put_fixed(&w, p->operator_addr.b, CX_CHAIN_ID_LEN);
+    /* the policy, in the Move call's argument order (chain/move: create_pool) */
+    const cx_ledger_pool_policy *pol = &p->policy;
+    cx_bcs_put_bool(&w, pol->require_dp != 0);
+    cx_bcs_put_u64(&w, pol->max_epsilon_micro);
+    cx_bcs_put_uleb(&w, pol->n_forbidden);
+    for (size_t i = 0; i < pol->n_forbidden; i++)
+        cx_bcs_put_bytes(&w, (const uint8_t *)pol->forbidden_columns[i],
+                         strlen(pol->forbidden_columns[i]));
+    cx_bcs_put_u64(&w, pol->max_params);
+    cx_bcs_put_u64(&w, pol->max_epochs);
+    cx_bcs_put_u64(&w, pol->max_flops);
     local_tx tx;
     cx_chain_id id = {{0}};
     cx_err rc = tx_start(L, signer, "pool::create", &w, &tx, e);
@@ -574,16 +603,26 @@ static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
         return rc;
     rc = tx_new_id(&tx, &id, e);
     if (rc == CX_OK)
-        rc = db_write(L->db, "insert pool", "INSERT INTO pools VALUES(?,?,?,?,?,?,?,?,?,?)",
+        rc = db_write(L->db, "insert pool",
+                      "INSERT INTO pools(id,theme,price,k,max_rows,operator_bps,protocol_bps,"
+                      "operator_addr,created_by,created_ms,require_dp,max_epsilon_micro,"
+                      "max_params,max_epochs,max_flops) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       PARAMS(P_ID(&id), P_TEXT(p->theme), P_U64(p->price),
                              P_U64(p->min_contributors), P_U64(p->max_rows_per_contributor),
                              P_U64(p->operator_fee_bps), P_U64(p->protocol_fee_bps),
-                             P_ID(&p->operator_addr), P_ID(&tx.sender), P_U64(tx.now)),
+                             P_ID(&p->operator_addr), P_ID(&tx.sender), P_U64(tx.now),
+                             P_INT(pol->require_dp != 0), P_U64(pol->max_epsilon_micro),
+                             P_U64(pol->max_params), P_U64(pol->max_epochs),
+                             P_U64(pol->max_flops)),
                       e);
     for (size_t i = 0; rc == CX_OK && i < p->n_measurements; i++)
         rc = db_write(
             L->db, "insert pool measurement", "INSERT INTO pool_measurements VALUES(?,?,?)",
             PARAMS(P_ID(&id), P_INT(i), P_BLOB(p->measurements[i], p->measurement_lens[i])), e);
+    for (size_t i = 0; rc == CX_OK && i < pol->n_forbidden; i++)
+        rc = db_write(L->db, "insert pool forbidden column",
+                      "INSERT INTO pool_forbidden_columns VALUES(?,?,?)",
+                      PARAMS(P_ID(&id), P_INT(i), P_TEXT(pol->forbidden_columns[i])), e);
     return tx_end_created(L, rc, &tx, CX_LEDGER_EV_POOL_CREATED, &id, &id, 0, out, e);
 }
 
@@ -602,6 +641,23 @@ static cx_err pool_row(sqlite3_stmt *st, void *ctx, cx_error *e)
     col_id(st, 7, &out->operator_addr);
     col_id(st, 8, &out->created_by);
     out->created_ms = col_u64(st, 9);
+    out->policy.require_dp = sqlite3_column_int(st, 10) != 0;
+    out->policy.max_epsilon_micro = col_u64(st, 11);
+    out->policy.max_params = col_u64(st, 12);
+    out->policy.max_epochs = col_u64(st, 13);
+    out->policy.max_flops = col_u64(st, 14);
+    return CX_OK;
+}
+
+static cx_err forbidden_row(sqlite3_stmt *st, void *ctx, cx_error *e)
+{
+    (void)e;
+    cx_ledger_pool_policy *pol = ctx;
+    if (pol->n_forbidden < CX_CHAIN_FORBIDDEN_MAX) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(pol->forbidden_columns[pol->n_forbidden++], CX_CHAIN_COLUMN_NAME_MAX + 1, "%s",
+                 t ? (const char *)t : "");
+    }
     return CX_OK;
 }
 
@@ -621,13 +677,19 @@ static cx_err local_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool
     local_ledger *L = l->impl;
     cx_err rc = db_get(L->db, "pool",
                        "SELECT id,theme,price,k,max_rows,operator_bps,protocol_bps,operator_addr,"
-                       "created_by,created_ms FROM pools WHERE id=?",
+                       "created_by,created_ms,require_dp,max_epsilon_micro,max_params,max_epochs,"
+                       "max_flops FROM pools WHERE id=?",
                        id, pool_row, out, sizeof *out, e);
     if (rc != CX_OK)
         return rc;
-    return db_read(L->db, "read pool measurements",
-                   "SELECT measurement FROM pool_measurements WHERE pool_id=? ORDER BY idx",
-                   PARAMS(P_ID(id)), measurement_row, out, NULL, e);
+    rc = db_read(L->db, "read pool measurements",
+                 "SELECT measurement FROM pool_measurements WHERE pool_id=? ORDER BY idx",
+                 PARAMS(P_ID(id)), measurement_row, out, NULL, e);
+    if (rc != CX_OK)
+        return rc;
+    return db_read(L->db, "read pool policy",
+                   "SELECT name FROM pool_forbidden_columns WHERE pool_id=? ORDER BY idx",
+                   PARAMS(P_ID(id)), forbidden_row, &out->policy, NULL, e);
 }
 
 static int pool_accepts(const cx_ledger_pool *p, const uint8_t *m, size_t mlen)

@@ -55,12 +55,35 @@ static cx_err pure_measurements(cx_sui_tx *tx, const cx_ledger_pool_params *p, c
     return rc;
 }
 
+/* the policy's forbidden column names: vector<vector<u8>> */
+static cx_err pure_forbidden(cx_sui_tx *tx, const cx_ledger_pool_policy *p, cx_sui_arg *out,
+                             cx_error *e)
+{
+    cx_bcs_writer w;
+    cx_bcs_writer_init(&w);
+    cx_bcs_put_uleb(&w, p->n_forbidden);
+    for (size_t i = 0; i < p->n_forbidden; i++)
+        cx_bcs_put_bytes(&w, (const uint8_t *)p->forbidden_columns[i],
+                         strlen(p->forbidden_columns[i]));
+    uint8_t *b;
+    size_t len;
+    cx_err rc = cx_bcs_writer_finish(&w, &b, &len, e);
+    if (rc != CX_OK)
+        return rc;
+    rc = cx_sui_tx_pure(tx, b, len, out, e);
+    free(b);
+    return rc;
+}
+
 cx_err cx_sui_market_create_pool(cx_sui_tx *tx, const cx_sui_market *m,
                                  const cx_ledger_pool_params *p, cx_error *e)
 {
-    if (!p || !p->theme || p->n_measurements > CX_CHAIN_MAX_MEASUREMENTS)
+    if (!p || !p->theme || p->n_measurements > CX_CHAIN_MAX_MEASUREMENTS ||
+        p->policy.n_forbidden > CX_CHAIN_FORBIDDEN_MAX)
         return cx_error_set(e, CX_ERR_ARG, "sui market: create pool: bad parameters");
-    cx_sui_arg a[9];
+    const cx_ledger_pool_policy *pol = &p->policy;
+    const uint8_t dp = pol->require_dp ? 1 : 0; /* BCS bool */
+    cx_sui_arg a[15];
     cx_err rc;
     if ((rc = cx_sui_tx_pure_bytes(tx, (const uint8_t *)p->theme, strlen(p->theme), &a[0], e)) !=
             CX_OK ||
@@ -71,9 +94,15 @@ cx_err cx_sui_market_create_pool(cx_sui_tx *tx, const cx_sui_market *m,
         (rc = cx_sui_tx_pure_u64(tx, p->protocol_fee_bps, &a[5], e)) != CX_OK ||
         (rc = pure_measurements(tx, p, &a[6], e)) != CX_OK ||
         (rc = cx_sui_tx_pure_address(tx, &p->operator_addr, &a[7], e)) != CX_OK ||
-        (rc = clock_arg(tx, &a[8], e)) != CX_OK)
+        (rc = cx_sui_tx_pure(tx, &dp, 1, &a[8], e)) != CX_OK ||
+        (rc = cx_sui_tx_pure_u64(tx, pol->max_epsilon_micro, &a[9], e)) != CX_OK ||
+        (rc = pure_forbidden(tx, pol, &a[10], e)) != CX_OK ||
+        (rc = cx_sui_tx_pure_u64(tx, pol->max_params, &a[11], e)) != CX_OK ||
+        (rc = cx_sui_tx_pure_u64(tx, pol->max_epochs, &a[12], e)) != CX_OK ||
+        (rc = cx_sui_tx_pure_u64(tx, pol->max_flops, &a[13], e)) != CX_OK ||
+        (rc = clock_arg(tx, &a[14], e)) != CX_OK)
         return rc;
-    return call(tx, m, "create_pool", 1, a, 9, e);
+    return call(tx, m, "create_pool", 1, a, 15, e);
 }
 
 cx_err cx_sui_market_register_enclave(cx_sui_tx *tx, const cx_sui_market *m, const uint8_t *doc,

@@ -16,7 +16,9 @@ static int job_create(cx_cli *cli, int argc, char **argv)
                "x25519.pub) stores a job request (the spec of kernels/README.md and the\n"
                "buyer's X25519 key) in the blob store and creates the job on the ledger with\n"
                "its SHA-256, escrowing N units until a valid result is accepted or the\n"
-               "deadline (default 1h; e.g. 90s, 30m, 2d) passes.\n");
+               "deadline (default 1h; e.g. 90s, 30m, 2d) passes. A spec the worker would\n"
+               "refuse, or that breaks the pool's policy (DP required, epsilon cap, forbidden\n"
+               "columns, compute budget: chain/RULES.md §9.8), is refused before paying.\n");
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *pool_s = NULL,
@@ -48,6 +50,9 @@ static int job_create(cx_cli *cli, int argc, char **argv)
     cx_chain_id pid, jid;
     uint8_t bx[32], h[32];
     cx_spec check;
+    int check_ok = 0;
+    cx_dataset_schema *schema = NULL;
+    cx_ledger_pool pool;
     if (cx_chain_id_from_hex(pool_s, &pid, &e) != CX_OK ||
         cx_json_load_file(spec_path, &spec_j, &e) != CX_OK)
         goto fail;
@@ -56,16 +61,21 @@ static int job_create(cx_cli *cli, int argc, char **argv)
         cx_error_prefix(&e, "%s: ", spec_path);
         goto fail;
     }
-    cx_err crc = cx_job_spec_check(&check, NULL, NULL, &e);
-    cx_spec_free(&check);
-    if (crc != CX_OK) {
+    check_ok = 1;
+    if (cx_job_spec_check(&check, NULL, &schema, &e) != CX_OK) {
         cx_error_prefix(&e, "%s: ", spec_path);
         goto fail;
     }
     if (cli_x25519_pub_load(key, bx, &e) != CX_OK ||
         cx_job_request_build(spec_j, bx, &req, &req_len, &e) != CX_OK ||
-        cli_role_open(&r, key, ledger_url, store_url, &cli->log, &e) != CX_OK)
+        cli_role_open(&r, key, ledger_url, store_url, &cli->log, &e) != CX_OK ||
+        cx_ledger_pool_get(r.ledger, &pid, &pool, &e) != CX_OK)
         goto fail;
+    /* and one the pool's policy refuses (RULES.md §9.8; the enclave checks it again) */
+    if (cx_job_policy_check(&check, schema, &pool.policy, &e) != CX_OK) {
+        cx_error_prefix(&e, "%s: ", spec_path);
+        goto fail;
+    }
     char rid[CX_STORE_ID_MAX];
     SHA256((const uint8_t *)req, req_len, h);
     if (cx_job_store_put_bytes(r.store, req, req_len, rid, &e) != CX_OK ||
@@ -82,6 +92,9 @@ static int job_create(cx_cli *cli, int argc, char **argv)
 fail:
     rc = cli_fail(cli, &e);
 done:
+    if (check_ok)
+        cx_spec_free(&check);
+    cx_dataset_schema_free(schema);
     json_decref(spec_j);
     free(req);
     cli_role_close(&r);

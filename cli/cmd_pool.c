@@ -2,6 +2,7 @@
  * cap, fees, accepted enclave measurements) and what it holds. */
 #include "cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,13 +18,23 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
                "basis points (defaults: operator 500, protocol 100). --measurement: the enclave\n"
                "PCR0 values (hex) whose results the pool pays; 'self' (the default) is this\n"
                "binary's measurement under the simulated TEE. --operator (default: the\n"
-               "creator) receives the operator fee. Rules: chain/RULES.md.\n");
+               "creator) receives the operator fee. Rules: chain/RULES.md.\n\n"
+               "The pool's policy, fixed here (chain/RULES.md §1, §8, §9.8):\n"
+               "  --require-dp            every job's spec must use DP (\"privacy\")\n"
+               "  --max-epsilon E         cap on a job's total epsilon (all DP mechanisms)\n"
+               "  --forbid-column NAME    a column that may never be a feature or the label\n"
+               "                          (repeatable, up to 32; case-insensitive)\n"
+               "  --max-params N, --max-epochs N, --max-flops F\n"
+               "                          the compute budget per job; workers run under the\n"
+               "                          smaller of this and their operator's\n");
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *key = NULL, *theme = NULL, *price_s = NULL, *k_s = NULL,
                *max_s = NULL, *opfee_s = "500", *protofee_s = "100", *op_s = NULL;
-    const char *meas[CX_CHAIN_MAX_MEASUREMENTS];
-    size_t n_meas = 0;
+    const char *meas[CX_CHAIN_MAX_MEASUREMENTS], *forbid[CX_CHAIN_FORBIDDEN_MAX];
+    const char *eps_s = NULL, *mparams_s = NULL, *mepochs_s = NULL, *mflops_s = NULL;
+    size_t n_meas = 0, n_forbid = 0;
+    int require_dp = 0;
     const cli_arg args[] = {
         {.name = "--ledger", .val = &ledger_url, .env = "CLOAKX_LEDGER"},
         {.name = "--key", .val = &key},
@@ -35,6 +46,12 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
         {.name = "--protocol-fee", .val = &protofee_s},
         {.name = "--operator", .val = &op_s},
         {.name = "--measurement", .list = meas, .n = &n_meas, .cap = CX_CHAIN_MAX_MEASUREMENTS},
+        {.name = "--require-dp", .flag = &require_dp},
+        {.name = "--max-epsilon", .val = &eps_s},
+        {.name = "--forbid-column", .list = forbid, .n = &n_forbid, .cap = CX_CHAIN_FORBIDDEN_MAX},
+        {.name = "--max-params", .val = &mparams_s},
+        {.name = "--max-epochs", .val = &mepochs_s},
+        {.name = "--max-flops", .val = &mflops_s},
         {0}};
     int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
@@ -55,13 +72,40 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
         return cli_fail(cli, &e);
     if (k < 1 || k > UINT32_MAX || opfee > 10000 || protofee > 10000)
         return cli_usage(cli, "--k must be >= 1 and fees at most 10000 bps");
+    cx_ledger_pool_policy pol = {.require_dp = require_dp};
+    if ((mparams_s && cli_parse_u64(mparams_s, "--max-params", &pol.max_params, &e) != CX_OK) ||
+        (mepochs_s && cli_parse_u64(mepochs_s, "--max-epochs", &pol.max_epochs, &e) != CX_OK))
+        return cli_fail(cli, &e);
+    if (mflops_s) {
+        char *end = NULL;
+        double f = strtod(mflops_s, &end);
+        if (!end || *end || !(f >= 1) || f >= 9.2e18)
+            return cli_usage(cli, "--max-flops: a number of flops in [1, 9.2e18), e.g. 1e15");
+        pol.max_flops = (uint64_t)f;
+    }
+    if (eps_s) {
+        char *end = NULL;
+        double v = strtod(eps_s, &end);
+        if (!end || *end || !(v > 0) || v > 1e6)
+            return cli_usage(cli, "--max-epsilon: a number in (0, 1e6]");
+        pol.max_epsilon_micro = (uint64_t)llround(v * 1e6);
+        if (!pol.max_epsilon_micro)
+            return cli_usage(cli, "--max-epsilon: at least 1e-6");
+    }
+    for (size_t i = 0; i < n_forbid; i++) {
+        if (strlen(forbid[i]) < 1 || strlen(forbid[i]) > CX_CHAIN_COLUMN_NAME_MAX)
+            return cli_usage(cli, "--forbid-column: a column name of 1..128 bytes");
+        snprintf(pol.forbidden_columns[i], sizeof pol.forbidden_columns[i], "%s", forbid[i]);
+    }
+    pol.n_forbidden = n_forbid;
     uint8_t mbuf[CX_CHAIN_MAX_MEASUREMENTS][CX_CHAIN_MEASUREMENT_MAX];
     cx_ledger_pool_params pp = {.theme = theme,
                                 .price = price,
                                 .min_contributors = (uint32_t)k,
                                 .max_rows_per_contributor = max_rows,
                                 .operator_fee_bps = (uint32_t)opfee,
-                                .protocol_fee_bps = (uint32_t)protofee};
+                                .protocol_fee_bps = (uint32_t)protofee,
+                                .policy = pol};
     for (size_t i = 0; i < n_meas; i++) {
         size_t len = 0;
         if (strcmp(meas[i], "self") == 0) {
@@ -165,6 +209,15 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
                                         "document_blob", doc, "document_sha256",
                                         cx_job_hex_json(ens[i].attestation_hash, 32)));
     }
+    json_t *fa = json_array();
+    for (size_t i = 0; i < p.policy.n_forbidden; i++)
+        json_array_append_new(fa, json_string(p.policy.forbidden_columns[i]));
+    json_object_set_new(
+        j, "policy",
+        json_pack("{s:b, s:f, s:o, s:I, s:I, s:f}", "require_dp", p.policy.require_dp,
+                  "max_epsilon", (double)p.policy.max_epsilon_micro / 1e6, "forbidden_columns",
+                  fa, "max_params", (json_int_t)p.policy.max_params, "max_epochs",
+                  (json_int_t)p.policy.max_epochs, "max_flops", (double)p.policy.max_flops));
     json_object_set_new(j, "measurements", ms);
     json_object_set_new(j, "contributions", ca);
     json_object_set_new(j, "enclaves", ea);
@@ -176,6 +229,15 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
                pool_s, p.theme, (unsigned long long)p.price, p.min_contributors,
                (unsigned long long)p.max_rows_per_contributor, p.operator_fee_bps,
                p.protocol_fee_bps, op);
+        char cap[32] = "none";
+        if (p.policy.max_epsilon_micro)
+            snprintf(cap, sizeof cap, "%g", (double)p.policy.max_epsilon_micro / 1e6);
+        printf("  policy: DP %s, epsilon cap %s, compute budget per job: params %llu, "
+               "epochs %llu, flops %.3g (0: none)\n",
+               p.policy.require_dp ? "required" : "optional", cap, (unsigned long long)p.policy.max_params,
+               (unsigned long long)p.policy.max_epochs, (double)p.policy.max_flops);
+        for (size_t i = 0; i < p.policy.n_forbidden; i++)
+            printf("    forbidden column '%s'\n", p.policy.forbidden_columns[i]);
         printf("  accepted measurements: %zu; enclaves: %zu; contributions: %zu\n",
                p.n_measurements, ne, nc);
         for (size_t i = 0; i < json_array_size(ea); i++)

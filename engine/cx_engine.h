@@ -85,6 +85,23 @@ cx_err cx_job_spec_check(const cx_spec *spec, json_t **data_out, cx_dataset_sche
                          cx_error *e);
 cx_err cx_job_request_parse(const uint8_t *buf, size_t len, cx_spec *spec, uint8_t buyer_x25519[32],
                             cx_error *e);
+/* The pool's policy (chain/RULES.md §9.8) against a checked spec (schema: its data, from
+ * cx_job_spec_check): DP when the pool requires it, no forbidden column as a feature or the
+ * label, the epochs and the parameters from one feature within the pool's budget, and the ε
+ * the spec fixes without the data (the DP standardisation's share) within the cap. CX_ERR_
+ * FORMAT (CX_ERR_LIMIT for the budget) naming the key or the column, never a value of data.
+ * What the buyer's client checks before paying and the enclave again before it reads data. */
+cx_err cx_job_policy_check(const cx_spec *spec, const cx_dataset_schema *schema,
+                           const cx_ledger_pool_policy *pol, cx_error *e);
+/* The budget a job runs under: per bound the smaller of the operator's and the pool's
+ * (0 = no limit on either side). */
+void cx_job_budget_for_pool(const cx_compute_budget *operator_budget,
+                            const cx_ledger_pool_policy *pol, cx_compute_budget *out);
+/* The ε cap on the data the job will train on (rows): the DP-SGD plan's ε (cx_spec_dp_plan)
+ * plus the DP standardisation's share, against the pool's cap; *planned (may be NULL) gets
+ * that total. CX_ERR_LIMIT naming "privacy" and the cap. No cap or no DP: CX_OK. */
+cx_err cx_job_epsilon_check(const cx_spec *spec, size_t rows, const cx_ledger_pool_policy *pol,
+                            double *planned, cx_error *e);
 
 /* ---- live status (status.c, http_status.c): what `cloakx worker --listen` serves ---- */
 

@@ -359,6 +359,7 @@ typedef struct job_run {
     uint8_t config_hash[32], buyer_x[32];
     cx_spec spec;
     int spec_ok;
+    cx_compute_budget budget; /* min(the operator's, the pool's policy) */
     cx_backend *be;
     cx_device_choice dev;
     json_t *report;
@@ -480,12 +481,17 @@ static cx_err read_request(job_run *r, cx_error *e)
     r->spec_ok = 1;
     /* the spec alone bounds parameters (from one feature) and epochs: refused before any
      * blob is fetched or decrypted */
+    cx_job_budget_for_pool(&r->p->budget, &r->pool.policy, &r->budget);
     cx_compute_cost cost;
     cx_spec_cost(&r->spec, 1, 2, 0, &cost);
-    if ((rc = cx_compute_budget_check(&r->p->budget, &cost, e)) != CX_OK)
+    if ((rc = cx_compute_budget_check(&r->budget, &cost, e)) != CX_OK)
         return rc;
     /* the data's format, columns, label, vocabularies and classes: the spec's, never a blob's */
     if ((rc = cx_job_spec_check(&r->spec, &r->data, &r->schema, e)) != CX_OK)
+        return rc;
+    /* the pool's policy as the ledger holds it (RULES.md §9.8), whatever the buyer's client
+     * checked */
+    if ((rc = cx_job_policy_check(&r->spec, r->schema, &r->pool.policy, e)) != CX_OK)
         return rc;
     cx_dataset_schema_format(r->schema, &r->fmt);
     return CX_OK;
@@ -718,7 +724,7 @@ static cx_err train(job_run *r, cx_error *e)
                             .deadline = p->time_limit_s > 0 ? r->t0 + p->time_limit_s : 0.0};
     cx_compute_cost cost;
     cx_spec_cost(&r->spec, (int)ds->d, (int)ds->n_classes, ds->n, &cost);
-    cx_err brc = cx_compute_budget_check(&p->budget, &cost, e);
+    cx_err brc = cx_compute_budget_check(&r->budget, &cost, e);
     if (brc != CX_OK)
         return brc;
     if (cb.deadline > 0 && cx_now_seconds() > cb.deadline)
@@ -748,6 +754,13 @@ static cx_err timed_put(job_run *r, cx_error *e)
                                        r->out->model_blob_id, e);
     cx_status_call(r->p->status, "store", "put", cx_now_seconds() - t, rc);
     return rc;
+}
+
+/* The pool's ε cap on the real row count, before training (RULES.md §9.8): a spec whose
+ * DP-SGD plan would spend more fails as a spec the pool does not take. */
+static cx_err check_privacy(job_run *r, cx_error *e)
+{
+    return cx_job_epsilon_check(&r->spec, r->ds->n, &r->pool.policy, NULL, e);
 }
 
 /* the model, sealed to a fresh key of its own and stored; that key goes to the buyer only with
@@ -947,6 +960,7 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
                   {"choose_format", choose_format, CX_CHAIN_FAIL_DATA},
                   {"decrypt_and_parse", decrypt_and_parse, CX_CHAIN_FAIL_DATA},
                   {"commit_dataset", commit_dataset, CX_CHAIN_FAIL_INTERNAL},
+                  {"check_privacy", check_privacy, CX_CHAIN_FAIL_SPEC},
                   {"train", train, CX_CHAIN_FAIL_COMPUTE},
                   {"seal_model", seal_model, CX_CHAIN_FAIL_INTERNAL},
                   {"sign_statement", sign_statement, CX_CHAIN_FAIL_INTERNAL}};

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -211,6 +212,89 @@ cx_err cx_job_spec_check(const cx_spec *spec, json_t **data_out, cx_dataset_sche
         *schema_out = schema;
     else
         cx_dataset_schema_free(schema);
+    return CX_OK;
+}
+
+/* ------------------------------------------------------------ pool policy -- */
+
+cx_err cx_job_policy_check(const cx_spec *spec, const cx_dataset_schema *schema,
+                           const cx_ledger_pool_policy *pol, cx_error *e)
+{
+    if (pol->require_dp && !spec->privacy)
+        return cx_error_set(e, CX_ERR_FORMAT,
+                            "pool policy: the pool requires differential privacy: the spec needs "
+                            "\"privacy\"");
+    int is_label = 0;
+    const char *c;
+    for (size_t i = 0; (c = cx_dataset_schema_used_column(schema, i, &is_label)) != NULL; i++)
+        if (cx_ledger_policy_forbids(pol, c))
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "pool policy: column '%s' may not be %s (the pool forbids it)", c,
+                                is_label ? "the label" : "a feature");
+    /* what the spec alone fixes (the enclave checks it again, and the rest on the data) */
+    cx_compute_budget b;
+    cx_job_budget_for_pool(NULL, pol, &b);
+    cx_compute_cost cost;
+    cx_spec_cost(spec, 1, 2, 0, &cost);
+    cx_err rc = cx_compute_budget_check(&b, &cost, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "pool policy: ");
+    double fixed = spec->privacy && spec->dp_standardize ? spec->standardize_epsilon : 0.0;
+    if (pol->max_epsilon_micro && fixed * 1e6 > (double)pol->max_epsilon_micro)
+        return cx_error_set(e, CX_ERR_LIMIT,
+                            "pool policy: \"privacy.standardize_epsilon\" %g is over the "
+                            "pool's epsilon cap %g",
+                            fixed, (double)pol->max_epsilon_micro / 1e6);
+    return CX_OK;
+}
+
+static uint64_t min_limit(uint64_t a, uint64_t b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    return a < b ? a : b;
+}
+
+void cx_job_budget_for_pool(const cx_compute_budget *operator_budget,
+                            const cx_ledger_pool_policy *pol, cx_compute_budget *out)
+{
+    cx_compute_budget op = {0};
+    if (operator_budget)
+        op = *operator_budget;
+    out->max_params = min_limit(op.max_params, pol->max_params);
+    uint64_t ep = min_limit(op.max_epochs > 0 ? (uint64_t)op.max_epochs : 0, pol->max_epochs);
+    out->max_epochs = ep > INT_MAX ? INT_MAX : (int)ep;
+    /* flops: doubles on the worker, whole numbers on the ledger */
+    double pf = (double)pol->max_flops;
+    out->max_flops = !(op.max_flops > 0) ? pf : !pf ? op.max_flops : fmin(op.max_flops, pf);
+}
+
+cx_err cx_job_epsilon_check(const cx_spec *spec, size_t rows, const cx_ledger_pool_policy *pol,
+                            double *planned, cx_error *e)
+{
+    if (planned)
+        *planned = 0.0;
+    if (!spec->privacy)
+        return CX_OK;
+    double q, eps = 0.0;
+    uint64_t steps;
+    cx_spec_dp_plan(spec, rows, &q, &steps);
+    cx_err rc = cx_privacy_epsilon(spec->noise_multiplier, q, steps, spec->delta, NULL, 0, &eps,
+                                   NULL, e);
+    if (rc != CX_OK)
+        return rc;
+    if (spec->dp_standardize)
+        eps += spec->standardize_epsilon;
+    if (planned)
+        *planned = eps;
+    if (pol->max_epsilon_micro && !(eps * 1e6 <= (double)pol->max_epsilon_micro))
+        return cx_error_set(e, CX_ERR_LIMIT,
+                            "pool policy: \"privacy\" spends epsilon %.4g on this job's data, "
+                            "over the pool's cap %g (raise privacy.noise_multiplier or lower "
+                            "the epochs)",
+                            eps, (double)pol->max_epsilon_micro / 1e6);
     return CX_OK;
 }
 

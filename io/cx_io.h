@@ -463,6 +463,10 @@ int cx_dataset_schema_format(const cx_dataset_schema *s, cx_data_format *fmt);
  * vocabulary and a class label's class names given, so that nothing about the data's
  * shape is taken from a blob (chain/RULES.md §data). */
 cx_err cx_dataset_schema_require_declared(const cx_dataset_schema *s, cx_error *e);
+/* The i-th column a job's data uses (the label first, then each feature: those named in
+ * "features", else every declared column but the label); NULL past the last. *is_label (may
+ * be NULL) says which. What a pool's forbidden columns are checked against. */
+const char *cx_dataset_schema_used_column(const cx_dataset_schema *s, size_t i, int *is_label);
 /* Under DP: every numeric feature and a numeric label declare "mean" and "std", so that the
  * standardisation (and a "mean" fill) is the spec's, not the data's. */
 cx_err cx_dataset_schema_require_stats(const cx_dataset_schema *s, cx_error *e);

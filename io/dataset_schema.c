@@ -479,6 +479,29 @@ int cx_dataset_schema_format(const cx_dataset_schema *s, cx_data_format *fmt)
     return s->format_given;
 }
 
+const char *cx_dataset_schema_used_column(const cx_dataset_schema *s, size_t i, int *is_label)
+{
+    if (is_label)
+        *is_label = 0;
+    if (s->label) {
+        if (i == 0) {
+            if (is_label)
+                *is_label = 1;
+            return s->label;
+        }
+        i--;
+    }
+    if (s->n_features)
+        return i < s->n_features ? s->features[i] : NULL;
+    for (size_t c = 0; c < s->n_columns; c++) {
+        if (s->label && strcmp(s->columns[c], s->label) == 0)
+            continue;
+        if (i-- == 0)
+            return s->columns[c];
+    }
+    return NULL;
+}
+
 cx_err cx_dataset_schema_require_stats(const cx_dataset_schema *s, cx_error *e)
 {
     for (size_t i = 0; i < s->n_columns; i++) {

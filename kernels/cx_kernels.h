@@ -273,6 +273,11 @@ typedef struct cx_spec {
     int threads; /* 0: all cores */
     int privacy; /* DP-SGD on */
     double noise_multiplier, max_grad_norm, delta;
+    /* "privacy.standardize": "dp": the standardisation is computed inside the enclave by a
+     * Laplace mechanism on the declared bounds, spending standardize_epsilon (pure ε) on top
+     * of DP-SGD's (chain/RULES.md §9.7); else ("declared", the default) it is the spec's. */
+    int dp_standardize;
+    double standardize_epsilon;
     json_t *data; /* the "data" object (schema for io's parsers), owned; NULL if absent */
     json_t *raw;  /* the whole spec as given, owned (stored in the model's metadata) */
 } cx_spec;
@@ -409,6 +414,11 @@ void cx_spec_cost(const cx_spec *s, int n_features, int n_outputs, size_t rows,
 /* CX_ERR_LIMIT naming the first bound the cost exceeds (parameters, epochs, flops). */
 cx_err cx_compute_budget_check(const cx_compute_budget *b, const cx_compute_cost *c,
                                cx_error *e);
+
+/* DP-SGD's plan on `rows` rows, as cx_train runs it: the Poisson sampling rate q and the
+ * steps of all epochs (early stopping can only run fewer). What an ε cap is checked against
+ * before training: ε(σ, q, steps, δ) is then known. */
+void cx_spec_dp_plan(const cx_spec *s, size_t rows, double *q, uint64_t *steps);
 
 typedef struct cx_train_result {
     cx_metrics val;        /* metrics on the validation split (train split if none) */

@@ -312,6 +312,27 @@ static cx_err train_setup(train_run *r, cx_backend *be_in, cx_error *e)
     return CX_OK;
 }
 
+/* The split's and the steps' arithmetic (split_data, plan_device, plan_steps) once more,
+ * without the data: kept beside them so the two cannot drift apart. */
+void cx_spec_dp_plan(const cx_spec *s, size_t rows, double *q, uint64_t *steps)
+{
+    size_t n_val = (size_t)floor((double)rows * s->validation_split);
+    if (rows && n_val >= rows)
+        n_val = rows - 1;
+    size_t n_tr = rows - n_val;
+    if (n_tr == 0) {
+        *q = 1.0;
+        *steps = (uint64_t)(s->epochs > 0 ? s->epochs : 0);
+        return;
+    }
+    size_t B = (size_t)s->batch_size < n_tr ? (size_t)s->batch_size : n_tr;
+    if (B == 0)
+        B = 1;
+    *q = fmin(1.0, (double)B / (double)n_tr);
+    int per_epoch = (int)fmax(1.0, floor((double)n_tr / (double)B + 0.5));
+    *steps = (uint64_t)(s->epochs > 0 ? s->epochs : 0) * (uint64_t)per_epoch;
+}
+
 /* Deterministic split: a seeded permutation, the first n_val rows held out. */
 static cx_err split_data(train_run *r, cx_error *e)
 {

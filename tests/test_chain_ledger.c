@@ -1022,10 +1022,22 @@ static void test_enclave_doc_blob_id(void **state)
     assert_memory_equal(got.attestation_blob_id, en.attestation_blob_id, CX_CHAIN_BLOB_ID_MAX);
 }
 
+/* Turns a current file back into schema version 3 (no pool policy), as the code before the
+ * policy wrote it. */
+#define TO_V3_SQL                                                                                  \
+    "DROP TABLE pool_forbidden_columns;"                                                           \
+    "ALTER TABLE pools DROP COLUMN require_dp;"                                                    \
+    "ALTER TABLE pools DROP COLUMN max_epsilon_micro;"                                             \
+    "ALTER TABLE pools DROP COLUMN max_params;"                                                    \
+    "ALTER TABLE pools DROP COLUMN max_epochs;"                                                    \
+    "ALTER TABLE pools DROP COLUMN max_flops;"
+static const char to_v3[] = "BEGIN;" TO_V3_SQL "PRAGMA user_version=3;"
+                            "COMMIT;";
+
 /* Turns a current file back into schema version 2 (no pool enclaves, no job messages, no
  * accepted state, no model keys); an accepted job goes back to open. */
 static const char to_v2[] =
-    "BEGIN;"
+    "BEGIN;" TO_V3_SQL
     "DROP TABLE pool_enclaves;"
     "DROP TABLE job_messages;"
     "CREATE TABLE j2(id BLOB PRIMARY KEY, pool_id BLOB NOT NULL REFERENCES pools(id),"
@@ -1096,6 +1108,138 @@ static void test_schema_migration_v2(void **state)
     assert_int_equal(r.model_key_len, WRAPPED_KEY_LEN);
     cx_ledger_result_free(&r);
     free(msg);
+}
+
+static int file_schema_version(fx *f)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A policy of every kind, for pool creation. */
+static void full_policy(cx_ledger_pool_policy *pol)
+{
+    memset(pol, 0, sizeof *pol);
+    pol->require_dp = 1;
+    pol->max_epsilon_micro = 8000000;
+    pol->max_params = 5000;
+    pol->max_epochs = 20;
+    pol->max_flops = 1000000000000ull;
+    snprintf(pol->forbidden_columns[0], sizeof pol->forbidden_columns[0], "ssn");
+    snprintf(pol->forbidden_columns[1], sizeof pol->forbidden_columns[1], "Zip Code");
+    pol->n_forbidden = 2;
+}
+
+static cx_err pool_with_policy(fx *f, const cx_ledger_pool_policy *pol, cx_chain_id *out,
+                               cx_error *e)
+{
+    cx_ledger_pool_params p = {0};
+    p.theme = "policy";
+    p.price = 10;
+    p.min_contributors = 1;
+    p.max_rows_per_contributor = 100;
+    p.measurements[0] = f->meas;
+    p.measurement_lens[0] = sizeof f->meas;
+    p.n_measurements = 1;
+    p.operator_addr = *cx_chain_key_address(f->op);
+    p.policy = *pol;
+    return cx_ledger_pool_create(f->l, f->op, &p, out, e);
+}
+
+/* A pool keeps the policy it was created with (RULES.md §1 Pool policy), and a malformed
+ * policy is refused before anything is written. */
+static void test_pool_policy(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    cx_ledger_pool_policy pol;
+    full_policy(&pol);
+    cx_chain_id id;
+    assert_int_equal(pool_with_policy(f, &pol, &id, &e), CX_OK);
+    cx_ledger_pool got;
+    assert_int_equal(cx_ledger_pool_get(f->l, &id, &got, &e), CX_OK);
+    assert_int_equal(got.policy.require_dp, 1);
+    assert_int_equal(got.policy.max_epsilon_micro, 8000000);
+    assert_int_equal(got.policy.max_params, 5000);
+    assert_int_equal(got.policy.max_epochs, 20);
+    assert_int_equal(got.policy.max_flops, 1000000000000ull);
+    assert_int_equal(got.policy.n_forbidden, 2);
+    assert_string_equal(got.policy.forbidden_columns[0], "ssn");
+    assert_string_equal(got.policy.forbidden_columns[1], "Zip Code");
+    assert_true(cx_ledger_policy_forbids(&got.policy, "SSN"));
+    assert_true(cx_ledger_policy_forbids(&got.policy, "zip code"));
+    assert_false(cx_ledger_policy_forbids(&got.policy, "ssn2"));
+    /* the fixture's pool, created without one, has none */
+    assert_int_equal(cx_ledger_pool_get(f->l, &f->pool, &got, &e), CX_OK);
+    assert_int_equal(got.policy.require_dp, 0);
+    assert_int_equal(got.policy.n_forbidden, 0);
+    assert_int_equal(got.policy.max_epochs, 0);
+
+    size_t events_before = 0;
+    cx_ledger_event *ev;
+    char cur[CX_CHAIN_CURSOR_MAX];
+    assert_int_equal(cx_ledger_events_read(f->l, "", 0, &ev, &events_before, cur, &e), CX_OK);
+    free(ev);
+    full_policy(&pol);
+    snprintf(pol.forbidden_columns[1], sizeof pol.forbidden_columns[1], "SSN");
+    assert_int_equal(pool_with_policy(f, &pol, &id, &e), CX_ERR_ARG);
+    assert_non_null(strstr(e.msg, "twice"));
+    full_policy(&pol);
+    pol.forbidden_columns[1][0] = 0;
+    assert_int_equal(pool_with_policy(f, &pol, &id, &e), CX_ERR_ARG);
+    full_policy(&pol);
+    pol.n_forbidden = CX_CHAIN_FORBIDDEN_MAX + 1;
+    assert_int_equal(pool_with_policy(f, &pol, &id, &e), CX_ERR_ARG);
+    full_policy(&pol);
+    pol.max_flops = UINT64_MAX;
+    assert_int_equal(pool_with_policy(f, &pol, &id, &e), CX_ERR_LIMIT);
+    size_t events_after = 0;
+    assert_int_equal(cx_ledger_events_read(f->l, "", 0, &ev, &events_after, cur, &e), CX_OK);
+    free(ev);
+    assert_int_equal(events_after, events_before);
+}
+
+/* A version-3 ledger (pools without a policy) opens as version 4: its pools read with no
+ * policy and its jobs keep running; a pool created afterwards keeps its policy. */
+static void test_schema_migration_v3(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    cx_ledger_close(f->l);
+    f->l = NULL;
+    exec_on_file(f, to_v3);
+    assert_int_equal(file_schema_version(f), 3);
+    open_ledger(f);
+    assert_int_equal(file_schema_version(f), CX_LEDGER_LOCAL_SCHEMA_VERSION);
+    cx_ledger_pool got;
+    assert_int_equal(cx_ledger_pool_get(f->l, &f->pool, &got, &e), CX_OK);
+    assert_int_equal(got.policy.require_dp, 0);
+    assert_int_equal(got.policy.max_epsilon_micro, 0);
+    assert_int_equal(got.policy.n_forbidden, 0);
+    assert_int_equal(got.price, 1000);
+    assert_int_equal(got.n_measurements, 1);
+    /* the accepted job of the v3 file is paid through as before */
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t *msg, sig[64];
+    size_t len;
+    make_statement(f, &f->job, rows, NCONTRIB, NULL, &msg, &len, sig);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_OK);
+    free(msg);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_PAID);
+    cx_ledger_pool_policy pol;
+    full_policy(&pol);
+    cx_chain_id id;
+    assert_int_equal(pool_with_policy(f, &pol, &id, &e), CX_OK);
+    assert_int_equal(cx_ledger_pool_get(f->l, &id, &got, &e), CX_OK);
+    assert_int_equal(got.policy.n_forbidden, 2);
+    assert_int_equal(got.policy.max_epochs, 20);
 }
 
 /* A version-1 ledger (blob ids unique over the whole ledger) opens as version 3: its
@@ -1264,6 +1408,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_migration_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_migration_v2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_migration_v3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enclave_doc_blob_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payout_db_failure_retryable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_required, setup, teardown),

@@ -382,6 +382,16 @@ static int market_call(json_t *p, const char *name, cx_sui_tx *tx, cx_error *e)
         pp.max_rows_per_contributor = u64_of(str(p, "rows"));
         pp.operator_fee_bps = (uint32_t)u64_of(str(p, "op_bps"));
         pp.protocol_fee_bps = (uint32_t)u64_of(str(p, "proto_bps"));
+        pp.policy.require_dp = json_is_true(json_object_get(p, "require_dp"));
+        pp.policy.max_epsilon_micro = u64_of(str(p, "max_epsilon_micro"));
+        pp.policy.max_params = u64_of(str(p, "max_params"));
+        pp.policy.max_epochs = u64_of(str(p, "max_epochs"));
+        pp.policy.max_flops = u64_of(str(p, "max_flops"));
+        json_t *fj = json_object_get(p, "forbidden");
+        for (size_t i = 0; i < json_array_size(fj) && i < CX_CHAIN_FORBIDDEN_MAX; i++)
+            snprintf(pp.policy.forbidden_columns[pp.policy.n_forbidden++],
+                     sizeof pp.policy.forbidden_columns[0], "%s",
+                     json_string_value(json_array_get(fj, i)));
         if (cx_sui_address_parse(str(p, "operator"), &pp.operator_addr, e) == CX_OK)
             rc = cx_sui_market_create_pool(tx, &m, &pp, e);
         free(ms[0]);

@@ -18,6 +18,8 @@ const P = {
     theme: 'wearables and cardiac risk', price: '1000', k: '3', rows: '1000', op_bps: '500',
     proto_bps: '100', measurements: [hex(fill(0xaa, 48)), hex(fill(0xbb, 48))],
     operator: '0x' + 'a0'.repeat(32),
+    require_dp: true, max_epsilon_micro: '8000000', forbidden: ['ssn', 'zip code'],
+    max_params: '100000000', max_epochs: '10000', max_flops: '10000000000000000',
     doc: hex(fill(0x84, 200)), x25519: hex(fill(0x99, 32)), endorsement: hex(fill(0x98, 64)),
     doc_sha256: hex(fill(0x22, 32)), doc_blob: hex(new TextEncoder().encode('walrus-doc-0001')),
     blob: hex(new TextEncoder().encode('blob-1')), spec_hash: hex(fill(0x55, 32)),
@@ -48,7 +50,10 @@ const calls = {
         tx.moveCall({ target: target('create_pool'), typeArguments: T, arguments: [
             u8s(tx, hex(new TextEncoder().encode(P.theme))), tx.pure.u64(P.price), tx.pure.u64(P.k),
             tx.pure.u64(P.rows), tx.pure.u64(P.op_bps), tx.pure.u64(P.proto_bps),
-            tx.pure.vector('vector<u8>', P.measurements.map(bytes)), tx.pure.address(P.operator), clock(tx)] });
+            tx.pure.vector('vector<u8>', P.measurements.map(bytes)), tx.pure.address(P.operator),
+            tx.pure.bool(P.require_dp), tx.pure.u64(P.max_epsilon_micro),
+            tx.pure.vector('vector<u8>', P.forbidden.map((n) => Array.from(new TextEncoder().encode(n)))),
+            tx.pure.u64(P.max_params), tx.pure.u64(P.max_epochs), tx.pure.u64(P.max_flops), clock(tx)] });
     },
     register_enclave(tx) {
         const d = u8s(tx, P.doc);

@@ -40,6 +40,8 @@ const EDocBlobIdLength: u64 = 14;
 const ENoPublicKey: u64 = 15;
 const ENoPcr0: u64 = 16;
 const EHashLength: u64 = 17;
+const EForbiddenCount: u64 = 18;
+const EForbiddenName: u64 = 19;
 const EEnclaveKeyTaken: u64 = 20;
 const EBlobAlreadyRegistered: u64 = 21;
 const EEnclaveAlreadyInPool: u64 = 22;
@@ -71,6 +73,9 @@ const MAX_MEASUREMENTS: u64 = 16;
 const MEASUREMENT_MAX: u64 = 64;
 const BLOB_ID_MAX: u64 = 64;
 const BPS_DENOM: u64 = 10000;
+/// a pool's policy: forbidden column names (RULES.md §1 Pool policy)
+const FORBIDDEN_MAX: u64 = 32;
+const COLUMN_NAME_MAX: u64 = 128;
 /// clock skew allowed around a job's lifetime (RULES.md §2, rule 9)
 const SKEW_MS: u64 = 300000;
 /// after the deadline an accepted job still takes its enclave's result or failure this long
@@ -118,6 +123,23 @@ public struct Pool<phantom T> has key {
     claims: Table<Claim, ID>,
     /// contributor -> number of contributions (rule 10: listed contributors must have one)
     contributors: Table<address, u64>,
+    /// what a job's spec may ask of the data (RULES.md §1 Pool policy, §8, §9.8)
+    policy: PoolPolicy,
+}
+
+/// RULES.md §1 Pool policy. The chain cannot read a spec (it holds only its hash): the buyer's
+/// client refuses a spec that breaks the policy before paying, and the enclave, which reads
+/// the policy from here, fails such a job with reason `spec` (§9.8). 0 = no limit.
+public struct PoolPolicy has copy, drop, store {
+    require_dp: bool,
+    /// cap on the job's total ε (every DP mechanism the job runs), in millionths
+    max_epsilon_micro: u64,
+    /// names that may never be a feature or the label (ASCII case-insensitive)
+    forbidden_columns: vector<vector<u8>>,
+    /// the compute budget per job (§8): the worker runs under min(this, its operator's)
+    max_params: u64,
+    max_epochs: u64,
+    max_flops: u64,
 }
 
 public struct Claim has copy, drop, store {
@@ -226,6 +248,12 @@ public fun create_pool<T>(
     protocol_fee_bps: u64,
     measurements: vector<vector<u8>>,
     operator: address,
+    require_dp: bool,
+    max_epsilon_micro: u64,
+    forbidden_columns: vector<vector<u8>>,
+    max_params: u64,
+    max_epochs: u64,
+    max_flops: u64,
     clock: &Clock,
     ctx: &mut TxContext,
 ): ID {
@@ -242,6 +270,7 @@ public fun create_pool<T>(
         assert!(m >= 1 && m <= MEASUREMENT_MAX, EMeasurementLength);
         i = i + 1;
     };
+    check_forbidden(&forbidden_columns);
     let now = clock.timestamp_ms();
     let pool = Pool<T> {
         id: object::new(ctx),
@@ -258,11 +287,75 @@ public fun create_pool<T>(
         enclaves: vec_set::empty(),
         claims: table::new(ctx),
         contributors: table::new(ctx),
+        policy: PoolPolicy {
+            require_dp,
+            max_epsilon_micro,
+            forbidden_columns,
+            max_params,
+            max_epochs,
+            max_flops,
+        },
     };
     let id = object::id(&pool);
     event::emit(PoolCreated { object_id: id, pool_id: id, addr: ctx.sender(), amount: 0, timestamp_ms: now });
     transfer::share_object(pool);
     id
+}
+
+/// RULES.md §1 Pool policy: at most FORBIDDEN_MAX names of 1..COLUMN_NAME_MAX bytes without
+/// control characters, none listed twice (ASCII case-insensitive), as ledger.c checks them.
+fun check_forbidden(names: &vector<vector<u8>>) {
+    let n = names.length();
+    assert!(n <= FORBIDDEN_MAX, EForbiddenCount);
+    let mut i = 0;
+    while (i < n) {
+        let name = names.borrow(i);
+        let len = name.length();
+        assert!(len >= 1 && len <= COLUMN_NAME_MAX, EForbiddenName);
+        let mut k = 0;
+        while (k < len) {
+            let c = *name.borrow(k);
+            assert!(c >= 0x20 && c != 0x7f, EForbiddenName);
+            k = k + 1;
+        };
+        let mut j = 0;
+        while (j < i) {
+            assert!(!ascii_equal_ci(names.borrow(j), name), EForbiddenName);
+            j = j + 1;
+        };
+        i = i + 1;
+    };
+}
+
+fun ascii_lower(c: u8): u8 {
+    if (c >= 0x41 && c <= 0x5a) { c + 0x20 } else { c }
+}
+
+fun ascii_equal_ci(a: &vector<u8>, b: &vector<u8>): bool {
+    let n = a.length();
+    if (n != b.length()) return false;
+    let mut i = 0;
+    while (i < n) {
+        if (ascii_lower(*a.borrow(i)) != ascii_lower(*b.borrow(i))) return false;
+        i = i + 1;
+    };
+    true
+}
+
+/// Whether the pool's policy forbids this column as a feature or the label (what the enclave
+/// and the buyer's client check against the spec).
+public fun pool_forbids<T>(pool: &Pool<T>, column: &vector<u8>): bool {
+    let names = &pool.policy.forbidden_columns;
+    let mut i = 0;
+    while (i < names.length()) {
+        if (ascii_equal_ci(names.borrow(i), column)) return true;
+        i = i + 1;
+    };
+    false
+}
+
+public fun pool_policy<T>(pool: &Pool<T>): PoolPolicy {
+    pool.policy
 }
 
 public fun pool_accepts<T>(pool: &Pool<T>, measurement: &vector<u8>): bool {

@@ -59,7 +59,7 @@ fun setup(): World {
     clock.set_for_testing(NOW);
     sc.next_tx(OP);
     let pool = market::create_pool<SUI>(b"wearables and cardiac risk", 1000, 3, 1000, 500, 100,
-        vector[meas()], OP, &clock, sc.ctx());
+        vector[meas()], OP, false, 0, vector[], 0, 0, 0, &clock, sc.ctx());
     sc.next_tx(OP);
     let enclave = register(&mut sc, &clock, vectors::enclave_pk(), meas());
     sc.next_tx(OP);
@@ -646,9 +646,41 @@ fun blob_id_of_65_bytes_refused() {
 fun pool_with(theme: vector<u8>, k: u64, rows: u64, op_bps: u64, proto_bps: u64, ms: vector<vector<u8>>) {
     let mut sc = ts::begin(OP);
     let clock = clock::create_for_testing(sc.ctx());
-    market::create_pool<SUI>(theme, 1000, k, rows, op_bps, proto_bps, ms, OP, &clock, sc.ctx());
+    market::create_pool<SUI>(theme, 1000, k, rows, op_bps, proto_bps, ms, OP, false, 0, vector[],
+        0, 0, 0, &clock, sc.ctx());
     clock.destroy_for_testing();
     sc.end();
+}
+
+fun pool_with_forbidden(names: vector<vector<u8>>): bool {
+    let mut sc = ts::begin(OP);
+    let clock = clock::create_for_testing(sc.ctx());
+    market::create_pool<SUI>(b"t", 1000, 1, 1, 0, 0, vector[x"01"], OP, true, 1000000, names,
+        100000000, 10000, 10000000000000000, &clock, sc.ctx());
+    sc.next_tx(OP);
+    let pool = sc.take_shared<Pool<SUI>>();
+    let policy_kept = market::pool_forbids(&pool, &b"SSN") && !market::pool_forbids(&pool, &b"age");
+    ts::return_shared(pool);
+    clock.destroy_for_testing();
+    sc.end();
+    policy_kept
+}
+
+#[test]
+fun pool_keeps_its_policy() {
+    assert!(pool_with_forbidden(vector[b"ssn", b"zip"]));
+}
+
+#[test]
+#[expected_failure(abort_code = cloakx_market::market::EForbiddenName)]
+fun forbidden_column_listed_twice_is_refused() {
+    pool_with_forbidden(vector[b"ssn", b"SSN"]);
+}
+
+#[test]
+#[expected_failure(abort_code = cloakx_market::market::EForbiddenName)]
+fun empty_forbidden_column_is_refused() {
+    pool_with_forbidden(vector[b""]);
 }
 
 #[test]
