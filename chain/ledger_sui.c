@@ -51,6 +51,8 @@ static const struct {
     {15, "the attestation document carries no public key"},
     {16, "the attestation document carries no PCR0"},
     {17, "the attestation document's SHA-256 must be 32 bytes"},
+    {18, "at most 32 forbidden columns"},
+    {19, "a forbidden column must be 1..128 bytes, printable, listed once"},
     {20, "this enclave key is already registered"},
     {21, "this contributor already registered this blob in the pool"},
     {22, "the enclave is already one of the pool's"},
@@ -170,6 +172,31 @@ static cx_err skip_table(cx_bcs_reader *r, cx_error *e)
 /* ------------------------------------------------------- object layouts -- */
 
 /* Pool<T> (market.move): also returns the enclaves VecSet in insertion order (malloc'ed). */
+/* market.move's PoolPolicy (RULES.md §1 Pool policy) */
+static cx_err decode_policy(cx_bcs_reader *r, cx_ledger_pool_policy *pol, cx_error *e)
+{
+    size_t n = 0;
+    cx_err rc = cx_bcs_get_bool(r, &pol->require_dp, e);
+    if (rc == CX_OK)
+        rc = cx_bcs_get_u64(r, &pol->max_epsilon_micro, e);
+    if (rc == CX_OK)
+        rc = cx_bcs_get_seq_len(r, CX_CHAIN_FORBIDDEN_MAX, 1, &n, e);
+    for (size_t i = 0; rc == CX_OK && i < n; i++) {
+        size_t len = 0;
+        rc = get_vec(r, (uint8_t *)pol->forbidden_columns[i], CX_CHAIN_COLUMN_NAME_MAX, &len, e);
+        if (rc == CX_OK)
+            pol->forbidden_columns[i][len] = 0;
+    }
+    pol->n_forbidden = rc == CX_OK ? n : 0;
+    if (rc == CX_OK)
+        rc = cx_bcs_get_u64(r, &pol->max_params, e);
+    if (rc == CX_OK)
+        rc = cx_bcs_get_u64(r, &pol->max_epochs, e);
+    if (rc == CX_OK)
+        rc = cx_bcs_get_u64(r, &pol->max_flops, e);
+    return rc;
+}
+
 static cx_err decode_pool(const cx_sui_object *o, cx_ledger_pool *p, cx_chain_id **enclaves,
                           size_t *n_enclaves, cx_error *e)
 {
@@ -221,6 +248,8 @@ static cx_err decode_pool(const cx_sui_object *o, cx_ledger_pool *p, cx_chain_id
         rc = skip_table(&r, e); /* claims */
     if (rc == CX_OK)
         rc = skip_table(&r, e); /* contributors */
+    if (rc == CX_OK)
+        rc = decode_policy(&r, &p->policy, e);
     if (rc == CX_OK)
         rc = cx_bcs_reader_end(&r, e);
     if (rc != CX_OK) {

@@ -40,12 +40,15 @@ rm -f "$work/ledger.db"
 
 "$CLOAKX" demo --write-data "$work/data" --sellers 3 --rows 120 >/dev/null
 pool=$("$CLOAKX" pool create --key "$work/keys/operator" --theme "wearables on sui" --price 100 \
-       --k 2 --max-rows 150 --operator-fee 700 --protocol-fee 300)
+       --k 2 --max-rows 150 --operator-fee 700 --protocol-fee 300 --forbid-column ssn \
+       --max-epochs 1000)
 [ ${#pool} -eq 66 ] || fail "pool id '$pool'"
 "$CLOAKX" enclave register --key "$work/keys/operator" --state "$work/op" --allow-simulated \
     --pool "$pool" >/dev/null
 "$CLOAKX" --json pool show "$pool" >"$work/pool.json"
 jq -e '.enclaves | length == 1' "$work/pool.json" >/dev/null || fail "pool: $(cat "$work/pool.json")"
+jq -e '.policy.forbidden_columns == ["ssn"] and .policy.max_epochs == 1000' "$work/pool.json" \
+    >/dev/null || fail "pool policy on sui: $(cat "$work/pool.json")"
 for i in 1 2 3; do
     "$CLOAKX" contribute --key "$work/keys/s$i" --pool "$pool" --allow-simulated \
         "$work/data/seller0$i.csv" >/dev/null
