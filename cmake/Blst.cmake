@@ -36,7 +36,7 @@ function(cx_blst_fetch out_dir_var reason_var)
       return()
     endif()
     execute_process(COMMAND ${CX_NPM} pack ${CX_BLST_PACKAGE} --pack-destination ${dir}
-                            --silent --no-fund --no-audit
+                            --loglevel=error --no-fund --no-audit
                     WORKING_DIRECTORY ${dir} TIMEOUT 180
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
     set(tgz ${dir}/chainsafe-blst-0.2.11.tgz)
@@ -44,7 +44,10 @@ function(cx_blst_fetch out_dir_var reason_var)
       string(REGEX MATCH "(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|ENETUNREACH)[^\n]*"
              why "${err}")
       if(NOT why)
-        string(REGEX MATCH "[^\n]+" why "${err}${rc}")
+        string(REGEX MATCH "[^\n]+" why "${err}")
+      endif()
+      if(NOT why)
+        set(why "exit status ${rc}")
       endif()
       set(${reason_var} "npm pack ${CX_BLST_PACKAGE} failed (${why})" PARENT_SCOPE)
       return()
