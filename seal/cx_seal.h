@@ -141,6 +141,67 @@ typedef struct cx_seal_decrypt_params {
 cx_err cx_seal_decrypt(const cx_seal_object *o, const cx_seal_decrypt_params *p, uint8_t **pt,
                        size_t *pt_len, cx_error *e);
 
+/* ---- the key-server exchange (spec §4.6) ---- */
+
+/* The requester's ElGamal key: sk (scalar, big-endian), enc_key = sk·G1 and
+ * enc_verification_key = sk·G2, sent with fetch_key. Wipe sk after use. */
+typedef struct cx_seal_elgamal_key {
+    uint8_t sk[CX_SEAL_SCALAR_LEN];
+    uint8_t enc_key[CX_SEAL_G1_LEN];
+    uint8_t enc_vk[CX_SEAL_G2_LEN];
+} cx_seal_elgamal_key;
+
+cx_err cx_seal_elgamal_generate(cx_seal_elgamal_key *k, cx_error *e);
+/* A key server's side: (c0, c1) = (r·G1, usk + r·enc_key). */
+cx_err cx_seal_elgamal_encrypt(const uint8_t enc_key[CX_SEAL_G1_LEN],
+                               const uint8_t usk[CX_SEAL_G1_LEN], uint8_t c0[CX_SEAL_G1_LEN],
+                               uint8_t c1[CX_SEAL_G1_LEN], cx_error *e);
+/* usk = c1 - sk·c0. */
+cx_err cx_seal_elgamal_decrypt(const uint8_t sk[CX_SEAL_SCALAR_LEN],
+                               const uint8_t c0[CX_SEAL_G1_LEN], const uint8_t c1[CX_SEAL_G1_LEN],
+                               uint8_t usk[CX_SEAL_G1_LEN], cx_error *e);
+/* BCS(RequestFormat{ptb, enc_key, enc_verification_key}): what the session key signs (raw
+ * Ed25519, no intent). ptb is BCS(ProgrammableTransaction), without TransactionKind's tag. */
+cx_err cx_seal_request_bytes(const uint8_t *ptb, size_t ptb_len,
+                             const uint8_t enc_key[CX_SEAL_G1_LEN],
+                             const uint8_t enc_vk[CX_SEAL_G2_LEN], uint8_t **out, size_t *len,
+                             cx_error *e);
+/* "Accessing keys of package 0x… for N mins from YYYY-MM-DD HH:MM:SS UTC, session key <b64>":
+ * the personal message the user's Sui key signs for a session (*out malloc'ed). */
+cx_err cx_seal_certificate_message(const uint8_t package_id[CX_SEAL_ADDR_LEN], uint32_t ttl_min,
+                                   uint64_t creation_ms, const uint8_t session_pk[32], char **out,
+                                   cx_error *e);
+/* A key server's answer {"decryption_keys":[{"id":[…], "encrypted_key":[c0, c1]}]} for n
+ * identities, each key ElGamal-encrypted to enc_key (*out malloc'ed JSON). */
+cx_err cx_seal_fetch_key_response(const uint8_t *const *full_ids, const size_t *full_lens,
+                                  const uint8_t (*usks)[CX_SEAL_G1_LEN], size_t n,
+                                  const uint8_t enc_key[CX_SEAL_G1_LEN], char **out, cx_error *e);
+/* Opens one server's answer for full_id: finds its entry (none: CX_ERR_VERIFY "answered for
+ * another identity"), decrypts it with k and verifies it against the server's pinned pk.
+ * Every error names the server. */
+cx_err cx_seal_fetch_key_response_open(const char *body, size_t body_len,
+                                       const cx_seal_elgamal_key *k, const uint8_t *full_id,
+                                       size_t full_len, const uint8_t pk[CX_SEAL_G2_LEN],
+                                       const char *server, uint8_t usk[CX_SEAL_G1_LEN],
+                                       cx_error *e);
+
+/* One key server's answer to fetch_key, as the transport got it. */
+typedef struct cx_seal_answer {
+    uint8_t object_id[CX_SEAL_ADDR_LEN];
+    uint8_t pk[CX_SEAL_G2_LEN]; /* pinned by the caller */
+    const char *name;           /* URL or name for messages; NULL: the object id */
+    const char *body;           /* the response body, NULL when the request failed */
+    size_t body_len;
+    const char *error; /* why there is no body (timeout, HTTP status, …) */
+} cx_seal_answer;
+
+/* Opens the answers in order and stops once the servers that verified cover the object's
+ * threshold; fills keys (room for n_answers) for cx_seal_decrypt. Too few: CX_ERR_VERIFY,
+ * the message naming every server that failed and why. */
+cx_err cx_seal_collect_keys(const cx_seal_object *o, const cx_seal_elgamal_key *k,
+                            const cx_seal_answer *answers, size_t n_answers, cx_seal_key *keys,
+                            size_t *n_keys, cx_error *e);
+
 /* ---- building blocks (exposed for known-answer tests and the key-server client) ---- */
 
 /* H1(full_id) = hash_to_G1("SUI-SEAL-IBE-BLS12381-00" || full_id), compressed. */

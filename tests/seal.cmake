@@ -3,6 +3,7 @@
 if(CLOAKX_HAVE_SEAL)
   cx_add_test(test_seal_kat SOURCES test_seal_kat.c LIBS cx_seal OpenSSL::Crypto)
   cx_add_test(test_seal_tamper SOURCES test_seal_tamper.c LIBS cx_seal)
+  cx_add_test(test_seal_keyserver SOURCES test_seal_keyserver.c LIBS cx_seal)
   # Differential test against @mysten/seal 1.4.12 (npm, installed into the build tree by
   # tests/node/install.sh): >= 200 random objects each way; ~40 s of CPU in the SDK (noble
   # pairings), so `slow`: the normal build runs it, the sanitizer build does not.
