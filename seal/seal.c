@@ -221,7 +221,8 @@ static cx_err decrypt_shares(const cx_seal_object *o, const cx_seal_decrypt_para
                              const blst_p2_affine *nonce, dec_secrets *s, size_t *k_out,
                              cx_error *e)
 {
-    /* 0 = not yet checked, 1 = verified (a server listed twice is checked once) */
+    /* 0 = not yet checked, 1 = verified (a server listed twice is checked once); keys past
+     * the table are checked every time */
     uint8_t verified[256] = {0};
     size_t k = 0;
     char label[128];
@@ -235,7 +236,7 @@ static cx_err decrypt_shares(const cx_seal_object *o, const cx_seal_decrypt_para
         cx_err rc = cx_seal_g1_decode(key->usk, &usk, "user secret key", e);
         if (rc != CX_OK)
             return cx_error_wrap(rc, e, "key server %s: ", label);
-        if (which < sizeof verified && !verified[which]) {
+        if (which >= sizeof verified || !verified[which]) {
             blst_p2_affine pk;
             rc = cx_seal_g2_decode(key->pk, &pk, "public key", e);
             if (rc != CX_OK)
@@ -246,7 +247,8 @@ static cx_err decrypt_shares(const cx_seal_object *o, const cx_seal_decrypt_para
                                     "object's identity under the server's public key (a key "
                                     "for another identity, or a wrong key or public key)",
                                     label);
-            verified[which] = 1;
+            if (which < sizeof verified)
+                verified[which] = 1;
         }
         cx_seal_pairing(&usk, nonce, &s->pairing);
         cx_seal_gt_serialize(&s->pairing, s->gt);

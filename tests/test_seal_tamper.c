@@ -233,6 +233,30 @@ static void test_key_for_another_identity_is_refused(void **state)
     cx_seal_object_free(o);
 }
 
+/* A bad key deep in a long key list is still verified (the cache of verified keys has 256
+ * places; keys past it were once used unchecked). */
+static void test_bad_key_past_the_verified_cache_is_refused(void **state)
+{
+    fixture *f = *state;
+    cx_error e;
+    cx_seal_object *o = seal_msg(f, 1, 1, CX_SEAL_DEM_AES256GCM, "secret", NULL, NULL);
+    size_t n = 300;
+    cx_seal_key *keys = calloc(n, sizeof *keys);
+    assert_non_null(keys);
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = f->keys[1];
+        memset(keys[i].object_id, 0x99, 32); /* servers the object does not use */
+    }
+    keys[290] = f->keys[0];
+    assert_int_equal(cx_seal_extract(f->msk[2], f->full_id, f->full_len, keys[290].usk, &e), CX_OK);
+    assert_int_equal(open_with(o, keys, n, NULL, NULL, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "ks-0"));
+    keys[290] = f->keys[0];
+    assert_int_equal(open_with(o, keys, n, NULL, "secret", &e), CX_OK);
+    free(keys);
+    cx_seal_object_free(o);
+}
+
 /* Every single-bit flip anywhere in an object is refused, by the decoder or by decryption. */
 static void test_every_flipped_bit_is_refused(void **state)
 {
@@ -323,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_wrong_server_public_key_is_refused_naming_the_server),
         cmocka_unit_test(test_fewer_than_t_keys_names_the_missing_servers),
         cmocka_unit_test(test_key_for_another_identity_is_refused),
+        cmocka_unit_test(test_bad_key_past_the_verified_cache_is_refused),
         cmocka_unit_test(test_every_flipped_bit_is_refused),
         cmocka_unit_test(test_decoder_is_strict),
     };
