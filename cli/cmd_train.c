@@ -10,18 +10,164 @@
 
 #include "cx_io.h"
 #include "cx_kernels.h"
+#include "svg_plot.h"
 
 /* ---- helpers ---- */
 
+enum { TRAIN_CURVE_MAX = SVG_PLOT_MAX_POINTS };
+
+/* Each epoch: the log line, the progress bar, and (for --report) the curve so far. */
 typedef struct epoch_log {
     const cx_logger *lg;
+    cx_progress *prog;
+    int n;
+    double train[TRAIN_CURVE_MAX], val[TRAIN_CURVE_MAX], lr[TRAIN_CURVE_MAX];
 } epoch_log;
 
 static void on_epoch(void *ud, int epoch, double train_loss, double val_loss, double lr)
 {
-    const epoch_log *el = ud;
+    epoch_log *el = ud;
+    cx_progress_update(el->prog, (uint64_t)epoch);
     cx_log_info(el->lg, "epoch %d: train loss %.6f, validation loss %.6f, lr %.3g", epoch,
                 train_loss, val_loss, lr);
+    if (el->n < TRAIN_CURVE_MAX) {
+        el->train[el->n] = train_loss;
+        el->val[el->n] = val_loss;
+        el->lr[el->n++] = lr;
+    }
+}
+
+/* A finite number as JSON, else null (jansson has no NaN). */
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* DIR/name: an SVG chart (lines) of the curve. */
+static cx_err write_curve_svg(const char *dir, const char *name, const svg_chart *c, cx_error *e)
+{
+    char path[4096], *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return cx_error_errno(e, CX_ERR_NOMEM, errno, "open_memstream");
+    cx_err rc = svg_chart_write_lines(c, m, e);
+    if (fclose(m) != 0 && rc == CX_OK)
+        rc = cx_error_set(e, CX_ERR_NOMEM, "formatting %s", name);
+    snprintf(path, sizeof path, "%.3000s/%s", dir, name);
+    if (rc == CX_OK)
+        rc = cx_file_write_atomic(path, buf, len, 0644, e);
+    free(buf);
+    return rc;
+}
+
+/* --report DIR: train.json (the curve per epoch; with DP-SGD the epsilon spent by each epoch's
+ * end) and loss.svg (train and validation loss), epsilon.svg with DP-SGD. Only aggregates of
+ * the training run: no row, value or key. */
+static cx_err write_train_report(const char *dir, const char *model_path, const cx_spec *spec,
+                                 const cx_train_result *res, const char *device,
+                                 const epoch_log *el, cx_error *e)
+{
+    cx_err rc = cx_mkdir_p(dir, 0755, e);
+    if (rc != CX_OK)
+        return rc;
+    /* DP-SGD takes the same number of steps every epoch (Poisson sampling, q = B/n): epoch k
+     * has spent the epsilon of k of them */
+    const int n = el->n;
+    uint64_t per_epoch = n > 0 && res->steps % (uint64_t)n == 0 ? res->steps / (uint64_t)n : 0;
+    int with_eps = spec->privacy && per_epoch > 0;
+    /* the charts' x, epsilon and per-point source paths */
+    struct curve_bufs {
+        double x[TRAIN_CURVE_MAX], eps[TRAIN_CURVE_MAX];
+        char refs[3][TRAIN_CURVE_MAX][40];
+        const char *refp[3][TRAIN_CURVE_MAX];
+    } *cb = calloc(1, sizeof *cb);
+    json_t *epochs = json_array();
+    if (!epochs || !cb) {
+        free(cb);
+        json_decref(epochs);
+        return cx_error_set(e, CX_ERR_NOMEM, "train report");
+    }
+    double *x = cb->x, *eps = cb->eps;
+    for (int i = 0; i < n; i++) {
+        x[i] = i + 1;
+        eps[i] = NAN;
+        json_t *o = json_pack("{s:i, s:o, s:o, s:o}", "epoch", i + 1, "train_loss",
+                              num_or_null(el->train[i]), "validation_loss", num_or_null(el->val[i]),
+                              "lr", num_or_null(el->lr[i]));
+        if (with_eps) {
+            rc = cx_privacy_epsilon(spec->noise_multiplier, res->sample_rate,
+                                    per_epoch * (uint64_t)(i + 1), spec->delta, NULL, 0, &eps[i],
+                                    NULL, e);
+            if (rc != CX_OK) {
+                json_decref(o);
+                json_decref(epochs);
+                free(cb);
+                return rc;
+            }
+            json_object_set_new(o, "epsilon", num_or_null(eps[i]));
+        }
+        if (!o || json_array_append_new(epochs, o) != 0) {
+            json_decref(epochs);
+            free(cb);
+            return cx_error_set(e, CX_ERR_NOMEM, "train report");
+        }
+    }
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "model", model_path, "task",
+                          cx_task_name(spec->task), "model_type", cx_model_kind_name(spec->model),
+                          "device", device, "steps", (json_int_t)res->steps, "steps_per_epoch",
+                          (json_int_t)per_epoch, "epochs", epochs);
+    if (j && spec->privacy)
+        json_object_set_new(j, "privacy",
+                            json_pack("{s:f, s:f, s:f, s:f}", "noise_multiplier",
+                                      spec->noise_multiplier, "max_grad_norm", spec->max_grad_norm,
+                                      "delta", spec->delta, "sample_rate", res->sample_rate));
+    char *txt = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    json_decref(j);
+    char path[4096];
+    snprintf(path, sizeof path, "%.3000s/train.json", dir);
+    rc = txt ? cx_file_write_atomic(path, txt, strlen(txt), 0644, e)
+             : cx_error_set(e, CX_ERR_NOMEM, "train report");
+    free(txt);
+    if (rc != CX_OK || n == 0) {
+        free(cb);
+        return rc;
+    }
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) {
+            snprintf(cb->refs[k][i], sizeof cb->refs[k][i], "epochs.%d.%s", i,
+                     k == 0   ? "train_loss"
+                     : k == 1 ? "validation_loss"
+                              : "epsilon");
+            cb->refp[k][i] = cb->refs[k][i];
+        }
+    svg_series loss[2] = {
+        {.name = "train loss", .x = x, .y = el->train, .refs = cb->refp[0], .n = (size_t)n},
+        {.name = "validation loss", .x = x, .y = el->val, .refs = cb->refp[1], .n = (size_t)n},
+    };
+    svg_chart lc = {.title = "Loss per epoch",
+                    .x_label = "epoch",
+                    .y_label = "loss",
+                    .series = loss,
+                    .n_series = 2};
+    rc = write_curve_svg(dir, "loss.svg", &lc, e);
+    if (rc != CX_OK || !with_eps) {
+        free(cb);
+        return rc;
+    }
+    svg_series es = {
+        .name = "epsilon spent", .x = x, .y = eps, .refs = cb->refp[2], .n = (size_t)n};
+    char title[128];
+    snprintf(title, sizeof title, "Privacy spent by each epoch's end (delta %g)", spec->delta);
+    svg_chart ec = {.title = title,
+                    .x_label = "epoch",
+                    .y_label = "epsilon",
+                    .y_from_zero = 1,
+                    .series = &es,
+                    .n_series = 1};
+    rc = write_curve_svg(dir, "epsilon.svg", &ec, e);
+    free(cb);
+    return rc;
 }
 
 /* ---- cloakx train ---- */
@@ -30,7 +176,8 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         printf("usage: cloakx train --spec SPEC.json --data FILE... --out MODEL.safetensors\n"
-               "                    [--threads N] [--device auto|cpu|cuda[:N]] [--json]\n\n"
+               "                    [--threads N] [--device auto|cpu|cuda[:N]] [--report DIR]\n"
+               "                    [--json]\n\n"
                "Trains the model the job spec describes (kernels/README.md) on plaintext data\n"
                "files (CSV, JSON lines or f32, by extension; the spec's \"data\" object is the\n"
                "schema) on the chosen backend and writes a safetensors model with metadata:\n"
@@ -38,10 +185,12 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
                "\"privacy\", the DP-SGD epsilon at the spec's delta (Renyi-DP accountant,\n"
                "Poisson sampling). For development and benchmarks: the enclave pipeline calls\n"
                "the same code on decrypted blobs. --device (default auto: the GPU when one is\n"
-               "usable, else the CPU) picks the backend; the output says which one ran.\n");
+               "usable, else the CPU) picks the backend; the output says which one ran.\n"
+               "--report DIR writes DIR/train.json (loss per epoch and, with \"privacy\", the\n"
+               "epsilon spent by each epoch's end), DIR/loss.svg and DIR/epsilon.svg.\n");
         return CX_EXIT_OK;
     }
-    const char *spec_path = NULL, *out_path = NULL, *device = "auto";
+    const char *spec_path = NULL, *out_path = NULL, *device = "auto", *report_dir = NULL;
     const char **files = calloc((size_t)argc, sizeof *files);
     size_t n_files = 0;
     int threads = -1, rc_exit = CX_EXIT_OK;
@@ -57,6 +206,8 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
             out_path = argv[++i];
         else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
             device = argv[++i];
+        else if (strcmp(argv[i], "--report") == 0 && i + 1 < argc)
+            report_dir = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             char *end;
             long t = strtol(argv[++i], &end, 10);
@@ -87,6 +238,7 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
     cx_backend *be = NULL;
     cx_device_choice dev;
     json_t *data = NULL, *extra = NULL, *mj = NULL;
+    epoch_log *el = NULL;
     int spec_ok = 0;
     if (cx_spec_load(spec_path, &spec, &e) != CX_OK)
         goto fail;
@@ -111,8 +263,10 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
     if (!lt)
         json_object_set_new(data, "label_type", json_string(want_lt));
     else if (strcmp(lt, want_lt) != 0) {
-        cx_error_set(&e, CX_ERR_FORMAT, "spec: key \"data.label_type\" = \"%s\" but task \"%s\" "
-                     "needs \"%s\"", lt, cx_task_name(spec.task), want_lt);
+        cx_error_set(&e, CX_ERR_FORMAT,
+                     "spec: key \"data.label_type\" = \"%s\" but task \"%s\" "
+                     "needs \"%s\"",
+                     lt, cx_task_name(spec.task), want_lt);
         goto fail;
     }
     if (cx_dataset_schema_from_json(data, &schema, &e) != CX_OK) {
@@ -124,27 +278,41 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
         goto fail;
     for (size_t b = 0; b < ds->n_blobs; b++)
         if (ds->blobs[b].bad_rows)
-            cx_log_warn(&cli->log, "%s: %llu bad row(s) skipped (first at line %llu: %s)",
-                        files[b], (unsigned long long)ds->blobs[b].bad_rows,
-                        ds->blobs[b].n_listed ? (unsigned long long)ds->blobs[b].listed[0].line
-                                              : 0ull,
-                        ds->blobs[b].n_listed
-                            ? cx_bad_reason_name(ds->blobs[b].listed[0].reason)
-                            : "?");
+            cx_log_warn(
+                &cli->log, "%s: %llu bad row(s) skipped (first at line %llu: %s)", files[b],
+                (unsigned long long)ds->blobs[b].bad_rows,
+                ds->blobs[b].n_listed ? (unsigned long long)ds->blobs[b].listed[0].line : 0ull,
+                ds->blobs[b].n_listed ? cx_bad_reason_name(ds->blobs[b].listed[0].reason) : "?");
 
-    cx_train_data td = {.rows = ds->n, .cols = (int)ds->d, .x = ds->X, .y = ds->y,
-                        .n_classes = (int)ds->n_classes, .mean = ds->given_mean,
-                        .std = ds->given_std, .y_stats_given = ds->y_stats_given,
-                        .y_mean = ds->y_mean, .y_std = ds->y_std};
+    cx_train_data td = {.rows = ds->n,
+                        .cols = (int)ds->d,
+                        .x = ds->X,
+                        .y = ds->y,
+                        .n_classes = (int)ds->n_classes,
+                        .mean = ds->given_mean,
+                        .std = ds->given_std,
+                        .y_stats_given = ds->y_stats_given,
+                        .y_mean = ds->y_mean,
+                        .y_std = ds->y_std};
     cx_train_result res;
-    epoch_log el = {&cli->log};
-    cx_train_epoch_cb cb = {.fn = on_epoch, .ud = &el};
+    cx_progress prog;
+    el = calloc(1, sizeof *el);
+    if (!el) {
+        cx_error_set(&e, CX_ERR_NOMEM, "train: the epoch log");
+        goto fail;
+    }
+    el->lg = &cli->log;
+    el->prog = &prog;
+    cx_train_epoch_cb cb = {.fn = on_epoch, .ud = el};
     cx_log_info(&cli->log, "training %s on %zu rows x %zu features", cx_model_kind_name(spec.model),
                 ds->n, ds->d);
     if (cx_backend_select(device, spec.precision, spec.threads, &be, &dev, &e) != CX_OK)
         goto fail;
     cx_log_info(&cli->log, "device: %s", dev.report);
-    if (cx_train(&spec, &td, be, &cb, NULL, &model, &res, &e) != CX_OK)
+    cx_progress_start(&prog, "training", (uint64_t)spec.epochs, cli->progress);
+    cx_err trc = cx_train(&spec, &td, be, &cb, NULL, &model, &res, &e);
+    cx_progress_finish(&prog);
+    if (trc != CX_OK)
         goto fail;
 
     double eps = NAN, order = NAN;
@@ -157,6 +325,9 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
         goto fail;
     mj = json_incref(json_object_get(extra, "metrics"));
     if (cx_model_save(model, extra, out_path, &e) != CX_OK)
+        goto fail;
+    if (report_dir &&
+        write_train_report(report_dir, out_path, &spec, &res, dev.report, el, &e) != CX_OK)
         goto fail;
 
     if (cli->json) {
@@ -188,8 +359,8 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
             printf("validation (%zu rows): loss %.4f, accuracy %.4f, macro F1 %.4f", res.val.n,
                    res.val.loss, res.val.accuracy, res.val.macro_f1);
         else
-            printf("validation (%zu rows): loss %.4f, RMSE %.4f, R2 %.4f", res.val.n,
-                   res.val.loss, res.val.rmse, res.val.r2);
+            printf("validation (%zu rows): loss %.4f, RMSE %.4f, R2 %.4f", res.val.n, res.val.loss,
+                   res.val.rmse, res.val.r2);
         if (!isnan(res.val.auc))
             printf(", ROC AUC %.4f", res.val.auc);
         printf("\n");
@@ -203,6 +374,7 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
 fail:
     rc_exit = cli_fail(cli, &e);
 done:
+    free(el);
     json_decref(mj);
     json_decref(extra);
     json_decref(data);
@@ -246,9 +418,9 @@ int cmd_predict(cx_cli *cli, int argc, char **argv)
     }
     const char *model_path = NULL, *data_path = NULL, *out_path = NULL;
     const cli_arg args[] = {{.name = "--model", .val = &model_path},
-                           {.name = "--data", .val = &data_path},
-                           {.name = "--out", .val = &out_path},
-                           {0}};
+                            {.name = "--data", .val = &data_path},
+                            {.name = "--out", .val = &out_path},
+                            {0}};
     int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
@@ -271,8 +443,10 @@ int cmd_predict(cx_cli *cli, int argc, char **argv)
     const char *fs = json_string_value(json_object_get(meta, "features"));
     const char *cs = json_string_value(json_object_get(meta, "classes"));
     if (!fs || !(feats = json_loads(fs, 0, &je)) || !json_is_array(feats)) {
-        cx_error_set(&e, CX_ERR_FORMAT, "%s: metadata \"features\" missing or invalid (not "
-                     "written by cloakx train?)", model_path);
+        cx_error_set(&e, CX_ERR_FORMAT,
+                     "%s: metadata \"features\" missing or invalid (not "
+                     "written by cloakx train?)",
+                     model_path);
         goto fail;
     }
     if (cs && !(classes = json_loads(cs, 0, &je))) {
@@ -288,8 +462,8 @@ int cmd_predict(cx_cli *cli, int argc, char **argv)
     }
     for (size_t j = 0; j < ds->d; j++)
         if (strcmp(ds->feature_names[j], json_string_value(json_array_get(feats, j))
-                                                  ? json_string_value(json_array_get(feats, j))
-                                                  : "") != 0) {
+                                             ? json_string_value(json_array_get(feats, j))
+                                             : "") != 0) {
             cx_error_set(&e, CX_ERR_FORMAT, "%s: feature %zu is \"%s\", the model expects \"%s\"",
                          data_path, j, ds->feature_names[j],
                          json_string_value(json_array_get(feats, j)));
@@ -353,8 +527,8 @@ int cmd_predict(cx_cli *cli, int argc, char **argv)
     if (cx_file_write_atomic(out_path, csv, csv_len, 0600, &e) != CX_OK)
         goto fail;
     if (cli->json) {
-        json_t *o = json_pack("{s:s, s:I, s:s}", "predictions", out_path, "rows",
-                              (json_int_t)ds->n, "task", cx_task_name(m->task));
+        json_t *o = json_pack("{s:s, s:I, s:s}", "predictions", out_path, "rows", (json_int_t)ds->n,
+                              "task", cx_task_name(m->task));
         rc_exit = cli_print_json(cli, o);
     } else {
         printf("predictions: %s (%zu rows)\n", out_path, ds->n);

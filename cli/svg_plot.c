@@ -66,14 +66,17 @@ typedef struct axis {
     double px0, px1; /* where lo and hi are drawn */
 } axis;
 
-static double nice_step(double span)
+/* integer: the data are whole numbers (epochs, counts), so are the ticks. */
+static double nice_step(double span, int integer)
 {
     double raw = span / TARGET_TICKS, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
     double nf = f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 2.5 ? 2.5 : f <= 5.0 ? 5.0 : 10.0;
-    return nf * mag;
+    if (integer && nf == 2.5 && mag < 10.0)
+        nf = 2.0;
+    return integer ? fmax(1.0, nf * mag) : nf * mag;
 }
 
-static void axis_fit(axis *a, double vmin, double vmax, int log_scale, int from_zero)
+static void axis_fit(axis *a, double vmin, double vmax, int log_scale, int from_zero, int integer)
 {
     a->log2 = log_scale;
     if (log_scale) {
@@ -94,7 +97,7 @@ static void axis_fit(axis *a, double vmin, double vmax, int log_scale, int from_
         vmin = from_zero && vmin >= 0.0 ? 0.0 : vmin - d;
         vmax += d;
     }
-    a->step = nice_step(vmax - vmin);
+    a->step = nice_step(vmax - vmin, integer);
     a->lo = floor(vmin / a->step + 1e-9) * a->step;
     a->hi = ceil(vmax / a->step - 1e-9) * a->step;
 }
@@ -356,17 +359,19 @@ cx_err svg_chart_write_lines(const svg_chart *chart, FILE *out, cx_error *e)
         return rc;
     svg_chart c = sized(chart);
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    int x_integer = 1;
     for (size_t s = 0; s < c.n_series; s++)
         for (size_t i = 0; i < c.series[s].n; i++)
             if (isfinite(c.series[s].y[i])) {
+                x_integer &= c.series[s].x[i] == floor(c.series[s].x[i]);
                 xmin = fmin(xmin, c.series[s].x[i]);
                 xmax = fmax(xmax, c.series[s].x[i]);
                 ymin = fmin(ymin, c.series[s].y[i]);
                 ymax = fmax(ymax, c.series[s].y[i]);
             }
     axis x, y;
-    axis_fit(&x, xmin, xmax, c.x_log2, 0);
-    axis_fit(&y, ymin, ymax, 0, c.y_from_zero);
+    axis_fit(&x, xmin, xmax, c.x_log2, 0, x_integer);
+    axis_fit(&y, ymin, ymax, 0, c.y_from_zero, 0);
     x.px0 = MARGIN_LEFT;
     x.px1 = c.width - MARGIN_RIGHT;
     y.px0 = plot_bottom(&c);
@@ -422,7 +427,7 @@ cx_err svg_chart_write_bars(const svg_chart *chart, FILE *out, cx_error *e)
                 ymax = fmax(ymax, c.series[s].y[i]);
             }
     axis y;
-    axis_fit(&y, ymin, ymax, 0, 1);
+    axis_fit(&y, ymin, ymax, 0, 1, 0);
     y.px0 = plot_bottom(&c);
     y.px1 = MARGIN_TOP + 12; /* room for the value above the tallest bar */
     axis x = {.px0 = MARGIN_LEFT, .px1 = c.width - MARGIN_RIGHT};

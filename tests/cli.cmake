@@ -13,3 +13,7 @@ target_compile_definitions(test_cli_svg_plot PRIVATE
 cx_add_script_test(test_cli_bench_report
                    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_bench_report.sh
                    LABELS integration TIMEOUT 300)
+# `cloakx train --report DIR`: loss (and DP epsilon) per epoch in train.json, loss.svg, epsilon.svg.
+cx_add_script_test(test_cli_train_report
+                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_train_report.sh
+                   LABELS integration TIMEOUT 120)
