@@ -32,3 +32,8 @@ cx_add_script_test(test_chain_sui_graphql_schema
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_chain_sui_graphql_schema.sh ${PROJECT_SOURCE_DIR}
           ${PROJECT_BINARY_DIR} $<TARGET_FILE:test_chain_sui_graphql>
   LABELS integration TIMEOUT 600)
+# The Move tests' embedded messages (chain/move/cloakx_market/tests/vectors.move, from Python) are
+# the bytes C's statement and job-message encoders write and Ed25519 signs.
+cx_add_test(test_chain_move_vectors SOURCES test_chain_move_vectors.c LIBS cx_chain)
+target_compile_definitions(test_chain_move_vectors PRIVATE
+  CX_MOVE_VECTORS="${PROJECT_SOURCE_DIR}/chain/move/cloakx_market/tests/vectors.move")

@@ -641,9 +641,9 @@ fun refund<T>(job: &mut Job<T>, now: u64, ctx: &mut TxContext) {
 
 // === results ===
 
-/// Checks 5..9 of RULES.md §2 "Submit result" on a statement: signed by the enclave key
-/// (exactly the bytes given), decodes under §4, names this job and pool and the enclave's
-/// measurement, and its timestamp lies in the job's lifetime.
+/// Rules 6..9 of RULES.md §2 "Submit result" on a statement whose signature (rule 5) was
+/// checked: decodes under §4, names this job and pool and the enclave's measurement, and its
+/// timestamp lies in the job's lifetime.
 public fun check_statement(
     bytes: vector<u8>,
     job_id: address,
@@ -661,7 +661,9 @@ public fun check_statement(
 }
 
 /// The accepting enclave's result with its key release: paid (key revealed) or refunded (k
-/// not reached: key not revealed). Both signatures are checked first (rule 5).
+/// not reached: key not revealed). The checks run in RULES.md §2's order, the first failure
+/// being the one reported: rules 1..4 (check_submit), 5 (the statement's signature), 6..10
+/// (check_result_statement), 11 (the key release's signature, then check_key_release) and 12.
 public fun submit_result<T>(
     market: &Market,
     job: &mut Job<T>,
@@ -677,8 +679,9 @@ public fun submit_result<T>(
     let now = clock.timestamp_ms();
     check_submit(job, pool, enclave, now);
     assert!(signed_by(&enclave.ed25519_pk, &statement, &signature), EBadSignature);
+    let msg = check_result_statement(job, pool, enclave, copy statement, now);
     assert!(signed_by(&enclave.ed25519_pk, &key_release, &key_signature), EBadSignature);
-    apply_result(market, job, pool, enclave, Signed { message: statement, signature },
+    finish_result(market, job, pool, enclave, msg, Signed { message: statement, signature },
         Signed { message: key_release, signature: key_signature }, now, ctx);
 }
 
@@ -692,6 +695,29 @@ public(package) fun check_submit<T>(job: &Job<T>, pool: &Pool<T>, enclave: &Encl
     assert!(pool_accepts(pool, &enclave.measurement), EMeasurementNotAccepted);
 }
 
+/// Rules 6..10 of "Submit result" on the statement (its signature checked before): decodes,
+/// names this job, pool and the enclave's code, lies in the job's lifetime, and lists only
+/// contributors with a contribution in the pool.
+public(package) fun check_result_statement<T>(
+    job: &Job<T>,
+    pool: &Pool<T>,
+    enclave: &Enclave,
+    statement: vector<u8>,
+    now: u64,
+): IntentMessage<ResultStatement> {
+    let msg = check_statement(statement, object::id(job).to_address(), job.pool_id.to_address(),
+        &enclave.measurement, job.created_ms, now);
+    let listed = msg.payload().contributors();
+    let mut i = 0;
+    while (i < listed.length()) {
+        assert!(pool.contributors.contains(listed.borrow(i).contributor()), EUnknownContributor);
+        i = i + 1;
+    };
+    msg
+}
+
+/// submit_result after its signature checks (tests drive check_submit + apply_result with
+/// messages naming the objects they created, which no fixed vector can sign).
 public(package) fun apply_result<T>(
     market: &Market,
     job: &mut Job<T>,
@@ -702,17 +728,29 @@ public(package) fun apply_result<T>(
     now: u64,
     ctx: &mut TxContext,
 ) {
+    let msg = check_result_statement(job, pool, enclave, statement.message, now);
+    finish_result(market, job, pool, enclave, msg, statement, key_release, now, ctx);
+}
+
+/// Rule 11 after the key release's signature, rule 12, then the payout or the refund.
+fun finish_result<T>(
+    market: &Market,
+    job: &mut Job<T>,
+    pool: &Pool<T>,
+    enclave: &Enclave,
+    msg: IntentMessage<ResultStatement>,
+    statement: Signed,
+    key_release: Signed,
+    now: u64,
+    ctx: &mut TxContext,
+) {
     let job_id = object::id(job);
-    let msg = check_statement(statement.message, job_id.to_address(), job.pool_id.to_address(),
-        &enclave.measurement, job.created_ms, now);
     let s = msg.payload();
     let listed = s.contributors();
     let mut rows = vector[];
     let mut i = 0;
     while (i < listed.length()) {
-        let c = listed.borrow(i);
-        assert!(pool.contributors.contains(c.contributor()), EUnknownContributor);
-        rows.push_back(c.accepted_rows());
+        rows.push_back(listed.borrow(i).accepted_rows());
         i = i + 1;
     };
     let km = check_job_message(key_release.message, wire::intent_key(), job_id.to_address(),
