@@ -37,3 +37,9 @@ cx_add_script_test(test_chain_sui_graphql_schema
 cx_add_test(test_chain_move_vectors SOURCES test_chain_move_vectors.c LIBS cx_chain)
 target_compile_definitions(test_chain_move_vectors PRIVATE
   CX_MOVE_VECTORS="${PROJECT_SOURCE_DIR}/chain/move/cloakx_market/tests/vectors.move")
+# The sui: ledger backend against the fixture's model of the contract (python3 + cryptography;
+# simulated Nitro documents from attestation/'s TEE).
+cx_add_test(test_chain_ledger_sui SOURCES test_chain_ledger_sui.c
+            LIBS cx_chain cx_attestation cx_io CURL::libcurl PkgConfig::JANSSON OpenSSL::Crypto)
+target_compile_definitions(test_chain_ledger_sui PRIVATE
+  CX_SUI_GRAPHQL_FIXTURE="${CMAKE_CURRENT_SOURCE_DIR}/fixtures/sui_graphql_fixture.py")
