@@ -171,7 +171,6 @@ static cx_err skip_table(cx_bcs_reader *r, cx_error *e)
 
 /* ------------------------------------------------------- object layouts -- */
 
-/* Pool<T> (market.move): also returns the enclaves VecSet in insertion order (malloc'ed). */
 /* market.move's PoolPolicy (RULES.md §1 Pool policy) */
 static cx_err decode_policy(cx_bcs_reader *r, cx_ledger_pool_policy *pol, cx_error *e)
 {
@@ -197,6 +196,7 @@ static cx_err decode_policy(cx_bcs_reader *r, cx_ledger_pool_policy *pol, cx_err
     return rc;
 }
 
+/* Pool<T> (market.move): also returns the enclaves VecSet in insertion order (malloc'ed). */
 static cx_err decode_pool(const cx_sui_object *o, cx_ledger_pool *p, cx_chain_id **enclaves,
                           size_t *n_enclaves, cx_error *e)
 {
