@@ -6,11 +6,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -481,6 +483,18 @@ out:
     json_decref(st);
 }
 
+/* Whether this process may lock memory beyond RLIMIT_MEMLOCK: CAP_IPC_LOCK in its effective
+ * set (root without it, e.g. in a container or under setpriv, is held to the limit). */
+static int has_cap_ipc_lock(void)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+    memset(d, 0, sizeof d);
+    if (syscall(SYS_capget, &h, d) != 0)
+        return 0;
+    return (d[CAP_IPC_LOCK / 32].effective >> (CAP_IPC_LOCK % 32)) & 1u;
+}
+
 /* Plaintext and keys go to locked memory; say at the start, loudly, when the lock limit
  * will not hold a job's data, or make every unlocked allocation fail (--require-mlock). */
 static void secure_memory_policy(const cx_worker_config *c)
@@ -493,8 +507,8 @@ static void secure_memory_policy(const cx_worker_config *c)
     void *probe = cx_secmem_alloc(1, 0, NULL);
     int can_lock = probe && cx_secmem_is_locked(probe);
     cx_secmem_free(probe);
-    if (can_lock && geteuid() == 0)
-        return; /* root with CAP_IPC_LOCK is not held to the limit */
+    if (can_lock && has_cap_ipc_lock())
+        return; /* CAP_IPC_LOCK is not held to the limit */
     cx_log_warn(c->log,
                 "worker: RLIMIT_MEMLOCK is %llu KiB: plaintext beyond it cannot be locked in RAM "
                 "and may be swapped to disk (%s). Raise it (`ulimit -l unlimited`, systemd "

@@ -21,10 +21,12 @@ void cx_dict_init(cx_dict *d)
 
 void cx_dict_free(cx_dict *d)
 {
-    for (size_t i = 0; i < d->n; i++) {
-        cx_memwipe(d->names[i], strlen(d->names[i]));
-        free(d->names[i]);
-    }
+    cx_secarena_free(&d->arena); /* the names, wiped */
+    /* the lengths and the hash slots are derived from the names too */
+    if (d->lens)
+        cx_memwipe(d->lens, d->cap * sizeof *d->lens);
+    if (d->slots)
+        cx_memwipe(d->slots, d->n_slots * sizeof *d->slots);
     free(d->names);
     free(d->lens);
     free(d->slots);
@@ -57,6 +59,8 @@ static int dict_grow(cx_dict *d)
             i = (i + 1) & (ns - 1);
         sl[i] = (uint32_t)id + 1;
     }
+    if (d->slots)
+        cx_memwipe(d->slots, d->n_slots * sizeof *d->slots);
     free(d->slots);
     d->slots = sl;
     d->n_slots = ns;
@@ -84,7 +88,7 @@ uint32_t cx_dict_intern(cx_dict *d, const char *s, size_t len)
         d->lens = nl;
         d->cap = nc;
     }
-    char *c = malloc(len + 1);
+    char *c = cx_secarena_alloc(&d->arena, len + 1, NULL);
     if (!c)
         return CX_DICT_NONE;
     memcpy(c, s, len);

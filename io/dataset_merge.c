@@ -66,19 +66,20 @@ static cx_err union_dict(seg_ref *refs, size_t nref, int which, int numeric_sort
                 return cx_error_set(e, CX_ERR_NOMEM, "merge: out of memory");
             }
     }
-    size_t n = all.n;
-    char **names = malloc((n ? n : 1) * sizeof *names);
-    if (!names) {
-        cx_dict_free(&all);
+    size_t n = all.n, cap = n ? n : 1, k = 0;
+    char **names = malloc(cap * sizeof *names);
+    /* the merged vocabulary becomes the model's one-hot feature names (what a model tells
+     * anyway); the per-blob dictionaries stay in secure memory until freed */
+    for (size_t i = 0; names && i < n; i++)
+        if (cx_names_push(&names, &k, &cap, all.names[i], all.lens[i]) != 0) {
+            cx_names_free(names, k);
+            names = NULL;
+        }
+    cx_dict_free(&all);
+    if (!names)
         return cx_error_set(e, CX_ERR_NOMEM, "merge: out of memory");
-    }
-    if (n)
-        memcpy(names, all.names, n * sizeof *names);
     qsort(names, n, sizeof *names, numeric_sort && all_numeric(names, n) ? cmp_num : cmp_str);
     /* the sorted order is the global id: rebuild the dict in that order */
-    free(all.slots);
-    free(all.names);
-    free(all.lens);
     cx_dict sorted;
     cx_dict_init(&sorted);
     for (size_t i = 0; i < n; i++)

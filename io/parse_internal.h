@@ -12,7 +12,10 @@
 
 /* A string -> dense id table (open addressing); names kept in insertion order. */
 typedef struct cx_dict {
-    char **names;    /* id -> NUL-terminated name (malloc'ed) */
+    /* the names' bytes: category values and class names are data, so they live in locked,
+     * wiped memory (one arena per dict, not one mapping per string) */
+    cx_secarena arena;
+    char **names;    /* id -> NUL-terminated name (in arena) */
     size_t *lens;    /* id -> length */
     size_t n, cap;   /* names used / allocated */
     uint32_t *slots; /* hash table of id+1 (0 = empty) */

@@ -10,3 +10,6 @@ cx_add_test(test_io_parse_long_record SOURCES test_io_parse_long_record.c LIBS c
             OpenMP::OpenMP_C m LABELS unit)
 cx_add_test(test_io_parse_record_limit SOURCES test_io_parse_record_limit.c LIBS cx_io
             OpenMP::OpenMP_C m LABELS unit)
+# The dictionaries' strings (category values, class names) in pooled secure memory.
+cx_add_test(test_io_dict_secmem SOURCES test_io_dict_secmem.c LIBS cx_io LABELS unit)
+target_include_directories(test_io_dict_secmem PRIVATE ${PROJECT_SOURCE_DIR}/io)

@@ -203,9 +203,42 @@ static void test_wipe(void **state)
         assert_int_equal(buf[i], 0);
 }
 
+/* The arena: small allocations share blocks, 8-byte aligned and disjoint; one larger than a
+ * block gets its own; freeing releases (wipes and unmaps) every block. */
+static void test_arena(void **state)
+{
+    (void)state;
+    cx_secmem_stats a, b, c;
+    cx_secmem_stats_get(&a);
+    cx_secarena ar;
+    cx_secarena_init(&ar);
+    uint8_t *prev = NULL;
+    for (int i = 0; i < 500; i++) {
+        uint8_t *p = cx_secarena_alloc(&ar, 13, NULL);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 8, 0);
+        memset(p, 0xa5, 13);
+        if (prev)
+            assert_true(p >= prev + 13 || p + 13 <= prev);
+        prev = p;
+    }
+    uint8_t *big = cx_secarena_alloc(&ar, 3u << 20, NULL);
+    assert_non_null(big);
+    memset(big, 0x5a, 3u << 20);
+    cx_secmem_stats_get(&b);
+    assert_true(b.allocs - a.allocs <= 6); /* 500 x 16 bytes: pages doubling, then the big one */
+    cx_secarena_free(&ar);
+    assert_null(ar.head);
+    cx_secmem_stats_get(&c);
+    assert_int_equal(c.frees - a.frees, b.allocs - a.allocs);
+    assert_int_equal(c.locked_bytes_live + c.unlocked_bytes_live,
+                     a.locked_bytes_live + a.unlocked_bytes_live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena),
         cmocka_unit_test(test_alloc_basic),         cmocka_unit_test(test_alloc_too_large),
         cmocka_unit_test(test_guard_page),          cmocka_unit_test(test_lock_limit),
         cmocka_unit_test(test_locked_when_allowed), cmocka_unit_test(test_wipe),

@@ -136,6 +136,21 @@ void cx_memwipe(void *p, size_t len); /* OPENSSL_cleanse */
  * (p may be NULL). NULL and e filled on failure, p untouched then. */
 void *cx_secmem_realloc_wiped(void *p, size_t len, cx_error *e);
 
+/* A pool of small secure allocations (category strings, names): bump allocation inside
+ * cx_secmem blocks, the first one page and each next twice the last (up to 1 MiB, or one
+ * allocation's size), so that thousands of short strings do not cost a mapping and two guard
+ * pages each. Nothing is released before cx_secarena_free, which wipes and unmaps every block.
+ * A zeroed struct is an empty arena. */
+typedef struct cx_secarena {
+    void *head;       /* the newest block */
+    size_t next_size; /* bytes of the next block (0: one page) */
+} cx_secarena;
+void cx_secarena_init(cx_secarena *a);
+/* len bytes (8-byte aligned) in locked memory, or unlocked as cx_secmem_alloc falls back;
+ * NULL with e filled on failure. */
+void *cx_secarena_alloc(cx_secarena *a, size_t len, cx_error *e);
+void cx_secarena_free(cx_secarena *a);
+
 /* Process-wide (RLIMIT_MEMLOCK is per process): with require_lock on, every allocation that
  * cannot be locked fails with CX_ERR_LIMIT, as if CX_SECMEM_REQUIRE_LOCK were given. The
  * operator's `--require-mlock` turns it on. */

@@ -167,3 +167,55 @@ void *cx_secmem_realloc_wiped(void *p, size_t len, cx_error *e)
     }
     return n;
 }
+
+/* ---------------------------------------------------------------- arena -- */
+
+typedef struct secarena_block {
+    struct secarena_block *next; /* the block made before this one */
+    size_t cap, used;            /* bytes after the header */
+} secarena_block;
+
+enum { SECARENA_MAX_BLOCK = 1 << 20, SECARENA_ALIGN = 8 };
+
+void cx_secarena_init(cx_secarena *a)
+{
+    memset(a, 0, sizeof *a);
+}
+
+void *cx_secarena_alloc(cx_secarena *a, size_t len, cx_error *e)
+{
+    size_t need = (len + SECARENA_ALIGN - 1) / SECARENA_ALIGN * SECARENA_ALIGN;
+    if (need < len) {
+        cx_error_set(e, CX_ERR_NOMEM, "secure memory: %zu bytes is too large", len);
+        return NULL;
+    }
+    secarena_block *b = a->head;
+    if (!b || b->cap - b->used < need) {
+        size_t hdr = sizeof *b, size = a->next_size ? a->next_size : page_size();
+        if (size - hdr < need)
+            size = need > SIZE_MAX - hdr ? SIZE_MAX : need + hdr;
+        secarena_block *nb = cx_secmem_alloc(size, 0, e);
+        if (!nb)
+            return NULL;
+        nb->next = b;
+        nb->cap = cx_secmem_size(nb) - hdr;
+        nb->used = 0;
+        a->head = b = nb;
+        size_t grown = size * 2;
+        a->next_size = grown > SECARENA_MAX_BLOCK ? SECARENA_MAX_BLOCK : grown;
+    }
+    uint8_t *p = (uint8_t *)(b + 1) + b->used;
+    b->used += need;
+    return p;
+}
+
+void cx_secarena_free(cx_secarena *a)
+{
+    secarena_block *b = a->head;
+    while (b) {
+        secarena_block *next = b->next;
+        cx_secmem_free(b);
+        b = next;
+    }
+    memset(a, 0, sizeof *a);
+}
