@@ -204,8 +204,8 @@ static cx_err decode_pool(const cx_sui_object *o, cx_ledger_pool *p, cx_chain_id
     cx_bcs_reader r;
     cx_bcs_reader_init(&r, o->bcs, o->bcs_len);
     const char *theme;
-    size_t theme_len, n_meas, n_enc;
-    uint64_t k, op_bps, prot_bps;
+    size_t theme_len = 0, n_meas = 0, n_enc = 0;
+    uint64_t k = 0, op_bps = 0, prot_bps = 0;
     cx_chain_id *enc = NULL;
     cx_err rc = cx_bcs_get_fixed(&r, p->id.b, CX_CHAIN_ID_LEN, e);
     if (rc == CX_OK &&
@@ -329,8 +329,8 @@ static cx_err decode_job(const cx_sui_object *o, cx_ledger_job *j, cx_ledger_res
     memset(j, 0, sizeof *j);
     cx_bcs_reader r;
     cx_bcs_reader_init(&r, o->bcs, o->bcs_len);
-    uint64_t escrow;
-    uint8_t state;
+    uint64_t escrow = 0;
+    uint8_t state = 0;
     int some = 0;
     cx_err rc = cx_bcs_get_fixed(&r, j->id.b, CX_CHAIN_ID_LEN, e);
     if (rc == CX_OK)
