@@ -458,6 +458,22 @@ cx_err cx_dp_rng_gaussian(cx_dp_rng *r, float *out, size_t n, cx_error *e);
 cx_err cx_dp_rng_poisson(cx_dp_rng *r, size_t n, double q, int32_t *idx, size_t *count,
                          cx_error *e);
 
+/* out (n) = independent Laplace(0, 1) samples (a random sign times an Exp(1)). */
+cx_err cx_dp_rng_laplace(cx_dp_rng *r, double *out, size_t n, cx_error *e);
+
+/* DP standardisation (issue 13 item 2; meant for a spec's "privacy.standardize": "dp", which
+ * the job pipeline does not take yet: under DP a spec still declares mean/std, RULES.md §9.7).
+ * Per column j
+ * with bounds [lo[j], hi[j]] (NaN: not numeric, e.g. one-hot: mean 0, std 1, nothing spent),
+ * the values clipped into the bounds, centred at c = (lo+hi)/2, and two sums released with
+ * Laplace noise: S1 = Σ (x−c) (sensitivity r = (hi−lo)/2 when a row is added or removed) and
+ * S2 = Σ (x−c)² (sensitivity r²), each with ε/(2m) of the budget for m bounded columns, so the
+ * release is ε-DP (pure, sequential composition). NaN values count as c. The row count n is
+ * taken as public (the statement publishes the rows). Then mean = c + S1/n (clamped into the
+ * bounds) and std = sqrt(S2/n − (S1/n)²) clamped to [r·10⁻³, r]: post-processing, free. */
+cx_err cx_dp_standardize(const float *x, size_t n, size_t d, const double *lo, const double *hi,
+                         double epsilon, cx_dp_rng *r, float *mean, float *std, cx_error *e);
+
 /* ---- deterministic training RNG (xoshiro256**, seeded by splitmix64) ---- */
 
 typedef struct cx_rng {

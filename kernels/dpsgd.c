@@ -93,6 +93,64 @@ cx_err cx_dp_rng_gaussian(cx_dp_rng *r, float *out, size_t n, cx_error *e)
     return CX_OK;
 }
 
+cx_err cx_dp_rng_laplace(cx_dp_rng *r, double *out, size_t n, cx_error *e)
+{
+    cx_err rc = keystream(r, n * 8, e);
+    if (rc != CX_OK)
+        return rc;
+    const uint64_t *u = (const uint64_t *)(void *)r->buf;
+    for (size_t i = 0; i < n; i++) {
+        double mag = -log(u01_open0(u[i])); /* Exp(1) from bits 11..63 */
+        out[i] = (u[i] & 1u) ? -mag : mag;  /* the sign from bit 0 */
+    }
+    return CX_OK;
+}
+
+cx_err cx_dp_standardize(const float *x, size_t n, size_t d, const double *lo, const double *hi,
+                         double epsilon, cx_dp_rng *r, float *mean, float *std, cx_error *e)
+{
+    if (!(epsilon > 0) || n == 0)
+        return cx_error_set(e, CX_ERR_ARG, "dp standardisation: needs epsilon > 0 and rows");
+    size_t m = 0;
+    for (size_t j = 0; j < d; j++)
+        if (!isnan(lo[j]) && !isnan(hi[j])) {
+            if (!(hi[j] > lo[j]))
+                return cx_error_set(e, CX_ERR_ARG,
+                                    "dp standardisation: column %zu: bounds must have lo < hi", j);
+            m++;
+        }
+    double noise[2];
+    for (size_t j = 0; j < d; j++) {
+        if (isnan(lo[j]) || isnan(hi[j])) {
+            mean[j] = 0.0f;
+            std[j] = 1.0f;
+            continue;
+        }
+        const double c = 0.5 * (lo[j] + hi[j]), rad = 0.5 * (hi[j] - lo[j]);
+        double s1 = 0.0, s2 = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double v = x[i * d + j];
+            v = isnan(v) ? c : v < lo[j] ? lo[j] : v > hi[j] ? hi[j] : v;
+            s1 += v - c;
+            s2 += (v - c) * (v - c);
+        }
+        /* the sums are data: the noise is drawn after them, and they leave only noised */
+        cx_err rc = cx_dp_rng_laplace(r, noise, 2, e);
+        if (rc != CX_OK)
+            return rc;
+        const double share = epsilon / (2.0 * (double)m);
+        s1 += noise[0] * rad / share;
+        s2 += noise[1] * rad * rad / share;
+        double mu = s1 / (double)n, var = s2 / (double)n - mu * mu;
+        double mv = c + mu, floor_sd = rad * 1e-3;
+        mv = mv < lo[j] ? lo[j] : mv > hi[j] ? hi[j] : mv;
+        double sd = var > floor_sd * floor_sd ? sqrt(var) : floor_sd;
+        mean[j] = (float)mv;
+        std[j] = (float)(sd > rad ? rad : sd);
+    }
+    return CX_OK;
+}
+
 cx_err cx_dp_rng_poisson(cx_dp_rng *r, size_t n, double q, int32_t *idx, size_t *count,
                          cx_error *e)
 {

@@ -14,6 +14,9 @@ cx_add_script_test(test_kernels_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_ker
 
 cx_add_test(test_kernels_privacy_accountant SOURCES test_kernels_privacy_accountant.c
             LIBS cx_kernels LABELS unit)
+# The DP standardisation's noise scale (statistical) and clipping.
+cx_add_test(test_kernels_dp_standardize SOURCES test_kernels_dp_standardize.c LIBS cx_kernels m
+            LABELS unit)
 cx_add_test(test_kernels_safetensors_format SOURCES test_kernels_safetensors_format.c
             LIBS cx_kernels LABELS unit)
 cx_add_test(test_kernels_safetensors_numpy SOURCES test_kernels_safetensors_numpy.c
