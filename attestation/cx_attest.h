@@ -434,12 +434,13 @@ cx_err cx_gpu_collect(cx_gpu_nvml *nv, const uint8_t nonce[CX_GPU_NONCE_LEN],
 
 /* The result bundle: a JSON file (format in chain/RULES.md §5) that lets anyone re-verify a
  * result offline. Strict parsing: exact key set, exact lengths, statement must decode. */
-/* The statement may list 100000 contributors (RULES.md §4: 40 bytes each, 4 MB), so its hex
- * form alone can reach 8 MiB; the reports are base64 of at most 1 MiB each. */
+/* The statement may list 100000 contributors and rejected contributions in all (RULES.md §4:
+ * at most 98 bytes each, 9.8 MB), so its hex form alone can reach 20 MiB; the reports are
+ * base64 of at most 1 MiB each. */
 enum {
-    CX_BUNDLE_STATEMENT_MAX = 5 << 20,
+    CX_BUNDLE_STATEMENT_MAX = 10 << 20,
     CX_BUNDLE_REPORT_MAX = 1 << 20,
-    CX_BUNDLE_MAX_BYTES = 16 << 20
+    CX_BUNDLE_MAX_BYTES = 24 << 20
 };
 typedef struct cx_result_bundle {
     uint8_t *statement; /* signing bytes (intent message) */

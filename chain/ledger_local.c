@@ -1035,6 +1035,58 @@ static cx_err contributor_in_pool(local_ledger *L, const cx_chain_id *pool,
     return rc;
 }
 
+/* RULES.md §2 Submit result 12 and 13: the statement accounts for the job's contributions,
+ * those registered in the pool no later than the job's creation (the set the enclave reads):
+ * each is accepted (its contributor listed) or rejected with a class, and every rejected
+ * entry is one of them. An operator that drops a contributor cannot have it paid out. */
+static cx_err contributions_accounted(cx_ledger *l, const cx_ledger_job *job,
+                                      const cx_statement *s, cx_error *e)
+{
+    cx_ledger_contribution *cs = NULL;
+    size_t n = 0;
+    cx_err rc = local_contributions_list(l, &job->pool_id, &cs, &n, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "result: ");
+    unsigned char *seen = calloc(s->n_rejected ? s->n_rejected : 1, 1);
+    if (!seen) {
+        free(cs);
+        return cx_error_set(e, CX_ERR_NOMEM, "result: out of memory");
+    }
+    char who[CX_CHAIN_ID_HEX_LEN + 1];
+    for (size_t i = 0; rc == CX_OK && i < n; i++) {
+        const cx_ledger_contribution *c = &cs[i];
+        if (c->created_ms > job->created_ms)
+            continue;
+        const cx_statement_rejected *r =
+            cx_statement_find_rejected(s, c->contributor.b, c->blob_id, c->blob_id_len);
+        if (r) {
+            seen[r - s->rejected] = 1;
+            continue;
+        }
+        if (cx_statement_find_contributor(s, c->contributor.b))
+            continue;
+        cx_chain_id_to_hex(&c->id, who);
+        char by[CX_CHAIN_ID_HEX_LEN + 1];
+        cx_chain_id_to_hex(&c->contributor, by);
+        rc = cx_error_set(e, CX_ERR_VERIFY,
+                          "result: contribution %s of %s is neither accepted nor rejected", who,
+                          by);
+    }
+    for (size_t k = 0; rc == CX_OK && k < s->n_rejected; k++)
+        if (!seen[k]) {
+            cx_chain_addr a;
+            memcpy(a.b, s->rejected[k].contributor, CX_CHAIN_ID_LEN);
+            cx_chain_id_to_hex(&a, who);
+            rc = cx_error_set(e, CX_ERR_VERIFY,
+                              "result: rejected contribution %zu of %s is not one the job's "
+                              "pool registered before the job",
+                              k, who);
+        }
+    free(seen);
+    free(cs);
+    return rc;
+}
+
 /* The checks every enclave job message shares (RULES.md §6), after the caller checked the
  * job's state and the enclave: signed by the enclave's key, decodes as `intent`, names this
  * job and pool and the enclave's code, and was signed within the job's lifetime. */
@@ -1224,7 +1276,12 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
         return cx_error_wrap(rc, e, "result: not signed by the registered enclave key: ");
     if ((rc = cx_statement_decode(stmt->msg, stmt->len, &s, &stamp_ms, e)) != CX_OK)
         return cx_error_wrap(rc, e, "result: ");
-    if (memcmp(s.job_id, job->id.b, CX_CHAIN_ID_LEN) != 0 ||
+    if (s.version != CX_STATEMENT_VERSION)
+        rc = cx_error_set(e, CX_ERR_FORMAT,
+                          "result: statement version %u is no longer accepted (version %d "
+                          "records the rejected contributions)",
+                          s.version, CX_STATEMENT_VERSION);
+    else if (memcmp(s.job_id, job->id.b, CX_CHAIN_ID_LEN) != 0 ||
         memcmp(s.pool_id, job->pool_id.b, CX_CHAIN_ID_LEN) != 0)
         rc = cx_error_set(e, CX_ERR_VERIFY, "result: the statement is for another job or pool");
     else if (s.code_measurement_len != en.measurement_len ||
@@ -1235,6 +1292,10 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
         rc = cx_error_set(e, CX_ERR_VERIFY,
                           "result: statement timestamp %" PRIu64 " outside the job's lifetime",
                           stamp_ms);
+    else if (memcmp(s.config_hash, job->spec_hash, 32) != 0)
+        rc = cx_error_set(e, CX_ERR_VERIFY,
+                          "result: the statement's config hash is not the job's spec hash (the "
+                          "enclave ran another spec)");
     /* the statement's rows as the split takes them (same fields, chain's address type) */
     if (rc == CX_OK && s.n_rows && !(rows = calloc(s.n_rows, sizeof *rows)))
         rc = cx_error_set(e, CX_ERR_NOMEM, "result: out of memory");
@@ -1249,6 +1310,8 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
             rc = cx_error_set(e, CX_ERR_VERIFY, "result: %s has no contribution in the pool", hex);
         }
     }
+    if (rc == CX_OK)
+        rc = contributions_accounted(l, job, &s, e);
     /* the key release: the same enclave's, for this result's sealed model */
     if (rc == CX_OK)
         rc = msg_checked(tx, job, &en, key, CX_CHAIN_MSG_KEY, "result key release", &km, e);

@@ -483,6 +483,7 @@ typedef struct cx_blob_rows {
     uint64_t rows;                        /* accepted */
     uint64_t bad_rows;                    /* rejected */
     int failed;                           /* blob excluded: error says why */
+    int columns_differ;                   /* ... because its columns are not the job's */
     char error[256];
     size_t n_listed;                      /* first bad rows, in file order */
     cx_bad_row listed[CX_BAD_ROWS_LISTED];

@@ -21,6 +21,7 @@ typedef struct cx_blob_state {
     uint64_t f32_rows, f32_seen;
     size_t f32_rowbytes;
     int ended, failed;
+    int columns_differ; /* failed because its columns are not the job's (a format class) */
     char error[256];
 } cx_blob_state;
 

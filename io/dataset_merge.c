@@ -198,6 +198,7 @@ static int merge_map_blob(merge_ctx *m, size_t i)
     }
     if (!ok) {
         b->failed = 1;
+        b->columns_differ = 1;
         snprintf(b->error, sizeof b->error, "blob %zu: columns differ from %s", i, m->ref_name);
         cx_blob_reset_segs(b);
     }
@@ -483,6 +484,7 @@ static void merge_report_blobs(merge_ctx *m)
         const cx_blob_state *b = &p->blobs[i];
         cx_blob_rows *o = &ds->blobs[i];
         o->failed = b->failed;
+        o->columns_differ = b->columns_differ;
         snprintf(o->error, sizeof o->error, "%s", b->error);
         for (size_t k = 0; k < b->n_segs; k++) {
             const cx_seg *sg = &b->segs[k];

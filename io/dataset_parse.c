@@ -129,8 +129,10 @@ cx_err cx_blob_pre_record(cx_parser *p, cx_blob_state *b, const char *r, const c
     if (*consumed)
         b->pre_lines += record_lines(r, re);
     rc = cx_layout_build(&b->lay, s, names, n, json_all, e);
-    if (rc != CX_OK)
+    if (rc != CX_OK) {
+        b->columns_differ = rc == CX_ERR_FORMAT;
         return rc;
+    }
     b->have_lay = 1;
     return cx_blob_segs(p, b, 1, e);
 }
@@ -312,8 +314,10 @@ cx_err cx_blob_f32_layout(cx_parser *p, cx_blob_state *b, const uint8_t *h, size
     cx_err rc = cx_f32_header_parse(h, len, need, &b->f32_rows, &cols, &lc, &names, off, e);
     if (rc != CX_OK)
         return rc;
-    if ((rc = cx_layout_build(&b->lay, p->schema, names, cols, 0, e)) != CX_OK)
+    if ((rc = cx_layout_build(&b->lay, p->schema, names, cols, 0, e)) != CX_OK) {
+        b->columns_differ = rc == CX_ERR_FORMAT;
         return rc;
+    }
     b->have_lay = 1;
     b->f32_rowbytes = (size_t)cols * 4;
     if ((rc = cx_blob_segs(p, b, 1, e)) != CX_OK)

@@ -118,14 +118,17 @@ cx_err cx_intent_message_encode(uint8_t intent, uint64_t timestamp_ms, const uin
  * Nautilus's enclave.move verify_signature checks it. The TEE signs with this encoder; the
  * ledger and the offline verifier read with this decoder. */
 enum {
-    CX_STATEMENT_VERSION = 1,
-    CX_STATEMENT_INTENT = 0, /* intent scope of a CloakX result statement */
+    CX_STATEMENT_VERSION = 2,   /* what the enclave signs and the ledger accepts */
+    CX_STATEMENT_VERSION_1 = 1, /* no `rejected` list: still decoded, for results kept from
+                                 * before version 2 (the ledger refuses new ones) */
+    CX_STATEMENT_INTENT = 0,    /* intent scope of a CloakX result statement */
     CX_STATEMENT_ID_LEN = 32,
     CX_STATEMENT_HASH_LEN = 32, /* config hash, dataset commitment, result hash (SHA-256) */
     CX_STATEMENT_MEASUREMENT_MAX = 64,
     CX_STATEMENT_BLOB_ID_MAX = 64,
     CX_STATEMENT_GPU_HASH_MAX = 64,
     CX_STATEMENT_MAX_CONTRIBUTORS = 100000,
+    CX_STATEMENT_MAX_REJECTED = 100000, /* contributors + rejected together */
     CX_STATEMENT_MAX_METRICS = 64,
     CX_STATEMENT_METRIC_NAME_MAX = 64,
     CX_STATEMENT_ED25519_PK_LEN = CX_ED25519_PK_LEN,
@@ -139,12 +142,34 @@ typedef struct cx_statement_rows {
     uint64_t rows;                            /* accepted rows */
 } cx_statement_rows;
 
+/* Why the enclave rejected a contribution (RULES.md §4): a class, never what the blob held. */
+typedef enum cx_reject_reason {
+    CX_REJECT_HEADER = 1,      /* header unreadable, another recipient/pool/contributor, duplicate */
+    CX_REJECT_FORMAT = 2,      /* content type or columns not the job's */
+    CX_REJECT_DECRYPT = 3,     /* a chunk failed authentication (tampered or corrupt) */
+    CX_REJECT_PARSE = 4,       /* does not parse, too many bad rows, no usable row */
+    CX_REJECT_POLICY = 5,      /* the pool's rules for contributions refused it */
+    CX_REJECT_CONTRIBUTOR = 6, /* left out with its contributor: another of its blobs failed
+                                * after the header checks (RULES.md §9 rule 4) */
+} cx_reject_reason;
+#define CX_REJECT_REASON_MAX 6
+/* "header", "format", ...; "unknown" outside 1..CX_REJECT_REASON_MAX */
+const char *cx_reject_reason_name(unsigned reason);
+
+typedef struct cx_statement_rejected {
+    uint8_t contributor[CX_STATEMENT_ID_LEN]; /* who registered it */
+    uint8_t blob_id[CX_STATEMENT_BLOB_ID_MAX]; /* the registered blob id's bytes, 1..64 */
+    size_t blob_id_len;
+    uint8_t reason; /* cx_reject_reason */
+} cx_statement_rejected;
+
 typedef struct cx_statement_metric {
     char name[CX_STATEMENT_METRIC_NAME_MAX + 1]; /* printable ASCII, e.g. "val_auc" */
     uint64_t value_micro;                        /* value x 1e6, rounded; metrics are >= 0 */
 } cx_statement_metric;
 
 typedef struct cx_statement {
+    uint8_t version; /* encode: 0 = CX_STATEMENT_VERSION; decode: the wire's (1 or 2) */
     uint8_t job_id[CX_STATEMENT_ID_LEN], pool_id[CX_STATEMENT_ID_LEN];
     uint8_t code_measurement[CX_STATEMENT_MEASUREMENT_MAX]; /* enclave PCR0 */
     size_t code_measurement_len;
@@ -157,20 +182,35 @@ typedef struct cx_statement {
     size_t gpu_evidence_hash_len;
     cx_statement_rows *rows; /* encode: any order, no duplicates; decode: ascending, malloc'ed */
     size_t n_rows;
+    /* every registered contribution of the job not accepted, with its class (version 2);
+     * encode: any order, no duplicates; decode: ascending by (contributor, blob id) */
+    cx_statement_rejected *rejected;
+    size_t n_rejected;
     cx_statement_metric *metrics; /* decode: malloc'ed */
     size_t n_metrics;
     uint64_t dp_epsilon_micro; /* epsilon x 1e6, or CX_STATEMENT_NO_DP */
     uint64_t dp_delta_1e12;    /* delta x 1e12 */
 } cx_statement;
 
-/* The signing bytes of a statement (intent CX_STATEMENT_INTENT); rows are sorted by address. */
+/* The signing bytes of a statement (intent CX_STATEMENT_INTENT); rows are sorted by address,
+ * rejected contributions by (contributor, blob id). */
 cx_err cx_statement_encode(const cx_statement *s, uint64_t timestamp_ms, uint8_t **out,
                            size_t *out_len, cx_error *e);
-/* Strict decode of signing bytes (every RULES.md §4 rule: intent, version, lengths, ascending
- * unique contributors, metric names, no trailing bytes). timestamp_ms may be NULL. */
+/* Strict decode of signing bytes (every RULES.md §4 rule: intent, version 1 or 2, lengths,
+ * ascending unique contributors and rejected contributions, reason classes, metric names, no
+ * trailing bytes). timestamp_ms may be NULL. A caller that takes new results (the ledger)
+ * checks version == CX_STATEMENT_VERSION itself. */
 cx_err cx_statement_decode(const uint8_t *msg, size_t len, cx_statement *out,
                            uint64_t *timestamp_ms, cx_error *e);
-void cx_statement_free(cx_statement *s); /* frees rows and metrics */
+void cx_statement_free(cx_statement *s); /* frees rows, rejected and metrics */
+/* Look-ups in a decoded (hence sorted) statement: the contributor's rows entry, and the
+ * rejected entry of one registered contribution; NULL when not there. */
+const cx_statement_rows *cx_statement_find_contributor(const cx_statement *s,
+                                                       const uint8_t contributor[32]);
+const cx_statement_rejected *cx_statement_find_rejected(const cx_statement *s,
+                                                        const uint8_t contributor[32],
+                                                        const uint8_t *blob_id,
+                                                        size_t blob_id_len);
 
 #ifdef __cplusplus
 }

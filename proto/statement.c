@@ -9,11 +9,35 @@
 #define ROW_WIRE_BYTES (CX_STATEMENT_ID_LEN + 8)
 /* the least a metric takes on the wire: name length (1) || one name byte || value (u64) */
 #define METRIC_WIRE_MIN 10
+/* the least a rejected contribution takes: address (32) || id length (1) || one id byte ||
+ * reason (u8) */
+#define REJECTED_WIRE_MIN (CX_STATEMENT_ID_LEN + 3)
 
 static int rows_cmp(const void *a, const void *b)
 {
     return memcmp(((const cx_statement_rows *)a)->contributor,
                   ((const cx_statement_rows *)b)->contributor, CX_STATEMENT_ID_LEN);
+}
+
+/* (contributor, blob id), the blob ids bytewise with a prefix first: the wire order */
+static int rejected_cmp(const void *a, const void *b)
+{
+    const cx_statement_rejected *x = a, *y = b;
+    int c = memcmp(x->contributor, y->contributor, CX_STATEMENT_ID_LEN);
+    if (c)
+        return c;
+    size_t n = x->blob_id_len < y->blob_id_len ? x->blob_id_len : y->blob_id_len;
+    c = n ? memcmp(x->blob_id, y->blob_id, n) : 0;
+    if (c)
+        return c;
+    return (x->blob_id_len > y->blob_id_len) - (x->blob_id_len < y->blob_id_len);
+}
+
+const char *cx_reject_reason_name(unsigned reason)
+{
+    static const char *const names[] = {"unknown", "header", "format",     "decrypt",
+                                        "parse",   "policy", "contributor"};
+    return reason >= 1 && reason <= CX_REJECT_REASON_MAX ? names[reason] : names[0];
 }
 
 /* n is the byte count on the wire (decode) or strnlen (encode): an embedded NUL is refused */
@@ -29,6 +53,28 @@ static cx_err metric_name_check(const char *name, size_t n, size_t i, cx_err cod
 }
 
 /* ------------------------------------------------------------ encoding -- */
+
+/* A sorted copy of n elements (NULL when n = 0); two equal ones are refused with dup_msg. */
+static cx_err sorted_copy(const void *src, size_t n, size_t size,
+                          int (*cmp)(const void *, const void *), const char *dup_msg, void **out,
+                          cx_error *e)
+{
+    *out = NULL;
+    if (!n)
+        return CX_OK;
+    unsigned char *p = malloc(n * size);
+    if (!p)
+        return cx_error_set(e, CX_ERR_NOMEM, "statement: out of memory");
+    memcpy(p, src, n * size);
+    qsort(p, n, size, cmp);
+    for (size_t i = 1; i < n; i++)
+        if (cmp(p + (i - 1) * size, p + i * size) == 0) {
+            free(p);
+            return cx_error_set(e, CX_ERR_ARG, "statement: %s", dup_msg);
+        }
+    *out = p;
+    return CX_OK;
+}
 
 static cx_err encode_check(const cx_statement *s, cx_error *e)
 {
@@ -46,6 +92,24 @@ static cx_err encode_check(const cx_statement *s, cx_error *e)
                             CX_STATEMENT_MAX_CONTRIBUTORS);
     if (s->n_metrics > CX_STATEMENT_MAX_METRICS || (s->n_metrics && !s->metrics))
         return cx_error_set(e, CX_ERR_ARG, "statement: 0..%d metrics", CX_STATEMENT_MAX_METRICS);
+    if (s->version != 0 && s->version != CX_STATEMENT_VERSION &&
+        s->version != CX_STATEMENT_VERSION_1)
+        return cx_error_set(e, CX_ERR_ARG, "statement: version %u is not 1 or 2", s->version);
+    if (s->version == CX_STATEMENT_VERSION_1 && s->n_rejected)
+        return cx_error_set(e, CX_ERR_ARG, "statement: version 1 has no rejected contributions");
+    if (s->n_rejected > CX_STATEMENT_MAX_REJECTED - s->n_rows || (s->n_rejected && !s->rejected))
+        return cx_error_set(e, CX_ERR_ARG,
+                            "statement: contributors and rejected contributions over %d in all",
+                            CX_STATEMENT_MAX_REJECTED);
+    for (size_t i = 0; i < s->n_rejected; i++) {
+        const cx_statement_rejected *x = &s->rejected[i];
+        if (x->blob_id_len < 1 || x->blob_id_len > CX_STATEMENT_BLOB_ID_MAX)
+            return cx_error_set(e, CX_ERR_ARG, "statement rejected %zu: blob id must be 1..%d bytes",
+                                i, CX_STATEMENT_BLOB_ID_MAX);
+        if (x->reason < 1 || x->reason > CX_REJECT_REASON_MAX)
+            return cx_error_set(e, CX_ERR_ARG, "statement rejected %zu: reason %u is not 1..%d",
+                                i, x->reason, CX_REJECT_REASON_MAX);
+    }
     for (size_t i = 0; i < s->n_metrics; i++) {
         cx_err rc = metric_name_check(s->metrics[i].name,
                                       strnlen(s->metrics[i].name, CX_STATEMENT_METRIC_NAME_MAX + 1),
@@ -64,25 +128,24 @@ cx_err cx_statement_encode(const cx_statement *s, uint64_t timestamp_ms, uint8_t
     cx_err rc = encode_check(s, e);
     if (rc != CX_OK)
         return rc;
-    /* the wire order is ascending by address (one canonical encoding per statement) */
-    cx_statement_rows *rows = NULL;
-    if (s->n_rows) {
-        rows = malloc(s->n_rows * sizeof *rows);
-        if (!rows)
-            return cx_error_set(e, CX_ERR_NOMEM, "statement: out of memory");
-        memcpy(rows, s->rows, s->n_rows * sizeof *rows);
-        qsort(rows, s->n_rows, sizeof *rows, rows_cmp);
-        for (size_t i = 1; i < s->n_rows; i++)
-            if (rows_cmp(&rows[i - 1], &rows[i]) == 0) {
-                free(rows);
-                return cx_error_set(e, CX_ERR_ARG, "statement: contributor listed twice");
-            }
+    /* the wire order is ascending (one canonical encoding per statement) */
+    void *rows_copy = NULL, *rej_copy = NULL;
+    if ((rc = sorted_copy(s->rows, s->n_rows, sizeof *s->rows, rows_cmp,
+                          "contributor listed twice", &rows_copy, e)) != CX_OK)
+        return rc;
+    if ((rc = sorted_copy(s->rejected, s->n_rejected, sizeof *s->rejected, rejected_cmp,
+                          "rejected contribution listed twice", &rej_copy, e)) != CX_OK) {
+        free(rows_copy);
+        return rc;
     }
+    const cx_statement_rows *rows = rows_copy;
+    const cx_statement_rejected *rej = rej_copy;
+    uint8_t version = s->version ? s->version : CX_STATEMENT_VERSION;
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
     cx_bcs_put_u8(&w, CX_STATEMENT_INTENT);
     cx_bcs_put_u64(&w, timestamp_ms);
-    cx_bcs_put_u8(&w, CX_STATEMENT_VERSION);
+    cx_bcs_put_u8(&w, version);
     cx_bcs_put_addr(&w, s->job_id);
     cx_bcs_put_addr(&w, s->pool_id);
     cx_bcs_put_bytes(&w, s->code_measurement, s->code_measurement_len);
@@ -96,6 +159,14 @@ cx_err cx_statement_encode(const cx_statement *s, uint64_t timestamp_ms, uint8_t
         cx_bcs_put_addr(&w, rows[i].contributor);
         cx_bcs_put_u64(&w, rows[i].rows);
     }
+    if (version >= CX_STATEMENT_VERSION) {
+        cx_bcs_put_seq_len(&w, s->n_rejected);
+        for (size_t i = 0; i < s->n_rejected; i++) {
+            cx_bcs_put_addr(&w, rej[i].contributor);
+            cx_bcs_put_bytes(&w, rej[i].blob_id, rej[i].blob_id_len);
+            cx_bcs_put_u8(&w, rej[i].reason);
+        }
+    }
     cx_bcs_put_seq_len(&w, s->n_metrics);
     for (size_t i = 0; i < s->n_metrics; i++) {
         cx_bcs_put_bytes(&w, (const uint8_t *)s->metrics[i].name, strlen(s->metrics[i].name));
@@ -103,7 +174,8 @@ cx_err cx_statement_encode(const cx_statement *s, uint64_t timestamp_ms, uint8_t
     }
     cx_bcs_put_u64(&w, s->dp_epsilon_micro);
     cx_bcs_put_u64(&w, s->dp_delta_1e12);
-    free(rows);
+    free(rows_copy);
+    free(rej_copy);
     rc = cx_bcs_writer_finish(&w, out, out_len, e);
     if (rc != CX_OK)
         return cx_error_wrap(rc, e, "statement: ");
@@ -130,7 +202,7 @@ static cx_err get_vec(cx_bcs_reader *r, const char *field, size_t min, size_t ma
     return CX_OK;
 }
 
-static cx_err decode_header(cx_bcs_reader *r, uint64_t *ts, cx_error *e)
+static cx_err decode_header(cx_bcs_reader *r, uint64_t *ts, uint8_t *version_out, cx_error *e)
 {
     uint8_t intent = 0, version = 0;
     cx_err rc;
@@ -140,9 +212,10 @@ static cx_err decode_header(cx_bcs_reader *r, uint64_t *ts, cx_error *e)
     if (intent != CX_STATEMENT_INTENT)
         return cx_error_set(e, CX_ERR_FORMAT, "statement: intent scope %u is not %d", intent,
                             CX_STATEMENT_INTENT);
-    if (version != CX_STATEMENT_VERSION)
-        return cx_error_set(e, CX_ERR_FORMAT, "statement: version %u is not %d", version,
-                            CX_STATEMENT_VERSION);
+    if (version != CX_STATEMENT_VERSION && version != CX_STATEMENT_VERSION_1)
+        return cx_error_set(e, CX_ERR_FORMAT, "statement: version %u is not %d or %d", version,
+                            CX_STATEMENT_VERSION_1, CX_STATEMENT_VERSION);
+    *version_out = version;
     return CX_OK;
 }
 
@@ -192,6 +265,38 @@ static cx_err decode_rows(cx_bcs_reader *r, cx_statement *s, cx_error *e)
     return CX_OK;
 }
 
+static cx_err decode_rejected(cx_bcs_reader *r, cx_statement *s, cx_error *e)
+{
+    size_t cnt = 0;
+    /* contributors and rejected contributions together: at most one entry per registration */
+    cx_err rc = cx_bcs_get_seq_len(r, CX_STATEMENT_MAX_REJECTED - s->n_rows, REJECTED_WIRE_MIN,
+                                   &cnt, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "statement rejected: ");
+    if (cnt) {
+        s->rejected = calloc(cnt, sizeof *s->rejected);
+        if (!s->rejected)
+            return cx_error_set(e, CX_ERR_NOMEM, "statement: out of memory");
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        cx_statement_rejected *x = &s->rejected[i];
+        if ((rc = cx_bcs_get_addr(r, x->contributor, e)) != CX_OK ||
+            (rc = get_vec(r, "rejected blob id", 1, CX_STATEMENT_BLOB_ID_MAX, x->blob_id,
+                          &x->blob_id_len, e)) != CX_OK ||
+            (rc = cx_bcs_get_u8(r, &x->reason, e)) != CX_OK)
+            return cx_error_wrap(rc, e, "statement rejected %zu: ", i);
+        s->n_rejected = i + 1;
+        if (x->reason < 1 || x->reason > CX_REJECT_REASON_MAX)
+            return cx_error_set(e, CX_ERR_FORMAT, "statement rejected %zu: reason %u is not 1..%d",
+                                i, x->reason, CX_REJECT_REASON_MAX);
+        if (i > 0 && rejected_cmp(&s->rejected[i - 1], x) >= 0)
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "statement: rejected contributions not strictly ascending at %zu",
+                                i);
+    }
+    return CX_OK;
+}
+
 static cx_err decode_metrics(cx_bcs_reader *r, cx_statement *s, cx_error *e)
 {
     size_t cnt = 0;
@@ -227,8 +332,10 @@ cx_err cx_statement_decode(const uint8_t *msg, size_t len, cx_statement *out,
     cx_bcs_reader_init(&r, msg, len);
     uint64_t ts = 0;
     cx_err rc;
-    if ((rc = decode_header(&r, &ts, e)) != CX_OK || (rc = decode_fields(&r, out, e)) != CX_OK ||
-        (rc = decode_rows(&r, out, e)) != CX_OK || (rc = decode_metrics(&r, out, e)) != CX_OK)
+    if ((rc = decode_header(&r, &ts, &out->version, e)) != CX_OK ||
+        (rc = decode_fields(&r, out, e)) != CX_OK || (rc = decode_rows(&r, out, e)) != CX_OK ||
+        (out->version >= CX_STATEMENT_VERSION && (rc = decode_rejected(&r, out, e)) != CX_OK) ||
+        (rc = decode_metrics(&r, out, e)) != CX_OK)
         goto fail;
     if ((rc = cx_bcs_get_u64(&r, &out->dp_epsilon_micro, e)) != CX_OK ||
         (rc = cx_bcs_get_u64(&r, &out->dp_delta_1e12, e)) != CX_OK ||
@@ -249,8 +356,34 @@ void cx_statement_free(cx_statement *s)
     if (!s)
         return;
     free(s->rows);
+    free(s->rejected);
     free(s->metrics);
     s->rows = NULL;
+    s->rejected = NULL;
     s->metrics = NULL;
-    s->n_rows = s->n_metrics = 0;
+    s->n_rows = s->n_rejected = s->n_metrics = 0;
+}
+
+const cx_statement_rows *cx_statement_find_contributor(const cx_statement *s,
+                                                       const uint8_t contributor[32])
+{
+    if (!s->n_rows)
+        return NULL;
+    cx_statement_rows key;
+    memcpy(key.contributor, contributor, CX_STATEMENT_ID_LEN);
+    return bsearch(&key, s->rows, s->n_rows, sizeof *s->rows, rows_cmp);
+}
+
+const cx_statement_rejected *cx_statement_find_rejected(const cx_statement *s,
+                                                        const uint8_t contributor[32],
+                                                        const uint8_t *blob_id,
+                                                        size_t blob_id_len)
+{
+    if (!s->n_rejected || blob_id_len < 1 || blob_id_len > CX_STATEMENT_BLOB_ID_MAX)
+        return NULL;
+    cx_statement_rejected key;
+    memcpy(key.contributor, contributor, CX_STATEMENT_ID_LEN);
+    memcpy(key.blob_id, blob_id, blob_id_len);
+    key.blob_id_len = blob_id_len;
+    return bsearch(&key, s->rejected, s->n_rejected, sizeof *s->rejected, rejected_cmp);
 }

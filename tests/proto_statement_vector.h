@@ -16,20 +16,23 @@ static void unhex(const char *s, uint8_t *out, size_t want)
 }
 
 static const char vec_msg[] =
-    "0000b875bd9a0100000111111111111111111111111111111111111111111111111111111111111111112222"
+    "0000b875bd9a0100000211111111111111111111111111111111111111111111111111111111111111112222"
     "2222222222222222222222222222222222222222222222222222222222223033333333333333333333333333"
     "3333333333333333333333333333333333333333333333333333333333333333333333204444444444444444"
     "4444444444444444444444444444444444444444444444442055555555555555555555555555555555555555"
     "555555555555555555555555552033886c646435a0292d7737a007a1e723a322dbc4b69ea38f1f12be5bbff8"
     "05492077777777777777777777777777777777777777777777777777777777777777770002160179a1565ea7"
     "cff27ead23f54cc7f50893bf58155cd7285156e57afa31c3acb00400000000000029287d8584fb5b71b8d62e"
-    "7224b867207d205fb61d42b7cce0deef95bf4e8202200300000000000002086163637572616379d9eb0d0000"
-    "00000003617563584a0d0000000000c0c62d00000000008096980000000000";
-static const char vec_sig[] = "62c1fac0eba4ce30de6458d86363fc990c3ac7da49d79194719a7c87f07e4b4e"
-                              "94e66d40af12055fed7c56e8b65da3b0649c1ff1bf3680c6ce2373307a563004";
+    "7224b867207d205fb61d42b7cce0deef95bf4e8202200300000000000003160179a1565ea7cff27ead23f54c"
+    "c7f50893bf58155cd7285156e57afa31c3ac2009090909090909090909090909090909090909090909090909"
+    "090909090909090129287d8584fb5b71b8d62e7224b867207d205fb61d42b7cce0deef95bf4e820204626c6f"
+    "620629287d8584fb5b71b8d62e7224b867207d205fb61d42b7cce0deef95bf4e820206626c6f622d62030208"
+    "6163637572616379d9eb0d000000000003617563584a0d0000000000c0c62d00000000008096980000000000";
+static const char vec_sig[] = "c3d0636aede02828fdcc77b4f6b58d4fc9b24dc454266a3021403268d43d1c09"
+                              "326c06ec74d35a4401963a69ff5051a218f8138e3185cb35b74d2a60f5072804";
 
 static void vector_statement(cx_statement *s, cx_statement_rows rows[2],
-                             cx_statement_metric mets[2])
+                             cx_statement_rejected rej[3], cx_statement_metric mets[2])
 {
     memset(s, 0, sizeof *s);
     memset(s->job_id, 0x11, 32);
@@ -53,6 +56,23 @@ static void vector_statement(cx_statement *s, cx_statement_rows rows[2],
     rows[1].rows = 1200;
     s->rows = rows;
     s->n_rows = 2;
+    /* rejected, given out of order too: (a2, "blob-b", decrypt), (a1, 09 x 32, header),
+     * (a2, "blob", contributor) */
+    memset(rej, 0, 3 * sizeof *rej);
+    memcpy(rej[0].contributor, rows[0].contributor, 32);
+    memcpy(rej[0].blob_id, "blob-b", 6);
+    rej[0].blob_id_len = 6;
+    rej[0].reason = CX_REJECT_DECRYPT;
+    memcpy(rej[1].contributor, rows[1].contributor, 32);
+    memset(rej[1].blob_id, 0x09, 32);
+    rej[1].blob_id_len = 32;
+    rej[1].reason = CX_REJECT_HEADER;
+    memcpy(rej[2].contributor, rows[0].contributor, 32);
+    memcpy(rej[2].blob_id, "blob", 4);
+    rej[2].blob_id_len = 4;
+    rej[2].reason = CX_REJECT_CONTRIBUTOR;
+    s->rejected = rej;
+    s->n_rejected = 3;
     snprintf(mets[0].name, sizeof mets[0].name, "accuracy");
     mets[0].value_micro = 912345;
     snprintf(mets[1].name, sizeof mets[1].name, "auc");

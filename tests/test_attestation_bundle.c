@@ -34,8 +34,9 @@ static void test_bundle(void **state)
     (void)state;
     cx_statement s;
     cx_statement_rows rows[2];
+    cx_statement_rejected rej[3];
     cx_statement_metric mets[2];
-    vector_statement(&s, rows, mets);
+    vector_statement(&s, rows, rej, mets);
     cx_result_bundle b;
     memset(&b, 0, sizeof b);
     assert_int_equal(cx_statement_encode(&s, 5, &b.statement, &b.statement_len, NULL), CX_OK);
@@ -131,8 +132,9 @@ static void test_bundle_max_contributors(void **state)
     (void)state;
     cx_statement s;
     cx_statement_rows two[2];
+    cx_statement_rejected rej[3];
     cx_statement_metric mets[2];
-    vector_statement(&s, two, mets);
+    vector_statement(&s, two, rej, mets);
     const size_t n = (size_t)100000 /* RULES.md §4 */;
     cx_statement_rows *rows = calloc(n, sizeof *rows);
     assert_non_null(rows);
@@ -146,6 +148,7 @@ static void test_bundle_max_contributors(void **state)
     }
     s.rows = rows;
     s.n_rows = n;
+    s.n_rejected = 0; /* 100000 entries in all */
     cx_result_bundle b;
     memset(&b, 0, sizeof b);
     cx_error e;
@@ -170,6 +173,36 @@ static void test_bundle_max_contributors(void **state)
     assert_int_equal(d.rows[n - 1].rows, 1000 + n - 1);
     cx_statement_free(&d);
     cx_result_bundle_free(&r);
+
+    /* the largest statement: 100000 rejected contributions with 64-byte blob ids */
+    cx_statement_rejected *big_rej = calloc(n, sizeof *big_rej);
+    assert_non_null(big_rej);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(big_rej[i].contributor, rows[i].contributor, 32);
+        memset(big_rej[i].blob_id, 0x5a, 64);
+        big_rej[i].blob_id_len = 64;
+        big_rej[i].reason = CX_REJECT_PARSE;
+    }
+    s.n_rows = 0;
+    s.rejected = big_rej;
+    s.n_rejected = n;
+    free(b.statement);
+    if (cx_statement_encode(&s, 5, &b.statement, &b.statement_len, &e) != CX_OK)
+        fail_msg("encode: %s", e.msg);
+    assert_true(b.statement_len > 9000000);
+    assert_true(b.statement_len <= CX_BUNDLE_STATEMENT_MAX);
+    assert_int_equal(cx_ed25519_sign(seed, b.statement, b.statement_len, b.signature, NULL), CX_OK);
+    bundle_file_roundtrip(&b, &r);
+    assert_int_equal(cx_statement_decode(r.statement, r.statement_len, &d, NULL, &e), CX_OK);
+    assert_int_equal(d.n_rejected, n);
+    cx_statement_free(&d);
+    cx_result_bundle_free(&r);
+    /* one entry more than 100000 in all: refused */
+    s.n_rows = 1;
+    uint8_t *over = NULL;
+    size_t over_len = 0;
+    assert_int_equal(cx_statement_encode(&s, 5, &over, &over_len, &e), CX_ERR_ARG);
+    free(big_rej);
 
     /* a statement field over the cap: a limit error naming it */
     char *t = NULL;

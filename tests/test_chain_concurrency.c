@@ -123,6 +123,7 @@ static void test_two_processes(void **state)
     memcpy(s.pool_id, pool.b, 32);
     memcpy(s.code_measurement, g_meas, sizeof g_meas);
     s.code_measurement_len = sizeof g_meas;
+    memcpy(s.config_hash, spec, 32); /* the job's spec hash */
     s.result_blob_id[0] = 1;
     s.result_blob_id_len = 1;
     s.rows = rows;

@@ -116,6 +116,12 @@ static cx_err submit(fx *f, const cx_chain_id *job, const cx_chain_id *enclave,
     return rc;
 }
 
+/* The fixture's blob of contributor i: 32 bytes of 0x30 + i. */
+static void fixture_blob(int i, uint8_t blob[32])
+{
+    memset(blob, 0x30 + i, 32);
+}
+
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
@@ -165,7 +171,7 @@ static int setup(void **state)
 
     for (int i = 0; i < NCONTRIB; i++) {
         uint8_t blob[32];
-        memset(blob, 0x30 + i, sizeof blob);
+        fixture_blob(i, blob);
         cx_chain_id c;
         if (cx_ledger_contribution_register(f->l, f->contrib[i], &f->pool, blob, sizeof blob, &c,
                                             &e) != CX_OK)
@@ -201,17 +207,27 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A statement for job with rows[i] accepted rows for contributor i (n of them). */
-static void make_statement(fx *f, const cx_chain_id *job, const uint64_t *rows, int n,
-                           const uint8_t *seed, uint8_t **msg, size_t *len, uint8_t sig[64])
+/* What a statement says beyond the rows: its version (0: current), its config hash, and its
+ * rejected contributions (NULL: those of the contributors past n, each its fixture blob). */
+typedef struct stmt_opts {
+    uint8_t version;
+    uint8_t config_byte; /* 0: the fixture's spec hash 0x55.. */
+    const cx_statement_rejected *rejected;
+    size_t n_rejected;
+} stmt_opts;
+
+static void make_statement_opts(fx *f, const cx_chain_id *job, const uint64_t *rows, int n,
+                                const uint8_t *seed, const stmt_opts *o, uint8_t **msg,
+                                size_t *len, uint8_t sig[64])
 {
     cx_statement s;
     memset(&s, 0, sizeof s);
+    s.version = o->version;
     memcpy(s.job_id, job->b, 32);
     memcpy(s.pool_id, f->pool.b, 32);
     memcpy(s.code_measurement, f->meas, sizeof f->meas);
     s.code_measurement_len = sizeof f->meas;
-    memset(s.config_hash, 0x55, 32);
+    memset(s.config_hash, o->config_byte ? o->config_byte : 0x55, 32);
     memset(s.dataset_commitment, 0x66, 32);
     memcpy(s.result_blob_id, "model-blob", 10);
     s.result_blob_id_len = 10;
@@ -223,6 +239,21 @@ static void make_statement(fx *f, const cx_chain_id *job, const uint64_t *rows, 
     }
     s.rows = r;
     s.n_rows = (size_t)n;
+    cx_statement_rejected rej[NCONTRIB];
+    if (o->rejected) {
+        s.rejected = (cx_statement_rejected *)o->rejected;
+        s.n_rejected = o->n_rejected;
+    } else {
+        memset(rej, 0, sizeof rej);
+        for (int i = n; i < NCONTRIB; i++) {
+            cx_statement_rejected *x = &rej[s.n_rejected++];
+            memcpy(x->contributor, cx_chain_key_address(f->contrib[i])->b, 32);
+            fixture_blob(i, x->blob_id);
+            x->blob_id_len = 32;
+            x->reason = CX_REJECT_PARSE;
+        }
+        s.rejected = rej;
+    }
     cx_statement_metric m = {"val_auc", 871234};
     s.metrics = &m;
     s.n_metrics = 1;
@@ -232,6 +263,15 @@ static void make_statement(fx *f, const cx_chain_id *job, const uint64_t *rows, 
     if (cx_statement_encode(&s, f->now, msg, len, &e) != CX_OK)
         fail_msg("encode: %s", e.msg);
     assert_int_equal(cx_ed25519_sign(seed ? seed : f->enclave_seed, *msg, *len, sig, &e), CX_OK);
+}
+
+/* A statement for job with rows[i] accepted rows for contributor i (n of them); the fixture's
+ * other contributors rejected. */
+static void make_statement(fx *f, const cx_chain_id *job, const uint64_t *rows, int n,
+                           const uint8_t *seed, uint8_t **msg, size_t *len, uint8_t sig[64])
+{
+    stmt_opts o = {0};
+    make_statement_opts(f, job, rows, n, seed, &o, msg, len, sig);
 }
 
 static uint64_t bal(fx *f, const cx_chain_addr *a)
@@ -475,6 +515,84 @@ static void test_unknown_contributor_refused(void **state)
                      CX_ERR_VERIFY);
     assert_non_null(strstr(e.msg, "no contribution"));
     free(msg);
+}
+
+/* Issue 13 item 5: a statement, signed by the job's own enclave, that leaves out a
+ * contribution registered before the job (neither accepted nor rejected) is refused, nothing
+ * paid; the same contribution rejected with a class is accepted. A rejected entry must be one
+ * of the job's contributions; a contribution registered after the job is not the job's. */
+static void test_dropped_contributor_refused(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t *msg, sig[64];
+    size_t len;
+    /* contributor 4 silently dropped: not listed, not rejected */
+    cx_statement_rejected none[1];
+    stmt_opts drop = {.rejected = none, .n_rejected = 0};
+    make_statement_opts(f, &f->job, rows, 4, NULL, &drop, &msg, &len, sig);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "neither accepted nor rejected"));
+    char who[CX_CHAIN_ID_HEX_LEN + 1];
+    cx_chain_id_to_hex(cx_chain_key_address(f->contrib[4]), who);
+    assert_non_null(strstr(e.msg, who));
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_ACCEPTED);
+    assert_int_equal(bal(f, cx_chain_key_address(f->contrib[0])), 0);
+    free(msg);
+    /* a rejected entry that is no contribution of the pool (another blob id) */
+    cx_statement_rejected bogus[1] = {{{0}, {0}, 32, CX_REJECT_HEADER}};
+    memcpy(bogus[0].contributor, cx_chain_key_address(f->contrib[4])->b, 32);
+    memset(bogus[0].blob_id, 0x7e, 32);
+    stmt_opts wrong = {.rejected = bogus, .n_rejected = 1};
+    make_statement_opts(f, &f->job, rows, 4, NULL, &wrong, &msg, &len, sig);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "neither accepted nor rejected"));
+    free(msg);
+    /* ... also when everybody is accounted for */
+    make_statement_opts(f, &f->job, rows, NCONTRIB, NULL, &wrong, &msg, &len, sig);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "is not one the job's pool registered"));
+    free(msg);
+    /* a contribution registered after the job was created is not the job's: not required */
+    f->now += 1000;
+    uint8_t late[32];
+    memset(late, 0x4f, sizeof late);
+    cx_chain_id lid;
+    assert_int_equal(
+        cx_ledger_contribution_register(f->l, f->anyone, &f->pool, late, sizeof late, &lid, &e),
+        CX_OK);
+    /* contributor 4 rejected with a class: accounted for, the result pays the other four */
+    make_statement(f, &f->job, rows, 4, NULL, &msg, &len, sig);
+    if (submit(f, &f->job, &f->enclave, msg, len, sig, &e) != CX_OK)
+        fail_msg("submit: %s", e.msg);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_PAID);
+    assert_int_equal(bal(f, cx_chain_key_address(f->contrib[4])), 0);
+    assert_true(bal(f, cx_chain_key_address(f->contrib[0])) > 0);
+    free(msg);
+}
+
+/* The statement's config hash must be the job's spec hash on the ledger (the enclave ran the
+ * spec the buyer paid for); and a version 1 statement (no rejected list) is no longer taken. */
+static void test_statement_spec_and_version(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    uint64_t rows[NCONTRIB] = {10, 10, 10, 10, 10};
+    uint8_t *msg, sig[64];
+    size_t len;
+    stmt_opts other_spec = {.config_byte = 0x56};
+    make_statement_opts(f, &f->job, rows, NCONTRIB, NULL, &other_spec, &msg, &len, sig);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "config hash is not the job's spec hash"));
+    free(msg);
+    stmt_opts v1 = {.version = CX_STATEMENT_VERSION_1};
+    make_statement_opts(f, &f->job, rows, NCONTRIB, NULL, &v1, &msg, &len, sig);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "version 1"));
+    free(msg);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_ACCEPTED);
+    assert_int_equal(bal(f, &f->protocol), 0);
 }
 
 /* An open job (no enclave took it) is refunded by anyone once its deadline passed. */
@@ -1395,6 +1513,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_other_job_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_k_not_reached_refunds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_contributor_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dropped_contributor_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_statement_spec_and_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_refunds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accepted_escrow_locked_until_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_in_grace_pays, setup, teardown),
