@@ -180,6 +180,7 @@ static int job_status(cx_cli *cli, int argc, char **argv)
                 json_object_set_new(mets, st.metrics[i].name,
                                     json_real((double)st.metrics[i].value_micro / 1e6));
             json_object_set_new(res, "rows", rows);
+            json_object_set_new(res, "rejected", cx_job_rejected_json(&st));
             json_object_set_new(res, "metrics", mets);
             if (st.dp_epsilon_micro != CX_STATEMENT_NO_DP)
                 json_object_set_new(res, "epsilon", json_real((double)st.dp_epsilon_micro / 1e6));

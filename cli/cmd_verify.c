@@ -27,7 +27,11 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
                "Also: spec (config_hash = the job's spec hash on the ledger, and/or SHA-256 of\n"
                "--spec, the job request file), model_recipient (the sealed model's recipient\n"
                "= the buyer key of the job request), gpu_evidence (when the statement commits\n"
-               "to some: the bundle's or --gpu-evidence hashes to gpu_evidence_hash).\n"
+               "to some: the bundle's or --gpu-evidence hashes to gpu_evidence_hash),\n"
+               "contributions (with --ledger: every contribution registered in the pool\n"
+               "before the job is accepted or rejected with a reason class; one the result\n"
+               "leaves out fails). The contributions the enclave rejected are listed, each\n"
+               "with its class (header, format, decrypt, parse, policy, contributor).\n"
                "--measurement HEX pins the code (PCR0) for an auditor without the ledger.\n"
                "VERIFIED (exit 0) only when every check ran; when none failed but some could\n"
                "not run for want of an input, it says which and exits 4 (INCOMPLETE).\n");
@@ -61,7 +65,7 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
     cli_role r = {0};
     char *root = NULL;
     size_t root_len = 0;
-    json_t *checks = NULL;
+    json_t *checks = NULL, *rejected = NULL;
     int rc = CX_EXIT_OK;
     cx_chain_id jid;
     uint8_t meas[64], *req = NULL, *gpu = NULL;
@@ -116,9 +120,18 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
         snprintf(skipped + n, sizeof skipped - n, "%s%s", n ? ", " : "",
                  json_string_value(json_object_get(c, "check")));
     }
+    /* what the enclave rejected, and why (a class): an auditor sees who was left out */
+    cx_statement st;
+    if (cx_statement_decode(b.statement, b.statement_len, &st, NULL, NULL) == CX_OK) {
+        rejected = cx_job_rejected_json(&st);
+        cx_statement_free(&st);
+    } else {
+        rejected = json_array();
+    }
     if (cli->json) {
-        json_t *j = json_pack("{s:s, s:b, s:b, s:O}", "bundle", path, "verified", complete,
-                              "complete", vrc == CX_OK && complete, "checks", checks);
+        json_t *j = json_pack("{s:s, s:b, s:b, s:O, s:O}", "bundle", path, "verified", complete,
+                              "complete", vrc == CX_OK && complete, "checks", checks, "rejected",
+                              rejected);
         if (vrc == CX_OK && !complete) {
             json_object_set_new(j, "skipped", json_string(skipped));
             fprintf(stderr, "cloakx verify: INCOMPLETE: not checked: %s\n", skipped);
@@ -139,6 +152,15 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
                    json_string_value(json_object_get(c, "status")),
                    json_string_value(json_object_get(c, "detail")));
         }
+        size_t nr = json_array_size(rejected);
+        if (nr)
+            printf("  rejected by the enclave (%zu contribution(s), reason class):\n", nr);
+        for (size_t i = 0; i < nr; i++) {
+            json_t *x = json_array_get(rejected, i);
+            printf("    %-11s blob %s of %s\n", json_string_value(json_object_get(x, "reason")),
+                   json_string_value(json_object_get(x, "blob_id")),
+                   json_string_value(json_object_get(x, "contributor")));
+        }
         if (vrc == CX_OK && complete) {
             printf("VERIFIED\n");
         } else if (vrc == CX_OK) {
@@ -153,6 +175,7 @@ int cmd_verify(cx_cli *cli, int argc, char **argv)
 fail:
     rc = cli_fail(cli, &e);
 done:
+    json_decref(rejected);
     json_decref(checks);
     free(req);
     free(gpu);

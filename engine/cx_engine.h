@@ -183,7 +183,13 @@ typedef struct cx_job_params {
      * which training stops (CX_ERR_LIMIT: the job fails). Zeros: no limit. */
     cx_compute_budget budget;
     double time_limit_s;
+    /* A store that fails while a header is read (I/O, network, a 5xx) is asked again, up to
+     * store_tries times in all with a backoff doubling from store_backoff_ms; still failing,
+     * the job fails (the worker retries it later): never a rejected contribution. Zeros: the
+     * defaults below. */
+    unsigned store_tries, store_backoff_ms;
 } cx_job_params;
+enum { CX_JOB_STORE_TRIES = 3, CX_JOB_STORE_BACKOFF_MS = 100 };
 
 typedef struct cx_job_output {
     uint8_t *statement; /* signing bytes (malloc'ed) */
@@ -264,6 +270,9 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
  * model_recipient, gpu_evidence when the statement commits to evidence not at hand,
  * dataset_commitment). */
 int cx_job_verify_complete(const json_t *checks);
+/* A statement's rejected contributions as JSON: [{contributor, blob_id, reason}] with the
+ * blob id as the store names it (hex when it is no store id) and the reason's class name. */
+json_t *cx_job_rejected_json(const cx_statement *st);
 
 /* ---- the worker (worker.c) ---- */
 

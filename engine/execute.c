@@ -4,9 +4,11 @@
 #include "job_internal.h"
 #include "device_pipeline.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/sha.h>
 
@@ -29,6 +31,7 @@ typedef struct cand {
     char contributor[CX_CHAIN_ID_HEX_LEN + 1];
     cx_cxb_header h;
     int state; /* 0 rejected, 1 header ok, 2 authenticated, 3 parsed with rows */
+    uint8_t klass; /* when rejected: its cx_reject_reason, what the statement commits to */
     char reason[300];
     uint8_t tag_hash[32];        /* of the decrypting read's chunk tags */
     uint8_t used_header_hash[32]; /* the decrypting read's header: the checked one (bound) */
@@ -36,14 +39,16 @@ typedef struct cand {
     int late_fail; /* failed after the header checks: its contributor is left out */
 } cand;
 
-static void reject(cand *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void reject(cand *c, const char *fmt, ...)
+static void reject(cand *c, cx_reject_reason klass, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reject(cand *c, cx_reject_reason klass, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->reason, sizeof c->reason, fmt, ap);
     va_end(ap);
     c->state = 0;
+    c->klass = (uint8_t)klass;
 }
 
 typedef struct pipe_ud {
@@ -84,60 +89,121 @@ static uint64_t micro(double v)
     return (uint64_t)llround(v * 1e6);
 }
 
-/* Phase 1: each candidate's header, read without any key, against what the ledger says. */
-static void check_headers(const cx_job_params *p, cand *cs, size_t n, const char *pool_hex,
-                          const uint8_t key_id[32])
+static void sleep_ms(unsigned ms)
 {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Whether a store's answer is its own failure (I/O, network, a 5xx, memory), which says
+ * nothing about the contribution: retried, never a rejection (RULES.md §7). */
+static int store_failure(cx_err rc)
+{
+    return rc != CX_OK && rc != CX_ERR_NOTFOUND && rc != CX_ERR_FORMAT && rc != CX_ERR_AUTH &&
+           rc != CX_ERR_ARG && rc != CX_ERR_LIMIT && rc != CX_ERR_UNSUPPORTED &&
+           rc != CX_ERR_VERIFY;
+}
+
+/* One read of a blob's header. Returns CX_OK with *got set when the header was read, CX_OK
+ * with *got = 0 and *why filled when the contribution is to be rejected for it, and the store's
+ * error when the store failed. */
+static cx_err read_header(const cx_job_params *p, cand *c, int *got, cx_error *why, cx_error *e)
+{
+    cx_reader r;
+    cx_error le;
+    *got = 0;
+    cx_err rc = cx_store_get(p->store, c->blob_id, &r, &le);
+    if (rc != CX_OK) {
+        if (store_failure(rc))
+            return cx_error_set(e, rc, "blob %s: %s", c->blob_id, le.msg);
+        cx_error_set(why, rc, "not in the store: %s", le.msg);
+        return CX_OK;
+    }
+    uint8_t hb[CX_CXB_MAX_HEADER_LEN];
+    rc = cx_cxb_header_read(&r, hb, &c->h, &le);
+    if (r.close)
+        r.close(r.ctx);
+    if (rc == CX_OK) {
+        *got = 1;
+        return CX_OK;
+    }
+    if (store_failure(rc))
+        return cx_error_set(e, rc, "blob %s: reading its header: %s", c->blob_id, le.msg);
+    cx_error_set(why, rc, "not a sealed blob: %s", le.msg);
+    return CX_OK;
+}
+
+/* Phase 1: each candidate's header, read without any key, against what the ledger says. A
+ * store that fails is asked again (tries, backoff doubling from backoff_ms); one that still
+ * fails fails the job (retried later by the worker), so no contribution is dropped for the
+ * store's failure (issue 13 item 5). */
+static cx_err check_headers(const cx_job_params *p, cand *cs, size_t n, const char *pool_hex,
+                            const uint8_t key_id[32], cx_error *e)
+{
+    unsigned tries = p->store_tries ? p->store_tries : CX_JOB_STORE_TRIES;
+    unsigned backoff = p->store_backoff_ms ? p->store_backoff_ms : CX_JOB_STORE_BACKOFF_MS;
     for (size_t i = 0; i < n; i++) {
         cand *c = &cs[i];
-        cx_error e;
-        if (cx_job_blob_id_str(c->c.blob_id, c->c.blob_id_len, c->blob_id, &e) != CX_OK) {
+        cx_error le;
+        if (cx_job_blob_id_str(c->c.blob_id, c->c.blob_id_len, c->blob_id, &le) != CX_OK) {
             snprintf(c->blob_id, sizeof c->blob_id, "(invalid)");
-            reject(c, "%s", e.msg);
+            reject(c, CX_REJECT_HEADER, "%s", le.msg);
             continue;
         }
-        cx_reader r;
-        if (cx_store_get(p->store, c->blob_id, &r, &e) != CX_OK) {
-            reject(c, "not retrievable from the store: %s", e.msg);
-            continue;
+        int got = 0;
+        cx_error why;
+        cx_err rc = CX_OK;
+        for (unsigned t = 0; t < tries; t++) {
+            if (t) {
+                unsigned ms = backoff << (t - 1 < 10 ? t - 1 : 10);
+                cx_log_warn(p->log, "%s (the store failed; trying again in %u ms, %u of %u)",
+                            le.msg, ms, t + 1, tries);
+                sleep_ms(ms);
+            }
+            if ((rc = read_header(p, c, &got, &why, &le)) == CX_OK)
+                break;
         }
-        uint8_t hb[CX_CXB_MAX_HEADER_LEN];
-        cx_err rc = cx_cxb_header_read(&r, hb, &c->h, &e);
-        if (r.close)
-            r.close(r.ctx);
-        if (rc != CX_OK) {
-            reject(c, "not a sealed blob: %s", e.msg);
+        if (rc != CX_OK) /* I/O or network: the worker retries the job, it signs no failure */
+            return cx_error_set(e, rc == CX_ERR_NET || rc == CX_ERR_NOMEM ? rc : CX_ERR_IO,
+                                "%s (the store failed %u times: no contribution is rejected for "
+                                "it; the job is retried later)",
+                                le.msg, tries);
+        if (!got) {
+            reject(c, CX_REJECT_HEADER, "%s", why.msg);
             continue;
         }
         if (memcmp(c->h.recipient_key_id, key_id, 32) != 0) {
-            reject(c, "sealed to another recipient, not this pool's enclave");
+            reject(c, CX_REJECT_HEADER, "sealed to another recipient, not this pool's enclave");
             continue;
         }
         if (strcmp(c->h.pool_id, pool_hex) != 0) {
-            reject(c, "sealed for pool %.70s, not this pool", c->h.pool_id);
+            reject(c, CX_REJECT_HEADER, "sealed for pool %.70s, not this pool", c->h.pool_id);
             continue;
         }
         if (strcmp(c->h.contributor, c->contributor) != 0) {
-            reject(c, "somebody else's blob: sealed by %.70s, registered by %s", c->h.contributor,
-                   c->contributor);
+            reject(c, CX_REJECT_HEADER, "somebody else's blob: sealed by %.70s, registered by %s",
+                   c->h.contributor, c->contributor);
             continue;
         }
         int dup = 0;
         for (size_t j = 0; j < i && !dup; j++)
             if (cs[j].state && memcmp(cs[j].h.header_hash, c->h.header_hash, 32) == 0) {
-                reject(c, "duplicate of blob %s (same sealed header)", cs[j].blob_id);
+                reject(c, CX_REJECT_HEADER, "duplicate of blob %s (same sealed header)",
+                       cs[j].blob_id);
                 dup = 1;
             }
         if (dup)
             continue;
         if (c->h.content_type != CX_CONTENT_CSV && c->h.content_type != CX_CONTENT_JSONL &&
             c->h.content_type != CX_CONTENT_F32) {
-            reject(c, "content type %s is not training data",
+            reject(c, CX_REJECT_HEADER, "content type %s is not training data",
                    cx_content_type_name(c->h.content_type));
             continue;
         }
         c->state = 1;
     }
+    return CX_OK;
 }
 
 /* Whether some blob still in the job (state 2) belongs to a contributor with a late failure. */
@@ -161,7 +227,8 @@ static size_t disqualify(cand *cs, size_t n)
             continue;
         for (size_t j = 0; j < n; j++)
             if (cs[j].state == 2 && cx_chain_id_equal(&cs[j].c.contributor, &cs[i].c.contributor)) {
-                reject(&cs[j], "left out: blob %s of the same contributor failed", cs[i].blob_id);
+                reject(&cs[j], CX_REJECT_CONTRIBUTOR,
+                       "left out: blob %s of the same contributor failed", cs[i].blob_id);
                 k++;
             }
     }
@@ -298,7 +365,7 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
                     memcpy(c->tag_hash, res[k].tag_hash, 32);
                     memcpy(c->used_header_hash, res[k].header.header_hash, 32);
                 } else {
-                    reject(c, "tampered or corrupt: %s", res[k].error);
+                    reject(c, CX_REJECT_DECRYPT, "tampered or corrupt: %s", res[k].error);
                     c->late_fail = 1;
                     ++*n_failed;
                     any_failed = 1;
@@ -544,7 +611,8 @@ static cx_err open_contributions(job_run *r, cx_error *e)
         return rc;
     uint8_t key_id[32];
     cx_x25519_key_id(r->key, key_id);
-    check_headers(p, r->cs, r->n_cands, r->pool_hex, key_id);
+    if ((rc = check_headers(p, r->cs, r->n_cands, r->pool_hex, key_id, e)) != CX_OK)
+        return rc;
     cand *cs = r->cs;
     for (size_t i = 0; i + 1 < r->n_cands; i++)
         for (size_t j = i + 1; j < r->n_cands; j++)
@@ -575,7 +643,7 @@ static cx_err choose_format(job_run *r, cx_error *e)
         if (cs[i].state != 1)
             continue;
         if (format_of(cs[i].h.content_type) != r->fmt)
-            reject(&cs[i], "content type %s is not the job's format %s",
+            reject(&cs[i], CX_REJECT_FORMAT, "content type %s is not the job's format %s",
                    cx_content_type_name(cs[i].h.content_type), format_name(r->fmt));
         else
             r->n_ok++;
@@ -648,9 +716,10 @@ static cx_err decrypt_and_parse(job_run *r, cx_error *e)
             cs[i].bad_rows = br->bad_rows;
             if (br->failed || br->rows == 0) {
                 if (br->failed)
-                    reject(&cs[i], "data does not parse under the job's schema: %s", br->error);
+                    reject(&cs[i], br->columns_differ ? CX_REJECT_FORMAT : CX_REJECT_PARSE,
+                           "data does not parse under the job's schema: %s", br->error);
                 else
-                    reject(&cs[i], "no usable rows");
+                    reject(&cs[i], CX_REJECT_PARSE, "no usable rows");
                 cs[i].late_fail = 1;
                 late++;
                 n_left--;
@@ -816,6 +885,27 @@ static cx_err sign_statement(job_run *r, cx_error *e)
     st.gpu_evidence_hash_len = 0; /* no GPU evidence collected here (RULES.md §4: empty) */
     st.rows = r->srows;
     st.n_rows = r->n_rows;
+    /* every contribution of the job not accepted, with its class: the ledger refuses a
+     * result that leaves one out (RULES.md §2 Submit 12) */
+    cx_statement_rejected *rej = calloc(r->n_cands ? r->n_cands : 1, sizeof *rej);
+    if (!rej)
+        return cx_error_set(e, CX_ERR_NOMEM, "statement: out of memory");
+    for (size_t i = 0; i < r->n_cands; i++) {
+        const cand *c = &r->cs[i];
+        if (c->state == 3)
+            continue;
+        if (c->klass < 1 || c->klass > CX_REJECT_REASON_MAX) {
+            free(rej);
+            return cx_error_set(e, CX_ERR_INTERNAL, "blob %s: rejected without a class",
+                                c->blob_id);
+        }
+        cx_statement_rejected *x = &rej[st.n_rejected++];
+        memcpy(x->contributor, c->c.contributor.b, 32);
+        memcpy(x->blob_id, c->c.blob_id, c->c.blob_id_len);
+        x->blob_id_len = c->c.blob_id_len;
+        x->reason = c->klass;
+    }
+    st.rejected = rej;
     cx_statement_metric met[6];
     size_t nm = 0;
     const struct {
@@ -838,9 +928,9 @@ static cx_err sign_statement(job_run *r, cx_error *e)
     st.n_metrics = nm;
     st.dp_epsilon_micro = r->spec.privacy ? micro(r->eps) : CX_STATEMENT_NO_DP;
     st.dp_delta_1e12 = r->spec.privacy ? (uint64_t)llround(r->spec.delta * 1e12) : 0;
-    cx_err rc;
-    if ((rc = cx_statement_encode(&st, cx_unix_ms(), &out->statement, &out->statement_len, e)) !=
-            CX_OK ||
+    cx_err rc = cx_statement_encode(&st, cx_unix_ms(), &out->statement, &out->statement_len, e);
+    free(rej);
+    if (rc != CX_OK ||
         (rc = cx_tee_sign(r->p->tee, out->statement, out->statement_len, out->signature, e)) !=
             CX_OK)
         return rc;
@@ -871,9 +961,11 @@ static void report_contributors(job_run *r)
     }
     for (size_t i = 0; i < r->n_cands; i++)
         if (cs[i].state != 3)
-            json_array_append_new(rejected, json_pack("{s:s, s:s, s:s}", "blob_id", cs[i].blob_id,
-                                                      "contributor", cs[i].contributor, "reason",
-                                                      cs[i].reason));
+            json_array_append_new(rejected,
+                                  json_pack("{s:s, s:s, s:s, s:s}", "blob_id", cs[i].blob_id,
+                                            "contributor", cs[i].contributor, "class",
+                                            cx_reject_reason_name(cs[i].klass), "reason",
+                                            cs[i].reason));
     json_object_set_new(r->report, "contributions", json_integer((json_int_t)r->n_cands));
     json_object_set_new(r->report, "accepted",
                         json_pack("{s:i, s:i, s:I, s:i}", "contributors", (int)r->n_rows, "blobs",

@@ -1,5 +1,6 @@
 /* verify.c — result bundles from what the ledger and the store hold, and their verification:
- * statement, signature, TEE report, key binding, measurement, ledger, result hash, commitment. */
+ * statement, signature, TEE report, key binding, measurement, ledger, contributions accounted
+ * for, spec, result hash, model recipient, GPU evidence, commitment. */
 #include "cx_engine.h"
 #include "job_internal.h"
 
@@ -430,6 +431,83 @@ static cx_err check_ledger(verify_run *r, cx_error *e)
     return CX_OK;
 }
 
+/* Every contribution of the job (registered in its pool no later than the job's creation) is
+ * accepted (its contributor listed) or rejected with a class, and every rejected entry is one
+ * of them (RULES.md §2 Submit 12-13): a contribution the result leaves out was dropped, by a
+ * failing store or by whoever wrote the statement (issue 13 item 5). */
+static cx_err check_contributions(verify_run *r, cx_error *e)
+{
+    const cx_statement *st = &r->st;
+    cx_error le;
+    if (!r->o->ledger) {
+        vnote(&r->v, "contributions", "skipped",
+              "whether the result accounts for every contribution needs --ledger");
+        return CX_OK;
+    }
+    cx_ledger_job job;
+    cx_ledger_contribution *cs = NULL;
+    size_t n = 0;
+    cx_chain_id pid;
+    memcpy(pid.b, st->pool_id, 32);
+    if (cx_ledger_job_get(r->o->ledger, &r->jid, &job, &le) != CX_OK ||
+        cx_ledger_contributions_list(r->o->ledger, &pid, &cs, &n, &le) != CX_OK)
+        return vfail(&r->v, e, "contributions", "%s", le.msg);
+    unsigned char *seen = calloc(st->n_rejected ? st->n_rejected : 1, 1);
+    if (!seen) {
+        free(cs);
+        return cx_error_set(e, CX_ERR_NOMEM, "verify: out of memory");
+    }
+    size_t n_job = 0, n_accepted = 0;
+    cx_err rc = CX_OK;
+    for (size_t i = 0; i < n && rc == CX_OK; i++) {
+        const cx_ledger_contribution *c = &cs[i];
+        if (c->created_ms > job.created_ms)
+            continue;
+        n_job++;
+        const cx_statement_rejected *x =
+            cx_statement_find_rejected(st, c->contributor.b, c->blob_id, c->blob_id_len);
+        if (x) {
+            seen[x - st->rejected] = 1;
+            continue;
+        }
+        if (cx_statement_find_contributor(st, c->contributor.b)) {
+            n_accepted++;
+            continue;
+        }
+        char id[CX_CHAIN_ID_HEX_LEN + 1], by[CX_CHAIN_ID_HEX_LEN + 1], blob[CX_STORE_ID_MAX];
+        cx_chain_id_to_hex(&c->id, id);
+        cx_chain_id_to_hex(&c->contributor, by);
+        if (cx_job_blob_id_str(c->blob_id, c->blob_id_len, blob, &le) != CX_OK)
+            snprintf(blob, sizeof blob, "(not a store id)");
+        rc = vfail(&r->v, e, "contributions",
+                   "contribution %s of %s (blob %s), registered before the job, is neither "
+                   "accepted nor rejected by the result: it was left out",
+                   id, by, blob);
+    }
+    for (size_t k = 0; rc == CX_OK && k < st->n_rejected; k++)
+        if (!seen[k]) {
+            cx_chain_addr a;
+            char by[CX_CHAIN_ID_HEX_LEN + 1];
+            memcpy(a.b, st->rejected[k].contributor, 32);
+            cx_chain_id_to_hex(&a, by);
+            rc = vfail(&r->v, e, "contributions",
+                       "rejected entry %zu (of %s) is no contribution of the job's pool "
+                       "registered before the job",
+                       k, by);
+        }
+    free(seen);
+    free(cs);
+    if (rc != CX_OK)
+        return rc;
+    char detail[400];
+    snprintf(detail, sizeof detail,
+             "all %zu contribution(s) of the job accounted for: %zu accepted, %zu rejected with "
+             "a reason class",
+             n_job, n_accepted, st->n_rejected);
+    vnote(&r->v, "contributions", "ok", detail);
+    return CX_OK;
+}
+
 /* the stored result blob is this job's sealed model and hashes to the statement's hash */
 static cx_err check_result_hash(verify_run *r, cx_error *e)
 {
@@ -622,7 +700,7 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
     if ((rc = check_statement(&r, e)) == CX_OK && (rc = check_signature(&r, e)) == CX_OK &&
         (rc = check_report(&r, e)) == CX_OK && (rc = check_key_binding(&r, e)) == CX_OK &&
         (rc = check_measurement(&r, e)) == CX_OK && (rc = check_ledger(&r, e)) == CX_OK &&
-        (rc = job_request(&r, e)) == CX_OK && (rc = check_result_hash(&r, e)) == CX_OK &&
+        (rc = check_contributions(&r, e)) == CX_OK && (rc = job_request(&r, e)) == CX_OK && (rc = check_result_hash(&r, e)) == CX_OK &&
         (rc = check_model_recipient(&r, e)) == CX_OK && (rc = check_gpu_evidence(&r, e)) == CX_OK)
         rc = check_commitment(&r, e);
     free(r.req);
@@ -633,6 +711,27 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
     else
         json_decref(r.v.checks);
     return rc;
+}
+
+json_t *cx_job_rejected_json(const cx_statement *st)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; out && i < st->n_rejected; i++) {
+        const cx_statement_rejected *x = &st->rejected[i];
+        cx_chain_addr a;
+        char by[CX_CHAIN_ID_HEX_LEN + 1], blob[2 * CX_STATEMENT_BLOB_ID_MAX + 1];
+        memcpy(a.b, x->contributor, 32);
+        cx_chain_id_to_hex(&a, by);
+        cx_error le;
+        char sid[CX_STORE_ID_MAX];
+        if (cx_job_blob_id_str(x->blob_id, x->blob_id_len, sid, &le) == CX_OK)
+            snprintf(blob, sizeof blob, "%s", sid);
+        else if (cx_hex_encode(x->blob_id, x->blob_id_len, blob, sizeof blob, &le) != CX_OK)
+            snprintf(blob, sizeof blob, "?");
+        json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "contributor", by, "blob_id", blob,
+                                             "reason", cx_reject_reason_name(x->reason)));
+    }
+    return out;
 }
 
 int cx_job_verify_complete(const json_t *checks)

@@ -14,6 +14,8 @@ cx_add_test(test_engine_job SOURCES test_engine_job.c LIBS cx_engine LABELS unit
 cx_add_test(test_engine_policy SOURCES test_engine_policy.c LIBS cx_engine LABELS e2e)
 # Issue 13's attacks through the engine: a blob store outside the TEE that serves other bytes on
 # a later read (item 4: test-only cx_store ops from io/store_internal.h around the local store),
-# forged results that verify must not pass (item 7).
-cx_add_test(test_engine_attacks SOURCES test_engine_attacks.c LIBS cx_engine LABELS e2e)
+# a store that fails while headers are read and enclave-signed statements that leave a
+# contributor out (item 5), forged results that verify must not pass (items 5 and 7).
+cx_add_test(test_engine_attacks SOURCES test_engine_attacks.c LIBS cx_engine SQLite::SQLite3
+            LABELS e2e)
 target_include_directories(test_engine_attacks PRIVATE ${PROJECT_SOURCE_DIR}/io)

@@ -18,7 +18,7 @@ jq -e '.verification.verified == true' "$work/r.json" >/dev/null \
 # offline, nothing pinned: an attested enclave, but which code, for which job request, and the
 # model's recipient are unknown -- INCOMPLETE with the list, never VERIFIED
 expect_rc 4 "$CLOAKX" verify "$b" "${sim[@]}"
-grep -q "^INCOMPLETE: nothing failed, but these checks did not run: measurement, ledger, spec, result_hash, model_recipient, dataset_commitment" \
+grep -q "^INCOMPLETE: nothing failed, but these checks did not run: measurement, ledger, contributions, spec, result_hash, model_recipient, dataset_commitment" \
     "$work/out" || fail "offline verdict: $(cat "$work/out")"
 grep -q "^VERIFIED" "$work/out" && fail "says VERIFIED: $(cat "$work/out")"
 expect_rc 4 "$CLOAKX" --json verify "$b" "${sim[@]}"
@@ -49,12 +49,19 @@ grep -q "FAILED: spec: the statement's config_hash is not the SHA-256 of the --s
 expect_rc 4 "$CLOAKX" verify "$b" "${sim[@]}" --measurement "$meas" --spec "$req" \
     --store "local:$d/store"
 grep -q "result_hash *ok" "$work/out" || fail "result: $(cat "$work/out")"
-grep -q "did not run: ledger, model_recipient, dataset_commitment$" "$work/out" \
+grep -q "did not run: ledger, contributions, model_recipient, dataset_commitment$" "$work/out" \
     || fail "left: $(cat "$work/out")"
 
 # everything given: VERIFIED, exit 0
 expect_rc 0 "$CLOAKX" verify "$b" "${sim[@]}" --ledger "$d/ledger.db" --store "local:$d/store"
 grep -q "^VERIFIED" "$work/out" || fail "full: $(cat "$work/out")"
+# every contribution of the job is accounted for, and the rejected ones are listed with their
+# class (the demo's thief claimed somebody else's blob: a header rejection)
+grep -q "contributions *ok *all [0-9]* contribution(s) of the job accounted for" "$work/out" \
+    || fail "contributions: $(cat "$work/out")"
+grep -q "rejected by the enclave (2 contribution(s), reason class)" "$work/out" \
+    || fail "rejected list: $(cat "$work/out")"
+grep -q "^    header *blob " "$work/out" || fail "rejected header: $(cat "$work/out")"
 
 # a statement that commits to GPU evidence the auditor does not have cannot be VERIFIED: that
 # needs a signed statement, so the bundle's evidence is given and compared instead

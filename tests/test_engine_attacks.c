@@ -1,6 +1,7 @@
 /* test_engine_attacks.c — issue 13's attacks on one small market run through the engine: a blob
- * store outside the TEE that serves other bytes on a later read (item 4), and results that
- * `cloakx verify` must not call VERIFIED (item 7: spec hash, model recipient, GPU evidence). */
+ * store outside the TEE that serves other bytes on a later read (item 4), a store that fails
+ * while headers are read and enclave-signed statements that drop a contributor or name another
+ * spec or model (item 5), and results that `cloakx verify` must not call VERIFIED. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 #include <openssl/sha.h>
+#include <sqlite3.h>
 
 #include "cx_engine.h"
 #include "store_internal.h" /* test-only cx_store ops around a real store */
@@ -19,13 +21,16 @@
 /* ------------------------------------------------------- the lying store -- */
 
 /* Reads of one blob id are counted; read n (0-based) serves `alt` instead of the stored bytes
- * when bit n of alt_reads is set. Everything else goes to the real store. */
+ * when bit n of alt_reads is set, and fails as a store fails (a network error: an HTTP 503)
+ * when bit n of fail_reads is set, or always with fail_always. Everything else goes to the
+ * real store. */
 typedef struct swap_store {
     cx_store *inner;
     char id[CX_STORE_ID_MAX];
     const uint8_t *alt;
     size_t alt_len;
-    uint32_t alt_reads;
+    uint32_t alt_reads, fail_reads;
+    int fail_always;
     unsigned reads;
 } swap_store;
 
@@ -57,6 +62,8 @@ static cx_err swap_get(cx_store *s, const char *id, cx_reader *out, cx_error *e)
     if (strcmp(id, w->id) != 0)
         return cx_store_get(w->inner, id, out, e);
     unsigned n = w->reads++;
+    if (w->fail_always || (n < 32 && (w->fail_reads & (1u << n))))
+        return cx_error_set(e, CX_ERR_NET, "blob %s: aggregator answered HTTP 503 (injected)", id);
     if (n >= 32 || !(w->alt_reads & (1u << n)))
         return cx_store_get(w->inner, id, out, e);
     alt_reader *a = calloc(1, sizeof *a);
@@ -309,6 +316,9 @@ static void result_rows(market *m, uint64_t *alice, uint64_t *bob)
     cx_ledger_result_free(&r);
 }
 
+/* The checks cx_job_verify_bundle ran on the ledger's result of the job (*checks: JSON). */
+static cx_err verify_checks(market *m, cx_store *s, json_t **checks, cx_error *e);
+
 static void verify_with(market *m, cx_store *s, cx_err want)
 {
     cx_error e;
@@ -330,6 +340,41 @@ static void verify_with(market *m, cx_store *s, cx_err want)
         fail_msg("verify: %d (%s), wanted %d", rc, rc == CX_OK ? "ok" : e.msg, want);
     free(root);
     cx_result_bundle_free(&b);
+}
+
+static cx_err verify_checks(market *m, cx_store *s, json_t **checks, cx_error *e)
+{
+    cx_result_bundle b;
+    assert_int_equal(cx_job_bundle_from_ledger(m->l, m->s, &m->job_id, &b, e), CX_OK);
+    char root_path[PATH_MAX + 32];
+    snprintf(root_path, sizeof root_path, "%s/%s", m->devca, CX_TEE_SIM_ROOT_CERT);
+    uint8_t *root = NULL;
+    size_t root_len = 0;
+    assert_int_equal(cx_file_read_all(root_path, 1 << 20, &root, &root_len, e), CX_OK);
+    cx_job_verify_opts o = {.ledger = m->l,
+                            .store = s,
+                            .root_pem = (const char *)root,
+                            .root_pem_len = root_len,
+                            .allow_simulated = 1,
+                            .job = &m->job_id};
+    cx_err rc = cx_job_verify_bundle(&b, &o, checks, e);
+    free(root);
+    cx_result_bundle_free(&b);
+    return rc;
+}
+
+/* The status and detail verify gave one check (NULL when it did not run). */
+static const char *check_status(json_t *checks, const char *name, const char **detail)
+{
+    for (size_t i = 0; i < json_array_size(checks); i++) {
+        json_t *c = json_array_get(checks, i);
+        if (strcmp(json_string_value(json_object_get(c, "check")), name) == 0) {
+            if (detail)
+                *detail = json_string_value(json_object_get(c, "detail"));
+            return json_string_value(json_object_get(c, "status"));
+        }
+    }
+    return NULL;
 }
 
 static void market_close(market *m)
@@ -439,11 +484,242 @@ static void test_swapped_blob_on_reparse(void **state)
     market_close(&m);
 }
 
+/* Alice's and Bob's blobs in the store and registered, the job created. */
+static void two_sellers(market *m, cx_job_membuf *a, cx_job_membuf *b, char bob_blob[CX_STORE_ID_MAX])
+{
+    cx_error e;
+    cx_cxb_header ha, hb;
+    seal(m, m->alice.addr, 300, 1, a, &ha);
+    seal(m, m->bob.addr, 200, 2, b, &hb);
+    assert_int_equal(cx_job_store_put_bytes(m->s, a->p, a->len, m->alice_blob, &e), CX_OK);
+    assert_int_equal(cx_job_store_put_bytes(m->s, b->p, b->len, bob_blob, &e), CX_OK);
+    contribute(m, &m->alice, m->alice_blob);
+    contribute(m, &m->bob, bob_blob);
+    job_create(m);
+}
+
+static cx_ledger_job_state job_state(market *m)
+{
+    cx_ledger_job j;
+    assert_int_equal(cx_ledger_job_get(m->l, &m->job_id, &j, NULL), CX_OK);
+    return j.state;
+}
+
+/* Issue 13 item 5: the store fails twice while Alice's header is read (HTTP 503). Before the
+ * fix that was a permanent rejection the statement did not record: Alice was left out and
+ * unpaid. Now the header is read again and Alice is paid. */
+static void test_store_fails_transiently_in_header_phase(void **state)
+{
+    (void)state;
+    market m;
+    market_open(&m);
+    cx_job_membuf a, b;
+    char bob_blob[CX_STORE_ID_MAX];
+    two_sellers(&m, &a, &b, bob_blob);
+    swap_store w = {.inner = m.s, .fail_reads = 3u /* reads 0 and 1 */};
+    snprintf(w.id, sizeof w.id, "%s", m.alice_blob);
+    cx_store *ws = swap_store_new(&w);
+    worker_once(&m, ws);
+    uint64_t ra = 0, rb = 0;
+    result_rows(&m, &ra, &rb);
+    assert_int_equal(ra, 300);
+    assert_int_equal(rb, 200);
+    assert_int_equal(w.reads, 4); /* three header reads, one decrypting read */
+    assert_int_equal(job_state(&m), CX_LEDGER_JOB_PAID);
+    verify_with(&m, ws, CX_OK);
+    cx_store_free(ws);
+    free(a.p);
+    free(b.p);
+    market_close(&m);
+}
+
+/* The store keeps failing on Alice's header: the job is not signed (no result, no signed
+ * failure: the escrow stays with the accepting enclave) and nobody is dropped; once the store
+ * answers, the job's retry pays both sellers. */
+static void test_store_fails_permanently_in_header_phase(void **state)
+{
+    (void)state;
+    market m;
+    market_open(&m);
+    cx_job_membuf a, b;
+    char bob_blob[CX_STORE_ID_MAX];
+    two_sellers(&m, &a, &b, bob_blob);
+    swap_store w = {.inner = m.s, .fail_always = 1};
+    snprintf(w.id, sizeof w.id, "%s", m.alice_blob);
+    cx_store *ws = swap_store_new(&w);
+    worker_once(&m, ws);
+    assert_false(has_result(&m));
+    assert_int_equal(w.reads, CX_JOB_STORE_TRIES);
+    assert_int_equal(job_state(&m), CX_LEDGER_JOB_ACCEPTED);
+    w.fail_always = 0;
+    worker_once(&m, ws);
+    uint64_t ra = 0, rb = 0;
+    result_rows(&m, &ra, &rb);
+    assert_int_equal(ra, 300);
+    assert_int_equal(rb, 200);
+    verify_with(&m, ws, CX_OK);
+    cx_store_free(ws);
+    free(a.p);
+    free(b.p);
+    market_close(&m);
+}
+
+/* What a forged statement changes in the ledger's honest one. */
+typedef enum forgery { DROP_BOB, OTHER_SPEC, OTHER_MODEL } forgery;
+
+/* The ledger's honest statement of job, altered as asked and re-signed by the enclave's own
+ * key (a compromised or malicious enclave build; *msg malloc'ed). */
+static void forge(market *m, const cx_chain_id *job, forgery f, uint8_t **msg, size_t *len,
+                  uint8_t sig[64])
+{
+    cx_error e;
+    cx_ledger_result r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cx_ledger_result_get(m->l, &m->job_id, &r, &e), CX_OK);
+    cx_statement st;
+    uint64_t ts = 0;
+    assert_int_equal(cx_statement_decode(r.statement, r.statement_len, &st, &ts, &e), CX_OK);
+    memcpy(st.job_id, job->b, 32);
+    if (f == DROP_BOB) {
+        /* Bob is neither accepted nor rejected: Alice alone is paid */
+        size_t k = 0;
+        for (size_t i = 0; i < st.n_rows; i++)
+            if (memcmp(st.rows[i].contributor, cx_chain_key_address(m->bob.key)->b, 32) != 0)
+                st.rows[k++] = st.rows[i];
+        assert_int_equal(k, st.n_rows - 1);
+        st.n_rows = k;
+    } else if (f == OTHER_SPEC) {
+        st.config_hash[0] ^= 1;
+    } else {
+        st.result_hash[0] ^= 1;
+    }
+    assert_int_equal(cx_statement_encode(&st, ts, msg, len, &e), CX_OK);
+    cx_tee *tee = NULL;
+    assert_int_equal(cx_job_tee_open(m->opstate, m->devca, NULL, &tee, &e), CX_OK);
+    assert_int_equal(cx_tee_sign(tee, *msg, *len, sig, &e), CX_OK);
+    cx_tee_close(tee);
+    cx_statement_free(&st);
+    cx_ledger_result_free(&r);
+}
+
+/* Puts a statement in place of the ledger's result of the job, as a ledger that did not check
+ * it would hold it (what `cloakx verify` must then catch on its own). */
+static void ledger_holds(market *m, const uint8_t *msg, size_t len, const uint8_t sig[64])
+{
+    cx_ledger_close(m->l);
+    m->l = NULL;
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(m->ledger_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "UPDATE results SET statement=?, signature=? WHERE job_id=?",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(q, 1, msg, (int)len, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(q, 2, sig, 64, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(q, 3, m->job_id.b, 32, SQLITE_TRANSIENT);
+    assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    cx_error e;
+    assert_int_equal(cx_job_ledger_open(m->ledger_path, NULL, &m->l, &e), CX_OK);
+}
+
+/* An enclave-signed statement that leaves Bob out, or names another spec: the ledger refuses
+ * it for a job the enclave accepted; and where a ledger held one anyway, `cloakx verify`
+ * flags it (Bob's contribution unaccounted for; the config hash; the model's hash). */
+static void test_forged_statements_refused_and_flagged(void **state)
+{
+    (void)state;
+    market m;
+    market_open(&m);
+    cx_error e;
+    cx_job_membuf a, b;
+    char bob_blob[CX_STORE_ID_MAX];
+    two_sellers(&m, &a, &b, bob_blob);
+    worker_once(&m, m.s);
+    uint64_t ra = 0, rb = 0;
+    result_rows(&m, &ra, &rb);
+    assert_true(ra > 0 && rb > 0);
+    json_t *checks = NULL;
+    assert_int_equal(verify_checks(&m, m.s, &checks, &e), CX_OK);
+    assert_string_equal(check_status(checks, "contributions", NULL), "ok");
+    json_decref(checks);
+    cx_ledger_result honest;
+    memset(&honest, 0, sizeof honest);
+    assert_int_equal(cx_ledger_result_get(m.l, &m.job_id, &honest, &e), CX_OK);
+
+    /* a second job the enclave accepts: the forged statements are refused for it */
+    cx_chain_id job1 = m.job_id;
+    job_create(&m);
+    cx_chain_id job2 = m.job_id;
+    m.job_id = job1;
+    cx_tee *tee = NULL;
+    assert_int_equal(cx_job_tee_open(m.opstate, m.devca, NULL, &tee, &e), CX_OK);
+    assert_int_equal(cx_job_accept(m.l, tee, m.op.key, &m.reg.id, &job2, &e), CX_OK);
+    cx_ledger_job j2;
+    assert_int_equal(cx_ledger_job_get(m.l, &job2, &j2, &e), CX_OK);
+    const forgery kinds[] = {DROP_BOB, OTHER_SPEC};
+    const char *why[] = {"neither accepted nor rejected", "config hash"};
+    for (size_t k = 0; k < 2; k++) {
+        uint8_t *msg, sig[64], *km, ksig[64], wrapped[CX_JOB_WRAPPED_KEY_LEN] = {0};
+        size_t len, kl;
+        forge(&m, &job2, kinds[k], &msg, &len, sig);
+        cx_statement st;
+        assert_int_equal(cx_statement_decode(msg, len, &st, NULL, &e), CX_OK);
+        assert_int_equal(cx_job_key_release_sign(tee, &j2, &m.reg.enclave, st.result_hash,
+                                                 wrapped, &km, &kl, ksig, &e),
+                         CX_OK);
+        cx_statement_free(&st);
+        cx_ledger_signed sm = {msg, len, sig}, key = {km, kl, ksig};
+        assert_int_equal(cx_ledger_result_submit(m.l, m.op.key, &job2, &m.reg.id, &sm, &key, &e),
+                         CX_ERR_VERIFY);
+        assert_non_null(strstr(e.msg, why[k]));
+        free(msg);
+        free(km);
+    }
+    cx_tee_close(tee);
+
+    /* a ledger that took them anyway: verify names what is wrong */
+    const forgery held[] = {DROP_BOB, OTHER_SPEC, OTHER_MODEL};
+    const char *failed_check[] = {"contributions", "spec", "result_hash"};
+    for (size_t k = 0; k < 3; k++) {
+        uint8_t *msg, sig[64];
+        size_t len;
+        ledger_holds(&m, honest.statement, honest.statement_len, honest.signature);
+        forge(&m, &job1, held[k], &msg, &len, sig);
+        ledger_holds(&m, msg, len, sig);
+        free(msg);
+        checks = NULL;
+        assert_int_equal(verify_checks(&m, m.s, &checks, &e), CX_ERR_VERIFY);
+        const char *detail = NULL;
+        const char *st = check_status(checks, failed_check[k], &detail);
+        if (!st) {
+            char *dump = json_dumps(checks, JSON_INDENT(1));
+            fail_msg("verify did not run %s: %s (%s)", failed_check[k], dump, e.msg);
+        }
+        assert_string_equal(st, "failed");
+        if (held[k] == DROP_BOB) {
+            assert_non_null(strstr(detail, m.bob.addr));
+            assert_non_null(strstr(detail, "neither accepted nor rejected"));
+        }
+        json_decref(checks);
+    }
+    cx_ledger_result_free(&honest);
+    free(a.p);
+    free(b.p);
+    market_close(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_swapped_header_does_not_pay_twice),
         cmocka_unit_test(test_swapped_blob_on_reparse),
+        cmocka_unit_test(test_store_fails_transiently_in_header_phase),
+        cmocka_unit_test(test_store_fails_permanently_in_header_phase),
+        cmocka_unit_test(test_forged_statements_refused_and_flagged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
