@@ -144,11 +144,11 @@ typedef struct cx_statement_rows {
 
 /* Why the enclave rejected a contribution (RULES.md §4): a class, never what the blob held. */
 typedef enum cx_reject_reason {
-    CX_REJECT_HEADER = 1,      /* header unreadable, another recipient/pool/contributor, duplicate */
-    CX_REJECT_FORMAT = 2,      /* content type or columns not the job's */
-    CX_REJECT_DECRYPT = 3,     /* a chunk failed authentication (tampered or corrupt) */
-    CX_REJECT_PARSE = 4,       /* does not parse, too many bad rows, no usable row */
-    CX_REJECT_POLICY = 5,      /* the pool's rules for contributions refused it */
+    CX_REJECT_HEADER = 1,  /* header unreadable, another recipient/pool/contributor, duplicate */
+    CX_REJECT_FORMAT = 2,  /* content type or columns not the job's */
+    CX_REJECT_DECRYPT = 3, /* a chunk failed authentication (tampered or corrupt) */
+    CX_REJECT_PARSE = 4,   /* does not parse, too many bad rows, no usable row */
+    CX_REJECT_POLICY = 5,  /* the pool's rules for contributions refused it */
     CX_REJECT_CONTRIBUTOR = 6, /* left out with its contributor: another of its blobs failed
                                 * after the header checks (RULES.md §9 rule 4) */
 } cx_reject_reason;
@@ -157,7 +157,7 @@ typedef enum cx_reject_reason {
 const char *cx_reject_reason_name(unsigned reason);
 
 typedef struct cx_statement_rejected {
-    uint8_t contributor[CX_STATEMENT_ID_LEN]; /* who registered it */
+    uint8_t contributor[CX_STATEMENT_ID_LEN];  /* who registered it */
     uint8_t blob_id[CX_STATEMENT_BLOB_ID_MAX]; /* the registered blob id's bytes, 1..64 */
     size_t blob_id_len;
     uint8_t reason; /* cx_reject_reason */
@@ -209,8 +209,7 @@ const cx_statement_rows *cx_statement_find_contributor(const cx_statement *s,
                                                        const uint8_t contributor[32]);
 const cx_statement_rejected *cx_statement_find_rejected(const cx_statement *s,
                                                         const uint8_t contributor[32],
-                                                        const uint8_t *blob_id,
-                                                        size_t blob_id_len);
+                                                        const uint8_t *blob_id, size_t blob_id_len);
 
 #ifdef __cplusplus
 }

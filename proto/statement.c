@@ -104,11 +104,12 @@ static cx_err encode_check(const cx_statement *s, cx_error *e)
     for (size_t i = 0; i < s->n_rejected; i++) {
         const cx_statement_rejected *x = &s->rejected[i];
         if (x->blob_id_len < 1 || x->blob_id_len > CX_STATEMENT_BLOB_ID_MAX)
-            return cx_error_set(e, CX_ERR_ARG, "statement rejected %zu: blob id must be 1..%d bytes",
-                                i, CX_STATEMENT_BLOB_ID_MAX);
+            return cx_error_set(e, CX_ERR_ARG,
+                                "statement rejected %zu: blob id must be 1..%d bytes", i,
+                                CX_STATEMENT_BLOB_ID_MAX);
         if (x->reason < 1 || x->reason > CX_REJECT_REASON_MAX)
-            return cx_error_set(e, CX_ERR_ARG, "statement rejected %zu: reason %u is not 1..%d",
-                                i, x->reason, CX_REJECT_REASON_MAX);
+            return cx_error_set(e, CX_ERR_ARG, "statement rejected %zu: reason %u is not 1..%d", i,
+                                x->reason, CX_REJECT_REASON_MAX);
     }
     for (size_t i = 0; i < s->n_metrics; i++) {
         cx_err rc = metric_name_check(s->metrics[i].name,
@@ -130,8 +131,8 @@ cx_err cx_statement_encode(const cx_statement *s, uint64_t timestamp_ms, uint8_t
         return rc;
     /* the wire order is ascending (one canonical encoding per statement) */
     void *rows_copy = NULL, *rej_copy = NULL;
-    if ((rc = sorted_copy(s->rows, s->n_rows, sizeof *s->rows, rows_cmp,
-                          "contributor listed twice", &rows_copy, e)) != CX_OK)
+    if ((rc = sorted_copy(s->rows, s->n_rows, sizeof *s->rows, rows_cmp, "contributor listed twice",
+                          &rows_copy, e)) != CX_OK)
         return rc;
     if ((rc = sorted_copy(s->rejected, s->n_rejected, sizeof *s->rejected, rejected_cmp,
                           "rejected contribution listed twice", &rej_copy, e)) != CX_OK) {
@@ -269,8 +270,8 @@ static cx_err decode_rejected(cx_bcs_reader *r, cx_statement *s, cx_error *e)
 {
     size_t cnt = 0;
     /* contributors and rejected contributions together: at most one entry per registration */
-    cx_err rc = cx_bcs_get_seq_len(r, CX_STATEMENT_MAX_REJECTED - s->n_rows, REJECTED_WIRE_MIN,
-                                   &cnt, e);
+    cx_err rc =
+        cx_bcs_get_seq_len(r, CX_STATEMENT_MAX_REJECTED - s->n_rows, REJECTED_WIRE_MIN, &cnt, e);
     if (rc != CX_OK)
         return cx_error_wrap(rc, e, "statement rejected: ");
     if (cnt) {
@@ -376,8 +377,7 @@ const cx_statement_rows *cx_statement_find_contributor(const cx_statement *s,
 
 const cx_statement_rejected *cx_statement_find_rejected(const cx_statement *s,
                                                         const uint8_t contributor[32],
-                                                        const uint8_t *blob_id,
-                                                        size_t blob_id_len)
+                                                        const uint8_t *blob_id, size_t blob_id_len)
 {
     if (!s->n_rejected || blob_id_len < 1 || blob_id_len > CX_STATEMENT_BLOB_ID_MAX)
         return NULL;
