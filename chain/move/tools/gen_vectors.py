@@ -39,9 +39,10 @@ a1 = bytes.fromhex('160179a1565ea7cff27ead23f54cc7f50893bf58155cd7285156e57afa31
 a2 = bytes.fromhex('29287d8584fb5b71b8d62e7224b867207d205fb61d42b7cce0deef95bf4e8202')
 blob = base64.urlsafe_b64decode('M4hsZGQ1oCktdzegB6HnI6Mi28S2nqOPHxK-W7_4BUk=')
 rows = sorted([(a2, 800), (a1, 1200)])
-st = bytes([1]) + JOB + POOL + vec(MEAS) + vec(b'\x44' * 32)
+st = bytes([2]) + JOB + POOL + vec(MEAS) + vec(b'\x44' * 32)
 st += vec(b'\x55' * 32) + vec(blob) + vec(b'\x77' * 32) + vec(b'')
 st += uleb(len(rows)) + b''.join(a + u64(r) for a, r in rows)
+st += uleb(0)  # rejected: vector<RejectedContribution>, empty here (RULES.md §4, version 2)
 mets = [(b'accuracy', 912345), (b'auc', 871000)]
 st += uleb(len(mets)) + b''.join(vec(n) + u64(v) for n, v in mets)
 st += u64(3000000) + u64(10000000)

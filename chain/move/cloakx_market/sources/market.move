@@ -707,6 +707,10 @@ public(package) fun check_result_statement<T>(
 ): IntentMessage<ResultStatement> {
     let msg = check_statement(statement, object::id(job).to_address(), job.pool_id.to_address(),
         &enclave.measurement, job.created_ms, now);
+    // RULES.md §2 Submit 10: the enclave ran the job's spec (rules 12-13, every contribution
+    // of the job accepted or rejected, need the pool's contributions in registration order:
+    // not yet mirrored here)
+    assert!(msg.payload().config_hash() == &job.spec_hash, ESpecMismatch);
     let listed = msg.payload().contributors();
     let mut i = 0;
     while (i < listed.length()) {

@@ -12,7 +12,8 @@ use std::string::{Self, String};
 const EFormat: u64 = 100;
 
 const STATEMENT_INTENT: u8 = 0;
-const STATEMENT_VERSION: u8 = 1;
+const STATEMENT_VERSION: u8 = 2;
+const REJECT_REASON_MAX: u8 = 6;
 const MSG_VERSION: u8 = 1;
 const INTENT_ACCEPT: u8 = 1;
 const INTENT_FAIL: u8 = 2;
@@ -39,6 +40,13 @@ public struct ContributorRows has copy, drop, store {
     accepted_rows: u64,
 }
 
+/// A contribution of the job the enclave did not accept, with its reason class (RULES.md §4).
+public struct RejectedContribution has copy, drop, store {
+    contributor: address,
+    blob_id: vector<u8>,
+    reason: u8,
+}
+
 public struct Metric has copy, drop, store {
     name: String,
     value_micro: u64,
@@ -56,6 +64,7 @@ public struct ResultStatement has copy, drop {
     result_hash: vector<u8>,
     gpu_evidence_hash: vector<u8>,
     contributors: vector<ContributorRows>,
+    rejected: vector<RejectedContribution>,
     metrics: vector<Metric>,
     dp_epsilon_micro: u64,
     dp_delta_1e12: u64,
@@ -187,6 +196,19 @@ fun bytes_lt(a: &vector<u8>, b: &vector<u8>): bool {
     false
 }
 
+/// a < b for blob ids: bytewise, a proper prefix first
+fun blob_lt(a: &vector<u8>, b: &vector<u8>): bool {
+    let (na, nb) = (a.length(), b.length());
+    let n = if (na < nb) na else nb;
+    let mut i = 0;
+    while (i < n) {
+        let (x, y) = (a[i], b[i]);
+        if (x != y) return x < y;
+        i = i + 1;
+    };
+    na < nb
+}
+
 fun printable(name: &vector<u8>): bool {
     let mut i = 0;
     while (i < name.length()) {
@@ -231,6 +253,29 @@ public fun decode_statement(bytes: vector<u8>): IntentMessage<ResultStatement> {
         });
         i = i + 1;
     };
+    // rejected contributions: strictly ascending by (contributor, blob id), a prefix first
+    let k = get_uleb(&mut r);
+    assert!(n + k <= MAX_CONTRIBUTORS, EFormat);
+    let mut rejected = vector[];
+    let mut prev_who = vector[];
+    let mut prev_blob = vector[];
+    let mut x = 0;
+    while (x < k) {
+        let who = get_fixed(&mut r, 32);
+        let blob_id = get_bytes(&mut r, 1, BLOB_ID_MAX);
+        let reason = get_u8(&mut r);
+        assert!(reason >= 1 && reason <= REJECT_REASON_MAX, EFormat);
+        assert!(x == 0 || bytes_lt(&prev_who, &who) ||
+            (prev_who == who && blob_lt(&prev_blob, &blob_id)), EFormat);
+        prev_who = who;
+        prev_blob = blob_id;
+        rejected.push_back(RejectedContribution {
+            contributor: sui::address::from_bytes(who),
+            blob_id,
+            reason,
+        });
+        x = x + 1;
+    };
     let m = get_uleb(&mut r);
     assert!(m <= MAX_METRICS, EFormat);
     let mut metrics = vector[];
@@ -259,6 +304,7 @@ public fun decode_statement(bytes: vector<u8>): IntentMessage<ResultStatement> {
             result_hash,
             gpu_evidence_hash,
             contributors,
+            rejected,
             metrics,
             dp_epsilon_micro,
             dp_delta_1e12,
@@ -334,6 +380,8 @@ public fun gpu_evidence_hash(s: &ResultStatement): &vector<u8> { &s.gpu_evidence
 
 public fun contributors(s: &ResultStatement): &vector<ContributorRows> { &s.contributors }
 
+public fun rejected(s: &ResultStatement): &vector<RejectedContribution> { &s.rejected }
+
 public fun metrics(s: &ResultStatement): &vector<Metric> { &s.metrics }
 
 public fun dp_epsilon_micro(s: &ResultStatement): u64 { s.dp_epsilon_micro }
@@ -343,6 +391,12 @@ public fun dp_delta_1e12(s: &ResultStatement): u64 { s.dp_delta_1e12 }
 public fun contributor(c: &ContributorRows): address { c.contributor }
 
 public fun accepted_rows(c: &ContributorRows): u64 { c.accepted_rows }
+
+public fun rejected_contributor(x: &RejectedContribution): address { x.contributor }
+
+public fun rejected_blob_id(x: &RejectedContribution): &vector<u8> { &x.blob_id }
+
+public fun rejected_reason(x: &RejectedContribution): u8 { x.reason }
 
 public fun metric_name(m: &Metric): &String { &m.name }
 
@@ -408,6 +462,7 @@ public fun new_statement_message(
             result_hash,
             gpu_evidence_hash: vector[],
             contributors,
+            rejected: vector[],
             metrics: vector[Metric { name: string::utf8(b"val_auc"), value_micro: 871234 }],
             dp_epsilon_micro: 3000000,
             dp_delta_1e12: 10000000,

@@ -23,7 +23,8 @@ fun statement_vector_verifies_and_decodes() {
     let msg = market::check_statement(bytes, JOB, POOL, &meas(), TS, TS);
     assert!(msg.intent() == 0 && msg.timestamp_ms() == TS);
     let s = msg.payload();
-    assert!(s.version() == 1);
+    assert!(s.version() == 2);
+    assert!(s.rejected().length() == 0);
     assert!(s.job_id() == JOB && s.pool_id() == POOL);
     assert!(s.result_blob_id().length() == 32);
     assert!(s.gpu_evidence_hash().length() == 0);
@@ -174,15 +175,15 @@ fun patched(at: u64, with: vector<u8>, drop_n: u64): vector<u8> {
 #[test]
 fun patch_offsets_are_right() {
     // rewriting a field with its own bytes gives the vector back
-    assert!(patched(9, vector[1], 1) == vectors::statement());
+    assert!(patched(9, vector[2], 1) == vectors::statement());
     assert!(patched(74, vector[48], 1) == vectors::statement());
     assert!(patched(123, vector[32], 1) == vectors::statement());
 }
 
 #[test]
 #[expected_failure(abort_code = cloakx_market::wire::EFormat)]
-fun version_2_refused() {
-    wire::decode_statement(patched(9, vector[2], 1));
+fun version_1_refused() {
+    wire::decode_statement(patched(9, vector[1], 1));
 }
 
 #[test]
