@@ -96,11 +96,8 @@ static void test_messages_equal_c_encoding(void **state)
     /* the result statement (RULES.md §4): the committed vector of attestation/ */
     cx_statement s;
     memset(&s, 0, sizeof s);
-#ifdef CX_REJECT_REASON_MAX
-    /* a proto with statement version 2 (its `rejected` list): the Move package's vectors and
-     * its decoder are still version 1, which the encoder still writes when told */
-    s.version = 1;
-#endif
+    /* version 2 (RULES.md §4): the Move package's vectors and decoder carry the (here empty)
+     * `rejected` list too */
     memset(s.job_id, 0x11, 32);
     memset(s.pool_id, 0x22, 32);
     memset(s.code_measurement, 0x33, 48);
