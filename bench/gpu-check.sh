@@ -108,7 +108,10 @@ else
         libpath=$libpath:$(dirname "$found")
     done
     export LD_LIBRARY_PATH=$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-    for b in "$KITDIR"/bin/* "$KITDIR"/tests/*; do
+    # the cuda backend is a module that the binaries load on first need
+    export CLOAKX_CUDA_MODULE=$KITDIR/lib/libcloakx_cuda.so
+    [ -f "$CLOAKX_CUDA_MODULE" ] || die "the kit has no cuda backend module (lib/libcloakx_cuda.so)"
+    for b in "$KITDIR"/bin/* "$KITDIR"/tests/* "$CLOAKX_CUDA_MODULE"; do
         missing=$(ldd "$b" 2>&1 | grep 'not found' | awk '{print $1}' | tr '\n' ' ')
         [ -z "$missing" ] || die "$(basename "$b"): libraries not found: $missing"
     done

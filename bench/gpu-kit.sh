@@ -48,8 +48,9 @@ if [ -z "$FROM" ]; then
         die "build failed: $(grep -m 3 error "$FROM/gpu-kit.build.log" || true) (log: $FROM/gpu-kit.build.log)"
 fi
 FROM=$(cd "$FROM" && pwd) || die "no build directory $FROM"
-ldd "$FROM/cli/cloakx" 2>/dev/null | grep >/dev/null libcudart ||
-    die "$FROM is not a CUDA build (its cloakx does not link the CUDA runtime)"
+MODULE=$FROM/kernels/libcloakx_cuda.so
+[ -f "$MODULE" ] ||
+    die "$FROM is not a CUDA build (no cuda backend module kernels/libcloakx_cuda.so)"
 
 # The tests that take the GPU path when a GPU is there: label gpu (parity) or cuda (device
 # selection and pinned pipeline buffers), with their working directories' names.
@@ -67,8 +68,10 @@ tmp=$(mktemp -d) || die "mktemp"
 trap 'rm -rf "$tmp"' EXIT
 kit=$tmp/cloakx-gpu-kit
 mkdir -p "$kit/bin" "$kit/tests" "$kit/lib"
-bins=("$FROM/cli/cloakx")
+bins=("$FROM/cli/cloakx" "$MODULE")
 cp "$FROM/cli/cloakx" "$kit/bin/"
+# the cuda backend module, loaded on first need (gpu-check.sh points CLOAKX_CUDA_MODULE at it)
+cp "$MODULE" "$kit/lib/"
 while read -r name path; do
     case $path in
     *.sh) die "test $name is a script ($path): kits carry compiled tests only" ;;
@@ -78,7 +81,8 @@ while read -r name path; do
     bins+=("$path")
     printf '%s\n' "$name" >>"$kit/tests.list"
 done <<<"$tests"
-strip --strip-unneeded "$kit"/bin/* "$kit"/tests/* || die "strip failed"
+strip --strip-unneeded "$kit"/bin/* "$kit"/tests/* "$kit/lib/libcloakx_cuda.so" ||
+    die "strip failed"
 
 # sonames the GPU machine supplies (see the header)
 system_lib() {
@@ -113,7 +117,7 @@ dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | sed
 nvcc=$(grep -h -m 1 'CMAKE_CUDA_COMPILER_VERSION' "$FROM"/CMakeFiles/*/CMakeCUDACompiler.cmake |
     grep -o '"[^"]*"' | tr -d '"' || true)
 code=$(grep -h -o 'arch=compute_[0-9a-z]*,code=\[[a-z_0-9]*\]' \
-    "$FROM/kernels/CMakeFiles/cx_kernels.dir/flags.make" | tr '\n' ' ' || true)
+    "$FROM/kernels/CMakeFiles/cloakx_cuda.dir/flags.make" | tr '\n' ' ' || true)
 {
     echo "cloakx GPU kit"
     echo "commit: $commit${dirty:+ (with uncommitted changes)}"

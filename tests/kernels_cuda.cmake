@@ -26,3 +26,17 @@ if(CLOAKX_HAVE_CUDA)
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_kernels_cuda_gpukit.sh
     LABELS integration TIMEOUT 300)
 endif()
+if(CLOAKX_HAVE_CUDA)
+  # The cuda backend is a module loaded on first need (kernels/cuda_loader.c), checked here with
+  # a stand-in driver so that it runs on machines without a GPU.
+  add_library(cx_fake_libcuda SHARED fixtures/fake_libcuda.c)
+  set_target_properties(cx_fake_libcuda PROPERTIES OUTPUT_NAME cuda SUFFIX ".so.1"
+    LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/fake_driver)
+  cx_add_test(test_kernels_cuda_module SOURCES test_kernels_cuda_module.c LIBS cx_kernels
+              LABELS unit)
+  target_compile_definitions(test_kernels_cuda_module PRIVATE
+    CX_FAKE_DRIVER="$<TARGET_FILE:cx_fake_libcuda>")
+  add_dependencies(test_kernels_cuda_module cx_fake_libcuda)
+  set_tests_properties(test_kernels_cuda_module PROPERTIES
+    ENVIRONMENT "LD_LIBRARY_PATH=${CMAKE_CURRENT_BINARY_DIR}/fake_driver")
+endif()

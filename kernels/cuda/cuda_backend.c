@@ -16,6 +16,7 @@
 #include <hwloc/cudart.h>
 
 #include "cuda_kernels.h"
+#include "cuda_module.h"
 
 _Static_assert(CXM_ACT_NONE == (int)CX_ACT_NONE && CXM_ACT_RELU == (int)CX_ACT_RELU &&
                    CXM_ACT_GELU == (int)CX_ACT_GELU && CXM_ACT_TANH == (int)CX_ACT_TANH &&
@@ -450,7 +451,7 @@ static cuda_ctx *as_cuda(cx_backend *be)
     return be && be->destroy == cuda_destroy ? CTX(be) : NULL;
 }
 
-cx_err cx_backend_graph_begin(cx_backend *be, cx_error *e)
+static cx_err cuda_graph_begin(cx_backend *be, cx_error *e)
 {
     cuda_ctx *c = as_cuda(be);
     if (!c)
@@ -468,7 +469,7 @@ cx_err cx_backend_graph_begin(cx_backend *be, cx_error *e)
     return rc;
 }
 
-cx_err cx_backend_graph_end(cx_backend *be, cx_error *e)
+static cx_err cuda_graph_end(cx_backend *be, cx_error *e)
 {
     cuda_ctx *c = as_cuda(be);
     if (!c)
@@ -508,7 +509,7 @@ cx_err cx_backend_graph_end(cx_backend *be, cx_error *e)
     return rc;
 }
 
-cx_err cx_backend_graph_launch(cx_backend *be, cx_error *e)
+static cx_err cuda_graph_launch(cx_backend *be, cx_error *e)
 {
     cuda_ctx *c = as_cuda(be);
     if (!c)
@@ -521,7 +522,7 @@ cx_err cx_backend_graph_launch(cx_backend *be, cx_error *e)
     return chk(c, cudaGraphLaunch(c->graph, c->stream), "cudaGraphLaunch", e);
 }
 
-void cx_backend_graph_reset(cx_backend *be)
+static void cuda_graph_reset(cx_backend *be)
 {
     cuda_ctx *c = as_cuda(be);
     if (c && c->graph) {
@@ -562,7 +563,7 @@ static cx_err stream_ctx(cx_backend *be, int slot, cuda_ctx **out, cx_error *e)
     return rc;
 }
 
-cx_err cx_backend_stream_upload(cx_backend *be, int slot, void *dst_dev, const void *src_pinned,
+static cx_err cuda_stream_upload(cx_backend *be, int slot, void *dst_dev, const void *src_pinned,
                                 size_t bytes, cx_error *e)
 {
     cuda_ctx *c;
@@ -579,7 +580,7 @@ cx_err cx_backend_stream_upload(cx_backend *be, int slot, void *dst_dev, const v
     return rc;
 }
 
-cx_err cx_backend_stream_acquire(cx_backend *be, int slot, cx_error *e)
+static cx_err cuda_stream_acquire(cx_backend *be, int slot, cx_error *e)
 {
     cuda_ctx *c;
     cx_err rc = stream_ctx(be, slot, &c, e);
@@ -588,7 +589,7 @@ cx_err cx_backend_stream_acquire(cx_backend *be, int slot, cx_error *e)
     return rc;
 }
 
-cx_err cx_backend_stream_release(cx_backend *be, int slot, cx_error *e)
+static cx_err cuda_stream_release(cx_backend *be, int slot, cx_error *e)
 {
     cuda_ctx *c;
     cx_err rc = stream_ctx(be, slot, &c, e);
@@ -597,7 +598,7 @@ cx_err cx_backend_stream_release(cx_backend *be, int slot, cx_error *e)
     return rc;
 }
 
-cx_err cx_backend_stream_host_wait(cx_backend *be, int slot, cx_error *e)
+static cx_err cuda_stream_host_wait(cx_backend *be, int slot, cx_error *e)
 {
     cuda_ctx *c;
     cx_err rc = stream_ctx(be, slot, &c, e);
@@ -606,7 +607,7 @@ cx_err cx_backend_stream_host_wait(cx_backend *be, int slot, cx_error *e)
     return rc;
 }
 
-cx_err cx_cuda_device_count(int *count, cx_error *e)
+static cx_err cuda_device_count(int *count, cx_error *e)
 {
     int n = 0;
     *count = 0;
@@ -622,11 +623,11 @@ cx_err cx_cuda_device_count(int *count, cx_error *e)
     return CX_OK;
 }
 
-cx_err cx_cuda_device_query(int device, cx_cuda_device_info *out, cx_error *e)
+static cx_err cuda_device_query(int device, cx_cuda_device_info *out, cx_error *e)
 {
     int n;
     memset(out, 0, sizeof *out);
-    if (cx_cuda_device_count(&n, e) != CX_OK)
+    if (cuda_device_count(&n, e) != CX_OK)
         return e ? e->code : CX_ERR_DEVICE;
     if (device < 0 || device >= n)
         return cx_error_set(e, CX_ERR_DEVICE, "no CUDA device %d (this machine has %d)", device, n);
@@ -682,20 +683,20 @@ static const cx_backend cuda_ops = {
     .destroy = cuda_destroy,
 };
 
-cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **out, cx_error *e)
+static cx_err cuda_backend_create(int device, cx_precision precision, cx_backend **out, cx_error *e)
 {
     cx_cuda_device_info info;
     *out = NULL;
     if (precision != CX_PRECISION_FP32 && precision != CX_PRECISION_TF32 &&
         precision != CX_PRECISION_BF16)
         return cx_error_set(e, CX_ERR_ARG, "cuda backend: unknown precision %d", (int)precision);
-    if (cx_cuda_device_query(device, &info, e) != CX_OK)
+    if (cuda_device_query(device, &info, e) != CX_OK)
         return e ? e->code : CX_ERR_DEVICE;
     if (precision != CX_PRECISION_FP32 && info.cc_major < 8)
         return cx_error_set(e, CX_ERR_UNSUPPORTED,
                             "cuda backend: %s GEMMs need compute capability 8.0 or newer; GPU "
                             "%d (%s) is %d.%d",
-                            cx_precision_name(precision), device, info.name, info.cc_major,
+                            precision == CX_PRECISION_TF32 ? "tf32" : "bf16", device, info.name, info.cc_major,
                             info.cc_minor);
     cx_backend *be = calloc(1, sizeof *be);
     cuda_ctx *c = calloc(1, sizeof *c);
@@ -748,7 +749,7 @@ cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **o
     return CX_OK;
 }
 
-void *cx_cuda_pinned_alloc(void *ud, size_t len, cx_error *e)
+void *cuda_pinned_alloc(void *ud, size_t len, cx_error *e)
 {
     (void)ud;
     void *p = NULL;
@@ -773,7 +774,7 @@ void *cx_cuda_pinned_alloc(void *ud, size_t len, cx_error *e)
     return p;
 }
 
-void cx_cuda_pinned_free(void *ud, void *p, size_t len)
+static void cuda_pinned_free(void *ud, void *p, size_t len)
 {
     (void)ud;
     if (!p)
@@ -782,13 +783,13 @@ void cx_cuda_pinned_free(void *ud, void *p, size_t len)
     (void)cudaFreeHost(p); /* nothing to report to: the memory is gone either way */
 }
 
-cx_err cx_cuda_device_cpulist(int device, char *out, size_t cap, cx_error *e)
+static cx_err cuda_device_cpulist(int device, char *out, size_t cap, cx_error *e)
 {
     int n;
     if (cap == 0)
         return cx_error_set(e, CX_ERR_ARG, "cx_cuda_device_cpulist: empty output buffer");
     out[0] = '\0';
-    if (cx_cuda_device_count(&n, e) != CX_OK)
+    if (cuda_device_count(&n, e) != CX_OK)
         return e ? e->code : CX_ERR_DEVICE;
     if (device < 0 || device >= n)
         return cx_error_set(e, CX_ERR_DEVICE, "no CUDA device %d (this machine has %d)", device, n);
@@ -817,4 +818,32 @@ cx_err cx_cuda_device_cpulist(int device, char *out, size_t cap, cx_error *e)
     if (rc != CX_OK)
         out[0] = '\0';
     return rc;
+}
+
+static const cx_cuda_api cuda_api = {
+    .abi = CX_CUDA_MODULE_ABI,
+    .table_size = sizeof(cx_cuda_api),
+    .backend_size = sizeof(cx_backend),
+    .device_count = cuda_device_count,
+    .device_query = cuda_device_query,
+    .backend_create = cuda_backend_create,
+    .pinned_alloc = cuda_pinned_alloc,
+    .pinned_free = cuda_pinned_free,
+    .device_cpulist = cuda_device_cpulist,
+    .graph_begin = cuda_graph_begin,
+    .graph_end = cuda_graph_end,
+    .graph_launch = cuda_graph_launch,
+    .graph_reset = cuda_graph_reset,
+    .stream_upload = cuda_stream_upload,
+    .stream_acquire = cuda_stream_acquire,
+    .stream_release = cuda_stream_release,
+    .stream_host_wait = cuda_stream_host_wait,
+};
+
+/* The module's only exported symbol (it is built with hidden visibility). */
+__attribute__((visibility("default"))) const cx_cuda_api *cx_cuda_module_api(void);
+
+const cx_cuda_api *cx_cuda_module_api(void)
+{
+    return &cuda_api;
 }
