@@ -74,8 +74,7 @@ static cx_err cuda_module(const cx_cuda_api **api, cx_error *e)
                                 n > 1 ? paths[n - 1] : "");
         h = dlopen(paths[found], RTLD_NOW | RTLD_LOCAL);
         if (!h)
-            return cx_error_set(e, CX_ERR_DEVICE, "loading the cuda backend module: %s",
-                                dlerror());
+            return cx_error_set(e, CX_ERR_DEVICE, "loading the cuda backend module: %s", dlerror());
     }
     cx_cuda_module_fn get;
     *(void **)&get = dlsym(h, CX_CUDA_MODULE_SYMBOL);

@@ -17,8 +17,8 @@
 
 typedef struct cx_cuda_api {
     int abi;
-    size_t table_size;    /* sizeof(cx_cuda_api) of the module's build */
-    size_t backend_size;  /* sizeof(cx_backend) of the module's build */
+    size_t table_size;   /* sizeof(cx_cuda_api) of the module's build */
+    size_t backend_size; /* sizeof(cx_backend) of the module's build */
     cx_err (*device_count)(int *count, cx_error *e);
     cx_err (*device_query)(int device, cx_cuda_device_info *out, cx_error *e);
     cx_err (*backend_create)(int device, cx_precision precision, cx_backend **out, cx_error *e);
