@@ -22,6 +22,22 @@ worker_limited() {
     set -e
 }
 
+# Some sandboxes let a process lock beyond its limit (mlock is not accounted there): then no
+# byte is ever unlocked and --require-mlock has nothing to refuse, so the test says so and skips.
+limited_can_lock_1mib() {
+    (ulimit -l 64 && exec "${nocap[@]}" python3 -c '
+import ctypes, mmap, sys
+libc = ctypes.CDLL(None, use_errno=True)
+m = mmap.mmap(-1, 1 << 20)
+a = ctypes.addressof(ctypes.c_char.from_buffer(m))
+sys.exit(0 if libc.mlock(ctypes.c_void_p(a), ctypes.c_size_t(1 << 20)) == 0 else 1)')
+}
+if limited_can_lock_1mib; then
+    echo "SKIP: this kernel let a process under 'ulimit -l 64' without CAP_IPC_LOCK mlock 1 MiB;"
+    echo "      RLIMIT_MEMLOCK is not enforced here, so nothing can be left unlocked"
+    exit 77
+fi
+
 keys operator buyer s1 s2
 "$CLOAKX" demo --write-data "$work/data" --sellers 2 --rows 300 >/dev/null
 "$CLOAKX" balance --key "$work/keys/buyer" --faucet 100000 >/dev/null
@@ -43,7 +59,8 @@ grep -q "warning: worker: RLIMIT_MEMLOCK is 64 KiB: plaintext beyond it cannot b
     "$work/w.err" || fail "no warning at the start: $(cat "$work/w.err")"
 said=$(sed -n 's/.*job 0x[0-9a-f]*: \([0-9]*\) bytes of plaintext and keys could NOT be locked.*/\1/p' \
        "$work/w.err")
-[ -n "$said" ] && [ "$said" -gt 0 ] || fail "the worker did not say how much was not locked: $(cat "$work/w.err")"
+[ -n "$said" ] && [ "$said" -gt 0 ] ||
+    fail "the worker did not say how much was not locked: $(cat "$work/w.err"; cat "$work/w.json")"
 jq -se --arg j "$j1" --argjson n "$said" 'map(select(.job == $j))[0]
     | .status == "paid" and .report.secure_memory.unlocked_bytes == $n
       and .report.secure_memory.lock_required == false' "$work/w.json" >/dev/null \

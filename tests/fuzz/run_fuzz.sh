@@ -3,7 +3,7 @@
 # copy of its seed corpus (the committed corpus is never modified); non-zero on any finding.
 set -euo pipefail
 target=$1 seeds=$2
-secs=${CX_FUZZ_SECONDS:-30}
+secs=${CX_FUZZ_SECONDS:-10}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus" "$work/artifacts"
