@@ -284,16 +284,7 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
                 ds->blobs[b].n_listed ? (unsigned long long)ds->blobs[b].listed[0].line : 0ull,
                 ds->blobs[b].n_listed ? cx_bad_reason_name(ds->blobs[b].listed[0].reason) : "?");
 
-    cx_train_data td = {.rows = ds->n,
-                        .cols = (int)ds->d,
-                        .x = ds->X,
-                        .y = ds->y,
-                        .n_classes = (int)ds->n_classes,
-                        .mean = ds->given_mean,
-                        .std = ds->given_std,
-                        .y_stats_given = ds->y_stats_given,
-                        .y_mean = ds->y_mean,
-                        .y_std = ds->y_std};
+    cx_train_data td = cx_job_train_data(ds);
     cx_train_result res;
     cx_progress prog;
     el = calloc(1, sizeof *el);
@@ -369,6 +360,10 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
                    "%llu steps, Poisson sampling)\n",
                    eps, spec.delta, order, spec.noise_multiplier, spec.max_grad_norm,
                    res.sample_rate, (unsigned long long)res.steps);
+        if (spec.privacy && spec.dp_standardize)
+            printf("privacy: standardisation by DP on the declared ranges, epsilon %.4g (pure); "
+                   "in all epsilon %.4g\n",
+                   spec.standardize_epsilon, cx_job_epsilon_total(&spec, eps));
     }
     goto done;
 fail:

@@ -337,11 +337,18 @@ cx_err cx_job_seal_bytes(const cx_cxb_seal_params *p, const uint8_t *data, size_
 /* ---- model metadata (model_meta.c): shared by `cloakx train`, jobs and `cloakx predict` ---- */
 
 json_t *cx_job_names_json(char *const *names, size_t n);
+/* The trainer's view of a merged dataset: its rows and what the spec declared about them
+ * (standardisation, ranges). Borrows ds. */
+cx_train_data cx_job_train_data(const cx_dataset *ds);
+/* The ε a job spends on its data: DP-SGD's sgd_eps plus, under "privacy.standardize": "dp",
+ * the standardisation's (basic composition); NaN without privacy. */
+double cx_job_epsilon_total(const cx_spec *spec, double sgd_eps);
 json_t *cx_job_metrics_json(const cx_metrics *m, cx_task task);
 /* The metadata stored with a trained model (cx_model_save / cx_model_serialize's extra):
  * spec, predict_schema, features, label, classes, metrics, train_rows, epochs_run,
  * fill_values (under "missing": "mean": the training data's gap fill per column, null for
- * one-hot columns) and, with DP, privacy and epsilon. data: the schema trained with. */
+ * one-hot columns) and, with DP, privacy and epsilon (the total, cx_job_epsilon_total; privacy
+ * itemises DP-SGD's and the DP standardisation's). data: the schema trained with. */
 cx_err cx_job_model_meta(const cx_spec *spec, const json_t *data, const cx_dataset *ds,
                          const cx_train_result *tr, double eps, double order, json_t **out,
                          cx_error *e);

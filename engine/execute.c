@@ -775,16 +775,7 @@ static cx_err train(job_run *r, cx_error *e)
 {
     const cx_job_params *p = r->p;
     const cx_dataset *ds = r->ds;
-    cx_train_data td = {.rows = ds->n,
-                        .cols = (int)ds->d,
-                        .x = ds->X,
-                        .y = ds->y,
-                        .n_classes = (int)ds->n_classes,
-                        .mean = ds->given_mean,
-                        .std = ds->given_std,
-                        .y_stats_given = ds->y_stats_given,
-                        .y_mean = ds->y_mean,
-                        .y_std = ds->y_std};
+    cx_train_data td = cx_job_train_data(ds);
     cx_progress eprog;
     cx_progress_start(&eprog, "training", (uint64_t)r->spec.epochs, p->progress);
     epoch_ud eu = {&eprog, p->log, p->status, r->job_hex, r->spec.epochs, cx_now_seconds()};
@@ -811,7 +802,7 @@ static cx_err train(job_run *r, cx_error *e)
                                  r->spec.delta, NULL, 0, &r->eps, &r->order, e)) != CX_OK)
         return rc;
     if (r->spec.privacy)
-        cx_status_job_epsilon(p->status, r->job_hex, r->eps);
+        cx_status_job_epsilon(p->status, r->job_hex, cx_job_epsilon_total(&r->spec, r->eps));
     cx_job_hook_point(p->hooks, "trained", p->log);
     return CX_OK;
 }
@@ -926,7 +917,8 @@ static cx_err sign_statement(job_run *r, cx_error *e)
     }
     st.metrics = met;
     st.n_metrics = nm;
-    st.dp_epsilon_micro = r->spec.privacy ? micro(r->eps) : CX_STATEMENT_NO_DP;
+    st.dp_epsilon_micro =
+        r->spec.privacy ? micro(cx_job_epsilon_total(&r->spec, r->eps)) : CX_STATEMENT_NO_DP;
     st.dp_delta_1e12 = r->spec.privacy ? (uint64_t)llround(r->spec.delta * 1e12) : 0;
     cx_err rc = cx_statement_encode(&st, cx_unix_ms(), &out->statement, &out->statement_len, e);
     free(rej);

@@ -198,7 +198,7 @@ cx_err cx_job_spec_check(const cx_spec *spec, json_t **data_out, cx_dataset_sche
         rc = cx_dataset_schema_require_declared(schema, e);
     /* under DP nothing about the data leaves outside the accounted mechanism (RULES.md §9) */
     if (rc == CX_OK && spec->privacy)
-        rc = cx_dataset_schema_require_stats(schema, e);
+        rc = cx_dataset_schema_require_stats(schema, spec->dp_standardize, e);
     if (rc != CX_OK) {
         cx_dataset_schema_free(schema);
         json_decref(data);

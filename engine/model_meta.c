@@ -156,6 +156,32 @@ static json_t *fill_values_json(const cx_dataset *ds)
     return a;
 }
 
+cx_train_data cx_job_train_data(const cx_dataset *ds)
+{
+    return (cx_train_data){.rows = ds->n,
+                           .cols = (int)ds->d,
+                           .x = ds->X,
+                           .y = ds->y,
+                           .n_classes = (int)ds->n_classes,
+                           .mean = ds->given_mean,
+                           .std = ds->given_std,
+                           .y_stats_given = ds->y_stats_given,
+                           .y_mean = ds->y_mean,
+                           .y_std = ds->y_std,
+                           .lo = ds->bound_lo,
+                           .hi = ds->bound_hi,
+                           .y_bounds_given = ds->y_bounds_given,
+                           .y_lo = ds->y_lo,
+                           .y_hi = ds->y_hi};
+}
+
+double cx_job_epsilon_total(const cx_spec *spec, double sgd_eps)
+{
+    if (!spec->privacy)
+        return NAN;
+    return sgd_eps + (spec->dp_standardize ? spec->standardize_epsilon : 0.0);
+}
+
 cx_err cx_job_model_meta(const cx_spec *spec, const json_t *data, const cx_dataset *ds,
                          const cx_train_result *tr, double eps, double order, json_t **out,
                          cx_error *e)
@@ -175,6 +201,14 @@ cx_err cx_job_model_meta(const cx_spec *spec, const json_t *data, const cx_datas
                         "max_grad_norm", spec->max_grad_norm, "steps", (json_int_t)tr->steps,
                         "sample_rate", tr->sample_rate, "sampling", "poisson", "accountant", "rdp")
             : json_null();
+    if (pj && spec->dp_standardize &&
+        json_object_update_new(pj, json_pack("{s:s, s:f, s:f}", "standardize", "dp",
+                                             "standardize_epsilon", spec->standardize_epsilon,
+                                             "epsilon_total",
+                                             cx_job_epsilon_total(spec, eps))) != 0) {
+        json_decref(pj);
+        pj = NULL;
+    }
     int ok = x && ps && feats && mj && classes && fills && pj;
     if (ok) {
         json_object_set(x, "spec", spec->raw);
@@ -193,7 +227,7 @@ cx_err cx_job_model_meta(const cx_spec *spec, const json_t *data, const cx_datas
             json_object_set(x, "fill_values", fills);
         if (spec->privacy) {
             char buf[64];
-            snprintf(buf, sizeof buf, "%.6g", eps);
+            snprintf(buf, sizeof buf, "%.6g", cx_job_epsilon_total(spec, eps));
             json_object_set(x, "privacy", pj);
             json_object_set_new(x, "epsilon", json_string(buf));
         }

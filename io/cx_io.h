@@ -468,8 +468,10 @@ cx_err cx_dataset_schema_require_declared(const cx_dataset_schema *s, cx_error *
  * be NULL) says which. What a pool's forbidden columns are checked against. */
 const char *cx_dataset_schema_used_column(const cx_dataset_schema *s, size_t i, int *is_label);
 /* Under DP: every numeric feature and a numeric label declare "mean" and "std", so that the
- * standardisation (and a "mean" fill) is the spec's, not the data's. */
-cx_err cx_dataset_schema_require_stats(const cx_dataset_schema *s, cx_error *e);
+ * standardisation (and a "mean" fill) is the spec's, not the data's; with dp_bounds (the
+ * spec's "privacy.standardize": "dp") "min" and "max" will do instead, the standardisation
+ * then being computed by a DP mechanism on that range, and a "mean" fill still needs "mean". */
+cx_err cx_dataset_schema_require_stats(const cx_dataset_schema *s, int dp_bounds, cx_error *e);
 
 enum { CX_BAD_ROWS_LISTED = 16 };
 
@@ -505,10 +507,17 @@ typedef struct cx_dataset {
                              with (NaN: one-hot column), for filling at prediction time as
                              in training; NULL under the other policies */
     float *given_mean;    /* (d) the declared standardisation ("mean"/"std" of the columns):
-                             one-hot columns 0 and 1; NULL unless every numeric feature has one */
+                             one-hot columns 0 and 1, NaN for a column that declares only its
+                             range; NULL unless every numeric feature declares one or the other */
     float *given_std;
+    float *bound_lo;      /* (d) the declared range ("min"/"max") of the columns that declare no
+                             standardisation, NaN elsewhere: what a DP standardisation clips
+                             to; NULL when no such column */
+    float *bound_hi;
     int y_stats_given;    /* numeric label: its declared mean and std */
     float y_mean, y_std;
+    int y_bounds_given;   /* numeric label without a declared mean and std: its range */
+    float y_lo, y_hi;
 } cx_dataset;
 
 void cx_dataset_free(cx_dataset *ds);

@@ -17,6 +17,8 @@ void cx_dataset_free(cx_dataset *ds)
     free(ds->fill_values);
     free(ds->given_mean);
     free(ds->given_std);
+    free(ds->bound_lo);
+    free(ds->bound_hi);
     free(ds);
 }
 
@@ -332,8 +334,8 @@ static cx_err merge_fill_means(merge_ctx *m, cx_error *e)
         m->fill[k] = cnt ? sum / (double)cnt : 0.0;
         /* a declared mean is the fill: nothing about the data leaves in the model */
         int64_t dc = cx_names_find(m->s->columns, m->s->n_columns, R->col_names[R->slot_col[k]]);
-        if (dc >= 0 && !isnan(m->s->col_mean[dc]))
-            m->fill[k] = m->s->col_mean[dc];
+        if (dc >= 0 && !isnan(m->s->col_decl[dc].mean))
+            m->fill[k] = m->s->col_decl[dc].mean;
     }
     float *fv = m->ds->fill_values = malloc(m->d * sizeof *fv);
     if (!fv)
@@ -378,8 +380,9 @@ static cx_err merge_names(merge_ctx *m, cx_error *e)
     return CX_OK;
 }
 
-/* The declared standardisation per output column, when every numeric feature declares it
- * (one-hot columns: mean 0, std 1), and a numeric label's. */
+/* The declared standardisation per output column, when every numeric feature declares it or
+ * its range (one-hot columns: mean 0, std 1; a column with a range only: NaN, and its range in
+ * bound_lo/bound_hi, for the trainer's DP standardisation), and a numeric label's. */
 static cx_err merge_given_stats(merge_ctx *m, cx_error *e)
 {
     const cx_layout *R = m->ref;
@@ -389,27 +392,46 @@ static cx_err merge_given_stats(merge_ctx *m, cx_error *e)
         return CX_OK;
     if (R->label_slot >= 0 && ds->label_kind == CX_LABEL_NUMERIC) {
         int64_t dc = cx_names_find(s->columns, s->n_columns, R->col_names[R->slot_col[R->label_slot]]);
-        if (dc >= 0 && !isnan(s->col_mean[dc])) {
+        const cx_column_decl *d = dc >= 0 ? &s->col_decl[dc] : NULL;
+        if (d && !isnan(d->mean)) {
             ds->y_stats_given = 1;
-            ds->y_mean = (float)s->col_mean[dc];
-            ds->y_std = (float)s->col_std[dc];
+            ds->y_mean = (float)d->mean;
+            ds->y_std = (float)d->std;
+        } else if (d && !isnan(d->lo)) {
+            ds->y_bounds_given = 1;
+            ds->y_lo = (float)d->lo;
+            ds->y_hi = (float)d->hi;
         }
     }
+    int ranges = 0;
     for (size_t k = 0; k < m->nfeat; k++) {
         int64_t dc = cx_names_find(s->columns, s->n_columns, R->col_names[R->slot_col[k]]);
-        if (R->slot_kind[k] == SLOT_NUM && (dc < 0 || isnan(s->col_mean[dc])))
+        if (R->slot_kind[k] != SLOT_NUM)
+            continue;
+        if (dc < 0 || (isnan(s->col_decl[dc].mean) && isnan(s->col_decl[dc].lo)))
             return CX_OK;
+        ranges += isnan(s->col_decl[dc].mean);
     }
     ds->given_mean = malloc(m->d * sizeof *ds->given_mean);
     ds->given_std = malloc(m->d * sizeof *ds->given_std);
-    if (!ds->given_mean || !ds->given_std)
+    if (ranges) {
+        ds->bound_lo = malloc(m->d * sizeof *ds->bound_lo);
+        ds->bound_hi = malloc(m->d * sizeof *ds->bound_hi);
+    }
+    if (!ds->given_mean || !ds->given_std || (ranges && (!ds->bound_lo || !ds->bound_hi)))
         return merge_oom(e);
     for (size_t k = 0; k < m->nfeat; k++) {
         int64_t dc = cx_names_find(s->columns, s->n_columns, R->col_names[R->slot_col[k]]);
+        int num = R->slot_kind[k] == SLOT_NUM;
+        const cx_column_decl *d = num ? &s->col_decl[dc] : NULL;
         for (size_t c = m->col_off[k]; c < m->col_off[k + 1]; c++) {
-            int num = R->slot_kind[k] == SLOT_NUM;
-            ds->given_mean[c] = num ? (float)s->col_mean[dc] : 0.0f;
-            ds->given_std[c] = num ? (float)s->col_std[dc] : 1.0f;
+            ds->given_mean[c] = num ? (float)d->mean : 0.0f;
+            ds->given_std[c] = num ? (float)d->std : 1.0f;
+            if (ranges) {
+                int range = num && isnan(d->mean);
+                ds->bound_lo[c] = range ? (float)d->lo : NAN;
+                ds->bound_hi[c] = range ? (float)d->hi : NAN;
+            }
         }
     }
     return CX_OK;

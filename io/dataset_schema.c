@@ -30,8 +30,7 @@ void cx_dataset_schema_free(cx_dataset_schema *s)
     free(s->cat_vocab);
     free(s->cat_given);
     cx_names_free(s->columns, s->n_columns);
-    free(s->col_mean);
-    free(s->col_std);
+    free(s->col_decl);
     cx_dict_free(&s->classes);
     free(s);
 }
@@ -172,11 +171,42 @@ static cx_err string_list(const json_t *v, const char *where, const char ***out,
     return CX_OK;
 }
 
+/* A column's "mean" and "std" (its standardisation) and "min" and "max" (its clipping range
+ * for a DP standardisation): each pair goes together, on a numeric column only. */
+static cx_err column_stats(const json_t *c, const char *name, int numeric, cx_column_decl *d,
+                           cx_error *e)
+{
+    static const char *const pairs[2][2] = {{"mean", "std"}, {"min", "max"}};
+    double *out[2][2] = {{&d->mean, &d->std}, {&d->lo, &d->hi}};
+    static const double lowest[2][2] = {{-3.4e38, 1e-30}, {-3.4e38, -3.4e38}};
+    for (int p = 0; p < 2; p++) {
+        *out[p][0] = *out[p][1] = NAN;
+        int has0 = json_object_get(c, pairs[p][0]) != NULL;
+        int has1 = json_object_get(c, pairs[p][1]) != NULL;
+        if (!has0 && !has1)
+            continue;
+        if (!numeric || !has0 || !has1)
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: column '%s': \"%s\" and \"%s\" go together, on a "
+                                "numeric column",
+                                name, pairs[p][0], pairs[p][1]);
+        for (int k = 0; k < 2; k++) {
+            cx_err rc = cx_json_get_number(c, pairs[p][k], 1, lowest[p][k], 3.4e38, out[p][k], e);
+            if (rc != CX_OK)
+                return cx_error_wrap(rc, e, "data: column '%s': ", name);
+        }
+    }
+    if (!isnan(d->lo) && !(d->hi > d->lo))
+        return cx_error_set(e, CX_ERR_FORMAT, "data: column '%s': \"min\" must be below \"max\"",
+                            name);
+    return CX_OK;
+}
+
 /* One entry of "columns": {"name", "type": numeric|categorical|class, "values"}. */
 static cx_err declared_column(cx_dataset_schema *s, const json_t *c, size_t i, int lt_given,
                               cx_error *e)
 {
-    static const char *const keys[] = {"name", "type", "values", "mean", "std", NULL};
+    static const char *const keys[] = {"name", "type", "values", "mean", "std", "min", "max", NULL};
     char where[48];
     snprintf(where, sizeof where, "columns[%zu]", i);
     if (!json_is_object(c))
@@ -202,22 +232,11 @@ static cx_err declared_column(cx_dataset_schema *s, const json_t *c, size_t i, i
         if ((rc = string_list(vals, vw, &voc, &nv, e)) != CX_OK)
             return rc;
     }
-    double mean = NAN, sd = NAN;
-    int has_stats = json_object_get(c, "mean") || json_object_get(c, "std");
-    if (has_stats) {
-        if (strcmp(type, "numeric") != 0 || !json_object_get(c, "mean") ||
-            !json_object_get(c, "std")) {
-            free(voc);
-            return cx_error_set(e, CX_ERR_FORMAT,
-                                "data: column '%s': \"mean\" and \"std\" go together, on a "
-                                "numeric column",
-                                name);
-        }
-        if ((rc = cx_json_get_number(c, "mean", 1, -3.4e38, 3.4e38, &mean, e)) != CX_OK ||
-            (rc = cx_json_get_number(c, "std", 1, 1e-30, 3.4e38, &sd, e)) != CX_OK) {
-            free(voc);
-            return cx_error_wrap(rc, e, "data: column '%s': ", name);
-        }
+    cx_column_decl decl;
+    rc = column_stats(c, name, strcmp(type, "numeric") == 0, &decl, e);
+    if (rc != CX_OK) {
+        free(voc);
+        return rc;
     }
     if (strcmp(type, "numeric") == 0) {
         if (vals) {
@@ -282,18 +301,14 @@ static cx_err declared_column(cx_dataset_schema *s, const json_t *c, size_t i, i
                             "\"class\"",
                             name);
     }
-    double *nm = realloc(s->col_mean, (s->n_columns + 1) * sizeof *nm);
-    if (nm)
-        s->col_mean = nm;
-    double *ns = nm ? realloc(s->col_std, (s->n_columns + 1) * sizeof *ns) : NULL;
-    if (ns)
-        s->col_std = ns;
-    char **nc = ns ? realloc(s->columns, (s->n_columns + 1) * sizeof *nc) : NULL;
+    cx_column_decl *nd = realloc(s->col_decl, (s->n_columns + 1) * sizeof *nd);
+    if (nd)
+        s->col_decl = nd;
+    char **nc = nd ? realloc(s->columns, (s->n_columns + 1) * sizeof *nc) : NULL;
     if (!nc)
         return cx_error_set(e, CX_ERR_NOMEM, "data: out of memory");
     s->columns = nc;
-    s->col_mean[s->n_columns] = mean;
-    s->col_std[s->n_columns] = sd;
+    s->col_decl[s->n_columns] = decl;
     if (!(nc[s->n_columns] = strdup(name)))
         return cx_error_set(e, CX_ERR_NOMEM, "data: out of memory");
     s->n_columns++;
@@ -502,7 +517,7 @@ const char *cx_dataset_schema_used_column(const cx_dataset_schema *s, size_t i, 
     return NULL;
 }
 
-cx_err cx_dataset_schema_require_stats(const cx_dataset_schema *s, cx_error *e)
+cx_err cx_dataset_schema_require_stats(const cx_dataset_schema *s, int dp_bounds, cx_error *e)
 {
     for (size_t i = 0; i < s->n_columns; i++) {
         int is_label = s->label && strcmp(s->label, s->columns[i]) == 0;
@@ -510,10 +525,24 @@ cx_err cx_dataset_schema_require_stats(const cx_dataset_schema *s, cx_error *e)
                                : cx_names_find(s->cat_names, s->n_cat, s->columns[i]) < 0;
         int used = is_label || !s->n_features ||
                    cx_names_find(s->features, s->n_features, s->columns[i]) >= 0;
-        if (numeric && used && isnan(s->col_mean[i]))
+        const cx_column_decl *d = &s->col_decl[i];
+        if (!numeric || !used || !isnan(d->mean))
+            continue;
+        if (!dp_bounds)
             return cx_error_set(e, CX_ERR_FORMAT,
                                 "data: column '%s' needs \"mean\" and \"std\" under DP (the "
-                                "standardisation may not come from the data)",
+                                "standardisation may not come from the data; or \"min\" and "
+                                "\"max\" with \"privacy.standardize\": \"dp\")",
+                                s->columns[i]);
+        if (isnan(d->lo))
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: column '%s' needs \"min\" and \"max\" (or \"mean\" and "
+                                "\"std\") under \"privacy.standardize\": \"dp\"",
+                                s->columns[i]);
+        if (s->missing == CX_MISSING_FILL_MEAN && !is_label)
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "data: column '%s': \"missing\": \"mean\" under DP fills with the "
+                                "declared \"mean\", which it does not give",
                                 s->columns[i]);
     }
     return CX_OK;

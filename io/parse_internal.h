@@ -31,6 +31,12 @@ uint32_t cx_dict_find(const cx_dict *d, const char *s, size_t len);
 /* Returns the id (new or existing); CX_DICT_NONE when out of memory. */
 uint32_t cx_dict_intern(cx_dict *d, const char *s, size_t len);
 
+/* A numeric column's declared statistics (NaN: not given): its standardisation ("mean", "std")
+ * and its clipping range ("min", "max"), which a DP standardisation needs (chain/RULES.md §9.7). */
+typedef struct cx_column_decl {
+    double mean, std, lo, hi;
+} cx_column_decl;
+
 struct cx_dataset_schema {
     char **features;
     size_t n_features;
@@ -53,7 +59,7 @@ struct cx_dataset_schema {
     cx_data_format format;
     char **columns; /* the exact column set of every blob, in declared order */
     size_t n_columns;
-    double *col_mean, *col_std; /* (n_columns) declared standardisation; NaN: not given */
+    cx_column_decl *col_decl; /* (n_columns) what each column declares besides its type */
     cx_dict classes; /* class label values, in declared order (y = index) */
     int classes_given;
 };

@@ -383,6 +383,12 @@ typedef struct cx_train_data {
     const float *mean, *std;
     int y_stats_given;
     float y_mean, y_std;
+    /* The declared ranges, for columns (NaN where a standardisation is declared) and a target
+     * without a declared standardisation: under "privacy.standardize": "dp" the
+     * standardisation is computed on them with DP (cx_dp_standardize); NULL / 0: none. */
+    const float *lo, *hi;
+    int y_bounds_given;
+    float y_lo, y_hi;
 } cx_train_data;
 
 typedef struct cx_train_epoch_cb {
@@ -461,9 +467,8 @@ cx_err cx_dp_rng_poisson(cx_dp_rng *r, size_t n, double q, int32_t *idx, size_t 
 /* out (n) = independent Laplace(0, 1) samples (a random sign times an Exp(1)). */
 cx_err cx_dp_rng_laplace(cx_dp_rng *r, double *out, size_t n, cx_error *e);
 
-/* DP standardisation (issue 13 item 2; meant for a spec's "privacy.standardize": "dp", which
- * the job pipeline does not take yet: under DP a spec still declares mean/std, RULES.md §9.7).
- * Per column j
+/* DP standardisation (issue 13 item 2): what the trainer runs under a spec's
+ * "privacy.standardize": "dp" (RULES.md §9.7). Per column j
  * with bounds [lo[j], hi[j]] (NaN: not numeric, e.g. one-hot: mean 0, std 1, nothing spent),
  * the values clipped into the bounds, centred at c = (lo+hi)/2, and two sums released with
  * Laplace noise: S1 = Σ (x−c) (sensitivity r = (hi−lo)/2 when a row is added or removed) and

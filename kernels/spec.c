@@ -230,7 +230,8 @@ static cx_err parse_schedule(const json_t *o, cx_spec *s, cx_error *e)
 static cx_err parse_privacy(const json_t *o, cx_spec *s, cx_error *e)
 {
     static const char *const keys[] = {"noise_multiplier", "max_grad_norm", "delta",
-                                       "sampling", NULL};
+                                       "sampling",         "standardize",   "standardize_epsilon",
+                                       NULL};
     TRYP(cx_json_check_keys(o, keys, "privacy", e), "");
     s->privacy = 1;
     TRY(get_num(o, "noise_multiplier", "privacy", 0.0, 1e6, &s->noise_multiplier, e));
@@ -245,6 +246,25 @@ static cx_err parse_privacy(const json_t *o, cx_spec *s, cx_error *e)
                             "spec: key \"privacy.sampling\" = \"%s\": only \"poisson\" is "
                             "supported (the accountant assumes Poisson sampling)",
                             samp);
+    const char *st = NULL;
+    TRYP(cx_json_get_string(o, "standardize", 0, &st, e), "privacy");
+    if (st && strcmp(st, "dp") != 0 && strcmp(st, "declared") != 0)
+        return cx_error_set(e, CX_ERR_FORMAT,
+                            "spec: key \"privacy.standardize\" = \"%s\": must be \"declared\" "
+                            "(the spec's own \"mean\" and \"std\") or \"dp\" (computed on the "
+                            "declared \"min\"..\"max\" with the Laplace mechanism)",
+                            st);
+    s->dp_standardize = st && strcmp(st, "dp") == 0;
+    int has_eps = json_object_get(o, "standardize_epsilon") != NULL;
+    if (has_eps != s->dp_standardize)
+        return cx_error_set(e, CX_ERR_FORMAT, "%s",
+                            s->dp_standardize
+                                ? "spec: \"privacy.standardize\": \"dp\" needs "
+                                  "\"privacy.standardize_epsilon\" (the pure epsilon it spends)"
+                                : "spec: key \"privacy.standardize_epsilon\" goes with "
+                                  "\"privacy.standardize\": \"dp\"");
+    if (s->dp_standardize)
+        TRY(get_num(o, "standardize_epsilon", "privacy", 1e-6, 100.0, &s->standardize_epsilon, e));
     return CX_OK;
 }
 

@@ -380,31 +380,101 @@ static cx_err split_data(train_run *r, cx_error *e)
 static cx_err fit_columns(train_run *r, cx_error *e);
 static void fit_target(train_run *r);
 
-/* The standardiser: the declared one when the data gives it, else from the training split
- * only (two passes, double, fixed order); in regression the targets too, the training ones
- * in place. */
+/* Does the data declare column j's standardisation? */
+static int declared(const cx_train_data *d, size_t j)
+{
+    return d->mean && d->std && !isnan(d->mean[j]);
+}
+
+/* The DP standardisation (spec "privacy.standardize": "dp"): every column without a declared
+ * standardisation, and a regression target without one, estimated by cx_dp_standardize on
+ * its declared range, the spec's standardize_epsilon split evenly over all of them. */
+static cx_err dp_standardiser(train_run *r, int dp_y, cx_error *e)
+{
+    const cx_train_data *d = r->d;
+    const size_t cols = r->cols;
+    cx_model *m = r->m;
+    double *lo = malloc(cols * sizeof *lo), *hi = malloc(cols * sizeof *hi);
+    float *mean = malloc(cols * sizeof *mean), *sd = malloc(cols * sizeof *sd);
+    cx_err rc = lo && hi && mean && sd ? CX_OK
+                                       : cx_error_set(e, CX_ERR_NOMEM, "train: out of memory");
+    size_t ranged = 0;
+    for (size_t j = 0; rc == CX_OK && j < cols; j++) {
+        int range = !declared(d, j) && d->lo && d->hi && !isnan(d->lo[j]);
+        if (!declared(d, j) && !range)
+            rc = cx_error_set(e, CX_ERR_ARG,
+                              "train: feature column %zu has neither a declared standardisation "
+                              "nor a range for \"privacy.standardize\": \"dp\"",
+                              j);
+        lo[j] = range ? d->lo[j] : NAN;
+        hi[j] = range ? d->hi[j] : NAN;
+        ranged += (size_t)range;
+    }
+    if (rc == CX_OK && !r->dprng)
+        rc = cx_dp_rng_create(&r->dprng, e);
+    const double share = r->s->standardize_epsilon / (double)(ranged + (size_t)dp_y);
+    if (rc == CX_OK && ranged)
+        rc = cx_dp_standardize(r->xtr, r->n_tr, cols, lo, hi, share * (double)ranged, r->dprng,
+                               mean, sd, e);
+    for (size_t j = 0; rc == CX_OK && ranged && j < cols; j++)
+        if (!isnan(lo[j])) {
+            m->mean[j] = mean[j];
+            m->inv_std[j] = 1.0f / sd[j]; /* > 0: clamped below by the mechanism */
+        }
+    if (rc == CX_OK && dp_y) {
+        double ylo = d->y_lo, yhi = d->y_hi;
+        float ym, ysd;
+        rc = cx_dp_standardize(r->ytr, r->n_tr, 1, &ylo, &yhi, share, r->dprng, &ym, &ysd, e);
+        m->y_mean = ym;
+        m->y_std = ysd;
+    }
+    free(lo);
+    free(hi);
+    free(mean);
+    free(sd);
+    return rc;
+}
+
+/* The standardiser, per column: the declared one where the data gives it; the rest under
+ * "privacy.standardize": "dp" by the DP mechanism on the declared ranges (dp_standardiser),
+ * otherwise from the training split only (two passes, double, fixed order). In regression
+ * the targets the same way, the training ones standardised in place. */
 static cx_err fit_standardiser(train_run *r, cx_error *e)
 {
+    const cx_train_data *d = r->d;
     const size_t n_tr = r->n_tr, cols = r->cols;
+    const int regression = r->s->task == CX_TASK_REGRESSION;
+    const int dp = r->s->privacy && r->s->dp_standardize;
     cx_model *m = r->m;
-    if (r->d->mean && r->d->std) {
-        for (size_t j = 0; j < cols; j++) {
-            m->mean[j] = r->d->mean[j];
-            m->inv_std[j] = r->d->std[j] > 0 ? 1.0f / r->d->std[j] : 1.0f;
+    size_t undeclared = 0;
+    for (size_t j = 0; j < cols; j++)
+        undeclared += (size_t)!declared(d, j);
+    const int dp_y = dp && regression && !d->y_stats_given;
+    if (dp_y && !d->y_bounds_given)
+        return cx_error_set(e, CX_ERR_ARG,
+                            "train: the target has neither a declared standardisation nor a "
+                            "range for \"privacy.standardize\": \"dp\"");
+    cx_err rc = CX_OK;
+    if (dp && (undeclared || dp_y))
+        rc = dp_standardiser(r, dp_y, e);
+    else if (undeclared)
+        rc = fit_columns(r, e);
+    if (rc != CX_OK)
+        return rc;
+    for (size_t j = 0; j < cols; j++)
+        if (declared(d, j)) {
+            m->mean[j] = d->mean[j];
+            m->inv_std[j] = d->std[j] > 0 ? 1.0f / d->std[j] : 1.0f;
         }
-    } else {
-        cx_err rc = fit_columns(r, e);
-        if (rc != CX_OK)
-            return rc;
-    }
-    if (r->s->task == CX_TASK_REGRESSION && r->d->y_stats_given) {
-        m->y_mean = r->d->y_mean;
-        m->y_std = r->d->y_std > 0 ? r->d->y_std : 1.0f;
-        for (size_t i = 0; i < n_tr; i++)
-            r->ytr[i] = (r->ytr[i] - m->y_mean) / m->y_std;
-    } else if (r->s->task == CX_TASK_REGRESSION) {
+    if (regression && d->y_stats_given) {
+        m->y_mean = d->y_mean;
+        m->y_std = d->y_std > 0 ? d->y_std : 1.0f;
+    } else if (regression && !dp_y) {
         fit_target(r);
+        return CX_OK; /* fit_target standardises in place */
     }
+    for (size_t i = 0; regression && i < n_tr; i++)
+        r->ytr[i] = (r->ytr[i] - m->y_mean) / m->y_std;
     return CX_OK;
 }
 
@@ -564,7 +634,8 @@ static cx_err plan_steps(train_run *r, cx_error *e)
     r->q = s->privacy ? fmin(1.0, (double)r->B / (double)r->n_tr) : 0.0;
     r->dp_steps = (int)fmax(1.0, floor((double)r->n_tr / (double)r->B + 0.5));
     if (s->privacy) {
-        TRY(cx_dp_rng_create(&r->dprng, e));
+        if (!r->dprng) /* the DP standardisation may have made it */
+            TRY(cx_dp_rng_create(&r->dprng, e));
         r->noise = cx_secmem_alloc(r->np * sizeof(float), 0, e);
         if (!r->noise)
             return cx_error_set(e, e ? e->code : CX_ERR_NOMEM,

@@ -2,7 +2,9 @@
 # test_e2e_dp_model_meta.sh — issue 13.2: the model of a DP job carries nothing data-derived
 # outside the accounted mechanism. Its metadata and tensors are scanned for the sellers' data:
 # the classes and the standardisation are the spec's (before the fix: every distinct label
-# value, and the exact, un-noised means of the rows in standardizer.mean).
+# value, and the exact, un-noised means of the rows in standardizer.mean). With
+# "privacy.standardize": "dp" the standardisation is computed on the declared ranges by the
+# Laplace mechanism, and its epsilon is accounted in the model, the report and the statement.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/e2e_common.sh"
 
@@ -70,4 +72,51 @@ expect_rc 1 "$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" \
     --spec "$work/nostats.json" --pay 1000
 grep -q "column 'age' needs \"mean\" and \"std\" under DP" "$work/err" \
     || fail "DP spec without stats: $(cat "$work/err")"
+
+# the DP standardisation: ranges instead of statistics (what a buyer knows without the data)
+jq '.data.columns |= map(if .mean then {name, type, min: (.mean - 4 * .std),
+                                          max: (.mean + 4 * .std)} else . end)
+    | .privacy += {standardize: "dp", standardize_epsilon: 2}' "$work/data/spec.json" \
+    >"$work/dpstd.json"
+job=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" --spec "$work/dpstd.json" \
+      --pay 1000)
+worker_once
+expect_one_paid
+jq -se --arg j "$job" 'map(select(.job == $j))[0].report.privacy
+    | .standardize == "dp" and .standardize_epsilon == 2
+      and ((.epsilon_total - .epsilon - 2) | fabs) < 1e-9' "$work/w.json" >/dev/null \
+    || fail "the job report does not account the DP standardisation: $(cat "$work/w.json")"
+total=$(jq -se --arg j "$job" 'map(select(.job == $j))[0].report.privacy.epsilon_total' \
+        "$work/w.json")
+"$CLOAKX" --json job status "$job" >"$work/status.json"
+jq -e --argjson t "$total" '(.result.epsilon - $t | fabs) < 1e-6' "$work/status.json" \
+    >/dev/null || fail "the statement's epsilon is not the total $total: $(cat "$work/status.json")"
+"$CLOAKX" model fetch "$job" --key "$work/keys/buyer" --out "$work/dp.safetensors" >/dev/null
+python3 - "$work/dp.safetensors" "$work/dpstd.json" "$work/data"/seller0*.csv <<'PY' \
+    || fail "the DP standardisation"
+import csv, json, struct, sys
+model, spec_path, csvs = sys.argv[1], sys.argv[2], sys.argv[3:]
+raw = open(model, "rb").read()
+hl = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + hl])
+meta = head.pop("__metadata__")
+t = head["standardizer.mean"]
+a, b = t["data_offsets"]
+mean = struct.unpack("<%df" % ((b - a) // 4), raw[8 + hl + a:8 + hl + b])
+spec = json.load(open(spec_path))
+cols = [c for c in spec["data"]["columns"] if c["name"] != spec["data"]["label"]]
+rows = [r for p in csvs for r in csv.DictReader(open(p))]
+priv = json.loads(meta["privacy"])
+bad = []
+if abs(float(meta["epsilon"]) - priv["epsilon_total"]) > 1e-5 * priv["epsilon_total"]:
+    bad.append("metadata epsilon %s is not the total %r" % (meta["epsilon"], priv["epsilon_total"]))
+for j, c in enumerate(cols):
+    data_mean = sum(float(r[c["name"]]) for r in rows) / len(rows)
+    if not c["min"] <= mean[j] <= c["max"]:
+        bad.append("%s: mean %r outside the declared range" % (c["name"], mean[j]))
+    if mean[j] == struct.unpack("<f", struct.pack("<f", data_mean))[0]:
+        bad.append("%s: the data's exact mean is in the model" % c["name"])
+print("\n".join(bad), file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
 echo "ok"

@@ -517,7 +517,7 @@ static void test_declared_columns_decide(void **state)
     cx_dataset_schema *s = NULL;
     assert_int_equal(cx_dataset_schema_from_json(j, &s, &e), CX_OK);
     assert_int_equal(cx_dataset_schema_require_declared(s, &e), CX_OK);
-    assert_int_equal(cx_dataset_schema_require_stats(s, &e), CX_OK);
+    assert_int_equal(cx_dataset_schema_require_stats(s, 0, &e), CX_OK);
     cx_data_format f = CX_DATA_JSONL;
     assert_int_equal(cx_dataset_schema_format(s, &f), 1);
     assert_int_equal(f, CX_DATA_CSV);
@@ -606,9 +606,10 @@ static void test_declared_columns_decide(void **state)
                           " {\"name\": \"y\", \"type\": \"numeric\"}]}";
     assert_int_equal(cx_json_parse(nostats, strlen(nostats), &j, &e), CX_OK);
     assert_int_equal(cx_dataset_schema_from_json(j, &s, &e), CX_OK);
-    assert_int_equal(cx_dataset_schema_require_stats(s, &e), CX_ERR_FORMAT);
+    assert_int_equal(cx_dataset_schema_require_stats(s, 0, &e), CX_ERR_FORMAT);
     assert_string_equal(e.msg, "data: column 'y' needs \"mean\" and \"std\" under DP (the "
-                               "standardisation may not come from the data)");
+                               "standardisation may not come from the data; or \"min\" and "
+                               "\"max\" with \"privacy.standardize\": \"dp\")");
     cx_dataset_schema_free(s);
     json_decref(j);
     for (size_t i = 0; i < sizeof partial / sizeof *partial; i++) {
@@ -616,6 +617,68 @@ static void test_declared_columns_decide(void **state)
         assert_int_equal(cx_dataset_schema_from_json(j, &s, &e), CX_OK);
         assert_int_equal(cx_dataset_schema_require_declared(s, &e), CX_ERR_FORMAT);
         assert_string_equal(e.msg, partial[i].msg);
+        cx_dataset_schema_free(s);
+        json_decref(j);
+    }
+}
+
+/* A column's declared range ("min", "max"): parsed on numeric columns only, as a pair, min below
+ * max; under "privacy.standardize": "dp" it stands in for a declared standardisation, except
+ * for a "mean" fill, which still needs the declared mean. */
+static void test_declared_ranges(void **state)
+{
+    (void)state;
+    cx_error e;
+    json_t *j = NULL;
+    cx_dataset_schema *s = NULL;
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"columns\": [{\"name\": \"a\", \"type\": \"numeric\", \"min\": 0}]}",
+         "data: column 'a': \"min\" and \"max\" go together, on a numeric column"},
+        {"{\"columns\": [{\"name\": \"a\", \"type\": \"categorical\", \"values\": [\"x\"], "
+         "\"min\": 0, \"max\": 1}]}",
+         "data: column 'a': \"min\" and \"max\" go together, on a numeric column"},
+        {"{\"columns\": [{\"name\": \"a\", \"type\": \"numeric\", \"min\": 2, \"max\": 2}]}",
+         "data: column 'a': \"min\" must be below \"max\""},
+        {"{\"columns\": [{\"name\": \"a\", \"type\": \"numeric\", \"mean\": 2}]}",
+         "data: column 'a': \"mean\" and \"std\" go together, on a numeric column"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(cx_json_parse(bad[i].json, strlen(bad[i].json), &j, &e), CX_OK);
+        assert_int_equal(cx_dataset_schema_from_json(j, &s, &e), CX_ERR_FORMAT);
+        assert_string_equal(e.msg, bad[i].msg);
+        json_decref(j);
+    }
+    static const struct {
+        const char *json, *msg; /* msg NULL: accepted with dp_bounds */
+    } dp[] = {
+        {"{\"label\": \"y\", \"label_type\": \"numeric\", \"columns\": [{\"name\": \"a\", "
+         "\"type\": \"numeric\", \"min\": 0, \"max\": 9}, {\"name\": \"y\", \"type\": "
+         "\"numeric\", \"mean\": 1, \"std\": 2}]}",
+         NULL},
+        {"{\"label\": \"y\", \"label_type\": \"numeric\", \"columns\": [{\"name\": \"a\", "
+         "\"type\": \"numeric\", \"min\": 0, \"max\": 9}, {\"name\": \"y\", \"type\": "
+         "\"numeric\"}]}",
+         "data: column 'y' needs \"min\" and \"max\" (or \"mean\" and \"std\") under "
+         "\"privacy.standardize\": \"dp\""},
+        {"{\"label\": \"y\", \"label_type\": \"numeric\", \"missing\": \"mean\", \"columns\": "
+         "[{\"name\": \"a\", \"type\": \"numeric\", \"min\": 0, \"max\": 9}, {\"name\": \"y\", "
+         "\"type\": \"numeric\", \"min\": 0, \"max\": 1}]}",
+         "data: column 'a': \"missing\": \"mean\" under DP fills with the declared \"mean\", "
+         "which it does not give"},
+    };
+    for (size_t i = 0; i < sizeof dp / sizeof *dp; i++) {
+        assert_int_equal(cx_json_parse(dp[i].json, strlen(dp[i].json), &j, &e), CX_OK);
+        assert_int_equal(cx_dataset_schema_from_json(j, &s, &e), CX_OK);
+        /* without the DP standardisation a range is not enough */
+        assert_int_equal(cx_dataset_schema_require_stats(s, 0, &e), CX_ERR_FORMAT);
+        if (dp[i].msg) {
+            assert_int_equal(cx_dataset_schema_require_stats(s, 1, &e), CX_ERR_FORMAT);
+            assert_string_equal(e.msg, dp[i].msg);
+        } else {
+            assert_int_equal(cx_dataset_schema_require_stats(s, 1, &e), CX_OK);
+        }
         cx_dataset_schema_free(s);
         json_decref(j);
     }
@@ -928,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_multi_blob_merge),
         cmocka_unit_test(test_merge_reference_and_mismatched_blob),
         cmocka_unit_test(test_declared_columns_decide),
+        cmocka_unit_test(test_declared_ranges),
         cmocka_unit_test(test_format_names_and_suffixes),
         cmocka_unit_test(test_blobs_fed_concurrently),
         cmocka_unit_test(test_float_parser_matches_strtof),

@@ -109,6 +109,18 @@ static void test_bad_specs(void **state)
         {"{\"task\":\"classification\"," M ",\"privacy\":{\"sampling\":\"shuffle\"}}",
          "privacy.sampling"},
         {"{\"task\":\"classification\"," M ",\"privacy\":{\"epsilon\":1}}", "\"epsilon\""},
+        {"{\"task\":\"classification\"," M ",\"privacy\":{\"standardize\":\"fit\"}}",
+         "privacy.standardize"},
+        {"{\"task\":\"classification\"," M ",\"privacy\":{\"standardize\":\"dp\"}}",
+         "privacy.standardize_epsilon"},
+        {"{\"task\":\"classification\"," M ",\"privacy\":{\"standardize_epsilon\":1}}",
+         "privacy.standardize_epsilon"},
+        {"{\"task\":\"classification\"," M ",\"privacy\":{\"standardize\":\"declared\","
+         "\"standardize_epsilon\":1}}",
+         "privacy.standardize_epsilon"},
+        {"{\"task\":\"classification\"," M ",\"privacy\":{\"standardize\":\"dp\","
+         "\"standardize_epsilon\":0}}",
+         "standardize_epsilon"},
         {"{\"task\":\"classification\"," M ",\"privacy\":true}", "\"privacy\""},
         {"{\"task\":\"classification\"," M ",\"data\":5}", "\"data\""},
         {"{\"task\":\"classification\",\"model\":{\"type\":\"linear\"}}", "\"model.type\""},
