@@ -298,6 +298,10 @@ cx_err cx_sui_tx_make_move_vec(cx_sui_tx *tx, const char *elem_type, const cx_su
 /* BCS TransactionData (V1 enum tag included); refuses arguments that name no input or a
  * later command. *out malloc'ed. */
 cx_err cx_sui_tx_encode(const cx_sui_tx *tx, uint8_t **out, size_t *len, cx_error *e);
+/* BCS ProgrammableTransaction alone (inputs and commands; what Seal's fetch_key carries as
+ * "ptb"), and its strict decoder (tx's other fields left zero). */
+cx_err cx_sui_ptb_encode(const cx_sui_tx *tx, uint8_t **out, size_t *len, cx_error *e);
+cx_err cx_sui_ptb_decode(const uint8_t *b, size_t len, cx_sui_tx *out, cx_error *e);
 /* Strict decoder of what encode writes; other transaction kinds, commands, call args and
  * expirations are CX_ERR_UNSUPPORTED. out is initialised here; free with cx_sui_tx_free. */
 cx_err cx_sui_tx_decode(const uint8_t *b, size_t len, cx_sui_tx *out, cx_error *e);
@@ -314,6 +318,11 @@ cx_err cx_sui_tx_sign(const cx_chain_key *k, const uint8_t *tx, size_t len,
                       uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e);
 cx_err cx_sui_personal_message_sign(const cx_chain_key *k, const uint8_t *msg, size_t len,
                                     uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e);
+/* The Ed25519 signature sig (64 bytes, without the flag and key) by pk over msg as a personal
+ * message; CX_ERR_AUTH when it does not verify. */
+cx_err cx_sui_personal_message_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN],
+                                      const uint8_t *msg, size_t len,
+                                      const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e);
 
 /* Bitcoin-alphabet base58 (digests as Sui shows them). */
 cx_err cx_sui_base58_encode(const uint8_t *b, size_t len, char *out, size_t cap, cx_error *e);
@@ -755,6 +764,73 @@ cx_err cx_sui_market_event_decode(const cx_sui_market *m, const cx_sui_event *ev
 /* The cx_err class of a cloakx_market abort code (chain/move/README.md): ARG, STATE, VERIFY,
  * AUTH (bad signature), FORMAT (wire), else INTERNAL. */
 cx_err cx_sui_market_abort_class(uint64_t abort_code);
+
+#ifdef CX_HAVE_SEAL
+/* ---- Seal key servers (seal_access.c; built with the seal module): spec §4.6 ----
+ * The marketplace's policies (RULES.md §2.3), functions of its Move package's seal_policy
+ * module: a dataset key (identity: pool id || nonce) only for an enclave that the pool's
+ * operator added to the pool, asking with its registered key; a model key (identity: job id)
+ * only for the job's buyer, once the job is paid. */
+#include "cx_seal.h"
+
+#define CX_SEAL_POLICY_MODULE "seal_policy"
+#define CX_SEAL_APPROVE_DATASET "seal_approve_dataset"
+#define CX_SEAL_APPROVE_MODEL "seal_approve_model"
+enum {
+    CX_SEAL_TTL_MIN_MAX = 30,   /* a session's longest life (the key servers' default) */
+    CX_SEAL_SERVERS_MAX = 32,   /* key servers asked at once */
+    CX_SEAL_URL_MAX = 512,      /* a key server's base URL */
+    CX_SEAL_ID_MAX = 1024,      /* an inner identity */
+    CX_SEAL_APPROVE_OBJECTS_MAX = 8,
+};
+
+/* BCS ProgrammableTransaction of one call package::module::function(id, objects...), where
+ * function starts with "seal_approve" and each object is an input as cx_sui_input describes
+ * it (shared, or an owned/immutable reference): what fetch_key carries as "ptb". */
+cx_err cx_seal_ptb_approve(const cx_chain_addr *package, const char *module, const char *function,
+                           const uint8_t *id, size_t id_len, const cx_sui_input *objects,
+                           size_t n_objects, uint8_t **ptb, size_t *ptb_len, cx_error *e);
+/* The fetch_key request body for ptb: a fresh ElGamal key (into *k: wipe it after use) and a
+ * fresh session key, certified for ttl_min minutes from now_ms by user's personal-message
+ * signature; the request signed by the session key. *body malloc'ed JSON. */
+cx_err cx_seal_request_build(const cx_chain_key *user, const uint8_t package[CX_SEAL_ADDR_LEN],
+                             const uint8_t *ptb, size_t ptb_len, uint32_t ttl_min,
+                             uint64_t now_ms, cx_seal_elgamal_key *k, char **body, cx_error *e);
+
+/* A key server as the requester pins it: base URL, KeyServer object id, public key. */
+typedef struct cx_seal_endpoint {
+    const char *url;
+    uint8_t object_id[CX_SEAL_ADDR_LEN];
+    uint8_t pk[CX_SEAL_G2_LEN];
+} cx_seal_endpoint;
+
+/* POSTs body to every server's /v1/fetch_key at once (timeout_ms each), opens and verifies the
+ * answers as they come (cx_seal_collect_keys) and stops once they cover o's threshold; keys
+ * (room for n) then hold the verified keys for cx_seal_decrypt. Too few: CX_ERR_VERIFY naming
+ * every server that failed and why (its HTTP status and error kind, a timeout, a bad key). */
+cx_err cx_seal_fetch_keys(const cx_seal_endpoint *servers, size_t n, const char *body,
+                          long timeout_ms, const cx_seal_object *o, const cx_seal_elgamal_key *k,
+                          cx_seal_key *keys, size_t *n_keys, cx_error *e);
+
+/* A key server that applies the marketplace's policies to the ledger (what the local key
+ * server runs; a Sui key server evaluates the same rules in Move by dry run). */
+typedef struct cx_seal_ks {
+    uint8_t msk[CX_SEAL_SCALAR_LEN]; /* its master key */
+    cx_chain_addr package;           /* the policy package it serves */
+    cx_ledger *ledger;
+    uint32_t max_ttl_min; /* 1..CX_SEAL_TTL_MIN_MAX */
+} cx_seal_ks;
+
+/* One fetch_key request (body, the Client-Sdk-Version header): checks the PTB (every command a
+ * seal_approve call of the package, the id a pure vector<u8>), the certificate (its user's
+ * signature, its lifetime at now_ms) and the request's session signature, then each call's
+ * policy on the ledger; *status and *resp (malloc'ed JSON) are the HTTP answer: the keys, or
+ * {"error","message"} with the key servers' error kinds (403 NoAccess, InvalidPTB, ...). A
+ * cx_err other than CX_OK only when no answer could be made (out of memory). */
+cx_err cx_seal_ks_fetch_key(const cx_seal_ks *ks, const char *body, size_t len,
+                            const char *sdk_version, uint64_t now_ms, int *status, char **resp,
+                            cx_error *e);
+#endif
 
 #ifdef __cplusplus
 }

@@ -663,6 +663,84 @@ static cx_err command_check(const cx_sui_tx *tx, size_t i, cx_error *e)
     return rc;
 }
 
+/* BCS ProgrammableTransaction: the inputs and the commands. */
+static void put_ptb(cx_bcs_writer *w, const cx_sui_tx *tx)
+{
+    cx_bcs_put_uleb(w, tx->n_inputs);
+    for (size_t i = 0; i < tx->n_inputs; i++) {
+        const cx_sui_input *in = &tx->inputs[i];
+        if (in->kind == CX_SUI_INPUT_PURE) {
+            cx_bcs_put_uleb(w, 0);
+            cx_bcs_put_bytes(w, in->pure, in->pure_len);
+            continue;
+        }
+        cx_bcs_put_uleb(w, 1); /* CallArg::Object */
+        if (in->kind == CX_SUI_INPUT_SHARED) {
+            cx_bcs_put_uleb(w, 1);
+            cx_bcs_put_fixed(w, in->ref.id.b, CX_CHAIN_ID_LEN);
+            cx_bcs_put_u64(w, in->initial_shared_version);
+            cx_bcs_put_u8(w, in->is_mutable ? 1 : 0);
+        } else {
+            cx_bcs_put_uleb(w, in->kind == CX_SUI_INPUT_OWNED ? 0 : 2);
+            put_ref(w, &in->ref);
+        }
+    }
+    cx_bcs_put_uleb(w, tx->n_commands);
+    for (size_t i = 0; i < tx->n_commands; i++) {
+        const cx_sui_command *c = &tx->commands[i];
+        cx_bcs_put_uleb(w, (uint64_t)c->kind);
+        switch (c->kind) {
+        case CX_SUI_CMD_MOVE_CALL:
+            cx_bcs_put_fixed(w, c->package.b, CX_CHAIN_ID_LEN);
+            cx_bcs_put_bytes(w, (const uint8_t *)c->module, strlen(c->module));
+            cx_bcs_put_bytes(w, (const uint8_t *)c->function, strlen(c->function));
+            cx_bcs_put_uleb(w, c->n_type_args);
+            for (size_t j = 0; j < c->n_type_args; j++)
+                put_type(w, &c->type_args[j]);
+            break;
+        case CX_SUI_CMD_TRANSFER_OBJECTS:
+            break;
+        case CX_SUI_CMD_SPLIT_COINS:
+        case CX_SUI_CMD_MERGE_COINS:
+            put_arg(w, &c->target);
+            break;
+        case CX_SUI_CMD_MAKE_MOVE_VEC: /* Option<TypeTag> */
+            cx_bcs_put_uleb(w, c->n_type_args);
+            if (c->n_type_args)
+                put_type(w, &c->type_args[0]);
+            break;
+        }
+        cx_bcs_put_uleb(w, c->n_args);
+        for (size_t j = 0; j < c->n_args; j++)
+            put_arg(w, &c->args[j]);
+        if (c->kind == CX_SUI_CMD_TRANSFER_OBJECTS)
+            put_arg(w, &c->target);
+    }
+}
+
+static cx_err commands_check(const cx_sui_tx *tx, cx_error *e)
+{
+    for (size_t i = 0; i < tx->n_commands; i++) {
+        cx_err rc = command_check(tx, i, e);
+        if (rc != CX_OK)
+            return rc;
+    }
+    return CX_OK;
+}
+
+cx_err cx_sui_ptb_encode(const cx_sui_tx *tx, uint8_t **out, size_t *len, cx_error *e)
+{
+    *out = NULL;
+    *len = 0;
+    cx_err rc = commands_check(tx, e);
+    if (rc != CX_OK)
+        return rc;
+    cx_bcs_writer w;
+    cx_bcs_writer_init(&w);
+    put_ptb(&w, tx);
+    return cx_bcs_writer_finish(&w, out, len, e);
+}
+
 cx_err cx_sui_tx_encode(const cx_sui_tx *tx, uint8_t **out, size_t *len, cx_error *e)
 {
     *out = NULL;
@@ -670,65 +748,14 @@ cx_err cx_sui_tx_encode(const cx_sui_tx *tx, uint8_t **out, size_t *len, cx_erro
     if (tx->n_gas_payment > CX_SUI_GAS_OBJECTS_MAX)
         return cx_error_set(e, CX_ERR_LIMIT, "sui: %zu gas coins (max %d)", tx->n_gas_payment,
                             CX_SUI_GAS_OBJECTS_MAX);
-    for (size_t i = 0; i < tx->n_commands; i++) {
-        cx_err rc = command_check(tx, i, e);
-        if (rc != CX_OK)
-            return rc;
-    }
+    cx_err rc = commands_check(tx, e);
+    if (rc != CX_OK)
+        return rc;
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
     cx_bcs_put_uleb(&w, 0); /* TransactionData::V1 */
     cx_bcs_put_uleb(&w, 0); /* TransactionKind::ProgrammableTransaction */
-    cx_bcs_put_uleb(&w, tx->n_inputs);
-    for (size_t i = 0; i < tx->n_inputs; i++) {
-        const cx_sui_input *in = &tx->inputs[i];
-        if (in->kind == CX_SUI_INPUT_PURE) {
-            cx_bcs_put_uleb(&w, 0);
-            cx_bcs_put_bytes(&w, in->pure, in->pure_len);
-            continue;
-        }
-        cx_bcs_put_uleb(&w, 1); /* CallArg::Object */
-        if (in->kind == CX_SUI_INPUT_SHARED) {
-            cx_bcs_put_uleb(&w, 1);
-            cx_bcs_put_fixed(&w, in->ref.id.b, CX_CHAIN_ID_LEN);
-            cx_bcs_put_u64(&w, in->initial_shared_version);
-            cx_bcs_put_u8(&w, in->is_mutable ? 1 : 0);
-        } else {
-            cx_bcs_put_uleb(&w, in->kind == CX_SUI_INPUT_OWNED ? 0 : 2);
-            put_ref(&w, &in->ref);
-        }
-    }
-    cx_bcs_put_uleb(&w, tx->n_commands);
-    for (size_t i = 0; i < tx->n_commands; i++) {
-        const cx_sui_command *c = &tx->commands[i];
-        cx_bcs_put_uleb(&w, (uint64_t)c->kind);
-        switch (c->kind) {
-        case CX_SUI_CMD_MOVE_CALL:
-            cx_bcs_put_fixed(&w, c->package.b, CX_CHAIN_ID_LEN);
-            cx_bcs_put_bytes(&w, (const uint8_t *)c->module, strlen(c->module));
-            cx_bcs_put_bytes(&w, (const uint8_t *)c->function, strlen(c->function));
-            cx_bcs_put_uleb(&w, c->n_type_args);
-            for (size_t j = 0; j < c->n_type_args; j++)
-                put_type(&w, &c->type_args[j]);
-            break;
-        case CX_SUI_CMD_TRANSFER_OBJECTS:
-            break;
-        case CX_SUI_CMD_SPLIT_COINS:
-        case CX_SUI_CMD_MERGE_COINS:
-            put_arg(&w, &c->target);
-            break;
-        case CX_SUI_CMD_MAKE_MOVE_VEC: /* Option<TypeTag> */
-            cx_bcs_put_uleb(&w, c->n_type_args);
-            if (c->n_type_args)
-                put_type(&w, &c->type_args[0]);
-            break;
-        }
-        cx_bcs_put_uleb(&w, c->n_args);
-        for (size_t j = 0; j < c->n_args; j++)
-            put_arg(&w, &c->args[j]);
-        if (c->kind == CX_SUI_CMD_TRANSFER_OBJECTS)
-            put_arg(&w, &c->target);
-    }
+    put_ptb(&w, tx);
     cx_bcs_put_fixed(&w, tx->sender.b, CX_CHAIN_ID_LEN);
     cx_bcs_put_uleb(&w, tx->n_gas_payment);
     for (size_t i = 0; i < tx->n_gas_payment; i++)
@@ -912,22 +939,11 @@ static cx_err get_command(cx_bcs_reader *r, cx_sui_command *c, cx_error *e)
                         (unsigned long long)kind);
 }
 
-static cx_err decode_body(cx_bcs_reader *r, cx_sui_tx *tx, cx_error *e)
+/* BCS ProgrammableTransaction into tx's inputs and commands. */
+static cx_err get_ptb(cx_bcs_reader *r, cx_sui_tx *tx, cx_error *e)
 {
-    uint64_t tag;
     size_t n;
     cx_err rc;
-    if ((rc = cx_bcs_get_uleb(r, &tag, e)) != CX_OK)
-        return rc;
-    if (tag != 0)
-        return cx_error_set(e, CX_ERR_UNSUPPORTED, "sui: TransactionData version %llu",
-                            (unsigned long long)tag);
-    if ((rc = cx_bcs_get_uleb(r, &tag, e)) != CX_OK)
-        return rc;
-    if (tag != 0)
-        return cx_error_set(e, CX_ERR_UNSUPPORTED,
-                            "sui: transaction kind %llu is not a programmable transaction",
-                            (unsigned long long)tag);
     if ((rc = get_count(r, CX_SUI_INPUTS_MAX, "inputs", &n, e)) != CX_OK)
         return rc;
     if (n && !(tx->inputs = calloc(n, sizeof *tx->inputs)))
@@ -946,6 +962,27 @@ static cx_err decode_body(cx_bcs_reader *r, cx_sui_tx *tx, cx_error *e)
         if ((rc = get_command(r, &tx->commands[i], e)) != CX_OK)
             return rc;
     }
+    return CX_OK;
+}
+
+static cx_err decode_body(cx_bcs_reader *r, cx_sui_tx *tx, cx_error *e)
+{
+    uint64_t tag;
+    size_t n;
+    cx_err rc;
+    if ((rc = cx_bcs_get_uleb(r, &tag, e)) != CX_OK)
+        return rc;
+    if (tag != 0)
+        return cx_error_set(e, CX_ERR_UNSUPPORTED, "sui: TransactionData version %llu",
+                            (unsigned long long)tag);
+    if ((rc = cx_bcs_get_uleb(r, &tag, e)) != CX_OK)
+        return rc;
+    if (tag != 0)
+        return cx_error_set(e, CX_ERR_UNSUPPORTED,
+                            "sui: transaction kind %llu is not a programmable transaction",
+                            (unsigned long long)tag);
+    if ((rc = get_ptb(r, tx, e)) != CX_OK)
+        return rc;
     if ((rc = cx_bcs_get_fixed(r, tx->sender.b, CX_CHAIN_ID_LEN, e)) != CX_OK ||
         (rc = get_count(r, CX_SUI_GAS_OBJECTS_MAX, "gas coins", &n, e)) != CX_OK)
         return rc;
@@ -970,8 +1007,8 @@ static cx_err decode_body(cx_bcs_reader *r, cx_sui_tx *tx, cx_error *e)
     }
     if (rc == CX_OK)
         rc = cx_bcs_reader_end(r, e);
-    for (size_t i = 0; rc == CX_OK && i < tx->n_commands; i++)
-        rc = command_check(tx, i, e);
+    if (rc == CX_OK)
+        rc = commands_check(tx, e);
     return rc;
 }
 
@@ -986,6 +1023,25 @@ cx_err cx_sui_tx_decode(const uint8_t *b, size_t len, cx_sui_tx *out, cx_error *
     if (rc != CX_OK) {
         cx_sui_tx_free(out);
         return cx_error_wrap(rc, e, "sui: TransactionData: ");
+    }
+    return CX_OK;
+}
+
+cx_err cx_sui_ptb_decode(const uint8_t *b, size_t len, cx_sui_tx *out, cx_error *e)
+{
+    cx_sui_tx_init(out);
+    if (!b)
+        return cx_error_set(e, CX_ERR_ARG, "sui: no transaction bytes");
+    cx_bcs_reader r;
+    cx_bcs_reader_init(&r, b, len);
+    cx_err rc = get_ptb(&r, out, e);
+    if (rc == CX_OK)
+        rc = cx_bcs_reader_end(&r, e);
+    if (rc == CX_OK)
+        rc = commands_check(out, e);
+    if (rc != CX_OK) {
+        cx_sui_tx_free(out);
+        return cx_error_wrap(rc, e, "sui: ProgrammableTransaction: ");
     }
     return CX_OK;
 }
@@ -1052,6 +1108,23 @@ cx_err cx_sui_personal_message_sign(const cx_chain_key *k, const uint8_t *msg, s
     rc = sign_intent(k, CX_SUI_INTENT_PERSONAL_MESSAGE, b, n, out, e);
     free(b);
     return rc;
+}
+
+cx_err cx_sui_personal_message_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN],
+                                      const uint8_t *msg, size_t len,
+                                      const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e)
+{
+    cx_bcs_writer w;
+    cx_bcs_writer_init(&w);
+    cx_bcs_put_bytes(&w, msg, len);
+    uint8_t *b, digest[CX_SUI_DIGEST_LEN];
+    size_t n;
+    cx_err rc = cx_bcs_writer_finish(&w, &b, &n, e);
+    if (rc != CX_OK)
+        return rc;
+    rc = cx_sui_intent_digest(CX_SUI_INTENT_PERSONAL_MESSAGE, b, n, digest, e);
+    free(b);
+    return rc == CX_OK ? cx_ed25519_verify(pk, digest, sizeof digest, sig, e) : rc;
 }
 
 /* --------------------------------------------------------------- base58 -- */

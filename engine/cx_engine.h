@@ -154,6 +154,17 @@ cx_err cx_status_server_start(cx_status *s, const char *listen, const char *toke
 unsigned cx_status_server_port(const cx_status_server *srv);
 void cx_status_server_stop(cx_status_server *srv);
 
+#ifdef CX_HAVE_SEAL
+/* The local Seal key server (seal_keyserver.c): Seal's key-server HTTP API, POST /v1/fetch_key,
+ * answering under the marketplace's policies on ks's ledger (cx_seal_ks_fetch_key) from one
+ * thread. listen: HOST:PORT (port 0: any free one, see _port). ks must outlive the server. */
+typedef struct cx_seal_ks_server cx_seal_ks_server;
+cx_err cx_seal_ks_server_start(const cx_seal_ks *ks, const char *listen, cx_seal_ks_server **out,
+                               cx_error *e);
+unsigned cx_seal_ks_server_port(const cx_seal_ks_server *srv);
+void cx_seal_ks_server_stop(cx_seal_ks_server *srv);
+#endif
+
 /* ---- the job pipeline (runs inside the TEE) ---- */
 
 /* Test hook: when pause_at names a phase ("decrypted", "trained", "signed"), the run writes

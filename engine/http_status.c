@@ -1,9 +1,9 @@
 /* http_status.c — the read-only HTTP server of `cloakx worker --listen` (libmicrohttpd): the
  * status page, the JSON API and Prometheus metrics over a cx_status model; loopback by default. */
 #include "cx_engine.h"
+#include "job_internal.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -193,36 +193,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return reply(c, MHD_HTTP_OK, type, body, strlen(body), MHD_RESPMEM_MUST_FREE);
 }
 
-/* "A.B.C.D:PORT" into addr; CX_ERR_ARG otherwise. */
-static cx_err parse_listen(const char *listen, struct sockaddr_in *addr, cx_error *e)
-{
-    const char *colon = listen ? strrchr(listen, ':') : NULL;
-    char host[64];
-    if (!colon || (size_t)(colon - listen) >= sizeof host || colon == listen)
-        return cx_error_set(e, CX_ERR_ARG, "--listen takes HOST:PORT (IPv4), e.g. 127.0.0.1:8080");
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = 0;
-    char *end;
-    errno = 0;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (errno || *end || end == colon + 1 || port > 65535)
-        return cx_error_set(e, CX_ERR_ARG, "--listen: bad port in %s", listen);
-    memset(addr, 0, sizeof *addr);
-    addr->sin_family = AF_INET;
-    addr->sin_port = htons((uint16_t)port);
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof host, "127.0.0.1");
-    if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
-        return cx_error_set(e, CX_ERR_ARG, "--listen: %s is not an IPv4 address", host);
-    return CX_OK;
-}
-
 cx_err cx_status_server_start(cx_status *s, const char *listen, const char *token,
                               cx_status_server **out, cx_error *e)
 {
     *out = NULL;
     struct sockaddr_in addr;
-    cx_err rc = parse_listen(listen, &addr, e);
+    cx_err rc = cx_http_parse_listen(listen, &addr, e);
     if (rc != CX_OK)
         return rc;
     int loopback = (ntohl(addr.sin_addr.s_addr) >> 24) == 127;

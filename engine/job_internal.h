@@ -1,5 +1,6 @@
 /* job_internal.h — what the job library's files share among themselves and no caller needs:
- * the blob-id order of the dataset commitment and the checked read of an enclave's document. */
+ * the blob-id order of the dataset commitment, the checked read of an enclave's document, and
+ * the listen address of its HTTP servers. */
 #ifndef CX_ENGINE_JOB_INTERNAL_H
 #define CX_ENGINE_JOB_INTERNAL_H
 
@@ -17,5 +18,9 @@ cx_err cx_job_enclave_doc_read(cx_store *s, const cx_ledger_enclave *en, size_t 
  * the store, checked against the ledger's spec hash, its spec checked as a job's. */
 cx_err cx_job_spec_content_type(cx_store *s, const cx_ledger_job *job, cx_content_type *ct,
                                 cx_error *e);
+
+/* "A.B.C.D:PORT" ("localhost" too) into addr; CX_ERR_ARG naming the problem otherwise. */
+struct sockaddr_in;
+cx_err cx_http_parse_listen(const char *listen, struct sockaddr_in *addr, cx_error *e);
 
 #endif

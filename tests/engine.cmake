@@ -3,3 +3,9 @@
 cx_add_script_test(test_engine_predict_fill
                    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_engine_predict_fill.sh
                    LABELS integration)
+# Seal key release under the marketplace's policies: the key server's checks on the ledger and
+# the client against three local key servers over loopback (built with the seal module).
+if(CLOAKX_HAVE_SEAL)
+  cx_add_test(test_engine_seal_keyserver SOURCES test_engine_seal_keyserver.c
+              LIBS cx_engine PkgConfig::JANSSON LABELS integration)
+endif()
