@@ -161,6 +161,7 @@ int cmd_job(cx_cli *cli, int argc, char **argv);        /* cmd_job.c: job create
 int cmd_model(cx_cli *cli, int argc, char **argv);      /* cmd_model.c: model fetch */
 int cmd_balance(cx_cli *cli, int argc, char **argv);    /* cmd_balance.c */
 int cmd_worker(cx_cli *cli, int argc, char **argv);     /* cmd_worker.c */
+int cmd_keyserver(cx_cli *cli, int argc, char **argv);  /* group: cmd_keyserver.c */
 int cmd_verify(cx_cli *cli, int argc, char **argv);     /* cmd_verify.c */
 int cmd_demo(cx_cli *cli, int argc, char **argv);       /* cmd_demo.c */
 

@@ -29,6 +29,7 @@ static const cx_command commands[] = {
     {"pool", "create and show data pools on the ledger", cmd_pool},
     {"enclave", "register this node's (simulated) TEE enclave on the ledger", cmd_enclave},
     {"worker", "follow the ledger and run jobs in the TEE; submit attested results", cmd_worker},
+    {"keyserver", "a local Seal key server: keys released under the market's policies", cmd_keyserver},
     {"attest", "verify, collect and inspect attestation evidence", cmd_attest},
     {"bench", "benchmarks, each beside its peer measured in the same run", cmd_bench},
     /* auditor */

@@ -17,3 +17,7 @@ cx_add_script_test(test_cli_bench_report
 cx_add_script_test(test_cli_train_report
                    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_train_report.sh
                    LABELS integration TIMEOUT 120)
+# `cloakx keyserver`: the local Seal key server's key file and its HTTP API on loopback.
+cx_add_script_test(test_cli_keyserver
+                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_keyserver.sh
+                   LABELS integration TIMEOUT 60)
