@@ -31,8 +31,12 @@ struct Sealed {
             std::abort();
         std::vector<uint8_t> pt(chunk);
         RAND_bytes(pt.data(), static_cast<int>(pt.size()));
-        cx_cxb_seal_params p = {cx_x25519_key_public(key), "bench", "bench", CX_CONTENT_RAW,
-                                static_cast<uint32_t>(chunk)};
+        cx_cxb_seal_params p{};
+        p.recipient_pub = cx_x25519_key_public(key);
+        p.pool_id = "bench";
+        p.contributor = "bench";
+        p.content_type = CX_CONTENT_RAW;
+        p.chunk_size = static_cast<uint32_t>(chunk);
         cx_mem_reader mr;
         cx_reader r;
         cx_reader_from_memory(&r, &mr, pt.data(), pt.size());

@@ -790,10 +790,20 @@ enum {
 cx_err cx_seal_ptb_approve(const cx_chain_addr *package, const char *module, const char *function,
                            const uint8_t *id, size_t id_len, const cx_sui_input *objects,
                            size_t n_objects, uint8_t **ptb, size_t *ptb_len, cx_error *e);
+/* Who asks for keys: an Ed25519 public key (its Sui address is the certificate's user) and a
+ * function that signs with its secret (an account key, or an enclave's key inside its TEE). */
+typedef struct cx_seal_user {
+    const uint8_t *public_key; /* 32 bytes */
+    cx_err (*sign)(void *ud, const uint8_t *msg, size_t len,
+                   uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e);
+    void *ud;
+} cx_seal_user;
+/* An account key as a cx_seal_user (k must outlive it). */
+cx_seal_user cx_seal_user_of_key(const cx_chain_key *k);
 /* The fetch_key request body for ptb: a fresh ElGamal key (into *k: wipe it after use) and a
  * fresh session key, certified for ttl_min minutes from now_ms by user's personal-message
  * signature; the request signed by the session key. *body malloc'ed JSON. */
-cx_err cx_seal_request_build(const cx_chain_key *user, const uint8_t package[CX_SEAL_ADDR_LEN],
+cx_err cx_seal_request_build(const cx_seal_user *user, const uint8_t package[CX_SEAL_ADDR_LEN],
                              const uint8_t *ptb, size_t ptb_len, uint32_t ttl_min,
                              uint64_t now_ms, cx_seal_elgamal_key *k, char **body, cx_error *e);
 

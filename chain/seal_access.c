@@ -57,7 +57,39 @@ static json_t *b64_json(const uint8_t *b, size_t n)
     return j;
 }
 
-cx_err cx_seal_request_build(const cx_chain_key *user, const uint8_t package[CX_SEAL_ADDR_LEN],
+static cx_err sign_with_key(void *ud, const uint8_t *msg, size_t len,
+                            uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e)
+{
+    return cx_chain_key_sign(ud, msg, len, sig, e);
+}
+
+cx_seal_user cx_seal_user_of_key(const cx_chain_key *k)
+{
+    return (cx_seal_user){cx_chain_key_public(k), sign_with_key, (void *)k};
+}
+
+/* A Sui personal-message signature (flag 0x00 || Ed25519 || public key) by user over msg. */
+static cx_err personal_message_sign(const cx_seal_user *user, const char *msg,
+                                    uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e)
+{
+    cx_bcs_writer w;
+    cx_bcs_writer_init(&w);
+    cx_bcs_put_bytes(&w, (const uint8_t *)msg, strlen(msg));
+    uint8_t *b, digest[CX_SUI_DIGEST_LEN];
+    size_t n;
+    cx_err rc = cx_bcs_writer_finish(&w, &b, &n, e);
+    if (rc != CX_OK)
+        return rc;
+    rc = cx_sui_intent_digest(CX_SUI_INTENT_PERSONAL_MESSAGE, b, n, digest, e);
+    free(b);
+    if (rc == CX_OK)
+        rc = user->sign(user->ud, digest, sizeof digest, out + 1, e);
+    out[0] = 0x00; /* Ed25519 */
+    memcpy(out + 1 + CX_CHAIN_ED25519_SIG_LEN, user->public_key, CX_CHAIN_ED25519_PK_LEN);
+    return rc;
+}
+
+cx_err cx_seal_request_build(const cx_seal_user *user, const uint8_t package[CX_SEAL_ADDR_LEN],
                              const uint8_t *ptb, size_t ptb_len, uint32_t ttl_min, uint64_t now_ms,
                              cx_seal_elgamal_key *k, char **body, cx_error *e)
 {
@@ -71,6 +103,7 @@ cx_err cx_seal_request_build(const cx_chain_key *user, const uint8_t package[CX_
     size_t req_len = 0;
     uint8_t cert_sig[CX_SUI_SIGNATURE_LEN], req_sig[CX_CHAIN_ED25519_SIG_LEN];
     char user_hex[2 + 2 * CX_CHAIN_ID_LEN + 1] = "0x";
+    cx_chain_addr user_addr;
     json_t *j = NULL;
     /* a fresh session key per request: it signs only this request, under the certificate */
     cx_err rc = cx_seal_elgamal_generate(k, e);
@@ -80,15 +113,15 @@ cx_err cx_seal_request_build(const cx_chain_key *user, const uint8_t package[CX_
         rc = cx_seal_certificate_message(package, ttl_min, now_ms, cx_chain_key_public(session),
                                          &cert_msg, e);
     if (rc == CX_OK)
-        rc = cx_sui_personal_message_sign(user, (const uint8_t *)cert_msg, strlen(cert_msg),
-                                          cert_sig, e);
+        rc = personal_message_sign(user, cert_msg, cert_sig, e);
     if (rc == CX_OK)
         rc = cx_seal_request_bytes(ptb, ptb_len, k->enc_key, k->enc_vk, &req, &req_len, e);
     if (rc == CX_OK)
         rc = cx_chain_key_sign(session, req, req_len, req_sig, e);
     if (rc == CX_OK)
-        rc = cx_hex_encode(cx_chain_key_address(user)->b, CX_CHAIN_ID_LEN, user_hex + 2,
-                           sizeof user_hex - 2, e);
+        rc = cx_chain_addr_from_ed25519(user->public_key, &user_addr, e);
+    if (rc == CX_OK)
+        rc = cx_hex_encode(user_addr.b, CX_CHAIN_ID_LEN, user_hex + 2, sizeof user_hex - 2, e);
     if (rc == CX_OK) {
         json_t *cert =
             json_pack("{s:s, s:o, s:I, s:I, s:o, s:n}", "user", user_hex, "session_vk",

@@ -374,8 +374,11 @@ int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv)
     gen g = {seed, size};
     cx_reader in = {gen_read, NULL, &g};
     cx_writer out = {fd_write, (void *)(intptr_t)fd};
-    cx_cxb_seal_params sp = {cx_x25519_key_public(k), "bench-pool", "bench-contributor",
-                             CX_CONTENT_RAW, chunk};
+    cx_cxb_seal_params sp = {.recipient_pub = cx_x25519_key_public(k),
+                             .pool_id = "bench-pool",
+                             .contributor = "bench-contributor",
+                             .content_type = CX_CONTENT_RAW,
+                             .chunk_size = chunk};
     cx_cxb_header h;
     cx_log_info(&cli->log, "sealing %llu bytes into %s", (unsigned long long)size, path);
     if (cx_cxb_seal(&sp, &in, size, &out, &h, NULL, &e) != CX_OK)

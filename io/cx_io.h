@@ -32,7 +32,11 @@ typedef struct cx_reader {
 #define CX_CXB_MAX_CONTRIBUTOR 128          /* bytes, printable ASCII */
 #define CX_CXB_MAX_PLAINTEXT (UINT64_C(1) << 50) /* 1 PiB */
 #define CX_CXB_FIXED_HEADER_LEN 24          /* bytes before the variable-length fields */
-#define CX_CXB_MAX_HEADER_LEN 392           /* 136 + pool id + contributor, at most */
+#define CX_CXB_SUITE_HPKE 1                 /* the data key HPKE-sealed to a recipient */
+#define CX_CXB_SUITE_KEY_OBJECT 2           /* the data key from a key object (Seal) */
+#define CX_CXB_MAX_KEY_OBJECT 4096          /* bytes of a suite-2 header's key object */
+/* 136 + pool id + contributor (suite 1); 26 + pool id + contributor + key object (suite 2) */
+#define CX_CXB_MAX_HEADER_LEN (26 + 128 + 128 + CX_CXB_MAX_KEY_OBJECT)
 
 typedef enum cx_content_type {
     CX_CONTENT_RAW = 0,   /* opaque bytes */
@@ -146,7 +150,10 @@ typedef struct cx_cxb_header {
     cx_content_type content_type;
     char pool_id[CX_CXB_MAX_POOL_ID + 1];
     char contributor[CX_CXB_MAX_CONTRIBUTOR + 1];
-    uint8_t recipient_key_id[CX_CXB_KEY_ID_LEN];
+    unsigned suite;           /* CX_CXB_SUITE_HPKE or CX_CXB_SUITE_KEY_OBJECT */
+    uint8_t recipient_key_id[CX_CXB_KEY_ID_LEN]; /* suite 1; zero under suite 2 */
+    size_t key_object_off;    /* suite 2: where the key object lies in the header bytes */
+    size_t key_object_len;
     size_t header_len;        /* bytes of the header; chunk 0 starts here */
     uint64_t blob_len;        /* header + every chunk with its tag: the exact file size */
     uint8_t header_hash[CX_CXB_HASH_LEN]; /* SHA-256 of the header bytes */
@@ -165,11 +172,18 @@ size_t cx_cxb_chunk_plain_len(const cx_cxb_header *h, uint64_t i);
 uint64_t cx_cxb_chunk_offset(const cx_cxb_header *h, uint64_t i);
 
 typedef struct cx_cxb_seal_params {
-    const uint8_t *recipient_pub; /* 32 bytes */
+    const uint8_t *recipient_pub; /* 32 bytes (suite 1); NULL with a key object */
     const char *pool_id;          /* 1..CX_CXB_MAX_POOL_ID printable ASCII */
     const char *contributor;      /* 1..CX_CXB_MAX_CONTRIBUTOR printable ASCII */
     cx_content_type content_type;
     uint32_t chunk_size;          /* 0: CX_CXB_DEFAULT_CHUNK */
+    /* Suite 2 instead of a recipient: the key object written into the header as is (a Seal
+     * EncryptedObject whose DEM key is data_key: whoever the key servers release it to
+     * recovers data_key) and the 32-byte data key it yields. The caller makes both and wipes
+     * data_key. */
+    const uint8_t *key_object;
+    size_t key_object_len; /* 1..CX_CXB_MAX_KEY_OBJECT */
+    const uint8_t *data_key;
 } cx_cxb_seal_params;
 
 /* Seal exactly plaintext_len bytes read from in (streamed, one chunk of memory, wiped)
@@ -186,8 +200,26 @@ typedef struct cx_cxb_ctx cx_cxb_ctx;
 /* Per-thread cipher state (no allocation per chunk). */
 typedef struct cx_cxb_worker cx_cxb_worker;
 
-/* Open: parse, check the recipient key id (CX_ERR_VERIFY "sealed to another recipient"
- * before any decryption), then HPKE-open the data key (CX_ERR_AUTH: header edited). */
+/* A data key recovered for one header (suite 2: through the key servers), bound to the
+ * header's hash: a header other than the one it was recovered for finds no key. */
+typedef struct cx_cxb_known_key {
+    uint8_t header_hash[CX_CXB_HASH_LEN];
+    uint8_t data_key[32];
+} cx_cxb_known_key;
+
+/* The keys a reader holds: its X25519 key for suite 1 (may be NULL), data keys for suite 2. */
+typedef struct cx_cxb_keys {
+    const cx_x25519_key *x25519;
+    const cx_cxb_known_key *known;
+    size_t n_known;
+} cx_cxb_keys;
+
+/* Open: parse; suite 1: check the recipient key id (CX_ERR_VERIFY "sealed to another
+ * recipient" before any decryption), then HPKE-open the data key (CX_ERR_AUTH: header
+ * edited); suite 2: the known key of this header hash (none: CX_ERR_VERIFY). */
+cx_err cx_cxb_open_keys(const uint8_t *hdr, size_t hdr_len, const cx_cxb_keys *keys,
+                        cx_cxb_ctx **out, cx_error *e);
+/* cx_cxb_open_keys with the X25519 key alone. */
 cx_err cx_cxb_open(const uint8_t *hdr, size_t hdr_len, const cx_x25519_key *key,
                    cx_cxb_ctx **out, cx_error *e);
 const cx_cxb_header *cx_cxb_ctx_header(const cx_cxb_ctx *c);
@@ -239,6 +271,9 @@ typedef struct cx_pipeline_config {
     const cx_buf_allocator *allocator; /* NULL: cx_secmem */
     const char *cpulist;   /* NULL, or bind the decrypt threads to these CPUs ("0-3") */
     const cx_logger *log;  /* may be NULL */
+    /* data keys of suite-2 blobs (cx_cxb_open_keys), beside the X25519 key of the run */
+    const cx_cxb_known_key *known_keys;
+    size_t n_known_keys;
 } cx_pipeline_config;
 
 /* One input: a stream (reader) or, when fd >= 0, a seekable file whose chunks the decrypting

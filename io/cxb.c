@@ -7,14 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 static const uint8_t cxb_magic[4] = {'C', 'X', 'B', '1'};
 #define CXB_VERSION 1
-#define CXB_SUITE 1
 #define CXB_SEALED_KEY_LEN (32 + 16)
-#define CXB_TAIL_LEN (32 + 32 + CXB_SEALED_KEY_LEN) /* key id, enc, sealed data key */
+#define CXB_TAIL_LEN (32 + 32 + CXB_SEALED_KEY_LEN) /* suite 1: key id, enc, sealed data key */
+#define CXB_OBJECT_LEN_LEN 2                         /* suite 2: the key object's length */
 static const char hpke_info[] = "cloakx/cxb/v1 data key";
 static const char chunk_info[] = "cloakx/cxb/v1 chunk key";
 /* How far from its position a misplaced chunk is looked for when naming a fault: at most
@@ -175,9 +176,10 @@ cx_err cx_cxb_header_parse(const uint8_t *buf, size_t len, cx_cxb_header *h, siz
         return cx_error_set(e, CX_ERR_FORMAT, "header field version: %u is not supported (1)",
                             (unsigned)v);
     v = get_be(buf + 6, 2);
-    if (v != CXB_SUITE)
-        return cx_error_set(e, CX_ERR_FORMAT, "header field suite: %u is not supported (1)",
+    if (v != CX_CXB_SUITE_HPKE && v != CX_CXB_SUITE_KEY_OBJECT)
+        return cx_error_set(e, CX_ERR_FORMAT, "header field suite: %u is not supported (1, 2)",
                             (unsigned)v);
+    h->suite = (unsigned)v;
     h->chunk_size = (uint32_t)get_be(buf + 8, 4);
     if (h->chunk_size < CX_CXB_MIN_CHUNK || h->chunk_size > CX_CXB_MAX_CHUNK)
         return cx_error_set(e, CX_ERR_FORMAT, "header field chunk_size: %u outside [%u, %u]",
@@ -201,12 +203,27 @@ cx_err cx_cxb_header_parse(const uint8_t *buf, size_t len, cx_cxb_header *h, siz
         return cx_error_set(e, CX_ERR_FORMAT,
                             "header field contributor_len: %zu outside [1, %u]", cl,
                             CX_CXB_MAX_CONTRIBUTOR);
-    size_t total = CX_CXB_FIXED_HEADER_LEN + pl + cl + CXB_TAIL_LEN;
+    size_t total = CX_CXB_FIXED_HEADER_LEN + pl + cl +
+                   (h->suite == CX_CXB_SUITE_HPKE ? CXB_TAIL_LEN : CXB_OBJECT_LEN_LEN);
     if (need)
         *need = total;
     if (len < total)
         return cx_error_set(e, CX_ERR_FORMAT, "sealed blob header truncated (%zu of %zu bytes)",
                             len, total);
+    if (h->suite == CX_CXB_SUITE_KEY_OBJECT) {
+        h->key_object_off = total;
+        h->key_object_len = (size_t)get_be(buf + total - CXB_OBJECT_LEN_LEN, 2);
+        if (h->key_object_len < 1 || h->key_object_len > CX_CXB_MAX_KEY_OBJECT)
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "header field key_object_len: %zu outside [1, %u]",
+                                h->key_object_len, CX_CXB_MAX_KEY_OBJECT);
+        total += h->key_object_len;
+        if (need)
+            *need = total;
+        if (len < total)
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "sealed blob header truncated (%zu of %zu bytes)", len, total);
+    }
     const char *pool = (const char *)buf + CX_CXB_FIXED_HEADER_LEN;
     const char *contrib = pool + pl;
     if (!printable(pool, pl))
@@ -215,7 +232,8 @@ cx_err cx_cxb_header_parse(const uint8_t *buf, size_t len, cx_cxb_header *h, siz
         return cx_error_set(e, CX_ERR_FORMAT, "header field contributor: not printable ASCII");
     memcpy(h->pool_id, pool, pl);
     memcpy(h->contributor, contrib, cl);
-    memcpy(h->recipient_key_id, contrib + cl, 32);
+    if (h->suite == CX_CXB_SUITE_HPKE)
+        memcpy(h->recipient_key_id, contrib + cl, 32);
     h->header_len = total;
     h->chunk_count = chunk_count(h->plaintext_len, h->chunk_size);
     h->blob_len = total + h->plaintext_len + h->chunk_count * CX_CXB_TAG_LEN;
@@ -289,6 +307,41 @@ typedef struct seal_secrets {
     cx_hpke_ctx hpke;
 } seal_secrets;
 
+/* Suite 1's header tail at hdr + *n: the recipient's key id, then a fresh data key sealed to
+ * it with HPKE (every header byte before the sealed key is its associated data). */
+static cx_err write_sealed_key(const cx_cxb_seal_params *p, uint8_t *hdr, size_t *n,
+                               seal_secrets *s, cx_error *e)
+{
+    cx_err rc = cx_x25519_public_key_id(p->recipient_pub, hdr + *n, e);
+    if (rc != CX_OK)
+        return rc;
+    *n += 32;
+    if (RAND_priv_bytes(s->data_key, 32) != 1)
+        return cx_error_openssl(e, CX_ERR_CRYPTO, "random data key");
+    rc = cx_hpke_setup_sender(p->recipient_pub, (const uint8_t *)hpke_info, sizeof hpke_info - 1,
+                              NULL, hdr + *n, &s->hpke, e);
+    if (rc != CX_OK)
+        return rc;
+    *n += 32;
+    rc = cx_hpke_seal(&s->hpke, hdr, *n, s->data_key, 32, hdr + *n, e);
+    if (rc == CX_OK)
+        *n += CXB_SEALED_KEY_LEN;
+    return rc;
+}
+
+/* Suite 2's header tail at hdr + *n: the key object's length and bytes; the data key is the
+ * caller's (what the object yields). */
+static cx_err write_key_object(const cx_cxb_seal_params *p, uint8_t *hdr, size_t *n,
+                               uint8_t data_key[32])
+{
+    put_be(hdr + *n, p->key_object_len, CXB_OBJECT_LEN_LEN);
+    *n += CXB_OBJECT_LEN_LEN;
+    memcpy(hdr + *n, p->key_object, p->key_object_len);
+    *n += p->key_object_len;
+    memcpy(data_key, p->data_key, 32);
+    return CX_OK;
+}
+
 cx_err cx_cxb_seal(const cx_cxb_seal_params *p, cx_reader *in, uint64_t plaintext_len,
                    cx_writer *out, cx_cxb_header *header, uint8_t tag_hash[32], cx_error *e)
 {
@@ -310,7 +363,13 @@ cx_err cx_cxb_seal(const cx_cxb_seal_params *p, cx_reader *in, uint64_t plaintex
     if (plaintext_len > CX_CXB_MAX_PLAINTEXT)
         return cx_error_set(e, CX_ERR_LIMIT, "plaintext of %llu bytes over the 1 PiB limit",
                             (unsigned long long)plaintext_len);
-    if (!p->recipient_pub || !x25519_canonical(p->recipient_pub))
+    const int by_object = p->key_object != NULL;
+    if (by_object && (p->recipient_pub || !p->data_key || p->key_object_len < 1 ||
+                      p->key_object_len > CX_CXB_MAX_KEY_OBJECT))
+        return cx_error_set(e, CX_ERR_ARG,
+                            "a key object (1..%u bytes) goes with its data key and no recipient",
+                            CX_CXB_MAX_KEY_OBJECT);
+    if (!by_object && (!p->recipient_pub || !x25519_canonical(p->recipient_pub)))
         return cx_error_set(e, CX_ERR_ARG, "recipient public key is not a canonical X25519 key "
                                            "(its holder could not open the blob)");
 
@@ -318,7 +377,7 @@ cx_err cx_cxb_seal(const cx_cxb_seal_params *p, cx_reader *in, uint64_t plaintex
     size_t n = 0;
     memcpy(hdr, cxb_magic, 4);
     put_be(hdr + 4, CXB_VERSION, 2);
-    put_be(hdr + 6, CXB_SUITE, 2);
+    put_be(hdr + 6, by_object ? CX_CXB_SUITE_KEY_OBJECT : CX_CXB_SUITE_HPKE, 2);
     put_be(hdr + 8, cs, 4);
     put_be(hdr + 12, plaintext_len, 8);
     hdr[20] = (uint8_t)p->content_type;
@@ -328,10 +387,6 @@ cx_err cx_cxb_seal(const cx_cxb_seal_params *p, cx_reader *in, uint64_t plaintex
     n = CX_CXB_FIXED_HEADER_LEN;
     memcpy(hdr + n, p->pool_id, pl), n += pl;
     memcpy(hdr + n, p->contributor, cl), n += cl;
-    cx_err rc = cx_x25519_public_key_id(p->recipient_pub, hdr + n, e);
-    if (rc != CX_OK)
-        return rc;
-    n += 32;
 
     seal_secrets *s = cx_secmem_alloc(sizeof *s, 0, e);
     if (!s)
@@ -340,19 +395,10 @@ cx_err cx_cxb_seal(const cx_cxb_seal_params *p, cx_reader *in, uint64_t plaintex
     EVP_CIPHER_CTX *c = NULL;
     EVP_MD_CTX *th = NULL;
     cx_cxb_header h;
-    if (RAND_priv_bytes(s->data_key, 32) != 1) {
-        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "random data key");
-        goto done;
-    }
-    rc = cx_hpke_setup_sender(p->recipient_pub, (const uint8_t *)hpke_info, sizeof hpke_info - 1,
-                              NULL, hdr + n, &s->hpke, e);
+    cx_err rc = by_object ? write_key_object(p, hdr, &n, s->data_key)
+                          : write_sealed_key(p, hdr, &n, s, e);
     if (rc != CX_OK)
         goto done;
-    n += 32;
-    rc = cx_hpke_seal(&s->hpke, hdr, n, s->data_key, 32, hdr + n, e);
-    if (rc != CX_OK)
-        goto done;
-    n += CXB_SEALED_KEY_LEN;
     rc = cx_cxb_header_parse(hdr, n, &h, NULL, e);
     if (rc != CX_OK)
         goto done;
@@ -434,13 +480,49 @@ done:
 
 /* ------------------------------------------------------------------ open -- */
 
+/* Suite 2: the data key recovered for exactly this header. */
+static cx_err open_known(const cx_cxb_header *h, const cx_cxb_keys *keys, cx_cxb_ctx **out,
+                         cx_error *e)
+{
+    for (size_t i = 0; keys && i < keys->n_known; i++) {
+        if (CRYPTO_memcmp(keys->known[i].header_hash, h->header_hash, CX_CXB_HASH_LEN) != 0)
+            continue;
+        cx_cxb_ctx *c = cx_secmem_alloc(sizeof *c, 0, e);
+        if (!c)
+            return CX_ERR_NOMEM;
+        cx_err rc = derive_chunk_key(keys->known[i].data_key, h->header_hash, c->chunk_key, e);
+        if (rc != CX_OK) {
+            cx_secmem_free(c);
+            return rc;
+        }
+        c->h = *h;
+        *out = c;
+        return CX_OK;
+    }
+    return cx_error_set(e, CX_ERR_VERIFY,
+                        "its data key is in a key object (Seal): no key was recovered for this "
+                        "header from the key servers");
+}
+
 cx_err cx_cxb_open(const uint8_t *hdr, size_t hdr_len, const cx_x25519_key *key, cx_cxb_ctx **out,
                    cx_error *e)
+{
+    cx_cxb_keys keys = {.x25519 = key};
+    return cx_cxb_open_keys(hdr, hdr_len, &keys, out, e);
+}
+
+cx_err cx_cxb_open_keys(const uint8_t *hdr, size_t hdr_len, const cx_cxb_keys *keys,
+                        cx_cxb_ctx **out, cx_error *e)
 {
     cx_cxb_header h;
     cx_err rc = cx_cxb_header_parse(hdr, hdr_len, &h, NULL, e);
     if (rc != CX_OK)
         return rc;
+    if (h.suite == CX_CXB_SUITE_KEY_OBJECT)
+        return open_known(&h, keys, out, e);
+    const cx_x25519_key *key = keys ? keys->x25519 : NULL;
+    if (!key)
+        return cx_error_set(e, CX_ERR_VERIFY, "sealed to a recipient key, and none is held");
     uint8_t id[32];
     cx_x25519_key_id(key, id);
     if (memcmp(id, h.recipient_key_id, 32) != 0) {

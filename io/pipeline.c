@@ -410,7 +410,8 @@ static int open_blob(run *r, size_t b, slot *s)
      * what it checked on an earlier read to what this read decrypts by its hash */
     res->header = h;
     res->header_ok = 1;
-    if (cx_cxb_open(hp, hlen, r->key, &bs->ctx, &e) != CX_OK) {
+    cx_cxb_keys keys = {r->key, r->cfg->known_keys, r->cfg->n_known_keys};
+    if (cx_cxb_open_keys(hp, hlen, &keys, &bs->ctx, &e) != CX_OK) {
         prefail(s, b, -1, e.code, "header: %s", e.msg);
         return -1;
     }
@@ -642,7 +643,7 @@ cx_err cx_pipeline_run(const cx_pipeline_config *cfg, const cx_x25519_key *key,
                        cx_pipeline_blob *blobs, size_t n, const cx_pipeline_consumer *consumer,
                        cx_pipeline_result *results, cx_error *e)
 {
-    if (!cfg || !key || (!blobs && n) || !consumer || !consumer->chunk || (!results && n))
+    if (!cfg || (!key && !cfg->n_known_keys) || (!blobs && n) || !consumer || !consumer->chunk || (!results && n))
         return cx_error_set(e, CX_ERR_ARG, "pipeline: missing argument");
     run r;
     memset(&r, 0, sizeof r);

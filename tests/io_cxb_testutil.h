@@ -55,7 +55,11 @@ static inline void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
 static inline void seal_to(const cx_x25519_key *k, const uint8_t *pt, size_t len, uint32_t cs,
                            cx_content_type type, membuf *out, cx_cxb_header *h, uint8_t th[32])
 {
-    cx_cxb_seal_params p = {cx_x25519_key_public(k), "pool-1", "0xabc", type, cs};
+    cx_cxb_seal_params p = {.recipient_pub = cx_x25519_key_public(k),
+                            .pool_id = "pool-1",
+                            .contributor = "0xabc",
+                            .content_type = type,
+                            .chunk_size = cs};
     cx_mem_reader mr;
     cx_reader r;
     cx_reader_from_memory(&r, &mr, pt, len);

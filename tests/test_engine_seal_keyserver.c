@@ -72,7 +72,8 @@ static char *request(ksfx *k, const cx_chain_key *user, const cx_chain_addr *pac
                             &ptb_len, &e) != CX_OK)
         fail_msg("ptb: %s", e.msg);
     char *body;
-    if (cx_seal_request_build(user, package->b, ptb, ptb_len, 10, now, eg, &body, &e) != CX_OK)
+    cx_seal_user u = cx_seal_user_of_key(user);
+    if (cx_seal_request_build(&u, package->b, ptb, ptb_len, 10, now, eg, &body, &e) != CX_OK)
         fail_msg("request: %s", e.msg);
     free(ptb);
     return body;

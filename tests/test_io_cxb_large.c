@@ -83,7 +83,10 @@ static void test_large(void **state)
     gen g = {seed, size};
     cx_reader in = {gen_read, NULL, &g};
     cx_writer out = {fd_write, (void *)(intptr_t)fd};
-    cx_cxb_seal_params p = {cx_x25519_key_public(k), "pool-large", "0xlarge", CX_CONTENT_F32, 0};
+    cx_cxb_seal_params p = {.recipient_pub = cx_x25519_key_public(k),
+                            .pool_id = "pool-large",
+                            .contributor = "0xlarge",
+                            .content_type = CX_CONTENT_F32};
     cx_cxb_header h;
     uint8_t th[32];
     cx_error e;

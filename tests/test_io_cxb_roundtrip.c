@@ -138,7 +138,11 @@ static void test_seal_length_mismatch(void **state)
     cx_x25519_key *k;
     assert_int_equal(cx_x25519_key_generate(&k, NULL), CX_OK);
     uint8_t pt[100] = {0};
-    cx_cxb_seal_params p = {cx_x25519_key_public(k), "pool", "me", CX_CONTENT_RAW, 64};
+    cx_cxb_seal_params p = {.recipient_pub = cx_x25519_key_public(k),
+                            .pool_id = "pool",
+                            .contributor = "me",
+                            .content_type = CX_CONTENT_RAW,
+                            .chunk_size = 64};
     for (int longer = 0; longer < 2; longer++) {
         cx_mem_reader mr;
         cx_reader r;
