@@ -784,11 +784,18 @@ enum {
     CX_SEAL_APPROVE_OBJECTS_MAX = 8,
 };
 
+/* An object argument of a seal_approve call: a shared object (initial_shared_version > 0) or
+ * an immutable or owned one at (version, digest). */
+typedef struct cx_seal_object_arg {
+    cx_chain_id id;
+    uint64_t initial_shared_version;
+    uint64_t version;
+    uint8_t digest[32];
+} cx_seal_object_arg;
 /* BCS ProgrammableTransaction of one call package::module::function(id, objects...), where
- * function starts with "seal_approve" and each object is an input as cx_sui_input describes
- * it (shared, or an owned/immutable reference): what fetch_key carries as "ptb". */
+ * function starts with "seal_approve": what fetch_key carries as "ptb". */
 cx_err cx_seal_ptb_approve(const cx_chain_addr *package, const char *module, const char *function,
-                           const uint8_t *id, size_t id_len, const cx_sui_input *objects,
+                           const uint8_t *id, size_t id_len, const cx_seal_object_arg *objects,
                            size_t n_objects, uint8_t **ptb, size_t *ptb_len, cx_error *e);
 /* Who asks for keys: an Ed25519 public key (its Sui address is the certificate's user) and a
  * function that signs with its secret (an account key, or an enclave's key inside its TEE). */

@@ -20,7 +20,7 @@
 /* ------------------------------------------------------------ requests -- */
 
 cx_err cx_seal_ptb_approve(const cx_chain_addr *package, const char *module, const char *function,
-                           const uint8_t *id, size_t id_len, const cx_sui_input *objects,
+                           const uint8_t *id, size_t id_len, const cx_seal_object_arg *objects,
                            size_t n_objects, uint8_t **ptb, size_t *ptb_len, cx_error *e)
 {
     *ptb = NULL;
@@ -34,10 +34,12 @@ cx_err cx_seal_ptb_approve(const cx_chain_addr *package, const char *module, con
                     ? cx_sui_tx_pure_bytes(&tx, id, id_len, &args[0], e)
                     : cx_error_set(e, CX_ERR_LIMIT, "seal: %zu object arguments", n_objects);
     for (size_t i = 0; rc == CX_OK && i < n_objects; i++) {
-        const cx_sui_input *o = &objects[i];
-        rc = o->kind == CX_SUI_INPUT_SHARED
-                 ? cx_sui_tx_shared(&tx, &o->ref.id, o->initial_shared_version, 0, &args[1 + i], e)
-                 : cx_sui_tx_object(&tx, &o->ref, &args[1 + i], e);
+        const cx_seal_object_arg *o = &objects[i];
+        cx_sui_object_ref ref = {.id = o->id, .version = o->version};
+        memcpy(ref.digest, o->digest, sizeof ref.digest);
+        rc = o->initial_shared_version
+                 ? cx_sui_tx_shared(&tx, &o->id, o->initial_shared_version, 0, &args[1 + i], e)
+                 : cx_sui_tx_object(&tx, &ref, &args[1 + i], e);
     }
     if (rc == CX_OK)
         rc = cx_sui_tx_move_call(&tx, package, module, function, NULL, 0, args, 1 + n_objects, NULL,

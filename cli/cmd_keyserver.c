@@ -35,7 +35,7 @@ static cx_err keyfile_load(const char *path, cx_seal_ks *ks, uint8_t object_id[C
     const char *msk = json_string_value(json_object_get(j, "msk"));
     cx_chain_addr oid;
     size_t got = 0;
-    if (!id || !msk || cx_sui_address_parse(id, &oid, e) != CX_OK ||
+    if (!id || !msk || cx_chain_id_from_hex(id, &oid, e) != CX_OK ||
         cx_hex_decode(msk, strlen(msk), ks->msk, sizeof ks->msk, &got, e) != CX_OK ||
         got != sizeof ks->msk)
         rc = cx_error_set(e, CX_ERR_FORMAT,
@@ -48,9 +48,11 @@ static cx_err keyfile_load(const char *path, cx_seal_ks *ks, uint8_t object_id[C
     return rc;
 }
 
-/* {"object_id", "public_key"}: what encryptors and requesters pin. */
+/* {"object_id", "public_key"} (and, running, "url" and "package"): what encryptors and
+ * requesters pin. */
 static int print_identity(cx_cli *cli, const uint8_t object_id[CX_SEAL_ADDR_LEN],
-                          const uint8_t msk[CX_SEAL_SCALAR_LEN], const char *url)
+                          const uint8_t msk[CX_SEAL_SCALAR_LEN], const char *url,
+                          const cx_chain_addr *package)
 {
     cx_error e;
     uint8_t pk[CX_SEAL_G2_LEN];
@@ -60,10 +62,16 @@ static int print_identity(cx_cli *cli, const uint8_t object_id[CX_SEAL_ADDR_LEN]
         cx_hex_encode(pk, sizeof pk, pk_hex, sizeof pk_hex, &e) != CX_OK)
         return cli_fail(cli, &e);
     json_t *j = json_pack("{s:s, s:s}", "object_id", id_hex, "public_key", pk_hex);
+    char pkg[CX_CHAIN_ID_HEX_LEN + 1] = "";
+    if (package)
+        cx_chain_id_to_hex(package, pkg);
     if (j && url)
         json_object_set_new(j, "url", json_string(url));
-    return cli_role_print(cli, j, "key server %s\npublic key %s%s%s\n", id_hex, pk_hex,
-                          url ? "\nlistening on " : "", url ? url : "");
+    if (j && package)
+        json_object_set_new(j, "package", json_string(pkg));
+    return cli_role_print(cli, j, "key server %s\npublic key %s%s%s%s%s\n", id_hex, pk_hex,
+                          url ? "\nlistening on " : "", url ? url : "",
+                          package ? "\npolicy package " : "", pkg);
 }
 
 static int keyserver_init(cx_cli *cli, int argc, char **argv)
@@ -100,7 +108,7 @@ static int keyserver_init(cx_cli *cli, int argc, char **argv)
         rc = cx_error_set(&e, CX_ERR_NOMEM, "out of memory");
     if (rc == CX_OK)
         rc = cx_file_write_atomic(path, text, strlen(text), 0600, &e);
-    int ret = rc == CX_OK ? print_identity(cli, oid, msk, NULL) : cli_fail(cli, &e);
+    int ret = rc == CX_OK ? print_identity(cli, oid, msk, NULL, NULL) : cli_fail(cli, &e);
     if (text) {
         cx_memwipe(text, strlen(text));
         free(text);
@@ -127,8 +135,9 @@ static int keyserver_show(cx_cli *cli, int argc, char **argv)
     cx_error e;
     cx_seal_ks ks = {0};
     uint8_t oid[CX_SEAL_ADDR_LEN];
-    int ret = keyfile_load(path, &ks, oid, &e) == CX_OK ? print_identity(cli, oid, ks.msk, NULL)
-                                                        : cli_fail(cli, &e);
+    int ret = keyfile_load(path, &ks, oid, &e) == CX_OK
+                  ? print_identity(cli, oid, ks.msk, NULL, NULL)
+                  : cli_fail(cli, &e);
     cx_memwipe(&ks, sizeof ks);
     return ret;
 }
@@ -172,7 +181,7 @@ static int keyserver_run(cx_cli *cli, int argc, char **argv)
     }
     if (!package)
         SHA256((const uint8_t *)LOCAL_PACKAGE_SEED, strlen(LOCAL_PACKAGE_SEED), ks.package.b);
-    else if (cx_sui_address_parse(package, &ks.package, &e) != CX_OK)
+    else if (cx_chain_id_from_hex(package, &ks.package, &e) != CX_OK)
         return cli_fail(cli, &e);
     uint8_t oid[CX_SEAL_ADDR_LEN];
     cx_seal_ks_server *srv = NULL;
@@ -187,7 +196,7 @@ static int keyserver_run(cx_cli *cli, int argc, char **argv)
         const char *colon = strrchr(listen, ':');
         snprintf(url, sizeof url, "http://%.*s:%u", (int)(colon - listen), listen,
                  cx_seal_ks_server_port(srv));
-        ret = print_identity(cli, oid, ks.msk, url);
+        ret = print_identity(cli, oid, ks.msk, url, &ks.package);
         fflush(stdout);
         /* until a signal ends the process: the server keeps no state to save */
         while (ret == CX_EXIT_OK)

@@ -45,8 +45,8 @@ static void on_job(void *ud, const char *job, const char *status, const json_t *
 
 /* The status model and its server; the token from token_file's first line or the
  * environment (never from the command line, where other users see it). */
-static int start_status(cx_cli *cli, const char *listen, const char *token_file,
-                        cx_status **status, cx_status_server **srv, cx_error *e)
+static int start_status(cx_cli *cli, const char *listen, const char *token_file, cx_status **status,
+                        cx_status_server **srv, cx_error *e)
 {
     char *token = NULL;
     if (token_file) {
@@ -78,8 +78,7 @@ static int start_status(cx_cli *cli, const char *listen, const char *token_file,
     }
     char host[64];
     snprintf(host, sizeof host, "%.*s", (int)(strrchr(listen, ':') - listen), listen);
-    fprintf(stderr, "cloakx worker: status on http://%s:%u/\n", host,
-            cx_status_server_port(*srv));
+    fprintf(stderr, "cloakx worker: status on http://%s:%u/\n", host, cx_status_server_port(*srv));
     fflush(stderr);
     return 0;
 }
@@ -91,7 +90,7 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
                "         [--devca DIR] [--once] [--device auto|cpu|cuda[:N]] [--threads N]\n"
                "         [--poll-ms N] [--listen HOST:PORT [--token-file F]] [--json]\n"
                "         [--job-time-limit SECONDS] [--max-job-params N] [--max-job-epochs N]\n"
-               "         [--max-job-flops X] [--require-mlock]\n\n"
+               "         [--max-job-flops X] [--require-mlock] [--keyservers FILE]\n\n"
                "The operator's worker. Follows the ledger's event stream from a cursor kept\n"
                "in --state DIR, and for each JobCreated runs the job inside this node's TEE\n"
                "(the enclave registered with `cloakx enclave register --state DIR`; SIMULATED\n"
@@ -109,6 +108,9 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
                "signal, at any point: every step is crash-safe. Test hook:\n"
                "CLOAKX_WORKER_PAUSE_AT=decrypted|trained|signed makes the worker stop there\n"
                "(writing DIR/paused-<phase>) so that a test can kill it.\n"
+               "--keyservers FILE (or CLOAKX_KEYSERVERS): the Seal key servers this enclave asks,\n"
+               "as itself, for the data keys of blobs sealed with Seal (contribute\n"
+               "--keyservers); without it a job with such a blob fails and is retried.\n"
                "--listen HOST:PORT serves a read-only status page (/), its JSON (/api/status)\n"
                "and Prometheus metrics (/metrics): the enclave, each job's phase, progress,\n"
                "loss curve, epsilon and per-contributor acceptance, recent errors; never rows,\n"
@@ -129,24 +131,26 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
     cx_worker_config c = {0};
     const char *devca_s = NULL, *threads_s = NULL, *poll_s = NULL, *listen_s = NULL,
                *token_file = NULL, *time_s = NULL, *params_s = NULL, *epochs_s = NULL,
-               *flops_s = NULL;
-    const cli_arg args[] = {{.name = "--ledger", .val = &c.ledger_url, .env = "CLOAKX_LEDGER"},
-                           {.name = "--store", .val = &c.store_url, .env = "CLOAKX_STORE"},
-                           {.name = "--key", .val = &c.key_dir},
-                           {.name = "--state", .val = &c.state_dir},
-                           {.name = "--devca", .val = &devca_s},
-                           {.name = "--threads", .val = &threads_s},
-                           {.name = "--poll-ms", .val = &poll_s},
-                           {.name = "--device", .val = &c.device},
-                           {.name = "--once", .flag = &c.once},
-                           {.name = "--listen", .val = &listen_s},
-                           {.name = "--token-file", .val = &token_file},
-                           {.name = "--job-time-limit", .val = &time_s},
-                           {.name = "--max-job-params", .val = &params_s},
-                           {.name = "--max-job-epochs", .val = &epochs_s},
-                           {.name = "--max-job-flops", .val = &flops_s},
-                           {.name = "--require-mlock", .flag = &c.require_mlock},
-                           {0}};
+               *flops_s = NULL, *keyservers = NULL;
+    const cli_arg args[] = {
+        {.name = "--ledger", .val = &c.ledger_url, .env = "CLOAKX_LEDGER"},
+        {.name = "--store", .val = &c.store_url, .env = "CLOAKX_STORE"},
+        {.name = "--key", .val = &c.key_dir},
+        {.name = "--state", .val = &c.state_dir},
+        {.name = "--devca", .val = &devca_s},
+        {.name = "--threads", .val = &threads_s},
+        {.name = "--poll-ms", .val = &poll_s},
+        {.name = "--device", .val = &c.device},
+        {.name = "--once", .flag = &c.once},
+        {.name = "--listen", .val = &listen_s},
+        {.name = "--token-file", .val = &token_file},
+        {.name = "--job-time-limit", .val = &time_s},
+        {.name = "--max-job-params", .val = &params_s},
+        {.name = "--max-job-epochs", .val = &epochs_s},
+        {.name = "--max-job-flops", .val = &flops_s},
+        {.name = "--require-mlock", .flag = &c.require_mlock},
+        {.name = "--keyservers", .val = &keyservers, .env = "CLOAKX_KEYSERVERS"},
+        {0}};
     int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
@@ -193,6 +197,17 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
             return cli_usage(cli, "--max-job-flops takes a number of flops (e.g. 1e15)");
         c.budget.max_flops = f;
     }
+#ifdef CX_HAVE_SEAL
+    cx_seal_config seal;
+    if (keyservers) {
+        if (cx_seal_config_load(keyservers, &seal, &e) != CX_OK)
+            return cli_fail(cli, &e);
+        c.seal = &seal;
+    }
+#else
+    if (keyservers)
+        return cli_usage(cli, "--keyservers: this build has no Seal");
+#endif
     c.progress = cli->progress;
     c.log = &cli->log;
     c.hooks.pause_at = getenv("CLOAKX_WORKER_PAUSE_AT");

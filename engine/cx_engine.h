@@ -155,6 +155,32 @@ unsigned cx_status_server_port(const cx_status_server *srv);
 void cx_status_server_stop(cx_status_server *srv);
 
 #ifdef CX_HAVE_SEAL
+/* ---- Seal for sealed blobs (seal_keys.c): .cxb suite 2 ----
+ * A seller seals a blob's data key into a Seal object (DEM "plain") to the identity pool id ||
+ * 16-byte nonce under the key servers it chose; the pool's enclave recovers the key from those
+ * servers as itself (the seal_approve_dataset policy: only an enclave the pool's operator
+ * added). The key servers a party uses come from a JSON file:
+ *   {"package": "0x…", "threshold": t, "timeout_ms": 10000,
+ *    "servers": [{"url": "http://…", "object_id": "0x…", "public_key": "<96 bytes hex>"}, …]} */
+enum { CX_SEAL_CONFIG_SERVERS_MAX = 16, CX_SEAL_NONCE_MAX = 32, CX_SEAL_SESSION_MIN = 10 };
+typedef struct cx_seal_config {
+    cx_chain_addr package;
+    uint8_t threshold;
+    long timeout_ms;
+    cx_seal_endpoint servers[CX_SEAL_CONFIG_SERVERS_MAX];
+    char urls[CX_SEAL_CONFIG_SERVERS_MAX][CX_SEAL_URL_MAX];
+    size_t n_servers;
+} cx_seal_config;
+cx_err cx_seal_config_from_json(const json_t *j, cx_seal_config *c, cx_error *e);
+cx_err cx_seal_config_load(const char *path, cx_seal_config *c, cx_error *e);
+/* A seller's key object for pool (*obj malloc'ed) and the data key it yields (wipe it). */
+cx_err cx_seal_dataset_object(const cx_seal_config *c, const cx_chain_id *pool, uint8_t **obj,
+                              size_t *len, uint8_t data_key[32], cx_error *e);
+/* Inside the enclave: the data key of a key object, from the configured key servers that the
+ * object names (at least its threshold; CX_ERR_VERIFY otherwise), asked as the TEE's key. */
+cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_id *pool,
+                           const uint8_t *obj, size_t len, uint8_t data_key[32], cx_error *e);
+
 /* The local Seal key server (seal_keyserver.c): Seal's key-server HTTP API, POST /v1/fetch_key,
  * answering under the marketplace's policies on ks's ledger (cx_seal_ks_fetch_key) from one
  * thread. listen: HOST:PORT (port 0: any free one, see _port). ks must outlive the server. */
@@ -199,6 +225,10 @@ typedef struct cx_job_params {
      * the job fails (the worker retries it later): never a rejected contribution. Zeros: the
      * defaults below. */
     unsigned store_tries, store_backoff_ms;
+    /* The Seal key servers this enclave asks for the data keys of Seal-sealed blobs (.cxb suite
+     * 2; a cx_seal_config, with the seal module); NULL: none, and a job with such a blob fails
+     * (unsigned: the operator configures them and the job is retried). */
+    const struct cx_seal_config *seal;
 } cx_job_params;
 enum { CX_JOB_STORE_TRIES = 3, CX_JOB_STORE_BACKOFF_MS = 100 };
 
@@ -318,6 +348,7 @@ typedef struct cx_worker_config {
                    const char *error);
     void *ud;
     cx_status *status; /* may be NULL: the live status model the worker keeps up to date */
+    const struct cx_seal_config *seal; /* may be NULL: see cx_job_params */
 } cx_worker_config;
 
 typedef struct cx_worker_stats {

@@ -30,10 +30,11 @@ typedef struct cand {
     char blob_id[CX_STORE_ID_MAX];
     char contributor[CX_CHAIN_ID_HEX_LEN + 1];
     cx_cxb_header h;
-    int state; /* 0 rejected, 1 header ok, 2 authenticated, 3 parsed with rows */
-    uint8_t klass; /* when rejected: its cx_reject_reason, what the statement commits to */
+    uint8_t *key_object; /* suite 2: the header's Seal object (malloc'ed), for key recovery */
+    int state;           /* 0 rejected, 1 header ok, 2 authenticated, 3 parsed with rows */
+    uint8_t klass;       /* when rejected: its cx_reject_reason, what the statement commits to */
     char reason[300];
-    uint8_t tag_hash[32];        /* of the decrypting read's chunk tags */
+    uint8_t tag_hash[32];         /* of the decrypting read's chunk tags */
     uint8_t used_header_hash[32]; /* the decrypting read's header: the checked one (bound) */
     uint64_t rows, bad_rows;
     int late_fail; /* failed after the header checks: its contributor is left out */
@@ -108,7 +109,8 @@ static int store_failure(cx_err rc)
 /* One read of a blob's header. Returns CX_OK with *got set when the header was read, CX_OK
  * with *got = 0 and *why filled when the contribution is to be rejected for it, and the store's
  * error when the store failed. */
-static cx_err read_header(const cx_job_params *p, cand *c, int *got, cx_error *why, cx_error *e)
+static cx_err read_header(const cx_job_params *p, cand *c, const uint8_t key_id[32],
+                          const cx_chain_id *pool, int *got, cx_error *why, cx_error *e)
 {
     cx_reader r;
     cx_error le;
@@ -125,6 +127,18 @@ static cx_err read_header(const cx_job_params *p, cand *c, int *got, cx_error *w
     if (r.close)
         r.close(r.ctx);
     if (rc == CX_OK) {
+        char reason[200];
+        if (!cx_job_header_key_ok(hb, &c->h, key_id, pool, reason, sizeof reason)) {
+            cx_error_set(why, CX_ERR_VERIFY, "%s", reason);
+            return CX_OK;
+        }
+        free(c->key_object);
+        c->key_object = NULL;
+        if (c->h.suite == CX_CXB_SUITE_KEY_OBJECT) {
+            if (!(c->key_object = malloc(c->h.key_object_len)))
+                return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+            memcpy(c->key_object, hb + c->h.key_object_off, c->h.key_object_len);
+        }
         *got = 1;
         return CX_OK;
     }
@@ -139,7 +153,7 @@ static cx_err read_header(const cx_job_params *p, cand *c, int *got, cx_error *w
  * fails fails the job (retried later by the worker), so no contribution is dropped for the
  * store's failure (issue 13 item 5). */
 static cx_err check_headers(const cx_job_params *p, cand *cs, size_t n, const char *pool_hex,
-                            const uint8_t key_id[32], cx_error *e)
+                            const cx_chain_id *pool, const uint8_t key_id[32], cx_error *e)
 {
     unsigned tries = p->store_tries ? p->store_tries : CX_JOB_STORE_TRIES;
     unsigned backoff = p->store_backoff_ms ? p->store_backoff_ms : CX_JOB_STORE_BACKOFF_MS;
@@ -161,7 +175,7 @@ static cx_err check_headers(const cx_job_params *p, cand *cs, size_t n, const ch
                             le.msg, ms, t + 1, tries);
                 sleep_ms(ms);
             }
-            if ((rc = read_header(p, c, &got, &why, &le)) == CX_OK)
+            if ((rc = read_header(p, c, key_id, pool, &got, &why, &le)) == CX_OK)
                 break;
         }
         if (rc != CX_OK) /* I/O or network: the worker retries the job, it signs no failure */
@@ -171,10 +185,6 @@ static cx_err check_headers(const cx_job_params *p, cand *cs, size_t n, const ch
                                 le.msg, tries);
         if (!got) {
             reject(c, CX_REJECT_HEADER, "%s", why.msg);
-            continue;
-        }
-        if (memcmp(c->h.recipient_key_id, key_id, 32) != 0) {
-            reject(c, CX_REJECT_HEADER, "sealed to another recipient, not this pool's enclave");
             continue;
         }
         if (strcmp(c->h.pool_id, pool_hex) != 0) {
@@ -243,8 +253,7 @@ static size_t disqualify(cand *cs, size_t n)
  * second decryption must also give the first one's chunk tags. A store that answers two
  * reads of one id differently is failing, not the contributor: the job fails with an I/O
  * error, which the worker retries, and no contributor is dropped or paid for it. */
-static cx_err check_same_blob(const cand *c, const cx_pipeline_result *r, int second,
-                              cx_error *e)
+static cx_err check_same_blob(const cand *c, const cx_pipeline_result *r, int second, cx_error *e)
 {
     if (!r->header_ok)
         return cx_error_set(e, CX_ERR_IO,
@@ -272,8 +281,8 @@ static cx_err check_same_blob(const cand *c, const cx_pipeline_result *r, int se
  * failure now means the store changed under us and the job is retried. In both passes a blob
  * whose decrypting read is not the checked one fails the job (check_same_blob). */
 static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
-                           const cx_x25519_key *key, cand *cs, size_t n, int want,
-                           cx_parser *parser, int fatal, size_t *n_failed, cx_error *e)
+                           const cx_cxb_keys *keys, cand *cs, size_t n, int want, cx_parser *parser,
+                           int fatal, size_t *n_failed, cx_error *e)
 {
     /* blobs go through the pipeline in batches, so a pool of thousands of blobs does not
      * hold thousands of open store readers (file descriptors, connections) at once */
@@ -306,7 +315,9 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
     cx_pipeline_consumer cons = {.chunk = on_chunk, .ud = &u};
     cx_pipeline_config cfg = {.threads = p->threads,
                               .policy = fatal ? CX_PIPELINE_FATAL : CX_PIPELINE_SKIP,
-                              .log = p->log};
+                              .log = p->log,
+                              .known_keys = keys->known,
+                              .n_known_keys = keys->n_known};
     /* blobs may be sealed with chunks larger than the default buffers (seal --chunk-size) */
     uint32_t max_chunk = 0;
     for (size_t i = 0; i < n; i++)
@@ -334,7 +345,8 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
             map[nb++] = next;
         }
         cx_error pe;
-        cx_err prc = rc == CX_OK ? cx_pipeline_run(&cfg, key, blobs, nb, &cons, res, &pe) : rc;
+        cx_err prc =
+            rc == CX_OK ? cx_pipeline_run(&cfg, keys->x25519, blobs, nb, &cons, res, &pe) : rc;
         for (size_t k = 0; k < nb; k++)
             if (blobs[k].reader.close)
                 blobs[k].reader.close(blobs[k].reader.ctx);
@@ -435,6 +447,8 @@ typedef struct job_run {
     cand *cs;
     size_t n_cands;
     cx_x25519_key *key;
+    cx_cxb_known_key *known; /* data keys of Seal-sealed blobs (secure memory) */
+    size_t n_known;
     cx_data_format fmt;
     size_t n_ok; /* header-valid blobs of the job's format */
     json_t *data;
@@ -476,6 +490,9 @@ static void job_run_free(job_run *r)
     cx_dataset_schema_free(r->schema);
     cx_x25519_key_free(r->key);
     cx_x25519_key_free(r->model_key);
+    cx_secmem_free(r->known);
+    for (size_t i = 0; i < r->n_cands; i++)
+        free(r->cs[i].key_object);
     free(r->cs);
     free(r->items);
     free(r->srows);
@@ -542,7 +559,8 @@ static cx_err read_request(job_run *r, cx_error *e)
     }
     SHA256(r->req, r->req_len, r->config_hash);
     if (memcmp(r->config_hash, r->job.spec_hash, 32) != 0)
-        return cx_error_set(e, CX_ERR_VERIFY, "job request: its SHA-256 is not the job's spec hash");
+        return cx_error_set(e, CX_ERR_VERIFY,
+                            "job request: its SHA-256 is not the job's spec hash");
     if ((rc = cx_job_request_parse(r->req, r->req_len, &r->spec, r->buyer_x, e)) != CX_OK)
         return rc;
     r->spec_ok = 1;
@@ -569,8 +587,8 @@ static cx_err select_device(job_run *r, cx_error *e)
 {
     const cx_job_params *p = r->p;
     cx_err rc;
-    if ((rc = cx_backend_select(p->device ? p->device : "auto", r->spec.precision,
-                                r->spec.threads, &r->be, &r->dev, e)) != CX_OK)
+    if ((rc = cx_backend_select(p->device ? p->device : "auto", r->spec.precision, r->spec.threads,
+                                &r->be, &r->dev, e)) != CX_OK)
         return rc;
     cx_log_info(p->log, "job %s: device %s", r->job_hex, r->dev.report);
 
@@ -580,20 +598,75 @@ static cx_err select_device(job_run *r, cx_error *e)
     json_object_set_new(r->report, "job", json_string(r->job_hex));
     json_object_set_new(r->report, "pool", json_string(r->pool_hex));
     json_object_set_new(r->report, "tee",
-                        json_pack("{s:s, s:b}", "backend", cx_tee_backend_name(p->tee),
-                                  "simulated", cx_tee_is_simulated(p->tee)));
+                        json_pack("{s:s, s:b}", "backend", cx_tee_backend_name(p->tee), "simulated",
+                                  cx_tee_is_simulated(p->tee)));
     return CX_OK;
 }
 
 /* the contributions registered before the job was created: a fixed, auditable set, their
  * headers checked and put in canonical (blob id) order, for the parser's merge order and the
  * commitment */
+/* The data keys of the header-valid Seal-sealed blobs (suite 2), from the key servers, asked
+ * as this enclave; each bound to its header's hash (cx_cxb_known_key). A blob sealed to key
+ * servers this enclave does not use fails alone, like a blob it cannot decrypt; key servers
+ * that fail or refuse fail the job unsigned (retried later): the contribution is not the
+ * seller's fault. */
+static cx_err recover_seal_keys(job_run *r, cx_error *e)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_cands; i++)
+        n += r->cs[i].state == 1 && r->cs[i].h.suite == CX_CXB_SUITE_KEY_OBJECT;
+    if (n == 0)
+        return CX_OK;
+#ifdef CX_HAVE_SEAL
+    const cx_job_params *p = r->p;
+    /* CX_ERR_NET: what the worker retries (the key servers are a network service) */
+    if (!p->seal)
+        return cx_error_set(e, CX_ERR_NET,
+                            "job %s: %zu contribution(s) are sealed with Seal and this worker has "
+                            "no key servers (--keyservers FILE): the job is retried once it has",
+                            r->job_hex, n);
+    if (!(r->known = cx_secmem_alloc(n * sizeof *r->known, 0, e)))
+        return CX_ERR_NOMEM;
+    for (size_t i = 0; i < r->n_cands; i++) {
+        cand *c = &r->cs[i];
+        if (c->state != 1 || c->h.suite != CX_CXB_SUITE_KEY_OBJECT)
+            continue;
+        cx_cxb_known_key *k = &r->known[r->n_known];
+        cx_error le;
+        double t = cx_now_seconds();
+        cx_err rc = cx_seal_dataset_key(p->seal, p->tee, &r->job.pool_id, c->key_object,
+                                        c->h.key_object_len, k->data_key, &le);
+        cx_status_call(p->status, "seal", "fetch_key", cx_now_seconds() - t, rc);
+        if (rc == CX_OK) {
+            memcpy(k->header_hash, c->h.header_hash, 32);
+            r->n_known++;
+        } else if (rc == CX_ERR_VERIFY && strstr(le.msg, "does not use")) {
+            reject(c, CX_REJECT_DECRYPT, "%s", le.msg);
+            c->late_fail = 1;
+        } else {
+            return cx_error_set(e, CX_ERR_NET,
+                                "job %s: blob %s: the key servers: %s (the job is retried "
+                                "later; no contribution is rejected for it)",
+                                r->job_hex, c->blob_id, le.msg);
+        }
+    }
+    cx_log_info(p->log, "job %s: %zu data key(s) released by the Seal key servers", r->job_hex,
+                r->n_known);
+    return CX_OK;
+#else
+    return cx_error_set(e, CX_ERR_UNSUPPORTED,
+                        "job %s: %zu contribution(s) are sealed with Seal: this build has none",
+                        r->job_hex, n);
+#endif
+}
+
 static cx_err open_contributions(job_run *r, cx_error *e)
 {
     const cx_job_params *p = r->p;
     cx_err rc;
-    if ((rc = cx_ledger_contributions_list(p->ledger, &r->job.pool_id, &r->contribs,
-                                           &r->n_contribs, e)) != CX_OK)
+    if ((rc = cx_ledger_contributions_list(p->ledger, &r->job.pool_id, &r->contribs, &r->n_contribs,
+                                           e)) != CX_OK)
         return rc;
     r->cs = calloc(r->n_contribs ? r->n_contribs : 1, sizeof *r->cs);
     if (!r->cs)
@@ -611,7 +684,9 @@ static cx_err open_contributions(job_run *r, cx_error *e)
         return rc;
     uint8_t key_id[32];
     cx_x25519_key_id(r->key, key_id);
-    if ((rc = check_headers(p, r->cs, r->n_cands, r->pool_hex, key_id, e)) != CX_OK)
+    if ((rc = check_headers(p, r->cs, r->n_cands, r->pool_hex, &r->job.pool_id, key_id, e)) !=
+            CX_OK ||
+        (rc = recover_seal_keys(r, e)) != CX_OK)
         return rc;
     cand *cs = r->cs;
     for (size_t i = 0; i + 1 < r->n_cands; i++)
@@ -627,7 +702,9 @@ static cx_err open_contributions(job_run *r, cx_error *e)
 /* The job's data format is the spec's: a blob in another format is rejected alone. */
 static cx_data_format format_of(cx_content_type ct)
 {
-    return ct == CX_CONTENT_JSONL ? CX_DATA_JSONL : ct == CX_CONTENT_F32 ? CX_DATA_F32 : CX_DATA_CSV;
+    return ct == CX_CONTENT_JSONL ? CX_DATA_JSONL
+           : ct == CX_CONTENT_F32 ? CX_DATA_F32
+                                  : CX_DATA_CSV;
 }
 
 static const char *format_name(cx_data_format f)
@@ -668,8 +745,8 @@ static cx_err decrypt_and_parse(job_run *r, cx_error *e)
     cx_err rc;
     r->t_dec = cx_now_seconds();
     size_t n_failed = 0;
-    if ((rc = run_pipeline(p, &r->dev, r->key, cs, n_cands, 1, r->parser, 0, &n_failed, e)) !=
-        CX_OK)
+    const cx_cxb_keys keys = {r->key, r->known, r->n_known};
+    if ((rc = run_pipeline(p, &r->dev, &keys, cs, n_cands, 1, r->parser, 0, &n_failed, e)) != CX_OK)
         return rc;
     cx_job_hook_point(p->hooks, "decrypted", p->log);
     size_t n_auth = 0;
@@ -698,8 +775,8 @@ static cx_err decrypt_and_parse(job_run *r, cx_error *e)
             r->parser = NULL;
             size_t dummy = 0;
             if ((rc = cx_parser_new(r->schema, r->fmt, n_left, &r->parser, e)) != CX_OK ||
-                (rc = run_pipeline(p, &r->dev, r->key, cs, n_cands, 2, r->parser, 1, &dummy,
-                                   e)) != CX_OK)
+                (rc = run_pipeline(p, &r->dev, &keys, cs, n_cands, 2, r->parser, 1, &dummy, e)) !=
+                    CX_OK)
                 return rc;
             r->reparsed++;
         }
@@ -779,9 +856,8 @@ static cx_err train(job_run *r, cx_error *e)
     cx_progress eprog;
     cx_progress_start(&eprog, "training", (uint64_t)r->spec.epochs, p->progress);
     epoch_ud eu = {&eprog, p->log, p->status, r->job_hex, r->spec.epochs, cx_now_seconds()};
-    cx_train_epoch_cb cb = {.fn = on_epoch,
-                            .ud = &eu,
-                            .deadline = p->time_limit_s > 0 ? r->t0 + p->time_limit_s : 0.0};
+    cx_train_epoch_cb cb = {
+        .fn = on_epoch, .ud = &eu, .deadline = p->time_limit_s > 0 ? r->t0 + p->time_limit_s : 0.0};
     cx_compute_cost cost;
     cx_spec_cost(&r->spec, (int)ds->d, (int)ds->n_classes, ds->n, &cost);
     cx_err brc = cx_compute_budget_check(&r->budget, &cost, e);
@@ -810,8 +886,8 @@ static cx_err train(job_run *r, cx_error *e)
 static cx_err timed_put(job_run *r, cx_error *e)
 {
     double t = cx_now_seconds();
-    cx_err rc = cx_job_store_put_bytes(r->p->store, r->sealed.p, r->sealed.len,
-                                       r->out->model_blob_id, e);
+    cx_err rc =
+        cx_job_store_put_bytes(r->p->store, r->sealed.p, r->sealed.len, r->out->model_blob_id, e);
     cx_status_call(r->p->status, "store", "put", cx_now_seconds() - t, rc);
     return rc;
 }
@@ -842,8 +918,7 @@ static cx_err seal_model(job_run *r, cx_error *e)
                              .pool_id = r->pool_hex,
                              .contributor = r->job_hex,
                              .content_type = CX_CONTENT_MODEL};
-    if ((rc = cx_job_seal_bytes(&sp, r->model_bytes, r->model_len, &r->sealed, NULL, e)) !=
-            CX_OK ||
+    if ((rc = cx_job_seal_bytes(&sp, r->model_bytes, r->model_len, &r->sealed, NULL, e)) != CX_OK ||
         (rc = timed_put(r, e)) != CX_OK)
         return rc;
     SHA256(r->sealed.p, r->sealed.len, r->result_hash);
@@ -853,8 +928,7 @@ static cx_err seal_model(job_run *r, cx_error *e)
                                     cx_x25519_key_secret(r->model_key), wrapped, e)) != CX_OK)
         return rc;
     return cx_job_key_release_sign(r->p->tee, &r->job, &r->enc, r->result_hash, wrapped,
-                                   &out->key_release, &out->key_release_len, out->key_signature,
-                                   e);
+                                   &out->key_release, &out->key_release_len, out->key_signature, e);
 }
 
 /* the statement, signed by the TEE */
@@ -922,9 +996,8 @@ static cx_err sign_statement(job_run *r, cx_error *e)
     st.dp_delta_1e12 = r->spec.privacy ? (uint64_t)llround(r->spec.delta * 1e12) : 0;
     cx_err rc = cx_statement_encode(&st, cx_unix_ms(), &out->statement, &out->statement_len, e);
     free(rej);
-    if (rc != CX_OK ||
-        (rc = cx_tee_sign(r->p->tee, out->statement, out->statement_len, out->signature, e)) !=
-            CX_OK)
+    if (rc != CX_OK || (rc = cx_tee_sign(r->p->tee, out->statement, out->statement_len,
+                                         out->signature, e)) != CX_OK)
         return rc;
     return CX_OK;
 }
@@ -946,18 +1019,16 @@ static void report_contributors(job_run *r)
                 bad += cs[i].bad_rows;
                 nb++;
             }
-        json_array_append_new(contributors,
-                              json_pack("{s:s, s:I, s:I, s:i}", "address", ah, "rows",
-                                        (json_int_t)r->srows[k].rows, "bad_rows", (json_int_t)bad,
-                                        "blobs", (int)nb));
+        json_array_append_new(contributors, json_pack("{s:s, s:I, s:I, s:i}", "address", ah, "rows",
+                                                      (json_int_t)r->srows[k].rows, "bad_rows",
+                                                      (json_int_t)bad, "blobs", (int)nb));
     }
     for (size_t i = 0; i < r->n_cands; i++)
         if (cs[i].state != 3)
-            json_array_append_new(rejected,
-                                  json_pack("{s:s, s:s, s:s, s:s}", "blob_id", cs[i].blob_id,
-                                            "contributor", cs[i].contributor, "class",
-                                            cx_reject_reason_name(cs[i].klass), "reason",
-                                            cs[i].reason));
+            json_array_append_new(
+                rejected, json_pack("{s:s, s:s, s:s, s:s}", "blob_id", cs[i].blob_id, "contributor",
+                                    cs[i].contributor, "class", cx_reject_reason_name(cs[i].klass),
+                                    "reason", cs[i].reason));
     json_object_set_new(r->report, "contributions", json_integer((json_int_t)r->n_cands));
     json_object_set_new(r->report, "accepted",
                         json_pack("{s:i, s:i, s:I, s:i}", "contributors", (int)r->n_rows, "blobs",
@@ -1000,12 +1071,11 @@ static void finish_report(job_run *r)
     cx_secmem_stats sm;
     cx_secmem_stats_get(&sm);
     uint64_t unlocked = sm.unlocked_bytes_total - r->sm0.unlocked_bytes_total;
-    json_object_set_new(report, "secure_memory",
-                        json_pack("{s:I, s:I, s:I, s:b}", "allocations",
-                                  (json_int_t)(sm.allocs - r->sm0.allocs), "unlocked_allocations",
-                                  (json_int_t)(sm.unlocked_allocs - r->sm0.unlocked_allocs),
-                                  "unlocked_bytes", (json_int_t)unlocked, "lock_required",
-                                  sm.require_lock));
+    json_object_set_new(
+        report, "secure_memory",
+        json_pack("{s:I, s:I, s:I, s:b}", "allocations", (json_int_t)(sm.allocs - r->sm0.allocs),
+                  "unlocked_allocations", (json_int_t)(sm.unlocked_allocs - r->sm0.unlocked_allocs),
+                  "unlocked_bytes", (json_int_t)unlocked, "lock_required", sm.require_lock));
     if (unlocked)
         cx_log_warn(r->p->log,
                     "job %s: %llu bytes of plaintext and keys could NOT be locked in RAM "

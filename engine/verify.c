@@ -196,8 +196,9 @@ static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement
         if (hrc != CX_OK)
             continue;
         cx_chain_id_to_hex(&cs[i].contributor, ch);
-        if (memcmp(c->h.recipient_key_id, key_id, 32) != 0 || strcmp(c->h.pool_id, pool_hex) != 0 ||
-            strcmp(c->h.contributor, ch) != 0)
+        char why[200];
+        if (!cx_job_header_key_ok(hb, &c->h, key_id, &pool_id, why, sizeof why) ||
+            strcmp(c->h.pool_id, pool_hex) != 0 || strcmp(c->h.contributor, ch) != 0)
             continue;
         int dup = 0;
         for (size_t k = 0; k < i && !dup; k++)
@@ -256,7 +257,7 @@ typedef struct verify_run {
     cx_cxb_header model; /* the stored sealed model's header (have_model) */
     int have_model;
     int has_model_key; /* the ledger revealed the job's key release */
-    uint8_t *req; /* the job request read from the store (malloc'ed), or NULL */
+    uint8_t *req;      /* the job request read from the store (malloc'ed), or NULL */
     size_t req_len;
 } verify_run;
 
@@ -418,8 +419,7 @@ static cx_err check_ledger(verify_run *r, cx_error *e)
     if (cx_ledger_enclave_get(r->o->ledger, &eid, &en, &le) != CX_OK)
         return vfail(&r->v, e, "ledger", "enclave %s: %s", eid_hex, le.msg);
     if (memcmp(en.ed25519_pk, b->public_key, 32) != 0 ||
-        memcmp(en.x25519_pk, r->doc.user_data, 32) != 0 ||
-        memcmp(en.attestation_hash, dh, 32) != 0)
+        memcmp(en.x25519_pk, r->doc.user_data, 32) != 0 || memcmp(en.attestation_hash, dh, 32) != 0)
         return vfail(&r->v, e, "ledger",
                      "the registered enclave's keys or attestation "
                      "document differ from the bundle's");
@@ -562,8 +562,7 @@ static cx_err job_request(verify_run *r, cx_error *e)
         char sid[CX_STORE_ID_MAX];
         if (!o->request && o->store &&
             (cx_job_blob_id_str(job.spec_blob_id, job.spec_blob_id_len, sid, &le) != CX_OK ||
-             cx_job_store_read_all(o->store, sid, 1 << 20, &r->req, &r->req_len, &le) !=
-                 CX_OK))
+             cx_job_store_read_all(o->store, sid, 1 << 20, &r->req, &r->req_len, &le) != CX_OK))
             return vfail(&r->v, e, "spec", "the job request: %s", le.msg);
         if (r->req) {
             uint8_t h[32];
@@ -652,8 +651,8 @@ static cx_err check_gpu_evidence(verify_run *r, cx_error *e)
     else if (hl == 48)
         SHA384(ev, ev_len, h);
     else
-        return vfail(&r->v, e, "gpu_evidence", "a gpu_evidence_hash of %zu bytes (32 or 48 expected)",
-                     hl);
+        return vfail(&r->v, e, "gpu_evidence",
+                     "a gpu_evidence_hash of %zu bytes (32 or 48 expected)", hl);
     if (memcmp(h, st->gpu_evidence_hash, hl) != 0)
         return vfail(&r->v, e, "gpu_evidence",
                      "the GPU evidence does not hash to the statement's gpu_evidence_hash");
@@ -700,8 +699,9 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
     if ((rc = check_statement(&r, e)) == CX_OK && (rc = check_signature(&r, e)) == CX_OK &&
         (rc = check_report(&r, e)) == CX_OK && (rc = check_key_binding(&r, e)) == CX_OK &&
         (rc = check_measurement(&r, e)) == CX_OK && (rc = check_ledger(&r, e)) == CX_OK &&
-        (rc = check_contributions(&r, e)) == CX_OK && (rc = job_request(&r, e)) == CX_OK && (rc = check_result_hash(&r, e)) == CX_OK &&
-        (rc = check_model_recipient(&r, e)) == CX_OK && (rc = check_gpu_evidence(&r, e)) == CX_OK)
+        (rc = check_contributions(&r, e)) == CX_OK && (rc = job_request(&r, e)) == CX_OK &&
+        (rc = check_result_hash(&r, e)) == CX_OK && (rc = check_model_recipient(&r, e)) == CX_OK &&
+        (rc = check_gpu_evidence(&r, e)) == CX_OK)
         rc = check_commitment(&r, e);
     free(r.req);
     cx_statement_free(&r.st);
@@ -738,8 +738,8 @@ int cx_job_verify_complete(const json_t *checks)
 {
     size_t n = json_array_size(checks);
     for (size_t i = 0; i < n; i++)
-        if (strcmp(json_string_value(json_object_get(json_array_get(checks, i), "status")),
-                   "ok") != 0)
+        if (strcmp(json_string_value(json_object_get(json_array_get(checks, i), "status")), "ok") !=
+            0)
             return 0;
     return n > 0;
 }

@@ -398,6 +398,7 @@ static void process_job(worker *w, const char *hex)
         cx_job_params p = {.ledger = w->ledger,
                            .store = w->store,
                            .tee = w->tee,
+                           .seal = w->cfg->seal,
                            .enclave_id = w->enclave_id,
                            .job_id = job_id,
                            .device = w->cfg->device,

@@ -66,8 +66,7 @@ static char *request(ksfx *k, const cx_chain_key *user, const cx_chain_addr *pac
     cx_error e;
     uint8_t *ptb;
     size_t ptb_len;
-    cx_sui_input obj = {.kind = CX_SUI_INPUT_SHARED, .initial_shared_version = 1};
-    obj.ref.id = k->f->pool;
+    cx_seal_object_arg obj = {.id = k->f->pool, .initial_shared_version = 1};
     if (cx_seal_ptb_approve(package, CX_SEAL_POLICY_MODULE, function, id, id_len, &obj, 1, &ptb,
                             &ptb_len, &e) != CX_OK)
         fail_msg("ptb: %s", e.msg);

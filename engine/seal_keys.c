@@ -1,0 +1,217 @@
+/* seal_keys.c — Seal for sealed blobs (.cxb suite 2): the key servers a party uses, a seller's
+ * key object for a pool, the check of a header's key part, and the enclave's key recovery. */
+#include "cx_engine.h"
+#include "job_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+int cx_job_header_key_ok(const uint8_t *hb, const cx_cxb_header *h, const uint8_t key_id[32],
+                         const cx_chain_id *pool, char *why, size_t why_len)
+{
+    if (h->suite == CX_CXB_SUITE_HPKE) {
+        if (memcmp(h->recipient_key_id, key_id, 32) == 0)
+            return 1;
+        snprintf(why, why_len, "sealed to another recipient, not this pool's enclave");
+        return 0;
+    }
+#ifdef CX_HAVE_SEAL
+    cx_seal_object *o = NULL;
+    cx_error le;
+    int ok = 0;
+    if (cx_seal_object_decode(hb + h->key_object_off, h->key_object_len, &o, &le) != CX_OK)
+        snprintf(why, why_len, "its key object is no Seal object: %s", le.msg);
+    else if (o->dem != CX_SEAL_DEM_PLAIN)
+        snprintf(why, why_len, "its Seal object carries data, not a data key");
+    else if (o->id_len <= CX_CHAIN_ID_LEN || o->id_len > CX_CHAIN_ID_LEN + CX_SEAL_NONCE_MAX ||
+             memcmp(o->id, pool->b, CX_CHAIN_ID_LEN) != 0)
+        snprintf(why, why_len, "its Seal identity is not this pool's (pool id || nonce)");
+    else
+        ok = 1;
+    cx_seal_object_free(o);
+    return ok;
+#else
+    (void)hb;
+    (void)pool;
+    snprintf(why, why_len, "its data key is in a Seal object and this build has no Seal");
+    return 0;
+#endif
+}
+
+#ifdef CX_HAVE_SEAL
+
+/* One server of the config file: {"url", "object_id", "public_key"}. */
+static cx_err server_from_json(const json_t *s, size_t i, cx_seal_config *c, cx_error *e)
+{
+    const char *url = json_string_value(json_object_get(s, "url"));
+    const char *id = json_string_value(json_object_get(s, "object_id"));
+    const char *pk = json_string_value(json_object_get(s, "public_key"));
+    cx_chain_addr oid;
+    size_t got = 0;
+    if (!url || strlen(url) >= sizeof c->urls[i] || !id || !pk ||
+        cx_chain_id_from_hex(id, &oid, e) != CX_OK ||
+        cx_hex_decode(pk, strlen(pk), c->servers[i].pk, CX_SEAL_G2_LEN, &got, e) != CX_OK ||
+        got != CX_SEAL_G2_LEN)
+        return cx_error_set(e, CX_ERR_FORMAT,
+                            "key servers: servers[%zu] needs \"url\", \"object_id\" (0x…) and "
+                            "\"public_key\" (96 bytes hex)",
+                            i);
+    snprintf(c->urls[i], sizeof c->urls[i], "%s", url);
+    c->servers[i].url = c->urls[i];
+    memcpy(c->servers[i].object_id, oid.b, CX_SEAL_ADDR_LEN);
+    return CX_OK;
+}
+
+cx_err cx_seal_config_from_json(const json_t *j, cx_seal_config *c, cx_error *e)
+{
+    memset(c, 0, sizeof *c);
+    static const char *const keys[] = {"package", "threshold", "servers", "timeout_ms", NULL};
+    cx_err rc = json_is_object(j) ? cx_json_check_keys(j, keys, "key servers", e)
+                                  : cx_error_set(e, CX_ERR_FORMAT, "key servers: not an object");
+    if (rc != CX_OK)
+        return rc;
+    const char *pkg = json_string_value(json_object_get(j, "package"));
+    const json_t *servers = json_object_get(j, "servers");
+    json_t *t = json_object_get(j, "threshold"), *to = json_object_get(j, "timeout_ms");
+    size_t n = json_array_size(servers);
+    if (!pkg || cx_chain_id_from_hex(pkg, &c->package, e) != CX_OK)
+        return cx_error_set(e, CX_ERR_FORMAT, "key servers: \"package\" (0x…) is required");
+    if (n < 1 || n > CX_SEAL_CONFIG_SERVERS_MAX)
+        return cx_error_set(e, CX_ERR_FORMAT, "key servers: \"servers\" lists 1..%d servers",
+                            CX_SEAL_CONFIG_SERVERS_MAX);
+    if (!json_is_integer(t) || json_integer_value(t) < 1 || (size_t)json_integer_value(t) > n)
+        return cx_error_set(e, CX_ERR_FORMAT, "key servers: \"threshold\" must be 1..%zu", n);
+    c->threshold = (uint8_t)json_integer_value(t);
+    c->timeout_ms = 10000;
+    if (to &&
+        (!json_is_integer(to) || json_integer_value(to) < 100 || json_integer_value(to) > 600000))
+        return cx_error_set(e, CX_ERR_FORMAT, "key servers: \"timeout_ms\" must be 100..600000");
+    if (to)
+        c->timeout_ms = (long)json_integer_value(to);
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = server_from_json(json_array_get(servers, i), i, c, e)) != CX_OK)
+            return rc;
+        for (size_t k = 0; k < i; k++)
+            if (memcmp(c->servers[k].object_id, c->servers[i].object_id, CX_SEAL_ADDR_LEN) == 0)
+                return cx_error_set(e, CX_ERR_FORMAT, "key servers: servers[%zu] repeats %zu", i,
+                                    k);
+    }
+    c->n_servers = n;
+    return CX_OK;
+}
+
+cx_err cx_seal_config_load(const char *path, cx_seal_config *c, cx_error *e)
+{
+    json_t *j = NULL;
+    cx_err rc = cx_json_load_file(path, &j, e);
+    if (rc == CX_OK)
+        rc = cx_seal_config_from_json(j, c, e);
+    json_decref(j);
+    if (rc != CX_OK)
+        cx_error_prefix(e, "%s: ", path);
+    return rc;
+}
+
+cx_err cx_seal_dataset_object(const cx_seal_config *c, const cx_chain_id *pool, uint8_t **obj,
+                              size_t *len, uint8_t data_key[32], cx_error *e)
+{
+    uint8_t id[CX_CHAIN_ID_LEN + 16];
+    memcpy(id, pool->b, CX_CHAIN_ID_LEN);
+    if (RAND_bytes(id + CX_CHAIN_ID_LEN, 16) != 1)
+        return cx_error_set(e, CX_ERR_CRYPTO, "seal: no randomness for the nonce");
+    cx_seal_server srv[CX_SEAL_CONFIG_SERVERS_MAX];
+    for (size_t i = 0; i < c->n_servers; i++) {
+        memcpy(srv[i].object_id, c->servers[i].object_id, CX_SEAL_ADDR_LEN);
+        memcpy(srv[i].pk, c->servers[i].pk, CX_SEAL_G2_LEN);
+    }
+    cx_seal_encrypt_params p = {.package_id = c->package.b,
+                                .id = id,
+                                .id_len = sizeof id,
+                                .servers = srv,
+                                .n_servers = c->n_servers,
+                                .threshold = c->threshold,
+                                .dem = CX_SEAL_DEM_PLAIN};
+    return cx_seal_encrypt(&p, NULL, 0, obj, len, data_key, e);
+}
+
+/* The TEE signs the Seal certificate: the enclave asks for keys as itself. */
+static cx_err tee_sign(void *ud, const uint8_t *msg, size_t len,
+                       uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e)
+{
+    return cx_tee_sign(ud, msg, len, sig, e);
+}
+
+cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_id *pool,
+                           const uint8_t *obj, size_t len, uint8_t data_key[32], cx_error *e)
+{
+    cx_seal_object *o = NULL;
+    cx_err rc = cx_seal_object_decode(obj, len, &o, e);
+    if (rc != CX_OK)
+        return rc;
+    /* the object's servers this enclave knows: pinned keys only, never one from an answer */
+    cx_seal_endpoint use[CX_SEAL_CONFIG_SERVERS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_services; i++)
+        for (size_t k = 0; k < c->n_servers; k++)
+            if (memcmp(o->services[i].object_id, c->servers[k].object_id, CX_SEAL_ADDR_LEN) == 0) {
+                int seen = 0;
+                for (size_t m = 0; m < n; m++)
+                    seen |= use[m].url == c->servers[k].url;
+                if (!seen)
+                    use[n++] = c->servers[k];
+            }
+    if (memcmp(o->package_id, c->package.b, CX_SEAL_ADDR_LEN) != 0)
+        rc = cx_error_set(e, CX_ERR_VERIFY,
+                          "sealed under another Seal package than this enclave's key servers'");
+    else if (n < o->threshold)
+        rc = cx_error_set(e, CX_ERR_VERIFY,
+                          "sealed to key servers this enclave does not use (%zu of the %u "
+                          "needed are configured)",
+                          n, o->threshold);
+    uint8_t ed[CX_TEE_ED25519_PK_LEN], x[CX_TEE_X25519_LEN];
+    cx_tee_public_keys(tee, ed, x);
+    cx_seal_user user = {ed, tee_sign, tee};
+    /* the pool (a shared object); the local key server reads the identity alone, a Sui one needs
+     * the pool's real initial shared version (not kept by cx_ledger yet) */
+    cx_seal_object_arg objs[1] = {{.id = *pool, .initial_shared_version = 1}};
+    uint8_t *ptb = NULL;
+    size_t ptb_len = 0;
+    char *body = NULL;
+    cx_seal_elgamal_key *k = cx_secmem_alloc(sizeof *k, 0, e);
+    cx_seal_key *keys = calloc(n ? n : 1, sizeof *keys);
+    uint8_t *key = NULL;
+    size_t key_len = 0, n_keys = 0;
+    if (rc == CX_OK && (!k || !keys))
+        rc = cx_error_set(e, CX_ERR_NOMEM, "seal: out of memory");
+    if (rc == CX_OK)
+        rc = cx_seal_ptb_approve(&c->package, CX_SEAL_POLICY_MODULE, CX_SEAL_APPROVE_DATASET, o->id,
+                                 o->id_len, objs, 1, &ptb, &ptb_len, e);
+    if (rc == CX_OK)
+        rc = cx_seal_request_build(&user, c->package.b, ptb, ptb_len, CX_SEAL_SESSION_MIN,
+                                   cx_unix_ms(), k, &body, e);
+    if (rc == CX_OK)
+        rc = cx_seal_fetch_keys(use, n, body, c->timeout_ms, o, k, keys, &n_keys, e);
+    if (rc == CX_OK) {
+        cx_seal_decrypt_params dp = {.keys = keys, .n_keys = n_keys};
+        rc = cx_seal_decrypt(o, &dp, &key, &key_len, e);
+    }
+    if (rc == CX_OK && key_len != 32)
+        rc = cx_error_set(e, CX_ERR_FORMAT, "seal: the object's key is %zu bytes, not 32", key_len);
+    if (rc == CX_OK)
+        memcpy(data_key, key, 32);
+    if (keys)
+        OPENSSL_cleanse(keys, (n ? n : 1) * sizeof *keys);
+    free(keys);
+    cx_secmem_free(key);
+    cx_secmem_free(k);
+    free(body);
+    free(ptb);
+    cx_seal_object_free(o);
+    return rc;
+}
+
+#endif

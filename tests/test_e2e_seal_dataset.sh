@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# test_e2e_seal_dataset.sh — issue 15: sellers seal with Seal (.cxb suite 2). Three local key
+# servers (threshold 2) release a blob's data key only to an enclave the pool's operator added,
+# asked as the enclave itself; one seller seals with Seal, the other to the enclave's key (HPKE);
+# a worker without --keyservers fails the job unsigned (nobody rejected) and with them the job
+# pays both sellers; `cloakx verify` recomputes the same commitment over both kinds of blob.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/e2e_common.sh"
+if "$CLOAKX" keyserver --help 2>&1 | grep -q "no Seal"; then
+    echo "SKIP: this build has no Seal"; exit 77
+fi
+
+keys operator buyer s1 s2
+"$CLOAKX" demo --write-data "$work/data" --sellers 2 --rows 200 >/dev/null
+"$CLOAKX" balance --key "$work/keys/buyer" --faucet 100000 >/dev/null
+pool=$("$CLOAKX" pool create --key "$work/keys/operator" --theme "seal" --price 10 --k 2 \
+       --max-rows 1000)
+"$CLOAKX" enclave register --key "$work/keys/operator" --state "$work/op" --allow-simulated \
+    --pool "$pool" >/dev/null 2>&1
+
+# three key servers on the ledger, on loopback
+for i in 1 2 3; do
+    "$CLOAKX" keyserver init --keys "$work/ks$i.json" >/dev/null
+    "$CLOAKX" --json keyserver run --keys "$work/ks$i.json" --listen 127.0.0.1:0 \
+        >"$work/ks$i.out" 2>"$work/ks$i.err" &
+    bg_pids+=($!)
+done
+for i in 1 2 3; do
+    for _ in $(seq 100); do [ -s "$work/ks$i.out" ] && break; sleep 0.1; done
+    jq -e .url "$work/ks$i.out" >/dev/null || fail "key server $i: $(cat "$work/ks$i.err")"
+done
+jq -s '{package: .[0].package, threshold: 2,
+        servers: map({url, object_id, public_key})}' "$work"/ks?.out >"$work/keyservers.json"
+
+"$CLOAKX" --json contribute --key "$work/keys/s1" --pool "$pool" \
+    --keyservers "$work/keyservers.json" "$work/data/seller01.csv" >"$work/c1.json"
+"$CLOAKX" contribute --key "$work/keys/s2" --pool "$pool" --allow-simulated \
+    "$work/data/seller02.csv" >/dev/null 2>&1
+blob1=$(jq -r '.blobs[0].blob_id' "$work/c1.json")
+# the stored blob is suite 2 and its header holds no recipient key
+"$CLOAKX" blob get --store "$CLOAKX_STORE" "$blob1" "$work/b1.cxb" >/dev/null
+[ "$(xxd -s 6 -l 2 -p "$work/b1.cxb")" = 0002 ] || fail "blob 1 is not sealed with Seal (suite 2)"
+
+job=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" --spec "$work/data/spec.json" \
+      --pay 1000)
+# no key servers: the job fails unsigned, nobody is rejected, nothing is refunded yet
+set +e
+"$CLOAKX" --json worker --key "$work/keys/operator" --state "$work/op" --once \
+    >"$work/w0.json" 2>"$work/w0.err"
+rc=$?
+set -e
+jq -se --arg j "$job" 'map(select(.job == $j and .status == "paid")) | length == 0' "$work/w0.json" \
+    >/dev/null || fail "a worker without key servers ran the Seal-sealed job"
+grep -q -- "--keyservers" "$work/w0.err" "$work/w0.json" || fail "no word of --keyservers: $(cat "$work/w0.err")"
+"$CLOAKX" --json job status "$job" | jq -e '.state == "accepted"' >/dev/null \
+    || fail "the job is not waiting for a retry: $("$CLOAKX" --json job status "$job")"
+
+# with them: the enclave gets the data key from 2 of 3 servers, both sellers are paid
+kill -9 "${bg_pids[2]}" && wait "${bg_pids[2]}" 2>/dev/null || true
+"$CLOAKX" -v --json worker --key "$work/keys/operator" --state "$work/op" --once \
+    --keyservers "$work/keyservers.json" >"$work/w.json" 2>"$work/w.err" \
+    || fail "worker: $(cat "$work/w.err")"
+jq -se --arg j "$job" 'map(select(.job == $j))[0] | .status == "paid"
+    and .report.accepted.contributors == 2 and (.report.rejected | length) == 0' "$work/w.json" \
+    >/dev/null || fail "job report: $(cat "$work/w.json" "$work/w.err")"
+grep -q "data key(s) released by the Seal key servers" "$work/w.err" \
+    || fail "the worker did not say the key servers released the key: $(cat "$work/w.err")"
+# an auditor recomputes the dataset commitment over the Seal blob too
+"$CLOAKX" --json job status "$job" --store "$CLOAKX_STORE" --bundle "$work/b.json" >/dev/null
+"$CLOAKX" verify "$work/b.json" --ledger "$CLOAKX_LEDGER" --store "$CLOAKX_STORE" \
+    --allow-simulated >"$work/v.out" 2>&1 || fail "verify: $(cat "$work/v.out")"
+grep -q VERIFIED "$work/v.out" || fail "verify: $(cat "$work/v.out")"
+echo "ok"
