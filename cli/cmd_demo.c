@@ -60,11 +60,114 @@ static cx_err ident_make(const char *keys_dir, const char *name, ident *id, cx_e
     return rc;
 }
 
-/* A seller seals its data (in memory) to the enclave and stores it. With tamper, one byte of
- * chunk 1 is changed on the way to the store, as a faulty or malicious storage path would. */
+#ifdef CX_HAVE_SEAL
+/* --seal: three local Seal key servers on loopback, threshold 2, each with its own master key
+ * and its own handle on the demo's ledger (chain/RULES.md §2.3 policies). */
+enum { DEMO_KEY_SERVERS = 3 };
+typedef struct demo_seal {
+    cx_seal_ks ks[DEMO_KEY_SERVERS];
+    cx_seal_ks_server *srv[DEMO_KEY_SERVERS];
+    cx_seal_config cfg;
+} demo_seal;
+
+static cx_err demo_seal_start(demo_seal *ds, const char *ledger_path, const cx_logger *log,
+                              cx_error *e)
+{
+    cx_seal_local_package(&ds->cfg.package);
+    ds->cfg.threshold = 2;
+    ds->cfg.timeout_ms = 10000;
+    for (int i = 0; i < DEMO_KEY_SERVERS; i++) {
+        cx_seal_ks *k = &ds->ks[i];
+        cx_seal_endpoint *ep = &ds->cfg.servers[i];
+        cx_err rc = cx_seal_master_key_generate(k->msk, e);
+        if (rc == CX_OK)
+            rc = cx_job_ledger_open(ledger_path, log, &k->ledger, e);
+        if (rc == CX_OK)
+            rc = cx_seal_public_key(k->msk, ep->pk, e);
+        k->package = ds->cfg.package;
+        k->max_ttl_min = CX_SEAL_TTL_MIN_MAX;
+        if (rc == CX_OK)
+            rc = cx_seal_ks_server_start(k, "127.0.0.1:0", &ds->srv[i], e);
+        if (rc != CX_OK)
+            return rc;
+        memset(ep->object_id, 0x51 + i, CX_SEAL_ADDR_LEN); /* the local servers' object ids */
+        snprintf(ds->cfg.urls[i], sizeof ds->cfg.urls[i], "http://127.0.0.1:%u",
+                 cx_seal_ks_server_port(ds->srv[i]));
+        ep->url = ds->cfg.urls[i];
+        ds->cfg.n_servers++;
+    }
+    return CX_OK;
+}
+
+static void demo_seal_stop(demo_seal *ds)
+{
+    for (int i = 0; i < DEMO_KEY_SERVERS; i++) {
+        cx_seal_ks_server_stop(ds->srv[i]);
+        cx_ledger_close(ds->ks[i].ledger);
+    }
+    cx_memwipe(ds, sizeof *ds);
+}
+
+/* The thief asks the key servers for the data key of blob id as himself: *refusal says why not
+ * (CX_OK: refused, as it must be). */
+static cx_err demo_thief_asks(const demo_seal *ds, cx_store *s, const char *id,
+                              const cx_chain_key *thief, char *refusal, size_t cap, cx_error *e)
+{
+    uint8_t *blob = NULL, hb[CX_CXB_MAX_HEADER_LEN];
+    size_t len = 0, n_keys = 0;
+    cx_cxb_header h;
+    cx_seal_object *o = NULL;
+    uint8_t *ptb = NULL;
+    size_t ptb_len = 0;
+    char *body = NULL;
+    cx_seal_elgamal_key k;
+    cx_seal_key keys[DEMO_KEY_SERVERS];
+    cx_seal_user u = cx_seal_user_of_key(thief);
+    const char *kind;
+    cx_err rc = cx_job_store_read_all(s, id, (size_t)1 << 30, &blob, &len, e);
+    if (rc == CX_OK)
+        rc = cx_cxb_header_parse(blob, len, &h, NULL, e);
+    if (rc == CX_OK) {
+        memcpy(hb, blob, h.header_len);
+        rc = cx_seal_object_decode(hb + h.key_object_off, h.key_object_len, &o, e);
+    }
+    cx_seal_object_arg pool = {.initial_shared_version = 1};
+    if (rc == CX_OK) {
+        memcpy(pool.id.b, o->id, CX_CHAIN_ID_LEN);
+        rc = cx_seal_ptb_approve(&ds->cfg.package, CX_SEAL_POLICY_MODULE, CX_SEAL_APPROVE_DATASET,
+                                 o->id, o->id_len, &pool, 1, &ptb, &ptb_len, e);
+    }
+    if (rc == CX_OK)
+        rc = cx_seal_request_build(&u, ds->cfg.package.b, ptb, ptb_len, 10, cx_unix_ms(), &k, &body,
+                                   e);
+    if (rc == CX_OK) {
+        cx_error why;
+        if (cx_seal_fetch_keys(ds->cfg.servers, ds->cfg.n_servers, body, 5000, o, &k, keys, &n_keys,
+                               &why) == CX_OK)
+            rc = cx_error_set(e, CX_ERR_INTERNAL, "the key servers gave the thief a data key");
+        else if ((kind = strstr(why.msg, "NoAccess: ")) != NULL)
+            snprintf(refusal, cap, "NoAccess from the key servers: %.*s",
+                     (int)strcspn(kind + 10, ";"), kind + 10);
+        else
+            snprintf(refusal, cap, "%s", why.msg);
+        cx_memwipe(keys, sizeof keys);
+        cx_memwipe(&k, sizeof k);
+    }
+    free(body);
+    free(ptb);
+    cx_seal_object_free(o);
+    free(blob);
+    return rc;
+}
+#endif
+
+/* A seller seals its data (in memory) to the enclave, or with Seal under the demo's key
+ * servers (seal), and stores it. With tamper, one byte of chunk 1 is changed on the way to the
+ * store, as a faulty or malicious storage path would. */
 static cx_err seller_store(cx_store *s, const uint8_t *data, size_t len, const uint8_t enc_x[32],
-                           const char *pool_hex, const char *contributor, int tamper,
-                           char id[CX_STORE_ID_MAX], cx_error *e)
+                           const void *seal, const cx_chain_id *pool, const char *pool_hex,
+                           const char *contributor, int tamper, char id[CX_STORE_ID_MAX],
+                           cx_error *e)
 {
     cx_job_membuf m = {0};
     cx_cxb_seal_params p = {.recipient_pub = enc_x,
@@ -73,7 +176,28 @@ static cx_err seller_store(cx_store *s, const uint8_t *data, size_t len, const u
                             .content_type = CX_CONTENT_CSV,
                             .chunk_size = DEMO_CHUNK};
     cx_cxb_header h;
-    cx_err rc = cx_job_seal_bytes(&p, data, len, &m, &h, e);
+    cx_err rc = CX_OK;
+    uint8_t *obj = NULL, *data_key = NULL;
+    (void)pool;
+#ifdef CX_HAVE_SEAL
+    size_t obj_len = 0;
+    if (seal) {
+        if (!(data_key = cx_secmem_alloc(32, 0, e)))
+            rc = CX_ERR_NOMEM;
+        else
+            rc = cx_seal_dataset_object(seal, pool, &obj, &obj_len, data_key, e);
+        p.recipient_pub = NULL;
+        p.key_object = obj;
+        p.key_object_len = obj_len;
+        p.data_key = data_key;
+    }
+#else
+    (void)seal;
+#endif
+    if (rc == CX_OK)
+        rc = cx_job_seal_bytes(&p, data, len, &m, &h, e);
+    cx_secmem_free(data_key);
+    free(obj);
     if (rc == CX_OK && tamper) {
         uint64_t c = h.chunk_count > 1 ? 1 : 0;
         size_t pl = cx_cxb_chunk_plain_len(&h, c);
@@ -144,7 +268,7 @@ fail:
 int cmd_demo(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: cloakx demo [--dir D] [--sellers N] [--rows N]\n"
+        printf("usage: cloakx demo [--dir D] [--sellers N] [--rows N] [--seal]\n"
                "                   [--device auto|cpu|cuda[:N]] [--json]\n"
                "       cloakx demo --write-data DIR [--sellers N] [--rows N]\n\n"
                "Runs the whole marketplace on the embedded defaults, with no network, in a\n"
@@ -160,14 +284,21 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
                "Key dirs of every role are left in D/keys, so every other command can be\n"
                "tried on D afterwards. --write-data writes the sellers' CSV files and the\n"
                "spec instead. --device (default auto: the GPU when one is usable, else the\n"
-               "CPU) picks the worker's training backend; the report says which one ran.\n");
+               "CPU) picks the worker's training backend; the report says which one ran.\n"
+               "--seal: the sellers seal with Seal instead: three local key servers (threshold\n"
+               "2) on loopback release each blob's data key only to an enclave the pool's\n"
+               "operator added (the thief asks too, and is refused).\n");
         return CX_EXIT_OK;
     }
     const char *dir_s = NULL, *write_dir = NULL, *n_s = NULL, *rows_s = NULL, *device = NULL;
-    const cli_arg args[] = {
-        {.name = "--dir", .val = &dir_s},     {.name = "--write-data", .val = &write_dir},
-        {.name = "--sellers", .val = &n_s},   {.name = "--rows", .val = &rows_s},
-        {.name = "--device", .val = &device}, {0}};
+    int use_seal = 0;
+    const cli_arg args[] = {{.name = "--dir", .val = &dir_s},
+                            {.name = "--write-data", .val = &write_dir},
+                            {.name = "--sellers", .val = &n_s},
+                            {.name = "--rows", .val = &rows_s},
+                            {.name = "--device", .val = &device},
+                            {.name = "--seal", .flag = &use_seal},
+                            {0}};
     int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
@@ -183,9 +314,13 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
         return write_data(cli, write_dir, (unsigned)nsel, (size_t)rows_base);
     if (nsel < 3)
         return cli_usage(cli, "the demo needs at least 3 sellers");
+#ifndef CX_HAVE_SEAL
+    if (use_seal)
+        return cli_usage(cli, "--seal: this build has no Seal (blst was not fetched)");
+#endif
 
     double t0 = cx_now_seconds();
-    demo d = {.cli = cli, .say = cli->json ? stderr : stdout, .nsteps = 9};
+    demo d = {.cli = cli, .say = cli->json ? stderr : stdout, .nsteps = use_seal ? 10 : 9};
     if (dir_s) {
         if (cx_mkdir_p(dir_s, 0700, &e) != CX_OK)
             return cli_fail(cli, &e);
@@ -212,6 +347,11 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
     }
 
     int rc = CX_EXIT_OK;
+    const void *seal = NULL; /* const cx_seal_config *, with --seal */
+#ifdef CX_HAVE_SEAL
+    demo_seal ds;
+    memset(&ds, 0, sizeof ds);
+#endif
     cx_ledger *l = NULL;
     cx_store *s = NULL;
     cx_tee *tee = NULL;
@@ -250,6 +390,17 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
         cx_tee_sim_devca_create(devca, &e) != CX_OK ||
         cli_devroot_load(devca, &root, &root_len, &e) != CX_OK)
         goto fail;
+#ifdef CX_HAVE_SEAL
+    if (use_seal) {
+        if (demo_seal_start(&ds, ledger_path, &cli->log, &e) != CX_OK)
+            goto fail;
+        seal = &ds.cfg;
+        fprintf(d.say,
+                "      + 3 local Seal key servers on loopback (%s, %s, %s), threshold 2, "
+                "policies on the local ledger\n",
+                ds.cfg.urls[0], ds.cfg.urls[1], ds.cfg.urls[2]);
+    }
+#endif
 
     /* 2. identities */
     if (ident_make(keys, "operator", &op, &e) != CX_OK ||
@@ -327,8 +478,8 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
         total_rows += rows[i];
         if (cli_demo_data_csv(2026, i, rows[i], &data, &len, &e) != CX_OK)
             goto fail;
-        cx_err src = seller_store(s, data, len, reg.enclave.x25519_pk, pool_hex, sellers[i].addr,
-                                  i == tampered, blob_ids[i], &e);
+        cx_err src = seller_store(s, data, len, reg.enclave.x25519_pk, seal, &pool_id, pool_hex,
+                                  sellers[i].addr, i == tampered, blob_ids[i], &e);
         cx_secmem_free(data);
         if (src != CX_OK)
             goto fail;
@@ -336,24 +487,38 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
         /* the thief saw the victim's blob in the public store and claims it first; its owner
          * registers it as well (a claim does not lock the owner out: the enclave pays only
          * the registration whose contributor sealed the blob) */
-        if (i == victim && cx_ledger_contribution_register(l, thief.key, &pool_id,
-                                                           (const uint8_t *)blob_ids[i],
-                                                           strlen(blob_ids[i]), &cid, &e) != CX_OK)
+        if (i == victim &&
+            cx_ledger_contribution_register(l, thief.key, &pool_id, (const uint8_t *)blob_ids[i],
+                                            strlen(blob_ids[i]), &cid, &e) != CX_OK)
             goto fail;
         if (cx_ledger_contribution_register(l, sellers[i].key, &pool_id,
-                                            (const uint8_t *)blob_ids[i], strlen(blob_ids[i]),
-                                            &cid, &e) != CX_OK)
+                                            (const uint8_t *)blob_ids[i], strlen(blob_ids[i]), &cid,
+                                            &e) != CX_OK)
             goto fail;
         cx_progress_update(&prog, i + 1);
     }
     cx_progress_finish(&prog);
     char sa[24], sb2[24];
     step(&d,
-         "%u sellers sealed %llu rows to the enclave's X25519 key and registered their "
-         "blobs; seller %u's blob was altered on its way to the store; the thief %s "
-         "registered seller %u's blob (%s) as his own before its owner did",
-         (unsigned)nsel, (unsigned long long)total_rows, tampered + 1, short_addr(thief.addr, sa),
-         victim + 1, short_addr(blob_ids[victim], sb2));
+         "%u sellers sealed %llu rows %s and registered their blobs; seller %u's blob was "
+         "altered on its way to the store; the thief %s registered seller %u's blob (%s) as "
+         "his own before its owner did",
+         (unsigned)nsel, (unsigned long long)total_rows,
+         seal ? "with Seal (each data key in a Seal object for the pool: 2 of the 3 key servers "
+                "release it, only to an enclave the pool's operator added)"
+              : "to the enclave's X25519 key",
+         tampered + 1, short_addr(thief.addr, sa), victim + 1, short_addr(blob_ids[victim], sb2));
+#ifdef CX_HAVE_SEAL
+    if (seal) {
+        char refusal[CX_ERROR_MSG_MAX];
+        if (demo_thief_asks(&ds, s, blob_ids[0], thief.key, refusal, sizeof refusal, &e) != CX_OK)
+            goto fail;
+        step(&d,
+             "the thief asked the key servers for seller 1's data key as himself: refused "
+             "(%s)",
+             refusal);
+    }
+#endif
 
     /* 6. the buyer's job */
     json_t *spec_j = NULL;
@@ -403,7 +568,8 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
                            .progress = cli->progress,
                            .log = &cli->log,
                            .on_job = on_job,
-                           .ud = &d};
+                           .ud = &d,
+                           .seal = seal};
     cx_worker_stats ws;
     if (cx_worker_run(&wc, &ws, &e) != CX_OK)
         goto fail;
@@ -507,6 +673,7 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
         json_pack("{s:O, s:O, s:s, s:s, s:s}", "compute", json_object_get(wr, "backend"), "device",
                   json_object_get(wr, "device"), "tee", "sim (SIMULATED Nitro-format)", "ledger",
                   cx_ledger_backend_name(l), "store", cx_store_kind(s)));
+    json_object_set_new(report, "sealing", json_string(seal ? "seal" : "hpke"));
     json_object_set_new(report, "pool", json_string(pool_hex));
     json_object_set_new(report, "job", json_string(job_hex));
     json_object_set_new(report, "enclave", json_string(enc_hex));
@@ -622,6 +789,9 @@ done:
     json_decref(d.worker_report);
     free(root);
     cx_tee_close(tee);
+#ifdef CX_HAVE_SEAL
+    demo_seal_stop(&ds);
+#endif
     cx_store_free(s);
     cx_ledger_close(l);
     cx_chain_key_free(op.key);

@@ -8,15 +8,10 @@
 #include <unistd.h>
 
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #ifdef CX_HAVE_SEAL
 
 #define KEYFILE_MAX 4096
-
-/* The policy package a local key server serves when none is named: SHA-256 of this text, so
- * that every local setup agrees without configuration. */
-static const char LOCAL_PACKAGE_SEED[] = "cloakx/local-market/seal_policy";
 
 /* A key file: {"object_id": "0x…", "msk": "<64 hex>"}, mode 0600. The msk lands in secure
  * memory; the caller wipes ks. */
@@ -152,9 +147,9 @@ static int keyserver_run(cx_cli *cli, int argc, char **argv)
                "A key is released only under the marketplace's policies on the ledger\n"
                "(chain/RULES.md §2.3): a dataset key to an enclave the pool's operator added,\n"
                "a model key to the job's buyer once the job is paid. --package: the policy\n"
-               "package's id (default: the local market's, SHA-256 of \"%s\");\n"
-               "--max-ttl: the longest session accepted, 1..30 minutes (default 30).\n",
-               LOCAL_PACKAGE_SEED);
+               "package's id (default: the local market's, SHA-256 of\n"
+               "\"cloakx/local-market/seal_policy\"); --max-ttl: the longest session\n"
+               "accepted, 1..30 minutes (default 30).\n");
         return CX_EXIT_OK;
     }
     const char *path = NULL, *ledger_url = NULL, *listen = "127.0.0.1:2024", *package = NULL,
@@ -180,7 +175,7 @@ static int keyserver_run(cx_cli *cli, int argc, char **argv)
         ks.max_ttl_min = (uint32_t)v;
     }
     if (!package)
-        SHA256((const uint8_t *)LOCAL_PACKAGE_SEED, strlen(LOCAL_PACKAGE_SEED), ks.package.b);
+        cx_seal_local_package(&ks.package);
     else if (cx_chain_id_from_hex(package, &ks.package, &e) != CX_OK)
         return cli_fail(cli, &e);
     uint8_t oid[CX_SEAL_ADDR_LEN];

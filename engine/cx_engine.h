@@ -171,6 +171,9 @@ typedef struct cx_seal_config {
     char urls[CX_SEAL_CONFIG_SERVERS_MAX][CX_SEAL_URL_MAX];
     size_t n_servers;
 } cx_seal_config;
+/* The policy package id of the local market (the local key servers' default): SHA-256 of
+ * "cloakx/local-market/seal_policy", so that every local setup agrees without configuration. */
+void cx_seal_local_package(cx_chain_addr *out);
 cx_err cx_seal_config_from_json(const json_t *j, cx_seal_config *c, cx_error *e);
 cx_err cx_seal_config_load(const char *path, cx_seal_config *c, cx_error *e);
 /* A seller's key object for pool (*obj malloc'ed) and the data key it yields (wipe it). */

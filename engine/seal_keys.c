@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 int cx_job_header_key_ok(const uint8_t *hb, const cx_cxb_header *h, const uint8_t key_id[32],
                          const cx_chain_id *pool, char *why, size_t why_len)
@@ -43,6 +44,12 @@ int cx_job_header_key_ok(const uint8_t *hb, const cx_cxb_header *h, const uint8_
 }
 
 #ifdef CX_HAVE_SEAL
+
+void cx_seal_local_package(cx_chain_addr *out)
+{
+    static const char seed[] = "cloakx/local-market/seal_policy";
+    SHA256((const uint8_t *)seed, sizeof seed - 1, out->b);
+}
 
 /* One server of the config file: {"url", "object_id", "public_key"}. */
 static cx_err server_from_json(const json_t *s, size_t i, cx_seal_config *c, cx_error *e)

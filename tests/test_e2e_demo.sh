@@ -36,8 +36,8 @@ jq -e '.metrics.roc_auc > 0.7 and .metrics.accuracy > 0.6' "$r" >/dev/null \
     || fail "metrics: $(jq -c .metrics "$r")"
 jq -e '.backend.compute == "cpu" and .backend.ledger == "local"' "$r" >/dev/null || fail "backend"
 secs=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}')
+# how long it took is printed, not asserted (speed is the benchmarks' to measure)
 echo "demo took $secs s (report: $(jq .seconds "$r") s)"
-awk -v s="$secs" 'BEGIN{exit !(s < 60)}' || fail "demo took $secs s"
 
 # what the demo leaves behind works with the other commands
 "$CLOAKX" verify "$work/demo/result.bundle.json" --ledger "$work/demo/ledger.db" \
@@ -51,4 +51,15 @@ line=$(sed -n 5p "$work/plain/seller03.csv")
 if grep -rqF -- "$line" "$work/demo"; then fail "plaintext row found on disk"; fi
 # a second demo in the same directory is refused
 expect_rc 1 "$CLOAKX" demo --dir "$work/demo"
+
+# --seal: the same story with Seal-sealed data (where this build has Seal)
+if ! "$CLOAKX" keyserver --help 2>&1 | grep -q "no Seal"; then
+    "$CLOAKX" --json demo --seal --sellers 8 --dir "$work/sdemo" >"$work/s.json" \
+        2>"$work/ssteps" || { cat "$work/ssteps"; fail "demo --seal failed"; }
+    jq -e '.sealing == "seal" and .job_state == "paid" and .verification.verified' \
+        "$work/s.json" >/dev/null || fail "demo --seal: $(jq -c 'del(.payouts)' "$work/s.json")"
+    grep -q "the thief asked the key servers .* refused (NoAccess" "$work/ssteps" \
+        || fail "demo --seal: the thief's request: $(cat "$work/ssteps")"
+    if grep -rqF -- "$line" "$work/sdemo"; then fail "plaintext row found on disk (--seal)"; fi
+fi
 echo "ok"
