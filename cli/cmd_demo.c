@@ -594,17 +594,22 @@ int cmd_demo(cx_cli *cli, int argc, char **argv)
         goto fail;
     /* the stored model alone is ciphertext to the buyer: sealed to the job's own key */
     cx_error ne;
-    if (cx_job_model_unseal(mblob, mblob_len, buyer_x, job_hex, &model, &model_len, &ne) == CX_OK) {
+    cx_cxb_keys bk = {.x25519 = buyer_x};
+    if (cx_job_model_unseal(mblob, mblob_len, &bk, job_hex, &model, &model_len, &ne) == CX_OK) {
         cx_error_set(&e, CX_ERR_INTERNAL, "the stored model opened without its released key");
         goto fail;
     }
-    if (cx_job_model_fetch(l, s, &job_id, buyer_x, &model, &model_len, mid, &e) != CX_OK ||
+    if (cx_job_model_fetch(l, s, &job_id, buyer_x, buyer.key, seal, &model, &model_len, mid, &e) !=
+            CX_OK ||
         cx_file_write_atomic(mpath, model, model_len, 0600, &e) != CX_OK)
         goto fail;
     step(&d,
-         "buyer: the stored model does not open with the buyer's key alone; with the model "
-         "key the paying transaction revealed (wrapped to the buyer) it does, checked against "
-         "the signed result hash: %s (%zu bytes, safetensors)",
+         "buyer: the stored model does not open with the buyer's key alone; with %s it does, "
+         "checked against the signed result hash: %s (%zu bytes, safetensors)",
+         seal ? "both halves of its key, one revealed (wrapped to the buyer) by the paying "
+                "transaction and one released by the key servers to the buyer because the job "
+                "is paid,"
+              : "the model key the paying transaction revealed (wrapped to the buyer)",
          mpath, model_len);
 
     /* 9. an auditor verifies */

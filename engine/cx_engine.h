@@ -179,6 +179,15 @@ cx_err cx_seal_config_load(const char *path, cx_seal_config *c, cx_error *e);
 /* A seller's key object for pool (*obj malloc'ed) and the data key it yields (wipe it). */
 cx_err cx_seal_dataset_object(const cx_seal_config *c, const cx_chain_id *pool, uint8_t **obj,
                               size_t *len, uint8_t data_key[32], cx_error *e);
+/* The model's Seal share (RULES.md §2.2 with Seal): a Seal object to the job's id (*obj
+ * malloc'ed) and the 32-byte share it yields (wipe it). */
+cx_err cx_seal_model_object(const cx_seal_config *c, const cx_chain_id *job, uint8_t **obj,
+                            size_t *len, uint8_t share[32], cx_error *e);
+/* The buyer's side: that share from the key servers, asked as the buyer's account key (the
+ * seal_approve_model policy: the job's buyer, once the job is paid). */
+cx_err cx_seal_model_key(const cx_seal_config *c, const cx_chain_key *buyer,
+                         const cx_chain_id *job, const uint8_t *obj, size_t len,
+                         uint8_t share[32], cx_error *e);
 /* Inside the enclave: the data key of a key object, from the configured key servers that the
  * object names (at least its threshold; CX_ERR_VERIFY otherwise), asked as the TEE's key. */
 cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_id *pool,
@@ -271,9 +280,9 @@ typedef struct cx_job_commit_item {
 cx_err cx_job_dataset_commitment(cx_job_commit_item *items, size_t n, uint8_t out[32], cx_error *e);
 
 /* Decrypt a whole sealed model blob (in memory) that must be job_hex's (content type model,
- * the job id in the header) with k (the model's own key: cx_job_model_fetch) into secure
- * memory (*out, cx_secmem). */
-cx_err cx_job_model_unseal(const uint8_t *blob, size_t len, const cx_x25519_key *k,
+ * the job id in the header) with keys (the model's own key, or its data key known by header
+ * hash: cx_job_model_fetch) into secure memory (*out, cx_secmem). */
+cx_err cx_job_model_unseal(const uint8_t *blob, size_t len, const cx_cxb_keys *keys,
                            const char *job_hex, uint8_t **out, size_t *out_len, cx_error *e);
 
 /* ---- bundles and verification ---- */
@@ -420,10 +429,17 @@ enum { CX_JOB_WRAPPED_KEY_LEN = CX_HPKE_ENC_LEN + 32 + CX_HPKE_TAG_LEN };
 cx_err cx_job_model_key_wrap(const uint8_t buyer_pub[32], const cx_chain_id *job,
                              const uint8_t result_hash[32], const uint8_t secret[32],
                              uint8_t out[CX_JOB_WRAPPED_KEY_LEN], cx_error *e);
-/* The buyer's side: the model's key (*out) from the wrapped bytes the ledger revealed. */
+/* The buyer's side: the wrapped 32 bytes (*secret, secure memory) from what the ledger
+ * revealed. */
 cx_err cx_job_model_key_unwrap(const cx_x25519_key *buyer, const cx_chain_id *job,
                                const uint8_t result_hash[32], const uint8_t *wrapped, size_t len,
-                               cx_x25519_key **out, cx_error *e);
+                               uint8_t secret[32], cx_error *e);
+/* With Seal (the worker has key servers), the model's .cxb is sealed under a data key split in
+ * two shares (RULES.md §2.2): the key release wraps share1 to the buyer (revealed by the paying
+ * transaction), the model header's Seal object yields share2 (released by the key servers to
+ * the buyer of a paid job): data key = SHA-256("cloakx/model-key/v2" || share1 || share2).
+ * Neither the operator (who sees the key release first) nor the key servers alone can open it. */
+void cx_job_model_split_key(const uint8_t share1[32], const uint8_t share2[32], uint8_t out[32]);
 /* The TEE signs the KeyRelease of a job's model (*msg malloc'ed). */
 cx_err cx_job_key_release_sign(cx_tee *tee, const cx_ledger_job *job,
                                const cx_ledger_enclave *en, const uint8_t result_hash[32],
@@ -439,9 +455,12 @@ cx_err cx_job_fail(cx_ledger *l, cx_tee *tee, const cx_chain_key *submitter,
                    cx_chain_fail_reason reason, cx_error *e);
 /* The buyer's model of a paid job: the sealed blob the statement names (checked against its
  * result_hash), opened with the model key the paying transaction revealed (unwrapped with the
- * buyer's key). Any job not PAID: CX_ERR_STATE. *pt in cx_secmem; blob_id gets the blob's id. */
+ * buyer's key) and, for a model sealed with Seal, the share the key servers in seal (a
+ * cx_seal_config) release to the buyer's account key. Any job not PAID: CX_ERR_STATE. *pt in
+ * cx_secmem; blob_id gets the blob's id. account and seal may be NULL for a model without Seal. */
 cx_err cx_job_model_fetch(cx_ledger *l, cx_store *s, const cx_chain_id *job_id,
-                          const cx_x25519_key *buyer, uint8_t **pt, size_t *pt_len,
+                          const cx_x25519_key *buyer, const cx_chain_key *account,
+                          const struct cx_seal_config *seal, uint8_t **pt, size_t *pt_len,
                           char blob_id[CX_STORE_ID_MAX], cx_error *e);
 
 #endif

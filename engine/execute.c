@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 /* ----------------------------------------------------------- job pipeline -- */
@@ -901,6 +902,37 @@ static cx_err check_privacy(job_run *r, cx_error *e)
 
 /* the model, sealed to a fresh key of its own and stored; that key goes to the buyer only with
  * the payment (RULES.md §2.2): wrapped to the buyer in the key release the ledger reveals */
+/* How the model is sealed: to a fresh X25519 model key (its secret into secret[0..32)), or
+ * with the worker's Seal key servers under a data key split in two shares (share 1 into
+ * secret[0..32), the data key into secret[64..96), the Seal object of share 2 into *obj). */
+static cx_err model_key_target(job_run *r, cx_cxb_seal_params *sp, uint8_t *secret, uint8_t **obj,
+                               cx_error *e)
+{
+#ifdef CX_HAVE_SEAL
+    if (r->p->seal) {
+        size_t len = 0;
+        cx_err rc = cx_seal_model_object(r->p->seal, &r->p->job_id, obj, &len, secret + 32, e);
+        if (rc == CX_OK && RAND_priv_bytes(secret, 32) != 1)
+            rc = cx_error_set(e, CX_ERR_CRYPTO, "model key: no randomness for its share");
+        if (rc != CX_OK)
+            return rc;
+        cx_job_model_split_key(secret, secret + 32, secret + 64);
+        sp->key_object = *obj;
+        sp->key_object_len = len;
+        sp->data_key = secret + 64;
+        return CX_OK;
+    }
+#else
+    (void)obj;
+#endif
+    cx_err rc = cx_x25519_key_generate(&r->model_key, e);
+    if (rc == CX_OK) {
+        memcpy(secret, cx_x25519_key_secret(r->model_key), 32);
+        sp->recipient_pub = cx_x25519_key_public(r->model_key);
+    }
+    return rc;
+}
+
 static cx_err seal_model(job_run *r, cx_error *e)
 {
     cx_err rc;
@@ -912,20 +944,30 @@ static cx_err seal_model(job_run *r, cx_error *e)
     /* the plaintext model bytes live in secure memory only (wiped when freed) */
     if ((rc = cx_model_serialize(r->model, r->extra, &r->model_bytes, &r->model_len, e)) != CX_OK)
         return rc;
-    if ((rc = cx_x25519_key_generate(&r->model_key, e)) != CX_OK)
+    /* what the key release wraps to the buyer: the model key's secret, or with Seal the first
+     * share of the model's data key (RULES.md §2.2) */
+    uint8_t *secret = cx_secmem_alloc(96, 0, e);
+    if (!secret)
+        return CX_ERR_NOMEM;
+    cx_cxb_seal_params sp = {
+        .pool_id = r->pool_hex, .contributor = r->job_hex, .content_type = CX_CONTENT_MODEL};
+    uint8_t *obj = NULL;
+    rc = model_key_target(r, &sp, secret, &obj, e);
+    if (rc == CX_OK)
+        rc = cx_job_seal_bytes(&sp, r->model_bytes, r->model_len, &r->sealed, NULL, e);
+    free(obj);
+    if (rc == CX_OK)
+        rc = timed_put(r, e);
+    if (rc != CX_OK) {
+        cx_secmem_free(secret);
         return rc;
-    cx_cxb_seal_params sp = {.recipient_pub = cx_x25519_key_public(r->model_key),
-                             .pool_id = r->pool_hex,
-                             .contributor = r->job_hex,
-                             .content_type = CX_CONTENT_MODEL};
-    if ((rc = cx_job_seal_bytes(&sp, r->model_bytes, r->model_len, &r->sealed, NULL, e)) != CX_OK ||
-        (rc = timed_put(r, e)) != CX_OK)
-        return rc;
+    }
     SHA256(r->sealed.p, r->sealed.len, r->result_hash);
     uint8_t wrapped[CX_JOB_WRAPPED_KEY_LEN];
     cx_job_output *out = r->out;
-    if ((rc = cx_job_model_key_wrap(r->buyer_x, &r->p->job_id, r->result_hash,
-                                    cx_x25519_key_secret(r->model_key), wrapped, e)) != CX_OK)
+    rc = cx_job_model_key_wrap(r->buyer_x, &r->p->job_id, r->result_hash, secret, wrapped, e);
+    cx_secmem_free(secret);
+    if (rc != CX_OK)
         return rc;
     return cx_job_key_release_sign(r->p->tee, &r->job, &r->enc, r->result_hash, wrapped,
                                    &out->key_release, &out->key_release_len, out->key_signature, e);

@@ -385,7 +385,7 @@ cx_err cx_job_dataset_commitment(cx_job_commit_item *items, size_t n, uint8_t ou
 /* ------------------------------------------------------------ model unseal -- */
 
 /* Decrypt a whole sealed blob held in memory into secure memory. */
-cx_err cx_job_model_unseal(const uint8_t *blob, size_t len, const cx_x25519_key *k,
+cx_err cx_job_model_unseal(const uint8_t *blob, size_t len, const cx_cxb_keys *keys,
                            const char *job_hex, uint8_t **out, size_t *out_len, cx_error *e)
 {
     cx_cxb_header h;
@@ -404,7 +404,7 @@ cx_err cx_job_model_unseal(const uint8_t *blob, size_t len, const cx_x25519_key 
     uint8_t *pt = cx_secmem_alloc(h.plaintext_len ? (size_t)h.plaintext_len : 1, 0, e);
     if (!pt)
         return e ? e->code : CX_ERR_NOMEM;
-    if ((rc = cx_cxb_open(blob, h.header_len, k, &c, e)) == CX_OK &&
+    if ((rc = cx_cxb_open_keys(blob, h.header_len, keys, &c, e)) == CX_OK &&
         (rc = cx_cxb_worker_new(&w, e)) == CX_OK) {
         size_t pos = 0;
         for (uint64_t i = 0; i < h.chunk_count && rc == CX_OK; i++) {

@@ -34,31 +34,35 @@ cx_err cx_job_model_key_wrap(const uint8_t buyer_pub[32], const cx_chain_id *job
 
 cx_err cx_job_model_key_unwrap(const cx_x25519_key *buyer, const cx_chain_id *job,
                                const uint8_t result_hash[32], const uint8_t *wrapped, size_t len,
-                               cx_x25519_key **out, cx_error *e)
+                               uint8_t secret[32], cx_error *e)
 {
-    *out = NULL;
     if (len != CX_JOB_WRAPPED_KEY_LEN)
         return cx_error_set(e, CX_ERR_FORMAT, "model key: %zu wrapped bytes, expected %d", len,
                             CX_JOB_WRAPPED_KEY_LEN);
     uint8_t info[MODEL_KEY_INFO_LEN];
     model_key_info(job, info);
     cx_hpke_ctx ctx;
-    uint8_t *secret = cx_secmem_alloc(32, 0, e);
-    if (!secret)
-        return cx_error_wrap(CX_ERR_NOMEM, e, "model key: ");
-    cx_err rc = cx_hpke_setup_recipient(wrapped, cx_x25519_key_secret(buyer), info, sizeof info,
-                                        &ctx, e);
+    cx_err rc =
+        cx_hpke_setup_recipient(wrapped, cx_x25519_key_secret(buyer), info, sizeof info, &ctx, e);
     if (rc == CX_OK)
-        rc = cx_hpke_open(&ctx, result_hash, 32, wrapped + CX_HPKE_ENC_LEN,
-                          len - CX_HPKE_ENC_LEN, secret, e);
+        rc = cx_hpke_open(&ctx, result_hash, 32, wrapped + CX_HPKE_ENC_LEN, len - CX_HPKE_ENC_LEN,
+                          secret, e);
     cx_memwipe(&ctx, sizeof ctx);
-    if (rc == CX_OK)
-        rc = cx_x25519_key_from_secret(secret, out, e);
-    cx_secmem_free(secret);
     if (rc != CX_OK)
         return cx_error_wrap(rc, e,
                              "model key: not wrapped to this buyer key for this job's model: ");
-    return CX_OK;
+    return rc;
+}
+
+void cx_job_model_split_key(const uint8_t share1[32], const uint8_t share2[32], uint8_t out[32])
+{
+    static const char label[] = "cloakx/model-key/v2";
+    uint8_t in[sizeof label - 1 + 64];
+    memcpy(in, label, sizeof label - 1);
+    memcpy(in + sizeof label - 1, share1, 32);
+    memcpy(in + sizeof label - 1 + 32, share2, 32);
+    SHA256(in, sizeof in, out);
+    cx_memwipe(in, sizeof in);
 }
 
 /* The fields every job message shares, from the ledger's job and the registered enclave. */
@@ -80,8 +84,8 @@ static cx_err msg_sign(cx_tee *tee, const cx_ledger_job *job, const cx_ledger_en
     return rc;
 }
 
-cx_err cx_job_key_release_sign(cx_tee *tee, const cx_ledger_job *job,
-                               const cx_ledger_enclave *en, const uint8_t result_hash[32],
+cx_err cx_job_key_release_sign(cx_tee *tee, const cx_ledger_job *job, const cx_ledger_enclave *en,
+                               const uint8_t result_hash[32],
                                const uint8_t wrapped[CX_JOB_WRAPPED_KEY_LEN], uint8_t **msg,
                                size_t *len, uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e)
 {
@@ -93,8 +97,8 @@ cx_err cx_job_key_release_sign(cx_tee *tee, const cx_ledger_job *job,
 
 /* The job, the enclave this TEE is (its keys must be the registered ones). */
 static cx_err job_and_enclave(cx_ledger *l, cx_tee *tee, const cx_chain_id *enclave_id,
-                              const cx_chain_id *job_id, cx_ledger_job *job,
-                              cx_ledger_enclave *en, cx_error *e)
+                              const cx_chain_id *job_id, cx_ledger_job *job, cx_ledger_enclave *en,
+                              cx_error *e)
 {
     cx_err rc;
     if ((rc = cx_ledger_job_get(l, job_id, job, e)) != CX_OK ||
@@ -150,8 +154,52 @@ cx_err cx_job_fail(cx_ledger *l, cx_tee *tee, const cx_chain_key *submitter,
     return rc;
 }
 
+/* The model's keys from what the ledger revealed (the wrapped key: the model's X25519 secret,
+ * or with Seal the first share) and, with Seal, the key servers' share. */
+static cx_err model_keys(const cx_ledger_result *r, const cx_statement *st, const cx_chain_id *job,
+                         const uint8_t *blob, size_t blob_len, const cx_x25519_key *buyer,
+                         const cx_chain_key *account, const struct cx_seal_config *seal,
+                         cx_x25519_key **mk, cx_cxb_known_key *known, cx_error *e)
+{
+    cx_cxb_header h;
+    cx_err rc = cx_cxb_header_parse(blob, blob_len, &h, NULL, e);
+    if (rc != CX_OK)
+        return rc;
+    uint8_t *secret = cx_secmem_alloc(64, 0, e);
+    if (!secret)
+        return CX_ERR_NOMEM;
+    rc = cx_job_model_key_unwrap(buyer, job, st->result_hash, r->model_key, r->model_key_len,
+                                 secret, e);
+    if (rc == CX_OK && h.suite == CX_CXB_SUITE_HPKE) {
+        rc = cx_x25519_key_from_secret(secret, mk, e);
+    } else if (rc == CX_OK) {
+#ifdef CX_HAVE_SEAL
+        if (!seal || !account)
+            rc = cx_error_set(e, CX_ERR_ARG,
+                              "the model is sealed with Seal: half of its key comes from the key "
+                              "servers (--keyservers FILE, and the buyer's key dir)");
+        else
+            rc = cx_seal_model_key(seal, account, job, blob + h.key_object_off, h.key_object_len,
+                                   secret + 32, e);
+        if (rc == CX_OK) {
+            cx_job_model_split_key(secret, secret + 32, known->data_key);
+            memcpy(known->header_hash, h.header_hash, 32);
+        }
+#else
+        (void)account;
+        (void)seal;
+        (void)known;
+        rc = cx_error_set(e, CX_ERR_UNSUPPORTED,
+                          "the model is sealed with Seal: this build has none");
+#endif
+    }
+    cx_secmem_free(secret);
+    return rc;
+}
+
 cx_err cx_job_model_fetch(cx_ledger *l, cx_store *s, const cx_chain_id *job_id,
-                          const cx_x25519_key *buyer, uint8_t **pt, size_t *pt_len,
+                          const cx_x25519_key *buyer, const cx_chain_key *account,
+                          const struct cx_seal_config *seal, uint8_t **pt, size_t *pt_len,
                           char blob_id[CX_STORE_ID_MAX], cx_error *e)
 {
     *pt = NULL;
@@ -167,6 +215,7 @@ cx_err cx_job_model_fetch(cx_ledger *l, cx_store *s, const cx_chain_id *job_id,
     size_t blob_len = 0;
     uint64_t ts;
     cx_x25519_key *mk = NULL;
+    cx_cxb_known_key *known = NULL;
     cx_err rc = cx_ledger_job_get(l, job_id, &job, e);
     if (rc != CX_OK)
         return rc;
@@ -187,16 +236,24 @@ cx_err cx_job_model_fetch(cx_ledger *l, cx_store *s, const cx_chain_id *job_id,
                           "model blob %s does not match the statement's result hash", blob_id);
         goto out;
     }
+    cx_cxb_keys keys = {.x25519 = buyer};
     if (r.model_key_len == 0) {
         /* a result of ledger schema v2, before keys were released with payment: its model was
          * sealed to the buyer directly (and the job is paid) */
-        rc = cx_job_model_unseal(blob, blob_len, buyer, job_hex, pt, pt_len, e);
+        rc = cx_job_model_unseal(blob, blob_len, &keys, job_hex, pt, pt_len, e);
         goto out;
     }
-    if ((rc = cx_job_model_key_unwrap(buyer, job_id, st.result_hash, r.model_key, r.model_key_len,
-                                      &mk, e)) == CX_OK)
-        rc = cx_job_model_unseal(blob, blob_len, mk, job_hex, pt, pt_len, e);
+    if (!(known = cx_secmem_alloc(sizeof *known, 0, e))) {
+        rc = CX_ERR_NOMEM;
+        goto out;
+    }
+    if ((rc = model_keys(&r, &st, job_id, blob, blob_len, buyer, account, seal, &mk, known, e)) ==
+        CX_OK) {
+        keys = (cx_cxb_keys){.x25519 = mk, .known = known, .n_known = mk ? 0 : 1};
+        rc = cx_job_model_unseal(blob, blob_len, &keys, job_hex, pt, pt_len, e);
+    }
 out:
+    cx_secmem_free(known);
     cx_x25519_key_free(mk);
     free(blob);
     cx_statement_free(&st);

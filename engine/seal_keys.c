@@ -123,13 +123,10 @@ cx_err cx_seal_config_load(const char *path, cx_seal_config *c, cx_error *e)
     return rc;
 }
 
-cx_err cx_seal_dataset_object(const cx_seal_config *c, const cx_chain_id *pool, uint8_t **obj,
-                              size_t *len, uint8_t data_key[32], cx_error *e)
+/* A Seal object (DEM plain) to identity id under c's servers; *key: the DEM key it yields. */
+static cx_err plain_object(const cx_seal_config *c, const uint8_t *id, size_t id_len, uint8_t **obj,
+                           size_t *len, uint8_t key[32], cx_error *e)
 {
-    uint8_t id[CX_CHAIN_ID_LEN + 16];
-    memcpy(id, pool->b, CX_CHAIN_ID_LEN);
-    if (RAND_bytes(id + CX_CHAIN_ID_LEN, 16) != 1)
-        return cx_error_set(e, CX_ERR_CRYPTO, "seal: no randomness for the nonce");
     cx_seal_server srv[CX_SEAL_CONFIG_SERVERS_MAX];
     for (size_t i = 0; i < c->n_servers; i++) {
         memcpy(srv[i].object_id, c->servers[i].object_id, CX_SEAL_ADDR_LEN);
@@ -137,12 +134,28 @@ cx_err cx_seal_dataset_object(const cx_seal_config *c, const cx_chain_id *pool, 
     }
     cx_seal_encrypt_params p = {.package_id = c->package.b,
                                 .id = id,
-                                .id_len = sizeof id,
+                                .id_len = id_len,
                                 .servers = srv,
                                 .n_servers = c->n_servers,
                                 .threshold = c->threshold,
                                 .dem = CX_SEAL_DEM_PLAIN};
-    return cx_seal_encrypt(&p, NULL, 0, obj, len, data_key, e);
+    return cx_seal_encrypt(&p, NULL, 0, obj, len, key, e);
+}
+
+cx_err cx_seal_dataset_object(const cx_seal_config *c, const cx_chain_id *pool, uint8_t **obj,
+                              size_t *len, uint8_t data_key[32], cx_error *e)
+{
+    uint8_t id[CX_CHAIN_ID_LEN + 16];
+    memcpy(id, pool->b, CX_CHAIN_ID_LEN);
+    if (RAND_bytes(id + CX_CHAIN_ID_LEN, 16) != 1)
+        return cx_error_set(e, CX_ERR_CRYPTO, "seal: no randomness for the nonce");
+    return plain_object(c, id, sizeof id, obj, len, data_key, e);
+}
+
+cx_err cx_seal_model_object(const cx_seal_config *c, const cx_chain_id *job, uint8_t **obj,
+                            size_t *len, uint8_t share[32], cx_error *e)
+{
+    return plain_object(c, job->b, CX_CHAIN_ID_LEN, obj, len, share, e);
 }
 
 /* The TEE signs the Seal certificate: the enclave asks for keys as itself. */
@@ -152,8 +165,11 @@ static cx_err tee_sign(void *ud, const uint8_t *msg, size_t len,
     return cx_tee_sign(ud, msg, len, sig, e);
 }
 
-cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_id *pool,
-                           const uint8_t *obj, size_t len, uint8_t data_key[32], cx_error *e)
+/* The DEM key of the Seal object obj, from c's servers that it names, asked by user under
+ * policy function with the object argument arg. */
+static cx_err recover_key(const cx_seal_config *c, const cx_seal_user *user, const char *function,
+                          const cx_seal_object_arg *arg, const uint8_t *obj, size_t len,
+                          uint8_t out[32], cx_error *e)
 {
     cx_seal_object *o = NULL;
     cx_err rc = cx_seal_object_decode(obj, len, &o, e);
@@ -179,12 +195,6 @@ cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_
                           "sealed to key servers this enclave does not use (%zu of the %u "
                           "needed are configured)",
                           n, o->threshold);
-    uint8_t ed[CX_TEE_ED25519_PK_LEN], x[CX_TEE_X25519_LEN];
-    cx_tee_public_keys(tee, ed, x);
-    cx_seal_user user = {ed, tee_sign, tee};
-    /* the pool (a shared object); the local key server reads the identity alone, a Sui one needs
-     * the pool's real initial shared version (not kept by cx_ledger yet) */
-    cx_seal_object_arg objs[1] = {{.id = *pool, .initial_shared_version = 1}};
     uint8_t *ptb = NULL;
     size_t ptb_len = 0;
     char *body = NULL;
@@ -195,10 +205,10 @@ cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_
     if (rc == CX_OK && (!k || !keys))
         rc = cx_error_set(e, CX_ERR_NOMEM, "seal: out of memory");
     if (rc == CX_OK)
-        rc = cx_seal_ptb_approve(&c->package, CX_SEAL_POLICY_MODULE, CX_SEAL_APPROVE_DATASET, o->id,
-                                 o->id_len, objs, 1, &ptb, &ptb_len, e);
+        rc = cx_seal_ptb_approve(&c->package, CX_SEAL_POLICY_MODULE, function, o->id, o->id_len,
+                                 arg, 1, &ptb, &ptb_len, e);
     if (rc == CX_OK)
-        rc = cx_seal_request_build(&user, c->package.b, ptb, ptb_len, CX_SEAL_SESSION_MIN,
+        rc = cx_seal_request_build(user, c->package.b, ptb, ptb_len, CX_SEAL_SESSION_MIN,
                                    cx_unix_ms(), k, &body, e);
     if (rc == CX_OK)
         rc = cx_seal_fetch_keys(use, n, body, c->timeout_ms, o, k, keys, &n_keys, e);
@@ -209,7 +219,7 @@ cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_
     if (rc == CX_OK && key_len != 32)
         rc = cx_error_set(e, CX_ERR_FORMAT, "seal: the object's key is %zu bytes, not 32", key_len);
     if (rc == CX_OK)
-        memcpy(data_key, key, 32);
+        memcpy(out, key, 32);
     if (keys)
         OPENSSL_cleanse(keys, (n ? n : 1) * sizeof *keys);
     free(keys);
@@ -219,6 +229,26 @@ cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_
     free(ptb);
     cx_seal_object_free(o);
     return rc;
+}
+
+cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_id *pool,
+                           const uint8_t *obj, size_t len, uint8_t data_key[32], cx_error *e)
+{
+    uint8_t ed[CX_TEE_ED25519_PK_LEN], x[CX_TEE_X25519_LEN];
+    cx_tee_public_keys(tee, ed, x);
+    cx_seal_user user = {ed, tee_sign, tee};
+    /* the pool (a shared object); the local key server reads the identity alone, a Sui one needs
+     * the pool's real initial shared version (not kept by cx_ledger yet) */
+    cx_seal_object_arg arg = {.id = *pool, .initial_shared_version = 1};
+    return recover_key(c, &user, CX_SEAL_APPROVE_DATASET, &arg, obj, len, data_key, e);
+}
+
+cx_err cx_seal_model_key(const cx_seal_config *c, const cx_chain_key *buyer, const cx_chain_id *job,
+                         const uint8_t *obj, size_t len, uint8_t share[32], cx_error *e)
+{
+    cx_seal_user user = cx_seal_user_of_key(buyer);
+    cx_seal_object_arg arg = {.id = *job, .initial_shared_version = 1}; /* the job (shared) */
+    return recover_key(c, &user, CX_SEAL_APPROVE_MODEL, &arg, obj, len, share, e);
 }
 
 #endif

@@ -586,6 +586,56 @@ static cx_err job_request(verify_run *r, cx_error *e)
 
 /* the model is sealed to the buyer who asked for it: its header's recipient is the key the
  * job request names (the request's hash is the statement's config_hash, checked above) */
+/* A model sealed with Seal (RULES.md §2.2): its header's Seal object is for this job's id (the
+ * seal_approve_model policy: the buyer, once paid), read again and bound to the hashed header;
+ * the other share is in the key release the ledger revealed with the payment. */
+static cx_err check_model_seal(verify_run *r, cx_error *e)
+{
+#ifdef CX_HAVE_SEAL
+    char rid[CX_STORE_ID_MAX];
+    uint8_t hb[CX_CXB_MAX_HEADER_LEN];
+    cx_cxb_header h;
+    cx_reader rd;
+    cx_error le;
+    cx_seal_object *o = NULL;
+    if (cx_job_blob_id_str(r->st.result_blob_id, r->st.result_blob_id_len, rid, &le) != CX_OK ||
+        cx_store_get(r->o->store, rid, &rd, &le) != CX_OK)
+        return vfail(&r->v, e, "model_recipient", "the model blob: %s", le.msg);
+    cx_err rc = cx_cxb_header_read(&rd, hb, &h, &le);
+    if (rd.close)
+        rd.close(rd.ctx);
+    if (rc != CX_OK || memcmp(h.header_hash, r->model.header_hash, 32) != 0)
+        return vfail(&r->v, e, "model_recipient",
+                     "the model blob's header is not the one hashed (%s)",
+                     rc != CX_OK ? le.msg : "the store served other bytes");
+    rc = cx_seal_object_decode(hb + h.key_object_off, h.key_object_len, &o, &le);
+    int ok = rc == CX_OK && o->dem == CX_SEAL_DEM_PLAIN && o->id_len == CX_CHAIN_ID_LEN &&
+             memcmp(o->id, r->jid.b, CX_CHAIN_ID_LEN) == 0;
+    cx_seal_object_free(o);
+    if (!ok)
+        return vfail(&r->v, e, "model_recipient",
+                     "the model's Seal object is not for this job's id (%s)",
+                     rc != CX_OK ? le.msg : "another identity or a data-carrying object");
+    if (!r->o->ledger) {
+        vnote(&r->v, "model_recipient", "skipped",
+              "sealed with Seal for this job (the buyer, once paid); the other half of its key "
+              "is in the key release on the ledger (--ledger)");
+        return CX_OK;
+    }
+    if (!r->has_model_key)
+        return vfail(&r->v, e, "model_recipient",
+                     "the model is sealed with Seal and the ledger revealed no key release for "
+                     "the other half of its key");
+    vnote(&r->v, "model_recipient", "ok",
+          "sealed under a key split in two: one half released to the buyer by the enclave-signed "
+          "key release the ledger revealed with the payment, the other by the Seal key servers "
+          "to this job's buyer once paid");
+    return CX_OK;
+#else
+    return vfail(&r->v, e, "model_recipient", "the model is sealed with Seal: this build has none");
+#endif
+}
+
 static cx_err check_model_recipient(verify_run *r, cx_error *e)
 {
     const uint8_t *req = r->o->request ? r->o->request : r->req;
@@ -604,6 +654,8 @@ static cx_err check_model_recipient(verify_run *r, cx_error *e)
     cx_spec_free(&spec);
     if (cx_x25519_public_key_id(buyer_x, id, &le) != CX_OK)
         return vfail(&r->v, e, "model_recipient", "%s", le.msg);
+    if (r->model.suite == CX_CXB_SUITE_KEY_OBJECT)
+        return check_model_seal(r, e);
     if (memcmp(id, r->model.recipient_key_id, 32) == 0) {
         vnote(&r->v, "model_recipient", "ok",
               "the sealed model's recipient = the job request's buyer key");

@@ -55,7 +55,8 @@ grep -q -- "--keyservers" "$work/w0.err" "$work/w0.json" || fail "no word of --k
 "$CLOAKX" --json job status "$job" | jq -e '.state == "accepted"' >/dev/null \
     || fail "the job is not waiting for a retry: $("$CLOAKX" --json job status "$job")"
 
-# with them: the enclave gets the data key from 2 of 3 servers, both sellers are paid
+# with them: the enclave gets the data key from 2 of 3 servers, both sellers are paid, and the
+# model is sealed with Seal as well
 kill -9 "${bg_pids[2]}" && wait "${bg_pids[2]}" 2>/dev/null || true
 "$CLOAKX" -v --json worker --key "$work/keys/operator" --state "$work/op" --once \
     --keyservers "$work/keyservers.json" >"$work/w.json" 2>"$work/w.err" \
@@ -65,6 +66,23 @@ jq -se --arg j "$job" 'map(select(.job == $j))[0] | .status == "paid"
     >/dev/null || fail "job report: $(cat "$work/w.json" "$work/w.err")"
 grep -q "data key(s) released by the Seal key servers" "$work/w.err" \
     || fail "the worker did not say the key servers released the key: $(cat "$work/w.err")"
+# the model is sealed with Seal too: half of its key from the ledger's paying transaction, half
+# from the key servers, to the buyer of the paid job
+mid=$("$CLOAKX" --json job status "$job" | jq -r .result.model_blob_id)
+"$CLOAKX" blob get --store "$CLOAKX_STORE" "$mid" "$work/m.cxb" >/dev/null
+[ "$(xxd -s 6 -l 2 -p "$work/m.cxb")" = 0002 ] || fail "the model is not sealed with Seal"
+expect_rc 2 "$CLOAKX" model fetch "$job" --key "$work/keys/buyer" --out "$work/m0.safetensors"
+grep -q "half of its key comes from the key servers" "$work/err" \
+    || fail "model fetch without key servers: $(cat "$work/err")"
+[ ! -e "$work/m0.safetensors" ] || fail "a model was written without the key servers' half"
+"$CLOAKX" model fetch "$job" --key "$work/keys/buyer" --out "$work/m.safetensors" \
+    --keyservers "$work/keyservers.json" >/dev/null || fail "model fetch with the key servers"
+head -c 8 "$work/m.safetensors" | od -An -tu8 | grep -q '[0-9]' || fail "no model written"
+# anyone else (the operator here) gets neither half: the key release's is wrapped to the buyer,
+# and the key servers release theirs to the job's buyer only (test_engine_seal_keyserver)
+expect_rc 3 "$CLOAKX" model fetch "$job" --key "$work/keys/operator" --out "$work/m1.safetensors" \
+    --keyservers "$work/keyservers.json"
+
 # an auditor recomputes the dataset commitment over the Seal blob too
 "$CLOAKX" --json job status "$job" --store "$CLOAKX_STORE" --bundle "$work/b.json" >/dev/null
 "$CLOAKX" verify "$work/b.json" --ledger "$CLOAKX_LEDGER" --store "$CLOAKX_STORE" \
