@@ -75,6 +75,8 @@ static const struct {
     {41, "the message is signed for another purpose (intent)"},
     {42, "the key release is for another model than the statement's"},
     {43, "the X25519 key is not endorsed by the attested Ed25519 key"},
+    {44, "a contribution of the job is neither accepted nor rejected"},
+    {45, "a rejected entry is not a contribution of the job"},
     {50, "not signed by the enclave's registered key"},
     {100, "the signed bytes do not decode (RULES.md §4 / §6)"},
     {200, "fees exceed 10000 bps"},
@@ -249,6 +251,13 @@ static cx_err decode_pool(const cx_sui_object *o, cx_ledger_pool *p, cx_chain_id
     if (rc == CX_OK)
         rc = skip_table(&r, e); /* contributors */
     if (rc == CX_OK)
+        rc = skip_table(&r, e); /* entries: the contributions in registration order */
+    if (rc == CX_OK)
+        rc = skip_table(&r, e); /* claim_index */
+    uint64_t n_entries;
+    if (rc == CX_OK)
+        rc = cx_bcs_get_u64(&r, &n_entries, e);
+    if (rc == CX_OK)
         rc = decode_policy(&r, &p->policy, e);
     if (rc == CX_OK)
         rc = cx_bcs_reader_end(&r, e);
@@ -349,6 +358,9 @@ static cx_err decode_job(const cx_sui_object *o, cx_ledger_job *j, cx_ledger_res
         rc = cx_bcs_get_u64(&r, &j->deadline_ms, e);
     if (rc == CX_OK)
         rc = cx_bcs_get_u64(&r, &j->created_ms, e);
+    uint64_t n_contributions; /* the job's contributions: the pool's first n (RULES.md §2) */
+    if (rc == CX_OK)
+        rc = cx_bcs_get_u64(&r, &n_contributions, e);
     if (rc == CX_OK)
         rc = cx_bcs_get_u8(&r, &state, e);
     if (rc == CX_OK) {

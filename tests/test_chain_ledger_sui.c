@@ -374,6 +374,27 @@ static void test_paid_exactly(void **state)
     cx_ledger_result_free(&r);
 }
 
+/* RULES.md §2 Submit 12 on the contract (market.move, mirrored by the fixture's model): a
+ * contribution registered before the job that the statement neither accepts nor rejects makes
+ * the result refused; one registered after the job is not the job's. */
+static void test_every_contribution_accounted(void **state)
+{
+    world *w = *state;
+    cx_chain_id job, late_job, cid;
+    cx_error e;
+    new_job(w, 1000, cx_unix_ms() + 3600000, &late_job); /* before the stranger's blob */
+    assert_int_equal(cx_ledger_contribution_register(w->l, w->stranger, &w->pool,
+                                                     (const uint8_t *)"stranger-blob", 13, &cid,
+                                                     NULL),
+                     CX_OK);
+    new_job(w, 1000, cx_unix_ms() + 3600000, &job);
+    assert_int_equal(accept_job(w, &job, NULL), CX_OK);
+    assert_int_equal(submit(w, &job, 10, 20, &e), CX_ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "neither accepted nor rejected"));
+    assert_int_equal(accept_job(w, &late_job, NULL), CX_OK);
+    assert_int_equal(submit(w, &late_job, 10, 20, NULL), CX_OK);
+}
+
 static void test_refunds(void **state)
 {
     world *w = *state;
@@ -503,6 +524,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_refusals, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_pool_and_enclaves, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_paid_exactly, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_every_contribution_accounted, world_setup,
+                                        world_teardown),
         cmocka_unit_test_setup_teardown(test_refunds, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_events_by_cursor, world_setup, world_teardown),
     };

@@ -9,7 +9,7 @@
 module cloakx_market::market;
 
 use cloakx_market::payout;
-use cloakx_market::wire::{Self, IntentMessage, ResultStatement, JobMessage};
+use cloakx_market::wire::{Self, IntentMessage, ResultStatement, JobMessage, ContributorRows, RejectedContribution};
 use std::string::{Self, String};
 use sui::balance::Balance;
 use sui::clock::Clock;
@@ -64,6 +64,10 @@ const EOtherEnclave: u64 = 40;
 const EWrongIntent: u64 = 41;
 const EKeyReleaseOtherModel: u64 = 42;
 const EBadX25519Endorsement: u64 = 43;
+/// RULES.md §2 Submit 12: a contribution of the job is neither accepted nor rejected
+const EContributionUnaccounted: u64 = 44;
+/// RULES.md §2 Submit 13: a rejected entry is no contribution of the job
+const ERejectedNotOfJob: u64 = 45;
 const EBadSignature: u64 = 50;
 
 // === rules' constants ===
@@ -123,6 +127,11 @@ public struct Pool<phantom T> has key {
     claims: Table<Claim, ID>,
     /// contributor -> number of contributions (rule 10: listed contributors must have one)
     contributors: Table<address, u64>,
+    /// the contributions in registration order (index -> claim) and each claim's index: a job's
+    /// contributions are the first `Job.n_contributions` (RULES.md §2 Submit 12-13)
+    entries: Table<u64, Claim>,
+    claim_index: Table<Claim, u64>,
+    n_entries: u64,
     /// what a job's spec may ask of the data (RULES.md §1 Pool policy, §8, §9.8)
     policy: PoolPolicy,
 }
@@ -197,6 +206,8 @@ public struct Job<phantom T> has key {
     escrow: Balance<T>,
     deadline_ms: u64,
     created_ms: u64,
+    /// the pool's contributions when the job was created: the job's (RULES.md §2 Submit 12)
+    n_contributions: u64,
     state: u8,
     enclave_id: Option<ID>,
     accepted_ms: u64,
@@ -287,6 +298,9 @@ public fun create_pool<T>(
         enclaves: vec_set::empty(),
         claims: table::new(ctx),
         contributors: table::new(ctx),
+        entries: table::new(ctx),
+        claim_index: table::new(ctx),
+        n_entries: 0,
         policy: PoolPolicy {
             require_dp,
             max_epsilon_micro,
@@ -465,6 +479,9 @@ public fun register_contribution<T>(pool: &mut Pool<T>, blob_id: vector<u8>, clo
     let c = Contribution { id: object::new(ctx), pool_id, blob_id, contributor, created_ms: now };
     let id = object::id(&c);
     pool.claims.add(claim, id);
+    pool.entries.add(pool.n_entries, claim);
+    pool.claim_index.add(claim, pool.n_entries);
+    pool.n_entries = pool.n_entries + 1;
     if (pool.contributors.contains(contributor)) {
         let count = pool.contributors.borrow_mut(contributor);
         *count = *count + 1;
@@ -506,6 +523,7 @@ public fun create_job<T>(
         escrow: payment.into_balance(),
         deadline_ms,
         created_ms: now,
+        n_contributions: pool.n_entries,
         state: STATE_OPEN,
         enclave_id: option::none(),
         accepted_ms: 0,
@@ -707,9 +725,7 @@ public(package) fun check_result_statement<T>(
 ): IntentMessage<ResultStatement> {
     let msg = check_statement(statement, object::id(job).to_address(), job.pool_id.to_address(),
         &enclave.measurement, job.created_ms, now);
-    // RULES.md §2 Submit 10: the enclave ran the job's spec (rules 12-13, every contribution
-    // of the job accepted or rejected, need the pool's contributions in registration order:
-    // not yet mirrored here)
+    // RULES.md §2 Submit 10: the enclave ran the job's spec
     assert!(msg.payload().config_hash() == &job.spec_hash, ESpecMismatch);
     let listed = msg.payload().contributors();
     let mut i = 0;
@@ -717,7 +733,59 @@ public(package) fun check_result_statement<T>(
         assert!(pool.contributors.contains(listed.borrow(i).contributor()), EUnknownContributor);
         i = i + 1;
     };
+    check_contributions_accounted(job, pool, msg.payload());
     msg
+}
+
+/// RULES.md §2 Submit 12-13. The job's contributions are the pool's first n_contributions
+/// (those registered before it was created); the statement's contributors and rejected lists
+/// are strictly ascending (wire.move), so each lookup is a binary search.
+fun check_contributions_accounted<T>(job: &Job<T>, pool: &Pool<T>, s: &ResultStatement) {
+    let rejected = s.rejected();
+    let mut x = 0;
+    while (x < rejected.length()) {
+        let r = rejected.borrow(x);
+        let claim = Claim { contributor: r.rejected_contributor(), blob_id: *r.rejected_blob_id() };
+        assert!(pool.claim_index.contains(claim), ERejectedNotOfJob);
+        assert!(*pool.claim_index.borrow(claim) < job.n_contributions, ERejectedNotOfJob);
+        x = x + 1;
+    };
+    let mut i = 0;
+    while (i < job.n_contributions) {
+        let c = pool.entries.borrow(i);
+        assert!(is_listed(s.contributors(), c.contributor) ||
+            is_rejected(rejected, c.contributor, &c.blob_id), EContributionUnaccounted);
+        i = i + 1;
+    };
+}
+
+/// Binary search of who in the strictly ascending contributors.
+fun is_listed(listed: &vector<ContributorRows>, who: address): bool {
+    let key = sui::address::to_bytes(who);
+    let (mut lo, mut hi) = (0, listed.length());
+    while (lo < hi) {
+        let mid = (lo + hi) / 2;
+        let at = sui::address::to_bytes(listed.borrow(mid).contributor());
+        if (at == key) return true;
+        if (wire::bytes_lt(&at, &key)) lo = mid + 1 else hi = mid;
+    };
+    false
+}
+
+/// Binary search of (who, blob_id) in the rejected list, ascending by contributor then blob id.
+fun is_rejected(rejected: &vector<RejectedContribution>, who: address, blob_id: &vector<u8>): bool {
+    let key = sui::address::to_bytes(who);
+    let (mut lo, mut hi) = (0, rejected.length());
+    while (lo < hi) {
+        let mid = (lo + hi) / 2;
+        let r = rejected.borrow(mid);
+        let at = sui::address::to_bytes(r.rejected_contributor());
+        if (at == key && r.rejected_blob_id() == blob_id) return true;
+        let below = wire::bytes_lt(&at, &key) ||
+            (at == key && wire::blob_lt(r.rejected_blob_id(), blob_id));
+        if (below) lo = mid + 1 else hi = mid;
+    };
+    false
 }
 
 /// submit_result after its signature checks (tests drive check_submit + apply_result with

@@ -185,7 +185,7 @@ fun expect_end(r: &Reader) {
 }
 
 /// a < b, bytewise (addresses are ordered as their 32 bytes)
-fun bytes_lt(a: &vector<u8>, b: &vector<u8>): bool {
+public(package) fun bytes_lt(a: &vector<u8>, b: &vector<u8>): bool {
     let n = a.length();
     let mut i = 0;
     while (i < n) {
@@ -197,7 +197,7 @@ fun bytes_lt(a: &vector<u8>, b: &vector<u8>): bool {
 }
 
 /// a < b for blob ids: bytewise, a proper prefix first
-fun blob_lt(a: &vector<u8>, b: &vector<u8>): bool {
+public(package) fun blob_lt(a: &vector<u8>, b: &vector<u8>): bool {
     let (na, nb) = (a.length(), b.length());
     let n = if (na < nb) na else nb;
     let mut i = 0;
@@ -468,6 +468,22 @@ public fun new_statement_message(
             dp_delta_1e12: 10000000,
         },
     }
+}
+
+/// A rejected contribution of a test statement (reason: a class of RULES.md §4).
+#[test_only]
+public fun new_rejected(contributor: address, blob_id: vector<u8>, reason: u8): RejectedContribution {
+    RejectedContribution { contributor, blob_id, reason }
+}
+
+/// The statement of m with these rejected contributions (ascending, as a decoder wants).
+#[test_only]
+public fun with_rejected(
+    mut m: IntentMessage<ResultStatement>,
+    rejected: vector<RejectedContribution>,
+): IntentMessage<ResultStatement> {
+    m.payload.rejected = rejected;
+    m
 }
 
 /// The signing bytes of a job message with the given intent (RULES.md §6 layout).

@@ -148,6 +148,34 @@ fun statement(w: &World, job: ID, who: vector<address>, rows: vector<u64>): vect
         w.pool.to_address(), meas(), spec(), model_hash(), list))
 }
 
+/// the same, with rejected contributions
+fun statement_rejecting(
+    w: &World, job: ID, who: vector<address>, rows: vector<u64>,
+    rejected: vector<wire::RejectedContribution>,
+): vector<u8> {
+    let mut list = vector[];
+    let mut i = 0;
+    while (i < who.length()) {
+        list.push_back(wire::new_rows(who[i], rows[i]));
+        i = i + 1;
+    };
+    let m = wire::new_statement_message(w.clock.timestamp_ms(), job.to_address(),
+        w.pool.to_address(), meas(), spec(), model_hash(), list);
+    std::bcs::to_bytes(&wire::with_rejected(m, rejected))
+}
+
+fun first4(): vector<address> {
+    vector[contributor(0), contributor(1), contributor(2), contributor(3)]
+}
+
+/// submits stmt for w's job with the enclave's key release
+fun submit_stmt(w: &mut World, stmt: vector<u8>) {
+    let job = w.job;
+    let key = job_msg(w, job, wire::intent_key(), vector[], 0, model_hash());
+    let enclave = w.enclave;
+    submit_with(w, job, enclave, stmt, key);
+}
+
 fun all5(): vector<address> {
     vector[contributor(0), contributor(1), contributor(2), contributor(3), contributor(4)]
 }
@@ -722,4 +750,76 @@ fun no_measurement_refused() {
 #[expected_failure(abort_code = cloakx_market::market::EMeasurementLength)]
 fun empty_measurement_refused() {
     pool_with(b"t", 1, 1, 0, 0, vector[x"01", vector[]]);
+}
+
+// === RULES.md §2 Submit 12-13: every contribution of the job accounted for ===
+
+#[test]
+#[expected_failure(abort_code = cloakx_market::market::EContributionUnaccounted)]
+fun dropped_contribution_refused() {
+    let mut w = setup();
+    let job = w.job;
+    accept(&mut w, job);
+    // contributor 4's contribution is neither accepted nor rejected
+    let stmt = statement(&w, job, first4(), vector[10, 10, 10, 10]);
+    submit_stmt(&mut w, stmt);
+    finish(w);
+}
+
+#[test]
+fun rejected_contribution_accounted() {
+    let mut w = setup();
+    let job = w.job;
+    accept(&mut w, job);
+    let stmt = statement_rejecting(&w, job, first4(), vector[10, 10, 10, 10],
+        vector[wire::new_rejected(contributor(4), blob(4), 4)]);
+    submit_stmt(&mut w, stmt);
+    w.sc.next_tx(ANYONE);
+    assert!(state(&mut w, job) == market::state_paid());
+    finish(w);
+}
+
+#[test]
+fun contribution_after_the_job_not_needed() {
+    let mut w = setup();
+    let job = w.job;
+    accept(&mut w, job);
+    // registered after the job was created: not the job's, so the statement may ignore it
+    w.sc.next_tx(ANYONE);
+    let pool = w.pool;
+    contribute(&mut w.sc, &w.clock, pool, b"late-blob");
+    w.sc.next_tx(OP);
+    let stmt = statement(&w, job, all5(), vector[10, 10, 10, 10, 10]);
+    submit_stmt(&mut w, stmt);
+    w.sc.next_tx(ANYONE);
+    assert!(state(&mut w, job) == market::state_paid());
+    finish(w);
+}
+
+#[test]
+#[expected_failure(abort_code = cloakx_market::market::ERejectedNotOfJob)]
+fun rejected_entry_not_a_contribution_refused() {
+    let mut w = setup();
+    let job = w.job;
+    accept(&mut w, job);
+    let stmt = statement_rejecting(&w, job, all5(), vector[10, 10, 10, 10, 10],
+        vector[wire::new_rejected(contributor(0), b"no-such-blob", 3)]);
+    submit_stmt(&mut w, stmt);
+    finish(w);
+}
+
+#[test]
+#[expected_failure(abort_code = cloakx_market::market::ERejectedNotOfJob)]
+fun rejected_entry_registered_after_the_job_refused() {
+    let mut w = setup();
+    let job = w.job;
+    accept(&mut w, job);
+    w.sc.next_tx(ANYONE);
+    let pool = w.pool;
+    contribute(&mut w.sc, &w.clock, pool, b"late-blob");
+    w.sc.next_tx(OP);
+    let stmt = statement_rejecting(&w, job, all5(), vector[10, 10, 10, 10, 10],
+        vector[wire::new_rejected(ANYONE, b"late-blob", 1)]);
+    submit_stmt(&mut w, stmt);
+    finish(w);
 }
