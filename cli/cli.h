@@ -165,4 +165,16 @@ int cmd_keyserver(cx_cli *cli, int argc, char **argv);  /* group: cmd_keyserver.
 int cmd_verify(cx_cli *cli, int argc, char **argv);     /* cmd_verify.c */
 int cmd_demo(cx_cli *cli, int argc, char **argv);       /* cmd_demo.c */
 
+/* A training run's curve (curve_report.c): n epochs of train and validation loss, and
+ * optionally the learning rate and (DP-SGD) the epsilon spent by each epoch's end at delta. */
+typedef struct cli_curve {
+    int n;
+    const double *train, *val, *lr, *eps; /* lr, eps may be NULL */
+    double delta;
+} cli_curve;
+/* DIR/json_name: head (taken) with "epochs" added; DIR/loss.svg and, with eps, DIR/epsilon.svg,
+ * each point carrying where its value is in the JSON (checked by tests/report_check.py). */
+cx_err cli_curve_report(const char *dir, const char *json_name, json_t *head, const cli_curve *c,
+                        cx_error *e);
+
 #endif

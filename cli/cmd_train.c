@@ -10,7 +10,7 @@
 
 #include "cx_io.h"
 #include "cx_kernels.h"
-#include "svg_plot.h"
+#include "svg_plot.h" /* SVG_PLOT_MAX_POINTS */
 
 /* ---- helpers ---- */
 
@@ -37,30 +37,6 @@ static void on_epoch(void *ud, int epoch, double train_loss, double val_loss, do
     }
 }
 
-/* A finite number as JSON, else null (jansson has no NaN). */
-static json_t *num_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-/* DIR/name: an SVG chart (lines) of the curve. */
-static cx_err write_curve_svg(const char *dir, const char *name, const svg_chart *c, cx_error *e)
-{
-    char path[4096], *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (!m)
-        return cx_error_errno(e, CX_ERR_NOMEM, errno, "open_memstream");
-    cx_err rc = svg_chart_write_lines(c, m, e);
-    if (fclose(m) != 0 && rc == CX_OK)
-        rc = cx_error_set(e, CX_ERR_NOMEM, "formatting %s", name);
-    snprintf(path, sizeof path, "%.3000s/%s", dir, name);
-    if (rc == CX_OK)
-        rc = cx_file_write_atomic(path, buf, len, 0644, e);
-    free(buf);
-    return rc;
-}
-
 /* --report DIR: train.json (the curve per epoch; with DP-SGD the epsilon spent by each epoch's
  * end) and loss.svg (train and validation loss), epsilon.svg with DP-SGD. Only aggregates of
  * the training run: no row, value or key. */
@@ -68,105 +44,36 @@ static cx_err write_train_report(const char *dir, const char *model_path, const 
                                  const cx_train_result *res, const char *device,
                                  const epoch_log *el, cx_error *e)
 {
-    cx_err rc = cx_mkdir_p(dir, 0755, e);
-    if (rc != CX_OK)
-        return rc;
     /* DP-SGD takes the same number of steps every epoch (Poisson sampling, q = B/n): epoch k
      * has spent the epsilon of k of them */
     const int n = el->n;
     uint64_t per_epoch = n > 0 && res->steps % (uint64_t)n == 0 ? res->steps / (uint64_t)n : 0;
     int with_eps = spec->privacy && per_epoch > 0;
-    /* the charts' x, epsilon and per-point source paths */
-    struct curve_bufs {
-        double x[TRAIN_CURVE_MAX], eps[TRAIN_CURVE_MAX];
-        char refs[3][TRAIN_CURVE_MAX][40];
-        const char *refp[3][TRAIN_CURVE_MAX];
-    } *cb = calloc(1, sizeof *cb);
-    json_t *epochs = json_array();
-    if (!epochs || !cb) {
-        free(cb);
-        json_decref(epochs);
+    double *eps = with_eps ? calloc((size_t)n, sizeof *eps) : NULL;
+    if (with_eps && !eps)
         return cx_error_set(e, CX_ERR_NOMEM, "train report");
-    }
-    double *x = cb->x, *eps = cb->eps;
-    for (int i = 0; i < n; i++) {
-        x[i] = i + 1;
-        eps[i] = NAN;
-        json_t *o = json_pack("{s:i, s:o, s:o, s:o}", "epoch", i + 1, "train_loss",
-                              num_or_null(el->train[i]), "validation_loss", num_or_null(el->val[i]),
-                              "lr", num_or_null(el->lr[i]));
-        if (with_eps) {
-            rc = cx_privacy_epsilon(spec->noise_multiplier, res->sample_rate,
-                                    per_epoch * (uint64_t)(i + 1), spec->delta, NULL, 0, &eps[i],
-                                    NULL, e);
-            if (rc != CX_OK) {
-                json_decref(o);
-                json_decref(epochs);
-                free(cb);
-                return rc;
-            }
-            json_object_set_new(o, "epsilon", num_or_null(eps[i]));
-        }
-        if (!o || json_array_append_new(epochs, o) != 0) {
-            json_decref(epochs);
-            free(cb);
-            return cx_error_set(e, CX_ERR_NOMEM, "train report");
+    for (int i = 0; with_eps && i < n; i++) {
+        cx_err rc = cx_privacy_epsilon(spec->noise_multiplier, res->sample_rate,
+                                       per_epoch * (uint64_t)(i + 1), spec->delta, NULL, 0, &eps[i],
+                                       NULL, e);
+        if (rc != CX_OK) {
+            free(eps);
+            return rc;
         }
     }
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "model", model_path, "task",
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "model", model_path, "task",
                           cx_task_name(spec->task), "model_type", cx_model_kind_name(spec->model),
                           "device", device, "steps", (json_int_t)res->steps, "steps_per_epoch",
-                          (json_int_t)per_epoch, "epochs", epochs);
+                          (json_int_t)per_epoch);
     if (j && spec->privacy)
         json_object_set_new(j, "privacy",
                             json_pack("{s:f, s:f, s:f, s:f}", "noise_multiplier",
                                       spec->noise_multiplier, "max_grad_norm", spec->max_grad_norm,
                                       "delta", spec->delta, "sample_rate", res->sample_rate));
-    char *txt = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-    json_decref(j);
-    char path[4096];
-    snprintf(path, sizeof path, "%.3000s/train.json", dir);
-    rc = txt ? cx_file_write_atomic(path, txt, strlen(txt), 0644, e)
-             : cx_error_set(e, CX_ERR_NOMEM, "train report");
-    free(txt);
-    if (rc != CX_OK || n == 0) {
-        free(cb);
-        return rc;
-    }
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < 3; k++) {
-            snprintf(cb->refs[k][i], sizeof cb->refs[k][i], "epochs.%d.%s", i,
-                     k == 0   ? "train_loss"
-                     : k == 1 ? "validation_loss"
-                              : "epsilon");
-            cb->refp[k][i] = cb->refs[k][i];
-        }
-    svg_series loss[2] = {
-        {.name = "train loss", .x = x, .y = el->train, .refs = cb->refp[0], .n = (size_t)n},
-        {.name = "validation loss", .x = x, .y = el->val, .refs = cb->refp[1], .n = (size_t)n},
-    };
-    svg_chart lc = {.title = "Loss per epoch",
-                    .x_label = "epoch",
-                    .y_label = "loss",
-                    .series = loss,
-                    .n_series = 2};
-    rc = write_curve_svg(dir, "loss.svg", &lc, e);
-    if (rc != CX_OK || !with_eps) {
-        free(cb);
-        return rc;
-    }
-    svg_series es = {
-        .name = "epsilon spent", .x = x, .y = eps, .refs = cb->refp[2], .n = (size_t)n};
-    char title[128];
-    snprintf(title, sizeof title, "Privacy spent by each epoch's end (delta %g)", spec->delta);
-    svg_chart ec = {.title = title,
-                    .x_label = "epoch",
-                    .y_label = "epsilon",
-                    .y_from_zero = 1,
-                    .series = &es,
-                    .n_series = 1};
-    rc = write_curve_svg(dir, "epsilon.svg", &ec, e);
-    free(cb);
+    cli_curve c = {
+        .n = n, .train = el->train, .val = el->val, .lr = el->lr, .eps = eps, .delta = spec->delta};
+    cx_err rc = cli_curve_report(dir, "train.json", j, &c, e);
+    free(eps);
     return rc;
 }
 

@@ -3,17 +3,60 @@
 #include "cli.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct wout {
     cx_cli *cli;
+    const char *reports; /* --reports DIR, or NULL */
 } wout;
+
+/* --reports DIR: DIR/<job>/report.json (the job, its status and report) with loss.svg and,
+ * under DP-SGD, epsilon.svg from the report's curve; a failure to write is a warning, never the
+ * job's. */
+static void write_job_report(wout *o, const char *job, const char *status, const json_t *report)
+{
+    const json_t *curve = json_object_get(report, "curve");
+    const json_t *tl = json_object_get(curve, "train_loss"),
+                 *vl = json_object_get(curve, "validation_loss");
+    const json_t *el = json_object_get(curve, "epsilon");
+    size_t n = json_array_size(tl);
+    double *v = calloc(3 * (n ? n : 1), sizeof *v);
+    char dir[4096];
+    cx_error e;
+    snprintf(dir, sizeof dir, "%.3000s/%s", o->reports, job);
+    json_t *head = json_pack("{s:s, s:s, s:O}", "job", job, "status", status, "report", report);
+    cx_err rc = v && head ? CX_OK : cx_error_set(&e, CX_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == CX_OK && i < n; i++) {
+        json_t *t = json_array_get(tl, i), *w = json_array_get(vl, i), *x = json_array_get(el, i);
+        v[i] = json_is_number(t) ? json_number_value(t) : NAN;
+        v[n + i] = json_is_number(w) ? json_number_value(w) : NAN;
+        v[2 * n + i] = json_is_number(x) ? json_number_value(x) : NAN;
+    }
+    const json_t *delta = json_object_get(json_object_get(report, "privacy"), "delta");
+    cli_curve c = {.n = (int)n,
+                   .train = v,
+                   .val = v + n,
+                   .eps = json_array_size(el) == n && n ? v + 2 * n : NULL,
+                   .delta = json_is_number(delta) ? json_number_value(delta) : 0.0};
+    if (rc == CX_OK) {
+        rc = cli_curve_report(dir, "report.json", head, &c, &e);
+        head = NULL;
+    }
+    if (rc != CX_OK)
+        cx_log_warn(&o->cli->log, "worker: job %s: its report was not written to %s: %s", job, dir,
+                    e.msg);
+    json_decref(head);
+    free(v);
+}
 
 static void on_job(void *ud, const char *job, const char *status, const json_t *report,
                    const char *error)
 {
     wout *o = ud;
+    if (o->reports && report && json_object_get(report, "curve"))
+        write_job_report(o, job, status, report);
     if (o->cli->json) {
         json_t *j = json_pack("{s:s, s:s}", "job", job, "status", status);
         if (!j)
@@ -86,52 +129,58 @@ static int start_status(cx_cli *cli, const char *listen, const char *token_file,
 int cmd_worker(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: cloakx worker [--ledger L] [--store S] --key DIR --state DIR\n"
-               "         [--devca DIR] [--once] [--device auto|cpu|cuda[:N]] [--threads N]\n"
-               "         [--poll-ms N] [--listen HOST:PORT [--token-file F]] [--json]\n"
-               "         [--job-time-limit SECONDS] [--max-job-params N] [--max-job-epochs N]\n"
-               "         [--max-job-flops X] [--require-mlock] [--keyservers FILE]\n\n"
-               "The operator's worker. Follows the ledger's event stream from a cursor kept\n"
-               "in --state DIR, and for each JobCreated runs the job inside this node's TEE\n"
-               "(the enclave registered with `cloakx enclave register --state DIR`; SIMULATED\n"
-               "in this build): checks each contribution's header, decrypts and authenticates\n"
-               "the blobs, parses and trains, seals the model to the buyer, stores it, has the\n"
-               "TEE sign the result statement and submits it (signed by --key). Each job's\n"
-               "state is kept in DIR/jobs/; a killed worker restarts cleanly (no job lost, none\n"
-               "paid twice). Results: DIR/results/<job>.bundle.json and .report.json.\n"
-               "--device picks the training backend (default auto: the GPU when one is usable,\n"
-               "else the CPU; with the GPU, decrypted chunks go to pinned memory and the\n"
-               "decrypt threads run near it). The simulated TEE collects no GPU evidence, so\n"
-               "the statement's GPU evidence hash stays empty either way; the job report says\n"
-               "which backend ran.\n"
-               "--once processes what is there and exits (1 if a job failed). Stop it with any\n"
-               "signal, at any point: every step is crash-safe. Test hook:\n"
-               "CLOAKX_WORKER_PAUSE_AT=decrypted|trained|signed makes the worker stop there\n"
-               "(writing DIR/paused-<phase>) so that a test can kill it.\n"
-               "--keyservers FILE (or CLOAKX_KEYSERVERS): the Seal key servers this enclave asks,\n"
-               "as itself, for the data keys of blobs sealed with Seal (contribute\n"
-               "--keyservers); without it a job with such a blob fails and is retried.\n"
-               "--listen HOST:PORT serves a read-only status page (/), its JSON (/api/status)\n"
-               "and Prometheus metrics (/metrics): the enclave, each job's phase, progress,\n"
-               "loss curve, epsilon and per-contributor acceptance, recent errors; never rows,\n"
-               "values or keys. Port 0 picks a free port; the address is logged on stderr.\n"
-               "Beyond 127.0.0.0/8 a bearer token is required: --token-file F (its first line)\n"
-               "or CLOAKX_STATUS_TOKEN; when given, every request must carry it.\n"
-               "Limits per job, so that no buyer ties the worker up: --job-time-limit (wall\n"
-               "clock from the job's start, default 3600; a job over it fails and its buyer is\n"
-               "refunded after the deadline), --max-job-params (default 100000000),\n"
-               "--max-job-epochs (default 10000), --max-job-flops (epochs x rows x 6 x\n"
-               "parameters, default 1e16); 0 lifts a limit. A spec over the budget fails\n"
-               "before any blob is decrypted.\n"
-               "Plaintext and keys live in memory locked in RAM (mlock). When RLIMIT_MEMLOCK\n"
-               "is too low, the worker warns (and each job report says) how much could not be\n"
-               "locked; --require-mlock refuses to run such a job instead.\n");
+        printf(
+            "usage: cloakx worker [--ledger L] [--store S] --key DIR --state DIR\n"
+            "         [--devca DIR] [--once] [--device auto|cpu|cuda[:N]] [--threads N]\n"
+            "         [--poll-ms N] [--listen HOST:PORT [--token-file F]] [--json]\n"
+            "         [--job-time-limit SECONDS] [--max-job-params N] [--max-job-epochs N]\n"
+            "         [--max-job-flops X] [--require-mlock] [--keyservers FILE]\n"
+            "         [--reports DIR]\n\n"
+            "The operator's worker. Follows the ledger's event stream from a cursor kept\n"
+            "in --state DIR, and for each JobCreated runs the job inside this node's TEE\n"
+            "(the enclave registered with `cloakx enclave register --state DIR`; SIMULATED\n"
+            "in this build): checks each contribution's header, decrypts and authenticates\n"
+            "the blobs, parses and trains, seals the model to the buyer, stores it, has the\n"
+            "TEE sign the result statement and submits it (signed by --key). Each job's\n"
+            "state is kept in DIR/jobs/; a killed worker restarts cleanly (no job lost, none\n"
+            "paid twice). Results: DIR/results/<job>.bundle.json and .report.json.\n"
+            "--device picks the training backend (default auto: the GPU when one is usable,\n"
+            "else the CPU; with the GPU, decrypted chunks go to pinned memory and the\n"
+            "decrypt threads run near it). The simulated TEE collects no GPU evidence, so\n"
+            "the statement's GPU evidence hash stays empty either way; the job report says\n"
+            "which backend ran.\n"
+            "--once processes what is there and exits (1 if a job failed). Stop it with any\n"
+            "signal, at any point: every step is crash-safe. Test hook:\n"
+            "CLOAKX_WORKER_PAUSE_AT=decrypted|trained|signed makes the worker stop there\n"
+            "(writing DIR/paused-<phase>) so that a test can kill it.\n"
+            "--reports DIR (or CLOAKX_REPORTS): for each job that trained, DIR/<job>/report.json\n"
+            "(the job report: rows and contributors accepted, rejections, metrics, epsilon,\n"
+            "and its curve: loss per epoch, epsilon spent by each epoch's end under DP-SGD)\n"
+            "with loss.svg and epsilon.svg; aggregates only, never a row, value or key.\n"
+            "--keyservers FILE (or CLOAKX_KEYSERVERS): the Seal key servers this enclave asks,\n"
+            "as itself, for the data keys of blobs sealed with Seal (contribute\n"
+            "--keyservers); without it a job with such a blob fails and is retried.\n"
+            "--listen HOST:PORT serves a read-only status page (/), its JSON (/api/status)\n"
+            "and Prometheus metrics (/metrics): the enclave, each job's phase, progress,\n"
+            "loss curve, epsilon and per-contributor acceptance, recent errors; never rows,\n"
+            "values or keys. Port 0 picks a free port; the address is logged on stderr.\n"
+            "Beyond 127.0.0.0/8 a bearer token is required: --token-file F (its first line)\n"
+            "or CLOAKX_STATUS_TOKEN; when given, every request must carry it.\n"
+            "Limits per job, so that no buyer ties the worker up: --job-time-limit (wall\n"
+            "clock from the job's start, default 3600; a job over it fails and its buyer is\n"
+            "refunded after the deadline), --max-job-params (default 100000000),\n"
+            "--max-job-epochs (default 10000), --max-job-flops (epochs x rows x 6 x\n"
+            "parameters, default 1e16); 0 lifts a limit. A spec over the budget fails\n"
+            "before any blob is decrypted.\n"
+            "Plaintext and keys live in memory locked in RAM (mlock). When RLIMIT_MEMLOCK\n"
+            "is too low, the worker warns (and each job report says) how much could not be\n"
+            "locked; --require-mlock refuses to run such a job instead.\n");
         return CX_EXIT_OK;
     }
     cx_worker_config c = {0};
     const char *devca_s = NULL, *threads_s = NULL, *poll_s = NULL, *listen_s = NULL,
                *token_file = NULL, *time_s = NULL, *params_s = NULL, *epochs_s = NULL,
-               *flops_s = NULL, *keyservers = NULL;
+               *flops_s = NULL, *keyservers = NULL, *reports = NULL;
     const cli_arg args[] = {
         {.name = "--ledger", .val = &c.ledger_url, .env = "CLOAKX_LEDGER"},
         {.name = "--store", .val = &c.store_url, .env = "CLOAKX_STORE"},
@@ -150,6 +199,7 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
         {.name = "--max-job-flops", .val = &flops_s},
         {.name = "--require-mlock", .flag = &c.require_mlock},
         {.name = "--keyservers", .val = &keyservers, .env = "CLOAKX_KEYSERVERS"},
+        {.name = "--reports", .val = &reports, .env = "CLOAKX_REPORTS"},
         {0}};
     int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
@@ -212,7 +262,7 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
     c.log = &cli->log;
     c.hooks.pause_at = getenv("CLOAKX_WORKER_PAUSE_AT");
     c.hooks.pause_dir = c.state_dir;
-    wout o = {cli};
+    wout o = {cli, reports};
     c.on_job = on_job;
     c.ud = &o;
     cx_status *status = NULL;

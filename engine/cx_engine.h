@@ -243,6 +243,9 @@ typedef struct cx_job_params {
     const struct cx_seal_config *seal;
 } cx_job_params;
 enum { CX_JOB_STORE_TRIES = 3, CX_JOB_STORE_BACKOFF_MS = 100 };
+/* Epochs of loss a job report's "curve" keeps (train_loss, validation_loss, and with DP-SGD
+ * the epsilon spent by each epoch's end). */
+enum { CX_JOB_CURVE_MAX = 4096 };
 
 typedef struct cx_job_output {
     uint8_t *statement; /* signing bytes (malloc'ed) */

@@ -400,8 +400,15 @@ typedef struct epoch_ud {
     cx_status *status;
     const char *job_hex;
     int epochs;
-    double t_last; /* when the previous epoch ended */
+    double t_last;                 /* when the previous epoch ended */
+    json_t *train_loss, *val_loss; /* the curve for the job report (aggregates only) */
 } epoch_ud;
+
+/* A loss as JSON: null when not finite (jansson has no NaN). */
+static json_t *loss_json(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
 
 static void on_epoch(void *ud, int epoch, double train_loss, double val_loss, double lr)
 {
@@ -413,6 +420,10 @@ static void on_epoch(void *ud, int epoch, double train_loss, double val_loss, do
     cx_progress_update(u->prog, (uint64_t)epoch);
     cx_log_info(u->log, "epoch %d: train loss %.5f, validation loss %.5f, lr %.3g", epoch,
                 train_loss, val_loss, lr);
+    if (json_array_size(u->train_loss) < CX_JOB_CURVE_MAX) {
+        json_array_append_new(u->train_loss, loss_json(train_loss));
+        json_array_append_new(u->val_loss, loss_json(val_loss));
+    }
 }
 
 static int addr_cmp(const void *a, const void *b)
@@ -448,7 +459,8 @@ typedef struct job_run {
     cand *cs;
     size_t n_cands;
     cx_x25519_key *key;
-    cx_cxb_known_key *known; /* data keys of Seal-sealed blobs (secure memory) */
+    cx_cxb_known_key *known;         /* data keys of Seal-sealed blobs (secure memory) */
+    json_t *curve_train, *curve_val; /* loss per epoch, for the report */
     size_t n_known;
     cx_data_format fmt;
     size_t n_ok; /* header-valid blobs of the job's format */
@@ -478,6 +490,8 @@ typedef struct job_run {
 static void job_run_free(job_run *r)
 {
     json_decref(r->report);
+    json_decref(r->curve_train);
+    json_decref(r->curve_val);
     json_decref(r->data);
     json_decref(r->extra);
     cx_nitro_doc_free(&r->nd);
@@ -856,7 +870,10 @@ static cx_err train(job_run *r, cx_error *e)
     cx_train_data td = cx_job_train_data(ds);
     cx_progress eprog;
     cx_progress_start(&eprog, "training", (uint64_t)r->spec.epochs, p->progress);
-    epoch_ud eu = {&eprog, p->log, p->status, r->job_hex, r->spec.epochs, cx_now_seconds()};
+    if (!(r->curve_train = json_array()) || !(r->curve_val = json_array()))
+        return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+    epoch_ud eu = {&eprog,         p->log,           p->status,      r->job_hex,
+                   r->spec.epochs, cx_now_seconds(), r->curve_train, r->curve_val};
     cx_train_epoch_cb cb = {
         .fn = on_epoch, .ud = &eu, .deadline = p->time_limit_s > 0 ? r->t0 + p->time_limit_s : 0.0};
     cx_compute_cost cost;
@@ -1081,6 +1098,31 @@ static void report_contributors(job_run *r)
 }
 
 /* the report: what the worker and the demo print */
+/* The training curve: loss per epoch and, with DP-SGD, the epsilon spent by each epoch's end
+ * (every epoch takes the same number of Poisson steps). Aggregates only: no row or value. */
+static void report_curve(job_run *r)
+{
+    size_t n = json_array_size(r->curve_train);
+    json_t *eps = json_null();
+    uint64_t per = n && r->tr.steps % n == 0 ? r->tr.steps / n : 0;
+    if (r->spec.privacy && per) {
+        eps = json_array();
+        for (size_t i = 0; eps && i < n; i++) {
+            double v = NAN;
+            cx_error le;
+            if (cx_privacy_epsilon(r->spec.noise_multiplier, r->tr.sample_rate,
+                                   per * (uint64_t)(i + 1), r->spec.delta, NULL, 0, &v, NULL,
+                                   &le) != CX_OK)
+                v = NAN;
+            json_array_append_new(eps, loss_json(v));
+        }
+    }
+    json_object_set_new(r->report, "curve",
+                        json_pack("{s:O, s:O, s:o}", "train_loss", r->curve_train,
+                                  "validation_loss", r->curve_val, "epsilon",
+                                  eps ? eps : json_null()));
+}
+
 static void finish_report(job_run *r)
 {
     json_t *report = r->report;
@@ -1093,6 +1135,7 @@ static void finish_report(job_run *r)
                                   r->tr.epochs_run, "train_rows", (json_int_t)r->tr.train_rows,
                                   "validation_rows", (json_int_t)r->tr.val_rows));
     json_object_set(report, "metrics", json_object_get(r->extra, "metrics"));
+    report_curve(r);
     json_object_set_new(report, "privacy",
                         r->spec.privacy ? json_incref(json_object_get(r->extra, "privacy"))
                                         : json_null());

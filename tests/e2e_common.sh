@@ -28,7 +28,7 @@ expect_rc() {
 keys() { for r in "$@"; do "$CLOAKX" keygen --out "$work/keys/$r" >/dev/null; done; }
 # The operator's worker, one pass: its JSON lines in $work/w.json, its log in $work/w.err.
 worker_once() {
-    "$CLOAKX" --json worker --key "$work/keys/operator" --state "$work/op" --once >"$work/w.json" \
+    "$CLOAKX" --json worker --key "$work/keys/operator" --state "$work/op" --once "$@" >"$work/w.json" \
         2>"$work/w.err" || { cat "$work/w.err"; fail "worker"; }
 }
 # That pass paid exactly one job.

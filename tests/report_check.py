@@ -6,6 +6,7 @@ equal to the JSON it came from.
   report_check.py svg FILE.svg [--marks N] [--text TEXT]...   one chart
   report_check.py report DIR                                    DIR/report.html vs report.json
   report_check.py train DIR                                     DIR/loss.svg vs DIR/train.json
+  report_check.py job DIR                                       the same for a worker's job report
 Exits 1 with the reasons on stderr when a check fails.
 """
 import json
@@ -214,9 +215,9 @@ def cmd_report(args):
     print(f"report: {len(svgs)} charts, {n} numbers equal to report.json")
 
 
-def cmd_train(args):
+def cmd_train(args, name="train.json"):
     d = args[0]
-    data = json.load(open(f"{d}/train.json"))
+    data = json.load(open(f"{d}/{name}"))
     svg = ET.parse(f"{d}/loss.svg").getroot()
     check_svg(svg, "loss.svg")
     n = check_refs(svg, data, "loss.svg")
@@ -234,13 +235,27 @@ def cmd_train(args):
         e = [x["epsilon"] for x in epochs]
         if any(b < a for a, b in zip(e, e[1:])):
             fail(f"train.json: epsilon falls between epochs: {e}")
-    print(f"train: {n} loss points equal to train.json")
+    print(f"train: {n} loss points equal to {name}")
+
+
+def cmd_job(args):
+    """A worker's job report directory (--reports): its curve plotted as train's, and the epochs
+    exactly the job report's curve."""
+    cmd_train(args, "report.json")
+    data = json.load(open(f"{args[0]}/report.json"))
+    curve = data["report"]["curve"]
+    for k in ("train_loss", "validation_loss"):
+        if [e.get(k) for e in data["epochs"]] != curve[k]:
+            fail(f"report.json: the epochs' {k} differ from the report's curve")
+    if curve.get("epsilon") is not None and [e.get("epsilon") for e in data["epochs"]] != curve["epsilon"]:
+        fail("report.json: the epochs' epsilon differs from the report's curve")
 
 
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    {"svg": cmd_svg, "report": cmd_report, "train": cmd_train}[sys.argv[1]](sys.argv[2:])
+    {"svg": cmd_svg, "report": cmd_report, "train": cmd_train,
+     "job": cmd_job}[sys.argv[1]](sys.argv[2:])
     if errors:
         for e in errors[:40]:
             print("FAIL: " + e, file=sys.stderr)
