@@ -246,6 +246,14 @@ static cx_err decode_pool(const cx_sui_object *o, cx_ledger_pool *p, cx_chain_id
         rc = nomem(e);
     for (size_t i = 0; rc == CX_OK && i < n_enc; i++)
         rc = cx_bcs_get_fixed(&r, enc[i].b, CX_CHAIN_ID_LEN, e);
+    /* enclave_addrs: the enclaves' Sui addresses (the Seal dataset policy's), one per enclave */
+    size_t n_addrs = 0;
+    if (rc == CX_OK)
+        rc = cx_bcs_get_seq_len(&r, 1u << 20, CX_CHAIN_ID_LEN, &n_addrs, e);
+    for (size_t i = 0; rc == CX_OK && i < n_addrs; i++) {
+        uint8_t skip[CX_CHAIN_ID_LEN];
+        rc = cx_bcs_get_fixed(&r, skip, CX_CHAIN_ID_LEN, e);
+    }
     if (rc == CX_OK)
         rc = skip_table(&r, e); /* claims */
     if (rc == CX_OK)

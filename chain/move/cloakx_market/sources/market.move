@@ -123,6 +123,8 @@ public struct Pool<phantom T> has key {
     created_ms: u64,
     /// the enclaves the operator added (§2.1): sealing targets, the only ones that accept jobs
     enclaves: VecSet<ID>,
+    /// their Sui addresses (of their Ed25519 keys): who seal_approve_dataset releases to (§2.3)
+    enclave_addrs: VecSet<address>,
     /// (contributor, blob id) -> contribution: a contributor registers a blob once
     claims: Table<Claim, ID>,
     /// contributor -> number of contributions (rule 10: listed contributors must have one)
@@ -296,6 +298,7 @@ public fun create_pool<T>(
         creator: ctx.sender(),
         created_ms: now,
         enclaves: vec_set::empty(),
+        enclave_addrs: vec_set::empty(),
         claims: table::new(ctx),
         contributors: table::new(ctx),
         entries: table::new(ctx),
@@ -455,6 +458,35 @@ fun register_checked(
     id
 }
 
+/// The Sui address of an Ed25519 key: blake2b256(0x00 || pk) (spec §3.5).
+fun ed25519_address(pk: &vector<u8>): address {
+    let mut b = vector[0u8];
+    b.append(*pk);
+    sui::address::from_bytes(sui::hash::blake2b256(&b))
+}
+
+#[test_only]
+public fun ed25519_address_for_testing(pk: &vector<u8>): address { ed25519_address(pk) }
+
+/// RULES.md §2.3 seal_approve_dataset: a data key of this pool (id = pool id || nonce) goes only
+/// to an enclave the pool's operator added, asking as its own key.
+public(package) fun dataset_access<T>(id: &vector<u8>, pool: &Pool<T>, sender: address): bool {
+    let pool_bytes = object::id_to_bytes(&object::id(pool));
+    if (id.length() <= 32 || id.length() > 64) return false;
+    let mut i = 0;
+    while (i < 32) {
+        if (id[i] != pool_bytes[i]) return false;
+        i = i + 1;
+    };
+    pool.enclave_addrs.contains(&sender)
+}
+
+/// RULES.md §2.3 seal_approve_model: the model key of this job (id = job id) goes only to its
+/// buyer, once the job is paid.
+public(package) fun model_access<T>(id: &vector<u8>, job: &Job<T>, sender: address): bool {
+    *id == object::id_to_bytes(&object::id(job)) && sender == job.buyer && job.state == STATE_PAID
+}
+
 /// Only the pool's operator adds an enclave to its pool, and only one whose measurement the
 /// pool accepts.
 public fun add_pool_enclave<T>(pool: &mut Pool<T>, enclave: &Enclave, clock: &Clock, ctx: &TxContext) {
@@ -463,6 +495,8 @@ public fun add_pool_enclave<T>(pool: &mut Pool<T>, enclave: &Enclave, clock: &Cl
     let id = object::id(enclave);
     assert!(!pool.enclaves.contains(&id), EEnclaveAlreadyInPool);
     pool.enclaves.insert(id);
+    let addr = ed25519_address(&enclave.ed25519_pk);
+    if (!pool.enclave_addrs.contains(&addr)) pool.enclave_addrs.insert(addr);
     event::emit(PoolEnclaveAdded { object_id: id, pool_id: object::id(pool), addr: ctx.sender(), amount: 0, timestamp_ms: clock.timestamp_ms() });
 }
 

@@ -823,3 +823,45 @@ fun rejected_entry_registered_after_the_job_refused() {
     submit_stmt(&mut w, stmt);
     finish(w);
 }
+
+// === RULES.md §2.3: the Seal policies ===
+
+#[test]
+fun seal_dataset_key_only_to_the_pools_enclave() {
+    let mut w = setup();
+    let pool = w.sc.take_shared_by_id<Pool<SUI>>(w.pool);
+    let mut id = object::id_to_bytes(&w.pool);
+    id.append(x"5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"); // the seller's nonce
+    let enclave = market::ed25519_address_for_testing(&vectors::enclave_pk());
+    assert!(market::dataset_access(&id, &pool, enclave));
+    assert!(!market::dataset_access(&id, &pool, ANYONE));
+    assert!(!market::dataset_access(&id, &pool, OP)); // not even the operator
+    let mut other = id;
+    let b0 = other[0];
+    *other.borrow_mut(0) = b0 ^ 1; // another pool's id
+    assert!(!market::dataset_access(&other, &pool, enclave));
+    assert!(!market::dataset_access(&object::id_to_bytes(&w.pool), &pool, enclave)); // no nonce
+    ts::return_shared(pool);
+    finish(w);
+}
+
+#[test]
+fun seal_model_key_only_to_the_buyer_once_paid() {
+    let mut w = setup();
+    let job = w.job;
+    let id = object::id_to_bytes(&job);
+    {
+        let j = w.sc.take_shared_by_id<Job<SUI>>(job);
+        assert!(!market::model_access(&id, &j, BUYER)); // open: not paid
+        ts::return_shared(j);
+    };
+    accept(&mut w, job);
+    submit(&mut w, job, vector[10, 10, 10, 10, 10]);
+    w.sc.next_tx(ANYONE);
+    let j = w.sc.take_shared_by_id<Job<SUI>>(job);
+    assert!(market::model_access(&id, &j, BUYER));
+    assert!(!market::model_access(&id, &j, OP));
+    assert!(!market::model_access(&object::id_to_bytes(&w.pool), &j, BUYER)); // another id
+    ts::return_shared(j);
+    finish(w);
+}
