@@ -28,6 +28,9 @@ jq -e --arg j "$job" '.job == $j and .status == "paid" and (.epochs | length) > 
     and (.report.curve.train_loss | length) == (.epochs | length)' "$d/report.json" >/dev/null \
     || fail "report.json: $(head -c 600 "$d/report.json")"
 python3 "$here/report_check.py" job "$d" || fail "the charts do not plot the report's numbers"
+# aggregates only: no data value (each field of every row, as status_check.py's needles) and no
+# key material in any file of the report directory
+python3 "$here/status_check.py" scan "$d" "$work" "$work/data" || fail "data or keys in the reports"
 # aggregates only: no seller's row in the report directory
 for i in 1 2; do
     line=$(sed -n 7p "$work/data/seller0$i.csv")
