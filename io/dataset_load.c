@@ -156,7 +156,10 @@ static cx_err load_one(cx_parser *p, size_t idx, const char *path, int nt, cx_er
             return cx_error_errno(e, CX_ERR_IO, err, "mmap %s", path);
         }
         map = m;
-        (void)madvise(m, len, MADV_SEQUENTIAL | MADV_WILLNEED);
+        /* two hints: madvise takes one advice value, not flags (SEQUENTIAL | WILLNEED is
+         * WILLNEED alone); hints only, so a refusal changes nothing */
+        (void)madvise(m, len, MADV_SEQUENTIAL);
+        (void)madvise(m, len, MADV_WILLNEED);
     }
     close(fd);
     cx_err rc = p->ops->load(p, b, map ? map : "", len, nt, e);
