@@ -382,17 +382,22 @@ static void test_every_contribution_accounted(void **state)
     world *w = *state;
     cx_chain_id job, late_job, cid;
     cx_error e;
-    new_job(w, 1000, cx_unix_ms() + 3600000, &late_job); /* before the stranger's blob */
+    /* the fixture's clock, so that "before" and "the same millisecond" are not left to chance */
+    uint64_t now = cx_unix_ms();
+    set_clock((long long)now);
+    new_job(w, 1000, now + 3600000, &late_job); /* a millisecond before the stranger's blob */
+    set_clock((long long)now + 1);
     assert_int_equal(cx_ledger_contribution_register(w->l, w->stranger, &w->pool,
                                                      (const uint8_t *)"stranger-blob", 13, &cid,
                                                      NULL),
                      CX_OK);
-    new_job(w, 1000, cx_unix_ms() + 3600000, &job);
+    new_job(w, 1000, now + 3600000, &job); /* the blob's millisecond: it is the job's */
     assert_int_equal(accept_job(w, &job, NULL), CX_OK);
     assert_int_equal(submit(w, &job, 10, 20, &e), CX_ERR_VERIFY);
     assert_non_null(strstr(e.msg, "neither accepted nor rejected"));
     assert_int_equal(accept_job(w, &late_job, NULL), CX_OK);
     assert_int_equal(submit(w, &late_job, 10, 20, NULL), CX_OK);
+    set_clock(-1);
 }
 
 static void test_refunds(void **state)

@@ -129,9 +129,11 @@ public struct Pool<phantom T> has key {
     claims: Table<Claim, ID>,
     /// contributor -> number of contributions (rule 10: listed contributors must have one)
     contributors: Table<address, u64>,
-    /// the contributions in registration order (index -> claim) and each claim's index: a job's
-    /// contributions are the first `Job.n_contributions` (RULES.md §2 Submit 12-13)
-    entries: Table<u64, Claim>,
+    /// the contributions in registration order (index -> registration) and each claim's index:
+    /// a job's contributions are those registered no later than its creation: the first
+    /// `Job.n_contributions`, then any registered in the job's own millisecond after it (the
+    /// Clock never goes backwards, so they form a prefix) (RULES.md §2 Submit 12-13)
+    entries: Table<u64, Registration>,
     claim_index: Table<Claim, u64>,
     n_entries: u64,
     /// what a job's spec may ask of the data (RULES.md §1 Pool policy, §8, §9.8)
@@ -156,6 +158,12 @@ public struct PoolPolicy has copy, drop, store {
 public struct Claim has copy, drop, store {
     contributor: address,
     blob_id: vector<u8>,
+}
+
+/// A contribution in the pool's registration order, with when it was registered.
+public struct Registration has copy, drop, store {
+    claim: Claim,
+    created_ms: u64,
 }
 
 /// RULES.md §1 Enclave; immutable once registered.
@@ -513,7 +521,7 @@ public fun register_contribution<T>(pool: &mut Pool<T>, blob_id: vector<u8>, clo
     let c = Contribution { id: object::new(ctx), pool_id, blob_id, contributor, created_ms: now };
     let id = object::id(&c);
     pool.claims.add(claim, id);
-    pool.entries.add(pool.n_entries, claim);
+    pool.entries.add(pool.n_entries, Registration { claim, created_ms: now });
     pool.claim_index.add(claim, pool.n_entries);
     pool.n_entries = pool.n_entries + 1;
     if (pool.contributors.contains(contributor)) {
@@ -771,25 +779,31 @@ public(package) fun check_result_statement<T>(
     msg
 }
 
-/// RULES.md §2 Submit 12-13. The job's contributions are the pool's first n_contributions
-/// (those registered before it was created); the statement's contributors and rejected lists
-/// are strictly ascending (wire.move), so each lookup is a binary search.
+/// RULES.md §2 Submit 12-13. The job's contributions are those registered no later than the
+/// job's creation (created_ms <= the job's, as the enclave and `cloakx verify` read them): the
+/// pool's first n_contributions, then any registered later in the job's own millisecond (a
+/// prefix: the Clock never goes backwards). The statement's contributors and rejected lists are
+/// strictly ascending (wire.move), so each lookup is a binary search.
 fun check_contributions_accounted<T>(job: &Job<T>, pool: &Pool<T>, s: &ResultStatement) {
     let rejected = s.rejected();
+    let mut i = 0;
+    while (i < pool.n_entries) {
+        let reg = pool.entries.borrow(i);
+        if (i >= job.n_contributions && reg.created_ms > job.created_ms) break;
+        let c = &reg.claim;
+        assert!(is_listed(s.contributors(), c.contributor) ||
+            is_rejected(rejected, c.contributor, &c.blob_id), EContributionUnaccounted);
+        i = i + 1;
+    };
     let mut x = 0;
     while (x < rejected.length()) {
         let r = rejected.borrow(x);
         let claim = Claim { contributor: r.rejected_contributor(), blob_id: *r.rejected_blob_id() };
         assert!(pool.claim_index.contains(claim), ERejectedNotOfJob);
-        assert!(*pool.claim_index.borrow(claim) < job.n_contributions, ERejectedNotOfJob);
+        let k = *pool.claim_index.borrow(claim);
+        assert!(k < job.n_contributions || pool.entries.borrow(k).created_ms <= job.created_ms,
+            ERejectedNotOfJob);
         x = x + 1;
-    };
-    let mut i = 0;
-    while (i < job.n_contributions) {
-        let c = pool.entries.borrow(i);
-        assert!(is_listed(s.contributors(), c.contributor) ||
-            is_rejected(rejected, c.contributor, &c.blob_id), EContributionUnaccounted);
-        i = i + 1;
     };
 }
 

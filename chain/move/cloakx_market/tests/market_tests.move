@@ -785,6 +785,7 @@ fun contribution_after_the_job_not_needed() {
     let job = w.job;
     accept(&mut w, job);
     // registered after the job was created: not the job's, so the statement may ignore it
+    w.clock.increment_for_testing(1); // a millisecond after the job's creation
     w.sc.next_tx(ANYONE);
     let pool = w.pool;
     contribute(&mut w.sc, &w.clock, pool, b"late-blob");
@@ -814,6 +815,7 @@ fun rejected_entry_registered_after_the_job_refused() {
     let mut w = setup();
     let job = w.job;
     accept(&mut w, job);
+    w.clock.increment_for_testing(1); // a millisecond after the job's creation
     w.sc.next_tx(ANYONE);
     let pool = w.pool;
     contribute(&mut w.sc, &w.clock, pool, b"late-blob");
@@ -863,5 +865,22 @@ fun seal_model_key_only_to_the_buyer_once_paid() {
     assert!(!market::model_access(&id, &j, OP));
     assert!(!market::model_access(&object::id_to_bytes(&w.pool), &j, BUYER)); // another id
     ts::return_shared(j);
+    finish(w);
+}
+
+#[test]
+#[expected_failure(abort_code = cloakx_market::market::EContributionUnaccounted)]
+fun contribution_in_the_jobs_millisecond_is_the_jobs() {
+    let mut w = setup();
+    let job = w.job;
+    accept(&mut w, job);
+    // registered after the job but in its millisecond: created_ms <= the job's, so the enclave
+    // reads it and the statement must account for it
+    w.sc.next_tx(ANYONE);
+    let pool = w.pool;
+    contribute(&mut w.sc, &w.clock, pool, b"same-ms-blob");
+    w.sc.next_tx(OP);
+    let stmt = statement(&w, job, all5(), vector[10, 10, 10, 10, 10]);
+    submit_stmt(&mut w, stmt);
     finish(w);
 }
