@@ -189,7 +189,9 @@ cx_err cx_seal_model_key(const cx_seal_config *c, const cx_chain_key *buyer,
                          const cx_chain_id *job, const uint8_t *obj, size_t len,
                          uint8_t share[32], cx_error *e);
 /* Inside the enclave: the data key of a key object, from the configured key servers that the
- * object names (at least its threshold; CX_ERR_VERIFY otherwise), asked as the TEE's key. */
+ * object names, asked as the TEE's key. CX_ERR_NET: the key servers failed or refused (not the
+ * object's fault); any other error is the object's (another package, key servers this enclave
+ * does not use, shares that do not open). */
 cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_id *pool,
                            const uint8_t *obj, size_t len, uint8_t data_key[32], cx_error *e);
 

@@ -622,10 +622,10 @@ static cx_err select_device(job_run *r, cx_error *e)
  * headers checked and put in canonical (blob id) order, for the parser's merge order and the
  * commitment */
 /* The data keys of the header-valid Seal-sealed blobs (suite 2), from the key servers, asked
- * as this enclave; each bound to its header's hash (cx_cxb_known_key). A blob sealed to key
- * servers this enclave does not use fails alone, like a blob it cannot decrypt; key servers
- * that fail or refuse fail the job unsigned (retried later): the contribution is not the
- * seller's fault. */
+ * as this enclave; each bound to its header's hash (cx_cxb_known_key). A blob whose Seal object
+ * is at fault (another package, key servers this enclave does not use, shares that do not open)
+ * fails alone, like a blob it cannot decrypt, so no seller can stall a job; key servers that
+ * fail or refuse fail the job unsigned (retried later): that is not the seller's fault. */
 static cx_err recover_seal_keys(job_run *r, cx_error *e)
 {
     size_t n = 0;
@@ -656,12 +656,14 @@ static cx_err recover_seal_keys(job_run *r, cx_error *e)
         if (rc == CX_OK) {
             memcpy(k->header_hash, c->h.header_hash, 32);
             r->n_known++;
-        } else if (rc == CX_ERR_VERIFY && strstr(le.msg, "does not use")) {
-            reject(c, CX_REJECT_DECRYPT, "%s", le.msg);
+        } else if (rc != CX_ERR_NET && rc != CX_ERR_NOMEM) {
+            /* the seller's object: another package, other key servers, shares that do not
+             * open: the blob fails alone, as one that does not decrypt */
+            reject(c, CX_REJECT_DECRYPT, "its Seal object: %s", le.msg);
             c->late_fail = 1;
         } else {
             return cx_error_set(e, CX_ERR_NET,
-                                "job %s: blob %s: the key servers: %s (the job is retried "
+                                "job %s: blob %s: %s (the job is retried "
                                 "later; no contribution is rejected for it)",
                                 r->job_hex, c->blob_id, le.msg);
         }

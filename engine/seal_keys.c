@@ -211,7 +211,10 @@ static cx_err recover_key(const cx_seal_config *c, const cx_seal_user *user, con
         rc = cx_seal_request_build(user, c->package.b, ptb, ptb_len, CX_SEAL_SESSION_MIN,
                                    cx_unix_ms(), k, &body, e);
     if (rc == CX_OK)
-        rc = cx_seal_fetch_keys(use, n, body, c->timeout_ms, o, k, keys, &n_keys, e);
+        /* the key servers' failures (down, refusing, bad answers) are theirs or the
+         * operator's, never the object's: CX_ERR_NET, which the worker retries */
+        if ((rc = cx_seal_fetch_keys(use, n, body, c->timeout_ms, o, k, keys, &n_keys, e)) != CX_OK)
+            rc = cx_error_wrap(CX_ERR_NET, e, "the key servers: ");
     if (rc == CX_OK) {
         cx_seal_decrypt_params dp = {.keys = keys, .n_keys = n_keys};
         rc = cx_seal_decrypt(o, &dp, &key, &key_len, e);

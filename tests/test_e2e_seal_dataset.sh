@@ -10,8 +10,8 @@ if "$CLOAKX" keyserver --help 2>&1 | grep -q "no Seal"; then
     echo "SKIP: this build has no Seal"; exit 77
 fi
 
-keys operator buyer s1 s2
-"$CLOAKX" demo --write-data "$work/data" --sellers 2 --rows 200 >/dev/null
+keys operator buyer s1 s2 s3
+"$CLOAKX" demo --write-data "$work/data" --sellers 3 --rows 200 >/dev/null
 "$CLOAKX" balance --key "$work/keys/buyer" --faucet 100000 >/dev/null
 pool=$("$CLOAKX" pool create --key "$work/keys/operator" --theme "seal" --price 10 --k 2 \
        --max-rows 1000)
@@ -37,6 +37,10 @@ jq -s '{package: .[0].package, threshold: 2,
 "$CLOAKX" contribute --key "$work/keys/s2" --pool "$pool" --allow-simulated \
     "$work/data/seller02.csv" >/dev/null 2>&1
 blob1=$(jq -r '.blobs[0].blob_id' "$work/c1.json")
+# a seller that seals under another Seal package: its blob must fail alone, never stall the job
+jq '.package = "0x" + ("ab" * 32)' "$work/keyservers.json" >"$work/other-package.json"
+"$CLOAKX" contribute --key "$work/keys/s3" --pool "$pool" \
+    --keyservers "$work/other-package.json" "$work/data/seller03.csv" >/dev/null
 # the stored blob is suite 2 and its header holds no recipient key
 "$CLOAKX" blob get --store "$CLOAKX_STORE" "$blob1" "$work/b1.cxb" >/dev/null
 [ "$(xxd -s 6 -l 2 -p "$work/b1.cxb")" = 0002 ] || fail "blob 1 is not sealed with Seal (suite 2)"
@@ -62,8 +66,9 @@ kill -9 "${bg_pids[2]}" && wait "${bg_pids[2]}" 2>/dev/null || true
     --keyservers "$work/keyservers.json" >"$work/w.json" 2>"$work/w.err" \
     || fail "worker: $(cat "$work/w.err")"
 jq -se --arg j "$job" 'map(select(.job == $j))[0] | .status == "paid"
-    and .report.accepted.contributors == 2 and (.report.rejected | length) == 0' "$work/w.json" \
-    >/dev/null || fail "job report: $(cat "$work/w.json" "$work/w.err")"
+    and .report.accepted.contributors == 2 and (.report.rejected | length) == 1
+    and (.report.rejected[0].reason | test("Seal object: sealed under another Seal package"))' \
+    "$work/w.json" >/dev/null || fail "job report: $(cat "$work/w.json" "$work/w.err")"
 grep -q "data key(s) released by the Seal key servers" "$work/w.err" \
     || fail "the worker did not say the key servers released the key: $(cat "$work/w.err")"
 # the model is sealed with Seal too: half of its key from the ledger's paying transaction, half
