@@ -223,7 +223,7 @@ typedef struct cx_sui_input {
     cx_sui_input_kind kind;
     uint8_t *pure; /* PURE: the BCS of the value (malloc'ed) */
     size_t pure_len;
-    cx_sui_object_ref ref; /* OWNED, RECEIVING; SHARED uses ref.id only */
+    cx_sui_object_ref ref;           /* OWNED, RECEIVING; SHARED uses ref.id only */
     uint64_t initial_shared_version; /* SHARED */
     int is_mutable;                  /* SHARED */
 } cx_sui_input;
@@ -269,12 +269,10 @@ void cx_sui_tx_free(cx_sui_tx *tx);
 /* Inputs, in the order added; *out is the argument naming the input. */
 cx_err cx_sui_tx_pure(cx_sui_tx *tx, const uint8_t *bcs, size_t len, cx_sui_arg *out, cx_error *e);
 cx_err cx_sui_tx_pure_u64(cx_sui_tx *tx, uint64_t v, cx_sui_arg *out, cx_error *e);
-cx_err cx_sui_tx_pure_address(cx_sui_tx *tx, const cx_chain_addr *a, cx_sui_arg *out,
-                              cx_error *e);
+cx_err cx_sui_tx_pure_address(cx_sui_tx *tx, const cx_chain_addr *a, cx_sui_arg *out, cx_error *e);
 cx_err cx_sui_tx_pure_bytes(cx_sui_tx *tx, const uint8_t *p, size_t n, cx_sui_arg *out,
                             cx_error *e); /* vector<u8> (and String, whose BCS is the same) */
-cx_err cx_sui_tx_object(cx_sui_tx *tx, const cx_sui_object_ref *ref, cx_sui_arg *out,
-                        cx_error *e);
+cx_err cx_sui_tx_object(cx_sui_tx *tx, const cx_sui_object_ref *ref, cx_sui_arg *out, cx_error *e);
 cx_err cx_sui_tx_shared(cx_sui_tx *tx, const cx_chain_id *id, uint64_t initial_shared_version,
                         int is_mutable, cx_sui_arg *out, cx_error *e);
 cx_err cx_sui_tx_receiving(cx_sui_tx *tx, const cx_sui_object_ref *ref, cx_sui_arg *out,
@@ -282,9 +280,8 @@ cx_err cx_sui_tx_receiving(cx_sui_tx *tx, const cx_sui_object_ref *ref, cx_sui_a
 
 /* Commands; *result (may be NULL) names the command's result. */
 cx_err cx_sui_tx_move_call(cx_sui_tx *tx, const cx_chain_addr *package, const char *module,
-                           const char *function, const char *const *type_args,
-                           size_t n_type_args, const cx_sui_arg *args, size_t n_args,
-                           cx_sui_arg *result, cx_error *e);
+                           const char *function, const char *const *type_args, size_t n_type_args,
+                           const cx_sui_arg *args, size_t n_args, cx_sui_arg *result, cx_error *e);
 cx_err cx_sui_tx_split_coins(cx_sui_tx *tx, cx_sui_arg coin, const cx_sui_arg *amounts, size_t n,
                              cx_sui_arg *result, cx_error *e);
 cx_err cx_sui_tx_merge_coins(cx_sui_tx *tx, cx_sui_arg destination, const cx_sui_arg *sources,
@@ -311,27 +308,28 @@ cx_err cx_sui_tx_decode(const uint8_t *b, size_t len, cx_sui_tx *out, cx_error *
 cx_err cx_sui_intent_digest(uint8_t scope, const uint8_t *msg, size_t len,
                             uint8_t out[CX_SUI_DIGEST_LEN], cx_error *e);
 /* BLAKE2b-256("TransactionData::" || tx bytes): the transaction's id. */
-cx_err cx_sui_tx_digest(const uint8_t *tx, size_t len, uint8_t out[CX_SUI_DIGEST_LEN],
-                        cx_error *e);
+cx_err cx_sui_tx_digest(const uint8_t *tx, size_t len, uint8_t out[CX_SUI_DIGEST_LEN], cx_error *e);
 /* flag 0x00 || Ed25519(intent digest) || public key, over TransactionData bytes. */
 cx_err cx_sui_tx_sign(const cx_chain_key *k, const uint8_t *tx, size_t len,
                       uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e);
+/* BLAKE2b-256 intent digest of msg (raw bytes) as a Sui personal message: BCS vector<u8> of msg
+ * under scope 3. What a wallet's signPersonalMessage signs. */
+cx_err cx_sui_personal_message_digest(const uint8_t *msg, size_t len,
+                                      uint8_t out[CX_SUI_DIGEST_LEN], cx_error *e);
 cx_err cx_sui_personal_message_sign(const cx_chain_key *k, const uint8_t *msg, size_t len,
                                     uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e);
 /* The Ed25519 signature sig (64 bytes, without the flag and key) by pk over msg as a personal
  * message; CX_ERR_AUTH when it does not verify. */
-cx_err cx_sui_personal_message_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN],
-                                      const uint8_t *msg, size_t len,
-                                      const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e);
+cx_err cx_sui_personal_message_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN], const uint8_t *msg,
+                                      size_t len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
+                                      cx_error *e);
 
 /* Bitcoin-alphabet base58 (digests as Sui shows them). */
 cx_err cx_sui_base58_encode(const uint8_t *b, size_t len, char *out, size_t cap, cx_error *e);
-cx_err cx_sui_base58_decode(const char *s, uint8_t *out, size_t cap, size_t *out_len,
-                            cx_error *e);
+cx_err cx_sui_base58_decode(const char *s, uint8_t *out, size_t cap, size_t *out_len, cx_error *e);
 /* `suiprivkey1…` (bech32, flag 0x00 = Ed25519 || 32-byte seed). Decode refuses other key
  * schemes (CX_ERR_UNSUPPORTED), a bad checksum or mixed case (CX_ERR_FORMAT). */
-cx_err cx_sui_privkey_encode(const uint8_t seed[32], char out[CX_SUI_PRIVKEY_LEN + 1],
-                             cx_error *e);
+cx_err cx_sui_privkey_encode(const uint8_t seed[32], char out[CX_SUI_PRIVKEY_LEN + 1], cx_error *e);
 cx_err cx_sui_privkey_decode(const char *s, uint8_t seed[32], cx_error *e);
 
 /* ===================== Sui GraphQL client (spec §2.2; chain/sui_graphql.c) =====================
@@ -359,7 +357,8 @@ void cx_sui_gql_close(cx_sui_gql *g);
 int cx_sui_gql_attempts(const cx_sui_gql *g);
 /* One query; variables may be NULL (borrowed). *data (a new reference) is the response's "data".
  * GraphQL errors[] -> CX_ERR_VERIFY with the messages; malformed JSON -> CX_ERR_FORMAT; a
- * response above max_response -> CX_ERR_LIMIT; transport failure after the retries -> CX_ERR_NET. */
+ * response above max_response -> CX_ERR_LIMIT; transport failure after the retries -> CX_ERR_NET.
+ */
 cx_err cx_sui_gql_query(cx_sui_gql *g, const char *query, struct json_t *variables,
                         struct json_t **data, cx_error *e);
 
@@ -421,7 +420,7 @@ cx_err cx_sui_gql_events(cx_sui_gql *g, const char *type_filter, const char *cur
 typedef struct cx_sui_effects {
     int success;
     char digest[CX_SUI_DIGEST_B58_MAX + 1];
-    char error[512]; /* executionError.message when it failed */
+    char error[512];     /* executionError.message when it failed */
     uint64_t abort_code; /* when it failed with a Move abort, else 0 */
     int has_abort_code;
     cx_chain_id *created; /* objects the transaction created (malloc'ed) */
@@ -678,11 +677,12 @@ cx_err cx_ledger_local_open(const char *path, const cx_ledger_local_opts *opts, 
  * backend has no such call). Refused on non-local ledgers. */
 cx_err cx_ledger_local_faucet(cx_ledger *l, const cx_chain_addr *to, uint64_t amount, cx_error *e);
 
-/* ===================== the contract's calls on Sui (chain/move; chain/sui_market.c) =====================
- * Each builder appends to tx the inputs and MoveCall of one `cloakx_market::market` function
- * (chain/move/README.md), with the shared objects taken mutably exactly where the Move function
- * takes them by &mut. The caller sets sender and gas, encodes and signs (sui_tx.c) and executes
- * (sui_graphql.c); the events the package emits decode into cx_ledger_event. */
+/* ===================== the contract's calls on Sui (chain/move; chain/sui_market.c)
+ * ===================== Each builder appends to tx the inputs and MoveCall of one
+ * `cloakx_market::market` function (chain/move/README.md), with the shared objects taken mutably
+ * exactly where the Move function takes them by &mut. The caller sets sender and gas, encodes and
+ * signs (sui_tx.c) and executes (sui_graphql.c); the events the package emits decode into
+ * cx_ledger_event. */
 
 typedef struct cx_sui_shared_ref {
     cx_chain_id id;
@@ -690,9 +690,9 @@ typedef struct cx_sui_shared_ref {
 } cx_sui_shared_ref;
 
 typedef struct cx_sui_market {
-    cx_chain_addr package;  /* the published cloakx_market package */
+    cx_chain_addr package;    /* the published cloakx_market package */
     cx_sui_shared_ref market; /* its shared Market registry */
-    const char *coin_type;  /* what jobs pay in; NULL = 0x2::sui::SUI */
+    const char *coin_type;    /* what jobs pay in; NULL = 0x2::sui::SUI */
 } cx_sui_market;
 
 cx_err cx_sui_market_create_pool(cx_sui_tx *tx, const cx_sui_market *m,
@@ -716,10 +716,9 @@ cx_err cx_sui_market_create_job(cx_sui_tx *tx, const cx_sui_market *m,
                                 const cx_sui_shared_ref *pool, const uint8_t spec_hash[32],
                                 const uint8_t *spec_blob_id, size_t spec_blob_id_len,
                                 uint64_t payment, uint64_t deadline_ms, cx_error *e);
-cx_err cx_sui_market_accept_job(cx_sui_tx *tx, const cx_sui_market *m,
-                                const cx_sui_shared_ref *job, const cx_sui_shared_ref *pool,
-                                const cx_sui_object_ref *enclave, const uint8_t *msg, size_t len,
-                                const uint8_t sig[64], cx_error *e);
+cx_err cx_sui_market_accept_job(cx_sui_tx *tx, const cx_sui_market *m, const cx_sui_shared_ref *job,
+                                const cx_sui_shared_ref *pool, const cx_sui_object_ref *enclave,
+                                const uint8_t *msg, size_t len, const uint8_t sig[64], cx_error *e);
 cx_err cx_sui_market_fail_job(cx_sui_tx *tx, const cx_sui_market *m, const cx_sui_shared_ref *job,
                               const cx_sui_object_ref *enclave, const uint8_t *msg, size_t len,
                               const uint8_t sig[64], cx_error *e);
@@ -742,11 +741,11 @@ cx_err cx_sui_market_refund_expired(cx_sui_tx *tx, const cx_sui_market *m,
  * the sum of the address's coins. There is no faucet (cx_ledger_local_faucet refuses). */
 
 typedef struct cx_ledger_sui_opts {
-    const char *graphql_url; /* e.g. https://graphql.testnet.sui.io/graphql */
-    cx_chain_addr package;   /* the published cloakx_market package */
-    cx_chain_id market;      /* its shared Market object (made by the package's init) */
-    const char *coin_type;   /* what jobs pay in; NULL = 0x2::sui::SUI */
-    uint64_t gas_budget;     /* MIST per transaction; 0 = 50 000 000 */
+    const char *graphql_url;    /* e.g. https://graphql.testnet.sui.io/graphql */
+    cx_chain_addr package;      /* the published cloakx_market package */
+    cx_chain_id market;         /* its shared Market object (made by the package's init) */
+    const char *coin_type;      /* what jobs pay in; NULL = 0x2::sui::SUI */
+    uint64_t gas_budget;        /* MIST per transaction; 0 = 50 000 000 */
     const cx_sui_gql_opts *gql; /* timeouts and retries (its url is ignored); may be NULL */
 } cx_ledger_sui_opts;
 
@@ -777,10 +776,10 @@ cx_err cx_sui_market_abort_class(uint64_t abort_code);
 #define CX_SEAL_APPROVE_DATASET "seal_approve_dataset"
 #define CX_SEAL_APPROVE_MODEL "seal_approve_model"
 enum {
-    CX_SEAL_TTL_MIN_MAX = 30,   /* a session's longest life (the key servers' default) */
-    CX_SEAL_SERVERS_MAX = 32,   /* key servers asked at once */
-    CX_SEAL_URL_MAX = 512,      /* a key server's base URL */
-    CX_SEAL_ID_MAX = 1024,      /* an inner identity */
+    CX_SEAL_TTL_MIN_MAX = 30, /* a session's longest life (the key servers' default) */
+    CX_SEAL_SERVERS_MAX = 32, /* key servers asked at once */
+    CX_SEAL_URL_MAX = 512,    /* a key server's base URL */
+    CX_SEAL_ID_MAX = 1024,    /* an inner identity */
     CX_SEAL_APPROVE_OBJECTS_MAX = 8,
 };
 
@@ -801,8 +800,8 @@ cx_err cx_seal_ptb_approve(const cx_chain_addr *package, const char *module, con
  * function that signs with its secret (an account key, or an enclave's key inside its TEE). */
 typedef struct cx_seal_user {
     const uint8_t *public_key; /* 32 bytes */
-    cx_err (*sign)(void *ud, const uint8_t *msg, size_t len,
-                   uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e);
+    cx_err (*sign)(void *ud, const uint8_t *msg, size_t len, uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
+                   cx_error *e);
     void *ud;
 } cx_seal_user;
 /* An account key as a cx_seal_user (k must outlive it). */
@@ -811,8 +810,8 @@ cx_seal_user cx_seal_user_of_key(const cx_chain_key *k);
  * fresh session key, certified for ttl_min minutes from now_ms by user's personal-message
  * signature; the request signed by the session key. *body malloc'ed JSON. */
 cx_err cx_seal_request_build(const cx_seal_user *user, const uint8_t package[CX_SEAL_ADDR_LEN],
-                             const uint8_t *ptb, size_t ptb_len, uint32_t ttl_min,
-                             uint64_t now_ms, cx_seal_elgamal_key *k, char **body, cx_error *e);
+                             const uint8_t *ptb, size_t ptb_len, uint32_t ttl_min, uint64_t now_ms,
+                             cx_seal_elgamal_key *k, char **body, cx_error *e);
 
 /* A key server as the requester pins it: base URL, KeyServer object id, public key. */
 typedef struct cx_seal_endpoint {

@@ -74,16 +74,8 @@ cx_seal_user cx_seal_user_of_key(const cx_chain_key *k)
 static cx_err personal_message_sign(const cx_seal_user *user, const char *msg,
                                     uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e)
 {
-    cx_bcs_writer w;
-    cx_bcs_writer_init(&w);
-    cx_bcs_put_bytes(&w, (const uint8_t *)msg, strlen(msg));
-    uint8_t *b, digest[CX_SUI_DIGEST_LEN];
-    size_t n;
-    cx_err rc = cx_bcs_writer_finish(&w, &b, &n, e);
-    if (rc != CX_OK)
-        return rc;
-    rc = cx_sui_intent_digest(CX_SUI_INTENT_PERSONAL_MESSAGE, b, n, digest, e);
-    free(b);
+    uint8_t digest[CX_SUI_DIGEST_LEN];
+    cx_err rc = cx_sui_personal_message_digest((const uint8_t *)msg, strlen(msg), digest, e);
     if (rc == CX_OK)
         rc = user->sign(user->ud, digest, sizeof digest, out + 1, e);
     out[0] = 0x00; /* Ed25519 */

@@ -1,5 +1,6 @@
 /* sui_tx.c — Sui programmable transactions in BCS (spec §3.2), byte-identical with @mysten/sui
- * 2.33.x: builder, encoder, strict decoder, intent digests, Ed25519 signatures, base58, suiprivkey. */
+ * 2.33.x: builder, encoder, strict decoder, intent digests, Ed25519 signatures, base58, suiprivkey.
+ */
 #include "cx_chain.h"
 
 #include <ctype.h>
@@ -88,8 +89,7 @@ static cx_err parse_ident(type_parser *p, char out[CX_SUI_IDENT_MAX + 1], cx_err
         p->pos++;
     size_t n = p->pos - start;
     if (!ident_ok(p->s + start, n))
-        return cx_error_set(e, CX_ERR_FORMAT, "sui: type '%s': bad identifier at %zu", p->s,
-                            start);
+        return cx_error_set(e, CX_ERR_FORMAT, "sui: type '%s': bad identifier at %zu", p->s, start);
     memcpy(out, p->s + start, n);
     out[n] = 0;
     return CX_OK;
@@ -105,13 +105,11 @@ static cx_err parse_struct(type_parser *p, int depth, cx_sui_type *out, cx_error
     if (rc != CX_OK)
         return rc;
     if (!take(p, "::"))
-        return cx_error_set(e, CX_ERR_FORMAT, "sui: type '%s': '::' expected at %zu", p->s,
-                            p->pos);
+        return cx_error_set(e, CX_ERR_FORMAT, "sui: type '%s': '::' expected at %zu", p->s, p->pos);
     if ((rc = parse_ident(p, out->module, e)) != CX_OK)
         return rc;
     if (!take(p, "::"))
-        return cx_error_set(e, CX_ERR_FORMAT, "sui: type '%s': '::' expected at %zu", p->s,
-                            p->pos);
+        return cx_error_set(e, CX_ERR_FORMAT, "sui: type '%s': '::' expected at %zu", p->s, p->pos);
     if ((rc = parse_ident(p, out->name, e)) != CX_OK)
         return rc;
     skip_space(p);
@@ -143,10 +141,9 @@ static const struct {
     const char *name;
     cx_sui_type_kind kind;
 } prims[] = {
-    {"bool", CX_SUI_TYPE_BOOL},       {"u8", CX_SUI_TYPE_U8},         {"u16", CX_SUI_TYPE_U16},
-    {"u32", CX_SUI_TYPE_U32},         {"u64", CX_SUI_TYPE_U64},       {"u128", CX_SUI_TYPE_U128},
-    {"u256", CX_SUI_TYPE_U256},       {"address", CX_SUI_TYPE_ADDRESS},
-    {"signer", CX_SUI_TYPE_SIGNER},
+    {"bool", CX_SUI_TYPE_BOOL}, {"u8", CX_SUI_TYPE_U8},           {"u16", CX_SUI_TYPE_U16},
+    {"u32", CX_SUI_TYPE_U32},   {"u64", CX_SUI_TYPE_U64},         {"u128", CX_SUI_TYPE_U128},
+    {"u256", CX_SUI_TYPE_U256}, {"address", CX_SUI_TYPE_ADDRESS}, {"signer", CX_SUI_TYPE_SIGNER},
 };
 
 static cx_err parse_type(type_parser *p, int depth, cx_sui_type *out, cx_error *e)
@@ -432,14 +429,12 @@ cx_err cx_sui_tx_pure_u64(cx_sui_tx *tx, uint64_t v, cx_sui_arg *out, cx_error *
     return cx_sui_tx_pure(tx, b, sizeof b, out, e);
 }
 
-cx_err cx_sui_tx_pure_address(cx_sui_tx *tx, const cx_chain_addr *a, cx_sui_arg *out,
-                              cx_error *e)
+cx_err cx_sui_tx_pure_address(cx_sui_tx *tx, const cx_chain_addr *a, cx_sui_arg *out, cx_error *e)
 {
     return cx_sui_tx_pure(tx, a->b, CX_CHAIN_ID_LEN, out, e);
 }
 
-cx_err cx_sui_tx_pure_bytes(cx_sui_tx *tx, const uint8_t *p, size_t n, cx_sui_arg *out,
-                            cx_error *e)
+cx_err cx_sui_tx_pure_bytes(cx_sui_tx *tx, const uint8_t *p, size_t n, cx_sui_arg *out, cx_error *e)
 {
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
@@ -454,8 +449,7 @@ cx_err cx_sui_tx_pure_bytes(cx_sui_tx *tx, const uint8_t *p, size_t n, cx_sui_ar
     return rc;
 }
 
-cx_err cx_sui_tx_object(cx_sui_tx *tx, const cx_sui_object_ref *ref, cx_sui_arg *out,
-                        cx_error *e)
+cx_err cx_sui_tx_object(cx_sui_tx *tx, const cx_sui_object_ref *ref, cx_sui_arg *out, cx_error *e)
 {
     cx_sui_input in = {0};
     in.kind = CX_SUI_INPUT_OWNED;
@@ -541,9 +535,8 @@ static cx_err parse_type_args(cx_sui_command *c, const char *const *types, size_
 }
 
 cx_err cx_sui_tx_move_call(cx_sui_tx *tx, const cx_chain_addr *package, const char *module,
-                           const char *function, const char *const *type_args,
-                           size_t n_type_args, const cx_sui_arg *args, size_t n_args,
-                           cx_sui_arg *result, cx_error *e)
+                           const char *function, const char *const *type_args, size_t n_type_args,
+                           const cx_sui_arg *args, size_t n_args, cx_sui_arg *result, cx_error *e)
 {
     if (!module || !function || !ident_ok(module, strlen(module)) ||
         !ident_ok(function, strlen(function)))
@@ -638,14 +631,14 @@ static cx_err arg_check(const cx_sui_tx *tx, size_t cmd, const cx_sui_arg *a, cx
     case CX_SUI_ARG_INPUT:
         if (a->index < tx->n_inputs)
             return CX_OK;
-        return cx_error_set(e, CX_ERR_ARG, "sui: command %zu uses input %u of %zu", cmd,
-                            a->index, tx->n_inputs);
+        return cx_error_set(e, CX_ERR_ARG, "sui: command %zu uses input %u of %zu", cmd, a->index,
+                            tx->n_inputs);
     case CX_SUI_ARG_RESULT:
     case CX_SUI_ARG_NESTED_RESULT:
         if (a->index < cmd)
             return CX_OK;
-        return cx_error_set(e, CX_ERR_ARG, "sui: command %zu uses the result of command %u",
-                            cmd, a->index);
+        return cx_error_set(e, CX_ERR_ARG, "sui: command %zu uses the result of command %u", cmd,
+                            a->index);
     }
     return cx_error_set(e, CX_ERR_ARG, "sui: argument kind %d unknown", (int)a->kind);
 }
@@ -781,8 +774,8 @@ static cx_err get_count(cx_bcs_reader *r, uint64_t max, const char *what, size_t
     if (rc != CX_OK)
         return cx_error_wrap(rc, e, "sui: %s count: ", what);
     if (v > max)
-        return cx_error_set(e, CX_ERR_LIMIT, "sui: %llu %s (max %llu)", (unsigned long long)v,
-                            what, (unsigned long long)max);
+        return cx_error_set(e, CX_ERR_LIMIT, "sui: %llu %s (max %llu)", (unsigned long long)v, what,
+                            (unsigned long long)max);
     /* every element takes at least one byte: a count larger than the rest is a lie */
     if (v > r->len - r->off)
         return cx_error_set(e, CX_ERR_FORMAT, "sui: %llu %s in %zu bytes", (unsigned long long)v,
@@ -923,8 +916,7 @@ static cx_err get_command(cx_bcs_reader *r, cx_sui_command *c, cx_error *e)
         if ((rc = cx_bcs_get_uleb(r, &some, e)) != CX_OK)
             return rc;
         if (some > 1)
-            return cx_error_set(e, CX_ERR_FORMAT, "sui: option tag %llu",
-                                (unsigned long long)some);
+            return cx_error_set(e, CX_ERR_FORMAT, "sui: option tag %llu", (unsigned long long)some);
         if (some) {
             if (!(c->type_args = calloc(1, sizeof *c->type_args)))
                 return cx_error_set(e, CX_ERR_NOMEM, "sui: out of memory");
@@ -1061,8 +1053,7 @@ cx_err cx_sui_intent_digest(uint8_t scope, const uint8_t *msg, size_t len,
     return CX_OK;
 }
 
-cx_err cx_sui_tx_digest(const uint8_t *tx, size_t len, uint8_t out[CX_SUI_DIGEST_LEN],
-                        cx_error *e)
+cx_err cx_sui_tx_digest(const uint8_t *tx, size_t len, uint8_t out[CX_SUI_DIGEST_LEN], cx_error *e)
 {
     static const char tag[] = "TransactionData::";
     crypto_generichash_state st;
@@ -1074,13 +1065,11 @@ cx_err cx_sui_tx_digest(const uint8_t *tx, size_t len, uint8_t out[CX_SUI_DIGEST
     return CX_OK;
 }
 
-static cx_err sign_intent(const cx_chain_key *k, uint8_t scope, const uint8_t *msg, size_t len,
+/* flag 0x00 || Ed25519(digest) || public key: a Sui signature over an intent digest. */
+static cx_err sign_digest(const cx_chain_key *k, const uint8_t digest[CX_SUI_DIGEST_LEN],
                           uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e)
 {
-    uint8_t digest[CX_SUI_DIGEST_LEN];
-    cx_err rc = cx_sui_intent_digest(scope, msg, len, digest, e);
-    if (rc == CX_OK)
-        rc = cx_chain_key_sign(k, digest, sizeof digest, out + 1, e);
+    cx_err rc = cx_chain_key_sign(k, digest, CX_SUI_DIGEST_LEN, out + 1, e);
     if (rc != CX_OK)
         return rc;
     out[0] = 0x00; /* Ed25519 */
@@ -1091,11 +1080,13 @@ static cx_err sign_intent(const cx_chain_key *k, uint8_t scope, const uint8_t *m
 cx_err cx_sui_tx_sign(const cx_chain_key *k, const uint8_t *tx, size_t len,
                       uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e)
 {
-    return sign_intent(k, CX_SUI_INTENT_TRANSACTION, tx, len, out, e);
+    uint8_t digest[CX_SUI_DIGEST_LEN];
+    cx_err rc = cx_sui_intent_digest(CX_SUI_INTENT_TRANSACTION, tx, len, digest, e);
+    return rc == CX_OK ? sign_digest(k, digest, out, e) : rc;
 }
 
-cx_err cx_sui_personal_message_sign(const cx_chain_key *k, const uint8_t *msg, size_t len,
-                                    uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e)
+cx_err cx_sui_personal_message_digest(const uint8_t *msg, size_t len,
+                                      uint8_t out[CX_SUI_DIGEST_LEN], cx_error *e)
 {
     cx_bcs_writer w;
     cx_bcs_writer_init(&w);
@@ -1105,25 +1096,25 @@ cx_err cx_sui_personal_message_sign(const cx_chain_key *k, const uint8_t *msg, s
     cx_err rc = cx_bcs_writer_finish(&w, &b, &n, e);
     if (rc != CX_OK)
         return rc;
-    rc = sign_intent(k, CX_SUI_INTENT_PERSONAL_MESSAGE, b, n, out, e);
+    rc = cx_sui_intent_digest(CX_SUI_INTENT_PERSONAL_MESSAGE, b, n, out, e);
     free(b);
     return rc;
 }
 
-cx_err cx_sui_personal_message_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN],
-                                      const uint8_t *msg, size_t len,
-                                      const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e)
+cx_err cx_sui_personal_message_sign(const cx_chain_key *k, const uint8_t *msg, size_t len,
+                                    uint8_t out[CX_SUI_SIGNATURE_LEN], cx_error *e)
 {
-    cx_bcs_writer w;
-    cx_bcs_writer_init(&w);
-    cx_bcs_put_bytes(&w, msg, len);
-    uint8_t *b, digest[CX_SUI_DIGEST_LEN];
-    size_t n;
-    cx_err rc = cx_bcs_writer_finish(&w, &b, &n, e);
-    if (rc != CX_OK)
-        return rc;
-    rc = cx_sui_intent_digest(CX_SUI_INTENT_PERSONAL_MESSAGE, b, n, digest, e);
-    free(b);
+    uint8_t digest[CX_SUI_DIGEST_LEN];
+    cx_err rc = cx_sui_personal_message_digest(msg, len, digest, e);
+    return rc == CX_OK ? sign_digest(k, digest, out, e) : rc;
+}
+
+cx_err cx_sui_personal_message_verify(const uint8_t pk[CX_CHAIN_ED25519_PK_LEN], const uint8_t *msg,
+                                      size_t len, const uint8_t sig[CX_CHAIN_ED25519_SIG_LEN],
+                                      cx_error *e)
+{
+    uint8_t digest[CX_SUI_DIGEST_LEN];
+    cx_err rc = cx_sui_personal_message_digest(msg, len, digest, e);
     return rc == CX_OK ? cx_ed25519_verify(pk, digest, sizeof digest, sig, e) : rc;
 }
 
@@ -1191,8 +1182,7 @@ cx_err cx_sui_base58_decode(const char *s, uint8_t *out, size_t cap, size_t *out
         }
     }
     if (zeros + n > cap)
-        return cx_error_set(e, CX_ERR_LIMIT, "base58: %zu bytes do not fit in %zu", zeros + n,
-                            cap);
+        return cx_error_set(e, CX_ERR_LIMIT, "base58: %zu bytes do not fit in %zu", zeros + n, cap);
     memset(out, 0, zeros);
     for (size_t i = 0; i < n; i++)
         out[zeros + i] = bytes[n - 1 - i];
@@ -1274,8 +1264,7 @@ cx_err cx_sui_privkey_encode(const uint8_t seed[32], char out[CX_SUI_PRIVKEY_LEN
 cx_err cx_sui_privkey_decode(const char *s, uint8_t seed[32], cx_error *e)
 {
     if (!s || strlen(s) != CX_SUI_PRIVKEY_LEN)
-        return cx_error_set(e, CX_ERR_FORMAT, "suiprivkey: not %d characters",
-                            CX_SUI_PRIVKEY_LEN);
+        return cx_error_set(e, CX_ERR_FORMAT, "suiprivkey: not %d characters", CX_SUI_PRIVKEY_LEN);
     int lower = 0, upper = 0;
     char text[CX_SUI_PRIVKEY_LEN + 1];
     for (size_t i = 0; i < CX_SUI_PRIVKEY_LEN; i++) {

@@ -69,22 +69,39 @@ static int print_identity(cx_cli *cli, const uint8_t object_id[CX_SEAL_ADDR_LEN]
                           package ? "\npolicy package " : "", pkg);
 }
 
+/* The --keys FILE argument of init and show (help text printed on -h). 1: go on with *path;
+ * 0: stop with *exit_code. */
+static int keys_arg(cx_cli *cli, int argc, char **argv, const char *help, const char **path,
+                    int *exit_code)
+{
+    *path = NULL;
+    if (cli_wants_help(argc, argv)) {
+        fputs(help, stdout);
+        *exit_code = CX_EXIT_OK;
+        return 0;
+    }
+    const cli_arg args[] = {{.name = "--keys", .val = path}, {0}};
+    *exit_code = cli_args_parse(cli, argc, argv, args);
+    if (*exit_code)
+        return 0;
+    if (!*path) {
+        *exit_code = cli_usage(cli, "--keys FILE is required");
+        return 0;
+    }
+    return 1;
+}
+
 static int keyserver_init(cx_cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: cloakx keyserver init --keys FILE [--json]\n\n"
-               "Creates a key server's master key and object id in FILE (mode 0600; an\n"
-               "existing file is never overwritten) and prints the object id and public key\n"
-               "that sellers and enclaves pin.\n");
-        return CX_EXIT_OK;
-    }
-    const char *path = NULL;
-    const cli_arg args[] = {{.name = "--keys", .val = &path}, {0}};
-    int urc = cli_args_parse(cli, argc, argv, args);
-    if (urc)
-        return urc;
-    if (!path)
-        return cli_usage(cli, "--keys FILE is required");
+    const char *path;
+    int ret;
+    if (!keys_arg(cli, argc, argv,
+                  "usage: cloakx keyserver init --keys FILE [--json]\n\n"
+                  "Creates a key server's master key and object id in FILE (mode 0600; an\n"
+                  "existing file is never overwritten) and prints the object id and public key\n"
+                  "that sellers and enclaves pin.\n",
+                  &path, &ret))
+        return ret;
     if (access(path, F_OK) == 0)
         return cli_usage(cli, "%s exists: a key server's key is never overwritten", path);
     cx_error e;
@@ -103,7 +120,7 @@ static int keyserver_init(cx_cli *cli, int argc, char **argv)
         rc = cx_error_set(&e, CX_ERR_NOMEM, "out of memory");
     if (rc == CX_OK)
         rc = cx_file_write_atomic(path, text, strlen(text), 0600, &e);
-    int ret = rc == CX_OK ? print_identity(cli, oid, msk, NULL, NULL) : cli_fail(cli, &e);
+    ret = rc == CX_OK ? print_identity(cli, oid, msk, NULL, NULL) : cli_fail(cli, &e);
     if (text) {
         cx_memwipe(text, strlen(text));
         free(text);
@@ -115,24 +132,18 @@ static int keyserver_init(cx_cli *cli, int argc, char **argv)
 
 static int keyserver_show(cx_cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: cloakx keyserver show --keys FILE [--json]\n\n"
-               "Prints the key server's object id and public key.\n");
-        return CX_EXIT_OK;
-    }
-    const char *path = NULL;
-    const cli_arg args[] = {{.name = "--keys", .val = &path}, {0}};
-    int urc = cli_args_parse(cli, argc, argv, args);
-    if (urc)
-        return urc;
-    if (!path)
-        return cli_usage(cli, "--keys FILE is required");
+    const char *path;
+    int ret;
+    if (!keys_arg(cli, argc, argv,
+                  "usage: cloakx keyserver show --keys FILE [--json]\n\n"
+                  "Prints the key server's object id and public key.\n",
+                  &path, &ret))
+        return ret;
     cx_error e;
     cx_seal_ks ks = {0};
     uint8_t oid[CX_SEAL_ADDR_LEN];
-    int ret = keyfile_load(path, &ks, oid, &e) == CX_OK
-                  ? print_identity(cli, oid, ks.msk, NULL, NULL)
-                  : cli_fail(cli, &e);
+    ret = keyfile_load(path, &ks, oid, &e) == CX_OK ? print_identity(cli, oid, ks.msk, NULL, NULL)
+                                                    : cli_fail(cli, &e);
     cx_memwipe(&ks, sizeof ks);
     return ret;
 }

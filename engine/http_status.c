@@ -1,7 +1,7 @@
 /* http_status.c — the read-only HTTP server of `cloakx worker --listen` (libmicrohttpd): the
  * status page, the JSON API and Prometheus metrics over a cx_status model; loopback by default. */
 #include "cx_engine.h"
-#include "job_internal.h"
+#include "http_internal.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -224,16 +224,13 @@ cx_err cx_status_server_start(cx_status *s, const char *listen, const char *toke
         free(h);
         srv->have_token = 1;
     }
-    srv->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO, 0,
-                              NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-    if (!srv->d) {
+    rc = cx_http_daemon_start(&addr, "status server", handle, srv, NULL, NULL, &srv->d, &srv->port,
+                              e);
+    if (rc != CX_OK) {
+        OPENSSL_cleanse(srv->token_hash, sizeof srv->token_hash);
         free(srv);
-        return cx_error_set(e, CX_ERR_IO, "status server: cannot listen on %s", listen);
+        return rc;
     }
-    const union MHD_DaemonInfo *inf = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = inf ? inf->port : ntohs(addr.sin_port);
     *out = srv;
     return CX_OK;
 }

@@ -25,8 +25,4 @@ cx_err cx_job_spec_content_type(cx_store *s, const cx_ledger_job *job, cx_conten
 int cx_job_header_key_ok(const uint8_t *hb, const cx_cxb_header *h, const uint8_t key_id[32],
                          const cx_chain_id *pool, char *why, size_t why_len);
 
-/* "A.B.C.D:PORT" ("localhost" too) into addr; CX_ERR_ARG naming the problem otherwise. */
-struct sockaddr_in;
-cx_err cx_http_parse_listen(const char *listen, struct sockaddr_in *addr, cx_error *e);
-
 #endif

@@ -2,6 +2,7 @@
  * (POST /v1/fetch_key) on libmicrohttpd, answering under the marketplace's policies on the ledger.
  */
 #include "cx_engine.h"
+#include "http_internal.h"
 #include "job_internal.h"
 
 #ifdef CX_HAVE_SEAL
@@ -118,18 +119,12 @@ cx_err cx_seal_ks_server_start(const cx_seal_ks *ks, const char *listen, cx_seal
     if (!srv)
         return cx_error_set(e, CX_ERR_NOMEM, "key server: out of memory");
     srv->ks = ks;
-    /* one polling thread: the ledger's connection is used by one request at a time */
-    srv->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO, 0,
-                              NULL, NULL, handle, srv, MHD_OPTION_NOTIFY_COMPLETED, request_done,
-                              srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-    if (!srv->d) {
+    rc = cx_http_daemon_start(&addr, "key server", handle, srv, request_done, srv, &srv->d,
+                              &srv->port, e);
+    if (rc != CX_OK) {
         free(srv);
-        return cx_error_set(e, CX_ERR_IO, "key server: cannot listen on %s", listen);
+        return rc;
     }
-    const union MHD_DaemonInfo *inf = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = inf ? inf->port : ntohs(addr.sin_port);
     *out = srv;
     return CX_OK;
 }
