@@ -482,7 +482,21 @@ typedef struct cx_ledger_pool_policy {
     /* columns that may never be a feature or the label (ASCII case-insensitive) */
     char forbidden_columns[CX_CHAIN_FORBIDDEN_MAX][CX_CHAIN_COLUMN_NAME_MAX + 1];
     size_t n_forbidden;
+    /* how a blob's data key may be sealed (RULES.md §2.3): CX_LEDGER_SEALING_* bits, 0 = any */
+    uint8_t sealing;
 } cx_ledger_pool_policy;
+
+/* The sealings a pool may accept (cx_ledger_pool_policy.sealing): the data key HPKE-sealed to
+ * one of the pool's enclaves (.cxb suite 1), or Seal-encrypted for the pool (suite 2). */
+enum {
+    CX_LEDGER_SEALING_HPKE = 1,
+    CX_LEDGER_SEALING_SEAL = 2,
+    CX_LEDGER_SEALING_ALL = CX_LEDGER_SEALING_HPKE | CX_LEDGER_SEALING_SEAL,
+};
+/* Whether the pool's policy accepts a blob sealed with CX_LEDGER_SEALING_HPKE or _SEAL. */
+int cx_ledger_pool_accepts_sealing(const cx_ledger_pool_policy *p, unsigned sealing);
+/* "hpke", "seal", "hpke,seal" (any: 0 or both bits) — for people and JSON. */
+const char *cx_ledger_sealing_name(uint8_t sealing);
 
 typedef struct cx_ledger_pool_params {
     const char *theme;
@@ -510,6 +524,9 @@ typedef struct cx_ledger_pool {
     cx_chain_addr operator_addr, created_by;
     uint64_t created_ms;
     cx_ledger_pool_policy policy; /* pools of schema v3 and older: none (zeroed) */
+    /* on Sui, the shared object's initial version (what a transaction naming it carries, e.g.
+     * a Seal key request's PTB); 0 on the local ledger, which has no object versions */
+    uint64_t shared_version;
 } cx_ledger_pool;
 
 typedef struct cx_ledger_enclave {
@@ -549,7 +566,8 @@ typedef struct cx_ledger_job {
     /* the enclave that accepted it, and when (zero / 0 when no enclave did) */
     cx_chain_id enclave_id;
     uint64_t accepted_ms;
-    uint8_t fail_reason; /* cx_chain_fail_reason when its enclave failed it, else 0 */
+    uint8_t fail_reason;     /* cx_chain_fail_reason when its enclave failed it, else 0 */
+    uint64_t shared_version; /* as cx_ledger_pool's */
 } cx_ledger_job;
 
 typedef struct cx_ledger_result {
@@ -660,7 +678,7 @@ const char *cx_ledger_backend_name(const cx_ledger *l); /* "local" or "sui" */
 
 /* ===================== local SQLite ledger ===================== */
 
-enum { CX_LEDGER_LOCAL_SCHEMA_VERSION = 4 };
+enum { CX_LEDGER_LOCAL_SCHEMA_VERSION = 5 };
 
 typedef struct cx_ledger_local_opts {
     cx_chain_addr protocol_addr;  /* receives protocol fees (zero address if unset) */

@@ -284,9 +284,31 @@ int cx_ledger_policy_forbids(const cx_ledger_pool_policy *p, const char *column)
     return 0;
 }
 
-/* RULES.md §1 Pool policy: names of 1..CX_CHAIN_COLUMN_NAME_MAX printable bytes, each once. */
+int cx_ledger_pool_accepts_sealing(const cx_ledger_pool_policy *p, unsigned sealing)
+{
+    return p->sealing == 0 || (p->sealing & sealing) == sealing;
+}
+
+const char *cx_ledger_sealing_name(uint8_t sealing)
+{
+    switch (sealing) {
+    case CX_LEDGER_SEALING_HPKE:
+        return "hpke";
+    case CX_LEDGER_SEALING_SEAL:
+        return "seal";
+    default:
+        return "hpke,seal";
+    }
+}
+
+/* RULES.md §1 Pool policy: names of 1..CX_CHAIN_COLUMN_NAME_MAX printable bytes, each once;
+ * sealing bits among those defined. */
 static cx_err policy_check(const cx_ledger_pool_policy *p, cx_error *e)
 {
+    if (p->sealing & ~CX_LEDGER_SEALING_ALL)
+        return cx_error_set(e, CX_ERR_ARG,
+                            "pool create: sealing %u is not a set of hpke (1), seal (2)",
+                            p->sealing);
     if (p->n_forbidden > CX_CHAIN_FORBIDDEN_MAX)
         return cx_error_set(e, CX_ERR_ARG, "pool create: at most %d forbidden columns",
                             CX_CHAIN_FORBIDDEN_MAX);

@@ -127,8 +127,13 @@ static const char schema_v4[] =
     "CREATE TABLE pool_forbidden_columns(pool_id BLOB NOT NULL REFERENCES pools(id),"
     " idx INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY(pool_id, idx));";
 
+/* Version 5: the sealings a pool accepts (RULES.md §1, §2.3), a set of bits, 0 = any. Pools of
+ * a version-4 file get 0: they took either sealing. */
+static const char schema_v5[] = "ALTER TABLE pools ADD COLUMN sealing INTEGER NOT NULL DEFAULT 0"
+                                " CHECK(sealing BETWEEN 0 AND 3);";
+
 /* migrations[v] takes the schema from version v to v+1 */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
 _Static_assert(sizeof migrations / sizeof migrations[0] == CX_LEDGER_LOCAL_SCHEMA_VERSION,
                "one migration per schema version");
 
@@ -596,6 +601,7 @@ static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
     cx_bcs_put_u64(&w, pol->max_params);
     cx_bcs_put_u64(&w, pol->max_epochs);
     cx_bcs_put_u64(&w, pol->max_flops);
+    cx_bcs_put_u8(&w, pol->sealing);
     local_tx tx;
     cx_chain_id id = {{0}};
     cx_err rc = tx_start(L, signer, "pool::create", &w, &tx, e);
@@ -606,14 +612,14 @@ static cx_err local_pool_create(cx_ledger *l, const cx_chain_key *signer,
         rc = db_write(L->db, "insert pool",
                       "INSERT INTO pools(id,theme,price,k,max_rows,operator_bps,protocol_bps,"
                       "operator_addr,created_by,created_ms,require_dp,max_epsilon_micro,"
-                      "max_params,max_epochs,max_flops) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      "max_params,max_epochs,max_flops,sealing) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       PARAMS(P_ID(&id), P_TEXT(p->theme), P_U64(p->price),
                              P_U64(p->min_contributors), P_U64(p->max_rows_per_contributor),
                              P_U64(p->operator_fee_bps), P_U64(p->protocol_fee_bps),
                              P_ID(&p->operator_addr), P_ID(&tx.sender), P_U64(tx.now),
                              P_INT(pol->require_dp != 0), P_U64(pol->max_epsilon_micro),
                              P_U64(pol->max_params), P_U64(pol->max_epochs),
-                             P_U64(pol->max_flops)),
+                             P_U64(pol->max_flops), P_INT(pol->sealing)),
                       e);
     for (size_t i = 0; rc == CX_OK && i < p->n_measurements; i++)
         rc = db_write(
@@ -646,6 +652,7 @@ static cx_err pool_row(sqlite3_stmt *st, void *ctx, cx_error *e)
     out->policy.max_params = col_u64(st, 12);
     out->policy.max_epochs = col_u64(st, 13);
     out->policy.max_flops = col_u64(st, 14);
+    out->policy.sealing = (uint8_t)sqlite3_column_int(st, 15);
     return CX_OK;
 }
 
@@ -678,7 +685,7 @@ static cx_err local_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool
     cx_err rc = db_get(L->db, "pool",
                        "SELECT id,theme,price,k,max_rows,operator_bps,protocol_bps,operator_addr,"
                        "created_by,created_ms,require_dp,max_epsilon_micro,max_params,max_epochs,"
-                       "max_flops FROM pools WHERE id=?",
+                       "max_flops,sealing FROM pools WHERE id=?",
                        id, pool_row, out, sizeof *out, e);
     if (rc != CX_OK)
         return rc;

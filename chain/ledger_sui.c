@@ -195,6 +195,8 @@ static cx_err decode_policy(cx_bcs_reader *r, cx_ledger_pool_policy *pol, cx_err
         rc = cx_bcs_get_u64(r, &pol->max_epochs, e);
     if (rc == CX_OK)
         rc = cx_bcs_get_u64(r, &pol->max_flops, e);
+    if (rc == CX_OK)
+        rc = cx_bcs_get_u8(r, &pol->sealing, e);
     return rc;
 }
 
@@ -592,6 +594,7 @@ static cx_err sui_pool_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_pool *
     if (rc != CX_OK)
         return rc;
     rc = decode_pool(&o, out, NULL, NULL, e);
+    out->shared_version = o.owner_kind == CX_SUI_OWNER_SHARED ? o.initial_shared_version : 0;
     cx_sui_object_free(&o);
     return rc;
 }
@@ -836,6 +839,7 @@ static cx_err sui_job_get(cx_ledger *l, const cx_chain_id *id, cx_ledger_job *ou
     if (rc != CX_OK)
         return rc;
     rc = decode_job(&o, out, NULL, NULL, e);
+    out->shared_version = o.owner_kind == CX_SUI_OWNER_SHARED ? o.initial_shared_version : 0;
     cx_sui_object_free(&o);
     return rc;
 }

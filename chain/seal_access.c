@@ -466,9 +466,23 @@ static int approve(const cx_seal_ks *ks, const char *function, const uint8_t *id
         return refuse(a, 403, "NoAccess", "%s: the id names no object", function);
     memcpy(obj.b, id, CX_CHAIN_ID_LEN);
     if (strcmp(function, CX_SEAL_APPROVE_DATASET) == 0) {
+        cx_ledger_pool *pool = malloc(sizeof *pool);
+        if (!pool)
+            return refuse(a, 503, "Failure", "out of memory");
+        cx_err rc = cx_ledger_pool_get(ks->ledger, &obj, pool, e);
+        int sealed_ok =
+            rc == CX_OK && cx_ledger_pool_accepts_sealing(&pool->policy, CX_LEDGER_SEALING_SEAL);
+        free(pool);
+        if (rc == CX_ERR_NOTFOUND)
+            return refuse(a, 403, "NoAccess", "%s: the id names no pool", function);
+        if (rc != CX_OK)
+            return refuse(a, 503, "Failure", "the ledger: %s", e->msg);
+        if (!sealed_ok)
+            return refuse(a, 403, "NoAccess", "%s: the pool does not accept Seal-sealed data",
+                          function);
         cx_ledger_enclave *en = NULL;
         size_t n = 0;
-        cx_err rc = cx_ledger_enclaves_for_pool(ks->ledger, &obj, &en, &n, e);
+        rc = cx_ledger_enclaves_for_pool(ks->ledger, &obj, &en, &n, e);
         if (rc == CX_ERR_NOTFOUND)
             return refuse(a, 403, "NoAccess", "%s: the id names no pool", function);
         if (rc != CX_OK)

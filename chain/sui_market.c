@@ -83,7 +83,7 @@ cx_err cx_sui_market_create_pool(cx_sui_tx *tx, const cx_sui_market *m,
         return cx_error_set(e, CX_ERR_ARG, "sui market: create pool: bad parameters");
     const cx_ledger_pool_policy *pol = &p->policy;
     const uint8_t dp = pol->require_dp ? 1 : 0; /* BCS bool */
-    cx_sui_arg a[15];
+    cx_sui_arg a[16];
     cx_err rc;
     if ((rc = cx_sui_tx_pure_bytes(tx, (const uint8_t *)p->theme, strlen(p->theme), &a[0], e)) !=
             CX_OK ||
@@ -100,9 +100,10 @@ cx_err cx_sui_market_create_pool(cx_sui_tx *tx, const cx_sui_market *m,
         (rc = cx_sui_tx_pure_u64(tx, pol->max_params, &a[11], e)) != CX_OK ||
         (rc = cx_sui_tx_pure_u64(tx, pol->max_epochs, &a[12], e)) != CX_OK ||
         (rc = cx_sui_tx_pure_u64(tx, pol->max_flops, &a[13], e)) != CX_OK ||
-        (rc = clock_arg(tx, &a[14], e)) != CX_OK)
+        (rc = cx_sui_tx_pure(tx, &pol->sealing, 1, &a[14], e)) != CX_OK || /* u8 */
+        (rc = clock_arg(tx, &a[15], e)) != CX_OK)
         return rc;
-    return call(tx, m, "create_pool", 1, a, 15, e);
+    return call(tx, m, "create_pool", 1, a, 16, e);
 }
 
 cx_err cx_sui_market_register_enclave(cx_sui_tx *tx, const cx_sui_market *m, const uint8_t *doc,

@@ -110,7 +110,8 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
                "instead, to the pool under the key servers FILE lists (JSON: package,\n"
                "threshold, servers with url, object_id, public_key): they release it only to\n"
                "an enclave the pool's operator added (chain/RULES.md §2.3), checked on every\n"
-               "request, not once here.\n");
+               "request, not once here. A pool says which sealings it accepts (`cloakx pool\n"
+               "show`); a file sealed another way is refused before it is stored.\n");
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *store_url = NULL, *key = NULL, *pool_s = NULL, *devca_s = NULL,
@@ -184,6 +185,15 @@ int cmd_contribute(cx_cli *cli, int argc, char **argv)
         if (!cli->json)
             printf("registered blob %s as contribution %s\n", blob, ch);
         goto print;
+    }
+    /* refused here, before anything is stored: the enclave would reject the blob anyway */
+    unsigned sealing = keyservers ? CX_LEDGER_SEALING_SEAL : CX_LEDGER_SEALING_HPKE;
+    if (!cx_ledger_pool_accepts_sealing(&pool.policy, sealing)) {
+        cx_error_set(&e, CX_ERR_VERIFY, "pool %s accepts only %s-sealed data, not %s%s", pool_s,
+                     cx_ledger_sealing_name(pool.policy.sealing),
+                     cx_ledger_sealing_name((uint8_t)sealing),
+                     keyservers ? "" : " (seal with Seal: --keyservers FILE)");
+        goto fail;
     }
 #ifdef CX_HAVE_SEAL
     cx_seal_config seal;

@@ -26,13 +26,17 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
                "                          (repeatable, up to 32; case-insensitive)\n"
                "  --max-params N, --max-epochs N, --max-flops F\n"
                "                          the compute budget per job; workers run under the\n"
-               "                          smaller of this and their operator's\n");
+               "                          smaller of this and their operator's\n"
+               "  --sealing hpke|seal|any how sellers may seal a blob's data key: HPKE to one of\n"
+               "                          the pool's enclaves, Seal key servers, or either\n"
+               "                          (default any)\n");
         return CX_EXIT_OK;
     }
     const char *ledger_url = NULL, *key = NULL, *theme = NULL, *price_s = NULL, *k_s = NULL,
                *max_s = NULL, *opfee_s = "500", *protofee_s = "100", *op_s = NULL;
     const char *meas[CX_CHAIN_MAX_MEASUREMENTS], *forbid[CX_CHAIN_FORBIDDEN_MAX];
-    const char *eps_s = NULL, *mparams_s = NULL, *mepochs_s = NULL, *mflops_s = NULL;
+    const char *eps_s = NULL, *mparams_s = NULL, *mepochs_s = NULL, *mflops_s = NULL,
+               *sealing_s = "any";
     size_t n_meas = 0, n_forbid = 0;
     int require_dp = 0;
     const cli_arg args[] = {
@@ -52,6 +56,7 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
         {.name = "--max-params", .val = &mparams_s},
         {.name = "--max-epochs", .val = &mepochs_s},
         {.name = "--max-flops", .val = &mflops_s},
+        {.name = "--sealing", .val = &sealing_s},
         {0}};
     int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
@@ -73,6 +78,12 @@ static int pool_create(cx_cli *cli, int argc, char **argv)
     if (k < 1 || k > UINT32_MAX || opfee > 10000 || protofee > 10000)
         return cli_usage(cli, "--k must be >= 1 and fees at most 10000 bps");
     cx_ledger_pool_policy pol = {.require_dp = require_dp};
+    if (strcmp(sealing_s, "hpke") == 0)
+        pol.sealing = CX_LEDGER_SEALING_HPKE;
+    else if (strcmp(sealing_s, "seal") == 0)
+        pol.sealing = CX_LEDGER_SEALING_SEAL;
+    else if (strcmp(sealing_s, "any") != 0)
+        return cli_usage(cli, "--sealing takes hpke, seal or any, not '%s'", sealing_s);
     if ((mparams_s && cli_parse_u64(mparams_s, "--max-params", &pol.max_params, &e) != CX_OK) ||
         (mepochs_s && cli_parse_u64(mepochs_s, "--max-epochs", &pol.max_epochs, &e) != CX_OK))
         return cli_fail(cli, &e);
@@ -214,10 +225,11 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
         json_array_append_new(fa, json_string(p.policy.forbidden_columns[i]));
     json_object_set_new(
         j, "policy",
-        json_pack("{s:b, s:f, s:o, s:I, s:I, s:f}", "require_dp", p.policy.require_dp,
+        json_pack("{s:b, s:f, s:o, s:I, s:I, s:f, s:s}", "require_dp", p.policy.require_dp,
                   "max_epsilon", (double)p.policy.max_epsilon_micro / 1e6, "forbidden_columns",
                   fa, "max_params", (json_int_t)p.policy.max_params, "max_epochs",
-                  (json_int_t)p.policy.max_epochs, "max_flops", (double)p.policy.max_flops));
+                  (json_int_t)p.policy.max_epochs, "max_flops", (double)p.policy.max_flops,
+                  "sealing", cx_ledger_sealing_name(p.policy.sealing)));
     json_object_set_new(j, "measurements", ms);
     json_object_set_new(j, "contributions", ca);
     json_object_set_new(j, "enclaves", ea);
@@ -236,6 +248,7 @@ static int pool_show(cx_cli *cli, int argc, char **argv)
                "epochs %llu, flops %.3g (0: none)\n",
                p.policy.require_dp ? "required" : "optional", cap, (unsigned long long)p.policy.max_params,
                (unsigned long long)p.policy.max_epochs, (double)p.policy.max_flops);
+        printf("  sealing accepted: %s\n", cx_ledger_sealing_name(p.policy.sealing));
         for (size_t i = 0; i < p.policy.n_forbidden; i++)
             printf("    forbidden column '%s'\n", p.policy.forbidden_columns[i]);
         printf("  accepted measurements: %zu; enclaves: %zu; contributions: %zu\n",

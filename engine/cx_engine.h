@@ -64,8 +64,8 @@ cx_err cx_job_enclave_register(cx_ledger *l, cx_store *s, cx_tee *tee, const cx_
                                cx_job_registration *out, cx_error *e);
 
 /* What a seller checks before sealing to an enclave: its registration document (from the
- * store, by the ledger's blob id, hashing to the ledger's SHA-256) verifies under the policy, carries the
- * registered Ed25519 key and the endorsed X25519 key, and its PCR0 is the registered
+ * store, by the ledger's blob id, hashing to the ledger's SHA-256) verifies under the policy,
+ * carries the registered Ed25519 key and the endorsed X25519 key, and its PCR0 is the registered
  * measurement, which the pool accepts. CX_ERR_VERIFY says which part failed. */
 cx_err cx_job_enclave_check(cx_store *s, const cx_ledger_enclave *en, const cx_ledger_pool *pool,
                             const cx_nitro_policy *pol, cx_error *e);
@@ -131,11 +131,10 @@ void cx_status_job_epoch(cx_status *s, const char *job_hex, int epoch, int epoch
 void cx_status_job_epsilon(cx_status *s, const char *job_hex, double epsilon);
 /* state: "paid" | "refunded" | "failed" | "closed"; report (may be NULL): the job report,
  * whose contributors, rejections, device and timings are kept; error: the reason (failed). */
-void cx_status_job_end(cx_status *s, const char *job_hex, const char *state,
-                       const json_t *report, const char *error);
+void cx_status_job_end(cx_status *s, const char *job_hex, const char *state, const json_t *report,
+                       const char *error);
 /* One call to a ledger or store ("ledger" | "store", op): its latency and outcome. */
-void cx_status_call(cx_status *s, const char *service, const char *op, double seconds,
-                    cx_err rc);
+void cx_status_call(cx_status *s, const char *service, const char *op, double seconds, cx_err rc);
 /* A logger that keeps warnings and errors as the model's recent errors and passes every
  * line on to inner; out must live as long as it is used. */
 void cx_status_logger(cx_status *s, const cx_logger *inner, cx_logger *out);
@@ -186,13 +185,13 @@ cx_err cx_seal_model_object(const cx_seal_config *c, const cx_chain_id *job, uin
 /* The buyer's side: that share from the key servers, asked as the buyer's account key (the
  * seal_approve_model policy: the job's buyer, once the job is paid). */
 cx_err cx_seal_model_key(const cx_seal_config *c, const cx_chain_key *buyer,
-                         const cx_chain_id *job, const uint8_t *obj, size_t len,
+                         const cx_ledger_job *job, const uint8_t *obj, size_t len,
                          uint8_t share[32], cx_error *e);
 /* Inside the enclave: the data key of a key object, from the configured key servers that the
  * object names, asked as the TEE's key. CX_ERR_NET: the key servers failed or refused (not the
  * object's fault); any other error is the object's (another package, key servers this enclave
  * does not use, shares that do not open). */
-cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_id *pool,
+cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_ledger_pool *pool,
                            const uint8_t *obj, size_t len, uint8_t data_key[32], cx_error *e);
 
 /* The local Seal key server (seal_keyserver.c): Seal's key-server HTTP API, POST /v1/fetch_key,
@@ -304,7 +303,7 @@ typedef struct cx_job_verify_opts {
     const char *root_pem; /* trust anchor of the TEE report (NULL: AWS Nitro root G1) */
     size_t root_pem_len;
     int allow_simulated;
-    const cx_chain_id *job; /* NULL, or the job the bundle must be the result of */
+    const cx_chain_id *job;     /* NULL, or the job the bundle must be the result of */
     const uint8_t *measurement; /* NULL, or the code (PCR0) the enclave must have run */
     size_t measurement_len;
     const uint8_t *request; /* NULL, or the job request whose SHA-256 is the config_hash */
@@ -344,15 +343,15 @@ json_t *cx_job_rejected_json(const cx_statement *st);
  * twice. */
 typedef struct cx_worker_config {
     const char *ledger_url, *store_url;
-    cx_store *store; /* NULL: opened from store_url; else used as is and left open (tests wrap
-                        a store in their own ops this way) */
+    cx_store *store;       /* NULL: opened from store_url; else used as is and left open (tests wrap
+                              a store in their own ops this way) */
     const char *state_dir; /* also holds the enclave (enclave.json, tee/) */
     const char *devca_dir; /* the simulated TEE's development CA */
     const char *key_dir;   /* the operator identity that submits results */
     int once;              /* process what is there, then return */
     const char *device;    /* training device (cx_backend_select); NULL: "auto" */
     int threads, progress;
-    unsigned poll_ms; /* between polls of the ledger (0: 500) */
+    unsigned poll_ms;         /* between polls of the ledger (0: 500) */
     cx_compute_budget budget; /* per job, see cx_job_params */
     double job_time_limit_s;  /* per job, see cx_job_params (0: none) */
     /* refuse to run unless every secure allocation is locked in RAM (cx_secmem_require_lock):
@@ -425,7 +424,8 @@ cx_err cx_job_blob_id_str(const uint8_t *b, size_t n, char out[CX_STORE_ID_MAX],
  * the id local:DIR gave it. */
 cx_err cx_job_enclave_doc_id(const cx_ledger_enclave *en, char out[CX_STORE_ID_MAX], cx_error *e);
 
-/* ---- the job state machine's enclave side and the model's key (model_key.c, RULES.md §2.2) ---- */
+/* ---- the job state machine's enclave side and the model's key (model_key.c, RULES.md §2.2) ----
+ */
 
 /* HPKE enc || AES-256-GCM of the model's 32-byte X25519 secret: what a KeyRelease carries. */
 enum { CX_JOB_WRAPPED_KEY_LEN = CX_HPKE_ENC_LEN + 32 + CX_HPKE_TAG_LEN };
@@ -446,8 +446,8 @@ cx_err cx_job_model_key_unwrap(const cx_x25519_key *buyer, const cx_chain_id *jo
  * Neither the operator (who sees the key release first) nor the key servers alone can open it. */
 void cx_job_model_split_key(const uint8_t share1[32], const uint8_t share2[32], uint8_t out[32]);
 /* The TEE signs the KeyRelease of a job's model (*msg malloc'ed). */
-cx_err cx_job_key_release_sign(cx_tee *tee, const cx_ledger_job *job,
-                               const cx_ledger_enclave *en, const uint8_t result_hash[32],
+cx_err cx_job_key_release_sign(cx_tee *tee, const cx_ledger_job *job, const cx_ledger_enclave *en,
+                               const uint8_t result_hash[32],
                                const uint8_t wrapped[CX_JOB_WRAPPED_KEY_LEN], uint8_t **msg,
                                size_t *len, uint8_t sig[CX_CHAIN_ED25519_SIG_LEN], cx_error *e);
 /* The TEE (the registered enclave enclave_id) accepts the job for its spec hash, submitted by

@@ -111,7 +111,7 @@ static int store_failure(cx_err rc)
  * with *got = 0 and *why filled when the contribution is to be rejected for it, and the store's
  * error when the store failed. */
 static cx_err read_header(const cx_job_params *p, cand *c, const uint8_t key_id[32],
-                          const cx_chain_id *pool, int *got, cx_error *why, cx_error *e)
+                          const cx_ledger_pool *pool, int *got, cx_error *why, cx_error *e)
 {
     cx_reader r;
     cx_error le;
@@ -154,7 +154,7 @@ static cx_err read_header(const cx_job_params *p, cand *c, const uint8_t key_id[
  * fails fails the job (retried later by the worker), so no contribution is dropped for the
  * store's failure (issue 13 item 5). */
 static cx_err check_headers(const cx_job_params *p, cand *cs, size_t n, const char *pool_hex,
-                            const cx_chain_id *pool, const uint8_t key_id[32], cx_error *e)
+                            const cx_ledger_pool *pool, const uint8_t key_id[32], cx_error *e)
 {
     unsigned tries = p->store_tries ? p->store_tries : CX_JOB_STORE_TRIES;
     unsigned backoff = p->store_backoff_ms ? p->store_backoff_ms : CX_JOB_STORE_BACKOFF_MS;
@@ -650,7 +650,7 @@ static cx_err recover_seal_keys(job_run *r, cx_error *e)
         cx_cxb_known_key *k = &r->known[r->n_known];
         cx_error le;
         double t = cx_now_seconds();
-        cx_err rc = cx_seal_dataset_key(p->seal, p->tee, &r->job.pool_id, c->key_object,
+        cx_err rc = cx_seal_dataset_key(p->seal, p->tee, &r->pool, c->key_object,
                                         c->h.key_object_len, k->data_key, &le);
         cx_status_call(p->status, "seal", "fetch_key", cx_now_seconds() - t, rc);
         if (rc == CX_OK) {
@@ -701,8 +701,7 @@ static cx_err open_contributions(job_run *r, cx_error *e)
         return rc;
     uint8_t key_id[32];
     cx_x25519_key_id(r->key, key_id);
-    if ((rc = check_headers(p, r->cs, r->n_cands, r->pool_hex, &r->job.pool_id, key_id, e)) !=
-            CX_OK ||
+    if ((rc = check_headers(p, r->cs, r->n_cands, r->pool_hex, &r->pool, key_id, e)) != CX_OK ||
         (rc = recover_seal_keys(r, e)) != CX_OK)
         return rc;
     cand *cs = r->cs;

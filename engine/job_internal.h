@@ -19,10 +19,11 @@ cx_err cx_job_enclave_doc_read(cx_store *s, const cx_ledger_enclave *en, size_t 
 cx_err cx_job_spec_content_type(cx_store *s, const cx_ledger_job *job, cx_content_type *ct,
                                 cx_error *e);
 
-/* Whether a blob header's key part is this enclave's to open for pool (suite 1: its recipient
- * key id is key_id; suite 2: a Seal object with a data key for pool id || nonce); else *why
- * says what is wrong. hb: the header bytes. The enclave and `cloakx verify` decide alike. */
+/* Whether a blob header's key part is this enclave's to open for pool (a sealing the pool's
+ * policy accepts; suite 1: its recipient key id is key_id; suite 2: a Seal object with a data
+ * key for pool id || nonce); else *why says what is wrong. hb: the header bytes. The enclave
+ * and `cloakx verify` decide alike. */
 int cx_job_header_key_ok(const uint8_t *hb, const cx_cxb_header *h, const uint8_t key_id[32],
-                         const cx_chain_id *pool, char *why, size_t why_len);
+                         const cx_ledger_pool *pool, char *why, size_t why_len);
 
 #endif

@@ -156,10 +156,11 @@ cx_err cx_job_fail(cx_ledger *l, cx_tee *tee, const cx_chain_key *submitter,
 
 /* The model's keys from what the ledger revealed (the wrapped key: the model's X25519 secret,
  * or with Seal the first share) and, with Seal, the key servers' share. */
-static cx_err model_keys(const cx_ledger_result *r, const cx_statement *st, const cx_chain_id *job,
-                         const uint8_t *blob, size_t blob_len, const cx_x25519_key *buyer,
-                         const cx_chain_key *account, const struct cx_seal_config *seal,
-                         cx_x25519_key **mk, cx_cxb_known_key *known, cx_error *e)
+static cx_err model_keys(const cx_ledger_result *r, const cx_statement *st,
+                         const cx_ledger_job *job, const uint8_t *blob, size_t blob_len,
+                         const cx_x25519_key *buyer, const cx_chain_key *account,
+                         const struct cx_seal_config *seal, cx_x25519_key **mk,
+                         cx_cxb_known_key *known, cx_error *e)
 {
     cx_cxb_header h;
     cx_err rc = cx_cxb_header_parse(blob, blob_len, &h, NULL, e);
@@ -168,7 +169,7 @@ static cx_err model_keys(const cx_ledger_result *r, const cx_statement *st, cons
     uint8_t *secret = cx_secmem_alloc(64, 0, e);
     if (!secret)
         return CX_ERR_NOMEM;
-    rc = cx_job_model_key_unwrap(buyer, job, st->result_hash, r->model_key, r->model_key_len,
+    rc = cx_job_model_key_unwrap(buyer, &job->id, st->result_hash, r->model_key, r->model_key_len,
                                  secret, e);
     if (rc == CX_OK && h.suite == CX_CXB_SUITE_HPKE) {
         rc = cx_x25519_key_from_secret(secret, mk, e);
@@ -247,7 +248,7 @@ cx_err cx_job_model_fetch(cx_ledger *l, cx_store *s, const cx_chain_id *job_id,
         rc = CX_ERR_NOMEM;
         goto out;
     }
-    if ((rc = model_keys(&r, &st, job_id, blob, blob_len, buyer, account, seal, &mk, known, e)) ==
+    if ((rc = model_keys(&r, &st, &job, blob, blob_len, buyer, account, seal, &mk, known, e)) ==
         CX_OK) {
         keys = (cx_cxb_keys){.x25519 = mk, .known = known, .n_known = mk ? 0 : 1};
         rc = cx_job_model_unseal(blob, blob_len, &keys, job_hex, pt, pt_len, e);

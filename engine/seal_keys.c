@@ -12,8 +12,16 @@
 #include <openssl/sha.h>
 
 int cx_job_header_key_ok(const uint8_t *hb, const cx_cxb_header *h, const uint8_t key_id[32],
-                         const cx_chain_id *pool, char *why, size_t why_len)
+                         const cx_ledger_pool *pool, char *why, size_t why_len)
 {
+    unsigned sealing =
+        h->suite == CX_CXB_SUITE_HPKE ? CX_LEDGER_SEALING_HPKE : CX_LEDGER_SEALING_SEAL;
+    if (!cx_ledger_pool_accepts_sealing(&pool->policy, sealing)) {
+        snprintf(why, why_len, "sealed with %s, which the pool does not accept (it takes %s)",
+                 cx_ledger_sealing_name((uint8_t)sealing),
+                 cx_ledger_sealing_name(pool->policy.sealing));
+        return 0;
+    }
     if (h->suite == CX_CXB_SUITE_HPKE) {
         if (memcmp(h->recipient_key_id, key_id, 32) == 0)
             return 1;
@@ -29,7 +37,7 @@ int cx_job_header_key_ok(const uint8_t *hb, const cx_cxb_header *h, const uint8_
     else if (o->dem != CX_SEAL_DEM_PLAIN)
         snprintf(why, why_len, "its Seal object carries data, not a data key");
     else if (o->id_len <= CX_CHAIN_ID_LEN || o->id_len > CX_CHAIN_ID_LEN + CX_SEAL_NONCE_MAX ||
-             memcmp(o->id, pool->b, CX_CHAIN_ID_LEN) != 0)
+             memcmp(o->id, pool->id.b, CX_CHAIN_ID_LEN) != 0)
         snprintf(why, why_len, "its Seal identity is not this pool's (pool id || nonce)");
     else
         ok = 1;
@@ -234,23 +242,31 @@ static cx_err recover_key(const cx_seal_config *c, const cx_seal_user *user, con
     return rc;
 }
 
-cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_chain_id *pool,
+/* The policy's object argument: a shared object at the version Sui gave it (a key server's dry
+ * run refuses another); the local ledger has no versions and its key server reads the id alone,
+ * so 1 stands there. */
+static cx_seal_object_arg shared_arg(const cx_chain_id *id, uint64_t shared_version)
+{
+    return (cx_seal_object_arg){.id = *id,
+                                .initial_shared_version = shared_version ? shared_version : 1};
+}
+
+cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_ledger_pool *pool,
                            const uint8_t *obj, size_t len, uint8_t data_key[32], cx_error *e)
 {
     uint8_t ed[CX_TEE_ED25519_PK_LEN], x[CX_TEE_X25519_LEN];
     cx_tee_public_keys(tee, ed, x);
     cx_seal_user user = {ed, tee_sign, tee};
-    /* the pool (a shared object); the local key server reads the identity alone, a Sui one needs
-     * the pool's real initial shared version (not kept by cx_ledger yet) */
-    cx_seal_object_arg arg = {.id = *pool, .initial_shared_version = 1};
+    cx_seal_object_arg arg = shared_arg(&pool->id, pool->shared_version);
     return recover_key(c, &user, CX_SEAL_APPROVE_DATASET, &arg, obj, len, data_key, e);
 }
 
-cx_err cx_seal_model_key(const cx_seal_config *c, const cx_chain_key *buyer, const cx_chain_id *job,
-                         const uint8_t *obj, size_t len, uint8_t share[32], cx_error *e)
+cx_err cx_seal_model_key(const cx_seal_config *c, const cx_chain_key *buyer,
+                         const cx_ledger_job *job, const uint8_t *obj, size_t len,
+                         uint8_t share[32], cx_error *e)
 {
     cx_seal_user user = cx_seal_user_of_key(buyer);
-    cx_seal_object_arg arg = {.id = *job, .initial_shared_version = 1}; /* the job (shared) */
+    cx_seal_object_arg arg = shared_arg(&job->id, job->shared_version);
     return recover_key(c, &user, CX_SEAL_APPROVE_MODEL, &arg, obj, len, share, e);
 }
 

@@ -161,6 +161,9 @@ static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement
     cx_err rc = cx_ledger_job_get(l, &job_id, &job, e);
     if (rc != CX_OK)
         return rc;
+    cx_ledger_pool pool;
+    if ((rc = cx_ledger_pool_get(l, &pool_id, &pool, e)) != CX_OK)
+        return rc;
     cx_ledger_contribution *cs = NULL;
     size_t n = 0;
     if ((rc = cx_ledger_contributions_list(l, &pool_id, &cs, &n, e)) != CX_OK)
@@ -197,7 +200,7 @@ static cx_err recompute_commitment(cx_ledger *l, cx_store *s, const cx_statement
             continue;
         cx_chain_id_to_hex(&cs[i].contributor, ch);
         char why[200];
-        if (!cx_job_header_key_ok(hb, &c->h, key_id, &pool_id, why, sizeof why) ||
+        if (!cx_job_header_key_ok(hb, &c->h, key_id, &pool, why, sizeof why) ||
             strcmp(c->h.pool_id, pool_hex) != 0 || strcmp(c->h.contributor, ch) != 0)
             continue;
         int dup = 0;

@@ -37,4 +37,21 @@ expect_one_paid() {
         || fail "job not paid: $(cat "$work/w.json")"
 }
 addr() { "$CLOAKX" --json balance --key "$work/keys/$1" | jget .address; }
+# N local Seal key servers on loopback (their pids appended to bg_pids, in order), and
+# $work/keyservers.json naming them with threshold T, as sellers, workers and buyers read it.
+keyservers_start() {
+    local n=$1 t=$2 i
+    for i in $(seq "$n"); do
+        "$CLOAKX" keyserver init --keys "$work/ks$i.json" >/dev/null
+        "$CLOAKX" --json keyserver run --keys "$work/ks$i.json" --listen 127.0.0.1:0 \
+            >"$work/ks$i.out" 2>"$work/ks$i.err" &
+        bg_pids+=($!)
+    done
+    for i in $(seq "$n"); do
+        for _ in $(seq 100); do [ -s "$work/ks$i.out" ] && break; sleep 0.1; done
+        jq -e .url "$work/ks$i.out" >/dev/null || fail "key server $i: $(cat "$work/ks$i.err")"
+    done
+    jq -s --argjson t "$t" '{package: .[0].package, threshold: $t,
+        servers: map({url, object_id, public_key})}' "$work"/ks?.out >"$work/keyservers.json"
+}
 balance() { "$CLOAKX" --json balance --key "$work/keys/$1" | jget .balance; }

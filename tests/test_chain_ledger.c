@@ -867,9 +867,15 @@ static void test_enclave_doc_blob_id(void **state)
     assert_memory_equal(got.attestation_blob_id, en.attestation_blob_id, CX_CHAIN_BLOB_ID_MAX);
 }
 
+/* Turns a current file back into schema version 4 (no sealing in the pool policy). */
+#define TO_V4_SQL "ALTER TABLE pools DROP COLUMN sealing;"
+static const char to_v4[] = "BEGIN;" TO_V4_SQL "PRAGMA user_version=4;"
+                            "COMMIT;";
+
 /* Turns a current file back into schema version 3 (no pool policy), as the code before the
  * policy wrote it. */
 #define TO_V3_SQL                                                                                  \
+    TO_V4_SQL                                                                                      \
     "DROP TABLE pool_forbidden_columns;"                                                           \
     "ALTER TABLE pools DROP COLUMN require_dp;"                                                    \
     "ALTER TABLE pools DROP COLUMN max_epsilon_micro;"                                             \
@@ -977,6 +983,7 @@ static void full_policy(cx_ledger_pool_policy *pol)
     pol->max_params = 5000;
     pol->max_epochs = 20;
     pol->max_flops = 1000000000000ull;
+    pol->sealing = CX_LEDGER_SEALING_SEAL;
     snprintf(pol->forbidden_columns[0], sizeof pol->forbidden_columns[0], "ssn");
     snprintf(pol->forbidden_columns[1], sizeof pol->forbidden_columns[1], "Zip Code");
     pol->n_forbidden = 2;
@@ -1021,11 +1028,17 @@ static void test_pool_policy(void **state)
     assert_true(cx_ledger_policy_forbids(&got.policy, "SSN"));
     assert_true(cx_ledger_policy_forbids(&got.policy, "zip code"));
     assert_false(cx_ledger_policy_forbids(&got.policy, "ssn2"));
+    assert_int_equal(got.policy.sealing, CX_LEDGER_SEALING_SEAL);
+    assert_true(cx_ledger_pool_accepts_sealing(&got.policy, CX_LEDGER_SEALING_SEAL));
+    assert_false(cx_ledger_pool_accepts_sealing(&got.policy, CX_LEDGER_SEALING_HPKE));
     /* the fixture's pool, created without one, has none */
     assert_int_equal(cx_ledger_pool_get(f->l, &f->pool, &got, &e), CX_OK);
     assert_int_equal(got.policy.require_dp, 0);
     assert_int_equal(got.policy.n_forbidden, 0);
     assert_int_equal(got.policy.max_epochs, 0);
+    assert_int_equal(got.policy.sealing, 0);
+    assert_true(cx_ledger_pool_accepts_sealing(&got.policy, CX_LEDGER_SEALING_SEAL));
+    assert_true(cx_ledger_pool_accepts_sealing(&got.policy, CX_LEDGER_SEALING_HPKE));
 
     size_t events_before = 0;
     cx_ledger_event *ev;
@@ -1045,13 +1058,43 @@ static void test_pool_policy(void **state)
     full_policy(&pol);
     pol.max_flops = UINT64_MAX;
     assert_int_equal(pool_with_policy(f, &pol, &id, &e), CX_ERR_LIMIT);
+    full_policy(&pol);
+    pol.sealing = 4;
+    assert_int_equal(pool_with_policy(f, &pol, &id, &e), CX_ERR_ARG);
+    assert_non_null(strstr(e.msg, "sealing"));
     size_t events_after = 0;
     assert_int_equal(cx_ledger_events_read(f->l, "", 0, &ev, &events_after, cur, &e), CX_OK);
     free(ev);
     assert_int_equal(events_after, events_before);
 }
 
-/* A version-3 ledger (pools without a policy) opens as version 4: its pools read with no
+/* A version-4 ledger (no sealing in the policy) opens as version 5: its pools accept either
+ * sealing, what they took before; a pool created afterwards keeps the one it states. */
+static void test_schema_migration_v4(void **state)
+{
+    fx *f = *state;
+    cx_error e;
+    cx_ledger_close(f->l);
+    f->l = NULL;
+    exec_on_file(f, to_v4);
+    assert_int_equal(file_schema_version(f), 4);
+    open_ledger(f);
+    assert_int_equal(file_schema_version(f), CX_LEDGER_LOCAL_SCHEMA_VERSION);
+    cx_ledger_pool got;
+    assert_int_equal(cx_ledger_pool_get(f->l, &f->pool, &got, &e), CX_OK);
+    assert_int_equal(got.policy.sealing, 0);
+    assert_true(cx_ledger_pool_accepts_sealing(&got.policy, CX_LEDGER_SEALING_HPKE));
+    assert_true(cx_ledger_pool_accepts_sealing(&got.policy, CX_LEDGER_SEALING_SEAL));
+    cx_ledger_pool_policy pol;
+    full_policy(&pol);
+    pol.sealing = CX_LEDGER_SEALING_HPKE;
+    cx_chain_id id;
+    assert_int_equal(pool_with_policy(f, &pol, &id, &e), CX_OK);
+    assert_int_equal(cx_ledger_pool_get(f->l, &id, &got, &e), CX_OK);
+    assert_int_equal(got.policy.sealing, CX_LEDGER_SEALING_HPKE);
+}
+
+/* A version-3 ledger (pools without a policy) opens as the current version: its pools read with no
  * policy and its jobs keep running; a pool created afterwards keeps its policy. */
 static void test_schema_migration_v3(void **state)
 {
@@ -1253,6 +1296,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists_and_gets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_migration_v4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_migration_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_migration_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_migration_v3, setup, teardown),

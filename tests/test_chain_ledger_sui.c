@@ -132,7 +132,8 @@ static int world_setup(void **state)
                                .operator_fee_bps = 700,
                                .protocol_fee_bps = 300,
                                .n_measurements = 1,
-                               .operator_addr = *cx_chain_key_address(w->op)};
+                               .operator_addr = *cx_chain_key_address(w->op),
+                               .policy = {.sealing = CX_LEDGER_SEALING_SEAL, .max_epochs = 50}};
     p.measurements[0] = en.measurement;
     p.measurement_lens[0] = en.measurement_len;
     assert_int_equal(cx_ledger_pool_create(w->l, w->op, &p, &w->pool, NULL), CX_OK);
@@ -277,6 +278,9 @@ static void test_pool_and_enclaves(void **state)
     assert_int_equal(p.operator_fee_bps, 700);
     assert_true(cx_chain_id_equal(&p.operator_addr, cx_chain_key_address(w->op)));
     assert_true(cx_chain_id_equal(&p.created_by, cx_chain_key_address(w->op)));
+    assert_int_equal(p.policy.sealing, CX_LEDGER_SEALING_SEAL); /* the policy's last field */
+    assert_int_equal(p.policy.max_epochs, 50);
+    assert_true(p.shared_version > 1); /* the pool's initial shared version on Sui */
     /* an object of another type is no pool */
     assert_int_equal(cx_ledger_pool_get(w->l, &w->enclave, &p, &e), CX_ERR_NOTFOUND);
 
@@ -337,6 +341,10 @@ static void test_paid_exactly(void **state)
     uint64_t op0 = balance(w, w->op);
     new_job(w, 10007, cx_unix_ms() + 3600000, &job);
     assert_int_equal(balance(w, w->buyer), b0 - 10007);
+    /* a Seal request names the job at the version Sui shared it, which later changes keep */
+    cx_ledger_job j0;
+    assert_int_equal(cx_ledger_job_get(w->l, &job, &j0, NULL), CX_OK);
+    assert_true(j0.shared_version > 1);
     /* no enclave has the job yet: no result */
     assert_int_equal(submit(w, &job, 10, 20, &e), CX_ERR_STATE);
     assert_non_null(strstr(e.msg, "no enclave has accepted"));
@@ -348,6 +356,7 @@ static void test_paid_exactly(void **state)
     assert_true(cx_chain_id_equal(&j.enclave_id, &w->enclave));
     assert_int_equal(j.payment, 10007);
     assert_memory_equal(j.spec_blob_id, "spec", 4);
+    assert_int_equal(j.shared_version, j0.shared_version);
     assert_int_equal(submit(w, &job, 300, 2000, NULL), CX_OK); /* s2 capped at 1000 */
     assert_int_equal(submit(w, &job, 300, 2000, &e), CX_ERR_STATE);
     assert_non_null(strstr(e.msg, "not accepted"));

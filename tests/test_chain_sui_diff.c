@@ -387,6 +387,7 @@ static int market_call(json_t *p, const char *name, cx_sui_tx *tx, cx_error *e)
         pp.policy.max_params = u64_of(str(p, "max_params"));
         pp.policy.max_epochs = u64_of(str(p, "max_epochs"));
         pp.policy.max_flops = u64_of(str(p, "max_flops"));
+        pp.policy.sealing = (uint8_t)json_integer_value(json_object_get(p, "sealing"));
         json_t *fj = json_object_get(p, "forbidden");
         for (size_t i = 0; i < json_array_size(fj) && i < CX_CHAIN_FORBIDDEN_MAX; i++)
             snprintf(pp.policy.forbidden_columns[pp.policy.n_forbidden++],

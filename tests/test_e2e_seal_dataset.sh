@@ -19,18 +19,7 @@ pool=$("$CLOAKX" pool create --key "$work/keys/operator" --theme "seal" --price 
     --pool "$pool" >/dev/null 2>&1
 
 # three key servers on the ledger, on loopback
-for i in 1 2 3; do
-    "$CLOAKX" keyserver init --keys "$work/ks$i.json" >/dev/null
-    "$CLOAKX" --json keyserver run --keys "$work/ks$i.json" --listen 127.0.0.1:0 \
-        >"$work/ks$i.out" 2>"$work/ks$i.err" &
-    bg_pids+=($!)
-done
-for i in 1 2 3; do
-    for _ in $(seq 100); do [ -s "$work/ks$i.out" ] && break; sleep 0.1; done
-    jq -e .url "$work/ks$i.out" >/dev/null || fail "key server $i: $(cat "$work/ks$i.err")"
-done
-jq -s '{package: .[0].package, threshold: 2,
-        servers: map({url, object_id, public_key})}' "$work"/ks?.out >"$work/keyservers.json"
+keyservers_start 3 2
 
 "$CLOAKX" --json contribute --key "$work/keys/s1" --pool "$pool" \
     --keyservers "$work/keyservers.json" "$work/data/seller01.csv" >"$work/c1.json"

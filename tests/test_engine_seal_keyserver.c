@@ -185,6 +185,35 @@ static void test_dataset_key_only_to_the_pools_enclave(void **state)
     free(body);
 }
 
+/* A pool whose policy takes only HPKE-sealed data (RULES.md §2.3): no dataset key for it, not
+ * even to its own enclave. */
+static void test_dataset_key_never_for_a_pool_without_seal(void **state)
+{
+    ksfx *k = *state;
+    fx *f = k->f;
+    cx_error e;
+    cx_ledger_pool_params p = {.theme = "hpke only",
+                               .price = 10,
+                               .min_contributors = 1,
+                               .max_rows_per_contributor = 10,
+                               .n_measurements = 1,
+                               .operator_addr = *cx_chain_key_address(f->op),
+                               .policy = {.sealing = CX_LEDGER_SEALING_HPKE}};
+    p.measurements[0] = f->meas;
+    p.measurement_lens[0] = sizeof f->meas;
+    cx_chain_id pool;
+    assert_int_equal(cx_ledger_pool_create(f->l, f->op, &p, &pool, &e), CX_OK);
+    assert_int_equal(cx_ledger_pool_enclave_add(f->l, f->op, &pool, &f->enclave, &e), CX_OK);
+    uint8_t id[48];
+    memcpy(id, pool.b, 32);
+    memcpy(id + 32, k->nonce, 16);
+    cx_seal_elgamal_key eg;
+    char *body = request(k, f->enclave_key, &k->ks[0].package, CX_SEAL_APPROVE_DATASET, id,
+                         sizeof id, f->now, &eg);
+    expect_refused(k, body, "0.1.0", f->now, 403, "NoAccess", "does not accept Seal");
+    free(body);
+}
+
 static void test_model_key_only_to_the_buyer_once_paid(void **state)
 {
     ksfx *k = *state;
@@ -356,6 +385,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dataset_key_only_to_the_pools_enclave, ks_setup,
+                                        ks_teardown),
+        cmocka_unit_test_setup_teardown(test_dataset_key_never_for_a_pool_without_seal, ks_setup,
                                         ks_teardown),
         cmocka_unit_test_setup_teardown(test_model_key_only_to_the_buyer_once_paid, ks_setup,
                                         ks_teardown),

@@ -19,7 +19,7 @@ const P = {
     proto_bps: '100', measurements: [hex(fill(0xaa, 48)), hex(fill(0xbb, 48))],
     operator: '0x' + 'a0'.repeat(32),
     require_dp: true, max_epsilon_micro: '8000000', forbidden: ['ssn', 'zip code'],
-    max_params: '100000000', max_epochs: '10000', max_flops: '10000000000000000',
+    max_params: '100000000', max_epochs: '10000', max_flops: '10000000000000000', sealing: 2,
     doc: hex(fill(0x84, 200)), x25519: hex(fill(0x99, 32)), endorsement: hex(fill(0x98, 64)),
     doc_sha256: hex(fill(0x22, 32)), doc_blob: hex(new TextEncoder().encode('walrus-doc-0001')),
     blob: hex(new TextEncoder().encode('blob-1')), spec_hash: hex(fill(0x55, 32)),
@@ -53,7 +53,7 @@ const calls = {
             tx.pure.vector('vector<u8>', P.measurements.map(bytes)), tx.pure.address(P.operator),
             tx.pure.bool(P.require_dp), tx.pure.u64(P.max_epsilon_micro),
             tx.pure.vector('vector<u8>', P.forbidden.map((n) => Array.from(new TextEncoder().encode(n)))),
-            tx.pure.u64(P.max_params), tx.pure.u64(P.max_epochs), tx.pure.u64(P.max_flops), clock(tx)] });
+            tx.pure.u64(P.max_params), tx.pure.u64(P.max_epochs), tx.pure.u64(P.max_flops), tx.pure.u8(P.sealing), clock(tx)] });
     },
     register_enclave(tx) {
         const d = u8s(tx, P.doc);

@@ -68,6 +68,8 @@ const EBadX25519Endorsement: u64 = 43;
 const EContributionUnaccounted: u64 = 44;
 /// RULES.md §2 Submit 13: a rejected entry is no contribution of the job
 const ERejectedNotOfJob: u64 = 45;
+/// a pool's sealing names bits other than HPKE (1) and Seal (2)
+const ESealing: u64 = 46;
 const EBadSignature: u64 = 50;
 
 // === rules' constants ===
@@ -153,7 +155,15 @@ public struct PoolPolicy has copy, drop, store {
     max_params: u64,
     max_epochs: u64,
     max_flops: u64,
+    /// how a blob's data key may be sealed (RULES.md §2.3): SEALING_HPKE | SEALING_SEAL bits,
+    /// 0 = either
+    sealing: u8,
 }
+
+/// PoolPolicy.sealing: the data key HPKE-sealed to one of the pool's enclaves (.cxb suite 1)
+const SEALING_HPKE: u8 = 1;
+/// PoolPolicy.sealing: the data key Seal-encrypted for the pool (suite 2, seal_approve_dataset)
+const SEALING_SEAL: u8 = 2;
 
 public struct Claim has copy, drop, store {
     contributor: address,
@@ -275,6 +285,7 @@ public fun create_pool<T>(
     max_params: u64,
     max_epochs: u64,
     max_flops: u64,
+    sealing: u8,
     clock: &Clock,
     ctx: &mut TxContext,
 ): ID {
@@ -292,6 +303,7 @@ public fun create_pool<T>(
         i = i + 1;
     };
     check_forbidden(&forbidden_columns);
+    assert!(sealing & (SEALING_HPKE | SEALING_SEAL) == sealing, ESealing);
     let now = clock.timestamp_ms();
     let pool = Pool<T> {
         id: object::new(ctx),
@@ -319,6 +331,7 @@ public fun create_pool<T>(
             max_params,
             max_epochs,
             max_flops,
+            sealing,
         },
     };
     let id = object::id(&pool);
@@ -381,6 +394,13 @@ public fun pool_forbids<T>(pool: &Pool<T>, column: &vector<u8>): bool {
 
 public fun pool_policy<T>(pool: &Pool<T>): PoolPolicy {
     pool.policy
+}
+
+/// Whether the pool takes blobs whose data key is sealed the given way (SEALING_HPKE or
+/// SEALING_SEAL): what sellers' clients, the enclave and seal_approve_dataset check.
+public fun pool_accepts_sealing<T>(pool: &Pool<T>, sealing: u8): bool {
+    let s = pool.policy.sealing;
+    s == 0 || s & sealing == sealing
 }
 
 public fun pool_accepts<T>(pool: &Pool<T>, measurement: &vector<u8>): bool {
@@ -477,10 +497,12 @@ fun ed25519_address(pk: &vector<u8>): address {
 public fun ed25519_address_for_testing(pk: &vector<u8>): address { ed25519_address(pk) }
 
 /// RULES.md §2.3 seal_approve_dataset: a data key of this pool (id = pool id || nonce) goes only
-/// to an enclave the pool's operator added, asking as its own key.
+/// to an enclave the pool's operator added, asking as its own key, and only when the pool takes
+/// Seal-sealed data.
 public(package) fun dataset_access<T>(id: &vector<u8>, pool: &Pool<T>, sender: address): bool {
     let pool_bytes = object::id_to_bytes(&object::id(pool));
     if (id.length() <= 32 || id.length() > 64) return false;
+    if (!pool_accepts_sealing(pool, SEALING_SEAL)) return false;
     let mut i = 0;
     while (i < 32) {
         if (id[i] != pool_bytes[i]) return false;

@@ -53,13 +53,18 @@ fun blob(i: u64): vector<u8> {
 /// test_chain_ledger.c setup(): pool (price 1000, k 3, cap 1000 rows, 5 % operator, 1 %
 /// protocol), the operator's enclave added to it, 5 contributions, one job paying 100000.
 fun setup(): World {
+    setup_sealing(0)
+}
+
+/// setup() with a pool accepting only the given sealings (PoolPolicy.sealing)
+fun setup_sealing(sealing: u8): World {
     let mut sc = ts::begin(ADMIN);
     market::init_for_testing(sc.ctx());
     let mut clock = clock::create_for_testing(sc.ctx());
     clock.set_for_testing(NOW);
     sc.next_tx(OP);
     let pool = market::create_pool<SUI>(b"wearables and cardiac risk", 1000, 3, 1000, 500, 100,
-        vector[meas()], OP, false, 0, vector[], 0, 0, 0, &clock, sc.ctx());
+        vector[meas()], OP, false, 0, vector[], 0, 0, 0, sealing, &clock, sc.ctx());
     sc.next_tx(OP);
     let enclave = register(&mut sc, &clock, vectors::enclave_pk(), meas());
     sc.next_tx(OP);
@@ -675,7 +680,7 @@ fun pool_with(theme: vector<u8>, k: u64, rows: u64, op_bps: u64, proto_bps: u64,
     let mut sc = ts::begin(OP);
     let clock = clock::create_for_testing(sc.ctx());
     market::create_pool<SUI>(theme, 1000, k, rows, op_bps, proto_bps, ms, OP, false, 0, vector[],
-        0, 0, 0, &clock, sc.ctx());
+        0, 0, 0, 0, &clock, sc.ctx());
     clock.destroy_for_testing();
     sc.end();
 }
@@ -684,7 +689,7 @@ fun pool_with_forbidden(names: vector<vector<u8>>): bool {
     let mut sc = ts::begin(OP);
     let clock = clock::create_for_testing(sc.ctx());
     market::create_pool<SUI>(b"t", 1000, 1, 1, 0, 0, vector[x"01"], OP, true, 1000000, names,
-        100000000, 10000, 10000000000000000, &clock, sc.ctx());
+        100000000, 10000, 10000000000000000, 1, &clock, sc.ctx());
     sc.next_tx(OP);
     let pool = sc.take_shared<Pool<SUI>>();
     let policy_kept = market::pool_forbids(&pool, &b"SSN") && !market::pool_forbids(&pool, &b"age");
@@ -709,6 +714,35 @@ fun forbidden_column_listed_twice_is_refused() {
 #[expected_failure(abort_code = cloakx_market::market::EForbiddenName)]
 fun empty_forbidden_column_is_refused() {
     pool_with_forbidden(vector[b""]);
+}
+
+fun pool_with_sealing(sealing: u8): bool {
+    let mut sc = ts::begin(OP);
+    let clock = clock::create_for_testing(sc.ctx());
+    market::create_pool<SUI>(b"t", 1000, 1, 1, 0, 0, vector[x"01"], OP, false, 0, vector[], 0, 0, 0,
+        sealing, &clock, sc.ctx());
+    sc.next_tx(OP);
+    let pool = sc.take_shared<Pool<SUI>>();
+    let hpke = market::pool_accepts_sealing(&pool, 1);
+    let seal = market::pool_accepts_sealing(&pool, 2);
+    ts::return_shared(pool);
+    clock.destroy_for_testing();
+    sc.end();
+    (if (hpke) 1 else 0) + (if (seal) 2 else 0) == (if (sealing == 0) 3 else sealing)
+}
+
+#[test]
+fun pool_keeps_its_sealing() {
+    assert!(pool_with_sealing(0)); // either
+    assert!(pool_with_sealing(1)); // HPKE only
+    assert!(pool_with_sealing(2)); // Seal only
+    assert!(pool_with_sealing(3));
+}
+
+#[test]
+#[expected_failure(abort_code = cloakx_market::market::ESealing)]
+fun unknown_sealing_bit_is_refused() {
+    pool_with_sealing(4);
 }
 
 #[test]
@@ -843,6 +877,18 @@ fun seal_dataset_key_only_to_the_pools_enclave() {
     *other.borrow_mut(0) = b0 ^ 1; // another pool's id
     assert!(!market::dataset_access(&other, &pool, enclave));
     assert!(!market::dataset_access(&object::id_to_bytes(&w.pool), &pool, enclave)); // no nonce
+    ts::return_shared(pool);
+    finish(w);
+}
+
+#[test]
+fun seal_dataset_key_never_for_a_pool_without_seal() {
+    let mut w = setup_sealing(1); // HPKE only
+    let pool = w.sc.take_shared_by_id<Pool<SUI>>(w.pool);
+    let mut id = object::id_to_bytes(&w.pool);
+    id.append(x"5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a");
+    let enclave = market::ed25519_address_for_testing(&vectors::enclave_pk());
+    assert!(!market::dataset_access(&id, &pool, enclave)); // even the pool's own enclave
     ts::return_shared(pool);
     finish(w);
 }
