@@ -142,7 +142,10 @@ cx_err cx_dp_standardize(const float *x, size_t n, size_t d, const double *lo, c
         s1 += noise[0] * rad / share;
         s2 += noise[1] * rad * rad / share;
         double mu = s1 / (double)n, var = s2 / (double)n - mu * mu;
-        double mv = c + mu, floor_sd = rad * 1e-3;
+        /* a variance below the noise's own scale (rad² / (share · n)) says nothing: flooring the
+         * std there (public quantities only, so free post-processing) keeps a small budget from
+         * blowing the inputs up by 1000 / rad, as the absolute floor alone did */
+        double mv = c + mu, floor_sd = fmax(rad * 1e-3, rad / sqrt(share * (double)n));
         mv = mv < lo[j] ? lo[j] : mv > hi[j] ? hi[j] : mv;
         double sd = var > floor_sd * floor_sd ? sqrt(var) : floor_sd;
         mean[j] = (float)mv;

@@ -61,6 +61,29 @@ static void test_noise_scale(void **state)
     cx_dp_rng_free(r);
 }
 
+/* A small budget on few rows: the noisy variance is often ≤ 0, and the std is floored at the
+ * noise's own scale, rad / √(share · n), not at rad · 10⁻³ (which blew standardised inputs up
+ * a thousandfold and wrecked training at ε_s = 0.5 on 600 rows). */
+static void test_noisy_variance_floor(void **state)
+{
+    (void)state;
+    enum { ROWS = 600 };
+    static float x[ROWS];
+    for (int i = 0; i < ROWS; i++)
+        x[i] = 5.0f; /* a constant column: true std 0 */
+    const double lo = 0.0, hi = 10.0, eps = 0.5, share = eps / 2.0;
+    const double floor_sd = 5.0 / sqrt(share * ROWS);
+    cx_dp_rng *r = NULL;
+    cx_error e;
+    assert_int_equal(cx_dp_rng_create(&r, &e), CX_OK);
+    for (int k = 0; k < 200; k++) {
+        float mean, sd;
+        assert_int_equal(cx_dp_standardize(x, ROWS, 1, &lo, &hi, eps, r, &mean, &sd, &e), CX_OK);
+        assert_true(sd >= (float)(floor_sd * (1 - 1e-6)) && sd <= 5.0f);
+    }
+    cx_dp_rng_free(r);
+}
+
 /* Values outside the bounds are clipped: a far outlier moves the mean by at most r / n. */
 static void test_clipping(void **state)
 {
@@ -91,6 +114,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_noise_scale),
         cmocka_unit_test(test_clipping),
+        cmocka_unit_test(test_noisy_variance_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
