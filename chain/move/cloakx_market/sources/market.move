@@ -129,7 +129,7 @@ public struct Pool<phantom T> has key {
     enclave_addrs: VecSet<address>,
     /// (contributor, blob id) -> contribution: a contributor registers a blob once
     claims: Table<Claim, ID>,
-    /// contributor -> number of contributions (rule 10: listed contributors must have one)
+    /// contributor -> number of contributions (RULES.md §2 Submit 11: listed ones have one)
     contributors: Table<address, u64>,
     /// the contributions in registration order (index -> registration) and each claim's index:
     /// a job's contributions are those registered no later than its creation: the first
@@ -874,7 +874,7 @@ public(package) fun apply_result<T>(
     finish_result(market, job, pool, enclave, msg, statement, key_release, now, ctx);
 }
 
-/// Rule 11 after the key release's signature, rule 12, then the payout or the refund.
+/// RULES.md §2 Submit 14 (the key release's signature) and 15, then the payout or the refund.
 fun finish_result<T>(
     market: &Market,
     job: &mut Job<T>,
