@@ -799,6 +799,7 @@ enum {
     CX_SEAL_URL_MAX = 512,    /* a key server's base URL */
     CX_SEAL_ID_MAX = 1024,    /* an inner identity */
     CX_SEAL_APPROVE_OBJECTS_MAX = 8,
+    CX_SEAL_APPROVE_IDS_MAX = 100, /* seal_approve calls in one request (the key servers' cap) */
 };
 
 /* An object argument of a seal_approve call: a shared object (initial_shared_version > 0) or
@@ -814,6 +815,13 @@ typedef struct cx_seal_object_arg {
 cx_err cx_seal_ptb_approve(const cx_chain_addr *package, const char *module, const char *function,
                            const uint8_t *id, size_t id_len, const cx_seal_object_arg *objects,
                            size_t n_objects, uint8_t **ptb, size_t *ptb_len, cx_error *e);
+/* The same for several ids in one request: one call per id (in order), the objects shared by
+ * all; the key servers answer for every id or for none. */
+cx_err cx_seal_ptb_approve_many(const cx_chain_addr *package, const char *module,
+                                const char *function, const uint8_t *const *ids,
+                                const size_t *id_lens, size_t n_ids,
+                                const cx_seal_object_arg *objects, size_t n_objects, uint8_t **ptb,
+                                size_t *ptb_len, cx_error *e);
 /* Who asks for keys: an Ed25519 public key (its Sui address is the certificate's user) and a
  * function that signs with its secret (an account key, or an enclave's key inside its TEE). */
 typedef struct cx_seal_user {
@@ -845,6 +853,13 @@ typedef struct cx_seal_endpoint {
 cx_err cx_seal_fetch_keys(const cx_seal_endpoint *servers, size_t n, const char *body,
                           long timeout_ms, const cx_seal_object *o, const cx_seal_elgamal_key *k,
                           cx_seal_key *keys, size_t *n_keys, cx_error *e);
+/* One request for several objects (its PTB from cx_seal_ptb_approve_many with their ids): stops
+ * once the answers cover every object's threshold; object j's verified keys are keys + j·n,
+ * n_keys[j] of them. Too few for any object: CX_ERR_VERIFY, naming the servers that failed. */
+cx_err cx_seal_fetch_keys_many(const cx_seal_endpoint *servers, size_t n, const char *body,
+                               long timeout_ms, const cx_seal_object *const *objs, size_t n_objs,
+                               const cx_seal_elgamal_key *k, cx_seal_key *keys, size_t *n_keys,
+                               cx_error *e);
 
 /* A key server that applies the marketplace's policies to the ledger (what the local key
  * server runs; a Sui key server evaluates the same rules in Move by dry run). */
@@ -853,6 +868,7 @@ typedef struct cx_seal_ks {
     cx_chain_addr package;           /* the policy package it serves */
     cx_ledger *ledger;
     uint32_t max_ttl_min; /* 1..CX_SEAL_TTL_MIN_MAX */
+    const cx_logger *log; /* one info line per request (ids, requester, answer); NULL: none */
 } cx_seal_ks;
 
 /* One fetch_key request (body, the Client-Sdk-Version header): checks the PTB (every command a

@@ -19,20 +19,24 @@
 
 /* ------------------------------------------------------------ requests -- */
 
-cx_err cx_seal_ptb_approve(const cx_chain_addr *package, const char *module, const char *function,
-                           const uint8_t *id, size_t id_len, const cx_seal_object_arg *objects,
-                           size_t n_objects, uint8_t **ptb, size_t *ptb_len, cx_error *e)
+cx_err cx_seal_ptb_approve_many(const cx_chain_addr *package, const char *module,
+                                const char *function, const uint8_t *const *ids,
+                                const size_t *id_lens, size_t n_ids,
+                                const cx_seal_object_arg *objects, size_t n_objects, uint8_t **ptb,
+                                size_t *ptb_len, cx_error *e)
 {
     *ptb = NULL;
     *ptb_len = 0;
     if (strncmp(function, "seal_approve", 12) != 0)
         return cx_error_set(e, CX_ERR_ARG, "seal: %s is not a seal_approve function", function);
+    if (n_ids < 1 || n_ids > CX_SEAL_APPROVE_IDS_MAX || n_objects > CX_SEAL_APPROVE_OBJECTS_MAX)
+        return cx_error_set(e, CX_ERR_LIMIT, "seal: %zu ids (1..%d), %zu object arguments (≤ %d)",
+                            n_ids, CX_SEAL_APPROVE_IDS_MAX, n_objects, CX_SEAL_APPROVE_OBJECTS_MAX);
     cx_sui_tx tx;
     cx_sui_tx_init(&tx);
     cx_sui_arg args[1 + CX_SEAL_APPROVE_OBJECTS_MAX];
-    cx_err rc = n_objects <= CX_SEAL_APPROVE_OBJECTS_MAX
-                    ? cx_sui_tx_pure_bytes(&tx, id, id_len, &args[0], e)
-                    : cx_error_set(e, CX_ERR_LIMIT, "seal: %zu object arguments", n_objects);
+    cx_err rc = CX_OK;
+    /* each call its own id; the objects are inputs once, shared by every call */
     for (size_t i = 0; rc == CX_OK && i < n_objects; i++) {
         const cx_seal_object_arg *o = &objects[i];
         cx_sui_object_ref ref = {.id = o->id, .version = o->version};
@@ -41,13 +45,24 @@ cx_err cx_seal_ptb_approve(const cx_chain_addr *package, const char *module, con
                  ? cx_sui_tx_shared(&tx, &o->id, o->initial_shared_version, 0, &args[1 + i], e)
                  : cx_sui_tx_object(&tx, &ref, &args[1 + i], e);
     }
-    if (rc == CX_OK)
-        rc = cx_sui_tx_move_call(&tx, package, module, function, NULL, 0, args, 1 + n_objects, NULL,
-                                 e);
+    for (size_t i = 0; rc == CX_OK && i < n_ids; i++) {
+        rc = cx_sui_tx_pure_bytes(&tx, ids[i], id_lens[i], &args[0], e);
+        if (rc == CX_OK)
+            rc = cx_sui_tx_move_call(&tx, package, module, function, NULL, 0, args, 1 + n_objects,
+                                     NULL, e);
+    }
     if (rc == CX_OK)
         rc = cx_sui_ptb_encode(&tx, ptb, ptb_len, e);
     cx_sui_tx_free(&tx);
     return rc;
+}
+
+cx_err cx_seal_ptb_approve(const cx_chain_addr *package, const char *module, const char *function,
+                           const uint8_t *id, size_t id_len, const cx_seal_object_arg *objects,
+                           size_t n_objects, uint8_t **ptb, size_t *ptb_len, cx_error *e)
+{
+    return cx_seal_ptb_approve_many(package, module, function, &id, &id_len, 1, objects, n_objects,
+                                    ptb, ptb_len, e);
 }
 
 /* A JSON string of base64(b); NULL when out of memory. */
@@ -212,27 +227,49 @@ static void answers_of(const cx_seal_endpoint *servers, const fetch_one *f, size
     }
 }
 
-/* Enough answers already? Opening them verifies each key (a pairing apiece), so try only once
- * the good answers could cover the threshold. */
-static int enough(const cx_seal_object *o, const cx_seal_elgamal_key *k,
-                  const cx_seal_endpoint *servers, const fetch_one *f, size_t n, cx_seal_answer *a,
-                  cx_seal_key *keys, size_t *n_keys)
+/* Do the answers so far cover every object? Opening them verifies each key (a pairing apiece),
+ * so try only once the good answers could cover the thresholds. Each object's keys go to
+ * keys + j·n. CX_OK when they do; else, with e, the first object not covered says why (with
+ * e NULL, nothing is opened before the thresholds could be met). */
+static cx_err covered(const cx_seal_object *const *objs, size_t n_objs,
+                      const cx_seal_elgamal_key *k, const cx_seal_endpoint *servers,
+                      const fetch_one *f, size_t n, cx_seal_answer *a, cx_seal_key *keys,
+                      size_t *n_keys, cx_error *e)
 {
     size_t good = 0;
+    uint8_t need = 0;
     for (size_t i = 0; i < n; i++)
         good += f[i].done && f[i].buf;
-    if (good < o->threshold)
-        return 0;
+    for (size_t j = 0; j < n_objs; j++)
+        need = objs[j]->threshold > need ? objs[j]->threshold : need;
+    if (!e && good < need)
+        return CX_ERR_VERIFY;
     answers_of(servers, f, n, a);
     cx_error quiet;
-    return cx_seal_collect_keys(o, k, a, n, keys, n_keys, &quiet) == CX_OK;
+    cx_err rc = CX_OK;
+    for (size_t j = 0; j < n_objs && rc == CX_OK; j++) {
+        n_keys[j] = 0;
+        rc = cx_seal_collect_keys(objs[j], k, a, n, keys + j * n, &n_keys[j], e ? e : &quiet);
+    }
+    return rc;
 }
 
 cx_err cx_seal_fetch_keys(const cx_seal_endpoint *servers, size_t n, const char *body,
                           long timeout_ms, const cx_seal_object *o, const cx_seal_elgamal_key *k,
                           cx_seal_key *keys, size_t *n_keys, cx_error *e)
 {
-    *n_keys = 0;
+    return cx_seal_fetch_keys_many(servers, n, body, timeout_ms, &o, 1, k, keys, n_keys, e);
+}
+
+cx_err cx_seal_fetch_keys_many(const cx_seal_endpoint *servers, size_t n, const char *body,
+                               long timeout_ms, const cx_seal_object *const *objs, size_t n_objs,
+                               const cx_seal_elgamal_key *k, cx_seal_key *keys, size_t *n_keys,
+                               cx_error *e)
+{
+    for (size_t j = 0; j < n_objs; j++)
+        n_keys[j] = 0;
+    if (n_objs == 0)
+        return CX_OK;
     if (n == 0 || n > CX_SEAL_SERVERS_MAX)
         return cx_error_set(e, CX_ERR_ARG, "seal: %zu key servers (1..%d)", n, CX_SEAL_SERVERS_MAX);
     fetch_one *f = calloc(n, sizeof *f);
@@ -286,13 +323,11 @@ cx_err cx_seal_fetch_keys(const cx_seal_endpoint *servers, size_t n, const char 
                     finished = 1;
                 }
         if (finished)
-            ok = enough(o, k, servers, f, n, a, keys, n_keys);
+            ok = covered(objs, n_objs, k, servers, f, n, a, keys, n_keys, NULL) == CX_OK;
     }
-    if (rc == CX_OK && !ok) {
-        /* every server answered or failed: the collector names each one that failed */
-        answers_of(servers, f, n, a);
-        rc = cx_seal_collect_keys(o, k, a, n, keys, n_keys, e);
-    }
+    /* every server answered or failed: the collector names each one that failed */
+    if (rc == CX_OK && !ok)
+        rc = covered(objs, n_objs, k, servers, f, n, a, keys, n_keys, e);
     for (size_t i = 0; f && i < n; i++) {
         if (f[i].h) {
             curl_multi_remove_handle(m, f[i].h);
@@ -576,6 +611,7 @@ cx_err cx_seal_ks_fetch_key(const cx_seal_ks *ks, const char *body, size_t len,
     else if (!(j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)))
         ok = refuse(&a, 400, "InvalidParameter", "the body is not JSON");
     ok = ok && parse_request(j, r, &a);
+    const int parsed = ok;
     cx_error quiet;
     if (ok && cx_sui_ptb_decode(r->ptb, r->ptb_len, &tx, &quiet) != CX_OK)
         ok = refuse(&a, 403, "InvalidPTB", "%s", quiet.msg);
@@ -592,6 +628,12 @@ cx_err cx_seal_ks_fetch_key(const cx_seal_ks *ks, const char *body, size_t len,
     else if (!(*resp = error_body(&a)))
         rc = cx_error_set(e, CX_ERR_NOMEM, "seal key server: out of memory");
     *status = ok ? 200 : a.status;
+    /* an access log: who asked for how many keys, and the answer (never a key) */
+    char who[CX_CHAIN_ID_HEX_LEN + 1] = "?";
+    if (parsed)
+        cx_chain_id_to_hex(&r->user, who);
+    cx_log_info(ks->log, "fetch_key: %zu id(s) for %s: %d%s%s%s%s", tx.n_commands, who, *status,
+                ok ? "" : " ", ok ? "" : a.kind, ok ? "" : ": ", ok ? "" : a.msg);
     cx_sui_tx_free(&tx);
     json_decref(j);
     free(r);

@@ -178,7 +178,7 @@ static int keyserver_run(cx_cli *cli, int argc, char **argv)
         return cli_usage(cli, "--keys FILE and --ledger L are required");
     cx_error e;
     cx_error_clear(&e);
-    cx_seal_ks ks = {.max_ttl_min = CX_SEAL_TTL_MIN_MAX};
+    cx_seal_ks ks = {.max_ttl_min = CX_SEAL_TTL_MIN_MAX, .log = &cli->log};
     uint64_t v;
     if (ttl_s) {
         if (cli_parse_u64(ttl_s, "--max-ttl", &v, &e) != CX_OK || v < 1 || v > CX_SEAL_TTL_MIN_MAX)

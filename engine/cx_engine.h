@@ -187,12 +187,15 @@ cx_err cx_seal_model_object(const cx_seal_config *c, const cx_chain_id *job, uin
 cx_err cx_seal_model_key(const cx_seal_config *c, const cx_chain_key *buyer,
                          const cx_ledger_job *job, const uint8_t *obj, size_t len,
                          uint8_t share[32], cx_error *e);
-/* Inside the enclave: the data key of a key object, from the configured key servers that the
- * object names, asked as the TEE's key. CX_ERR_NET: the key servers failed or refused (not the
- * object's fault); any other error is the object's (another package, key servers this enclave
- * does not use, shares that do not open). */
-cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_ledger_pool *pool,
-                           const uint8_t *obj, size_t len, uint8_t data_key[32], cx_error *e);
+/* Inside the enclave: the data keys of n key objects (objs[i], lens[i]) of pool, from the
+ * configured key servers that each object names, asked as the TEE's key, in one fetch_key
+ * round per set of servers. CX_ERR_NET (e): the key servers failed or refused (no object's
+ * fault; the job is retried). Otherwise CX_OK, and each object's own fault in rcs[i], whys[i]
+ * (another package, key servers this enclave does not use, shares that do not open); keys[i]
+ * (secure memory: wipe it) when rcs[i] is CX_OK. */
+cx_err cx_seal_dataset_keys(const cx_seal_config *c, cx_tee *tee, const cx_ledger_pool *pool,
+                            const uint8_t *const *objs, const size_t *lens, size_t n,
+                            uint8_t (*keys)[32], cx_err *rcs, cx_error *whys, cx_error *e);
 
 /* The local Seal key server (seal_keyserver.c): Seal's key-server HTTP API, POST /v1/fetch_key,
  * answering under the marketplace's policies on ks's ledger (cx_seal_ks_fetch_key) from one

@@ -641,36 +641,57 @@ static cx_err recover_seal_keys(job_run *r, cx_error *e)
                             "job %s: %zu contribution(s) are sealed with Seal and this worker has "
                             "no key servers (--keyservers FILE): the job is retried once it has",
                             r->job_hex, n);
-    if (!(r->known = cx_secmem_alloc(n * sizeof *r->known, 0, e)))
-        return CX_ERR_NOMEM;
-    for (size_t i = 0; i < r->n_cands; i++) {
-        cand *c = &r->cs[i];
-        if (c->state != 1 || c->h.suite != CX_CXB_SUITE_KEY_OBJECT)
-            continue;
-        cx_cxb_known_key *k = &r->known[r->n_known];
-        cx_error le;
-        double t = cx_now_seconds();
-        cx_err rc = cx_seal_dataset_key(p->seal, p->tee, &r->pool, c->key_object,
-                                        c->h.key_object_len, k->data_key, &le);
+    uint8_t(*keys)[32] = cx_secmem_alloc(n * 32, 0, e);
+    const uint8_t **objs = calloc(n, sizeof *objs);
+    size_t *lens = calloc(n, sizeof *lens), *which = calloc(n, sizeof *which);
+    cx_err *rcs = calloc(n, sizeof *rcs);
+    cx_error *whys = calloc(n, sizeof *whys);
+    r->known = cx_secmem_alloc(n * sizeof *r->known, 0, e);
+    cx_err rc = keys && objs && lens && which && rcs && whys && r->known
+                    ? CX_OK
+                    : cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+    size_t m = 0;
+    for (size_t i = 0; rc == CX_OK && i < r->n_cands; i++)
+        if (r->cs[i].state == 1 && r->cs[i].h.suite == CX_CXB_SUITE_KEY_OBJECT) {
+            objs[m] = r->cs[i].key_object;
+            lens[m] = r->cs[i].h.key_object_len;
+            which[m++] = i;
+        }
+    double t = cx_now_seconds();
+    if (rc == CX_OK) {
+        rc = cx_seal_dataset_keys(p->seal, p->tee, &r->pool, objs, lens, m, keys, rcs, whys, e);
         cx_status_call(p->status, "seal", "fetch_key", cx_now_seconds() - t, rc);
-        if (rc == CX_OK) {
+        if (rc != CX_OK && rc != CX_ERR_NOMEM)
+            rc = cx_error_wrap(CX_ERR_NET, e,
+                               "job %s: %zu Seal-sealed blob(s) (the job is retried later; no "
+                               "contribution is rejected for it): ",
+                               r->job_hex, m);
+    }
+    for (size_t j = 0; rc == CX_OK && j < m; j++) {
+        cand *c = &r->cs[which[j]];
+        if (rcs[j] == CX_OK) {
+            cx_cxb_known_key *k = &r->known[r->n_known++];
+            memcpy(k->data_key, keys[j], 32);
             memcpy(k->header_hash, c->h.header_hash, 32);
-            r->n_known++;
-        } else if (rc != CX_ERR_NET && rc != CX_ERR_NOMEM) {
+        } else {
             /* the seller's object: another package, other key servers, shares that do not
              * open: the blob fails alone, as one that does not decrypt */
-            reject(c, CX_REJECT_DECRYPT, "its Seal object: %s", le.msg);
+            reject(c, CX_REJECT_DECRYPT, "its Seal object: %s", whys[j].msg);
             c->late_fail = 1;
-        } else {
-            return cx_error_set(e, CX_ERR_NET,
-                                "job %s: blob %s: %s (the job is retried "
-                                "later; no contribution is rejected for it)",
-                                r->job_hex, c->blob_id, le.msg);
         }
     }
-    cx_log_info(p->log, "job %s: %zu data key(s) released by the Seal key servers", r->job_hex,
-                r->n_known);
-    return CX_OK;
+    cx_secmem_free(keys);
+    free(objs);
+    free(lens);
+    free(which);
+    free(rcs);
+    free(whys);
+    if (rc == CX_OK)
+        cx_log_info(p->log,
+                    "job %s: %zu data key(s) released by the Seal key servers (%zu blob(s) in "
+                    "one request per set of key servers)",
+                    r->job_hex, r->n_known, m);
+    return rc;
 #else
     return cx_error_set(e, CX_ERR_UNSUPPORTED,
                         "job %s: %zu contribution(s) are sealed with Seal: this build has none",

@@ -173,72 +173,145 @@ static cx_err tee_sign(void *ud, const uint8_t *msg, size_t len,
     return cx_tee_sign(ud, msg, len, sig, e);
 }
 
-/* The DEM key of the Seal object obj, from c's servers that it names, asked by user under
- * policy function with the object argument arg. */
-static cx_err recover_key(const cx_seal_config *c, const cx_seal_user *user, const char *function,
-                          const cx_seal_object_arg *arg, const uint8_t *obj, size_t len,
-                          uint8_t out[32], cx_error *e)
+/* One key object to open: its bytes in, its key or what is wrong with it out. */
+typedef struct key_task {
+    const uint8_t *obj;
+    size_t len;
+    uint8_t *key; /* 32 bytes out */
+    cx_err rc;    /* the object's own fault, when not CX_OK */
+    cx_error *why;
+    cx_seal_object *o;
+    uint32_t servers; /* bit k: c->servers[k] is one the object names */
+} key_task;
+
+/* Which of c's servers the object names (pinned keys only, never one from an answer); the
+ * object's fault when it is under another package or names too few of them. */
+static cx_err object_servers(const cx_seal_config *c, const cx_seal_object *o, uint32_t *mask,
+                             cx_error *e)
 {
-    cx_seal_object *o = NULL;
-    cx_err rc = cx_seal_object_decode(obj, len, &o, e);
-    if (rc != CX_OK)
-        return rc;
-    /* the object's servers this enclave knows: pinned keys only, never one from an answer */
-    cx_seal_endpoint use[CX_SEAL_CONFIG_SERVERS_MAX];
+    *mask = 0;
     size_t n = 0;
     for (size_t i = 0; i < o->n_services; i++)
         for (size_t k = 0; k < c->n_servers; k++)
-            if (memcmp(o->services[i].object_id, c->servers[k].object_id, CX_SEAL_ADDR_LEN) == 0) {
-                int seen = 0;
-                for (size_t m = 0; m < n; m++)
-                    seen |= use[m].url == c->servers[k].url;
-                if (!seen)
-                    use[n++] = c->servers[k];
+            if (memcmp(o->services[i].object_id, c->servers[k].object_id, CX_SEAL_ADDR_LEN) == 0 &&
+                !(*mask & (1u << k))) {
+                *mask |= 1u << k;
+                n++;
             }
     if (memcmp(o->package_id, c->package.b, CX_SEAL_ADDR_LEN) != 0)
-        rc = cx_error_set(e, CX_ERR_VERIFY,
-                          "sealed under another Seal package than this enclave's key servers'");
-    else if (n < o->threshold)
-        rc = cx_error_set(e, CX_ERR_VERIFY,
-                          "sealed to key servers this enclave does not use (%zu of the %u "
-                          "needed are configured)",
-                          n, o->threshold);
+        return cx_error_set(e, CX_ERR_VERIFY,
+                            "sealed under another Seal package than this enclave's key servers'");
+    if (n < o->threshold)
+        return cx_error_set(e, CX_ERR_VERIFY,
+                            "sealed to key servers this enclave does not use (%zu of the %u "
+                            "needed are configured)",
+                            n, o->threshold);
+    return CX_OK;
+}
+
+/* One fetch_key round for the tasks of group (all naming the same servers, mask): every id in
+ * one request, asked by user under policy function with the object argument arg; then each
+ * object's key from its shares. The key servers' failures are CX_ERR_NET (e), the objects'
+ * own in their tasks. */
+static cx_err fetch_group(const cx_seal_config *c, const cx_seal_user *user, const char *function,
+                          const cx_seal_object_arg *arg, key_task **group, size_t n_group,
+                          uint32_t mask, cx_error *e)
+{
+    cx_seal_endpoint use[CX_SEAL_CONFIG_SERVERS_MAX];
+    size_t n = 0;
+    for (size_t k = 0; k < c->n_servers; k++)
+        if (mask & (1u << k)) {
+            int seen = 0; /* one URL asked once, whatever object ids it serves */
+            for (size_t m = 0; m < n; m++)
+                seen |= use[m].url == c->servers[k].url;
+            if (!seen)
+                use[n++] = c->servers[k];
+        }
+    const uint8_t **ids = calloc(n_group, sizeof *ids);
+    size_t *id_lens = calloc(n_group, sizeof *id_lens), *n_keys = calloc(n_group, sizeof *n_keys);
+    const cx_seal_object **objs = calloc(n_group, sizeof *objs);
+    cx_seal_key *keys = calloc(n_group * n, sizeof *keys);
+    cx_seal_elgamal_key *k = cx_secmem_alloc(sizeof *k, 0, e);
     uint8_t *ptb = NULL;
     size_t ptb_len = 0;
     char *body = NULL;
-    cx_seal_elgamal_key *k = cx_secmem_alloc(sizeof *k, 0, e);
-    cx_seal_key *keys = calloc(n ? n : 1, sizeof *keys);
-    uint8_t *key = NULL;
-    size_t key_len = 0, n_keys = 0;
-    if (rc == CX_OK && (!k || !keys))
-        rc = cx_error_set(e, CX_ERR_NOMEM, "seal: out of memory");
+    cx_err rc = ids && id_lens && n_keys && objs && keys && k
+                    ? CX_OK
+                    : cx_error_set(e, CX_ERR_NOMEM, "seal: out of memory");
+    for (size_t j = 0; rc == CX_OK && j < n_group; j++) {
+        ids[j] = group[j]->o->id;
+        id_lens[j] = group[j]->o->id_len;
+        objs[j] = group[j]->o;
+    }
     if (rc == CX_OK)
-        rc = cx_seal_ptb_approve(&c->package, CX_SEAL_POLICY_MODULE, function, o->id, o->id_len,
-                                 arg, 1, &ptb, &ptb_len, e);
+        rc = cx_seal_ptb_approve_many(&c->package, CX_SEAL_POLICY_MODULE, function, ids, id_lens,
+                                      n_group, arg, 1, &ptb, &ptb_len, e);
     if (rc == CX_OK)
         rc = cx_seal_request_build(user, c->package.b, ptb, ptb_len, CX_SEAL_SESSION_MIN,
                                    cx_unix_ms(), k, &body, e);
-    if (rc == CX_OK)
-        /* the key servers' failures (down, refusing, bad answers) are theirs or the
-         * operator's, never the object's: CX_ERR_NET, which the worker retries */
-        if ((rc = cx_seal_fetch_keys(use, n, body, c->timeout_ms, o, k, keys, &n_keys, e)) != CX_OK)
-            rc = cx_error_wrap(CX_ERR_NET, e, "the key servers: ");
-    if (rc == CX_OK) {
-        cx_seal_decrypt_params dp = {.keys = keys, .n_keys = n_keys};
-        rc = cx_seal_decrypt(o, &dp, &key, &key_len, e);
+    /* the key servers' failures (down, refusing, bad answers) are theirs or the operator's,
+     * never the objects': CX_ERR_NET, which the worker retries */
+    if (rc == CX_OK && (rc = cx_seal_fetch_keys_many(use, n, body, c->timeout_ms, objs, n_group, k,
+                                                     keys, n_keys, e)) != CX_OK)
+        rc = cx_error_wrap(CX_ERR_NET, e, "the key servers: ");
+    for (size_t j = 0; rc == CX_OK && j < n_group; j++) {
+        key_task *t = group[j];
+        uint8_t *key = NULL;
+        size_t key_len = 0;
+        cx_seal_decrypt_params dp = {.keys = keys + j * n, .n_keys = n_keys[j]};
+        t->rc = cx_seal_decrypt(t->o, &dp, &key, &key_len, t->why);
+        if (t->rc == CX_OK && key_len != 32)
+            t->rc = cx_error_set(t->why, CX_ERR_FORMAT,
+                                 "seal: the object's key is %zu bytes, not 32", key_len);
+        if (t->rc == CX_OK)
+            memcpy(t->key, key, 32);
+        else if (t->rc == CX_ERR_NOMEM)
+            rc = cx_error_set(e, CX_ERR_NOMEM, "%s", t->why->msg);
+        cx_secmem_free(key);
     }
-    if (rc == CX_OK && key_len != 32)
-        rc = cx_error_set(e, CX_ERR_FORMAT, "seal: the object's key is %zu bytes, not 32", key_len);
-    if (rc == CX_OK)
-        memcpy(out, key, 32);
     if (keys)
-        OPENSSL_cleanse(keys, (n ? n : 1) * sizeof *keys);
+        OPENSSL_cleanse(keys, n_group * n * sizeof *keys);
     free(keys);
-    cx_secmem_free(key);
     cx_secmem_free(k);
     free(body);
     free(ptb);
-    cx_seal_object_free(o);
+    free(objs);
+    free(n_keys);
+    free(id_lens);
+    free(ids);
+    return rc;
+}
+
+/* The keys of the tasks' Seal objects from c's servers, asked by user under policy function
+ * with the object argument arg: one fetch_key round per set of key servers the objects name
+ * (at most CX_SEAL_APPROVE_IDS_MAX ids each), not one per object. */
+static cx_err recover_keys(const cx_seal_config *c, const cx_seal_user *user, const char *function,
+                           const cx_seal_object_arg *arg, key_task *t, size_t n, cx_error *e)
+{
+    key_task **group = calloc(n ? n : 1, sizeof *group);
+    cx_err rc = group ? CX_OK : cx_error_set(e, CX_ERR_NOMEM, "seal: out of memory");
+    for (size_t i = 0; rc == CX_OK && i < n; i++) {
+        t[i].rc = cx_seal_object_decode(t[i].obj, t[i].len, &t[i].o, t[i].why);
+        if (t[i].rc == CX_OK)
+            t[i].rc = object_servers(c, t[i].o, &t[i].servers, t[i].why);
+    }
+    for (size_t i = 0; rc == CX_OK && i < n; i++) {
+        if (t[i].rc != CX_OK || !t[i].o || !t[i].servers)
+            continue;
+        uint32_t mask = t[i].servers;
+        size_t n_group = 0;
+        for (size_t j = i; j < n && n_group < CX_SEAL_APPROVE_IDS_MAX; j++)
+            if (t[j].rc == CX_OK && t[j].o && t[j].servers == mask) {
+                group[n_group++] = &t[j];
+                t[j].servers = 0; /* taken */
+            }
+        rc = fetch_group(c, user, function, arg, group, n_group, mask, e);
+    }
+    for (size_t i = 0; i < n; i++) {
+        cx_seal_object_free(t[i].o);
+        t[i].o = NULL;
+    }
+    free(group);
     return rc;
 }
 
@@ -251,14 +324,24 @@ static cx_seal_object_arg shared_arg(const cx_chain_id *id, uint64_t shared_vers
                                 .initial_shared_version = shared_version ? shared_version : 1};
 }
 
-cx_err cx_seal_dataset_key(const cx_seal_config *c, cx_tee *tee, const cx_ledger_pool *pool,
-                           const uint8_t *obj, size_t len, uint8_t data_key[32], cx_error *e)
+cx_err cx_seal_dataset_keys(const cx_seal_config *c, cx_tee *tee, const cx_ledger_pool *pool,
+                            const uint8_t *const *objs, const size_t *lens, size_t n,
+                            uint8_t (*keys)[32], cx_err *rcs, cx_error *whys, cx_error *e)
 {
     uint8_t ed[CX_TEE_ED25519_PK_LEN], x[CX_TEE_X25519_LEN];
     cx_tee_public_keys(tee, ed, x);
     cx_seal_user user = {ed, tee_sign, tee};
     cx_seal_object_arg arg = shared_arg(&pool->id, pool->shared_version);
-    return recover_key(c, &user, CX_SEAL_APPROVE_DATASET, &arg, obj, len, data_key, e);
+    key_task *t = calloc(n ? n : 1, sizeof *t);
+    if (!t)
+        return cx_error_set(e, CX_ERR_NOMEM, "seal: out of memory");
+    for (size_t i = 0; i < n; i++)
+        t[i] = (key_task){.obj = objs[i], .len = lens[i], .key = keys[i], .why = &whys[i]};
+    cx_err rc = recover_keys(c, &user, CX_SEAL_APPROVE_DATASET, &arg, t, n, e);
+    for (size_t i = 0; i < n; i++)
+        rcs[i] = t[i].rc;
+    free(t);
+    return rc;
 }
 
 cx_err cx_seal_model_key(const cx_seal_config *c, const cx_chain_key *buyer,
@@ -267,7 +350,9 @@ cx_err cx_seal_model_key(const cx_seal_config *c, const cx_chain_key *buyer,
 {
     cx_seal_user user = cx_seal_user_of_key(buyer);
     cx_seal_object_arg arg = shared_arg(&job->id, job->shared_version);
-    return recover_key(c, &user, CX_SEAL_APPROVE_MODEL, &arg, obj, len, share, e);
+    key_task t = {.obj = obj, .len = len, .key = share, .why = e};
+    cx_err rc = recover_keys(c, &user, CX_SEAL_APPROVE_MODEL, &arg, &t, 1, e);
+    return rc != CX_OK ? rc : t.rc;
 }
 
 #endif

@@ -43,7 +43,7 @@ keyservers_start() {
     local n=$1 t=$2 i
     for i in $(seq "$n"); do
         "$CLOAKX" keyserver init --keys "$work/ks$i.json" >/dev/null
-        "$CLOAKX" --json keyserver run --keys "$work/ks$i.json" --listen 127.0.0.1:0 \
+        "$CLOAKX" -v --json keyserver run --keys "$work/ks$i.json" --listen 127.0.0.1:0 \
             >"$work/ks$i.out" 2>"$work/ks$i.err" &
         bg_pids+=($!)
     done

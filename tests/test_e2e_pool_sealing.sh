@@ -2,7 +2,7 @@
 # test_e2e_pool_sealing.sh — issue 15: a pool states which sealings it accepts (RULES.md §2.3).
 # The seller's client refuses another sealing before anything is stored; a blob sealed another
 # way by a client that skips the check is rejected alone by the enclave (and by `cloakx verify`),
-# while the pool's Seal-sealed data is paid.
+# while the pool's Seal-sealed data is paid, its data keys fetched in one request per key server.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/e2e_common.sh"
 if "$CLOAKX" keyserver --help 2>&1 | grep -q "no Seal"; then
@@ -10,7 +10,7 @@ if "$CLOAKX" keyserver --help 2>&1 | grep -q "no Seal"; then
 fi
 
 keys operator buyer s1 s2
-"$CLOAKX" demo --write-data "$work/data" --sellers 2 --rows 200 >/dev/null
+"$CLOAKX" demo --write-data "$work/data" --sellers 3 --rows 200 >/dev/null
 "$CLOAKX" balance --key "$work/keys/buyer" --faucet 100000 >/dev/null
 expect_rc 2 "$CLOAKX" pool create --key "$work/keys/operator" --theme t --price 10 --k 1 \
     --max-rows 1000 --sealing rot13
@@ -43,7 +43,7 @@ grep -q "accepts only seal-sealed data, not hpke (seal with Seal: --keyservers F
     || fail "the refused contributions stored something"
 
 "$CLOAKX" contribute --key "$work/keys/s1" --pool "$seal" --keyservers "$work/keyservers.json" \
-    "$work/data/seller01.csv" >/dev/null
+    "$work/data/seller01.csv" "$work/data/seller03.csv" >/dev/null
 # s2 skips the client's check: HPKE to the enclave's key with the raw sealing tool
 xpub=$("$CLOAKX" --json enclave show --state "$work/op" | jget .x25519)
 printf 'cloakx-x25519-public-v1 %s\n' "$(printf '%s' "$xpub" | xxd -r -p | base64 -w0)" \
@@ -57,10 +57,17 @@ job=$("$CLOAKX" job create --key "$work/keys/buyer" --pool "$seal" --spec "$work
       --pay 1000)
 worker_once --keyservers "$work/keyservers.json"
 jq -se --arg j "$job" --arg b "$bh" 'map(select(.job == $j))[0] | .status == "paid"
-    and .report.accepted.contributors == 1 and (.report.rejected | length) == 1
+    and .report.accepted.contributors == 1 and .report.accepted.blobs == 2
+    and (.report.rejected | length) == 1
     and .report.rejected[0].blob_id == $b
     and (.report.rejected[0].reason | test("sealed with hpke, which the pool does not accept"))' \
     "$work/w.json" >/dev/null || fail "job report: $(cat "$work/w.json" "$work/w.err")"
+# both of s1's data keys in one fetch_key request, from the enclave
+grep "fetch_key:" "$work/ks1.err" >"$work/ks1.log" || true
+[ "$(grep -c "fetch_key: 2 id(s) for .*: 200" "$work/ks1.log")" -eq 1 ] \
+    || fail "the enclave did not ask for both keys in one request: $(cat "$work/ks1.err")"
+[ "$(grep -c "fetch_key: 1 id(s)" "$work/ks1.log")" -eq 0 ] \
+    || fail "the enclave asked key by key: $(cat "$work/ks1.err")"
 "$CLOAKX" --json job status "$job" --store "$CLOAKX_STORE" --bundle "$work/b.json" >/dev/null
 "$CLOAKX" verify "$work/b.json" --ledger "$CLOAKX_LEDGER" --store "$CLOAKX_STORE" \
     --allow-simulated >"$work/v.out" 2>&1 || fail "verify: $(cat "$work/v.out")"

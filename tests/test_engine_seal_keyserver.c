@@ -381,6 +381,100 @@ static void test_client_threshold_over_http(void **state)
     cx_seal_ks_server_stop(srv[0]);
 }
 
+/* Several ids in one request (cx_seal_ptb_approve_many): one answer per server carries every
+ * key, each verified against its own identity; one id the policy refuses refuses them all. */
+static void test_client_many_ids_one_request(void **state)
+{
+    ksfx *k = *state;
+    fx *f = k->f;
+    cx_error e;
+    cx_seal_ks_server *srv;
+    char url[64];
+    if (cx_seal_ks_server_start(&k->ks[0], "127.0.0.1:0", &srv, &e) != CX_OK)
+        fail_msg("start: %s", e.msg);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", cx_seal_ks_server_port(srv));
+    cx_seal_endpoint ep = {.url = url};
+    cx_seal_server ss;
+    memcpy(ep.object_id, k->object_id[0], CX_SEAL_ADDR_LEN);
+    memcpy(ep.pk, k->pk[0], CX_SEAL_G2_LEN);
+    memcpy(ss.object_id, k->object_id[0], CX_SEAL_ADDR_LEN);
+    memcpy(ss.pk, k->pk[0], CX_SEAL_G2_LEN);
+    enum { N = 3 };
+    uint8_t ids[N][48], *objb[N];
+    const uint8_t *idp[N];
+    size_t id_lens[N], obj_lens[N], nk[N];
+    cx_seal_object *o[N];
+    for (int i = 0; i < N; i++) {
+        id_lens[i] = dataset_id(k, ids[i]);
+        ids[i][47] = (uint8_t)i; /* each seller's own nonce */
+        idp[i] = ids[i];
+        char msg[16];
+        snprintf(msg, sizeof msg, "data key %d", i);
+        cx_seal_encrypt_params p = {.package_id = k->ks[0].package.b,
+                                    .id = ids[i],
+                                    .id_len = id_lens[i],
+                                    .servers = &ss,
+                                    .n_servers = 1,
+                                    .threshold = 1,
+                                    .dem = CX_SEAL_DEM_AES256GCM};
+        assert_int_equal(cx_seal_encrypt(&p, (const uint8_t *)msg, strlen(msg), &objb[i],
+                                         &obj_lens[i], NULL, &e),
+                         CX_OK);
+        assert_int_equal(cx_seal_object_decode(objb[i], obj_lens[i], &o[i], &e), CX_OK);
+    }
+    cx_seal_object_arg pool = {.id = f->pool, .initial_shared_version = 1};
+    uint64_t now = cx_unix_ms();
+    for (int refused = 0; refused < 2; refused++) {
+        if (refused)
+            ids[1][0] ^= 1; /* the second id names another pool */
+        uint8_t *ptb;
+        size_t ptb_len;
+        assert_int_equal(cx_seal_ptb_approve_many(&k->ks[0].package, CX_SEAL_POLICY_MODULE,
+                                                  CX_SEAL_APPROVE_DATASET, idp, id_lens, N, &pool,
+                                                  1, &ptb, &ptb_len, &e),
+                         CX_OK);
+        cx_seal_elgamal_key eg;
+        char *body;
+        cx_seal_user u = cx_seal_user_of_key(f->enclave_key);
+        assert_int_equal(
+            cx_seal_request_build(&u, k->ks[0].package.b, ptb, ptb_len, 10, now, &eg, &body, &e),
+            CX_OK);
+        cx_seal_key keys[N];
+        const cx_seal_object *const objs[N] = {o[0], o[1], o[2]};
+        cx_err rc = cx_seal_fetch_keys_many(&ep, 1, body, 5000, objs, N, &eg, keys, nk, &e);
+        if (refused) {
+            assert_int_equal(rc, CX_ERR_VERIFY);
+            if (!strstr(e.msg, "NoAccess"))
+                fail_msg("the refusal is not named: %s", e.msg);
+        } else {
+            if (rc != CX_OK)
+                fail_msg("fetch: %s", e.msg);
+            for (int i = 0; i < N; i++) {
+                uint8_t *pt;
+                size_t pt_len;
+                cx_seal_decrypt_params dp = {.keys = &keys[i], .n_keys = nk[i]};
+                assert_int_equal(nk[i], 1);
+                if (cx_seal_decrypt(o[i], &dp, &pt, &pt_len, &e) != CX_OK)
+                    fail_msg("decrypt %d: %s", i, e.msg);
+                char want[16];
+                snprintf(want, sizeof want, "data key %d", i);
+                assert_int_equal(pt_len, strlen(want));
+                assert_memory_equal(pt, want, pt_len);
+                cx_secmem_free(pt);
+            }
+        }
+        cx_memwipe(keys, sizeof keys);
+        cx_memwipe(&eg, sizeof eg);
+        free(body);
+        free(ptb);
+    }
+    for (int i = 0; i < N; i++) {
+        cx_seal_object_free(o[i]);
+        free(objb[i]);
+    }
+    cx_seal_ks_server_stop(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +486,7 @@ int main(void)
                                         ks_teardown),
         cmocka_unit_test_setup_teardown(test_requests_refused_by_kind, ks_setup, ks_teardown),
         cmocka_unit_test_setup_teardown(test_client_threshold_over_http, ks_setup, ks_teardown),
+        cmocka_unit_test_setup_teardown(test_client_many_ids_one_request, ks_setup, ks_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
