@@ -95,20 +95,28 @@ static double best_epoch(const epoch_times *et, double t0, int cpu)
     return best;
 }
 
-/* GFLOP/s of one cblas_sgemm shape, repeated for at least min_s. */
-static double sgemm_rate(int ta, int tb, int m, int n, int k, float *a, float *b, float *c,
-                         double min_s)
+/* One SGEMM: the CPU backend's (be) or, with be NULL, cblas_sgemm. */
+static void sgemm_once(cx_backend *be, int ta, int tb, int m, int n, int k, const float *a, int lda,
+                       const float *b, int ldb, float *c)
+{
+    if (be)
+        be->sgemm(be, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+    else
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+}
+
+/* GFLOP/s of one SGEMM shape (be as in sgemm_once), repeated for at least min_s. */
+static double sgemm_rate(cx_backend *be, int ta, int tb, int m, int n, int k, float *a, float *b,
+                         float *c, double min_s)
 {
     int lda = ta ? m : k, ldb = tb ? k : n;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
-                n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+    sgemm_once(be, ta, tb, m, n, k, a, lda, b, ldb, c);
     long reps = 0;
     double t0 = cx_now_seconds(), t;
     do {
         for (int i = 0; i < 8; i++)
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                        tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c,
-                        n);
+            sgemm_once(be, ta, tb, m, n, k, a, lda, b, ldb, c);
         reps += 8;
         t = cx_now_seconds() - t0;
     } while (t < min_s);
@@ -383,16 +391,17 @@ static int bench_sweep(cx_cli *cli, const bench_env *b, long threads, const char
             const double pk = b->peak * (double)threads;
             if (cli->json) {
                 json_array_append_new(
-                    arr, json_pack("{s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "width",
-                                   h, "batch", batch, "rows", (json_int_t)rows, "samples_per_s",
-                                   sps, "gflops", gf, "pct_peak", pk > 0 ? 100.0 * gf / pk : 0.0,
-                                   "pct_peak_cpu_time",
-                                   b->peak > 0 ? 100.0 * gf_cpu / b->peak : 0.0,
-                                   "peer_samples_per_s", best.sps, "peer_gflops",
-                                   best.sps * fps / 1e9, "peer_threads", best.threads));
+                    arr,
+                    json_pack("{s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "width", h,
+                              "batch", batch, "rows", (json_int_t)rows, "samples_per_s", sps,
+                              "gflops", gf, "pct_peak", pk > 0 ? 100.0 * gf / pk : 0.0,
+                              "pct_peak_cpu_time", b->peak > 0 ? 100.0 * gf_cpu / b->peak : 0.0,
+                              "peer_samples_per_s", best.sps, "peer_gflops", best.sps * fps / 1e9,
+                              "peer_threads", best.threads));
             } else {
                 printf("%6d %6d | %12.0f %9.1f %6.1f%% %6.1f%% | ", h, batch, sps, gf,
-                       pk > 0 ? 100.0 * gf / pk : 0.0, b->peak > 0 ? 100.0 * gf_cpu / b->peak : 0.0);
+                       pk > 0 ? 100.0 * gf / pk : 0.0,
+                       b->peak > 0 ? 100.0 * gf_cpu / b->peak : 0.0);
                 if (best.ok)
                     printf("%12.0f %9.1f %3d | %5.2fx\n", best.sps, best.sps * fps / 1e9,
                            best.threads, sps / best.sps);
@@ -610,27 +619,35 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
     const int ns = (int)(sizeof shapes / sizeof shapes[0]);
     /* OpenBLAS at its best: its own threading, as many threads as training */
     openblas_set_num_threads(b.threads);
-    double rate[8], gemm_time = 0.0, gemm_flop = 0.0;
+    double rate[8], own[8] = {0}, gemm_time = 0.0, gemm_flop = 0.0;
+    cx_backend *gbe = NULL;
+    cx_error ge;
+    if (cx_backend_cpu_create(CX_PRECISION_FP32, b.threads, &gbe, &ge) != CX_OK)
+        gbe = NULL; /* the column is left out; training above already ran on this backend */
     for (int i = 0; i < ns; i++) {
-        rate[i] = sgemm_rate(shapes[i].ta, shapes[i].tb, shapes[i].m, shapes[i].n, shapes[i].k,
-                             a, bb, c, 0.2);
+        if (gbe)
+            own[i] = sgemm_rate(gbe, shapes[i].ta, shapes[i].tb, shapes[i].m, shapes[i].n,
+                                shapes[i].k, a, bb, c, 0.2);
+        rate[i] = sgemm_rate(NULL, shapes[i].ta, shapes[i].tb, shapes[i].m, shapes[i].n,
+                             shapes[i].k, a, bb, c, 0.2);
         double f = 2.0 * shapes[i].m * shapes[i].n * (double)shapes[i].k;
         gemm_flop += f;
         gemm_time += f / (rate[i] * 1e9);
     }
     openblas_set_num_threads(1); /* back to what the CPU backend expects */
+    if (gbe)
+        gbe->destroy(gbe);
     const double gemm_rate = gemm_flop / gemm_time / 1e9; /* the step's GEMM mix */
     const double pk1 = b.peak, pkn = b.peak * b.threads;
 
     if (cli->json) {
         json_t *o = env_json(&b), *sh = json_array(), *pa = json_array();
         for (int i = 0; i < ns; i++)
-            json_array_append_new(sh, json_pack("{s:s, s:f}", "shape", shapes[i].what,
-                                                "gflops", rate[i]));
+            json_array_append_new(sh, json_pack("{s:s, s:f, s:f}", "shape", shapes[i].what,
+                                                "gflops", rate[i], "cloakx_gflops", own[i]));
         for (int i = 0; i < npeers; i++)
-            json_array_append_new(pa, json_pack("{s:i, s:b, s:f, s:f}", "threads",
-                                                peers[i].threads, "ok", peers[i].ok,
-                                                "samples_per_s", peers[i].sps,
+            json_array_append_new(pa, json_pack("{s:i, s:b, s:f, s:f}", "threads", peers[i].threads,
+                                                "ok", peers[i].ok, "samples_per_s", peers[i].sps,
                                                 "samples_per_cpu_s", peers[i].sps_cpu));
         json_object_set_new(o, "model", json_string("mlp 64-256-256-10 relu, adam, fp32"));
         json_object_set_new(o, "rows", json_integer(rows));
@@ -679,14 +696,15 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
         printf("  %-22s %11s %8s %7s | %13s %7s\n", "", "samples/s", "GFLOP/s", "%peak",
                "per CPU-sec", "%peak");
         printf("  %-22s %11.0f %8.1f %6.1f%% | %13.0f %6.1f%%   (loss %.4f, acc %.4f)\n",
-               "cloakx, 1 thread", sps1, sps1 * fps / 1e9, pk1 > 0 ? 100 * sps1 * fps / 1e9 / pk1 : 0,
-               sps1_cpu, pk1 > 0 ? 100 * sps1_cpu * fps / 1e9 / pk1 : 0, r1.loss, r1.accuracy);
+               "cloakx, 1 thread", sps1, sps1 * fps / 1e9,
+               pk1 > 0 ? 100 * sps1 * fps / 1e9 / pk1 : 0, sps1_cpu,
+               pk1 > 0 ? 100 * sps1_cpu * fps / 1e9 / pk1 : 0, r1.loss, r1.accuracy);
         if (b.threads > 1) {
             char lbl[64];
             snprintf(lbl, sizeof lbl, "cloakx, %d threads", b.threads);
             printf("  %-22s %11.0f %8.1f %6.1f%% | %13.0f %6.1f%%   (per thread)\n", lbl, spsn,
-                   spsn * fps / 1e9, pkn > 0 ? 100 * spsn * fps / 1e9 / pkn : 0,
-                   spsn_cpu, pk1 > 0 ? 100 * spsn_cpu * fps / 1e9 / pk1 : 0);
+                   spsn * fps / 1e9, pkn > 0 ? 100 * spsn * fps / 1e9 / pkn : 0, spsn_cpu,
+                   pk1 > 0 ? 100 * spsn_cpu * fps / 1e9 / pk1 : 0);
         }
         for (int i = 0; i < npeers; i++) {
             char lbl[64];
@@ -711,8 +729,9 @@ int cmd_bench_train(cx_cli *cli, int argc, char **argv)
         printf("  cblas_sgemm (openblas, %d threads): %.0f samples/s bound, %.1f GFLOP/s at the "
                "step's shapes\n",
                b.threads, BATCH / gemm_time, gemm_rate);
+        printf("      %-26s %9s %9s   GFLOP/s, %d threads\n", "", "openblas", "cloakx", b.threads);
         for (int i = 0; i < ns; i++)
-            printf("      %-26s %7.1f GFLOP/s\n", shapes[i].what, rate[i]);
+            printf("      %-26s %9.1f %9.1f\n", shapes[i].what, rate[i], own[i]);
         printf("  DP-SGD epoch   : %.3f s vs plain %.3f s (%.2fx wall, %.2fx CPU; sigma 1, C 1, "
                "Poisson q = %.5f)\n",
                rdp.wall_s, rn.wall_s, rdp.wall_s / rn.wall_s, rdp.cpu_s / rn.cpu_s,

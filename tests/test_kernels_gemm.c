@@ -21,9 +21,19 @@ typedef struct shape {
 } shape;
 
 /* 1 × 1 up to tiles that straddle MR/NR/MC/KC/NC edges, narrow (n ≤ 16) outputs too */
-static const shape shapes[] = {{1, 1, 1},     {13, 33, 17},  {12, 32, 256}, {25, 65, 257},
-                               {145, 47, 3},  {30, 17, 513}, {7, 1100, 9},  {200, 16, 31},
-                               {97, 10, 300}, {3, 40, 1}};
+static const shape shapes[] = {{1, 1, 1},
+                               {13, 33, 17},
+                               {12, 32, 256},
+                               {25, 65, 257},
+                               {145, 47, 3},
+                               {30, 17, 513},
+                               {7, 1100, 9},
+                               {200, 16, 31},
+                               {97, 10, 300},
+                               {3, 40, 1},
+                               {1030, 10, 1024},
+                               {25, 1, 7},
+                               {5, 3, CX_GEMM_NARROW_KMAX + 5}};
 
 static void fill(cx_rng *r, float *x, size_t n)
 {
@@ -46,9 +56,8 @@ static void gemm_ref(int ta, int tb, int m, int n, int k, float alpha, const flo
         }
 }
 
-typedef void (*gemm_fn)(void *ctx, int ta, int tb, int m, int n, int k, float alpha,
-                        const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                        int ldc);
+typedef void (*gemm_fn)(void *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                        int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* Every shape × transpose × (alpha, beta) against the reference; C's padding columns
  * (ldc > n) must come back untouched; with beta 0 C starts as NaN and must not leak in. */
@@ -84,8 +93,8 @@ static void check_all(gemm_fn fn, void *ctx)
                             float got = c[(size_t)i * ldc + j], want = ref[(size_t)i * ldc + j];
                             if (j >= n) {
                                 if (got != want)
-                                    fail_msg("%dx%dx%d ta %d tb %d: padding (%d,%d) changed", m,
-                                             n, k, ta, tb, i, j);
+                                    fail_msg("%dx%dx%d ta %d tb %d: padding (%d,%d) changed", m, n,
+                                             k, ta, tb, i, j);
                                 continue;
                             }
                             if (!(fabs((double)got - want) <= ATOL + fabs((double)want) * RTOL))
@@ -100,16 +109,24 @@ static void check_all(gemm_fn fn, void *ctx)
                 }
 }
 
-static void run_avx512(void *ctx, int ta, int tb, int m, int n, int k, float alpha,
-                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                       int ldc)
+static void run_avx512(void *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                       int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ctx);
 }
 
-static void run_backend(void *ctx, int ta, int tb, int m, int n, int k, float alpha,
-                        const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                        int ldc)
+static void run_avx512_narrow(void *ctx, int ta, int tb, int m, int n, int k, float alpha,
+                              const float *a, int lda, const float *b, int ldb, float beta,
+                              float *c, int ldc)
+{
+    if (n <= 16)
+        cx_gemm_avx512_narrow(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ctx);
+    else
+        cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ctx);
+}
+
+static void run_backend(void *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                        int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     cx_backend *be = ctx;
     be->sgemm(be, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -123,6 +140,7 @@ static void test_avx512_kernel_matches_reference(void **state)
     float *ws = aligned_alloc(64, CX_GEMM_WS_FLOATS * sizeof(float));
     assert_non_null(ws);
     check_all(run_avx512, ws);
+    check_all(run_avx512_narrow, ws); /* n ≤ 16: op(A) read in place */
     free(ws);
 }
 
@@ -147,11 +165,10 @@ static void test_backend_sgemm_matches_reference(void **state)
                      cx_gemm_avx512_usable() ? CX_CPU_GEMM_AVX512 : CX_CPU_GEMM_OPENBLAS);
 }
 
-/* The own kernel's result may not depend on how many threads split C. */
-static void test_sgemm_bits_independent_of_threads(void **state)
+/* The own kernels' results may not depend on how many threads split C (a 10-wide output
+ * too: the narrow kernel). */
+static void bits_independent_of_threads(int m, int n, int k)
 {
-    (void)state;
-    const int m = 1000, n = 300, k = 700;
     cx_rng r;
     cx_rng_seed(&r, 11);
     float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)k * n * sizeof *b);
@@ -164,8 +181,7 @@ static void test_sgemm_bits_independent_of_threads(void **state)
         for (int v = 0; v < 2; v++) {
             cx_backend *be = NULL;
             cx_error e;
-            assert_int_equal(cx_backend_cpu_create(CX_PRECISION_FP32, v ? 2 : 1, &be, &e),
-                             CX_OK);
+            assert_int_equal(cx_backend_cpu_create(CX_PRECISION_FP32, v ? 2 : 1, &be, &e), CX_OK);
             /* op(A) is m × k either way: a transposed A is read as its k × m storage */
             be->sgemm(be, ta, 0, m, n, k, 1.0f, a, ta ? m : k, b, n, 0.0f, out[v], n);
             be->destroy(be);
@@ -177,6 +193,13 @@ static void test_sgemm_bits_independent_of_threads(void **state)
     free(b);
     free(c1);
     free(c2);
+}
+
+static void test_sgemm_bits_independent_of_threads(void **state)
+{
+    (void)state;
+    bits_independent_of_threads(1000, 300, 700);
+    bits_independent_of_threads(1000, 10, 700);
 }
 
 int main(void)

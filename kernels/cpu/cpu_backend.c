@@ -56,8 +56,7 @@ static cx_err cpu_upload(cx_backend *be, void *dst, const void *src, size_t byte
     return CX_OK;
 }
 
-static cx_err cpu_download(cx_backend *be, void *dst, const void *src, size_t bytes,
-                           cx_error *e)
+static cx_err cpu_download(cx_backend *be, void *dst, const void *src, size_t bytes, cx_error *e)
 {
     (void)be;
     (void)e;
@@ -77,9 +76,8 @@ static void cpu_copy(cx_backend *be, void *dst, const void *src, size_t bytes)
  * threads, each owning a block of C's rows. Two pools (OpenBLAS' pthreads spinning against
  * OpenMP's) thrash a small machine; and the split keeps every element's summation order
  * fixed for a given thread count. */
-static void sgemm_openblas(int nt, int ta, int tb, int m, int n, int k, float alpha,
-                           const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                           int ldc)
+static void sgemm_openblas(int nt, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                           int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     const CBLAS_TRANSPOSE ota = ta ? CblasTrans : CblasNoTrans;
     const CBLAS_TRANSPOSE otb = tb ? CblasTrans : CblasNoTrans;
@@ -130,6 +128,28 @@ static void sgemm_own(cpu_ctx *cc, int nt, int ta, int tb, int m, int n, int k, 
     }
 }
 
+/* Narrow outputs (n ≤ 16): rows split in whole 12-row tiles; each row is summed by one thread
+ * in one order, so the split changes no bit. */
+static void sgemm_narrow(cpu_ctx *cc, int nt, int ta, int tb, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                         int ldc)
+{
+    if (nt <= 1) {
+        cx_gemm_avx512_narrow(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, cc->gemm_ws);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        int units = (m + CX_GEMM_MR - 1) / CX_GEMM_MR, per = (units + nth - 1) / nth;
+        int i0 = t * per * CX_GEMM_MR, i1 = i0 + per * CX_GEMM_MR < m ? i0 + per * CX_GEMM_MR : m;
+        if (i0 < i1)
+            cx_gemm_avx512_narrow(ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + (size_t)i0 * lda,
+                                  lda, b, ldb, beta, c + (size_t)i0 * ldc, ldc,
+                                  cc->gemm_ws + (size_t)t * CX_GEMM_WS_FLOATS);
+    }
+}
+
 static void cpu_sgemm(cx_backend *be, int ta, int tb, int m, int n, int k, float alpha,
                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
                       int ldc)
@@ -140,10 +160,12 @@ static void cpu_sgemm(cx_backend *be, int ta, int tb, int m, int n, int k, float
     int nt = cc->threads;
     if (nt > 1 && (double)m * n * k < 2.0e5)
         nt = 1;
-    /* The own kernel's narrow (16-wide) tile loses to OpenBLAS when n is tiny: it packs all
-     * of A for a few columns of output. */
     if (cc->gemm == CX_CPU_GEMM_AVX512 && n > 16) {
         sgemm_own(cc, nt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    if (cc->gemm == CX_CPU_GEMM_AVX512) {
+        sgemm_narrow(cc, nt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     if (nt > m)
@@ -244,10 +266,11 @@ static void cpu_act_backward(cx_backend *be, cx_act act, int rows, int n, const 
 }
 
 static void cpu_softmax_xent(cx_backend *be, int rows, int classes, const float *logits,
-                             const float *labels, float grad_scale, float *probs,
-                             float *dlogits, float *loss_rows)
+                             const float *labels, float grad_scale, float *probs, float *dlogits,
+                             float *loss_rows)
 {
-#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * classes >= CPU_PAR_MIN)
+#pragma omp parallel for schedule(static)                                                          \
+    num_threads(NT(be)) if ((size_t)rows * classes >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         const float *l = logits + (size_t)r * classes;
         float *p = probs + (size_t)r * classes;
@@ -273,9 +296,8 @@ static void cpu_softmax_xent(cx_backend *be, int rows, int classes, const float 
     }
 }
 
-static void cpu_logistic_loss(cx_backend *be, int rows, const float *logits,
-                              const float *labels, float grad_scale, float *probs,
-                              float *dlogits, float *loss_rows)
+static void cpu_logistic_loss(cx_backend *be, int rows, const float *logits, const float *labels,
+                              float grad_scale, float *probs, float *dlogits, float *loss_rows)
 {
 #pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++) {
@@ -290,8 +312,8 @@ static void cpu_logistic_loss(cx_backend *be, int rows, const float *logits,
     }
 }
 
-static void cpu_mse_loss(cx_backend *be, int rows, int n, const float *pred,
-                         const float *target, float grad_scale, float *dpred, float *loss_rows)
+static void cpu_mse_loss(cx_backend *be, int rows, int n, const float *pred, const float *target,
+                         float grad_scale, float *dpred, float *loss_rows)
 {
 #pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++) {
@@ -308,8 +330,8 @@ static void cpu_mse_loss(cx_backend *be, int rows, int n, const float *pred,
     }
 }
 
-static void cpu_col_sum(cx_backend *be, int rows, int n, const float *x, float alpha,
-                        float beta, float *out)
+static void cpu_col_sum(cx_backend *be, int rows, int n, const float *x, float alpha, float beta,
+                        float *out)
 {
     /* columns split in blocks across threads; each column summed over rows in order */
     const int blk = 64;
@@ -351,8 +373,8 @@ static void cpu_row_norm_sq(cx_backend *be, int rows, int n, const float *x, int
     }
 }
 
-static void cpu_mul_acc(cx_backend *be, int rows, const float *a, const float *b,
-                        int accumulate, float *out)
+static void cpu_mul_acc(cx_backend *be, int rows, const float *a, const float *b, int accumulate,
+                        float *out)
 {
     (void)be;
     for (int r = 0; r < rows; r++)
@@ -385,20 +407,19 @@ static void cpu_scale(cx_backend *be, size_t n, float *x, float alpha)
         x[i] *= alpha;
 }
 
-static void cpu_adam_update(cx_backend *be, size_t n, float *p, const float *g, float *m,
-                            float *v, float lr, float b1, float b2, float eps, float wd,
-                            int decoupled, int t)
+static void cpu_adam_update(cx_backend *be, size_t n, float *p, const float *g, float *m, float *v,
+                            float lr, float b1, float b2, float eps, float wd, int decoupled, int t)
 {
-    const cxm_adam h = cxm_adam_make(lr, b1, b2, eps, wd, decoupled,
-                                     cxm_adam_bias_correction(b1, t),
-                                     cxm_adam_bias_correction(b2, t));
+    const cxm_adam h =
+        cxm_adam_make(lr, b1, b2, eps, wd, decoupled, cxm_adam_bias_correction(b1, t),
+                      cxm_adam_bias_correction(b2, t));
 #pragma omp parallel for schedule(static) num_threads(NT(be)) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         cxm_adam_step(i, p, g, m, v, h);
 }
 
-static void cpu_sgd_update(cx_backend *be, size_t n, float *p, const float *g, float *buf,
-                           float lr, float mu, float wd)
+static void cpu_sgd_update(cx_backend *be, size_t n, float *p, const float *g, float *buf, float lr,
+                           float mu, float wd)
 {
 #pragma omp parallel for schedule(static) num_threads(NT(be)) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++)
@@ -431,8 +452,8 @@ static void cpu_sum_acc(cx_backend *be, size_t n, const float *x, double *acc)
     *acc = a;
 }
 
-static cx_err cpu_noise_add(cx_backend *be, size_t n, float *x, const float *noise,
-                            float scale, cx_error *e)
+static cx_err cpu_noise_add(cx_backend *be, size_t n, float *x, const float *noise, float scale,
+                            cx_error *e)
 {
     (void)be;
     (void)e;
@@ -452,8 +473,8 @@ static void cpu_standardize(cx_backend *be, int rows, int n, float *x, const flo
     }
 }
 
-static void cpu_gather_rows(cx_backend *be, int rows, int n, const int32_t *idx,
-                            const float *src, float *dst)
+static void cpu_gather_rows(cx_backend *be, int rows, int n, const int32_t *idx, const float *src,
+                            float *dst)
 {
 #pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
     for (int r = 0; r < rows; r++)
@@ -530,12 +551,11 @@ cx_cpu_gemm cx_cpu_gemm_select(void)
 
 const char *cx_cpu_gemm_name(cx_cpu_gemm g)
 {
-    return g == CX_CPU_GEMM_AVX512 ? "cloakx avx512 12x32 packed (n <= 16: openblas)"
+    return g == CX_CPU_GEMM_AVX512 ? "cloakx avx512 12x32 packed, n <= 16 12x16 unpacked A"
                                    : "openblas cblas_sgemm";
 }
 
-cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **out,
-                             cx_error *e)
+cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **out, cx_error *e)
 {
     if (precision != CX_PRECISION_FP32)
         return cx_error_set(e, CX_ERR_UNSUPPORTED,

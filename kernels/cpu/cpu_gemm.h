@@ -29,4 +29,13 @@ int cx_gemm_avx512_usable(void);
 void cx_gemm_avx512(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc, float *ws);
 
+/* The same for narrow outputs (n ≤ 16, e.g. a 10-class logit layer): op(A) is read in place
+ * (12-row tiles, each element broadcast into its FMA), op(B) packed once k × 16 into ws; the
+ * sum over k runs in one order (bit-identical for any row split). k past CX_GEMM_NARROW_KMAX
+ * goes to cx_gemm_avx512. */
+#define CX_GEMM_NARROW_KMAX ((int)(CX_GEMM_WS_FLOATS / 16))
+void cx_gemm_avx512_narrow(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                           const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                           int ldc, float *ws);
+
 #endif

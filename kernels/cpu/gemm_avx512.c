@@ -81,19 +81,19 @@ static void pack_b(int tb, const float *b, int ldb, int p0, int kc, int j0, int 
 
 /* C tile (mr × nr valid of MR × NV·16) = alpha·acc + beta·C (first k-block: beta as
  * given, 0 never reads C) or C + alpha·acc (later k-blocks, beta_eff = 1). */
-#define STORE_ROW(acc, v, crow, mask, full)                                                   \
-    do {                                                                                      \
-        __m512 r_ = _mm512_mul_ps(acc, va);                                                   \
-        if (beta_eff != 0.0f) {                                                               \
-            __m512 old_ = full ? _mm512_loadu_ps(crow + 16 * (v))                             \
-                               : _mm512_maskz_loadu_ps(mask, crow + 16 * (v));                \
-            r_ = beta_eff == 1.0f ? _mm512_add_ps(r_, old_)                                   \
-                                  : _mm512_fmadd_ps(old_, _mm512_set1_ps(beta_eff), r_);      \
-        }                                                                                     \
-        if (full)                                                                             \
-            _mm512_storeu_ps(crow + 16 * (v), r_);                                            \
-        else                                                                                  \
-            _mm512_mask_storeu_ps(crow + 16 * (v), mask, r_);                                 \
+#define STORE_ROW(acc, v, crow, mask, full)                                                        \
+    do {                                                                                           \
+        __m512 r_ = _mm512_mul_ps(acc, va);                                                        \
+        if (beta_eff != 0.0f) {                                                                    \
+            __m512 old_ = full ? _mm512_loadu_ps(crow + 16 * (v))                                  \
+                               : _mm512_maskz_loadu_ps(mask, crow + 16 * (v));                     \
+            r_ = beta_eff == 1.0f ? _mm512_add_ps(r_, old_)                                        \
+                                  : _mm512_fmadd_ps(old_, _mm512_set1_ps(beta_eff), r_);           \
+        }                                                                                          \
+        if (full)                                                                                  \
+            _mm512_storeu_ps(crow + 16 * (v), r_);                                                 \
+        else                                                                                       \
+            _mm512_mask_storeu_ps(crow + 16 * (v), mask, r_);                                      \
     } while (0)
 
 /* 12 × 32 tile: 24 accumulators, two B vectors and a broadcast A element per FMA row. */
@@ -156,9 +156,8 @@ TGT static void ukr_12x16(int kc, const float *ap, const float *bp, float *c, in
             STORE_ROW(c0[i], 0, c + (size_t)i * ldc, m0, full);
 }
 
-TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const float *a,
-                        int lda, const float *b, int ldb, float beta, float *c, int ldc,
-                        float *ws)
+TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                        const float *b, int ldb, float beta, float *c, int ldc, float *ws)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -200,6 +199,93 @@ TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const 
     }
 }
 
+#define NARROW_TA_ROWS 16
+
+/* op(B) (k × n, n ≤ 16) as k rows of 16 floats, columns past n zero. */
+static void pack_b_narrow(int tb, const float *b, int ldb, int k, int n, float *bp)
+{
+    for (int p = 0; p < k; p++) {
+        float *d = bp + (size_t)p * 16;
+        for (int j = 0; j < n; j++)
+            d[j] = tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+        for (int j = n; j < 16; j++)
+            d[j] = 0.0f;
+    }
+}
+
+/* C row = alpha·acc + beta·C row (beta 0 never reads C), n ≤ 16 columns under mask. */
+#define STORE_NARROW(acc, crow)                                                                    \
+    do {                                                                                           \
+        __m512 r_ = _mm512_mul_ps(acc, va);                                                        \
+        if (beta != 0.0f)                                                                          \
+            r_ = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, crow), _mm512_set1_ps(beta), r_);     \
+        _mm512_mask_storeu_ps(crow, mask, r_);                                                     \
+    } while (0)
+
+TGT void cx_gemm_avx512_narrow(int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                               int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                               float *ws)
+{
+    if (m <= 0 || n <= 0 || n > 16)
+        return;
+    if (k > CX_GEMM_NARROW_KMAX || k <= 0 || alpha == 0.0f) { /* the general kernel's cases */
+        cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ws);
+        return;
+    }
+    pack_b_narrow(tb, b, ldb, k, n, ws);
+    const __m512 va = _mm512_set1_ps(alpha);
+    const __mmask16 mask = (__mmask16)(n == 16 ? 0xffff : (1u << n) - 1u);
+    int i0 = 0;
+    /* a tile of rows, each element of op(A) broadcast straight from memory into its FMA: op(A)
+     * is read once, in place; the packed kernel copied all of it for a few columns of output.
+     * Transposed, a tile's 16 elements of one p are one cache line. */
+    if (ta) {
+        for (; i0 + NARROW_TA_ROWS <= m; i0 += NARROW_TA_ROWS) {
+            __m512 acc[NARROW_TA_ROWS];
+#pragma GCC unroll 16
+            for (int r = 0; r < NARROW_TA_ROWS; r++)
+                acc[r] = _mm512_setzero_ps();
+            const float *bp = ws, *ap = a + i0;
+            for (int p = 0; p < k; p++, ap += lda, bp += 16) {
+                const __m512 bv = _mm512_load_ps(bp);
+#pragma GCC unroll 16
+                for (int r = 0; r < NARROW_TA_ROWS; r++)
+                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), bv, acc[r]);
+            }
+#pragma GCC unroll 16
+            for (int r = 0; r < NARROW_TA_ROWS; r++)
+                STORE_NARROW(acc[r], c + (size_t)(i0 + r) * ldc);
+        }
+    } else {
+        for (; i0 + CX_GEMM_MR <= m; i0 += CX_GEMM_MR) {
+            __m512 acc[CX_GEMM_MR];
+#pragma GCC unroll 12
+            for (int r = 0; r < CX_GEMM_MR; r++)
+                acc[r] = _mm512_setzero_ps();
+            const float *bp = ws, *ar = a + (size_t)i0 * lda;
+            const size_t ld = (size_t)lda;
+            for (int p = 0; p < k; p++, bp += 16) {
+                const __m512 bv = _mm512_load_ps(bp);
+#pragma GCC unroll 12
+                for (int r = 0; r < CX_GEMM_MR; r++)
+                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r * ld + p]), bv, acc[r]);
+            }
+#pragma GCC unroll 12
+            for (int r = 0; r < CX_GEMM_MR; r++)
+                STORE_NARROW(acc[r], c + (size_t)(i0 + r) * ldc);
+        }
+    }
+    for (; i0 < m; i0++) { /* the last rows one at a time: the same order over p */
+        __m512 acc = _mm512_setzero_ps();
+        const float *bp = ws;
+        for (int p = 0; p < k; p++, bp += 16) {
+            const float av = ta ? a[(size_t)p * lda + i0] : a[(size_t)i0 * lda + p];
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(av), _mm512_load_ps(bp), acc);
+        }
+        STORE_NARROW(acc, c + (size_t)i0 * ldc);
+    }
+}
+
 #else /* no x86-64 AVX-512 intrinsics with this compiler: never usable */
 
 int cx_gemm_avx512_usable(void)
@@ -212,6 +298,13 @@ void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const floa
 {
     (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
     (void)ldb, (void)beta, (void)c, (void)ldc, (void)ws;
+}
+
+void cx_gemm_avx512_narrow(int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                           int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                           float *ws)
+{
+    cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ws);
 }
 
 #endif
