@@ -96,9 +96,11 @@ static void pack_b(int tb, const float *b, int ldb, int p0, int kc, int j0, int 
             _mm512_mask_storeu_ps(crow + 16 * (v), mask, r_);                                      \
     } while (0)
 
-/* 12 × 32 tile: 24 accumulators, two B vectors and a broadcast A element per FMA row. */
-TGT static void ukr_12x32(int kc, const float *ap, const float *bp, float *c, int ldc, int mr,
-                          int nr, float alpha, float beta_eff)
+/* 12 × 32 tile: 24 accumulators, two B vectors and a broadcast A element per FMA row. Row i
+ * of the tile at k step p is a[i·rs + p·ps]: a packed micro-panel (rs 1, ps MR) or op(A) read
+ * in place (rs, ps = lda, 1, or 1, lda transposed). */
+TGT static void ukr_12x32(int kc, const float *a, size_t rs, size_t ps, const float *bp, float *c,
+                          int ldc, int mr, int nr, float alpha, float beta_eff)
 {
     __m512 c0[CX_GEMM_MR], c1[CX_GEMM_MR];
 #pragma GCC unroll 12
@@ -109,11 +111,11 @@ TGT static void ukr_12x32(int kc, const float *ap, const float *bp, float *c, in
         _mm_prefetch((const char *)(bp + 8 * CX_GEMM_NR), _MM_HINT_T0);
 #pragma GCC unroll 12
         for (int i = 0; i < CX_GEMM_MR; i++) {
-            const __m512 av = _mm512_set1_ps(ap[i]);
+            const __m512 av = _mm512_set1_ps(a[i * rs]);
             c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
             c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
         }
-        ap += CX_GEMM_MR;
+        a += ps;
         bp += CX_GEMM_NR;
     }
     const __m512 va = _mm512_set1_ps(alpha);
@@ -179,7 +181,14 @@ TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const 
             pack_b(tb, b, ldb, pc, kc, jc, nc, nr, bp);
             for (int ic = 0; ic < m; ic += CX_GEMM_MC) {
                 const int mc = m - ic < CX_GEMM_MC ? m - ic : CX_GEMM_MC;
-                pack_a(ta, a, lda, ic, mc, pc, kc, ap);
+                /* The wide tile reads whole 12-row tiles of op(A) in place (each element is a
+                 * broadcast operand, and a tile's rows stay in L1 across the column panels):
+                 * copying A cost ~15 % of the step's GEMM time. Only a last partial tile and
+                 * the narrow tile's rows are packed. */
+                const int full_rows = nr == CX_GEMM_NR ? mc - mc % CX_GEMM_MR : 0;
+                if (full_rows < mc)
+                    pack_a(ta, a, lda, ic + full_rows, mc - full_rows, pc, kc,
+                           ap + (size_t)full_rows * kc);
                 for (int jr = 0; jr < nc; jr += nr) {
                     const int w = nc - jr < nr ? nc - jr : nr;
                     const float *bpj = bp + (size_t)jr * kc;
@@ -189,9 +198,15 @@ TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const 
                         if (nr == 16)
                             ukr_12x16(kc, ap + (size_t)ir * kc, bpj, ct, ldc, h, w, alpha,
                                       beta_eff);
+                        else if (ir < full_rows)
+                            ukr_12x32(kc,
+                                      ta ? a + (size_t)pc * lda + ic + ir
+                                         : a + (size_t)(ic + ir) * lda + pc,
+                                      ta ? 1 : (size_t)lda, ta ? (size_t)lda : 1, bpj, ct, ldc, h,
+                                      w, alpha, beta_eff);
                         else
-                            ukr_12x32(kc, ap + (size_t)ir * kc, bpj, ct, ldc, h, w, alpha,
-                                      beta_eff);
+                            ukr_12x32(kc, ap + (size_t)ir * kc, 1, CX_GEMM_MR, bpj, ct, ldc, h, w,
+                                      alpha, beta_eff);
                     }
                 }
             }
