@@ -129,6 +129,8 @@ void cx_status_job_decrypt(cx_status *s, const char *job_hex, uint64_t blobs_don
 void cx_status_job_epoch(cx_status *s, const char *job_hex, int epoch, int epochs,
                          double train_loss, double val_loss, double seconds);
 void cx_status_job_epsilon(cx_status *s, const char *job_hex, double epsilon);
+/* The device the job trains on, as soon as it is chosen (the page shows it while it runs). */
+void cx_status_job_device(cx_status *s, const char *job_hex, const char *device);
 /* state: "paid" | "refunded" | "failed" | "closed"; report (may be NULL): the job report,
  * whose contributors, rejections, device and timings are kept; error: the reason (failed). */
 void cx_status_job_end(cx_status *s, const char *job_hex, const char *state, const json_t *report,

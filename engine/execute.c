@@ -606,6 +606,7 @@ static cx_err select_device(job_run *r, cx_error *e)
                                 &r->be, &r->dev, e)) != CX_OK)
         return rc;
     cx_log_info(p->log, "job %s: device %s", r->job_hex, r->dev.report);
+    cx_status_job_device(p->status, r->job_hex, r->dev.report);
 
     r->report = json_object();
     if (!r->report)

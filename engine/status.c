@@ -264,6 +264,17 @@ void cx_status_job_epoch(cx_status *s, const char *job_hex, int epoch, int epoch
     pthread_mutex_unlock(&s->mu);
 }
 
+void cx_status_job_device(cx_status *s, const char *job_hex, const char *device)
+{
+    if (!s || !job_hex || !device)
+        return;
+    pthread_mutex_lock(&s->mu);
+    st_job *j = job_get(s, job_hex);
+    if (j)
+        copy(j->device, sizeof j->device, device);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void cx_status_job_epsilon(cx_status *s, const char *job_hex, double epsilon)
 {
     if (!s || !job_hex)

@@ -44,7 +44,13 @@ static void test_job_lifecycle(void **state)
     cx_status_job_decrypt(s, JOB_A, 2, 2, 1000, 1000);
     /* a re-parse after a tampered blob starts a second pass over fewer bytes */
     cx_status_job_decrypt(s, JOB_A, 1, 1, 400, 400);
+    cx_status_job_device(s, JOB_A, "cpu (2 threads)");
     cx_status_job_phase(s, JOB_A, "train");
+    /* the device shows while the job runs, not only once it has ended */
+    char *running = cx_status_json(s);
+    assert_non_null(running);
+    assert_non_null(strstr(running, "\"cpu (2 threads)\""));
+    free(running);
     cx_status_job_epoch(s, JOB_A, 1, 2, 0.9, 0.8, 0.25);
     cx_status_job_epoch(s, JOB_A, 2, 2, 0.7, 0.6, 0.75);
     cx_status_job_epsilon(s, JOB_A, 1.5);
@@ -254,6 +260,7 @@ static void test_null_model(void **state)
     (void)state;
     cx_status_job_phase(NULL, JOB_A, "x");
     cx_status_job_decrypt(NULL, JOB_A, 1, 1, 1, 1);
+    cx_status_job_device(NULL, JOB_A, "cpu");
     cx_status_job_end(NULL, JOB_A, "paid", NULL, NULL);
     cx_status_call(NULL, "ledger", "x", 1, CX_OK);
     assert_null(cx_status_json(NULL));
