@@ -1122,7 +1122,8 @@ static void report_contributors(job_run *r)
 
 /* the report: what the worker and the demo print */
 /* The training curve: loss per epoch and, with DP-SGD, the epsilon spent by each epoch's end
- * (every epoch takes the same number of Poisson steps). Aggregates only: no row or value. */
+ * (every epoch takes the same number of Poisson steps), the DP standardisation's ε_s (spent
+ * before the first) included as in the job's total. Aggregates only: no row or value. */
 static void report_curve(job_run *r)
 {
     size_t n = json_array_size(r->curve_train);
@@ -1137,7 +1138,7 @@ static void report_curve(job_run *r)
                                    per * (uint64_t)(i + 1), r->spec.delta, NULL, 0, &v, NULL,
                                    &le) != CX_OK)
                 v = NAN;
-            json_array_append_new(eps, loss_json(v));
+            json_array_append_new(eps, loss_json(cx_job_epsilon_total(&r->spec, v)));
         }
     }
     json_object_set_new(r->report, "curve",

@@ -88,6 +88,11 @@ jq -se --arg j "$job" 'map(select(.job == $j))[0].report.privacy
     || fail "the job report does not account the DP standardisation: $(cat "$work/w.json")"
 total=$(jq -se --arg j "$job" 'map(select(.job == $j))[0].report.privacy.epsilon_total' \
         "$work/w.json")
+# the report's curve counts it too: by the last epoch, the job's total
+jq -se --arg j "$job" 'map(select(.job == $j))[0].report
+    | ((.curve.epsilon[-1] - .privacy.epsilon_total) | fabs) < 1e-6 * .privacy.epsilon_total
+      and .curve.epsilon[0] > 2' "$work/w.json" >/dev/null \
+    || fail "the curve's epsilon leaves out the DP standardisation: $(cat "$work/w.json")"
 "$CLOAKX" --json job status "$job" >"$work/status.json"
 jq -e --argjson t "$total" '(.result.epsilon - $t | fabs) < 1e-6' "$work/status.json" \
     >/dev/null || fail "the statement's epsilon is not the total $total: $(cat "$work/status.json")"
