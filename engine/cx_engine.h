@@ -473,4 +473,35 @@ cx_err cx_job_model_fetch(cx_ledger *l, cx_store *s, const cx_chain_id *job_id,
                           const struct cx_seal_config *seal, uint8_t **pt, size_t *pt_len,
                           char blob_id[CX_STORE_ID_MAX], cx_error *e);
 
+/* ---- the sealed channel between the ranks of one multi-rank job (rank_link.c) ----
+ * Every rank is its own TEE; what crosses between ranks (gradients, statistics) is sealed with
+ * AES-256-GCM under a key per pair of ranks, derived from the ranks' attested X25519 keys, the
+ * job id and both ranks' attestation hashes; each message carries its place in the sequence, so
+ * a tampered, replayed, reordered or foreign message fails (CX_ERR_AUTH) naming its sender.
+ * Collectives run round the ring (rank r sends to r + 1): the sums are the same bits on every
+ * rank, and again with the same ranks. */
+typedef struct cx_rank_transport {
+    /* Send send_len bytes of send to rank dst while receiving recv_len bytes from rank src into
+     * recv (MPI_Sendrecv); dst or src -1: that half is skipped. */
+    cx_err (*sendrecv)(void *ud, const void *send, size_t send_len, int dst, void *recv,
+                       size_t recv_len, int src, cx_error *e);
+    void *ud;
+} cx_rank_transport;
+typedef struct cx_rank_link_params {
+    int rank, size;
+    const uint8_t *job_id;             /* 32 bytes */
+    const cx_x25519_key *mine;         /* this rank's attested X25519 key */
+    const uint8_t (*peer_pks)[32];     /* every rank's X25519 public key, by rank */
+    const uint8_t (*attestations)[32]; /* every rank's attestation document hash, by rank */
+    cx_rank_transport transport;
+} cx_rank_link_params;
+typedef struct cx_rank_link cx_rank_link;
+cx_err cx_rank_link_open(const cx_rank_link_params *p, cx_rank_link **out, cx_error *e);
+void cx_rank_link_close(cx_rank_link *l);
+/* Sums of buf over all ranks into every rank's buf (collective: every rank calls it). */
+cx_err cx_rank_link_allreduce_f32(cx_rank_link *l, float *buf, size_t n, cx_error *e);
+cx_err cx_rank_link_allreduce_f64(cx_rank_link *l, double *buf, size_t n, cx_error *e);
+/* root's bytes into every rank's buf (collective). */
+cx_err cx_rank_link_bcast(cx_rank_link *l, void *buf, size_t bytes, int root, cx_error *e);
+
 #endif

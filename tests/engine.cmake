@@ -9,3 +9,6 @@ if(CLOAKX_HAVE_SEAL)
   cx_add_test(test_engine_seal_keyserver SOURCES test_engine_seal_keyserver.c
               LIBS cx_engine PkgConfig::JANSSON LABELS integration)
 endif()
+# The sealed channel between the ranks of a multi-rank job (engine/rank_link.c): ring sums and
+# broadcast over socketpairs, tampered/replayed/foreign messages refused.
+cx_add_test(test_engine_rank_link SOURCES test_engine_rank_link.c LIBS cx_engine LABELS unit)

@@ -1,0 +1,289 @@
+/* rank_link.c — the sealed channel between the ranks of one multi-rank job (issue 17): pair
+ * keys from the ranks' attested X25519 keys, AES-256-GCM on every message, ring collectives. */
+#include "cx_engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+#define TAG_LEN 16
+#define INFO_LABEL "cloakx rank link v1"
+
+struct cx_rank_link {
+    int rank, size;
+    uint8_t job[32];
+    /* the keys of the links to the ring's neighbours; one key per unordered pair, each
+     * direction its own nonces (the sender's rank in the nonce) */
+    uint8_t *key_next, *key_prev;  /* 32 bytes each, secure memory */
+    uint64_t sent_next, recv_prev; /* message counters: a message out of order fails */
+    cx_rank_transport t;
+    EVP_CIPHER_CTX *cc;
+    uint8_t *buf;   /* one sealed message going out and one coming in */
+    size_t buf_cap; /* bytes of each half */
+};
+
+/* X25519(mine, peer) -> HKDF-SHA256(salt = job id, info = label || low rank || high rank || their
+ * two attestation hashes, low first): the pair's key, bound to the job and to both ranks' attested
+ * documents, so a rank that attested nothing (or something else) derives another key. */
+static cx_err pair_key(const cx_x25519_key *mine, int me, int peer, const uint8_t peer_pk[32],
+                       const uint8_t my_att[32], const uint8_t peer_att[32], const uint8_t job[32],
+                       uint8_t out[32], cx_error *e)
+{
+    EVP_PKEY *sk =
+        EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, cx_x25519_key_secret(mine), 32);
+    EVP_PKEY *pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pk, 32);
+    EVP_PKEY_CTX *dc = sk ? EVP_PKEY_CTX_new(sk, NULL) : NULL;
+    uint8_t shared[32];
+    size_t slen = sizeof shared;
+    cx_err rc = CX_OK;
+    if (!sk || !pk || !dc || EVP_PKEY_derive_init(dc) <= 0 ||
+        EVP_PKEY_derive_set_peer(dc, pk) <= 0 || EVP_PKEY_derive(dc, shared, &slen) <= 0 ||
+        slen != sizeof shared)
+        rc = cx_error_openssl(e, CX_ERR_CRYPTO, "rank link: X25519 with rank %d", peer);
+    EVP_PKEY_CTX_free(dc);
+    EVP_PKEY_free(pk);
+    EVP_PKEY_free(sk);
+    uint8_t info[sizeof INFO_LABEL - 1 + 8 + 64];
+    const int lo = me < peer ? me : peer, hi = me < peer ? peer : me;
+    memcpy(info, INFO_LABEL, sizeof INFO_LABEL - 1);
+    size_t o = sizeof INFO_LABEL - 1;
+    for (int i = 0; i < 4; i++)
+        info[o + i] = (uint8_t)((unsigned)lo >> (8 * i)),
+                 info[o + 4 + i] = (uint8_t)((unsigned)hi >> (8 * i));
+    o += 8;
+    memcpy(info + o, me < peer ? my_att : peer_att, 32);
+    memcpy(info + o + 32, me < peer ? peer_att : my_att, 32);
+    EVP_KDF *kdf = rc == CX_OK ? EVP_KDF_fetch(NULL, "HKDF", NULL) : NULL;
+    EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    EVP_KDF_free(kdf);
+    if (rc == CX_OK) {
+        OSSL_PARAM ps[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, shared, sizeof shared),
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)job, 32),
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof info),
+            OSSL_PARAM_construct_end()};
+        if (!kc || EVP_KDF_derive(kc, out, 32, ps) <= 0)
+            rc = cx_error_openssl(e, CX_ERR_CRYPTO, "rank link: HKDF");
+    }
+    EVP_KDF_CTX_free(kc);
+    cx_memwipe(shared, sizeof shared);
+    return rc;
+}
+
+cx_err cx_rank_link_open(const cx_rank_link_params *p, cx_rank_link **out, cx_error *e)
+{
+    *out = NULL;
+    if (!p || !p->mine || !p->peer_pks || !p->attestations || !p->transport.sendrecv ||
+        p->size < 1 || p->rank < 0 || p->rank >= p->size)
+        return cx_error_set(e, CX_ERR_ARG, "rank link: bad parameters (rank %d of %d)",
+                            p ? p->rank : -1, p ? p->size : 0);
+    cx_rank_link *l = calloc(1, sizeof *l);
+    if (!l)
+        return cx_error_set(e, CX_ERR_NOMEM, "rank link: out of memory");
+    l->rank = p->rank;
+    l->size = p->size;
+    l->t = p->transport;
+    memcpy(l->job, p->job_id, 32);
+    cx_err rc = CX_OK;
+    if (!(l->key_next = cx_secmem_alloc(32, 0, e)) || !(l->key_prev = cx_secmem_alloc(32, 0, e)))
+        rc = CX_ERR_NOMEM;
+    const int next = (p->rank + 1) % p->size, prev = (p->rank + p->size - 1) % p->size;
+    if (rc == CX_OK && p->size > 1)
+        rc = pair_key(p->mine, p->rank, next, p->peer_pks[next], p->attestations[p->rank],
+                      p->attestations[next], p->job_id, l->key_next, e);
+    if (rc == CX_OK && p->size > 1)
+        rc = pair_key(p->mine, p->rank, prev, p->peer_pks[prev], p->attestations[p->rank],
+                      p->attestations[prev], p->job_id, l->key_prev, e);
+    if (rc == CX_OK && !(l->cc = EVP_CIPHER_CTX_new()))
+        rc = cx_error_set(e, CX_ERR_NOMEM, "rank link: out of memory");
+    if (rc != CX_OK) {
+        cx_rank_link_close(l);
+        return rc;
+    }
+    *out = l;
+    return CX_OK;
+}
+
+void cx_rank_link_close(cx_rank_link *l)
+{
+    if (!l)
+        return;
+    cx_secmem_free(l->key_next);
+    cx_secmem_free(l->key_prev);
+    EVP_CIPHER_CTX_free(l->cc);
+    if (l->buf)
+        cx_memwipe(l->buf, 2 * l->buf_cap);
+    free(l->buf);
+    free(l);
+}
+
+/* nonce = sender rank (4 bytes LE) || counter (8 bytes LE); AAD = job || sender || receiver ||
+ * counter: a message is for this job, this direction and this place in the sequence. */
+static void nonce_aad(const cx_rank_link *l, int from, int to, uint64_t n, uint8_t nonce[12],
+                      uint8_t aad[48])
+{
+    for (int i = 0; i < 4; i++)
+        nonce[i] = (uint8_t)((unsigned)from >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        nonce[4 + i] = (uint8_t)(n >> (8 * i));
+    memcpy(aad, l->job, 32);
+    memcpy(aad + 32, nonce, 4);
+    for (int i = 0; i < 4; i++)
+        aad[36 + i] = (uint8_t)((unsigned)to >> (8 * i));
+    memcpy(aad + 40, nonce + 4, 8);
+}
+
+static cx_err gcm(cx_rank_link *l, int enc, const uint8_t *key, int from, int to, uint64_t n,
+                  const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[TAG_LEN], cx_error *e)
+{
+    uint8_t nonce[12], aad[48];
+    nonce_aad(l, from, to, n, nonce, aad);
+    int ol = 0, fl = 0;
+    if (len > (size_t)INT32_MAX)
+        return cx_error_set(e, CX_ERR_LIMIT, "rank link: a message of %zu bytes", len);
+    if (EVP_CipherInit_ex(l->cc, EVP_aes_256_gcm(), NULL, key, nonce, enc) != 1 ||
+        EVP_CipherUpdate(l->cc, NULL, &ol, aad, sizeof aad) != 1 ||
+        EVP_CipherUpdate(l->cc, out, &ol, in, (int)len) != 1)
+        return cx_error_openssl(e, CX_ERR_CRYPTO, "rank link: AES-256-GCM");
+    if (enc) {
+        if (EVP_CipherFinal_ex(l->cc, out + ol, &fl) != 1 ||
+            EVP_CIPHER_CTX_ctrl(l->cc, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) != 1)
+            return cx_error_openssl(e, CX_ERR_CRYPTO, "rank link: AES-256-GCM");
+        return CX_OK;
+    }
+    if (EVP_CIPHER_CTX_ctrl(l->cc, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) != 1 ||
+        EVP_CipherFinal_ex(l->cc, out + ol, &fl) != 1) {
+        cx_memwipe(out, len);
+        return cx_error_set(e, CX_ERR_AUTH,
+                            "rank link: message %llu from rank %d does not authenticate "
+                            "(tampered, replayed, out of order, or a rank with other keys)",
+                            (unsigned long long)n, from);
+    }
+    return CX_OK;
+}
+
+/* One ring step: send len bytes of out to the next rank and receive len bytes from the previous
+ * into in, sealed both ways (send NULL: only receive; in NULL: only send). */
+static cx_err ring_step(cx_rank_link *l, const void *out, void *in, size_t len, cx_error *e)
+{
+    const size_t cap = len + TAG_LEN;
+    if (cap > l->buf_cap) {
+        uint8_t *nb = calloc(2, cap);
+        if (!nb)
+            return cx_error_set(e, CX_ERR_NOMEM, "rank link: out of memory");
+        if (l->buf)
+            cx_memwipe(l->buf, 2 * l->buf_cap);
+        free(l->buf);
+        l->buf = nb;
+        l->buf_cap = cap;
+    }
+    uint8_t *sb = l->buf, *rb = l->buf + l->buf_cap;
+    const int next = (l->rank + 1) % l->size, prev = (l->rank + l->size - 1) % l->size;
+    cx_err rc = CX_OK;
+    if (out && (rc = gcm(l, 1, l->key_next, l->rank, next, l->sent_next, out, len, sb, sb + len,
+                         e)) != CX_OK)
+        return rc;
+    if ((rc = l->t.sendrecv(l->t.ud, out ? sb : NULL, out ? cap : 0, out ? next : -1,
+                            in ? rb : NULL, in ? cap : 0, in ? prev : -1, e)) != CX_OK)
+        return cx_error_wrap(rc, e, "rank link (rank %d): ", l->rank);
+    if (out)
+        l->sent_next++;
+    if (in) {
+        rc = gcm(l, 0, l->key_prev, prev, l->rank, l->recv_prev, rb, len, in, rb + len, e);
+        l->recv_prev++;
+    }
+    cx_memwipe(sb, cap);
+    return rc;
+}
+
+/* Sum across ranks, the ring way: a reduce-scatter then an all-gather, size - 1 steps each.
+ * Chunk c is summed in one order (from rank c + 1 round the ring) and then copied to every
+ * rank, so every rank ends with the same bits, and the same ranks give the same bits again. */
+static cx_err ring_allreduce(cx_rank_link *l, void *buf, size_t n, size_t elem, int dbl,
+                             cx_error *e)
+{
+    const int P = l->size;
+    if (P == 1 || n == 0)
+        return CX_OK;
+    const size_t per = (n + (size_t)P - 1) / (size_t)P;
+    uint8_t *tmp = calloc(per ? per : 1, elem);
+    if (!tmp)
+        return cx_error_set(e, CX_ERR_NOMEM, "rank link: out of memory");
+    uint8_t *b = buf;
+#define CHUNK_LO(c) ((size_t)(c)*per < n ? (size_t)(c)*per : n)
+#define CHUNK_LEN(c) (CHUNK_LO((c) + 1) - CHUNK_LO(c))
+    cx_err rc = CX_OK;
+    for (int s = 0; rc == CX_OK && s < P - 1; s++) {
+        const int sc = ((l->rank - s) % P + P) % P, rcv = ((l->rank - s - 1) % P + P) % P;
+        const size_t slen = CHUNK_LEN(sc), rlen = CHUNK_LEN(rcv), m = per;
+        /* every message is one full chunk (shorter last chunks padded): both ends of a link
+         * know its length without agreeing on which chunk it is */
+        uint8_t *out = calloc(m ? m : 1, elem);
+        if (!out) {
+            rc = cx_error_set(e, CX_ERR_NOMEM, "rank link: out of memory");
+            break;
+        }
+        memcpy(out, b + CHUNK_LO(sc) * elem, slen * elem);
+        rc = ring_step(l, out, tmp, m * elem, e);
+        free(out);
+        for (size_t i = 0; rc == CX_OK && i < rlen; i++) {
+            if (dbl)
+                ((double *)(void *)b)[CHUNK_LO(rcv) + i] += ((double *)(void *)tmp)[i];
+            else
+                ((float *)(void *)b)[CHUNK_LO(rcv) + i] += ((float *)(void *)tmp)[i];
+        }
+    }
+    for (int s = 0; rc == CX_OK && s < P - 1; s++) {
+        const int sc = ((l->rank + 1 - s) % P + P) % P, rcv = ((l->rank - s) % P + P) % P;
+        const size_t slen = CHUNK_LEN(sc), rlen = CHUNK_LEN(rcv), m = per;
+        uint8_t *out = calloc(m ? m : 1, elem);
+        if (!out) {
+            rc = cx_error_set(e, CX_ERR_NOMEM, "rank link: out of memory");
+            break;
+        }
+        memcpy(out, b + CHUNK_LO(sc) * elem, slen * elem);
+        rc = ring_step(l, out, tmp, m * elem, e);
+        free(out);
+        if (rc == CX_OK)
+            memcpy(b + CHUNK_LO(rcv) * elem, tmp, rlen * elem);
+    }
+#undef CHUNK_LO
+#undef CHUNK_LEN
+    cx_memwipe(tmp, (per ? per : 1) * elem);
+    free(tmp);
+    return rc;
+}
+
+cx_err cx_rank_link_allreduce_f32(cx_rank_link *l, float *buf, size_t n, cx_error *e)
+{
+    return ring_allreduce(l, buf, n, sizeof(float), 0, e);
+}
+
+cx_err cx_rank_link_allreduce_f64(cx_rank_link *l, double *buf, size_t n, cx_error *e)
+{
+    return ring_allreduce(l, buf, n, sizeof(double), 1, e);
+}
+
+cx_err cx_rank_link_bcast(cx_rank_link *l, void *buf, size_t bytes, int root, cx_error *e)
+{
+    const int P = l->size;
+    if (root < 0 || root >= P)
+        return cx_error_set(e, CX_ERR_ARG, "rank link: root %d of %d ranks", root, P);
+    /* round the ring from root: step s, rank root + s passes it on; the last holder sends no more
+     */
+    const int pos = ((l->rank - root) % P + P) % P;
+    for (int s = 0; s < P - 1; s++) {
+        const int sends = pos == s, gets = pos == s + 1;
+        if (!sends && !gets)
+            continue;
+        cx_err rc = ring_step(l, sends ? buf : NULL, gets ? buf : NULL, bytes, e);
+        if (rc != CX_OK)
+            return rc;
+    }
+    return CX_OK;
+}
