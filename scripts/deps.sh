@@ -9,6 +9,9 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       libsodium-dev libsqlite3-dev libcbor-dev libcmocka-dev libbenchmark-dev libxml2-dev
       libmicrohttpd-dev
       python3 python3-numpy)
+# Open MPI: data-parallel training across processes (issue 17); optional in CMake, the library
+# builds and its tests pass without it
+pkgs+=(openmpi-bin libopenmpi-dev)
 if [ "$what" = test ]; then
     # clang + its runtimes for the sanitizer/libFuzzer build, clang-format for the style check;
     # scikit-learn for model-quality tests.
