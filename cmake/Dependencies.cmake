@@ -28,6 +28,23 @@ if(CLOAKX_BENCH)
   find_package(benchmark QUIET)
 endif()
 
+# MPI (issue 17): AUTO builds the MPI communicator module whenever CMake finds MPI for C
+# (Open MPI from scripts/deps.sh); everything builds and passes its tests without it.
+set(CLOAKX_MPI AUTO CACHE STRING "Build the MPI communicator module: AUTO, ON or OFF")
+set_property(CACHE CLOAKX_MPI PROPERTY STRINGS AUTO ON OFF)
+set(CLOAKX_HAVE_MPI OFF)
+if(NOT CLOAKX_MPI STREQUAL "OFF")
+  find_package(MPI COMPONENTS C QUIET)
+  if(MPI_C_FOUND)
+    set(CLOAKX_HAVE_MPI ON)
+    message(STATUS "CloakX: MPI ON (MPI ${MPI_C_VERSION}, ${MPI_C_LIB_NAMES})")
+  elseif(CLOAKX_MPI STREQUAL "ON")
+    message(FATAL_ERROR "CLOAKX_MPI=ON but MPI for C was not found")
+  else()
+    message(STATUS "CloakX: MPI OFF (not found): training runs in one process")
+  endif()
+endif()
+
 # CUDA: AUTO builds the backend whenever nvcc and cuBLAS are found.
 set(CLOAKX_HAVE_CUDA OFF)
 if(NOT CLOAKX_CUDA STREQUAL "OFF")

@@ -440,6 +440,49 @@ typedef struct cx_train_result {
     int graph;    /* full non-private steps replayed from a CUDA graph */
 } cx_train_result;
 
+/* ---- communicator: data-parallel training across ranks (issue 17) ----
+ * A small table of collectives, passed explicitly to whatever trains across processes. Two
+ * implementations: "self" (one process; every collective is the identity) and "mpi" (Open MPI,
+ * in the module libcloakx_mpi.so that cx_comm_mpi_create loads on first need, so that binaries
+ * start and run where MPI is not installed). Every rank must call the same collectives in the
+ * same order with the same sizes; every rank receives the same result. */
+typedef enum cx_comm_op {
+    CX_COMM_SUM = 0,
+    CX_COMM_MAX = 1,
+} cx_comm_op;
+
+typedef struct cx_comm cx_comm;
+struct cx_comm {
+    const char *name; /* "self", "mpi" */
+    int rank, size;   /* this process's rank in 0..size-1 */
+    /* buf (n) = the element-wise sum over ranks of every rank's buf, in place */
+    cx_err (*allreduce_f32)(cx_comm *c, float *buf, size_t n, cx_error *e);
+    /* buf (n) = the element-wise op (sum or max) over ranks, in place */
+    cx_err (*allreduce_f64)(cx_comm *c, double *buf, size_t n, cx_comm_op op, cx_error *e);
+    /* buf (bytes) = root's buf on every rank */
+    cx_err (*bcast)(cx_comm *c, void *buf, size_t bytes, int root, cx_error *e);
+    /* After a failure on this rank: ends every rank of the job now (MPI_Abort), since the
+     * others may be waiting in a collective this one will never join. NULL for "self". */
+    void (*abort)(cx_comm *c, int code);
+    void (*destroy)(cx_comm *c); /* MPI_Finalize for "mpi" (collective: every rank calls it) */
+    void *impl;
+};
+
+/* The one-process communicator (rank 0 of 1). */
+cx_err cx_comm_self_create(cx_comm **out, cx_error *e);
+/* MPI_COMM_WORLD (MPI_Init on first use). CX_ERR_UNSUPPORTED when this build has no MPI or the
+ * module or the MPI library is missing at run time: callers fall back to one process. */
+cx_err cx_comm_mpi_create(cx_comm **out, cx_error *e);
+/* Whether this build carries the MPI module (CMake found MPI). */
+int cx_comm_mpi_built(void);
+/* Whether this process was started by an MPI launcher (mpirun sets OMPI_COMM_WORLD_SIZE,
+ * others PMI_SIZE / PMIX_RANK): the number of ranks it gives, or 0. */
+int cx_comm_mpi_launched(void);
+void cx_comm_destroy(cx_comm *c);
+/* The shard of n items (rows, blobs) that rank of size owns: [*lo, *hi), contiguous, in rank
+ * order, sizes differing by at most one. Concatenated in rank order the shards are 0..n. */
+void cx_comm_shard(size_t n, int rank, int size, size_t *lo, size_t *hi);
+
 /* Train a model per spec on data with backend be (NULL: a CPU backend with spec's threads).
  * The model is standardised on the training split; the best epoch (by validation loss) is
  * kept when early stopping is on. *out is the caller's (cx_model_free). Non-private steps do
@@ -449,6 +492,21 @@ typedef struct cx_train_result {
 cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
                 const cx_train_epoch_cb *cb, const cx_logger *lg, cx_model **out,
                 cx_train_result *res, cx_error *e);
+/* cx_train across the ranks of comm (NULL or size 1: cx_train itself). d is this rank's shard
+ * of the rows: concatenated in rank order, the shards are the table one process would train
+ * on (cx_comm_shard gives such a split). Every rank computes the same split, permutation and
+ * schedule over the global rows, trains on the rows of each global batch that it holds, and
+ * the gradients are summed across ranks every step (scaled by the global batch), so N ranks
+ * give the one-process model up to floating-point reduction order, and the same bits on every
+ * rank (checked at the end). Standardisation statistics, losses and metrics are reduced across
+ * ranks. DP-SGD: every rank Poisson-samples its own rows at the global rate q (together: one
+ * Poisson sample of the global table), clips per example, and rank 0 alone adds the step's one
+ * Gaussian draw to the sum. The gradients go through host memory (the CPU backend's own; NCCL
+ * on device buffers is not built yet). Not across ranks yet: "privacy.standardize": "dp"
+ * (refused). Every rank returns the same model. */
+cx_err cx_train_comm(const cx_spec *s, const cx_train_data *d, cx_backend *be, cx_comm *comm,
+                     const cx_train_epoch_cb *cb, const cx_logger *lg, cx_model **out,
+                     cx_train_result *res, cx_error *e);
 
 /* ---- DP-SGD randomness: a CSPRNG stream, never the training RNG ----
  * AES-256-CTR keyed from OpenSSL's RAND_bytes (the DRBG the TEE seeds); Gaussians by

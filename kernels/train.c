@@ -1,6 +1,5 @@
-/* train.c — the training loop: deterministic split and standardisation, minibatch SGD
- * (shuffled fixed batches) or DP-SGD (Poisson sampling, clipping, noise), early stopping,
- * validation metrics; and prediction with a trained model. */
+/* train.c — the training loop, in one process or across ranks: deterministic split and
+ * standardisation, minibatch SGD or DP-SGD, early stopping, metrics; and prediction. */
 #include "train_internal.h"
 #include "kernels_math.h"
 
@@ -29,7 +28,7 @@ static void *host_alloc(size_t bytes) { return cx_secmem_alloc(bytes, 0, NULL); 
  * model outputs (probabilities or standardised values) on the host. */
 static cx_err evaluate(cx_net *n, const float *dx, const float *dy, const float *hx,
                        const float *hy, const float *dmean, const float *dinv, size_t rows,
-                       float *out_host, double *loss, cx_error *e)
+                       cx_comm *comm, float *out_host, double *loss, cx_error *e)
 {
     cx_backend *be = n->be;
     const cx_model *m = n->m;
@@ -58,6 +57,12 @@ static cx_err evaluate(cx_net *n, const float *dx, const float *dy, const float 
         if (out_host)
             CHECK(be->download(be, out_host + r0 * k, n->probs, (size_t)b * k * sizeof(float),
                                e));
+    }
+    if (comm && comm->size > 1) { /* the mean over every rank's rows */
+        double sum[2] = {acc, (double)rows};
+        CHECK(comm->allreduce_f64(comm, sum, 2, CX_COMM_SUM, e));
+        acc = sum[0];
+        rows = (size_t)sum[1];
     }
     *loss = rows ? acc / (double)rows : NAN;
 out:
@@ -172,10 +177,12 @@ static cx_err stager_take(stager *g, int slot, cx_net *n, int b, cx_error *e)
     return g->async ? cx_backend_stream_release(g->be, slot, e) : CX_OK;
 }
 
-static cx_err check_data(const cx_spec *s, const cx_train_data *d, int *n_classes, cx_error *e)
+static cx_err check_data(const cx_spec *s, const cx_train_data *d, size_t min_rows,
+                         int *n_classes, cx_error *e)
 {
-    if (!d || !d->x || !d->y || d->rows < 2 || d->cols < 1)
-        return cx_error_set(e, CX_ERR_ARG, "train: need at least 2 rows and 1 feature column");
+    if (!d || !d->x || !d->y || d->rows < min_rows || d->cols < 1)
+        return cx_error_set(e, CX_ERR_ARG, "train: need at least %zu row%s and 1 feature column",
+                            min_rows, min_rows == 1 ? "" : "s");
     if (d->rows > INT32_MAX)
         return cx_error_set(e, CX_ERR_LIMIT, "train: %zu rows exceed the 2^31 limit", d->rows);
     for (size_t i = 0; i < d->rows * (size_t)d->cols; i++)
@@ -247,6 +254,15 @@ typedef struct train_run {
     int t;        /* optimizer steps taken */
     int epoch, best_epoch;
     double best, train_loss, val_loss;
+    /* across ranks (dist: comm has more than one): n_tr and n_val above count the global
+     * split, m_tr and m_val this rank's rows of it (equal to them in one process) */
+    cx_comm *comm;
+    int dist;
+    size_t m_tr, m_val;
+    int32_t *tmap;        /* global training position -> this rank's training row, or -1 */
+    int32_t *tpos, *vpos; /* this rank's training / validation row -> global position */
+    int32_t *lidx;        /* this rank's rows of a batch (cap) */
+    float *hgrad;         /* the gradients on the host for the all-reduce (np + 1: a flag) */
 } train_run;
 
 #define TRY(x)                                                                                 \
@@ -295,7 +311,23 @@ static cx_err train_setup(train_run *r, cx_backend *be_in, cx_error *e)
 {
     const cx_spec *s = r->s;
     int n_classes = 0;
-    TRY(check_data(s, r->d, &n_classes, e));
+    if (!r->dist) {
+        TRY(check_data(s, r->d, 2, &n_classes, e));
+    } else { /* every rank checks its shard; they fail together and agree on the classes */
+        cx_error le;
+        cx_err lrc = check_data(s, r->d, 1, &n_classes, &le);
+        double v[2] = {lrc != CX_OK, (double)n_classes};
+        TRY(r->comm->allreduce_f64(r->comm, v, 2, CX_COMM_MAX, e));
+        if (lrc != CX_OK) {
+            if (e)
+                *e = le;
+            return lrc;
+        }
+        if (v[0] > 0)
+            return cx_error_set(e, CX_ERR_ARG,
+                                "train: another rank refused its shard of the data");
+        n_classes = (int)v[1];
+    }
     if (!be_in) {
         TRY(cx_backend_create("cpu", s->precision, s->threads, &r->be_own, e));
         r->be = r->be_own;
@@ -374,11 +406,99 @@ static cx_err split_data(train_run *r, cx_error *e)
         }
     }
     free(perm);
+    r->m_tr = n_tr;
+    r->m_val = n_val;
+    return CX_OK;
+}
+
+/* The same split across ranks: the global row count and this rank's first global row from
+ * every rank's count (rank order), the same seeded permutation of the global rows on every
+ * rank, and each rank keeps its own rows of either part, in the order of their global
+ * positions, with the maps between the two. */
+static cx_err split_data_dist(train_run *r, cx_error *e)
+{
+    const cx_train_data *d = r->d;
+    cx_comm *c = r->comm;
+    const size_t cols = (size_t)d->cols;
+    double *counts = calloc((size_t)c->size, sizeof *counts);
+    if (!counts)
+        return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the rank counts");
+    counts[c->rank] = (double)d->rows;
+    cx_err rc = c->allreduce_f64(c, counts, (size_t)c->size, CX_COMM_SUM, e);
+    size_t rows = 0, off = 0;
+    for (int k = 0; k < c->size; k++) {
+        if (k == c->rank)
+            off = rows;
+        rows += (size_t)counts[k];
+    }
+    free(counts);
+    if (rc != CX_OK)
+        return rc;
+    if (rows < 2 || rows > INT32_MAX)
+        return cx_error_set(e, CX_ERR_ARG, "train: %zu rows across the ranks (need 2..2^31)", rows);
+    r->rows = rows;
+    r->cols = cols;
+    r->n_val = (size_t)floor((double)rows * r->s->validation_split);
+    if (r->n_val >= rows)
+        r->n_val = rows - 1;
+    r->n_tr = rows - r->n_val;
+    const size_t n_val = r->n_val, n_tr = r->n_tr, lo = off, hi = off + d->rows;
+    cx_rng_seed(&r->rng, r->s->seed);
+    int32_t *perm = malloc(rows * sizeof *perm);
+    r->tmap = malloc(n_tr * sizeof *r->tmap);
+    if (!perm || !r->tmap) {
+        free(perm);
+        return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the %zu-row split", rows);
+    }
+    for (size_t i = 0; i < rows; i++)
+        perm[i] = (int32_t)i;
+    for (size_t i = rows - 1; i > 0; i--) { /* the draws of split_data, in its order */
+        size_t j = cx_rng_below(&r->rng, i + 1);
+        int32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    size_t mt = 0, mv = 0;
+    for (size_t i = 0; i < rows; i++)
+        if ((size_t)perm[i] >= lo && (size_t)perm[i] < hi)
+            *(i < n_val ? &mv : &mt) += 1;
+    r->m_tr = mt;
+    r->m_val = mv;
+    r->xtr = host_alloc((mt ? mt : 1) * cols * sizeof *r->xtr);
+    r->ytr = host_alloc((mt ? mt : 1) * sizeof *r->ytr);
+    r->xva = host_alloc((mv ? mv : 1) * cols * sizeof *r->xva);
+    r->yva = host_alloc((mv ? mv : 1) * sizeof *r->yva);
+    r->tpos = malloc((mt ? mt : 1) * sizeof *r->tpos);
+    r->vpos = malloc((mv ? mv : 1) * sizeof *r->vpos);
+    if (!r->xtr || !r->ytr || !r->xva || !r->yva || !r->tpos || !r->vpos) {
+        free(perm);
+        return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the %zu-row split", rows);
+    }
+    mt = mv = 0;
+    for (size_t i = 0; i < rows; i++) {
+        const size_t g = (size_t)perm[i];
+        const int mine = g >= lo && g < hi;
+        if (i >= n_val)
+            r->tmap[i - n_val] = mine ? (int32_t)mt : -1;
+        if (!mine)
+            continue;
+        const float *src = d->x + (g - lo) * cols;
+        if (i < n_val) {
+            memcpy(r->xva + mv * cols, src, cols * sizeof(float));
+            r->yva[mv] = d->y[g - lo];
+            r->vpos[mv++] = (int32_t)i;
+        } else {
+            memcpy(r->xtr + mt * cols, src, cols * sizeof(float));
+            r->ytr[mt] = d->y[g - lo];
+            r->tpos[mt++] = (int32_t)(i - n_val);
+        }
+    }
+    free(perm);
     return CX_OK;
 }
 
 static cx_err fit_columns(train_run *r, cx_error *e);
-static void fit_target(train_run *r);
+static cx_err fit_target(train_run *r, cx_error *e);
 
 /* Does the data declare column j's standardisation? */
 static int declared(const cx_train_data *d, size_t j)
@@ -442,7 +562,7 @@ static cx_err dp_standardiser(train_run *r, int dp_y, cx_error *e)
 static cx_err fit_standardiser(train_run *r, cx_error *e)
 {
     const cx_train_data *d = r->d;
-    const size_t n_tr = r->n_tr, cols = r->cols;
+    const size_t cols = r->cols;
     const int regression = r->s->task == CX_TASK_REGRESSION;
     const int dp = r->s->privacy && r->s->dp_standardize;
     cx_model *m = r->m;
@@ -455,6 +575,10 @@ static cx_err fit_standardiser(train_run *r, cx_error *e)
                             "train: the target has neither a declared standardisation nor a "
                             "range for \"privacy.standardize\": \"dp\"");
     cx_err rc = CX_OK;
+    if (dp && (undeclared || dp_y) && r->dist)
+        return cx_error_set(e, CX_ERR_UNSUPPORTED,
+                            "train: \"privacy.standardize\": \"dp\" does not run across ranks "
+                            "yet: declare every column's mean and std, or train in one process");
     if (dp && (undeclared || dp_y))
         rc = dp_standardiser(r, dp_y, e);
     else if (undeclared)
@@ -470,10 +594,9 @@ static cx_err fit_standardiser(train_run *r, cx_error *e)
         m->y_mean = d->y_mean;
         m->y_std = d->y_std > 0 ? d->y_std : 1.0f;
     } else if (regression && !dp_y) {
-        fit_target(r);
-        return CX_OK; /* fit_target standardises in place */
+        return fit_target(r, e); /* it standardises in place */
     }
-    for (size_t i = 0; regression && i < n_tr; i++)
+    for (size_t i = 0; regression && i < r->m_tr; i++)
         r->ytr[i] = (r->ytr[i] - m->y_mean) / m->y_std;
     return CX_OK;
 }
@@ -481,7 +604,7 @@ static cx_err fit_standardiser(train_run *r, cx_error *e)
 /* The feature standardiser from the training split. */
 static cx_err fit_columns(train_run *r, cx_error *e)
 {
-    const size_t n_tr = r->n_tr, cols = r->cols;
+    const size_t n_tr = r->n_tr, m_tr = r->m_tr, cols = r->cols;
     const float *xtr = r->xtr;
     cx_model *m = r->m;
     /* zeroed, as fresh mappings are */
@@ -491,43 +614,56 @@ static cx_err fit_columns(train_run *r, cx_error *e)
         cx_secmem_free(var);
         return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the %zu-row split", r->rows);
     }
-    for (size_t i = 0; i < n_tr; i++)
+    cx_err rc = CX_OK;
+    for (size_t i = 0; i < m_tr; i++)
         for (size_t j = 0; j < cols; j++)
             mean[j] += xtr[i * cols + j];
+    /* across ranks: each pass's sums over every rank's rows (n_tr is the global count) */
+    if (r->dist && (rc = r->comm->allreduce_f64(r->comm, mean, cols, CX_COMM_SUM, e)) != CX_OK)
+        goto out;
     for (size_t j = 0; j < cols; j++)
         mean[j] /= (double)n_tr;
-    for (size_t i = 0; i < n_tr; i++)
+    for (size_t i = 0; i < m_tr; i++)
         for (size_t j = 0; j < cols; j++) {
             double t = xtr[i * cols + j] - mean[j];
             var[j] += t * t;
         }
+    if (r->dist && (rc = r->comm->allreduce_f64(r->comm, var, cols, CX_COMM_SUM, e)) != CX_OK)
+        goto out;
     for (size_t j = 0; j < cols; j++) {
         double sd = sqrt(var[j] / (double)n_tr);
         m->mean[j] = (float)mean[j];
         m->inv_std[j] = sd > 1e-12 ? (float)(1.0 / sd) : 1.0f; /* constant column: centred */
     }
+out:
     cx_secmem_free(mean);
     cx_secmem_free(var);
-    return CX_OK;
+    return rc;
 }
 
-/* The regression target's standardiser from the training split, applied in place. */
-static void fit_target(train_run *r)
+/* The regression target's standardiser from the training split (across ranks: from every
+ * rank's sums), applied in place. */
+static cx_err fit_target(train_run *r, cx_error *e)
 {
-    const size_t n_tr = r->n_tr;
+    const size_t n_tr = r->n_tr, m_tr = r->m_tr;
     cx_model *m = r->m;
     float *ytr = r->ytr;
     double ym = 0.0, yv = 0.0;
-    for (size_t i = 0; i < n_tr; i++)
+    for (size_t i = 0; i < m_tr; i++)
         ym += ytr[i];
+    if (r->dist)
+        TRY(r->comm->allreduce_f64(r->comm, &ym, 1, CX_COMM_SUM, e));
     ym /= (double)n_tr;
-    for (size_t i = 0; i < n_tr; i++)
+    for (size_t i = 0; i < m_tr; i++)
         yv += (ytr[i] - ym) * (ytr[i] - ym);
+    if (r->dist)
+        TRY(r->comm->allreduce_f64(r->comm, &yv, 1, CX_COMM_SUM, e));
     double ysd = sqrt(yv / (double)n_tr);
     m->y_mean = (float)ym;
     m->y_std = ysd > 1e-12 ? (float)ysd : 1.0f;
-    for (size_t i = 0; i < n_tr; i++)
+    for (size_t i = 0; i < m_tr; i++)
         ytr[i] = (ytr[i] - m->y_mean) / m->y_std;
+    return CX_OK;
 }
 
 /* All device memory but the data, planned up front; the standardiser uploaded. */
@@ -552,18 +688,20 @@ static cx_err plan_device(train_run *r, cx_error *e)
     if (s->patience > 0)
         DALLOC(r->dbest, r->np);
     r->steps_ep = (n_tr + (size_t)r->B - 1) / (size_t)r->B;
-    if (!s->privacy) {
+    if (!s->privacy && !r->dist) { /* across ranks, each step uploads its own rows' indices */
         DALLOC(r->dperm, n_tr); /* int32, the size of a float */
         DALLOC(r->dsched, r->steps_ep * 3);
         DALLOC(r->dhyper, 3);
-        DALLOC(r->dloss, 2); /* one double */
     }
+    if (!s->privacy)
+        DALLOC(r->dloss, 2); /* one double */
 #undef DALLOC
     if (s->task == CX_TASK_REGRESSION && n_val) {
-        r->yvs = host_alloc(n_val * sizeof *r->yvs); /* standardised validation targets */
+        /* standardised validation targets */
+        r->yvs = host_alloc((r->m_val ? r->m_val : 1) * sizeof *r->yvs);
         if (!r->yvs)
             return cx_error_set(e, CX_ERR_NOMEM, "train: allocating validation targets");
-        for (size_t i = 0; i < n_val; i++)
+        for (size_t i = 0; i < r->m_val; i++)
             r->yvs[i] = (r->yva[i] - r->m->y_mean) / r->m->y_std;
     }
     TRY(be->upload(be, r->dmean, r->m->mean, r->cols * sizeof(float), e));
@@ -575,15 +713,16 @@ static cx_err plan_device(train_run *r, cx_error *e)
 static cx_err place_data(train_run *r, cx_error *e)
 {
     cx_backend *be = r->be;
-    const size_t n_tr = r->n_tr, n_val = r->n_val, cols = r->cols;
+    /* this rank's rows (across ranks one may hold no training or no validation row) */
+    const size_t n_tr = r->m_tr, n_val = r->m_val, cols = r->cols;
     const char *sv = getenv("CLOAKX_TRAIN_STREAM");
     int force = sv && strcmp(sv, "1") == 0, never = sv && strcmp(sv, "0") == 0;
     cx_error ae;
     cx_err ar = CX_OK;
     if (!force) {
-        ar = be->alloc(be, n_tr * cols * sizeof(float), (void **)&r->dxtr, &ae);
+        ar = be->alloc(be, (n_tr ? n_tr : 1) * cols * sizeof(float), (void **)&r->dxtr, &ae);
         if (ar == CX_OK)
-            ar = be->alloc(be, n_tr * sizeof(float), (void **)&r->dytr, &ae);
+            ar = be->alloc(be, (n_tr ? n_tr : 1) * sizeof(float), (void **)&r->dytr, &ae);
         if (ar == CX_OK)
             ar = be->alloc(be, (n_val ? n_val : 1) * cols * sizeof(float), (void **)&r->dxva,
                            &ae);
@@ -610,13 +749,16 @@ static cx_err place_data(train_run *r, cx_error *e)
                     r->stg.async ? "double-buffered pinned" : "synchronous");
         return CX_OK;
     }
-    TRY(be->upload(be, r->dxtr, r->xtr, n_tr * cols * sizeof(float), e));
-    TRY(be->upload(be, r->dytr, r->ytr, n_tr * sizeof(float), e));
+    if (n_tr) {
+        TRY(be->upload(be, r->dxtr, r->xtr, n_tr * cols * sizeof(float), e));
+        TRY(be->upload(be, r->dytr, r->ytr, n_tr * sizeof(float), e));
+    }
     if (n_val) {
         TRY(be->upload(be, r->dxva, r->xva, n_val * cols * sizeof(float), e));
         TRY(be->upload(be, r->dyva, r->yvs ? r->yvs : r->yva, n_val * sizeof(float), e));
     }
-    be->standardize(be, (int)n_tr, (int)cols, r->dxtr, r->dmean, r->dinv);
+    if (n_tr)
+        be->standardize(be, (int)n_tr, (int)cols, r->dxtr, r->dmean, r->dinv);
     if (n_val)
         be->standardize(be, (int)n_val, (int)cols, r->dxva, r->dmean, r->dinv);
     return CX_OK;
@@ -631,6 +773,12 @@ static cx_err plan_steps(train_run *r, cx_error *e)
     r->sched = malloc(r->steps_ep * 3 * sizeof *r->sched);
     if (!r->sample || !r->lr_rows || !r->sched)
         return cx_error_set(e, CX_ERR_NOMEM, "train: allocating batch indices");
+    if (r->dist) {
+        r->lidx = malloc((size_t)r->cap * sizeof *r->lidx);
+        r->hgrad = host_alloc((r->np + 1) * sizeof *r->hgrad);
+        if (!r->lidx || !r->hgrad)
+            return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the all-reduce buffers");
+    }
     r->q = s->privacy ? fmin(1.0, (double)r->B / (double)r->n_tr) : 0.0;
     r->dp_steps = (int)fmax(1.0, floor((double)r->n_tr / (double)r->B + 0.5));
     if (s->privacy) {
@@ -690,20 +838,27 @@ static cx_err check_deadline(const train_run *r, cx_error *e)
     return CX_OK;
 }
 
+/* The epoch's permutation of the (global) training positions into r->sample. */
+static void shuffle_epoch(train_run *r)
+{
+    int32_t *sample = r->sample;
+    for (size_t i = 0; i < r->n_tr; i++)
+        sample[i] = (int32_t)i;
+    for (size_t i = r->n_tr - 1; i > 0; i--) {
+        size_t j = cx_rng_below(&r->rng, i + 1);
+        int32_t tmp = sample[i];
+        sample[i] = sample[j];
+        sample[j] = tmp;
+    }
+}
+
 static cx_err plain_epoch(train_run *r, double lr, double *loss_acc, size_t *loss_n,
                           cx_error *e)
 {
     cx_backend *be = r->be;
     const size_t n_tr = r->n_tr, B = (size_t)r->B;
     int32_t *sample = r->sample;
-    for (size_t i = 0; i < n_tr; i++)
-        sample[i] = (int32_t)i;
-    for (size_t i = n_tr - 1; i > 0; i--) {
-        size_t j = cx_rng_below(&r->rng, i + 1);
-        int32_t tmp = sample[i];
-        sample[i] = sample[j];
-        sample[j] = tmp;
-    }
+    shuffle_epoch(r);
     for (size_t st = 0; st < r->steps_ep; st++) {
         int t = r->t + 1 + (int)st;
         r->sched[3 * st] = (float)lr;
@@ -741,9 +896,96 @@ static cx_err plain_epoch(train_run *r, double lr, double *loss_acc, size_t *los
     return CX_OK;
 }
 
+/* Training rows idx (b, this rank's) into the network's input and labels, standardised. */
+static cx_err load_rows(train_run *r, const int32_t *idx, int b, cx_error *e)
+{
+    cx_backend *be = r->be;
+    cx_net *net = &r->net;
+    if (r->streamed) {
+        TRY(stager_put(&r->stg, 0, r->xtr, r->ytr, idx, b, e));
+        TRY(stager_take(&r->stg, 0, net, b, e));
+        be->standardize(be, b, (int)r->cols, net->act[0], r->dmean, r->dinv);
+        return CX_OK;
+    }
+    TRY(be->upload(be, net->idx, idx, (size_t)b * sizeof(int32_t), e));
+    be->gather_rows(be, b, (int)r->cols, net->idx, r->dxtr, net->act[0]);
+    be->gather_rows(be, b, 1, net->idx, r->dytr, net->labels);
+    return CX_OK;
+}
+
+/* Across ranks, after each rank's backward pass: the gradients summed over the ranks (through
+ * the host) — under DP-SGD with the step's one Gaussian draw, N(0, σ²C²) per coordinate, added
+ * by rank 0 alone before the sum, so the sum carries exactly the noise of one process. The
+ * all-reduce also carries one flag more, set by a rank past the job's time limit, so that the
+ * ranks stop at the same step (a rank stopping alone would leave the others waiting here). */
+static cx_err reduce_grads(train_run *r, int noise, cx_error *e)
+{
+    cx_backend *be = r->be;
+    cx_net *net = &r->net;
+    const size_t np = r->np;
+    if (noise && r->comm->rank == 0) {
+        TRY(cx_dp_rng_gaussian(r->dprng, r->noise, np, e));
+        TRY(be->noise_add(be, np, net->grads, r->noise,
+                          (float)(r->s->noise_multiplier * r->s->max_grad_norm), e));
+    }
+    TRY(be->download(be, r->hgrad, net->grads, np * sizeof(float), e));
+    r->hgrad[np] = r->deadline > 0 && cx_now_seconds() > r->deadline ? 1.0f : 0.0f;
+    TRY(r->comm->allreduce_f32(r->comm, r->hgrad, np + 1, e));
+    if (r->hgrad[np] > 0.0f)
+        return cx_error_set(e, CX_ERR_LIMIT,
+                            "train: over the job's time limit on a rank (stopped in epoch %d of "
+                            "%d)",
+                            r->epoch + 1, r->s->epochs);
+    return be->upload(be, net->grads, r->hgrad, np * sizeof(float), e);
+}
+
+/* A non-private step across ranks on the global batch gidx (b global training positions):
+ * this rank's rows of it forward and backward with the loss scaled by 1/b (the global batch),
+ * the gradients summed over the ranks, the optimizer step (the same on every rank). */
+static cx_err dist_step(train_run *r, const int32_t *gidx, int b, double lr, cx_error *e)
+{
+    cx_backend *be = r->be;
+    cx_net *net = &r->net;
+    int bl = 0;
+    for (int j = 0; j < b; j++)
+        if (r->tmap[gidx[j]] >= 0)
+            r->lidx[bl++] = r->tmap[gidx[j]];
+    if (bl > 0) {
+        TRY(load_rows(r, r->lidx, bl, e));
+        cx_net_forward(net, bl);
+        cx_net_loss(net, bl, 1.0f / (float)b);
+        cx_net_backward(net, bl, 0, 0, 0.0f);
+        be->sum_acc(be, (size_t)bl, net->loss_rows, r->dloss);
+    } else {
+        be->scale(be, r->np, net->grads, 0.0f); /* none of the batch here: adds nothing */
+    }
+    TRY(reduce_grads(r, 0, e));
+    cx_optim_step(be, r->s, r->np, net->params, net->grads, r->dm, r->dv, lr, ++r->t);
+    return CX_OK;
+}
+
+/* A non-private epoch across ranks: the permutation and batches of one process over the global
+ * training positions (every rank draws the same), each step on this rank's rows of them. */
+static cx_err plain_epoch_dist(train_run *r, double lr, double *loss_acc, size_t *loss_n,
+                               cx_error *e)
+{
+    cx_backend *be = r->be;
+    const size_t n_tr = r->n_tr, B = (size_t)r->B;
+    const double zero = 0.0;
+    shuffle_epoch(r);
+    TRY(be->upload(be, r->dloss, &zero, sizeof zero, e));
+    for (size_t b0 = 0; b0 < n_tr; b0 += B)
+        TRY(dist_step(r, r->sample + b0, (int)(n_tr - b0 < B ? n_tr - b0 : B), lr, e));
+    TRY(be->download(be, loss_acc, r->dloss, sizeof *loss_acc, e));
+    *loss_n = r->m_tr; /* summed over the ranks by end_epoch */
+    return CX_OK;
+}
+
 /* One DP-SGD step: a Poisson batch, per-example clipping, Gaussian noise on the sum, divided
  * by the expected batch size q·N (Opacus semantics). It stays eager (no graph): batch sizes
- * vary and the noise comes from the host CSPRNG. */
+ * vary and the noise comes from the host CSPRNG. Across ranks each samples its own rows at the
+ * global q (independent Poisson samples of disjoint shards are one Poisson sample of the whole)
+ * and reduce_grads adds the noise once. */
 static cx_err dp_step(train_run *r, double lr, double *loss_acc, size_t *loss_n, cx_error *e)
 {
     cx_backend *be = r->be;
@@ -751,20 +993,12 @@ static cx_err dp_step(train_run *r, double lr, double *loss_acc, size_t *loss_n,
     const cx_spec *s = r->s;
     const size_t cap = (size_t)r->cap;
     size_t k = 0;
-    TRY(cx_dp_rng_poisson(r->dprng, r->n_tr, r->q, r->sample, &k, e));
+    TRY(cx_dp_rng_poisson(r->dprng, r->m_tr, r->q, r->sample, &k, e));
     if (k == 0)
         be->scale(be, r->np, net->grads, 0.0f);
     for (size_t c0 = 0; c0 < k; c0 += cap) {
         int b = (int)(k - c0 < cap ? k - c0 : cap);
-        if (r->streamed) {
-            TRY(stager_put(&r->stg, 0, r->xtr, r->ytr, r->sample + c0, b, e));
-            TRY(stager_take(&r->stg, 0, net, b, e));
-            be->standardize(be, b, (int)r->cols, net->act[0], r->dmean, r->dinv);
-        } else {
-            TRY(be->upload(be, net->idx, r->sample + c0, (size_t)b * sizeof(int32_t), e));
-            be->gather_rows(be, b, (int)r->cols, net->idx, r->dxtr, net->act[0]);
-            be->gather_rows(be, b, 1, net->idx, r->dytr, net->labels);
-        }
+        TRY(load_rows(r, r->sample + c0, b, e));
         cx_net_forward(net, b);
         cx_net_loss(net, b, 1.0f);
         cx_net_backward(net, b, c0 > 0, 1, (float)s->max_grad_norm);
@@ -773,9 +1007,13 @@ static cx_err dp_step(train_run *r, double lr, double *loss_acc, size_t *loss_n,
             *loss_acc += r->lr_rows[i];
         *loss_n += (size_t)b;
     }
-    TRY(cx_dp_rng_gaussian(r->dprng, r->noise, r->np, e));
-    TRY(be->noise_add(be, r->np, net->grads, r->noise,
-                      (float)(s->noise_multiplier * s->max_grad_norm), e));
+    if (r->dist) {
+        TRY(reduce_grads(r, 1, e));
+    } else {
+        TRY(cx_dp_rng_gaussian(r->dprng, r->noise, r->np, e));
+        TRY(be->noise_add(be, r->np, net->grads, r->noise,
+                          (float)(s->noise_multiplier * s->max_grad_norm), e));
+    }
     be->scale(be, r->np, net->grads, (float)(1.0 / (r->q * (double)r->n_tr)));
     cx_optim_step(be, s, r->np, net->params, net->grads, r->dm, r->dv, lr, ++r->t);
     return CX_OK;
@@ -789,6 +1027,12 @@ static cx_err end_epoch(train_run *r, const cx_train_epoch_cb *cb, double lr, do
     const cx_spec *s = r->s;
     cx_backend *be = r->be;
     TRY(be->sync(be, e));
+    if (r->dist) { /* every rank's share of the epoch's loss */
+        double sum[2] = {loss_acc, (double)loss_n};
+        TRY(r->comm->allreduce_f64(r->comm, sum, 2, CX_COMM_SUM, e));
+        loss_acc = sum[0];
+        loss_n = (size_t)sum[1];
+    }
     r->train_loss = loss_n ? loss_acc / (double)loss_n : NAN;
     if (!isfinite(r->train_loss) && loss_n)
         return cx_error_set(e, CX_ERR_FORMAT,
@@ -797,7 +1041,7 @@ static cx_err end_epoch(train_run *r, const cx_train_epoch_cb *cb, double lr, do
                             r->epoch + 1);
     if (r->n_val)
         TRY(evaluate(&r->net, r->dxva, r->dyva, r->xva, r->yvs ? r->yvs : r->yva, r->dmean,
-                     r->dinv, r->n_val, NULL, &r->val_loss, e));
+                     r->dinv, r->m_val, r->comm, NULL, &r->val_loss, e));
     else
         r->val_loss = r->train_loss;
     cx_log_info(r->lg, "epoch %d/%d: train loss %.6f, validation loss %.6f, lr %.3g",
@@ -830,11 +1074,14 @@ static cx_err run_epochs(train_run *r, const cx_train_epoch_cb *cb, cx_error *e)
         const double lr = cx_lr_at(s, r->epoch);
         double loss_acc = 0.0;
         size_t loss_n = 0;
-        if (!s->privacy)
+        if (!s->privacy && r->dist)
+            TRY(plain_epoch_dist(r, lr, &loss_acc, &loss_n, e));
+        else if (!s->privacy)
             TRY(plain_epoch(r, lr, &loss_acc, &loss_n, e));
         else
             for (int st = 0; st < r->dp_steps; st++) {
-                TRY(check_deadline(r, e));
+                if (!r->dist) /* across ranks reduce_grads agrees on the limit */
+                    TRY(check_deadline(r, e));
                 TRY(dp_step(r, lr, &loss_acc, &loss_n, e));
             }
         int stop = 0;
@@ -861,7 +1108,7 @@ static cx_err final_metrics(train_run *r, cx_train_result *res, cx_error *e)
     float *outv = r->outv;
     double vl;
     const float *hx = n_val ? r->xva : r->xtr, *hy = n_val ? (r->yvs ? r->yvs : r->yva) : r->ytr;
-    TRY(evaluate(&r->net, dx, dy, hx, hy, r->dmean, r->dinv, ne, outv, &vl, e));
+    TRY(evaluate(&r->net, dx, dy, hx, hy, r->dmean, r->dinv, ne, NULL, outv, &vl, e));
     if (r->s->task == CX_TASK_CLASSIFICATION) {
         const float *yh = n_val ? r->yva : r->ytr;
         TRY(cx_metrics_classification(yh, outv, ne, m->n_outputs, m->n_classes, &res->val, e));
@@ -876,6 +1123,71 @@ static cx_err final_metrics(train_run *r, cx_train_result *res, cx_error *e)
     }
     res->val.loss = vl;
     return CX_OK;
+}
+
+/* The same metrics across ranks: each rank's outputs and labels put at their global positions
+ * in zeroed tables and summed over the ranks (each entry comes from one rank, so the sum is
+ * exact), the metrics then computed on the whole of them, in the order of one process. */
+static cx_err final_metrics_dist(train_run *r, cx_train_result *res, cx_error *e)
+{
+    const cx_model *m = r->m;
+    const int k = m->n_outputs, val = r->n_val > 0;
+    const size_t ne = val ? r->n_val : r->n_tr, nl = val ? r->m_val : r->m_tr;
+    const int32_t *pos = val ? r->vpos : r->tpos;
+    float *outl = host_alloc((nl ? nl : 1) * (size_t)k * sizeof *outl);
+    float *yg = host_alloc(ne * sizeof *yg);
+    r->outv = host_alloc(ne * (size_t)k * sizeof *r->outv);
+    cx_err rc = CX_OK;
+    if (!outl || !yg || !r->outv) {
+        rc = cx_error_set(e, CX_ERR_NOMEM, "train: allocating validation outputs");
+        goto out;
+    }
+    double vl;
+    const float *hx = val ? r->xva : r->xtr, *hy = val ? (r->yvs ? r->yvs : r->yva) : r->ytr;
+    CHECK(evaluate(&r->net, val ? r->dxva : r->dxtr, val ? r->dyva : r->dytr, hx, hy, r->dmean,
+                   r->dinv, nl, r->comm, outl, &vl, e));
+    const int regression = r->s->task == CX_TASK_REGRESSION;
+    for (size_t i = 0; i < nl; i++) {
+        const size_t g = (size_t)pos[i];
+        memcpy(r->outv + g * (size_t)k, outl + i * (size_t)k, (size_t)k * sizeof(float));
+        /* labels on the original scale (training targets were standardised in place) */
+        yg[g] = val ? r->yva[i] : regression ? r->ytr[i] * m->y_std + m->y_mean : r->ytr[i];
+    }
+    CHECK(r->comm->allreduce_f32(r->comm, r->outv, ne * (size_t)k, e));
+    CHECK(r->comm->allreduce_f32(r->comm, yg, ne, e));
+    if (!regression) {
+        CHECK(cx_metrics_classification(yg, r->outv, ne, k, m->n_classes, &res->val, e));
+    } else {
+        for (size_t i = 0; i < ne; i++)
+            r->outv[i] = r->outv[i] * m->y_std + m->y_mean;
+        CHECK(cx_metrics_regression(yg, r->outv, ne, &res->val, e));
+    }
+    res->val.loss = vl;
+out:
+    cx_secmem_free(outl);
+    cx_secmem_free(yg);
+    return rc;
+}
+
+/* Every rank must end with the same parameters (the same sums, the same updates): rank 0's
+ * are broadcast and compared bit for bit, so a divergence is an error, not a silent model. */
+static cx_err check_same_model(train_run *r, cx_error *e)
+{
+    const size_t bytes = r->np * sizeof(float);
+    float *p0 = malloc(bytes ? bytes : 1);
+    if (!p0)
+        return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the model check");
+    memcpy(p0, r->m->params, bytes);
+    cx_err rc = r->comm->bcast(r->comm, p0, bytes, 0, e);
+    double differ = rc == CX_OK && memcmp(p0, r->m->params, bytes) != 0;
+    free(p0);
+    if (rc == CX_OK)
+        rc = r->comm->allreduce_f64(r->comm, &differ, 1, CX_COMM_SUM, e);
+    if (rc == CX_OK && differ > 0)
+        rc = cx_error_set(e, CX_ERR_INTERNAL,
+                          "train: the ranks ended with different models (%g of %d differ)", differ,
+                          r->comm->size);
+    return rc;
 }
 
 static void train_run_free(train_run *r)
@@ -904,11 +1216,23 @@ static void train_run_free(train_run *r)
     cx_secmem_free(r->xva);
     cx_secmem_free(r->yva);
     cx_secmem_free(r->outv);
+    free(r->tmap);
+    free(r->tpos);
+    free(r->vpos);
+    free(r->lidx);
+    cx_secmem_free(r->hgrad);
 }
 
 cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
                 const cx_train_epoch_cb *cb, const cx_logger *lg, cx_model **out,
                 cx_train_result *res, cx_error *e)
+{
+    return cx_train_comm(s, d, be, NULL, cb, lg, out, res, e);
+}
+
+cx_err cx_train_comm(const cx_spec *s, const cx_train_data *d, cx_backend *be, cx_comm *comm,
+                     const cx_train_epoch_cb *cb, const cx_logger *lg, cx_model **out,
+                     cx_train_result *res, cx_error *e)
 {
     const double t0 = cx_now_seconds();
     memset(res, 0, sizeof *res);
@@ -916,10 +1240,15 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
     if (s->task == CX_TASK_STATS)
         return cx_error_set(e, CX_ERR_ARG,
                             "train: task \"stats\" computes statistics and trains no model");
-    train_run r = {.s = s, .d = d, .lg = lg, .deadline = cb ? cb->deadline : 0.0};
+    train_run r = {.s = s,
+                   .d = d,
+                   .lg = lg,
+                   .deadline = cb ? cb->deadline : 0.0,
+                   .comm = comm,
+                   .dist = comm && comm->size > 1};
     cx_err rc = train_setup(&r, be, e);
     if (rc == CX_OK)
-        rc = split_data(&r, e);
+        rc = r.dist ? split_data_dist(&r, e) : split_data(&r, e);
     if (rc == CX_OK)
         rc = fit_standardiser(&r, e);
     if (rc == CX_OK)
@@ -930,8 +1259,10 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
         rc = plan_steps(&r, e);
     if (rc == CX_OK)
         rc = run_epochs(&r, cb, e);
+    if (rc == CX_OK && r.dist)
+        rc = check_same_model(&r, e);
     if (rc == CX_OK)
-        rc = final_metrics(&r, res, e);
+        rc = r.dist ? final_metrics_dist(&r, res, e) : final_metrics(&r, res, e);
     if (rc == CX_OK) {
         res->train_loss = r.train_loss;
         res->epochs_run = r.epoch;

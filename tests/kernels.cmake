@@ -23,3 +23,13 @@ cx_add_test(test_kernels_safetensors_numpy SOURCES test_kernels_safetensors_nump
             LIBS cx_kernels LABELS integration)
 cx_add_script_test(test_cli_privacy COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_privacy.sh
                    LABELS unit)
+
+# Data-parallel training across ranks (issue 17): the communicators, and under mpirun 2 and 3
+# ranks against one process (test_kernels_mpi.sh; skipped where MPI or mpirun is absent).
+cx_add_test(test_kernels_comm SOURCES test_kernels_comm.c LIBS cx_kernels)
+add_executable(test_kernels_mpi_train test_kernels_mpi_train.c)
+target_link_libraries(test_kernels_mpi_train PRIVATE cx_kernels)
+target_compile_options(test_kernels_mpi_train PRIVATE ${CX_WARN_FLAGS})
+target_compile_definitions(test_kernels_mpi_train PRIVATE _GNU_SOURCE)
+cx_add_script_test(test_kernels_mpi COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_kernels_mpi.sh
+                   $<TARGET_FILE:test_kernels_mpi_train> LABELS integration TIMEOUT 120)

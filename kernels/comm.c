@@ -1,0 +1,159 @@
+/* comm.c — the communicators of data-parallel training: the one-process identity, the loader
+ * of the MPI module (libcloakx_mpi.so), and the deterministic shard of n items per rank. */
+#include "cx_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef CLOAKX_HAVE_MPI
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "mpi/mpi_module.h"
+#endif
+
+static cx_err self_allreduce_f32(cx_comm *c, float *buf, size_t n, cx_error *e)
+{
+    (void)c, (void)buf, (void)n, (void)e;
+    return CX_OK;
+}
+
+static cx_err self_allreduce_f64(cx_comm *c, double *buf, size_t n, cx_comm_op op, cx_error *e)
+{
+    (void)c, (void)buf, (void)n, (void)op, (void)e;
+    return CX_OK;
+}
+
+static cx_err self_bcast(cx_comm *c, void *buf, size_t bytes, int root, cx_error *e)
+{
+    (void)c, (void)buf, (void)bytes;
+    return root == 0 ? CX_OK : cx_error_set(e, CX_ERR_ARG, "comm: no rank %d of 1", root);
+}
+
+static void self_destroy(cx_comm *c)
+{
+    free(c);
+}
+
+cx_err cx_comm_self_create(cx_comm **out, cx_error *e)
+{
+    cx_comm *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c)
+        return cx_error_set(e, CX_ERR_NOMEM, "comm: allocating");
+    c->name = "self";
+    c->rank = 0;
+    c->size = 1;
+    c->allreduce_f32 = self_allreduce_f32;
+    c->allreduce_f64 = self_allreduce_f64;
+    c->bcast = self_bcast;
+    c->destroy = self_destroy;
+    *out = c;
+    return CX_OK;
+}
+
+void cx_comm_destroy(cx_comm *c)
+{
+    if (c)
+        c->destroy(c);
+}
+
+void cx_comm_shard(size_t n, int rank, int size, size_t *lo, size_t *hi)
+{
+    /* the first n % size ranks hold one item more */
+    size_t s = size > 0 ? (size_t)size : 1, r = rank > 0 ? (size_t)rank : 0;
+    size_t q = n / s, rem = n % s;
+    *lo = r * q + (r < rem ? r : rem);
+    *hi = *lo + q + (r < rem ? 1 : 0);
+}
+
+int cx_comm_mpi_launched(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) {
+            long n = strtol(v, NULL, 10);
+            return n > 0 && n < 1 << 20 ? (int)n : 0;
+        }
+    }
+    return 0;
+}
+
+#ifdef CLOAKX_HAVE_MPI
+
+#ifndef CLOAKX_MPI_MODULE_BUILD_PATH
+#error "the build names where it put libcloakx_mpi.so (CLOAKX_MPI_MODULE_BUILD_PATH)"
+#endif
+
+int cx_comm_mpi_built(void)
+{
+    return 1;
+}
+
+cx_err cx_comm_mpi_create(cx_comm **out, cx_error *e)
+{
+    *out = NULL;
+    /* $CLOAKX_MPI_MODULE alone when set; else beside the executable, in ../lib/cloakx of it,
+     * and where this build wrote it (as the cuda module is found) */
+    char paths[3][PATH_MAX];
+    int n = 0;
+    const char *env = getenv("CLOAKX_MPI_MODULE");
+    if (env && *env) {
+        snprintf(paths[n++], PATH_MAX, "%s", env);
+    } else {
+        char exe[PATH_MAX];
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        char *slash = len > 0 ? (exe[len] = '\0', strrchr(exe, '/')) : NULL;
+        if (slash) {
+            *slash = '\0';
+            if (snprintf(paths[n], PATH_MAX, "%s/%s", exe, CX_MPI_MODULE_FILE) < PATH_MAX)
+                n++;
+            if (snprintf(paths[n], PATH_MAX, "%s/../lib/cloakx/%s", exe, CX_MPI_MODULE_FILE) <
+                PATH_MAX)
+                n++;
+        }
+        snprintf(paths[n++], PATH_MAX, "%s", CLOAKX_MPI_MODULE_BUILD_PATH);
+    }
+    void *h = NULL;
+    const char *why = "not found";
+    for (int i = 0; i < n && !h; i++) {
+        if (access(paths[i], R_OK) != 0)
+            continue;
+        /* RTLD_GLOBAL: Open MPI dlopen()s its own components, which look for libmpi's
+         * symbols in the global scope */
+        h = dlopen(paths[i], RTLD_NOW | RTLD_GLOBAL);
+        if (!h)
+            why = dlerror(); /* e.g. libmpi.so.40 is not installed */
+    }
+    if (!h)
+        return cx_error_set(e, CX_ERR_UNSUPPORTED,
+                            "MPI is not available: the module %s could not be loaded (%s; looked "
+                            "in %s%s%s; CLOAKX_MPI_MODULE names another place)",
+                            CX_MPI_MODULE_FILE, why ? why : "?", paths[0], n > 1 ? " and " : "",
+                            n > 1 ? paths[n - 1] : "");
+    cx_mpi_module_fn create;
+    *(void **)&create = dlsym(h, CX_MPI_MODULE_SYMBOL);
+    if (!create)
+        return cx_error_set(e, CX_ERR_UNSUPPORTED, "the MPI module lacks %s", CX_MPI_MODULE_SYMBOL);
+    return create(CX_MPI_MODULE_ABI, sizeof(cx_comm), out, e);
+}
+
+#else
+
+int cx_comm_mpi_built(void)
+{
+    return 0;
+}
+
+cx_err cx_comm_mpi_create(cx_comm **out, cx_error *e)
+{
+    *out = NULL;
+    return cx_error_set(e, CX_ERR_UNSUPPORTED,
+                        "MPI is not available: this build has no MPI support (CMake did not find "
+                        "MPI; scripts/deps.sh installs Open MPI)");
+}
+
+#endif
