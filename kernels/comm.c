@@ -93,9 +93,10 @@ int cx_comm_mpi_built(void)
     return 1;
 }
 
-cx_err cx_comm_mpi_create(cx_comm **out, cx_error *e)
+/* The module's entry point, loaded on first call (the dynamic loader keeps it: a second dlopen
+ * of the same path is a lookup). Loading it loads libmpi; nothing is initialised yet. */
+static cx_err mpi_module(cx_mpi_module_fn *create, cx_error *e)
 {
-    *out = NULL;
     /* $CLOAKX_MPI_MODULE alone when set; else beside the executable, in ../lib/cloakx of it,
      * and where this build wrote it (as the cuda module is found) */
     char paths[3][PATH_MAX];
@@ -134,11 +135,25 @@ cx_err cx_comm_mpi_create(cx_comm **out, cx_error *e)
                             "in %s%s%s; CLOAKX_MPI_MODULE names another place)",
                             CX_MPI_MODULE_FILE, why ? why : "?", paths[0], n > 1 ? " and " : "",
                             n > 1 ? paths[n - 1] : "");
+    *(void **)create = dlsym(h, CX_MPI_MODULE_SYMBOL);
+    if (!*create)
+        return cx_error_set(e, CX_ERR_UNSUPPORTED, "MPI is not available: the module lacks %s",
+                            CX_MPI_MODULE_SYMBOL);
+    return CX_OK;
+}
+
+cx_err cx_comm_mpi_available(cx_error *e)
+{
     cx_mpi_module_fn create;
-    *(void **)&create = dlsym(h, CX_MPI_MODULE_SYMBOL);
-    if (!create)
-        return cx_error_set(e, CX_ERR_UNSUPPORTED, "the MPI module lacks %s", CX_MPI_MODULE_SYMBOL);
-    return create(CX_MPI_MODULE_ABI, sizeof(cx_comm), out, e);
+    return mpi_module(&create, e);
+}
+
+cx_err cx_comm_mpi_create(cx_comm **out, cx_error *e)
+{
+    *out = NULL;
+    cx_mpi_module_fn create;
+    cx_err rc = mpi_module(&create, e);
+    return rc == CX_OK ? create(CX_MPI_MODULE_ABI, sizeof(cx_comm), out, e) : rc;
 }
 
 #else
@@ -148,12 +163,22 @@ int cx_comm_mpi_built(void)
     return 0;
 }
 
-cx_err cx_comm_mpi_create(cx_comm **out, cx_error *e)
+static cx_err no_mpi(cx_error *e)
 {
-    *out = NULL;
     return cx_error_set(e, CX_ERR_UNSUPPORTED,
                         "MPI is not available: this build has no MPI support (CMake did not find "
                         "MPI; scripts/deps.sh installs Open MPI)");
+}
+
+cx_err cx_comm_mpi_available(cx_error *e)
+{
+    return no_mpi(e);
+}
+
+cx_err cx_comm_mpi_create(cx_comm **out, cx_error *e)
+{
+    *out = NULL;
+    return no_mpi(e);
 }
 
 #endif

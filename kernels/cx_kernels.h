@@ -475,8 +475,11 @@ cx_err cx_comm_self_create(cx_comm **out, cx_error *e);
 cx_err cx_comm_mpi_create(cx_comm **out, cx_error *e);
 /* Whether this build carries the MPI module (CMake found MPI). */
 int cx_comm_mpi_built(void);
+/* CX_OK when the module and the MPI library load here (nothing is initialised); else
+ * CX_ERR_UNSUPPORTED saying why. For a launcher deciding between mpirun and one process. */
+cx_err cx_comm_mpi_available(cx_error *e);
 /* Whether this process was started by an MPI launcher (mpirun sets OMPI_COMM_WORLD_SIZE,
- * others PMI_SIZE / PMIX_RANK): the number of ranks it gives, or 0. */
+ * others PMI_SIZE / PMIX_SIZE): the number of ranks it gives, or 0. */
 int cx_comm_mpi_launched(void);
 void cx_comm_destroy(cx_comm *c);
 /* The shard of n items (rows, blobs) that rank of size owns: [*lo, *hi), contiguous, in rank

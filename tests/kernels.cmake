@@ -33,3 +33,5 @@ target_compile_options(test_kernels_mpi_train PRIVATE ${CX_WARN_FLAGS})
 target_compile_definitions(test_kernels_mpi_train PRIVATE _GNU_SOURCE)
 cx_add_script_test(test_kernels_mpi COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_kernels_mpi.sh
                    $<TARGET_FILE:test_kernels_mpi_train> LABELS integration TIMEOUT 120)
+cx_add_script_test(test_kernels_mpi_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_kernels_mpi_cli.sh
+                   LABELS e2e TIMEOUT 120)
