@@ -178,6 +178,48 @@ static void dp_variance(cx_comm *comm)
     free(y);
 }
 
+/* Failures agree: a rank refusing its shard (a NaN) fails every rank, and a rank past the time
+ * limit stops every rank at the same step (the flag rides the gradients' all-reduce); none is
+ * left waiting in a collective. */
+static void failures_agree(cx_comm *comm)
+{
+    const size_t rows = 200;
+    const int cols = 4;
+    const char *spec_txt = "{\"task\":\"classification\",\"model\":{\"type\":\"softmax\"},"
+                           "\"epochs\":3,\"batch_size\":20,\"threads\":1}";
+    float *x = malloc(rows * cols * sizeof *x), *y = malloc(rows * sizeof *y);
+    make_data(x, y, rows, cols, 0, 2);
+    size_t lo, hi;
+    cx_comm_shard(rows, comm->rank, comm->size, &lo, &hi);
+    cx_error e;
+    cx_spec s;
+    if (kt_spec(spec_txt, &s, &e) != 0) {
+        CHECK_TRUE(0, "spec: %s", e.msg);
+        return;
+    }
+    cx_train_data d = {.rows = hi - lo, .cols = cols, .x = x + lo * cols, .y = y + lo};
+    cx_model *m = NULL;
+    cx_train_result res;
+    if (comm->rank == comm->size - 1)
+        x[lo * cols + 1] = NAN;
+    cx_err rc = cx_train_comm(&s, &d, NULL, comm, NULL, NULL, &m, &res, &e);
+    CHECK_TRUE(rc != CX_OK && m == NULL, "a NaN on the last rank: rank %d trained", comm->rank);
+    if (comm->rank == comm->size - 1)
+        CHECK_TRUE(rc == CX_ERR_FORMAT, "the NaN's rank: %d (%s)", rc, e.msg);
+    else
+        CHECK_TRUE(rc == CX_ERR_ARG && strstr(e.msg, "another rank"), "other ranks: %d (%s)", rc,
+                   e.msg);
+    make_data(x, y, rows, cols, 0, 2);
+    /* the last rank's limit is already past */
+    cx_train_epoch_cb cb = {.deadline = comm->rank == comm->size - 1 ? cx_now_seconds() - 1 : 0};
+    rc = cx_train_comm(&s, &d, NULL, comm, &cb, NULL, &m, &res, &e);
+    CHECK_TRUE(rc == CX_ERR_LIMIT && m == NULL, "time limit on the last rank: rank %d got %d (%s)",
+               comm->rank, rc, rc == CX_OK ? "" : e.msg);
+    cx_spec_free(&s);
+    free(x);
+    free(y);
+}
+
 int main(void)
 {
     cx_error e;
@@ -201,6 +243,7 @@ int main(void)
             "\"batch_size\":32,\"validation_split\":0,\"seed\":9,\"threads\":1}",
             257, 0);
     dp_variance(comm);
+    failures_agree(comm);
     double f = failures;
     if (comm->allreduce_f64(comm, &f, 1, CX_COMM_SUM, &e) != CX_OK)
         f = 1;
