@@ -258,6 +258,9 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
             free(files);
             return cli_fail(cli, &e);
         }
+        if (ranks > 1 && ranks != comm->size && comm->rank == 0)
+            cx_log_warn(&cli->log, "--ranks %d: the MPI launcher started %d ranks; training on %d",
+                        ranks, comm->size, comm->size);
         if (comm->rank != 0) { /* rank 0 alone speaks; the others say only their errors */
             cli->log.level = CX_LOG_ERROR;
             cli->progress = 0;
