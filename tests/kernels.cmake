@@ -24,7 +24,7 @@ cx_add_test(test_kernels_safetensors_numpy SOURCES test_kernels_safetensors_nump
 cx_add_script_test(test_cli_privacy COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_privacy.sh
                    LABELS unit)
 
-# Data-parallel training across ranks (issue 17): the communicators, and under mpirun 2 and 3
+# Data-parallel training across ranks (issue 17): the communicators, and under mpirun 2, 3 and 4
 # ranks against one process (test_kernels_mpi.sh; skipped where MPI or mpirun is absent).
 cx_add_test(test_kernels_comm SOURCES test_kernels_comm.c LIBS cx_kernels)
 add_executable(test_kernels_mpi_train test_kernels_mpi_train.c)

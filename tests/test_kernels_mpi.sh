@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_kernels_mpi.sh BIN — data-parallel training under mpirun: BIN (test_kernels_mpi_train) on
-# 2 and 3 ranks (oversubscribed, loopback; also streamed) against one process; 77 without MPI.
+# 2, 3 and 4 ranks (oversubscribed, loopback; also streamed) against one process; 77 without MPI.
 set -euo pipefail
 bin=$1
 command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
@@ -10,8 +10,8 @@ args=(--oversubscribe --bind-to none --mca mpi_yield_when_idle 1)
 # OMPI_MCA_btl: shared memory and loopback TCP only, no probing of other networks
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-# 2 and 3 ranks on resident data, and 2 ranks streaming their batches from host memory
-for run in 2 3 2-stream; do
+# 2, 3 and 4 ranks on resident data, and 2 ranks streaming their batches from host memory
+for run in 2 3 4 2-stream; do
     n=${run%-stream}
     stream=$([ "$run" = "$n" ] && echo "" || echo 1)
     set +e
