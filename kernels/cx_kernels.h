@@ -504,9 +504,9 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
  * rank (checked at the end). Standardisation statistics, losses and metrics are reduced across
  * ranks. DP-SGD: every rank Poisson-samples its own rows at the global rate q (together: one
  * Poisson sample of the global table), clips per example, and rank 0 alone adds the step's one
- * Gaussian draw to the sum. The gradients go through host memory (the CPU backend's own; NCCL
- * on device buffers is not built yet). Not across ranks yet: "privacy.standardize": "dp"
- * (refused). Every rank returns the same model. */
+ * Gaussian draw to the sum; "privacy.standardize": "dp" sums across ranks before rank 0's one
+ * Laplace draw (cx_dp_standardize_comm). The gradients go through host memory (the CPU
+ * backend's own; NCCL on device buffers is not built yet). Every rank returns the same model. */
 cx_err cx_train_comm(const cx_spec *s, const cx_train_data *d, cx_backend *be, cx_comm *comm,
                      const cx_train_epoch_cb *cb, const cx_logger *lg, cx_model **out,
                      cx_train_result *res, cx_error *e);
@@ -539,6 +539,13 @@ cx_err cx_dp_rng_laplace(cx_dp_rng *r, double *out, size_t n, cx_error *e);
  * bounds) and std = sqrt(S2/n − (S1/n)²) clamped to [r·10⁻³, r]: post-processing, free. */
 cx_err cx_dp_standardize(const float *x, size_t n, size_t d, const double *lo, const double *hi,
                          double epsilon, cx_dp_rng *r, float *mean, float *std, cx_error *e);
+/* The same across the ranks of comm (NULL or size 1: cx_dp_standardize): x holds this rank's
+ * n_local rows, n the global count. S1 and S2 are summed across the ranks before any noise,
+ * rank 0 alone draws the Laplace noise (once, as one process would) and broadcasts the result,
+ * so every rank gets the same mean and std and the release costs ε once. */
+cx_err cx_dp_standardize_comm(const float *x, size_t n_local, size_t n, size_t d,
+                              const double *lo, const double *hi, double epsilon, cx_dp_rng *r,
+                              cx_comm *comm, float *mean, float *std, cx_error *e);
 
 /* ---- deterministic training RNG (xoshiro256**, seeded by splitmix64) ---- */
 

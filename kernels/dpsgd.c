@@ -109,6 +109,13 @@ cx_err cx_dp_rng_laplace(cx_dp_rng *r, double *out, size_t n, cx_error *e)
 cx_err cx_dp_standardize(const float *x, size_t n, size_t d, const double *lo, const double *hi,
                          double epsilon, cx_dp_rng *r, float *mean, float *std, cx_error *e)
 {
+    return cx_dp_standardize_comm(x, n, n, d, lo, hi, epsilon, r, NULL, mean, std, e);
+}
+
+cx_err cx_dp_standardize_comm(const float *x, size_t n_local, size_t n, size_t d,
+                              const double *lo, const double *hi, double epsilon, cx_dp_rng *r,
+                              cx_comm *comm, float *mean, float *std, cx_error *e)
+{
     if (!(epsilon > 0) || n == 0)
         return cx_error_set(e, CX_ERR_ARG, "dp standardisation: needs epsilon > 0 and rows");
     size_t m = 0;
@@ -119,25 +126,45 @@ cx_err cx_dp_standardize(const float *x, size_t n, size_t d, const double *lo, c
                                     "dp standardisation: column %zu: bounds must have lo < hi", j);
             m++;
         }
-    double noise[2];
-    for (size_t j = 0; j < d; j++) {
-        if (isnan(lo[j]) || isnan(hi[j])) {
-            mean[j] = 0.0f;
-            std[j] = 1.0f;
+    const int dist = comm && comm->size > 1;
+    /* this rank's sums S1, S2 per column; then [status, mean (d), std (d)] from rank 0 */
+    double *sums = calloc(2 * d + 1, sizeof *sums);
+    float *out = calloc(2 * d + 1, sizeof *out);
+    cx_err rc = sums && out ? CX_OK : cx_error_set(e, CX_ERR_NOMEM, "dp standardisation");
+    for (size_t j = 0; rc == CX_OK && j < d; j++) {
+        if (isnan(lo[j]) || isnan(hi[j]))
             continue;
-        }
-        const double c = 0.5 * (lo[j] + hi[j]), rad = 0.5 * (hi[j] - lo[j]);
+        const double c = 0.5 * (lo[j] + hi[j]);
         double s1 = 0.0, s2 = 0.0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n_local; i++) {
             double v = x[i * d + j];
             v = isnan(v) ? c : v < lo[j] ? lo[j] : v > hi[j] ? hi[j] : v;
             s1 += v - c;
             s2 += (v - c) * (v - c);
         }
+        sums[2 * j] = s1;
+        sums[2 * j + 1] = s2;
+    }
+    if (rc == CX_OK && dist) /* the sums of the whole table, before any noise */
+        rc = comm->allreduce_f64(comm, sums, 2 * d, CX_COMM_SUM, e);
+    if (rc != CX_OK) {
+        free(sums);
+        free(out);
+        return rc;
+    }
+    double noise[2];
+    for (size_t j = 0; (!dist || comm->rank == 0) && rc == CX_OK && j < d; j++) {
+        if (isnan(lo[j]) || isnan(hi[j])) {
+            out[1 + j] = 0.0f;
+            out[1 + d + j] = 1.0f;
+            continue;
+        }
+        const double c = 0.5 * (lo[j] + hi[j]), rad = 0.5 * (hi[j] - lo[j]);
+        double s1 = sums[2 * j], s2 = sums[2 * j + 1];
         /* the sums are data: the noise is drawn after them, and they leave only noised */
-        cx_err rc = cx_dp_rng_laplace(r, noise, 2, e);
+        rc = cx_dp_rng_laplace(r, noise, 2, e);
         if (rc != CX_OK)
-            return rc;
+            break;
         const double share = epsilon / (2.0 * (double)m);
         s1 += noise[0] * rad / share;
         s2 += noise[1] * rad * rad / share;
@@ -148,10 +175,29 @@ cx_err cx_dp_standardize(const float *x, size_t n, size_t d, const double *lo, c
         double mv = c + mu, floor_sd = fmax(rad * 1e-3, rad / sqrt(share * (double)n));
         mv = mv < lo[j] ? lo[j] : mv > hi[j] ? hi[j] : mv;
         double sd = var > floor_sd * floor_sd ? sqrt(var) : floor_sd;
-        mean[j] = (float)mv;
-        std[j] = (float)(sd > rad ? rad : sd);
+        out[1 + j] = (float)mv;
+        out[1 + d + j] = (float)(sd > rad ? rad : sd);
     }
-    return CX_OK;
+    cx_memwipe(sums, (2 * d + 1) * sizeof *sums);
+    free(sums);
+    if (dist) { /* rank 0's release, or its failure, to every rank */
+        out[0] = rc == CX_OK ? 0.0f : 1.0f;
+        cx_error be;
+        cx_err brc = comm->bcast(comm, out, (2 * d + 1) * sizeof *out, 0, &be);
+        if (brc != CX_OK && rc == CX_OK) {
+            rc = brc;
+            if (e)
+                *e = be;
+        }
+        if (rc == CX_OK && out[0] != 0.0f)
+            rc = cx_error_set(e, CX_ERR_CRYPTO, "dp standardisation: rank 0 failed to draw noise");
+    }
+    if (rc == CX_OK) {
+        memcpy(mean, out + 1, d * sizeof *mean);
+        memcpy(std, out + 1 + d, d * sizeof *std);
+    }
+    free(out);
+    return rc;
 }
 
 cx_err cx_dp_rng_poisson(cx_dp_rng *r, size_t n, double q, int32_t *idx, size_t *count,

@@ -534,8 +534,8 @@ static cx_err dp_standardiser(train_run *r, int dp_y, cx_error *e)
         rc = cx_dp_rng_create(&r->dprng, e);
     const double share = r->s->standardize_epsilon / (double)(ranged + (size_t)dp_y);
     if (rc == CX_OK && ranged)
-        rc = cx_dp_standardize(r->xtr, r->n_tr, cols, lo, hi, share * (double)ranged, r->dprng,
-                               mean, sd, e);
+        rc = cx_dp_standardize_comm(r->xtr, r->m_tr, r->n_tr, cols, lo, hi,
+                                    share * (double)ranged, r->dprng, r->comm, mean, sd, e);
     for (size_t j = 0; rc == CX_OK && ranged && j < cols; j++)
         if (!isnan(lo[j])) {
             m->mean[j] = mean[j];
@@ -544,7 +544,8 @@ static cx_err dp_standardiser(train_run *r, int dp_y, cx_error *e)
     if (rc == CX_OK && dp_y) {
         double ylo = d->y_lo, yhi = d->y_hi;
         float ym, ysd;
-        rc = cx_dp_standardize(r->ytr, r->n_tr, 1, &ylo, &yhi, share, r->dprng, &ym, &ysd, e);
+        rc = cx_dp_standardize_comm(r->ytr, r->m_tr, r->n_tr, 1, &ylo, &yhi, share, r->dprng,
+                                    r->comm, &ym, &ysd, e);
         m->y_mean = ym;
         m->y_std = ysd;
     }
@@ -575,10 +576,6 @@ static cx_err fit_standardiser(train_run *r, cx_error *e)
                             "train: the target has neither a declared standardisation nor a "
                             "range for \"privacy.standardize\": \"dp\"");
     cx_err rc = CX_OK;
-    if (dp && (undeclared || dp_y) && r->dist)
-        return cx_error_set(e, CX_ERR_UNSUPPORTED,
-                            "train: \"privacy.standardize\": \"dp\" does not run across ranks "
-                            "yet: declare every column's mean and std, or train in one process");
     if (dp && (undeclared || dp_y))
         rc = dp_standardiser(r, dp_y, e);
     else if (undeclared)
