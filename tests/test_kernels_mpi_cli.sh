@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_kernels_mpi_cli.sh — `cloakx train --ranks 2` (re-run under mpirun) against one process:
-# the same model within 1e-5 relative, the same metrics; and the fallback to one process, with
-# its message, when mpirun is absent. Skipped (77) where this build or machine has no MPI.
+# the same model within 1e-5 relative, the same metrics; a rank killed mid-job fails the job;
+# the fallback to one process, with its message, when mpirun is absent. 77 without MPI.
 set -euo pipefail
 cx=${CLOAKX:?}
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -65,6 +65,47 @@ print(f"2 ranks vs 1 process: max relative difference {worst:.3g} over {len(a)} 
 assert worst <= 1e-5, worst
 assert ma["features"] == mb["features"] and ma["classes"] == mb["classes"]
 PY
+# a rank killed mid-job fails the job: mpirun ends the other rank, exits non-zero, and no model
+# is written (rank 0 writes it atomically at the end)
+awk 'BEGIN { srand(5); print "x1,x2,colour,y"; split("red green blue", c, " ");
+  for (i = 0; i < 20000; i++) { a = rand() * 4 - 2; b = rand() * 4 - 2; k = int(rand() * 3) + 1;
+    printf "%.4f,%.4f,%s,%s\n", a, b, c[k], (a + b > 0 ? "high" : "low") } }' > long.csv
+# 300 epochs, no early stopping: minutes here, far longer than the kill takes, yet bounded
+cat > long.json <<'J'
+{"task": "classification",
+ "data": {"label": "y", "features": ["x1", "x2", "colour"], "categorical": {"colour": null}},
+ "model": {"type": "mlp", "hidden": [16]}, "epochs": 300, "batch_size": 32, "seed": 5}
+J
+"$cx" train --spec long.json --data long.csv --out kill.safetensors --threads 1 --ranks 2 \
+    >/dev/null 2>kill.err &
+job=$!
+trap 'kill "$job" 2>/dev/null || true; rm -rf "$dir"' EXIT # mpirun ends its ranks
+victim=
+for _ in $(seq 1 300); do # rank 1 of this job: its output name, and its rank in the environment
+    for p in $(pgrep -f 'kill[.]safetensors' || true); do
+        if tr '\0' '\n' 2>/dev/null < "/proc/$p/environ" | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
+            victim=$p
+        fi
+    done 2>/dev/null
+    [ -n "$victim" ] && break
+    sleep 0.1
+done
+if [ -z "$victim" ]; then # end the job (mpirun ends its ranks) before failing
+    kill "$job" 2>/dev/null
+    wait "$job" 2>/dev/null
+    fail "rank 1 of the long job never started"
+fi
+sleep 1 # into the training loop (parsing 20 000 rows takes a fraction of that)
+kill -9 "$victim"
+start=$(date +%s)
+set +e
+wait "$job"
+rc=$?
+set -e
+[ "$rc" != 0 ] || fail "a job whose rank 1 was killed exited 0"
+[ $(($(date +%s) - start)) -le 30 ] || fail "the job took over 30 s to end after a rank died"
+[ ! -e kill.safetensors ] || fail "a model was written by a job whose rank died"
+
 # no mpirun on PATH: one process, saying why
 PATH=/nonexistent:/usr/local/sbin/none "$cx" train --spec spec.json --data data.csv \
     --out fb.safetensors --threads 1 --ranks 2 2>err.txt >out.txt || fail "fallback run"
