@@ -9,6 +9,13 @@ command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
+# Under the sanitizers the ranks keep ASan/UBSan but not LeakSanitizer: Open MPI's plugins leak
+# at MPI_Finalize and are unloaded, so their stacks read "<unknown module>" and no suppression
+# can name them. Our side of the communicator is leak-checked in one process (test_kernels_comm,
+# test_kernels_train run the same training code).
+if [ -n "${CX_SANITIZE:-}" ]; then
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+fi
 # loopback only: no probing of other networks
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
