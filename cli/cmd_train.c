@@ -258,6 +258,16 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
             free(files);
             return cli_fail(cli, &e);
         }
+        /* the gradients cross between ranks sealed (ephemeral keys: no TEE attests a plain
+         * train's ranks, so this keeps them from the network's readers, not from an active
+         * man in the middle; a worker's ranks bind their keys to attestations) */
+        static const uint8_t train_link_id[32] = "cloakx train --ranks, ephemeral";
+        if (cx_comm_seal_ephemeral(&comm, train_link_id, &e) != CX_OK) {
+            cx_error_prefix(&e, "train: sealing the channel between ranks: ");
+            cx_comm_destroy(comm);
+            free(files);
+            return cli_fail(cli, &e);
+        }
         if (ranks > 1 && ranks != comm->size && comm->rank == 0)
             cx_log_warn(&cli->log, "--ranks %d: the MPI launcher started %d ranks; training on %d",
                         ranks, comm->size, comm->size);

@@ -501,7 +501,18 @@ void cx_rank_link_close(cx_rank_link *l);
 /* Sums of buf over all ranks into every rank's buf (collective: every rank calls it). */
 cx_err cx_rank_link_allreduce_f32(cx_rank_link *l, float *buf, size_t n, cx_error *e);
 cx_err cx_rank_link_allreduce_f64(cx_rank_link *l, double *buf, size_t n, cx_error *e);
+cx_err cx_rank_link_allreduce_max_f64(cx_rank_link *l, double *buf, size_t n, cx_error *e);
 /* root's bytes into every rank's buf (collective). */
 cx_err cx_rank_link_bcast(cx_rank_link *l, void *buf, size_t bytes, int root, cx_error *e);
+/* A communicator whose collectives run over the sealed link, its messages carried by inner's
+ * sendrecv (p's transport is ignored). It owns inner: destroying it destroys inner. */
+cx_err cx_comm_sealed_create(cx_comm *inner, const cx_rank_link_params *p, cx_comm **out,
+                             cx_error *e);
+/* *comm sealed with an ephemeral X25519 key per rank, exchanged over *comm itself (collective).
+ * Nothing crosses in the clear, but without attestation the keys are not authenticated: it
+ * keeps gradients from whoever reads the network, not from an active man in the middle. A
+ * worker's ranks use cx_comm_sealed_create with their attested keys. On failure *comm is
+ * unchanged. */
+cx_err cx_comm_seal_ephemeral(cx_comm **comm, const uint8_t job_id[32], cx_error *e);
 
 #endif

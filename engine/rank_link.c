@@ -2,6 +2,7 @@
  * keys from the ranks' attested X25519 keys, AES-256-GCM on every message, ring collectives. */
 #include "cx_engine.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,7 +205,7 @@ static cx_err ring_step(cx_rank_link *l, const void *out, void *in, size_t len, 
 /* Sum across ranks, the ring way: a reduce-scatter then an all-gather, size - 1 steps each.
  * Chunk c is summed in one order (from rank c + 1 round the ring) and then copied to every
  * rank, so every rank ends with the same bits, and the same ranks give the same bits again. */
-static cx_err ring_allreduce(cx_rank_link *l, void *buf, size_t n, size_t elem, int dbl,
+static cx_err ring_allreduce(cx_rank_link *l, void *buf, size_t n, size_t elem, int dbl, int max,
                              cx_error *e)
 {
     const int P = l->size;
@@ -232,9 +233,14 @@ static cx_err ring_allreduce(cx_rank_link *l, void *buf, size_t n, size_t elem, 
         rc = ring_step(l, out, tmp, m * elem, e);
         free(out);
         for (size_t i = 0; rc == CX_OK && i < rlen; i++) {
-            if (dbl)
-                ((double *)(void *)b)[CHUNK_LO(rcv) + i] += ((double *)(void *)tmp)[i];
-            else
+            if (dbl) {
+                double *d = (double *)(void *)b + CHUNK_LO(rcv) + i;
+                const double v = ((double *)(void *)tmp)[i];
+                if (max)
+                    *d = v > *d || isnan(v) ? v : *d; /* NaN wins, as it does in a sum */
+                else
+                    *d += v;
+            } else
                 ((float *)(void *)b)[CHUNK_LO(rcv) + i] += ((float *)(void *)tmp)[i];
         }
     }
@@ -261,12 +267,127 @@ static cx_err ring_allreduce(cx_rank_link *l, void *buf, size_t n, size_t elem, 
 
 cx_err cx_rank_link_allreduce_f32(cx_rank_link *l, float *buf, size_t n, cx_error *e)
 {
-    return ring_allreduce(l, buf, n, sizeof(float), 0, e);
+    return ring_allreduce(l, buf, n, sizeof(float), 0, 0, e);
 }
 
 cx_err cx_rank_link_allreduce_f64(cx_rank_link *l, double *buf, size_t n, cx_error *e)
 {
-    return ring_allreduce(l, buf, n, sizeof(double), 1, e);
+    return ring_allreduce(l, buf, n, sizeof(double), 1, 0, e);
+}
+
+cx_err cx_rank_link_allreduce_max_f64(cx_rank_link *l, double *buf, size_t n, cx_error *e)
+{
+    return ring_allreduce(l, buf, n, sizeof(double), 1, 1, e);
+}
+
+/* ------------------------------------------------- as a communicator -- */
+
+typedef struct sealed_comm {
+    cx_comm *inner;
+    cx_rank_link *link;
+} sealed_comm;
+
+static cx_err sealed_f32(cx_comm *c, float *buf, size_t n, cx_error *e)
+{
+    return cx_rank_link_allreduce_f32(((sealed_comm *)c->impl)->link, buf, n, e);
+}
+
+static cx_err sealed_f64(cx_comm *c, double *buf, size_t n, cx_comm_op op, cx_error *e)
+{
+    cx_rank_link *l = ((sealed_comm *)c->impl)->link;
+    return op == CX_COMM_MAX ? cx_rank_link_allreduce_max_f64(l, buf, n, e)
+                             : cx_rank_link_allreduce_f64(l, buf, n, e);
+}
+
+static cx_err sealed_bcast(cx_comm *c, void *buf, size_t bytes, int root, cx_error *e)
+{
+    return cx_rank_link_bcast(((sealed_comm *)c->impl)->link, buf, bytes, root, e);
+}
+
+static void sealed_abort(cx_comm *c, int code)
+{
+    cx_comm *inner = ((sealed_comm *)c->impl)->inner;
+    if (inner->abort)
+        inner->abort(inner, code);
+}
+
+static void sealed_destroy(cx_comm *c)
+{
+    sealed_comm *s = c->impl;
+    cx_rank_link_close(s->link);
+    cx_comm_destroy(s->inner);
+    free(s);
+    free(c);
+}
+
+static cx_err inner_sendrecv(void *ud, const void *send, size_t send_len, int dst, void *recv,
+                             size_t recv_len, int src, cx_error *e)
+{
+    cx_comm *inner = ud;
+    return inner->sendrecv(inner, send, send_len, dst, recv, recv_len, src, e);
+}
+
+cx_err cx_comm_sealed_create(cx_comm *inner, const cx_rank_link_params *p, cx_comm **out,
+                             cx_error *e)
+{
+    *out = NULL;
+    if (!inner || !inner->sendrecv || !p || p->rank != inner->rank || p->size != inner->size)
+        return cx_error_set(e, CX_ERR_ARG, "sealed comm: the link's ranks are not the comm's");
+    cx_rank_link_params lp = *p;
+    lp.transport = (cx_rank_transport){inner_sendrecv, inner};
+    cx_comm *c = calloc(1, sizeof *c);
+    sealed_comm *s = calloc(1, sizeof *s);
+    cx_err rc = c && s ? cx_rank_link_open(&lp, &s->link, e)
+                       : cx_error_set(e, CX_ERR_NOMEM, "sealed comm: out of memory");
+    if (rc != CX_OK) {
+        free(s);
+        free(c);
+        return rc;
+    }
+    s->inner = inner;
+    *c = (cx_comm){.name = "mpi, sealed",
+                   .rank = inner->rank,
+                   .size = inner->size,
+                   .allreduce_f32 = sealed_f32,
+                   .allreduce_f64 = sealed_f64,
+                   .bcast = sealed_bcast,
+                   .abort = sealed_abort,
+                   .destroy = sealed_destroy,
+                   .impl = s};
+    *out = c;
+    return CX_OK;
+}
+
+cx_err cx_comm_seal_ephemeral(cx_comm **comm, const uint8_t job_id[32], cx_error *e)
+{
+    cx_comm *inner = *comm;
+    const int P = inner->size;
+    cx_x25519_key *mine = NULL;
+    uint8_t(*pks)[32] = calloc((size_t)P, 32), (*att)[32] = calloc((size_t)P, 32);
+    cx_err rc = pks && att ? cx_x25519_key_generate(&mine, e)
+                           : cx_error_set(e, CX_ERR_NOMEM, "sealed comm: out of memory");
+    /* every rank's public key to every rank (unauthenticated: no attestation here) */
+    for (int r = 0; rc == CX_OK && r < P; r++) {
+        if (r == inner->rank)
+            memcpy(pks[r], cx_x25519_key_public(mine), 32);
+        rc = inner->bcast(inner, pks[r], 32, r, e);
+    }
+    cx_comm *sealed = NULL;
+    if (rc == CX_OK) {
+        cx_rank_link_params p = {.rank = inner->rank,
+                                 .size = P,
+                                 .job_id = job_id,
+                                 .mine = mine,
+                                 .peer_pks = (const uint8_t(*)[32])pks,
+                                 .attestations = (const uint8_t(*)[32])att};
+        rc = cx_comm_sealed_create(inner, &p, &sealed, e);
+    }
+    if (rc == CX_OK)
+        *comm = sealed;
+    cx_x25519_key_free(mine);
+    free(pks);
+    free(att);
+    return rc;
 }
 
 cx_err cx_rank_link_bcast(cx_rank_link *l, void *buf, size_t bytes, int root, cx_error *e)

@@ -461,6 +461,11 @@ struct cx_comm {
     cx_err (*allreduce_f64)(cx_comm *c, double *buf, size_t n, cx_comm_op op, cx_error *e);
     /* buf (bytes) = root's buf on every rank */
     cx_err (*bcast)(cx_comm *c, void *buf, size_t bytes, int root, cx_error *e);
+    /* Point to point, as MPI_Sendrecv: send_len bytes of send to rank dst while receiving
+     * recv_len bytes from rank src; dst or src -1 skips that half. What a channel sealed on top
+     * (engine's cx_rank_link) runs its own collectives over. */
+    cx_err (*sendrecv)(cx_comm *c, const void *send, size_t send_len, int dst, void *recv,
+                       size_t recv_len, int src, cx_error *e);
     /* After a failure on this rank: ends every rank of the job now (MPI_Abort), since the
      * others may be waiting in a collective this one will never join. NULL for "self". */
     void (*abort)(cx_comm *c, int code);

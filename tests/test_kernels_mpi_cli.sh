@@ -90,7 +90,7 @@ trap 'kill "$job" 2>/dev/null || true; rm -rf "$dir"' EXIT # mpirun ends its ran
 victim=
 for _ in $(seq 1 300); do # rank 1 of this job: its output name, and its rank in the environment
     for p in $(pgrep -f 'kill[.]safetensors' || true); do
-        if tr '\0' '\n' 2>/dev/null < "/proc/$p/environ" | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
+        if tr '\0' '\n' 2>/dev/null < "/proc/$p/environ" | grep -x 'OMPI_COMM_WORLD_RANK=1' >/dev/null; then
             victim=$p
         fi
     done 2>/dev/null

@@ -54,6 +54,24 @@ static cx_err mpi_bcast(cx_comm *c, void *buf, size_t bytes, int root, cx_error 
     return CX_OK;
 }
 
+static cx_err mpi_sendrecv(cx_comm *c, const void *send, size_t send_len, int dst, void *recv,
+                           size_t recv_len, int src, cx_error *e)
+{
+    (void)c;
+    const int to = dst < 0 ? MPI_PROC_NULL : dst, from = src < 0 ? MPI_PROC_NULL : src;
+    for (size_t i = 0; i < send_len || i < recv_len; i += CHUNK) {
+        int sn = (int)(i < send_len ? (send_len - i < CHUNK ? send_len - i : CHUNK) : 0);
+        int rn = (int)(i < recv_len ? (recv_len - i < CHUNK ? recv_len - i : CHUNK) : 0);
+        int rc =
+            MPI_Sendrecv(sn ? (const char *)send + i : NULL, sn, MPI_BYTE, sn ? to : MPI_PROC_NULL,
+                         0, rn ? (char *)recv + i : NULL, rn, MPI_BYTE, rn ? from : MPI_PROC_NULL,
+                         0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(e, rc, "MPI_Sendrecv");
+    }
+    return CX_OK;
+}
+
 static void mpi_abort(cx_comm *c, int code)
 {
     (void)c;
@@ -95,6 +113,7 @@ __attribute__((visibility("default"))) cx_err cx_mpi_module_create(int abi, size
     c->allreduce_f32 = mpi_allreduce_f32;
     c->allreduce_f64 = mpi_allreduce_f64;
     c->bcast = mpi_bcast;
+    c->sendrecv = mpi_sendrecv;
     c->abort = mpi_abort;
     c->destroy = mpi_destroy;
     *out = c;
