@@ -192,8 +192,8 @@ typedef struct figures {
 } figures;
 
 typedef struct source {
-    const char *path;  /* the sealed blob's file */
-    cx_store *store;   /* the local store holding it, or NULL */
+    const char *path; /* the sealed blob's file */
+    cx_store *store;  /* the local store holding it, or NULL */
     char id[CX_STORE_ID_MAX];
 } source;
 
@@ -409,8 +409,7 @@ int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv)
             in_store = 1;
         }
     } else {
-        cx_log_warn(&cli->log, "local store unavailable (%s); benchmarking the plain file",
-                    e.msg);
+        cx_log_warn(&cli->log, "local store unavailable (%s); benchmarking the plain file", e.msg);
     }
     if (peer_prepare(&p, (size_t)size, chunk, seed, &e) != CX_OK)
         goto fail;
@@ -428,8 +427,9 @@ int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv)
     for (int i = 0; i < nl; i++) {
         if (measure(&src, k, &p, list[i], size, &runs[nruns], &e) != CX_OK)
             goto fail;
-        cx_log_info(&cli->log, "%d threads: pipeline %.2f GB/s, stream %.2f GB/s, openssl %.2f GB/s",
-                    list[i], runs[nruns].pipeline_gbps, runs[nruns].pipeline_stream_gbps,
+        cx_log_info(&cli->log,
+                    "%d threads: pipeline %.2f GB/s, stream %.2f GB/s, openssl %.2f GB/s", list[i],
+                    runs[nruns].pipeline_gbps, runs[nruns].pipeline_stream_gbps,
                     runs[nruns].openssl_gbps);
         nruns++;
     }
@@ -447,16 +447,16 @@ int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv)
         json_t *arr = json_array();
         for (int i = 0; i < nruns; i++)
             json_array_append_new(
-                arr, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I}", "threads",
-                               runs[i].threads, "pipeline_gbps", runs[i].pipeline_gbps,
-                               "pipeline_stream_gbps", runs[i].pipeline_stream_gbps,
-                               "openssl_gbps", runs[i].openssl_gbps, "ratio",
-                               runs[i].pipeline_gbps / runs[i].openssl_gbps,
-                               "pipeline_cpu_gbps", runs[i].pipeline_cpu_gbps,
-                               "openssl_cpu_gbps", runs[i].openssl_cpu_gbps,
-                               "page_faults_pipeline", (json_int_t)runs[i].faults_pipeline,
-                               "page_faults_stream", (json_int_t)runs[i].faults_stream,
-                               "page_faults_openssl", (json_int_t)runs[i].faults_openssl));
+                arr,
+                json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I}", "threads",
+                          runs[i].threads, "pipeline_gbps", runs[i].pipeline_gbps,
+                          "pipeline_stream_gbps", runs[i].pipeline_stream_gbps, "openssl_gbps",
+                          runs[i].openssl_gbps, "ratio",
+                          runs[i].pipeline_gbps / runs[i].openssl_gbps, "pipeline_cpu_gbps",
+                          runs[i].pipeline_cpu_gbps, "openssl_cpu_gbps", runs[i].openssl_cpu_gbps,
+                          "page_faults_pipeline", (json_int_t)runs[i].faults_pipeline,
+                          "page_faults_stream", (json_int_t)runs[i].faults_stream,
+                          "page_faults_openssl", (json_int_t)runs[i].faults_openssl));
         json_t *j = json_pack("{s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:s, s:o}", "threads",
                               top->threads, "bytes", (json_int_t)size, "chunk_size",
                               (json_int_t)chunk, "pipeline_gbps", top->pipeline_gbps,
@@ -473,8 +473,8 @@ int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv)
         }
         rc = cli_print_json(cli, j);
     } else {
-        printf("decrypt %llu bytes, chunk %u, source %s (best of %d):\n",
-               (unsigned long long)size, chunk, in_store ? "local store" : "file", REPEATS);
+        printf("decrypt %llu bytes, chunk %u, source %s (best of %d):\n", (unsigned long long)size,
+               chunk, in_store ? "local store" : "file", REPEATS);
         printf("  %-8s %14s %14s %14s %8s %18s %18s %22s\n", "threads", "pipeline GB/s",
                "stream GB/s", "openssl GB/s", "ratio", "pipeline GB/cpu-s", "openssl GB/cpu-s",
                "faults pipe/strm/ossl");

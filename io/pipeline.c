@@ -42,8 +42,8 @@ typedef struct slot {
 
 typedef struct blob_state {
     cx_cxb_ctx *ctx;
-    int positional;    /* a seekable file: chunks are read at their offsets by the workers */
-    uint64_t total;    /* bytes the source holds, when len_known */
+    int positional; /* a seekable file: chunks are read at their offsets by the workers */
+    uint64_t total; /* bytes the source holds, when len_known */
     int len_known;
     uint64_t consumed; /* stream bytes read so far */
     size_t inflight;   /* slots produced and not yet delivered (under mu) */
@@ -63,8 +63,8 @@ typedef struct run {
     blob_state *bs;
     cx_cxb_worker **workers;
     int nworkers;
-    EVP_MD_CTX *tag_md;   /* the deliverer's */
-    uint8_t *scratch;     /* for draining a failed stream to learn its length */
+    EVP_MD_CTX *tag_md; /* the deliverer's */
+    uint8_t *scratch;   /* for draining a failed stream to learn its length */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     /* under mu */
@@ -142,8 +142,14 @@ static const char *blob_name(const run *r, size_t b)
     return r->blobs[b].id ? r->blobs[b].id : "(unnamed)";
 }
 
-static void lock(run *r) { pthread_mutex_lock(&r->mu); }
-static void unlock(run *r) { pthread_mutex_unlock(&r->mu); }
+static void lock(run *r)
+{
+    pthread_mutex_lock(&r->mu);
+}
+static void unlock(run *r)
+{
+    pthread_mutex_unlock(&r->mu);
+}
 
 /* Under mu: free a blob's key once it is fully read and delivered. */
 static void release_blob_if_done(run *r, size_t b)
@@ -248,8 +254,10 @@ static void classify_moved(run *r, size_t b, const slot *s, char *why, size_t ca
     } else if (bs->len_known && bs->total == h->blob_len)
         snprintf(why, cap, "chunk %llu: chunk %llu found in its place: chunks reordered", i, j);
     else
-        snprintf(why, cap, "chunk %llu: chunk %llu found in its place: chunks dropped or "
-                 "reordered", i, j);
+        snprintf(why, cap,
+                 "chunk %llu: chunk %llu found in its place: chunks dropped or "
+                 "reordered",
+                 i, j);
 }
 
 /* Deliverer: hand one finished slot to the consumer (or record its blob's failure). */
@@ -265,7 +273,8 @@ static void deliver(run *r, slot *s)
         return;
     if (s->kind == SLOT_PREFAILED || s->rc != CX_OK) {
         char why[CX_ERROR_MSG_MAX];
-        if (s->kind == SLOT_CHUNK && s->fault == CX_CXB_FAULT_MOVED && s->found > (uint64_t)s->index)
+        if (s->kind == SLOT_CHUNK && s->fault == CX_CXB_FAULT_MOVED &&
+            s->found > (uint64_t)s->index)
             classify_moved(r, b, s, why, sizeof why);
         else
             snprintf(why, sizeof why, "%s", s->err.msg);
@@ -281,8 +290,8 @@ static void deliver(run *r, slot *s)
         stop_run(r, CX_ERR_CRYPTO, &ce);
         return;
     }
-    cx_pipeline_chunk c = {b, r->blobs[b].id, &res->header, (uint64_t)s->index, s->buf, plain,
-                           s->last};
+    cx_pipeline_chunk c = {b,      r->blobs[b].id, &res->header, (uint64_t)s->index,
+                           s->buf, plain,          s->last};
     cx_err rc = r->consumer->chunk(r->consumer->ud, &c, &ce);
     if (rc != CX_OK) {
         stop_run(r, rc, &ce);
@@ -449,8 +458,8 @@ static int fill_chunk(run *r, size_t b, uint64_t i, slot *s)
         }
         if (last && bs->total > h->blob_len) {
             prefail(s, b, (int64_t)i, CX_ERR_AUTH,
-                    "chunk %llu: extended (%llu bytes after the last chunk)",
-                    (unsigned long long)i, (unsigned long long)(bs->total - h->blob_len));
+                    "chunk %llu: extended (%llu bytes after the last chunk)", (unsigned long long)i,
+                    (unsigned long long)(bs->total - h->blob_len));
             return 1;
         }
         s->fd = r->blobs[b].fd;
@@ -478,8 +487,7 @@ static int fill_chunk(run *r, size_t b, uint64_t i, slot *s)
         uint8_t extra;
         size_t more = 0;
         if (cx_reader_read_full(rd, &extra, 1, &more, &e) != CX_OK) {
-            prefail(s, b, (int64_t)i, e.code, "after chunk %llu: %s", (unsigned long long)i,
-                    e.msg);
+            prefail(s, b, (int64_t)i, e.code, "after chunk %llu: %s", (unsigned long long)i, e.msg);
             return 1;
         }
         if (more) {
@@ -606,8 +614,8 @@ static void work_loop(run *r, cx_cxb_worker *w)
             else if (!t->src && read_chunk(t) != 0)
                 t->rc = t->err.code;
             else
-                t->rc = cx_cxb_chunk_decrypt(t->ctx, w, (uint64_t)t->index, t->src, t->len,
-                                             t->buf, &t->fault, &t->found, &t->err);
+                t->rc = cx_cxb_chunk_decrypt(t->ctx, w, (uint64_t)t->index, t->src, t->len, t->buf,
+                                             &t->fault, &t->found, &t->err);
             lock(r);
             t->state = SLOT_DONE;
             pthread_cond_broadcast(&r->cv);
@@ -643,7 +651,8 @@ cx_err cx_pipeline_run(const cx_pipeline_config *cfg, const cx_x25519_key *key,
                        cx_pipeline_blob *blobs, size_t n, const cx_pipeline_consumer *consumer,
                        cx_pipeline_result *results, cx_error *e)
 {
-    if (!cfg || (!key && !cfg->n_known_keys) || (!blobs && n) || !consumer || !consumer->chunk || (!results && n))
+    if (!cfg || (!key && !cfg->n_known_keys) || (!blobs && n) || !consumer || !consumer->chunk ||
+        (!results && n))
         return cx_error_set(e, CX_ERR_ARG, "pipeline: missing argument");
     run r;
     memset(&r, 0, sizeof r);

@@ -29,8 +29,8 @@ typedef struct secmem_meta {
  * allocations come from many threads. */
 static struct {
     atomic_int require_lock;
-    atomic_uint_fast64_t lock_refusals, allocs, frees, unlocked_allocs, unlocked_bytes_total, unlocked_bytes_live,
-        locked_bytes_live;
+    atomic_uint_fast64_t lock_refusals, allocs, frees, unlocked_allocs, unlocked_bytes_total,
+        unlocked_bytes_live, locked_bytes_live;
 } g_secmem;
 
 static size_t page_size(void)
@@ -141,7 +141,10 @@ void cx_secmem_free(void *p)
     atomic_fetch_add(&g_secmem.frees, 1);
 }
 
-void cx_secmem_require_lock(int on) { atomic_store(&g_secmem.require_lock, on ? 1 : 0); }
+void cx_secmem_require_lock(int on)
+{
+    atomic_store(&g_secmem.require_lock, on ? 1 : 0);
+}
 
 void cx_secmem_stats_get(cx_secmem_stats *out)
 {
