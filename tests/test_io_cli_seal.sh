@@ -91,5 +91,13 @@ for k in ('threads', 'bytes', 'pipeline_gbps', 'openssl_gbps', 'ratio'):
 assert j['threads'] == 1 and j['bytes'] == 4 << 20, j
 assert j['pipeline_gbps'] > 0 and j['openssl_gbps'] > 0, j
 assert abs(j['ratio'] - j['pipeline_gbps'] / j['openssl_gbps']) < 1e-6, j
+# the CPU it ran on, the peer's best configuration, and page faults per path, minor and major
+# apart (the mapped/read paths' first-touch cost)
+assert j['cpu'] and j['openssl_threads'] == 1, j
+run = j['runs'][0]
+assert run['openssl_file_gbps'] > 0, run
+for path in ('pipeline', 'stream', 'openssl'):
+    pf = run['page_faults'][path]
+    assert set(pf) == {'minor', 'major'} and all(v >= 0 for v in pf.values()), pf
 PY
 echo "seal/unseal cli: ok"
