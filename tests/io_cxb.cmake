@@ -4,6 +4,8 @@ cx_add_test(test_io_hpke SOURCES test_io_hpke.c LIBS cx_io)
 cx_add_test(test_io_keys SOURCES test_io_keys.c LIBS cx_io)
 cx_add_test(test_io_cxb_roundtrip SOURCES test_io_cxb_roundtrip.c LIBS cx_io)
 cx_add_test(test_io_cxb_tamper SOURCES test_io_cxb_tamper.c LIBS cx_io)
+# The pipeline's default buffers: one secure ring, wiped and released after the run.
+cx_add_test(test_io_pipeline_secure_ring SOURCES test_io_pipeline_secure_ring.c LIBS cx_io)
 cx_add_test(test_io_cxb_kat SOURCES test_io_cxb_kat.c LIBS cx_io)
 # Suite 2: the data key from a key object in the header (Seal), known to the reader by header hash.
 cx_add_test(test_io_cxb_key_object SOURCES test_io_cxb_key_object.c LIBS cx_io)

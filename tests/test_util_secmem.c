@@ -10,6 +10,7 @@
 
 #include <linux/capability.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -235,15 +236,99 @@ static void test_arena(void **state)
                      a.locked_bytes_live + a.unlocked_bytes_live);
 }
 
+/* An allocation of a huge page or more starts on a huge page boundary (so that it can be
+ * backed by transparent huge pages: a fault per 2 MiB, not per 4 KiB), with the usual guard
+ * page right after its last page, and its bytes usable end to end. */
+static void test_large_alloc_huge_aligned_and_guarded(void **state)
+{
+    (void)state;
+    long ps = sysconf(_SC_PAGESIZE);
+    size_t len = ((size_t)4 << 20) + 100;
+    uint8_t *p = cx_secmem_alloc(len, 0, NULL);
+    assert_non_null(p);
+    if (ps == 4096)
+        assert_int_equal((uintptr_t)p % ((uintptr_t)2 << 20), 0);
+    assert_int_equal(cx_secmem_size(p), len);
+    memset(p, 0x3c, len);
+    assert_int_equal(p[len - 1], 0x3c);
+    cx_secmem_free(p);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        uint8_t *q = cx_secmem_alloc(len, 0, NULL);
+        if (!q)
+            _exit(10);
+        size_t pages = (len + (size_t)ps - 1) / (size_t)ps * (size_t)ps;
+        volatile uint8_t *beyond = q + pages;
+        *beyond = 1;
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGSEGV);
+}
+
+/* Memory that could not be locked is faulted in when allocated, as locking would have done,
+ * so that its first touches do not land in the caller's hot loop: touching every page of it
+ * afterwards takes (almost) no page faults. Skipped where the kernel cannot populate
+ * (MADV_POPULATE_WRITE, Linux 5.14). */
+static void test_unlocked_alloc_prefaulted(void **state)
+{
+    (void)state;
+#if CX_TEST_ASAN || !defined(MADV_POPULATE_WRITE)
+    skip();
+#else
+    long ps = sysconf(_SC_PAGESIZE);
+    void *probe =
+        mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(probe != MAP_FAILED);
+    int can = madvise(probe, (size_t)ps, MADV_POPULATE_WRITE) == 0;
+    munmap(probe, (size_t)ps);
+    if (!can)
+        skip();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {0, 0};
+        if (drop_ipc_lock() != 0 || setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+            _exit(10);
+        size_t len = (size_t)256 * (size_t)ps;
+        volatile uint8_t *p = cx_secmem_alloc(len, 0, NULL);
+        if (!p || cx_secmem_is_locked((void *)p))
+            _exit(11);
+        struct rusage a, b;
+        getrusage(RUSAGE_SELF, &a);
+        for (size_t i = 0; i < len; i += (size_t)ps)
+            p[i] = 1;
+        getrusage(RUSAGE_SELF, &b);
+        if (b.ru_minflt - a.ru_minflt > 8) /* 256 before: one per page */
+            _exit(12);
+        cx_secmem_free((void *)p);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena),
-        cmocka_unit_test(test_alloc_basic),         cmocka_unit_test(test_alloc_too_large),
-        cmocka_unit_test(test_guard_page),          cmocka_unit_test(test_lock_limit),
-        cmocka_unit_test(test_locked_when_allowed), cmocka_unit_test(test_wipe),
+        cmocka_unit_test(test_alloc_basic),
+        cmocka_unit_test(test_alloc_too_large),
+        cmocka_unit_test(test_guard_page),
+        cmocka_unit_test(test_lock_limit),
+        cmocka_unit_test(test_locked_when_allowed),
+        cmocka_unit_test(test_wipe),
         cmocka_unit_test(test_unlocked_counted_and_required),
         cmocka_unit_test(test_stats_count_allocs_and_wipes),
+        cmocka_unit_test(test_large_alloc_huge_aligned_and_guarded),
+        cmocka_unit_test(test_unlocked_alloc_prefaulted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
