@@ -264,7 +264,7 @@ typedef enum cx_pipeline_policy {
 
 typedef struct cx_pipeline_config {
     int threads;           /* decrypt threads (OpenMP); 0: omp_get_max_threads() */
-    size_t buffers;        /* chunk buffers in flight; 0: 4 per thread (min 2) */
+    size_t buffers;        /* chunk buffers in flight; 0: 2 per thread (min 2) */
     size_t buffer_size;    /* bytes per buffer; 0: CX_CXB_DEFAULT_CHUNK + tag. A blob with
                               larger chunks fails with CX_ERR_LIMIT. */
     cx_pipeline_policy policy;
