@@ -13,3 +13,6 @@ cx_add_test(test_io_parse_record_limit SOURCES test_io_parse_record_limit.c LIBS
 # The dictionaries' strings (category values, class names) in pooled secure memory.
 cx_add_test(test_io_dict_secmem SOURCES test_io_dict_secmem.c LIBS cx_io LABELS unit)
 target_include_directories(test_io_dict_secmem PRIVATE ${PROJECT_SOURCE_DIR}/io)
+# CSV rows of plain numbers (their own loop) parse as the general loop parses them.
+cx_add_test(test_io_parse_number_rows SOURCES test_io_parse_number_rows.c LIBS cx_io m
+            LABELS unit)
