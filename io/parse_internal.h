@@ -60,7 +60,7 @@ struct cx_dataset_schema {
     char **columns; /* the exact column set of every blob, in declared order */
     size_t n_columns;
     cx_column_decl *col_decl; /* (n_columns) what each column declares besides its type */
-    cx_dict classes; /* class label values, in declared order (y = index) */
+    cx_dict classes;          /* class label values, in declared order (y = index) */
     int classes_given;
 };
 
@@ -306,15 +306,9 @@ static inline uint64_t cx_swar_digits(const char *p, int n)
  * else (cx_parse_f32 then decides). Needs 32 readable bytes. */
 #if defined(__SSE2__)
 #include <emmintrin.h>
-static inline const char *cx_csv_num_fast(const char *p, const char *end, char delim, float *out)
+/* The number at p given its 16 bytes x and the mask of terminator bytes among them. */
+static inline const char *cx_num_fast_at(const char *p, __m128i x, unsigned term, float *out)
 {
-    if (end - p < 32)
-        return NULL;
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i t = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(delim)),
-                             _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')),
-                                          _mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))));
-    unsigned term = (unsigned)_mm_movemask_epi8(t);
     if (!term)
         return NULL;
     int len = __builtin_ctz(term);
@@ -341,10 +335,42 @@ static inline const char *cx_csv_num_fast(const char *p, const char *end, char d
         return NULL;
     return p + len;
 }
+
+static inline const char *cx_csv_num_fast(const char *p, const char *end, char delim, float *out)
+{
+    if (end - p < 32)
+        return NULL;
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i t = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(delim)),
+                             _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')),
+                                          _mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))));
+    return cx_num_fast_at(p, x, (unsigned)_mm_movemask_epi8(t), out);
+}
+
+/* The same for a JSON value: a plain number ends at ',', '}' or white space (a number
+ * cx_parse_f32 reads to the same end and the same float). */
+static inline const char *cx_json_num_fast(const char *p, const char *end, float *out)
+{
+    if (end - p < 32)
+        return NULL;
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i t = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(',')), _mm_cmpeq_epi8(x, _mm_set1_epi8('}'))),
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
+                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('\t'))),
+                     _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')),
+                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('\r')))));
+    return cx_num_fast_at(p, x, (unsigned)_mm_movemask_epi8(t), out);
+}
 #else
 static inline const char *cx_csv_num_fast(const char *p, const char *end, char delim, float *out)
 {
     (void)p, (void)end, (void)delim, (void)out;
+    return NULL;
+}
+static inline const char *cx_json_num_fast(const char *p, const char *end, float *out)
+{
+    (void)p, (void)end, (void)out;
     return NULL;
 }
 #endif

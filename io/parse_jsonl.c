@@ -6,7 +6,8 @@
 
 static const char *ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+    /* one compare for the usual case, a byte above the space */
+    while (p < end && (unsigned char)*p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\r'))
         p++;
     return p;
 }
@@ -145,10 +146,22 @@ static int lit(const char *p, const char *end, const char *w, size_t n)
     return (size_t)(end - p) >= n && memcmp(p, w, n) == 0;
 }
 
-/* Parse one line's object into row; returns 0 or a bad reason (and *col). */
-static int jsonl_object(cx_seg *s, float *row, const char *p, const char *le, uint32_t *badcol)
+/* The column named k: most lines list their keys in the same order, so the column after
+ * the previous key is tried first (a byte compare) before the hash lookup. */
+static uint32_t key_col(const cx_dict *d, uint32_t guess, const char *k, size_t klen)
+{
+    if (guess < d->n && d->lens[guess] == klen && memcmp(d->names[guess], k, klen) == 0)
+        return guess;
+    return cx_dict_find(d, k, klen);
+}
+
+/* Parse one line's object (ending at le; the buffer's bytes go on to end) into row; returns 0
+ * or a bad reason (and *col). */
+static int jsonl_object(cx_seg *s, float *row, const char *p, const char *le, const char *end,
+                        uint32_t *badcol)
 {
     const cx_layout *L = s->lay;
+    uint32_t guess = 0;
     if (p >= le || *p != '{')
         return CX_BAD_JSON;
     if (!cx_seg_scratch(s, (size_t)(le - p) + 8))
@@ -169,8 +182,10 @@ static int jsonl_object(cx_seg *s, float *row, const char *p, const char *le, ui
             p = json_str(p + 1, le, s->scratch, &k, &klen);
             if (!p)
                 return CX_BAD_JSON;
-            uint32_t col = cx_dict_find(&L->col_dict, k, klen);
+            uint32_t col = key_col(&L->col_dict, guess, k, klen);
             int32_t slot = -1;
+            if (col != CX_DICT_NONE)
+                guess = col + 1;
             if (col == CX_DICT_NONE) {
                 if (L->json_all)
                     return CX_BAD_KEY;
@@ -198,20 +213,12 @@ static int jsonl_object(cx_seg *s, float *row, const char *p, const char *le, ui
                     return CX_BAD_JSON;
                 if (slot >= 0)
                     r = cx_seg_put_text(s, row, slot, v, vlen);
-            } else if (lit(p, le, "true", 4) || lit(p, le, "false", 5)) {
-                int t = *p == 't';
-                p += t ? 4 : 5;
-                if (numeric)
-                    row[slot] = t ? 1.0f : 0.0f;
-                else if (slot >= 0)
-                    r = cx_seg_put_text(s, row, slot, t ? "true" : "false", t ? 4 : 5);
-            } else if (lit(p, le, "null", 4)) {
-                p += 4;
-                if (slot >= 0)
-                    r = cx_seg_put_missing(s, row, slot);
             } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
                 float v;
-                const char *q = cx_parse_f32(p, le, &v);
+                /* the fast form stops at a terminator, and '\n' (at le) is one */
+                const char *q = cx_json_num_fast(p, end, &v);
+                if (!q || q > le)
+                    q = cx_parse_f32(p, le, &v);
                 if (!q)
                     return CX_BAD_JSON;
                 if (numeric) {
@@ -223,6 +230,17 @@ static int jsonl_object(cx_seg *s, float *row, const char *p, const char *le, ui
                     r = cx_seg_put_text(s, row, slot, p, (size_t)(q - p));
                 }
                 p = q;
+            } else if (lit(p, le, "true", 4) || lit(p, le, "false", 5)) {
+                int t = *p == 't';
+                p += t ? 4 : 5;
+                if (numeric)
+                    row[slot] = t ? 1.0f : 0.0f;
+                else if (slot >= 0)
+                    r = cx_seg_put_text(s, row, slot, t ? "true" : "false", t ? 4 : 5);
+            } else if (lit(p, le, "null", 4)) {
+                p += 4;
+                if (slot >= 0)
+                    r = cx_seg_put_missing(s, row, slot);
             } else {
                 return CX_BAD_JSON; /* nested values are not flat data */
             }
@@ -273,7 +291,7 @@ const char *cx_jsonl_parse(cx_seg *s, const char *p, const char *limit, const ch
         if (!row)
             return p;
         uint32_t badcol = 0;
-        int r = jsonl_object(s, row, q, le, &badcol);
+        int r = jsonl_object(s, row, q, le, end, &badcol);
         if (s->oom)
             return p;
         cx_seg_row_done(s, line, r, badcol);

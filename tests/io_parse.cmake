@@ -16,3 +16,5 @@ target_include_directories(test_io_dict_secmem PRIVATE ${PROJECT_SOURCE_DIR}/io)
 # CSV rows of plain numbers (their own loop) parse as the general loop parses them.
 cx_add_test(test_io_parse_number_rows SOURCES test_io_parse_number_rows.c LIBS cx_io m
             LABELS unit)
+# JSON lines: the next-key guess and the one-step number parse change no result.
+cx_add_test(test_io_parse_jsonl_fast SOURCES test_io_parse_jsonl_fast.c LIBS cx_io m LABELS unit)
