@@ -18,3 +18,6 @@ cx_add_test(test_io_parse_number_rows SOURCES test_io_parse_number_rows.c LIBS c
             LABELS unit)
 # JSON lines: the next-key guess and the one-step number parse change no result.
 cx_add_test(test_io_parse_jsonl_fast SOURCES test_io_parse_jsonl_fast.c LIBS cx_io m LABELS unit)
+# The merge copies rows that already hold the output's features; the same dataset as the
+# general merge.
+cx_add_test(test_io_merge_plain_rows SOURCES test_io_merge_plain_rows.c LIBS cx_io LABELS unit)
