@@ -175,6 +175,22 @@ static double run_strtof(void *v)
     return cx_now_seconds() - t0;
 }
 
+/* The peer on c->blobs threads, each the whole text (as each of the feed's blobs): how far
+ * this machine lets the same work scale, to read the feed's scaling against. */
+static double run_strtof_parallel(void *v)
+{
+    bench_ctx *c = v;
+    int fail = 0;
+    double t0 = cx_now_seconds();
+#pragma omp parallel num_threads(c->blobs) reduction(| : fail)
+    {
+        float sink[4096];
+        fail |= strtof_loop(c->csv, c->len, sink) == 0;
+    }
+    double t = cx_now_seconds() - t0;
+    return fail ? -1 : t;
+}
+
 int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -224,6 +240,7 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
     timing t_strtof = best_of(5, run_strtof, &c);
     c.blobs = nt;
     timing t_feedn = best_of(3, run_feed, &c);
+    timing t_strtofn = best_of(3, run_strtof_parallel, &c);
     timing t_load = best_of(3, run_load, &c);
     /* JSON lines: the same rows as objects, fed the same way */
     size_t jlen = 0;
@@ -236,7 +253,7 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
         t_jn = best_of(3, run_feed, &jc);
     }
     if (t_feed1.wall < 0 || t_feedn.wall < 0 || t_load.wall < 0 || t_strtof.wall < 0 ||
-        t_j1.wall < 0 || t_jn.wall < 0) {
+        t_strtofn.wall < 0 || t_j1.wall < 0 || t_jn.wall < 0) {
         cx_error_set(&e, CX_ERR_INTERNAL, "benchmark parse failed");
         rc = cli_fail(cli, &e);
         goto out;
@@ -244,7 +261,7 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
     double m = (double)len / 1e6;
     /* wall rates, and per CPU-second (MB per second of one thread's CPU time) */
     double feed1 = m / t_feed1.wall, feedn = m * nt / t_feedn.wall, load = m / t_load.wall,
-           peer = m / t_strtof.wall;
+           peer = m / t_strtof.wall, peern = m * nt / t_strtofn.wall;
     double feed1_cpu = m / t_feed1.cpu, feedn_cpu = m * nt / t_feedn.cpu, load_cpu = m / t_load.cpu,
            peer_cpu = m / t_strtof.cpu;
     double jm = (double)jlen / 1e6, j1 = jm / t_j1.wall, jn = jm * nt / t_jn.wall,
@@ -258,13 +275,17 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
             "file_split_load_mb_s", load, "file_split_load_mb_per_cpu_s", load_cpu,
             "peer_strtof_1thread_mb_s", peer, "peer_strtof_1thread_mb_per_cpu_s", peer_cpu,
             "target_mb_s_per_thread", 400.0);
+        if (j) {
+            json_object_set_new(j, "peer_strtof_parallel_mb_s", json_real(peern));
+            json_object_set_new(j, "peer_strtof_parallel_mb_per_cpu_s",
+                                json_real(m * nt / t_strtofn.cpu));
+        }
         if (j)
-            json_object_set_new(
-                j, "jsonl",
-                json_pack("{s:I, s:f, s:f, s:f, s:f}", "bytes", (json_int_t)jlen,
-                          "feed_1thread_mb_s", j1, "feed_1thread_mb_per_cpu_s", j1_cpu,
-                          "feed_blobs_parallel_mb_s", jn, "feed_blobs_parallel_mb_per_cpu_s",
-                          jn_cpu));
+            json_object_set_new(j, "jsonl",
+                                json_pack("{s:I, s:f, s:f, s:f, s:f}", "bytes", (json_int_t)jlen,
+                                          "feed_1thread_mb_s", j1, "feed_1thread_mb_per_cpu_s",
+                                          j1_cpu, "feed_blobs_parallel_mb_s", jn,
+                                          "feed_blobs_parallel_mb_per_cpu_s", jn_cpu));
         rc = j ? cli_print_json(cli, j) : CX_EXIT_FAILURE;
     } else {
         printf("CSV parse, %zu MB numeric (%zu rows x %d cols), best of 5/3\n", len >> 20, rows,
@@ -278,6 +299,11 @@ int cmd_bench_parse(cx_cli *cli, int argc, char **argv)
         snprintf(lbl, sizeof lbl, "cloakx file split, %d threads", nt);
         printf("%-38s %10.0f %14.0f   (incl. mmap + merge into X)\n", lbl, load, load_cpu);
         printf("%-38s %10.0f %14.0f\n", "peer: strtof split loop, 1 thread", peer, peer_cpu);
+        snprintf(lbl, sizeof lbl, "peer: strtof, %d copies on %d threads", nt, nt);
+        printf("%-38s %10.0f %14.0f\n", lbl, peern, m * nt / t_strtofn.cpu);
+        printf("%d threads / 1 thread, wall: cloakx feed %.2f, peer %.2f (the machine's own "
+               "scaling)\n",
+               nt, feedn / feed1, peern / peer);
         printf("JSON lines, the same rows as objects (%zu MB):\n", jlen >> 20);
         printf("%-38s %10.0f %14.0f\n", "cloakx feed, 1 thread", j1, j1_cpu);
         snprintf(lbl, sizeof lbl, "cloakx feed, %d blobs on %d threads", nt, nt);

@@ -36,6 +36,10 @@ for k in ("version", "decrypt", "parse", "train", "train_sweep"):
     assert "result" in b[k], (k, b[k])
 assert b["train"]["result"]["cpu"] and b["train"]["result"]["gemm"]
 assert len(b["decrypt"]["result"]["runs"]) >= 1
+# each bench beside its peer, and the peer at the bench's thread count (the machine's scaling)
+pr = b["parse"]["result"]
+assert pr["peer_strtof_1thread_mb_s"] > 0 and pr["peer_strtof_parallel_mb_s"] > 0, pr
+assert pr["peer_strtof_parallel_mb_per_cpu_s"] > 0, pr
 assert len(b["train_sweep"]["result"]["sweep"]) == 9  # 3 widths x 3 batch sizes
 assert "result" in b["ledger"] or "skipped" in b["ledger"], b["ledger"]
 assert "result" in b["train_gpu"] or b["train_gpu"]["skipped"].startswith("no GPU")
