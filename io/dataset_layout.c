@@ -12,9 +12,9 @@ void cx_layout_free(cx_layout *L)
     free(L->slot_kind);
     free(L->slot_cat);
     free(L->slot_col);
+    free(L->col_raw);
     memset(L, 0, sizeof *L);
 }
-
 
 cx_err cx_layout_build(cx_layout *L, const cx_dataset_schema *s, char **names, size_t n,
                        int json_all, cx_error *e)
@@ -29,12 +29,16 @@ cx_err cx_layout_build(cx_layout *L, const cx_dataset_schema *s, char **names, s
     L->slot_kind = calloc(n + 1, 1);
     L->slot_cat = malloc((n + 1) * sizeof *L->slot_cat);
     L->slot_col = malloc((n + 1) * sizeof *L->slot_col);
-    if (!L->col_slot || !L->slot_kind || !L->slot_cat || !L->slot_col) {
+    L->col_raw = calloc(n + 1, 1);
+    if (!L->col_slot || !L->slot_kind || !L->slot_cat || !L->slot_col || !L->col_raw) {
         cx_layout_free(L);
         return cx_error_set(e, CX_ERR_NOMEM, "layout: out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         L->col_slot[i] = -1;
+        L->col_raw[i] = 1;
+        for (const char *c = names[i]; *c && L->col_raw[i]; c++)
+            L->col_raw[i] = *c != '"' && *c != '\\' && (unsigned char)*c >= 0x20;
         if (cx_dict_find(&L->col_dict, names[i], strlen(names[i])) != CX_DICT_NONE) {
             cx_error_set(e, CX_ERR_FORMAT, "column '%s' appears twice", names[i]);
             cx_layout_free(L);

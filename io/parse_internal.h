@@ -86,6 +86,8 @@ typedef struct cx_layout {
     char **col_names;  /* (n_cols) */
     int32_t *col_slot; /* (n_cols): slot, or -1 ignored */
     cx_dict col_dict;  /* JSONL: key -> column */
+    uint8_t *col_raw;  /* (n_cols) 1: the name is written in JSON as its own bytes (no '"',
+                          '\\' or control character to escape) */
     size_t n_slots;    /* stride of a stored row */
     uint8_t *slot_kind;
     int32_t *slot_cat; /* schema categorical index for SLOT_CAT, else -1 */

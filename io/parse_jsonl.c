@@ -177,12 +177,22 @@ static int jsonl_object(cx_seg *s, float *row, const char *p, const char *le, co
         for (;;) {
             if (p >= le || *p != '"')
                 return CX_BAD_JSON;
-            const char *k;
-            size_t klen;
-            p = json_str(p + 1, le, s->scratch, &k, &klen);
-            if (!p)
-                return CX_BAD_JSON;
-            uint32_t col = key_col(&L->col_dict, guess, k, klen);
+            const cx_dict *d = &L->col_dict;
+            uint32_t col;
+            size_t gl = guess < d->n ? d->lens[guess] : 0;
+            if (guess < d->n && L->col_raw[guess] && (size_t)(le - p) > gl + 1 &&
+                p[gl + 1] == '"' && memcmp(p + 1, d->names[guess], gl) == 0) {
+                /* the expected key, written as its own bytes: no need to scan or look it up */
+                col = guess;
+                p += gl + 2;
+            } else {
+                const char *k;
+                size_t klen;
+                p = json_str(p + 1, le, s->scratch, &k, &klen);
+                if (!p)
+                    return CX_BAD_JSON;
+                col = key_col(d, guess, k, klen);
+            }
             int32_t slot = -1;
             if (col != CX_DICT_NONE)
                 guess = col + 1;

@@ -233,12 +233,48 @@ static void test_jsonl_shuffled_keys_land_in_their_columns(void **state)
     free(js);
 }
 
+/* A key whose name needs escaping in JSON is matched by its decoded value, never by its
+ * raw bytes: with a column named a\b (JSON "a\\b"), a line writing "a\b" (a backspace)
+ * has an unknown key, while "a\\b" is the column. Repeated so that the expected-key shortcut
+ * is tried on every line. */
+static void test_jsonl_escaped_key_names(void **state)
+{
+    (void)state;
+    const char *good = "{\"a\\\\b\":1.5,\"c\":2.25}\n", *bad = "{\"a\\b\":3.5,\"c\":4.25}\n";
+    size_t gl = strlen(good), bl = strlen(bad), o = 0;
+    char *js = malloc(100 * (gl + bl) + 1);
+    assert_non_null(js);
+    for (int r = 0; r < 100; r++) {
+        memcpy(js + o, good, gl);
+        o += gl;
+        memcpy(js + o, bad, bl);
+        o += bl;
+    }
+    cx_dataset_schema *s;
+    cx_error e;
+    assert_int_equal(cx_dataset_schema_new(&s, &e), CX_OK);
+    assert_int_equal(cx_dataset_schema_set_bad_fraction(s, 1.0, &e), CX_OK);
+    cx_dataset *ds = parse_chunked(s, js, o, o);
+    assert_int_equal(ds->d, 2);
+    assert_string_equal(ds->feature_names[0], "a\\b");
+    assert_int_equal(ds->n, 100);
+    assert_int_equal(ds->blobs[0].bad_rows, 100);
+    for (size_t i = 0; i < ds->n; i++) {
+        assert_true(ds->X[2 * i] == 1.5f);
+        assert_true(ds->X[2 * i + 1] == 2.25f);
+    }
+    cx_dataset_free(ds);
+    cx_dataset_schema_free(s);
+    free(js);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jsonl_shortcuts_same_as_plain_parse),
         cmocka_unit_test(test_jsonl_numbers_match_strtof),
         cmocka_unit_test(test_jsonl_shuffled_keys_land_in_their_columns),
+        cmocka_unit_test(test_jsonl_escaped_key_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
