@@ -212,56 +212,45 @@ static cx_err ring_allreduce(cx_rank_link *l, void *buf, size_t n, size_t elem, 
     if (P == 1 || n == 0)
         return CX_OK;
     const size_t per = (n + (size_t)P - 1) / (size_t)P;
-    uint8_t *tmp = calloc(per ? per : 1, elem);
-    if (!tmp)
-        return cx_error_set(e, CX_ERR_NOMEM, "rank link: out of memory");
-    uint8_t *b = buf;
+    /* every message is one full chunk (a shorter last chunk padded): both ends of a link know
+     * its length without agreeing on which chunk it is */
+    uint8_t *out = calloc(per, elem), *in = calloc(per, elem), *b = buf;
+    cx_err rc = out && in ? CX_OK : cx_error_set(e, CX_ERR_NOMEM, "rank link: out of memory");
 #define CHUNK_LO(c) ((size_t)(c)*per < n ? (size_t)(c)*per : n)
 #define CHUNK_LEN(c) (CHUNK_LO((c) + 1) - CHUNK_LO(c))
-    cx_err rc = CX_OK;
-    for (int s = 0; rc == CX_OK && s < P - 1; s++) {
-        const int sc = ((l->rank - s) % P + P) % P, rcv = ((l->rank - s - 1) % P + P) % P;
-        const size_t slen = CHUNK_LEN(sc), rlen = CHUNK_LEN(rcv), m = per;
-        /* every message is one full chunk (shorter last chunks padded): both ends of a link
-         * know its length without agreeing on which chunk it is */
-        uint8_t *out = calloc(m ? m : 1, elem);
-        if (!out) {
-            rc = cx_error_set(e, CX_ERR_NOMEM, "rank link: out of memory");
+    /* steps 0 .. P-2 reduce-scatter (add what comes in), P-1 .. 2P-3 all-gather (keep it) */
+    for (int s = 0; rc == CX_OK && s < 2 * (P - 1); s++) {
+        const int gather = s >= P - 1, k = gather ? s - (P - 1) : s;
+        const int sc = ((l->rank + gather - k) % P + P) % P;
+        const int rcv = ((l->rank + gather - k - 1) % P + P) % P;
+        const size_t rlen = CHUNK_LEN(rcv);
+        memset(out, 0, per * elem);
+        memcpy(out, b + CHUNK_LO(sc) * elem, CHUNK_LEN(sc) * elem);
+        if ((rc = ring_step(l, out, in, per * elem, e)) != CX_OK)
             break;
+        if (gather) {
+            memcpy(b + CHUNK_LO(rcv) * elem, in, rlen * elem);
+        } else if (dbl) {
+            double *d = (double *)(void *)b + CHUNK_LO(rcv);
+            const double *v = (const double *)(void *)in;
+            for (size_t i = 0; i < rlen; i++)
+                d[i] = !max ? d[i] + v[i] : v[i] > d[i] || isnan(v[i]) ? v[i] : d[i]; /* NaN wins */
+        } else {
+            float *d = (float *)(void *)b + CHUNK_LO(rcv);
+            const float *v = (const float *)(void *)in;
+            for (size_t i = 0; i < rlen; i++)
+                d[i] += v[i];
         }
-        memcpy(out, b + CHUNK_LO(sc) * elem, slen * elem);
-        rc = ring_step(l, out, tmp, m * elem, e);
-        free(out);
-        for (size_t i = 0; rc == CX_OK && i < rlen; i++) {
-            if (dbl) {
-                double *d = (double *)(void *)b + CHUNK_LO(rcv) + i;
-                const double v = ((double *)(void *)tmp)[i];
-                if (max)
-                    *d = v > *d || isnan(v) ? v : *d; /* NaN wins, as it does in a sum */
-                else
-                    *d += v;
-            } else
-                ((float *)(void *)b)[CHUNK_LO(rcv) + i] += ((float *)(void *)tmp)[i];
-        }
-    }
-    for (int s = 0; rc == CX_OK && s < P - 1; s++) {
-        const int sc = ((l->rank + 1 - s) % P + P) % P, rcv = ((l->rank - s) % P + P) % P;
-        const size_t slen = CHUNK_LEN(sc), rlen = CHUNK_LEN(rcv), m = per;
-        uint8_t *out = calloc(m ? m : 1, elem);
-        if (!out) {
-            rc = cx_error_set(e, CX_ERR_NOMEM, "rank link: out of memory");
-            break;
-        }
-        memcpy(out, b + CHUNK_LO(sc) * elem, slen * elem);
-        rc = ring_step(l, out, tmp, m * elem, e);
-        free(out);
-        if (rc == CX_OK)
-            memcpy(b + CHUNK_LO(rcv) * elem, tmp, rlen * elem);
     }
 #undef CHUNK_LO
 #undef CHUNK_LEN
-    cx_memwipe(tmp, (per ? per : 1) * elem);
-    free(tmp);
+    /* the chunks are gradients: wiped like any plaintext */
+    if (out)
+        cx_memwipe(out, per * elem);
+    if (in)
+        cx_memwipe(in, per * elem);
+    free(out);
+    free(in);
     return rc;
 }
 
