@@ -1,7 +1,9 @@
 /* comm.c — the communicators of data-parallel training: the one-process identity, the loader
- * of the MPI module (libcloakx_mpi.so), and the deterministic shard of n items per rank. */
+ * of the MPI module (libcloakx_mpi.so), the deterministic shard of n items per rank, and the
+ * assignment of items of unequal sizes (blobs) to ranks balanced by bytes. */
 #include "cx_kernels.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +83,105 @@ void cx_comm_shard(size_t n, int rank, int size, size_t *lo, size_t *hi)
     size_t q = n / s, rem = n % s;
     *lo = r * q + (r < rem ? r : rem);
     *hi = *lo + q + (r < rem ? 1 : 0);
+}
+
+/* an item by its sort key: size descending, then index ascending (a total order, so qsort's
+ * instability cannot change the result) */
+typedef struct {
+    uint64_t size;
+    size_t idx;
+} assign_item;
+
+static int assign_item_cmp(const void *pa, const void *pb)
+{
+    const assign_item *a = pa, *b = pb;
+    if (a->size != b->size)
+        return a->size > b->size ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* a rank in the min-heap, ordered by (bytes, items, rank): a total order again, so the rank
+ * at the top is the one the greedy rule names, whatever the heap's shape */
+typedef struct {
+    uint64_t load;
+    size_t count;
+    int rank;
+} assign_rank;
+
+static int assign_rank_less(const assign_rank *a, const assign_rank *b)
+{
+    if (a->load != b->load)
+        return a->load < b->load;
+    if (a->count != b->count)
+        return a->count < b->count;
+    return a->rank < b->rank;
+}
+
+static void assign_sift_down(assign_rank *h, size_t m, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, best = i;
+        if (l < m && assign_rank_less(&h[l], &h[best]))
+            best = l;
+        if (r < m && assign_rank_less(&h[r], &h[best]))
+            best = r;
+        if (best == i)
+            return;
+        assign_rank t = h[i];
+        h[i] = h[best];
+        h[best] = t;
+        i = best;
+    }
+}
+
+cx_err cx_comm_assign_by_size(const uint64_t *sizes, size_t n, int size, int *rank_of,
+                              uint64_t *load, cx_error *e)
+{
+    if (size < 1)
+        return cx_error_set(e, CX_ERR_ARG, "comm: assigning items to %d ranks", size);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sizes[i] > UINT64_MAX - total)
+            return cx_error_set(e, CX_ERR_ARG, "comm: the %zu items' sizes overflow 64 bits", n);
+        total += sizes[i];
+    }
+    const size_t m = (size_t)size;
+    assign_item *items = n ? malloc(n * sizeof *items) : NULL;
+    assign_rank *heap = malloc(m * sizeof *heap);
+    if ((n && !items) || !heap) {
+        free(items);
+        free(heap);
+        return cx_error_set(e, CX_ERR_NOMEM, "comm: assigning %zu items", n);
+    }
+    for (size_t i = 0; i < n; i++)
+        items[i] = (assign_item){sizes[i], i};
+    if (n > 1)
+        qsort(items, n, sizeof *items, assign_item_cmp);
+    /* ranks in order, all empty: already a heap */
+    for (size_t r = 0; r < m; r++)
+        heap[r] = (assign_rank){0, 0, (int)r};
+    for (size_t k = 0; k < n; k++) {
+        /* the least loaded rank takes the largest item left; it grows, so it sinks */
+        rank_of[items[k].idx] = heap[0].rank;
+        heap[0].load += items[k].size;
+        heap[0].count++;
+        assign_sift_down(heap, m, 0);
+    }
+    if (load)
+        for (size_t r = 0; r < m; r++)
+            load[heap[r].rank] = heap[r].load;
+    free(items);
+    free(heap);
+    return CX_OK;
+}
+
+size_t cx_comm_assigned(const int *rank_of, size_t n, int rank, size_t *items)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rank_of[i] == rank)
+            items[c++] = i;
+    return c;
 }
 
 int cx_comm_mpi_launched(void)

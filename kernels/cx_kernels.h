@@ -490,6 +490,21 @@ void cx_comm_destroy(cx_comm *c);
 /* The shard of n items (rows, blobs) that rank of size owns: [*lo, *hi), contiguous, in rank
  * order, sizes differing by at most one. Concatenated in rank order the shards are 0..n. */
 void cx_comm_shard(size_t n, int rank, int size, size_t *lo, size_t *hi);
+/* Items of unequal sizes (a job's blobs, in bytes) assigned to the ranks of size so that each
+ * rank's total bytes are balanced: longest processing time first (LPT). The items are taken by
+ * size descending (ties: index ascending), each to the rank with the fewest bytes so far (ties:
+ * fewer items, then the lower rank; the item count only spreads zero-sized items). A function
+ * of (sizes, n, size) alone: every rank computes the same assignment, every run.
+ * rank_of (n) gets each item's rank; load (size, may be NULL) each rank's total bytes.
+ * Bounds, with OPT the best possible largest load: max load <= (4/3 - 1/(3 size))·OPT (Graham,
+ * 1969), and max load <= total/size + (1 - 1/size)·largest item (any greedy to the least
+ * loaded), so within one largest item of the mean. CX_ERR_ARG when size < 1 or the sizes'
+ * total overflows 64 bits; CX_ERR_NOMEM. n = 0 assigns nothing. */
+cx_err cx_comm_assign_by_size(const uint64_t *sizes, size_t n, int size, int *rank_of,
+                              uint64_t *load, cx_error *e);
+/* The items of rank in rank_of (n), ascending (so a rank's rows follow the items' order):
+ * into items (capacity n); returns their number. */
+size_t cx_comm_assigned(const int *rank_of, size_t n, int rank, size_t *items);
 
 /* Train a model per spec on data with backend be (NULL: a CPU backend with spec's threads).
  * The model is standardised on the training split; the best epoch (by validation loss) is

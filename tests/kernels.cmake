@@ -27,6 +27,9 @@ cx_add_script_test(test_cli_privacy COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_cli
 # Data-parallel training across ranks (issue 17): the communicators, and under mpirun 2, 3 and 4
 # ranks against one process (test_kernels_mpi.sh; skipped where MPI or mpirun is absent).
 cx_add_test(test_kernels_comm SOURCES test_kernels_comm.c LIBS cx_kernels)
+# A job's blobs assigned to ranks balanced by bytes (LPT): the rule, determinism, the bounds.
+cx_add_test(test_kernels_comm_assign SOURCES test_kernels_comm_assign.c LIBS cx_kernels
+            LABELS unit)
 add_executable(test_kernels_mpi_train test_kernels_mpi_train.c)
 target_link_libraries(test_kernels_mpi_train PRIVATE cx_kernels)
 target_compile_options(test_kernels_mpi_train PRIVATE ${CX_WARN_FLAGS})
