@@ -177,4 +177,12 @@ typedef struct cli_curve {
 cx_err cli_curve_report(const char *dir, const char *json_name, json_t *head, const cli_curve *c,
                         cx_error *e);
 
+/* --ranks N from a plain shell: `cloakx COMMAND` once more under mpirun with N ranks on this
+ * machine (execv: no return when it starts; argv without --ranks N). Returns when MPI cannot be
+ * used here, having said why ("DOING in one process"); the caller then goes on in one process.
+ * The ranks find MPI from the launcher's environment (cx_comm_mpi_launched), as they do when
+ * the user runs mpirun themself. */
+void cli_exec_under_mpirun(cx_cli *cli, int argc, char **argv, int ranks, const char *command,
+                           const char *doing);
+
 #endif

@@ -174,13 +174,23 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
             "before any blob is decrypted.\n"
             "Plaintext and keys live in memory locked in RAM (mlock). When RLIMIT_MEMLOCK\n"
             "is too low, the worker warns (and each job report says) how much could not be\n"
-            "locked; --require-mlock refuses to run such a job instead.\n");
+            "locked; --require-mlock refuses to run such a job instead.\n"
+            "--ranks N runs the worker as N ranks on this machine (under mpirun; started by\n"
+            "mpirun itself, across hosts, it does the same without --ranks). Rank 0 is the\n"
+            "registered enclave and follows the ledger; every rank is its own TEE. For each\n"
+            "job the ranks attest fresh channel keys bound to the job and to rank 0's key,\n"
+            "refuse a rank of another measurement, seal the channel between them, and each\n"
+            "decrypts its share of the blobs (balanced by size, keys from rank 0) and trains\n"
+            "data-parallel. The statement commits to every rank's document and the bundle\n"
+            "carries them (`cloakx verify` checks them). A rank that dies ends the worker\n"
+            "(MPI); restarted, it runs the job again. CLOAKX_WORKER_PAUSE_RANK=R limits\n"
+            "CLOAKX_WORKER_PAUSE_AT to rank R. Without MPI: one process.\n");
         return CX_EXIT_OK;
     }
     cx_worker_config c = {0};
     const char *devca_s = NULL, *threads_s = NULL, *poll_s = NULL, *listen_s = NULL,
                *token_file = NULL, *time_s = NULL, *params_s = NULL, *epochs_s = NULL,
-               *flops_s = NULL, *keyservers = NULL, *reports = NULL;
+               *flops_s = NULL, *keyservers = NULL, *reports = NULL, *ranks_s = NULL;
     const cli_arg args[] = {
         {.name = "--ledger", .val = &c.ledger_url, .env = "CLOAKX_LEDGER"},
         {.name = "--store", .val = &c.store_url, .env = "CLOAKX_STORE"},
@@ -200,16 +210,22 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
         {.name = "--require-mlock", .flag = &c.require_mlock},
         {.name = "--keyservers", .val = &keyservers, .env = "CLOAKX_KEYSERVERS"},
         {.name = "--reports", .val = &reports, .env = "CLOAKX_REPORTS"},
+        {.name = "--ranks", .val = &ranks_s},
         {0}};
     int urc = cli_args_parse(cli, argc, argv, args);
     if (urc)
         return urc;
-    if (!c.ledger_url || !c.store_url || !c.key_dir || !c.state_dir)
-        return cli_usage(cli, "--ledger, --store, --key and --state are required");
     cx_error e;
     cx_error_clear(&e);
-    char devca[PATH_MAX];
     uint64_t v;
+    if (ranks_s && (cli_parse_u64(ranks_s, "--ranks", &v, &e) != CX_OK || v < 1 || v > 1024))
+        return cli_usage(cli, "--ranks takes a number 1..1024");
+    const int launched = cx_comm_mpi_launched();
+    if (ranks_s && v > 1 && launched == 0) /* returns only to work in one process */
+        cli_exec_under_mpirun(cli, argc, argv, (int)v, "worker", "working");
+    if (!c.ledger_url || !c.store_url || !c.key_dir || !c.state_dir)
+        return cli_usage(cli, "--ledger, --store, --key and --state are required");
+    char devca[PATH_MAX];
     if (cli_devca_dir(devca_s, devca, sizeof devca, &e) != CX_OK)
         return cli_fail(cli, &e);
     c.devca_dir = devca;
@@ -260,15 +276,28 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
 #endif
     c.progress = cli->progress;
     c.log = &cli->log;
+    cx_comm *comm = NULL;
+    if (launched > 1) {
+        if (cx_comm_mpi_create(&comm, &e) != CX_OK) {
+            cx_error_prefix(&e, "worker: started by an MPI launcher with %d ranks: ", launched);
+            return cli_fail(cli, &e);
+        }
+        c.comm = comm;
+        if (comm->rank != 0)
+            c.progress = 0; /* rank 0 speaks for the job */
+    }
     c.hooks.pause_at = getenv("CLOAKX_WORKER_PAUSE_AT");
     c.hooks.pause_dir = c.state_dir;
+    const char *pause_rank = getenv("CLOAKX_WORKER_PAUSE_RANK");
+    if (pause_rank && atoi(pause_rank) != (comm ? comm->rank : 0))
+        c.hooks.pause_at = NULL;
     wout o = {cli, reports};
     c.on_job = on_job;
     c.ud = &o;
     cx_status *status = NULL;
     cx_status_server *srv = NULL;
     cx_logger slog;
-    if (listen_s) {
+    if (listen_s && (!comm || comm->rank == 0)) {
         int urc2 = start_status(cli, listen_s, token_file, &status, &srv, &e);
         if (urc2)
             return urc2;
@@ -280,8 +309,17 @@ int cmd_worker(cx_cli *cli, int argc, char **argv)
     cx_err wrc = cx_worker_run(&c, &st, &e);
     cx_status_server_stop(srv);
     cx_status_free(status);
+    const int rank = comm ? comm->rank : 0;
+    if (wrc != CX_OK && rank != 0 && comm->abort) {
+        /* rank 0 may be waiting for this one in a collective: end every rank now */
+        int code = cli_fail(cli, &e);
+        comm->abort(comm, code);
+    }
+    cx_comm_destroy(comm);
     if (wrc != CX_OK)
         return cli_fail(cli, &e);
+    if (rank != 0)
+        return CX_EXIT_OK;
     if (!cli->json)
         fprintf(stderr, "cloakx worker: %u event(s); jobs paid %u, refunded %u, failed %u\n",
                 st.events, st.jobs_paid, st.jobs_refunded, st.jobs_failed);

@@ -220,6 +220,8 @@ typedef struct cx_job_hooks {
 } cx_job_hooks;
 void cx_job_hook_point(const cx_job_hooks *h, const char *phase, const cx_logger *log);
 
+typedef struct cx_job_ranks cx_job_ranks; /* the ranks of one job (ranks.c, below) */
+
 typedef struct cx_job_params {
     cx_ledger *ledger;
     cx_store *store;
@@ -247,6 +249,15 @@ typedef struct cx_job_params {
      * 2; a cx_seal_config, with the seal module); NULL: none, and a job with such a blob fails
      * (unsigned: the operator configures them and the job is retried). */
     const struct cx_seal_config *seal;
+    /* Across ranks (issue 17): comm (NULL or of size 1: this process alone) is the plain MPI
+     * communicator of the worker's ranks, every one its own TEE; cx_job_execute runs on rank 0,
+     * cx_job_execute_rank on the others. The ranks meet per job (cx_job_ranks_join: documents
+     * checked under rank_policy, NULL: the AWS root, or this TEE's kind when simulated), rank 0
+     * hands each rank the data keys of its share of the blobs (cx_comm_assign_by_size) over the
+     * sealed channel, each decrypts and parses its share, and they train together
+     * (cx_train_comm). A job the ranks cannot split runs on rank 0 alone. */
+    cx_comm *comm;
+    const cx_nitro_policy *rank_policy;
 } cx_job_params;
 enum { CX_JOB_STORE_TRIES = 3, CX_JOB_STORE_BACKOFF_MS = 100 };
 /* Epochs of loss a job report's "curve" keeps (train_loss, validation_loss, and with DP-SGD
@@ -265,6 +276,9 @@ typedef struct cx_job_output {
     json_t *report; /* backend, contributors, rejections, metrics, privacy, hashes */
     /* on failure: the class the enclave signs in its JobFailure (cx_chain_fail_reason) */
     uint8_t fail_reason;
+    /* across ranks: the ranks that met, their documents and channel keys (the statement's
+     * ranks_hash, the bundle's ranks); NULL for a job of one process */
+    cx_job_ranks *ranks;
 } cx_job_output;
 void cx_job_output_free(cx_job_output *o);
 
@@ -274,6 +288,10 @@ void cx_job_output_free(cx_job_output *o);
  * → stored → statement signed by the TEE, and the model key wrapped to the buyer in a signed
  * key release. Submitting both is the caller's (the worker's) step. */
 cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e);
+/* A rank other than 0 of p->comm runs its part of the job rank 0 runs (p->job_id): leader_pk
+ * is rank 0's enclave key, which rank 0's document must attest. CX_OK when its part is done
+ * (or rank 0 runs the job alone); an error on any rank fails every rank (named in e). */
+cx_err cx_job_execute_rank(const cx_job_params *p, const uint8_t leader_pk[32], cx_error *e);
 
 /* Dataset commitment (DESIGN.md): SHA-256 over the accepted blobs in ascending blob-id order,
  * (accepted = every header-valid blob, registered before the job, of the contributors the
@@ -370,6 +388,11 @@ typedef struct cx_worker_config {
     void *ud;
     cx_status *status; /* may be NULL: the live status model the worker keeps up to date */
     const struct cx_seal_config *seal; /* may be NULL: see cx_job_params */
+    /* Several ranks (the worker started under mpirun: cx_comm_mpi_create): rank 0 is the
+     * worker above, and runs each job with the other ranks (cx_job_params.comm); a rank other
+     * than 0 runs no loop of its own: it opens its own TEE and the store and takes part in
+     * each job rank 0 calls it to, until rank 0 stops. NULL or size 1: one process. */
+    cx_comm *comm;
 } cx_worker_config;
 
 typedef struct cx_worker_stats {
@@ -508,11 +531,51 @@ cx_err cx_rank_link_bcast(cx_rank_link *l, void *buf, size_t bytes, int root, cx
  * sendrecv (p's transport is ignored). It owns inner: destroying it destroys inner. */
 cx_err cx_comm_sealed_create(cx_comm *inner, const cx_rank_link_params *p, cx_comm **out,
                              cx_error *e);
+/* The same over an inner comm that outlives it (a worker's one MPI communicator, sealed anew
+ * for each job): destroying it leaves inner alone. */
+cx_err cx_comm_sealed_borrow(cx_comm *inner, const cx_rank_link_params *p, cx_comm **out,
+                             cx_error *e);
 /* *comm sealed with an ephemeral X25519 key per rank, exchanged over *comm itself (collective).
  * Nothing crosses in the clear, but without attestation the keys are not authenticated: it
  * keeps gradients from whoever reads the network, not from an active man in the middle. A
  * worker's ranks use cx_comm_sealed_create with their attested keys. On failure *comm is
  * unchanged. */
 cx_err cx_comm_seal_ephemeral(cx_comm **comm, const uint8_t job_id[32], cx_error *e);
+
+/* ---- the ranks of one multi-rank job meet (ranks.c) ----
+ * Every rank is its own TEE. For each job each rank makes a fresh X25519 channel key and an
+ * attestation document whose user_data is cx_job_rank_binding of it; the documents go to every
+ * rank, and each rank checks every other one (cx_job_rank_doc_check) against its own
+ * measurement: a rank running other code, or a document made for another job, place or rank 0,
+ * is refused, and then no rank goes on. The channel between them is then sealed under those
+ * attested keys (cx_comm_sealed_borrow). Rank 0's statement commits to the documents
+ * (ranks_hash) and its bundle carries them, so that `cloakx verify` checks the same. */
+
+/* SHA-256("cloakx/rank/v1" 0x00 || job id || u32le rank || u32le size || rank 0's Ed25519 key
+ * (the registered enclave that signs the statement) || the rank's X25519 channel key). */
+void cx_job_rank_binding(const uint8_t job_id[32], uint32_t rank, uint32_t size,
+                         const uint8_t leader_pk[32], const uint8_t x25519_pk[32], uint8_t out[32]);
+/* A rank's document: verifies under pol, PCR0 is measurement, user_data is the binding above;
+ * rank 0's also attests leader_pk as its key. CX_ERR_VERIFY naming the rank and the check. */
+cx_err cx_job_rank_doc_check(const uint8_t *doc, size_t len, const cx_nitro_policy *pol,
+                             const uint8_t *measurement, size_t measurement_len,
+                             const uint8_t job_id[32], uint32_t rank, uint32_t size,
+                             const uint8_t leader_pk[32], const uint8_t x25519_pk[32], cx_error *e);
+struct cx_job_ranks {
+    int rank, size;
+    cx_x25519_key *mine; /* this rank's channel key (this job only) */
+    uint8_t (*pks)[32];  /* every rank's channel key, by rank */
+    uint8_t (*att)[32];  /* SHA-256 of every rank's document */
+    uint8_t **docs;      /* every rank's document, by rank */
+    size_t *doc_lens;
+    cx_comm *sealed; /* the job's channel, over inner (which it borrows) */
+};
+/* Collective over inner (the plain MPI communicator): the exchange and checks above with
+ * this rank's tee; pol says which roots and documents are trusted (the simulated TEE's dev
+ * root with allow_simulated). CX_ERR_VERIFY on every rank when any rank refuses another. */
+cx_err cx_job_ranks_join(cx_comm *inner, cx_tee *tee, const cx_nitro_policy *pol,
+                         const uint8_t job_id[32], const uint8_t leader_pk[32],
+                         const cx_logger *log, cx_job_ranks **out, cx_error *e);
+void cx_job_ranks_free(cx_job_ranks *r);
 
 #endif

@@ -22,6 +22,7 @@ void cx_job_output_free(cx_job_output *o)
     free(o->statement);
     free(o->key_release);
     json_decref(o->report);
+    cx_job_ranks_free(o->ranks);
     memset(o, 0, sizeof *o);
 }
 
@@ -38,7 +39,10 @@ typedef struct cand {
     uint8_t tag_hash[32];         /* of the decrypting read's chunk tags */
     uint8_t used_header_hash[32]; /* the decrypting read's header: the checked one (bound) */
     uint64_t rows, bad_rows;
-    int late_fail; /* failed after the header checks: its contributor is left out */
+    int late_fail;       /* failed after the header checks: its contributor is left out */
+    uint8_t *header_raw; /* the checked header's bytes (malloc'ed): rank 0 opens its data key */
+    size_t header_raw_len;
+    int owner; /* across ranks: the rank that decrypts and parses it */
 } cand;
 
 static void reject(cand *c, cx_reject_reason klass, const char *fmt, ...)
@@ -135,6 +139,11 @@ static cx_err read_header(const cx_job_params *p, cand *c, const uint8_t key_id[
         }
         free(c->key_object);
         c->key_object = NULL;
+        free(c->header_raw);
+        if (!(c->header_raw = malloc(c->h.header_len)))
+            return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+        memcpy(c->header_raw, hb, c->h.header_len);
+        c->header_raw_len = c->h.header_len;
         if (c->h.suite == CX_CXB_SUITE_KEY_OBJECT) {
             if (!(c->key_object = malloc(c->h.key_object_len)))
                 return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
@@ -282,8 +291,8 @@ static cx_err check_same_blob(const cand *c, const cx_pipeline_result *r, int se
  * failure now means the store changed under us and the job is retried. In both passes a blob
  * whose decrypting read is not the checked one fails the job (check_same_blob). */
 static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
-                           const cx_cxb_keys *keys, cand *cs, size_t n, int want, cx_parser *parser,
-                           int fatal, size_t *n_failed, cx_error *e)
+                           const cx_cxb_keys *keys, cand *cs, size_t n, int owner, int want,
+                           cx_parser *parser, int fatal, size_t *n_failed, cx_error *e)
 {
     /* blobs go through the pipeline in batches, so a pool of thousands of blobs does not
      * hold thousands of open store readers (file descriptors, connections) at once */
@@ -291,8 +300,10 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
     size_t m = 0;
     *n_failed = 0;
     uint64_t total = 0;
+    /* owner -1: every candidate; else only those of that rank */
+#define TAKES(c) ((c).state == want && (owner < 0 || (c).owner == owner))
     for (size_t i = 0; i < n; i++)
-        if (cs[i].state == want) {
+        if (TAKES(cs[i])) {
             m++;
             total += cs[i].h.plaintext_len;
         }
@@ -322,7 +333,7 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
     /* blobs may be sealed with chunks larger than the default buffers (seal --chunk-size) */
     uint32_t max_chunk = 0;
     for (size_t i = 0; i < n; i++)
-        if (cs[i].state == want && cs[i].h.chunk_size > max_chunk)
+        if (TAKES(cs[i]) && cs[i].h.chunk_size > max_chunk)
             max_chunk = cs[i].h.chunk_size;
     cx_pipeline_config_fit(&cfg, max_chunk, CX_PIPELINE_LARGE_CHUNK_BUDGET);
     /* with the CUDA backend: plaintext chunks in pinned memory, decrypt threads near the GPU */
@@ -334,7 +345,7 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
         memset(blobs, 0, sizeof blobs);
         memset(res, 0, sizeof res);
         for (; next < n && nb < BATCH; next++) {
-            if (cs[next].state != want)
+            if (!TAKES(cs[next]))
                 continue;
             blobs[nb].id = cs[next].blob_id;
             blobs[nb].fd = -1;
@@ -392,6 +403,7 @@ static cx_err run_pipeline(const cx_job_params *p, const cx_device_choice *dev,
     }
     cx_progress_finish(&prog);
     return rc;
+#undef TAKES
 }
 
 typedef struct epoch_ud {
@@ -485,7 +497,16 @@ typedef struct job_run {
     cx_x25519_key *model_key; /* the model's own key (RULES.md §2.2) */
     cx_job_membuf sealed;     /* ciphertext: plain malloc is fine */
     uint8_t result_hash[32];
+    /* across ranks (p->comm of more than one): the ranks that met for this job; this process
+     * is rank 0 (cx_job_execute) or another rank (cx_job_execute_rank) */
+    cx_job_ranks *ranks;
+    uint8_t leader_pk[32]; /* rank 0's enclave key, which every rank's document binds */
+    int alone;             /* the job runs on rank 0 alone (ranks met, nothing split) */
+    int owes;              /* rank 0: what the other ranks wait for next (RANKS_OWE_*) */
+    int follower;          /* this process is not rank 0 */
 } job_run;
+
+enum { RANKS_OWE_NONE = 0, RANKS_OWE_PLAN, RANKS_OWE_GO };
 
 static void job_run_free(job_run *r)
 {
@@ -506,9 +527,12 @@ static void job_run_free(job_run *r)
     cx_x25519_key_free(r->key);
     cx_x25519_key_free(r->model_key);
     cx_secmem_free(r->known);
-    for (size_t i = 0; i < r->n_cands; i++)
+    for (size_t i = 0; i < r->n_cands; i++) {
         free(r->cs[i].key_object);
+        free(r->cs[i].header_raw);
+    }
     free(r->cs);
+    cx_job_ranks_free(r->ranks);
     free(r->items);
     free(r->srows);
     free(r->contribs);
@@ -737,6 +761,295 @@ static cx_err open_contributions(job_run *r, cx_error *e)
     return CX_OK;
 }
 
+/* ---------------------------------------------------------- across ranks -- */
+
+/* What crosses between the ranks of a job crosses the sealed channel (cx_job_ranks.sealed) as
+ * these structs' bytes: every rank attested the same measurement, hence runs this same build
+ * and lays them out alike. Padding is zeroed before anything is sent. */
+typedef struct rank_status {
+    int32_t rc;    /* cx_err of the sender's part */
+    int32_t empty; /* the sender holds no accepted row: the job runs on rank 0 alone */
+    char msg[CX_ERROR_MSG_MAX];
+} rank_status;
+
+typedef struct plan_head {
+    rank_status st; /* rank 0's own failure before the plan: every rank stops */
+    uint32_t alone; /* 1: rank 0 runs the job by itself, the other ranks stop here */
+    uint32_t n_cands, req_len;
+} plan_head;
+
+/* One candidate of the plan; data_key only for one in state 1 (secure memory). */
+typedef struct plan_rec {
+    char blob_id[CX_STORE_ID_MAX];
+    uint8_t contributor[32], header_hash[32], data_key[32];
+    uint64_t plaintext_len;
+    uint32_t chunk_size;
+    int32_t owner;
+    uint8_t state, klass, late_fail;
+} plan_rec;
+
+/* One candidate's outcome on the rank that owns it. */
+typedef struct outcome_rec {
+    uint8_t state, klass, late_fail;
+    uint8_t tag_hash[32], used_header_hash[32];
+    uint64_t rows, bad_rows;
+    char reason[300];
+} outcome_rec;
+
+static int dist(const job_run *r)
+{
+    return r->ranks && !r->alone;
+}
+
+static size_t count_state(const cand *cs, size_t n, int owner, int state)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += cs[i].state == state && (owner < 0 || cs[i].owner == owner);
+    return k;
+}
+
+static void status_set(rank_status *st, cx_err rc, const cx_error *le)
+{
+    memset(st, 0, sizeof *st);
+    st->rc = (int32_t)rc;
+    if (rc != CX_OK)
+        snprintf(st->msg, sizeof st->msg, "%s", le->msg);
+}
+
+/* Every rank of the job meets (rank 0 here; the others in cx_job_execute_rank): attested, bound
+ * to the job and to this enclave's key, checked against one another, the channel sealed. */
+static cx_err join_ranks(job_run *r, cx_error *e)
+{
+    const cx_job_params *p = r->p;
+    if (!p->comm || p->comm->size < 2)
+        return CX_OK;
+    if (!r->follower)
+        memcpy(r->leader_pk, r->enc.ed25519_pk, 32);
+    cx_nitro_policy pol = {.allow_simulated = cx_tee_is_simulated(p->tee)};
+    if (p->rank_policy)
+        pol = *p->rank_policy;
+    cx_err rc =
+        cx_job_ranks_join(p->comm, p->tee, &pol, p->job_id.b, r->leader_pk, p->log, &r->ranks, e);
+    if (rc != CX_OK)
+        return rc;
+    if (!r->follower)
+        r->owes = RANKS_OWE_PLAN;
+    cx_log_info(p->log,
+                "job %s: rank %d of %d: every rank attested the same measurement; channel "
+                "sealed",
+                r->job_hex, r->ranks->rank, r->ranks->size);
+    return CX_OK;
+}
+
+/* Rank 0 tells the other ranks what they wait for when it fails first: the plan or the go
+ * with its error, so that they stop rather than wait in a collective for good. */
+static void ranks_owe_failure(job_run *r, const cx_error *why)
+{
+    if (!r->ranks || r->owes == RANKS_OWE_NONE)
+        return;
+    cx_comm *c = r->ranks->sealed;
+    cx_error le;
+    if (r->owes == RANKS_OWE_PLAN) {
+        plan_head h;
+        memset(&h, 0, sizeof h);
+        status_set(&h.st, why->code != CX_OK ? why->code : CX_ERR_INTERNAL, why);
+        if (c->bcast(c, &h, sizeof h, 0, &le) != CX_OK)
+            cx_log_warn(r->p->log, "job %s: telling the ranks: %s", r->job_hex, le.msg);
+    } else {
+        rank_status st;
+        status_set(&st, why->code != CX_OK ? why->code : CX_ERR_INTERNAL, why);
+        if (c->bcast(c, &st, sizeof st, 0, &le) != CX_OK)
+            cx_log_warn(r->p->log, "job %s: telling the ranks: %s", r->job_hex, le.msg);
+    }
+    r->owes = RANKS_OWE_NONE;
+}
+
+/* Rank 0's data keys for the suite-1 blobs still in the job (the Seal ones are known already):
+ * handed to the rank that decrypts each. A header whose key does not open fails alone, as it
+ * would in the pipeline. */
+static cx_err open_data_keys(job_run *r, cx_error *e)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < r->n_cands; i++)
+        m += r->cs[i].state == 1 && r->cs[i].h.suite != CX_CXB_SUITE_KEY_OBJECT;
+    cx_cxb_known_key *k = cx_secmem_alloc((r->n_known + m + 1) * sizeof *k, 0, e);
+    if (!k)
+        return CX_ERR_NOMEM;
+    if (r->n_known)
+        memcpy(k, r->known, r->n_known * sizeof *k);
+    cx_secmem_free(r->known);
+    r->known = k;
+    for (size_t i = 0; i < r->n_cands; i++) {
+        cand *c = &r->cs[i];
+        if (c->state != 1 || c->h.suite == CX_CXB_SUITE_KEY_OBJECT)
+            continue;
+        cx_cxb_known_key *x = &r->known[r->n_known];
+        cx_error why;
+        cx_err rc =
+            cx_cxb_header_data_key(c->header_raw, c->header_raw_len, r->key, x->data_key, &why);
+        if (rc == CX_ERR_NOMEM)
+            return cx_error_set(e, rc, "job: out of memory");
+        if (rc != CX_OK) {
+            reject(c, CX_REJECT_DECRYPT, "tampered or corrupt: %s", why.msg);
+            c->late_fail = 1;
+            continue;
+        }
+        memcpy(x->header_hash, c->h.header_hash, 32);
+        r->n_known++;
+    }
+    return CX_OK;
+}
+
+/* Rank 0: which rank decrypts which blob (balanced by bytes, cx_comm_assign_by_size) and its
+ * key, with the job request, to every rank. A job the ranks cannot split runs on rank 0 alone:
+ * fewer blobs than ranks, or gaps filled with the data's own means (a statistic of all rows). */
+static cx_err plan_ranks(job_run *r, cx_error *e)
+{
+    if (!r->ranks)
+        return CX_OK;
+    cx_comm *c = r->ranks->sealed;
+    const int P = r->ranks->size;
+    const char *missing = json_string_value(json_object_get(r->data, "missing"));
+    cx_err rc = CX_OK;
+    if (missing && strcmp(missing, "mean") == 0) {
+        r->alone = 1;
+        cx_log_info(r->p->log,
+                    "job %s: \"missing\": \"mean\" fills gaps with the means of all "
+                    "rows: rank 0 runs it alone",
+                    r->job_hex);
+    } else if ((rc = open_data_keys(r, e)) == CX_OK &&
+               count_state(r->cs, r->n_cands, -1, 1) < (size_t)P) {
+        r->alone = 1;
+        cx_log_info(r->p->log, "job %s: fewer blobs than ranks: rank 0 runs it alone", r->job_hex);
+    }
+    uint64_t *sizes = NULL;
+    int *rank_of = NULL;
+    size_t *which = NULL, m = 0;
+    if (rc == CX_OK && !r->alone) {
+        sizes = calloc(r->n_cands, sizeof *sizes);
+        rank_of = calloc(r->n_cands, sizeof *rank_of);
+        which = calloc(r->n_cands, sizeof *which);
+        if (!sizes || !rank_of || !which)
+            rc = cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+        for (size_t i = 0; rc == CX_OK && i < r->n_cands; i++)
+            if (r->cs[i].state == 1) {
+                sizes[m] = r->cs[i].h.plaintext_len;
+                which[m++] = i;
+            }
+        if (rc == CX_OK)
+            rc = cx_comm_assign_by_size(sizes, m, P, rank_of, NULL, e);
+        for (size_t i = 0; i < r->n_cands; i++)
+            r->cs[i].owner = -1;
+        for (size_t j = 0; rc == CX_OK && j < m; j++)
+            r->cs[which[j]].owner = rank_of[j];
+    }
+    free(sizes);
+    free(rank_of);
+    free(which);
+    if (rc != CX_OK)
+        return rc; /* ranks_owe_failure tells the ranks */
+    plan_head h;
+    memset(&h, 0, sizeof h);
+    h.alone = (uint32_t)r->alone;
+    h.n_cands = (uint32_t)r->n_cands;
+    h.req_len = (uint32_t)r->req_len;
+    r->owes = RANKS_OWE_NONE;
+    if ((rc = c->bcast(c, &h, sizeof h, 0, e)) != CX_OK || r->alone)
+        return rc;
+    if ((rc = c->bcast(c, r->req, r->req_len, 0, e)) != CX_OK)
+        return rc;
+    /* the records carry data keys: secure memory, wiped when freed */
+    plan_rec *recs = cx_secmem_alloc(r->n_cands * sizeof *recs + 1, 0, e);
+    if (!recs)
+        return CX_ERR_NOMEM; /* the others fail in their first exchange, waiting: MPI ends it */
+    for (size_t i = 0; i < r->n_cands; i++) {
+        const cand *x = &r->cs[i];
+        plan_rec *o = &recs[i];
+        memset(o, 0, sizeof *o);
+        snprintf(o->blob_id, sizeof o->blob_id, "%s", x->blob_id);
+        memcpy(o->contributor, x->c.contributor.b, 32);
+        memcpy(o->header_hash, x->h.header_hash, 32);
+        o->plaintext_len = x->h.plaintext_len;
+        o->chunk_size = x->h.chunk_size;
+        o->owner = x->owner;
+        o->state = (uint8_t)x->state;
+        o->klass = x->klass;
+        o->late_fail = (uint8_t)x->late_fail;
+        for (size_t k = 0; x->state == 1 && k < r->n_known; k++)
+            if (memcmp(r->known[k].header_hash, x->h.header_hash, 32) == 0)
+                memcpy(o->data_key, r->known[k].data_key, 32);
+    }
+    rc = c->bcast(c, recs, r->n_cands * sizeof *recs, 0, e);
+    cx_secmem_free(recs);
+    if (rc == CX_OK)
+        cx_log_info(r->p->log, "job %s: %zu blob(s) across %d ranks, balanced by size", r->job_hex,
+                    count_state(r->cs, r->n_cands, -1, 1), P);
+    return rc;
+}
+
+/* Another rank: rank 0's plan: the job request (its spec parsed as rank 0 parsed it), the
+ * candidates with their owners, and the data keys of this rank's blobs. */
+static cx_err recv_plan(job_run *r, cx_error *e)
+{
+    cx_comm *c = r->ranks->sealed;
+    plan_head h;
+    cx_err rc = c->bcast(c, &h, sizeof h, 0, e);
+    if (rc != CX_OK)
+        return rc;
+    if (h.st.rc != CX_OK)
+        return cx_error_set(e, (cx_err)h.st.rc, "rank 0: %.*s", (int)sizeof h.st.msg, h.st.msg);
+    r->alone = h.alone != 0;
+    if (r->alone)
+        return CX_OK;
+    if (h.req_len == 0 || h.req_len > (1u << 20) || h.n_cands > 10000000u)
+        return cx_error_set(e, CX_ERR_FORMAT, "rank 0's plan: %u candidates, request %u bytes",
+                            h.n_cands, h.req_len);
+    if (!(r->req = malloc(h.req_len)))
+        return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+    r->req_len = h.req_len;
+    if ((rc = c->bcast(c, r->req, r->req_len, 0, e)) != CX_OK)
+        return rc;
+    plan_rec *recs = cx_secmem_alloc((size_t)h.n_cands * sizeof *recs + 1, 0, e);
+    r->cs = calloc(h.n_cands ? h.n_cands : 1, sizeof *r->cs);
+    r->known = cx_secmem_alloc(((size_t)h.n_cands + 1) * sizeof *r->known, 0, e);
+    if (!recs || !r->cs || !r->known) {
+        cx_secmem_free(recs);
+        return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+    }
+    rc = c->bcast(c, recs, (size_t)h.n_cands * sizeof *recs, 0, e);
+    for (size_t i = 0; rc == CX_OK && i < h.n_cands; i++) {
+        const plan_rec *o = &recs[i];
+        cand *x = &r->cs[r->n_cands++];
+        memcpy(x->blob_id, o->blob_id, sizeof x->blob_id);
+        x->blob_id[sizeof x->blob_id - 1] = '\0';
+        memcpy(x->c.contributor.b, o->contributor, 32);
+        memcpy(x->h.header_hash, o->header_hash, 32);
+        x->h.plaintext_len = o->plaintext_len;
+        x->h.chunk_size = o->chunk_size;
+        x->owner = o->owner;
+        x->state = o->state;
+        x->klass = o->klass;
+        x->late_fail = o->late_fail;
+        if (o->owner == r->ranks->rank && o->state == 1) {
+            cx_cxb_known_key *k = &r->known[r->n_known++];
+            memcpy(k->header_hash, o->header_hash, 32);
+            memcpy(k->data_key, o->data_key, 32);
+        }
+    }
+    cx_secmem_free(recs);
+    if (rc != CX_OK)
+        return rc;
+    uint8_t buyer_x[32];
+    if ((rc = cx_job_request_parse(r->req, r->req_len, &r->spec, buyer_x, e)) != CX_OK)
+        return rc;
+    r->spec_ok = 1;
+    if ((rc = cx_job_spec_check(&r->spec, &r->data, &r->schema, e)) != CX_OK)
+        return rc;
+    cx_dataset_schema_format(r->schema, &r->fmt);
+    return CX_OK;
+}
+
 /* The job's data format is the spec's: a blob in another format is rejected alone. */
 static cx_data_format format_of(cx_content_type ct)
 {
@@ -775,7 +1088,7 @@ static cx_err choose_format(job_run *r, cx_error *e)
 /* One pass: decrypt, authenticate and parse together. Only when a blob fails part way
  * (tampered) are its rows already in the parser; then the good blobs are parsed again
  * into a fresh parser (a second decryption, paid only in that case). */
-static cx_err decrypt_and_parse(job_run *r, cx_error *e)
+static cx_err decrypt_and_parse_here(job_run *r, cx_error *e)
 {
     const cx_job_params *p = r->p;
     cand *cs = r->cs;
@@ -784,7 +1097,8 @@ static cx_err decrypt_and_parse(job_run *r, cx_error *e)
     r->t_dec = cx_now_seconds();
     size_t n_failed = 0;
     const cx_cxb_keys keys = {r->key, r->known, r->n_known};
-    if ((rc = run_pipeline(p, &r->dev, &keys, cs, n_cands, 1, r->parser, 0, &n_failed, e)) != CX_OK)
+    if ((rc = run_pipeline(p, &r->dev, &keys, cs, n_cands, -1, 1, r->parser, 0, &n_failed, e)) !=
+        CX_OK)
         return rc;
     cx_job_hook_point(p->hooks, "decrypted", p->log);
     size_t n_auth = 0;
@@ -813,8 +1127,8 @@ static cx_err decrypt_and_parse(job_run *r, cx_error *e)
             r->parser = NULL;
             size_t dummy = 0;
             if ((rc = cx_parser_new(r->schema, r->fmt, n_left, &r->parser, e)) != CX_OK ||
-                (rc = run_pipeline(p, &r->dev, &keys, cs, n_cands, 2, r->parser, 1, &dummy, e)) !=
-                    CX_OK)
+                (rc = run_pipeline(p, &r->dev, &keys, cs, n_cands, -1, 2, r->parser, 1, &dummy,
+                                   e)) != CX_OK)
                 return rc;
             r->reparsed++;
         }
@@ -849,6 +1163,207 @@ static cx_err decrypt_and_parse(job_run *r, cx_error *e)
             cs[i].state = 3;
     r->t_dec = cx_now_seconds() - r->t_dec;
     return CX_OK;
+}
+
+/* Every rank's status and the outcomes of the candidates it owns to every rank (collective):
+ * afterwards all ranks hold the same table and decide alike. A rank that failed fails the job
+ * on every rank, named in the error. *empty: some rank holds no accepted row. */
+static cx_err exchange_outcomes(job_run *r, cx_err lrc, const cx_error *le, int empty_here,
+                                int *empty, cx_error *e)
+{
+    cx_comm *c = r->ranks->sealed;
+    outcome_rec *recs = calloc(r->n_cands ? r->n_cands : 1, sizeof *recs);
+    if (!recs)
+        lrc = CX_ERR_NOMEM; /* still takes part: the others are waiting */
+    cx_err rc = CX_OK, first = CX_OK;
+    int first_rank = -1;
+    char first_msg[CX_ERROR_MSG_MAX] = "";
+    *empty = 0;
+    for (int k = 0; rc == CX_OK && k < c->size; k++) {
+        rank_status st;
+        cx_error oom = {.code = CX_ERR_NOMEM, .msg = "out of memory"};
+        if (k == c->rank) {
+            status_set(&st, lrc, recs ? le : &oom);
+            st.empty = empty_here;
+        }
+        if ((rc = c->bcast(c, &st, sizeof st, k, e)) != CX_OK)
+            break;
+        if (st.rc != CX_OK) {
+            if (first == CX_OK) {
+                first = (cx_err)st.rc;
+                first_rank = k;
+                snprintf(first_msg, sizeof first_msg, "%s", st.msg);
+            }
+            continue; /* a failed rank sends no outcomes */
+        }
+        *empty |= st.empty != 0;
+        size_t m = 0;
+        for (size_t i = 0; i < r->n_cands; i++)
+            if (r->cs[i].owner == k) {
+                const cand *x = &r->cs[i];
+                outcome_rec *o = &recs[m++];
+                memset(o, 0, sizeof *o);
+                o->state = (uint8_t)x->state;
+                o->klass = x->klass;
+                o->late_fail = (uint8_t)x->late_fail;
+                memcpy(o->tag_hash, x->tag_hash, 32);
+                memcpy(o->used_header_hash, x->used_header_hash, 32);
+                o->rows = x->rows;
+                o->bad_rows = x->bad_rows;
+                snprintf(o->reason, sizeof o->reason, "%s", x->reason);
+            }
+        if (m == 0)
+            continue;
+        if ((rc = c->bcast(c, recs, m * sizeof *recs, k, e)) != CX_OK)
+            break;
+        if (k == c->rank)
+            continue;
+        m = 0;
+        for (size_t i = 0; i < r->n_cands; i++)
+            if (r->cs[i].owner == k) {
+                cand *x = &r->cs[i];
+                const outcome_rec *o = &recs[m++];
+                x->state = o->state;
+                x->klass = o->klass;
+                x->late_fail = o->late_fail;
+                memcpy(x->tag_hash, o->tag_hash, 32);
+                memcpy(x->used_header_hash, o->used_header_hash, 32);
+                x->rows = o->rows;
+                x->bad_rows = o->bad_rows;
+                memcpy(x->reason, o->reason, sizeof x->reason);
+                x->reason[sizeof x->reason - 1] = '\0';
+            }
+    }
+    free(recs);
+    if (rc != CX_OK)
+        return rc;
+    if (first != CX_OK)
+        return cx_error_set(e, first, "rank %d: %s", first_rank, first_msg);
+    return CX_OK;
+}
+
+/* This rank's blobs, decrypted and parsed together, with the same rounds as one process
+ * (decrypt_and_parse_here): after each round every rank's outcomes go to every rank, which
+ * then leave out the same contributors. A rank left without an accepted row makes the job
+ * fall back to rank 0 alone (r->alone), which then holds every key it needs. */
+static cx_err decrypt_and_parse_ranks(job_run *r, cx_error *e)
+{
+    const cx_job_params *p = r->p;
+    cand *cs = r->cs;
+    const size_t n = r->n_cands;
+    const int me = r->ranks->rank;
+    const cx_cxb_keys keys = {NULL, r->known, r->n_known};
+    r->t_dec = cx_now_seconds();
+    cx_error le = {0};
+    cx_err lrc = CX_OK;
+    cx_parser_free(r->parser); /* rank 0's for every blob: each rank parses its own */
+    r->parser = NULL;
+    size_t fed = count_state(cs, n, me, 1), failed = 0;
+    if (r->follower) /* its device, and a failure to get one, go to the ranks below */
+        lrc = select_device(r, &le);
+    if (lrc == CX_OK && fed &&
+        (lrc = cx_parser_new(r->schema, r->fmt, fed, &r->parser, &le)) == CX_OK)
+        lrc = run_pipeline(p, &r->dev, &keys, cs, n, me, 1, r->parser, 0, &failed, &le);
+    int empty = 0;
+    cx_err rc = exchange_outcomes(r, lrc, &le, 0, &empty, e);
+    if (rc != CX_OK)
+        return rc;
+    cx_job_hook_point(p->hooks, "decrypted", p->log);
+    if (count_state(cs, n, -1, 2) == 0)
+        return cx_error_set(e, CX_ERR_STATE, "job %s: no contribution could be authenticated",
+                            r->job_hex);
+    int have_ds = 0;
+    for (;;) {
+        disqualify(cs, n);
+        const size_t before = count_state(cs, n, -1, 2);
+        if (before == 0)
+            return cx_error_set(e, CX_ERR_STATE, "job %s: no contribution was accepted",
+                                r->job_hex);
+        const size_t left = count_state(cs, n, me, 2);
+        lrc = CX_OK;
+        if (left != fed || failed) { /* the parser holds rows of blobs now left out */
+            cx_dataset_free(r->ds);
+            r->ds = NULL;
+            cx_parser_free(r->parser);
+            r->parser = NULL;
+            have_ds = 0;
+            fed = left;
+            failed = 0;
+            size_t dummy = 0;
+            if (fed && (lrc = cx_parser_new(r->schema, r->fmt, fed, &r->parser, &le)) == CX_OK &&
+                (lrc = run_pipeline(p, &r->dev, &keys, cs, n, me, 2, r->parser, 1, &dummy, &le)) ==
+                    CX_OK)
+                r->reparsed++;
+        }
+        int empty_here = fed == 0;
+        if (lrc == CX_OK && fed && !have_ds) {
+            lrc = cx_parser_finalize(r->parser, &r->ds, &le);
+            if (lrc == CX_ERR_FORMAT) { /* no row accepted here: rank 0 takes the job alone */
+                lrc = CX_OK;
+                empty_here = 1;
+            } else if (lrc == CX_OK) {
+                have_ds = 1;
+                for (size_t i = 0, k = 0; i < n; i++) {
+                    if (cs[i].state != 2 || cs[i].owner != me)
+                        continue;
+                    const cx_blob_rows *br = &r->ds->blobs[k++];
+                    cs[i].rows = br->rows;
+                    cs[i].bad_rows = br->bad_rows;
+                    if (br->failed || br->rows == 0) {
+                        if (br->failed)
+                            reject(&cs[i], br->columns_differ ? CX_REJECT_FORMAT : CX_REJECT_PARSE,
+                                   "data does not parse under the job's schema: %s", br->error);
+                        else
+                            reject(&cs[i], CX_REJECT_PARSE, "no usable rows");
+                        cs[i].late_fail = 1;
+                    }
+                }
+            }
+        }
+        if ((rc = exchange_outcomes(r, lrc, &le, empty_here, &empty, e)) != CX_OK)
+            return rc;
+        if (empty) {
+            r->alone = 1;
+            cx_log_warn(p->log,
+                        "job %s: a rank was left without an accepted row: rank 0 decrypts and "
+                        "trains the job alone",
+                        r->job_hex);
+            return CX_OK;
+        }
+        const size_t late = before - count_state(cs, n, -1, 2);
+        if (late == 0 && !disqualify_pending(cs, n))
+            break;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (cs[i].state == 2)
+            cs[i].state = 3;
+    r->t_dec = cx_now_seconds() - r->t_dec;
+    return CX_OK;
+}
+
+static cx_err decrypt_and_parse(job_run *r, cx_error *e)
+{
+    if (dist(r)) {
+        cx_err rc = decrypt_and_parse_ranks(r, e);
+        if (rc == CX_OK && !r->alone && !r->follower)
+            r->owes = RANKS_OWE_GO;
+        if (rc != CX_OK || !r->alone || r->follower)
+            return rc;
+        /* rank 0 alone from here: what failed stays rejected, the rest is read again */
+        cx_dataset_free(r->ds);
+        r->ds = NULL;
+        cx_parser_free(r->parser);
+        r->parser = NULL;
+        for (size_t i = 0; i < r->n_cands; i++)
+            if (r->cs[i].state == 2) {
+                r->cs[i].state = 1;
+                r->cs[i].rows = r->cs[i].bad_rows = 0;
+            }
+        if ((rc = cx_parser_new(r->schema, r->fmt, count_state(r->cs, r->n_cands, -1, 1),
+                                &r->parser, e)) != CX_OK)
+            return rc;
+    }
+    return decrypt_and_parse_here(r, e);
 }
 
 /* per-contributor accepted rows (ascending address, as the statement wants) and the
@@ -899,17 +1414,37 @@ static cx_err train(job_run *r, cx_error *e)
                    r->spec.epochs, cx_now_seconds(), r->curve_train, r->curve_val};
     cx_train_epoch_cb cb = {
         .fn = on_epoch, .ud = &eu, .deadline = p->time_limit_s > 0 ? r->t0 + p->time_limit_s : 0.0};
-    cx_compute_cost cost;
-    cx_spec_cost(&r->spec, (int)ds->d, (int)ds->n_classes, ds->n, &cost);
-    cx_err brc = cx_compute_budget_check(&r->budget, &cost, e);
-    if (brc != CX_OK)
-        return brc;
-    if (cb.deadline > 0 && cx_now_seconds() > cb.deadline)
-        return cx_error_set(e, CX_ERR_LIMIT, "job: over its time limit of %.0f s before training",
-                            p->time_limit_s);
-    cx_log_info(p->log, "job %s: training %s on %zu rows x %zu features (%s backend)", r->job_hex,
-                cx_model_kind_name(r->spec.model), ds->n, ds->d, r->be->name);
-    cx_err rc = cx_train(&r->spec, &td, r->be, &cb, p->log, &r->model, &r->tr, e);
+    uint64_t *row_index = NULL;
+    if (dist(r)) { /* this rank's rows in the one-process table: every blob's, in blob-id order */
+        if (!(row_index = malloc((ds->n ? ds->n : 1) * sizeof *row_index)))
+            return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+        uint64_t g = 0;
+        size_t k = 0;
+        for (size_t i = 0; i < r->n_cands; i++) {
+            const cand *c = &r->cs[i];
+            if (c->state != 3)
+                continue;
+            for (uint64_t j = 0; c->owner == r->ranks->rank && j < c->rows && k < ds->n; j++)
+                row_index[k++] = g + j;
+            g += c->rows;
+        }
+        if (k != ds->n) {
+            free(row_index);
+            return cx_error_set(e, CX_ERR_INTERNAL,
+                                "job: this rank parsed %zu rows, its blobs "
+                                "%zu",
+                                ds->n, k);
+        }
+        td.row_index = row_index;
+    }
+    cx_log_info(p->log, "job %s: training %s on %zu rows x %zu features (%s backend%s)", r->job_hex,
+                cx_model_kind_name(r->spec.model), ds->n, ds->d, r->be->name,
+                dist(r) ? ", this rank's share" : "");
+    if (r->follower) /* rank 0 speaks for the job */
+        cb.fn = NULL;
+    cx_err rc = cx_train_comm(&r->spec, &td, r->be, dist(r) ? r->ranks->sealed : NULL, &cb,
+                              r->follower ? NULL : p->log, &r->model, &r->tr, e);
+    free(row_index);
     cx_progress_finish(&eprog);
     if (rc != CX_OK)
         return rc;
@@ -937,7 +1472,46 @@ static cx_err timed_put(job_run *r, cx_error *e)
  * DP-SGD plan would spend more fails as a spec the pool does not take. */
 static cx_err check_privacy(job_run *r, cx_error *e)
 {
-    return cx_job_epsilon_check(&r->spec, r->ds->n, &r->pool.policy, NULL, e);
+    return cx_job_epsilon_check(&r->spec, r->total_rows, &r->pool.policy, NULL, e);
+}
+
+/* The compute budget on the real data (all ranks' rows), and the time left, before training. */
+static cx_err check_budget(job_run *r, cx_error *e)
+{
+    cx_compute_cost cost;
+    cx_spec_cost(&r->spec, (int)r->ds->d, (int)r->ds->n_classes, r->total_rows, &cost);
+    cx_err rc = cx_compute_budget_check(&r->budget, &cost, e);
+    if (rc != CX_OK)
+        return rc;
+    if (r->p->time_limit_s > 0 && cx_now_seconds() > r->t0 + r->p->time_limit_s)
+        return cx_error_set(e, CX_ERR_LIMIT, "job: over its time limit of %.0f s before training",
+                            r->p->time_limit_s);
+    return CX_OK;
+}
+
+/* Rank 0 lets the other ranks train: everything before training passed (a failure before this
+ * point reached them through ranks_owe_failure). */
+static cx_err go_ranks(job_run *r, cx_error *e)
+{
+    if (!dist(r))
+        return CX_OK;
+    rank_status st;
+    status_set(&st, CX_OK, NULL);
+    r->owes = RANKS_OWE_NONE;
+    cx_comm *c = r->ranks->sealed;
+    return c->bcast(c, &st, sizeof st, 0, e);
+}
+
+static cx_err recv_go(job_run *r, cx_error *e)
+{
+    cx_comm *c = r->ranks->sealed;
+    rank_status st;
+    cx_err rc = c->bcast(c, &st, sizeof st, 0, e);
+    if (rc != CX_OK)
+        return rc;
+    if (st.rc != CX_OK)
+        return cx_error_set(e, (cx_err)st.rc, "rank 0: %.*s", (int)sizeof st.msg, st.msg);
+    return CX_OK;
 }
 
 /* the model, sealed to a fresh key of its own and stored; that key goes to the buyer only with
@@ -1151,6 +1725,12 @@ static void finish_report(job_run *r)
 {
     json_t *report = r->report;
     json_object_set_new(report, "backend", json_string(r->be->name));
+    /* across ranks: how many met (each attested, all listed in the statement) and whether the
+     * job was split between them or ran on rank 0 alone */
+    json_object_set_new(report, "ranks",
+                        r->ranks
+                            ? json_pack("{s:i, s:b}", "size", r->ranks->size, "split", !r->alone)
+                            : json_pack("{s:i, s:b}", "size", 1, "split", 0));
     json_object_set_new(report, "device", json_string(r->dev.report));
     report_contributors(r);
     json_object_set_new(report, "model",
@@ -1215,34 +1795,84 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
         const char *name;
         cx_err (*run)(job_run *, cx_error *);
         cx_chain_fail_reason why;
-    } phases[] = {{"load_job", load_job, CX_CHAIN_FAIL_INTERNAL},
-                  {"check_measurement", check_measurement, CX_CHAIN_FAIL_INTERNAL},
-                  {"read_request", read_request, CX_CHAIN_FAIL_SPEC},
-                  {"select_device", select_device, CX_CHAIN_FAIL_INTERNAL},
-                  {"open_contributions", open_contributions, CX_CHAIN_FAIL_DATA},
-                  {"choose_format", choose_format, CX_CHAIN_FAIL_DATA},
-                  {"decrypt_and_parse", decrypt_and_parse, CX_CHAIN_FAIL_DATA},
-                  {"commit_dataset", commit_dataset, CX_CHAIN_FAIL_INTERNAL},
-                  {"check_privacy", check_privacy, CX_CHAIN_FAIL_SPEC},
-                  {"train", train, CX_CHAIN_FAIL_COMPUTE},
-                  {"seal_model", seal_model, CX_CHAIN_FAIL_INTERNAL},
-                  {"sign_statement", sign_statement, CX_CHAIN_FAIL_INTERNAL}};
+        int ranks_only; /* a job of one process neither runs nor shows it */
+    } phases[] = {{"load_job", load_job, CX_CHAIN_FAIL_INTERNAL, 0},
+                  {"check_measurement", check_measurement, CX_CHAIN_FAIL_INTERNAL, 0},
+                  {"join_ranks", join_ranks, CX_CHAIN_FAIL_INTERNAL, 1},
+                  {"read_request", read_request, CX_CHAIN_FAIL_SPEC, 0},
+                  {"select_device", select_device, CX_CHAIN_FAIL_INTERNAL, 0},
+                  {"open_contributions", open_contributions, CX_CHAIN_FAIL_DATA, 0},
+                  {"choose_format", choose_format, CX_CHAIN_FAIL_DATA, 0},
+                  {"plan_ranks", plan_ranks, CX_CHAIN_FAIL_INTERNAL, 1},
+                  {"decrypt_and_parse", decrypt_and_parse, CX_CHAIN_FAIL_DATA, 0},
+                  {"commit_dataset", commit_dataset, CX_CHAIN_FAIL_INTERNAL, 0},
+                  {"check_privacy", check_privacy, CX_CHAIN_FAIL_SPEC, 0},
+                  {"check_budget", check_budget, CX_CHAIN_FAIL_COMPUTE, 0},
+                  {"go_ranks", go_ranks, CX_CHAIN_FAIL_INTERNAL, 1},
+                  {"train", train, CX_CHAIN_FAIL_COMPUTE, 0},
+                  {"seal_model", seal_model, CX_CHAIN_FAIL_INTERNAL, 0},
+                  {"sign_statement", sign_statement, CX_CHAIN_FAIL_INTERNAL, 0}};
+    const int several = p->comm && p->comm->size > 1;
     cx_err rc = CX_OK;
     for (size_t i = 0; rc == CX_OK && i < sizeof phases / sizeof phases[0]; i++) {
+        if (phases[i].ranks_only && !several)
+            continue;
         cx_status_job_phase(p->status, r.job_hex, phases[i].name);
-        if ((rc = phases[i].run(&r, e)) != CX_OK)
+        if ((rc = phases[i].run(&r, e)) != CX_OK) {
             out->fail_reason = (uint8_t)phases[i].why;
+            ranks_owe_failure(&r, e);
+        }
     }
     if (rc == CX_OK) {
         finish_report(&r);
         out->report = r.report;
         r.report = NULL;
+        if (r.ranks) { /* the documents go into the result bundle */
+            cx_comm_destroy(r.ranks->sealed);
+            r.ranks->sealed = NULL;
+            out->ranks = r.ranks;
+            r.ranks = NULL;
+        }
     } else {
         free(out->statement);
         out->statement = NULL;
         free(out->key_release);
         out->key_release = NULL;
     }
+    job_run_free(&r);
+    return rc;
+}
+
+cx_err cx_job_execute_rank(const cx_job_params *p, const uint8_t leader_pk[32], cx_error *e)
+{
+    if (!p->comm || p->comm->size < 2 || p->comm->rank == 0)
+        return cx_error_set(e, CX_ERR_ARG, "job rank: not one of several ranks other than 0");
+    job_run r;
+    memset(&r, 0, sizeof r);
+    cx_job_output out;
+    memset(&out, 0, sizeof out);
+    r.p = p;
+    r.out = &out;
+    r.follower = 1;
+    r.t0 = cx_now_seconds();
+    memcpy(r.leader_pk, leader_pk, 32);
+    cx_chain_id_to_hex(&p->job_id, r.job_hex);
+    static const struct {
+        const char *name;
+        cx_err (*run)(job_run *, cx_error *);
+    } phases[] = {{"join_ranks", join_ranks},
+                  {"plan", recv_plan},
+                  {"decrypt_and_parse", decrypt_and_parse},
+                  {"go", recv_go},
+                  {"train", train}};
+    cx_err rc = CX_OK;
+    for (size_t i = 0; rc == CX_OK && !r.alone && i < sizeof phases / sizeof phases[0]; i++) {
+        cx_status_job_phase(p->status, r.job_hex, phases[i].name);
+        rc = phases[i].run(&r, e);
+    }
+    if (rc == CX_OK)
+        cx_log_info(p->log, "job %s: rank %d done%s", r.job_hex, p->comm->rank,
+                    r.alone ? " (rank 0 runs it alone)" : "");
     job_run_free(&r);
     return rc;
 }

@@ -343,7 +343,9 @@ void cx_job_hook_point(const cx_job_hooks *h, const char *phase, const cx_logger
         return;
     cx_log_warn(log, "test hook: pausing at \"%s\" (%s); kill me", phase, path);
     cx_error e;
-    if (cx_file_write_atomic(path, "paused\n", 7, 0600, &e) != CX_OK)
+    char what[48]; /* the pid: which process to kill when several (ranks) run */
+    int n = snprintf(what, sizeof what, "paused %ld\n", (long)getpid());
+    if (cx_file_write_atomic(path, what, (size_t)n, 0600, &e) != CX_OK)
         cx_log_error(log, "test hook: %s", e.msg);
     for (;;)
         pause();

@@ -274,6 +274,7 @@ cx_err cx_rank_link_allreduce_max_f64(cx_rank_link *l, double *buf, size_t n, cx
 typedef struct sealed_comm {
     cx_comm *inner;
     cx_rank_link *link;
+    int owns_inner;
 } sealed_comm;
 
 static cx_err sealed_f32(cx_comm *c, float *buf, size_t n, cx_error *e)
@@ -304,7 +305,8 @@ static void sealed_destroy(cx_comm *c)
 {
     sealed_comm *s = c->impl;
     cx_rank_link_close(s->link);
-    cx_comm_destroy(s->inner);
+    if (s->owns_inner)
+        cx_comm_destroy(s->inner);
     free(s);
     free(c);
 }
@@ -316,8 +318,8 @@ static cx_err inner_sendrecv(void *ud, const void *send, size_t send_len, int ds
     return inner->sendrecv(inner, send, send_len, dst, recv, recv_len, src, e);
 }
 
-cx_err cx_comm_sealed_create(cx_comm *inner, const cx_rank_link_params *p, cx_comm **out,
-                             cx_error *e)
+static cx_err sealed_new(cx_comm *inner, const cx_rank_link_params *p, int owns_inner,
+                         cx_comm **out, cx_error *e)
 {
     *out = NULL;
     if (!inner || !inner->sendrecv || !p || p->rank != inner->rank || p->size != inner->size)
@@ -334,6 +336,7 @@ cx_err cx_comm_sealed_create(cx_comm *inner, const cx_rank_link_params *p, cx_co
         return rc;
     }
     s->inner = inner;
+    s->owns_inner = owns_inner;
     *c = (cx_comm){.name = "mpi, sealed",
                    .rank = inner->rank,
                    .size = inner->size,
@@ -345,6 +348,18 @@ cx_err cx_comm_sealed_create(cx_comm *inner, const cx_rank_link_params *p, cx_co
                    .impl = s};
     *out = c;
     return CX_OK;
+}
+
+cx_err cx_comm_sealed_create(cx_comm *inner, const cx_rank_link_params *p, cx_comm **out,
+                             cx_error *e)
+{
+    return sealed_new(inner, p, 1, out, e);
+}
+
+cx_err cx_comm_sealed_borrow(cx_comm *inner, const cx_rank_link_params *p, cx_comm **out,
+                             cx_error *e)
+{
+    return sealed_new(inner, p, 0, out, e);
 }
 
 cx_err cx_comm_seal_ephemeral(cx_comm **comm, const uint8_t job_id[32], cx_error *e)

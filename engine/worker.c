@@ -25,7 +25,57 @@ typedef struct worker {
     cx_chain_id enclave_id;
     char jobs_dir[PATH_MAX], results_dir[PATH_MAX], cursor_path[PATH_MAX];
     cx_worker_stats *stats;
+    cx_nitro_policy rank_policy; /* across ranks: what the ranks' documents are checked under */
+    uint8_t *rank_root;          /* its root (the simulated TEE's dev root), malloc'ed */
 } worker;
+
+/* What rank 0 tells the worker's other ranks, over the plain MPI communicator (a job id and a
+ * public key: nothing secret), each time: run this job with me, or stop. */
+enum { RANK_CMD_RUN = 1, RANK_CMD_QUIT = 2 };
+typedef struct rank_cmd {
+    int32_t op;
+    uint8_t job_id[32];
+    uint8_t leader_pk[32];
+} rank_cmd;
+
+static int multi_rank(const cx_worker_config *c)
+{
+    return c->comm && c->comm->size > 1;
+}
+
+/* The ranks' documents come from TEEs of this worker's kind: the simulated TEE's dev root
+ * (development), else the AWS Nitro root with nothing simulated. */
+static cx_err rank_policy_load(worker *w, cx_error *e)
+{
+    if (!cx_tee_is_simulated(w->tee)) {
+        w->rank_policy = (cx_nitro_policy){0};
+        return CX_OK;
+    }
+    char path[PATH_MAX];
+    size_t len = 0;
+    cx_err rc = cx_job_path_join(path, sizeof path, w->cfg->devca_dir, CX_TEE_SIM_ROOT_CERT, e);
+    if (rc == CX_OK)
+        rc = cx_file_read_all(path, 1 << 16, &w->rank_root, &len, e);
+    if (rc != CX_OK)
+        return cx_error_wrap(rc, e, "ranks: the simulated TEE's root: ");
+    w->rank_policy = (cx_nitro_policy){
+        .root_pem = (const char *)w->rank_root, .root_pem_len = len, .allow_simulated = 1};
+    return CX_OK;
+}
+
+/* job NULL: stop */
+static cx_err rank_cmd_send(cx_comm *c, cx_tee *tee, const cx_chain_id *job, cx_error *e)
+{
+    rank_cmd cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.op = job ? RANK_CMD_RUN : RANK_CMD_QUIT;
+    if (job) {
+        uint8_t x[32];
+        memcpy(cmd.job_id, job->b, 32);
+        cx_tee_public_keys(tee, cmd.leader_pk, x);
+    }
+    return c->bcast(c, &cmd, sizeof cmd, 0, e);
+}
 
 static cx_err write_json(const char *path, const json_t *j, cx_error *e)
 {
@@ -408,9 +458,16 @@ static void process_job(worker *w, const char *hex)
                            .hooks = &w->cfg->hooks,
                            .budget = w->cfg->budget,
                            .time_limit_s = w->cfg->job_time_limit_s,
-                           .status = w->cfg->status};
+                           .status = w->cfg->status,
+                           .comm = multi_rank(w->cfg) ? w->cfg->comm : NULL,
+                           .rank_policy = &w->rank_policy};
         cx_job_output o;
         cx_log_info(w->cfg->log, "worker: running job %s", hex);
+        if (multi_rank(w->cfg) && rank_cmd_send(w->cfg->comm, w->tee, &job_id, &e) != CX_OK) {
+            cx_log_error(w->cfg->log, "worker: job %s: calling the ranks: %s (will retry)", hex,
+                         e.msg);
+            goto out;
+        }
         cx_secmem_stats sm0, sm1;
         cx_secmem_stats_get(&sm0);
         if (cx_job_execute(&p, &o, &e) != CX_OK) {
@@ -595,7 +652,52 @@ static cx_err process_jobs(worker *w, cx_error *e)
     return rc;
 }
 
-cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error *e)
+/* A rank other than 0 of a multi-rank worker: its own TEE (fresh keys in this process: it is
+ * never registered, rank 0's document vouches for nothing but rank 0), the store, and a loop
+ * over rank 0's commands. A job that fails here fails on every rank (rank 0 reports it); the
+ * rank waits for the next. */
+static cx_err worker_rank_run(const cx_worker_config *c, cx_error *e)
+{
+    worker w = {.cfg = c, .store = c->store};
+    cx_err rc = cx_tee_sim_devca_create(c->devca_dir, e);
+    cx_tee_sim_config tc = {.devca_dir = c->devca_dir, .log = c->log};
+    if (rc == CX_OK)
+        rc = cx_tee_sim_open(&tc, &w.tee, e);
+    if (rc == CX_OK && !c->store)
+        rc = cx_job_store_open(c->store_url, c->log, &w.store, e);
+    if (rc == CX_OK)
+        rc = rank_policy_load(&w, e);
+    cx_log_info(c->log, "worker: rank %d of %d waiting for rank 0's jobs", c->comm->rank,
+                c->comm->size);
+    while (rc == CX_OK) {
+        rank_cmd cmd;
+        if ((rc = c->comm->bcast(c->comm, &cmd, sizeof cmd, 0, e)) != CX_OK ||
+            cmd.op != RANK_CMD_RUN)
+            break;
+        cx_job_params p = {.store = w.store,
+                           .tee = w.tee,
+                           .device = c->device,
+                           .threads = c->threads,
+                           .progress = 0,
+                           .log = c->log,
+                           .hooks = &c->hooks,
+                           .comm = c->comm,
+                           .rank_policy = &w.rank_policy};
+        memcpy(p.job_id.b, cmd.job_id, 32);
+        char hex[CX_CHAIN_ID_HEX_LEN + 1];
+        cx_chain_id_to_hex(&p.job_id, hex);
+        cx_error je;
+        if (cx_job_execute_rank(&p, cmd.leader_pk, &je) != CX_OK)
+            cx_log_error(c->log, "worker: rank %d: job %s: %s", c->comm->rank, hex, je.msg);
+    }
+    cx_tee_close(w.tee);
+    if (!c->store)
+        cx_store_free(w.store);
+    free(w.rank_root);
+    return rc;
+}
+
+static cx_err worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error *e)
 {
     cx_worker_stats local = {0};
     if (!stats)
@@ -635,7 +737,8 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
         (rc = cx_job_identity_load(c->key_dir, &w.op, e)) != CX_OK ||
         (rc = cx_job_ledger_open(c->ledger_url, c->log, &w.ledger, e)) != CX_OK ||
         (!c->store && (rc = cx_job_store_open(c->store_url, c->log, &w.store, e)) != CX_OK) ||
-        (rc = cx_job_tee_open(c->state_dir, c->devca_dir, c->log, &w.tee, e)) != CX_OK)
+        (rc = cx_job_tee_open(c->state_dir, c->devca_dir, c->log, &w.tee, e)) != CX_OK ||
+        (multi_rank(c) && (rc = rank_policy_load(&w, e)) != CX_OK))
         goto out;
     if (c->status)
         status_enclave(&w);
@@ -654,10 +757,25 @@ cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error
     }
 out:
     close(lock_fd); /* releases the lock */
+    free(w.rank_root);
     cx_tee_close(w.tee);
     if (!c->store)
         cx_store_free(w.store);
     cx_ledger_close(w.ledger);
     cx_chain_key_free(w.op);
+    return rc;
+}
+
+cx_err cx_worker_run(const cx_worker_config *c, cx_worker_stats *stats, cx_error *e)
+{
+    if (!multi_rank(c))
+        return worker_run(c, stats, e);
+    if (c->comm->rank != 0)
+        return worker_rank_run(c, e);
+    cx_err rc = worker_run(c, stats, e);
+    /* the other ranks stop however rank 0 ended (a crash ends them through MPI) */
+    cx_error qe;
+    if (rank_cmd_send(c->comm, NULL, NULL, &qe) != CX_OK)
+        cx_log_warn(c->log, "worker: stopping the ranks: %s", qe.msg);
     return rc;
 }

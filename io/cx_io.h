@@ -200,7 +200,8 @@ typedef struct cx_cxb_ctx cx_cxb_ctx;
 /* Per-thread cipher state (no allocation per chunk). */
 typedef struct cx_cxb_worker cx_cxb_worker;
 
-/* A data key recovered for one header (suite 2: through the key servers), bound to the
+/* A data key known for one header (suite 2: recovered through the key servers; either suite:
+ * handed by a multi-rank job's rank 0 to the rank that decrypts the blob), bound to the
  * header's hash: a header other than the one it was recovered for finds no key. */
 typedef struct cx_cxb_known_key {
     uint8_t header_hash[CX_CXB_HASH_LEN];
@@ -214,11 +215,17 @@ typedef struct cx_cxb_keys {
     size_t n_known;
 } cx_cxb_keys;
 
-/* Open: parse; suite 1: check the recipient key id (CX_ERR_VERIFY "sealed to another
- * recipient" before any decryption), then HPKE-open the data key (CX_ERR_AUTH: header
- * edited); suite 2: the known key of this header hash (none: CX_ERR_VERIFY). */
+/* Open: parse; a known key of this header hash, when held, opens it (either suite); else
+ * suite 1: check the recipient key id (CX_ERR_VERIFY "sealed to another recipient" before any
+ * decryption), then HPKE-open the data key (CX_ERR_AUTH: header edited); suite 2 without its
+ * known key: CX_ERR_VERIFY. */
 cx_err cx_cxb_open_keys(const uint8_t *hdr, size_t hdr_len, const cx_cxb_keys *keys,
                         cx_cxb_ctx **out, cx_error *e);
+/* A suite-1 header's data key (into secure memory the caller wipes), HPKE-opened with the
+ * recipient's key: what a multi-rank job's rank 0 hands, as a known key, to the rank that
+ * decrypts the blob. Errors as cx_cxb_open_keys; a suite-2 header: CX_ERR_ARG. */
+cx_err cx_cxb_header_data_key(const uint8_t *hdr, size_t hdr_len, const cx_x25519_key *key,
+                              uint8_t data_key[32], cx_error *e);
 /* cx_cxb_open_keys with the X25519 key alone. */
 cx_err cx_cxb_open(const uint8_t *hdr, size_t hdr_len, const cx_x25519_key *key,
                    cx_cxb_ctx **out, cx_error *e);

@@ -480,28 +480,84 @@ done:
 
 /* ------------------------------------------------------------------ open -- */
 
-/* Suite 2: the data key recovered for exactly this header. */
-static cx_err open_known(const cx_cxb_header *h, const cx_cxb_keys *keys, cx_cxb_ctx **out,
+/* The data key known for exactly this header (suite 2: recovered from the key servers; either
+ * suite: handed over by the job's rank 0 to the rank that decrypts the blob); NULL: none. */
+static const cx_cxb_known_key *find_known(const cx_cxb_header *h, const cx_cxb_keys *keys)
+{
+    for (size_t i = 0; keys && i < keys->n_known; i++)
+        if (CRYPTO_memcmp(keys->known[i].header_hash, h->header_hash, CX_CXB_HASH_LEN) == 0)
+            return &keys->known[i];
+    return NULL;
+}
+
+static cx_err open_known(const cx_cxb_header *h, const cx_cxb_known_key *k, cx_cxb_ctx **out,
                          cx_error *e)
 {
-    for (size_t i = 0; keys && i < keys->n_known; i++) {
-        if (CRYPTO_memcmp(keys->known[i].header_hash, h->header_hash, CX_CXB_HASH_LEN) != 0)
-            continue;
-        cx_cxb_ctx *c = cx_secmem_alloc(sizeof *c, 0, e);
-        if (!c)
-            return CX_ERR_NOMEM;
-        cx_err rc = derive_chunk_key(keys->known[i].data_key, h->header_hash, c->chunk_key, e);
-        if (rc != CX_OK) {
-            cx_secmem_free(c);
-            return rc;
-        }
-        c->h = *h;
-        *out = c;
-        return CX_OK;
+    cx_cxb_ctx *c = cx_secmem_alloc(sizeof *c, 0, e);
+    if (!c)
+        return CX_ERR_NOMEM;
+    cx_err rc = derive_chunk_key(k->data_key, h->header_hash, c->chunk_key, e);
+    if (rc != CX_OK) {
+        cx_secmem_free(c);
+        return rc;
     }
-    return cx_error_set(e, CX_ERR_VERIFY,
-                        "its data key is in a key object (Seal): no key was recovered for this "
-                        "header from the key servers");
+    c->h = *h;
+    *out = c;
+    return CX_OK;
+}
+
+/* Suite 1: the data key HPKE-sealed in the header, opened with the recipient's key (the
+ * header is the AAD: an edited byte fails here). */
+static cx_err open_sealed_key(const uint8_t *hdr, const cx_cxb_header *h, const cx_x25519_key *key,
+                              uint8_t data_key[32], cx_error *e)
+{
+    if (!key)
+        return cx_error_set(e, CX_ERR_VERIFY, "sealed to a recipient key, and none is held");
+    uint8_t id[32];
+    cx_x25519_key_id(key, id);
+    if (memcmp(id, h->recipient_key_id, 32) != 0) {
+        char want[17], have[17];
+        cx_hex_encode(h->recipient_key_id, 8, want, sizeof want, NULL);
+        cx_hex_encode(id, 8, have, sizeof have, NULL);
+        return cx_error_set(e, CX_ERR_VERIFY,
+                            "sealed to another recipient: header key id %s..., this key's id "
+                            "%s... (wrong key)",
+                            want, have);
+    }
+    cx_hpke_ctx *hpke = cx_secmem_alloc(sizeof *hpke, 0, e);
+    if (!hpke)
+        return CX_ERR_NOMEM;
+    size_t aad_len = h->header_len - CXB_SEALED_KEY_LEN;
+    const uint8_t *enc = hdr + aad_len - 32;
+    cx_err rc = cx_hpke_setup_recipient(enc, cx_x25519_key_secret(key), (const uint8_t *)hpke_info,
+                                        sizeof hpke_info - 1, hpke, e);
+    /* enc is a header field: one that is no usable X25519 point (small order) is an edit */
+    if (rc == CX_ERR_CRYPTO)
+        rc = cx_error_set(e, CX_ERR_AUTH,
+                          "header authentication failed: a header byte was edited (its "
+                          "encapsulated key is not a usable X25519 public key)");
+    if (rc == CX_OK) {
+        rc = cx_hpke_open(hpke, hdr, aad_len, hdr + aad_len, CXB_SEALED_KEY_LEN, data_key, e);
+        if (rc == CX_ERR_AUTH)
+            cx_error_set(e, CX_ERR_AUTH,
+                         "header authentication failed: a header byte was edited (the data key "
+                         "does not open with this recipient key)");
+    }
+    cx_secmem_free(hpke);
+    return rc;
+}
+
+cx_err cx_cxb_header_data_key(const uint8_t *hdr, size_t hdr_len, const cx_x25519_key *key,
+                              uint8_t data_key[32], cx_error *e)
+{
+    cx_cxb_header h;
+    cx_err rc = cx_cxb_header_parse(hdr, hdr_len, &h, NULL, e);
+    if (rc != CX_OK)
+        return rc;
+    if (h.suite == CX_CXB_SUITE_KEY_OBJECT)
+        return cx_error_set(e, CX_ERR_ARG,
+                            "its data key is in a key object (Seal), not sealed to a recipient");
+    return open_sealed_key(hdr, &h, key, data_key, e);
 }
 
 cx_err cx_cxb_open(const uint8_t *hdr, size_t hdr_len, const cx_x25519_key *key, cx_cxb_ctx **out,
@@ -518,53 +574,23 @@ cx_err cx_cxb_open_keys(const uint8_t *hdr, size_t hdr_len, const cx_cxb_keys *k
     cx_err rc = cx_cxb_header_parse(hdr, hdr_len, &h, NULL, e);
     if (rc != CX_OK)
         return rc;
+    const cx_cxb_known_key *k = find_known(&h, keys);
+    if (k)
+        return open_known(&h, k, out, e);
     if (h.suite == CX_CXB_SUITE_KEY_OBJECT)
-        return open_known(&h, keys, out, e);
-    const cx_x25519_key *key = keys ? keys->x25519 : NULL;
-    if (!key)
-        return cx_error_set(e, CX_ERR_VERIFY, "sealed to a recipient key, and none is held");
-    uint8_t id[32];
-    cx_x25519_key_id(key, id);
-    if (memcmp(id, h.recipient_key_id, 32) != 0) {
-        char want[17], have[17];
-        cx_hex_encode(h.recipient_key_id, 8, want, sizeof want, NULL);
-        cx_hex_encode(id, 8, have, sizeof have, NULL);
         return cx_error_set(e, CX_ERR_VERIFY,
-                            "sealed to another recipient: header key id %s..., this key's id "
-                            "%s... (wrong key)",
-                            want, have);
-    }
-    struct {
-        cx_hpke_ctx hpke;
-        uint8_t data_key[32];
-    } *s = cx_secmem_alloc(sizeof *s, 0, e);
-    if (!s)
+                            "its data key is in a key object (Seal): no key was recovered for "
+                            "this header from the key servers");
+    uint8_t *data_key = cx_secmem_alloc(32, 0, e);
+    if (!data_key)
         return CX_ERR_NOMEM;
-    cx_cxb_ctx *c = cx_secmem_alloc(sizeof *c, 0, e);
-    if (!c) {
-        cx_secmem_free(s);
-        return CX_ERR_NOMEM;
-    }
-    size_t aad_len = h.header_len - CXB_SEALED_KEY_LEN;
-    const uint8_t *enc = hdr + aad_len - 32;
-    rc = cx_hpke_setup_recipient(enc, cx_x25519_key_secret(key), (const uint8_t *)hpke_info,
-                                 sizeof hpke_info - 1, &s->hpke, e);
-    /* enc is a header field: one that is no usable X25519 point (small order) is an edit */
-    if (rc == CX_ERR_CRYPTO)
-        rc = cx_error_set(e, CX_ERR_AUTH,
-                          "header authentication failed: a header byte was edited (its "
-                          "encapsulated key is not a usable X25519 public key)");
-    if (rc == CX_OK) {
-        rc = cx_hpke_open(&s->hpke, hdr, aad_len, hdr + aad_len, CXB_SEALED_KEY_LEN, s->data_key,
-                          e);
-        if (rc == CX_ERR_AUTH)
-            cx_error_set(e, CX_ERR_AUTH,
-                         "header authentication failed: a header byte was edited (the data key "
-                         "does not open with this recipient key)");
-    }
+    cx_cxb_ctx *c = NULL;
+    rc = open_sealed_key(hdr, &h, keys ? keys->x25519 : NULL, data_key, e);
+    if (rc == CX_OK && !(c = cx_secmem_alloc(sizeof *c, 0, e)))
+        rc = CX_ERR_NOMEM;
     if (rc == CX_OK)
-        rc = derive_chunk_key(s->data_key, h.header_hash, c->chunk_key, e);
-    cx_secmem_free(s);
+        rc = derive_chunk_key(data_key, h.header_hash, c->chunk_key, e);
+    cx_secmem_free(data_key);
     if (rc != CX_OK) {
         cx_secmem_free(c);
         return rc;

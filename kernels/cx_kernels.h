@@ -389,6 +389,12 @@ typedef struct cx_train_data {
     const float *lo, *hi;
     int y_bounds_given;
     float y_lo, y_hi;
+    /* Across ranks (cx_train_comm): row i of this rank is row row_index[i] of the table one
+     * process would train on (the ranks' indices together are 0..N-1, each once), so that a
+     * rank may hold any rows, not only a contiguous shard (the enclave's ranks hold whole
+     * blobs, balanced by size, while one process holds them in blob-id order). NULL: the
+     * shards are contiguous and in rank order. Ignored in one process. */
+    const uint64_t *row_index;
 } cx_train_data;
 
 typedef struct cx_train_epoch_cb {

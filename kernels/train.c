@@ -411,10 +411,10 @@ static cx_err split_data(train_run *r, cx_error *e)
     return CX_OK;
 }
 
-/* The same split across ranks: the global row count and this rank's first global row from
- * every rank's count (rank order), the same seeded permutation of the global rows on every
- * rank, and each rank keeps its own rows of either part, in the order of their global
- * positions, with the maps between the two. */
+/* The same split across ranks: the global row count from every rank's count, each of this
+ * rank's rows' global place (row_index, or its contiguous shard in rank order), the same seeded
+ * permutation of the global rows on every rank, and each rank keeps its own rows of either
+ * part, in the order of their global positions, with the maps between the two. */
 static cx_err split_data_dist(train_run *r, cx_error *e)
 {
     const cx_train_data *d = r->d;
@@ -442,13 +442,30 @@ static cx_err split_data_dist(train_run *r, cx_error *e)
     if (r->n_val >= rows)
         r->n_val = rows - 1;
     r->n_tr = rows - r->n_val;
-    const size_t n_val = r->n_val, n_tr = r->n_tr, lo = off, hi = off + d->rows;
+    const size_t n_val = r->n_val, n_tr = r->n_tr;
     cx_rng_seed(&r->rng, r->s->seed);
     int32_t *perm = malloc(rows * sizeof *perm);
+    /* global row -> this rank's row, or -1 */
+    int32_t *local = malloc(rows * sizeof *local);
     r->tmap = malloc(n_tr * sizeof *r->tmap);
-    if (!perm || !r->tmap) {
+    if (!perm || !local || !r->tmap) {
         free(perm);
+        free(local);
         return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the %zu-row split", rows);
+    }
+    for (size_t g = 0; g < rows; g++)
+        local[g] = -1;
+    for (size_t i = 0; i < d->rows; i++) {
+        const uint64_t g = d->row_index ? d->row_index[i] : off + i;
+        if (g >= rows || local[g] >= 0) {
+            free(perm);
+            free(local);
+            return cx_error_set(e, CX_ERR_ARG,
+                                "train: this rank's row %zu is row %llu of %zu across the ranks "
+                                "(out of range or given twice)",
+                                i, (unsigned long long)g, rows);
+        }
+        local[g] = (int32_t)i;
     }
     for (size_t i = 0; i < rows; i++)
         perm[i] = (int32_t)i;
@@ -460,7 +477,7 @@ static cx_err split_data_dist(train_run *r, cx_error *e)
     }
     size_t mt = 0, mv = 0;
     for (size_t i = 0; i < rows; i++)
-        if ((size_t)perm[i] >= lo && (size_t)perm[i] < hi)
+        if (local[perm[i]] >= 0)
             *(i < n_val ? &mv : &mt) += 1;
     r->m_tr = mt;
     r->m_val = mv;
@@ -472,28 +489,29 @@ static cx_err split_data_dist(train_run *r, cx_error *e)
     r->vpos = malloc((mv ? mv : 1) * sizeof *r->vpos);
     if (!r->xtr || !r->ytr || !r->xva || !r->yva || !r->tpos || !r->vpos) {
         free(perm);
+        free(local);
         return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the %zu-row split", rows);
     }
     mt = mv = 0;
     for (size_t i = 0; i < rows; i++) {
-        const size_t g = (size_t)perm[i];
-        const int mine = g >= lo && g < hi;
+        const int32_t l = local[perm[i]];
         if (i >= n_val)
-            r->tmap[i - n_val] = mine ? (int32_t)mt : -1;
-        if (!mine)
+            r->tmap[i - n_val] = l >= 0 ? (int32_t)mt : -1;
+        if (l < 0)
             continue;
-        const float *src = d->x + (g - lo) * cols;
+        const float *src = d->x + (size_t)l * cols;
         if (i < n_val) {
             memcpy(r->xva + mv * cols, src, cols * sizeof(float));
-            r->yva[mv] = d->y[g - lo];
+            r->yva[mv] = d->y[l];
             r->vpos[mv++] = (int32_t)i;
         } else {
             memcpy(r->xtr + mt * cols, src, cols * sizeof(float));
-            r->ytr[mt] = d->y[g - lo];
+            r->ytr[mt] = d->y[l];
             r->tpos[mt++] = (int32_t)(i - n_val);
         }
     }
     free(perm);
+    free(local);
     return CX_OK;
 }
 

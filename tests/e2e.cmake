@@ -2,7 +2,7 @@
 # verify, demo), driven through the cloakx binary by shell scripts; they need jq and python3.
 foreach(t demo marketplace refunds worker_kill verify_content_types verify_no_enclave walrus_store
         model_key pool_enclaves verify_incomplete seller_decides_schema dp_model_meta
-        sui_ledger pool_policy worker_mlock seal_dataset worker_reports pool_sealing)
+        sui_ledger pool_policy worker_mlock seal_dataset worker_reports pool_sealing worker_ranks)
   cx_add_script_test(test_e2e_${t}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_e2e_${t}.sh
     LABELS e2e TIMEOUT 240)

@@ -12,3 +12,6 @@ endif()
 # The sealed channel between the ranks of a multi-rank job (engine/rank_link.c): ring sums and
 # broadcast over socketpairs, tampered/replayed/foreign messages refused.
 cx_add_test(test_engine_rank_link SOURCES test_engine_rank_link.c LIBS cx_engine LABELS unit)
+# A rank's per-job attestation (engine/ranks.c): bound to the job, its place, rank 0's key and
+# its channel key; another measurement, an edited document or an untrusted root refused.
+cx_add_test(test_engine_ranks SOURCES test_engine_ranks.c LIBS cx_engine LABELS unit)

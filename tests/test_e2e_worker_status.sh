@@ -139,7 +139,7 @@ rows=$(( $(wc -l <"$work/data/seller01.csv") + $(wc -l <"$work/data/seller02.csv
 jq -e --argjson rows "$rows" '.jobs[0].state == "paid"
        and (.jobs[0].acceptance.contributors | length) == 2
        and ([.jobs[0].acceptance.contributors[].rows] | add) == $rows
-       and .jobs[0].error == null and (.jobs[0].phases | length) == 12
+       and .jobs[0].error == null and (.jobs[0].phases | length) == 13
        and (.jobs[0].phases[-1].phase == "sign_statement")' "$work/done.json" >/dev/null \
     || fail "finished status: $(cat "$work/done.json")"
 get /metrics >"$work/done.prom"
