@@ -31,6 +31,21 @@ for i in 1 2 3 4; do
     "$CLOAKX" contribute --key "$work/keys/s$i" --pool "$pool" --allow-simulated \
         "$work/data/seller0$i.csv" >/dev/null
 done
+# s4 also registers a second blob, tampered with after sealing: s4 is left out entirely, by
+# whichever rank decrypts it, on every rank
+xpub=$("$CLOAKX" --json enclave show --state "$work/op" | jget .x25519)
+printf 'cloakx-x25519-public-v1 %s\n' "$(printf '%s' "$xpub" | xxd -r -p | base64 -w0)" \
+    >"$work/enclave.pub"
+"$CLOAKX" seal --to "$work/enclave.pub" --pool "$pool" --contributor "$(addr s4)" --type csv \
+    --chunk-size 1024 "$work/data/seller01.csv" "$work/s4b.cxb" >/dev/null
+python3 - "$work/s4b.cxb" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[-3000] ^= 0x40
+open(sys.argv[1], "wb").write(b)
+PY
+b4=$("$CLOAKX" blob put --store "$CLOAKX_STORE" "$work/s4b.cxb")
+"$CLOAKX" contribute --key "$work/keys/s4" --pool "$pool" --blob "$b4" >/dev/null
 new_job() {
     "$CLOAKX" job create --key "$work/keys/buyer" --pool "$pool" --spec "$work/spec.json" \
         --pay "$1"
@@ -58,7 +73,9 @@ jq -n --slurpfile a "$work/one.json" --slurpfile b "$work/two.json" '
     [$a[0].metrics, $b[0].metrics] as [$x, $y]
     | ($x | keys) == ($y | keys) and
       all($x | keys[]; . as $k | (($x[$k] - $y[$k]) | fabs) <= 1e-5 * (1 + ($x[$k] | fabs)))
-      and $a[0].accepted == $b[0].accepted and $a[0].dataset_commitment == $b[0].dataset_commitment' \
+      and $a[0].accepted == $b[0].accepted and $a[0].dataset_commitment == $b[0].dataset_commitment
+      and ($a[0].rejected | map([.blob_id, .class])) == ($b[0].rejected | map([.blob_id, .class]))
+      and ($b[0].rejected | map(.class) | sort) == ["contributor", "decrypt"]' \
     | grep -qx true || fail "2 ranks differ from one process: $(jq -c .metrics "$work/one.json") vs $(jq -c .metrics "$work/two.json")"
 echo "2 ranks: paid, the one-process metrics (largest difference $(jq -n --slurpfile a \
     "$work/one.json" --slurpfile b "$work/two.json" '[$a[0].metrics | keys[] as $k |
