@@ -63,6 +63,25 @@ static cx_err rank_policy_load(worker *w, cx_error *e)
     return CX_OK;
 }
 
+/* The ranks that met for a job, as the result bundle carries them (RULES.md §5): [{"rank",
+ * "x25519" (hex), "document" (base64)}], kept in the job's state from signing on. */
+static json_t *ranks_json(const cx_job_ranks *r)
+{
+    json_t *a = json_array();
+    for (int k = 0; a && k < r->size; k++) {
+        char *x = cx_hex_dup(r->pks[k], 32), *d = cx_base64_dup(r->docs[k], r->doc_lens[k]);
+        json_t *o = x && d ? json_pack("{s:i, s:s, s:s}", "rank", k, "x25519", x, "document", d)
+                           : NULL;
+        free(x);
+        free(d);
+        if (!o || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 /* job NULL: stop */
 static cx_err rank_cmd_send(cx_comm *c, cx_tee *tee, const cx_chain_id *job, cx_error *e)
 {
@@ -510,6 +529,19 @@ static void process_job(worker *w, const char *hex)
         json_object_set_new(st, "key_signature", json_string(kgh));
         json_object_set_new(st, "model_blob_id", json_string(o.model_blob_id));
         json_object_set(st, "report", o.report);
+        if (o.ranks) {
+            json_t *ranks = ranks_json(o.ranks);
+            if (!ranks) {
+                free(sh);
+                free(gh);
+                free(kh);
+                free(kgh);
+                cx_job_output_free(&o);
+                cx_log_error(w->cfg->log, "worker: out of memory");
+                goto out;
+            }
+            json_object_set_new(st, "ranks", ranks);
+        }
         free(sh);
         free(gh);
         free(kh);
