@@ -436,12 +436,36 @@ cx_err cx_gpu_collect(cx_gpu_nvml *nv, const uint8_t nonce[CX_GPU_NONCE_LEN],
  * result offline. Strict parsing: exact key set, exact lengths, statement must decode. */
 /* The statement may list 100000 contributors and rejected contributions in all (RULES.md §4:
  * at most 98 bytes each, 9.8 MB), so its hex form alone can reach 20 MiB; the reports are
- * base64 of at most 1 MiB each. */
+ * base64 of at most 1 MiB each. A multi-rank job adds its ranks' attestations (issue 17): each
+ * rank's document and GPU evidence at most 1 MiB like the enclave's own, all ranks together at
+ * most CX_BUNDLE_RANKS_MAX decoded bytes (a Nitro document is ~4.5 KiB, one H100's evidence
+ * ~12 KiB: 1024 ranks of 2 GPUs fit, or 320 of 8), whose base64 (42.7 MiB) and per-rank JSON
+ * (< 1 MiB for 1024 ranks) the file cap adds to the 24 MiB a one-rank bundle may take. */
 enum {
     CX_BUNDLE_STATEMENT_MAX = 10 << 20,
     CX_BUNDLE_REPORT_MAX = 1 << 20,
-    CX_BUNDLE_MAX_BYTES = 24 << 20
+    CX_BUNDLE_MAX_RANKS = 1024,
+    CX_BUNDLE_RANKS_MAX = 32 << 20,
+    CX_BUNDLE_MAX_BYTES = 72 << 20
 };
+/* One rank of a multi-rank job (each rank its own TEE): its attestation as the bundle carries
+ * it. Rank 0 is the registered enclave, which signs the statement. */
+typedef struct cx_bundle_rank {
+    uint32_t rank;      /* 0..n-1, the entry's index */
+    uint8_t x25519[32]; /* the rank's X25519 public key */
+    uint8_t *document;  /* COSE_Sign1 attestation document, 1..CX_BUNDLE_REPORT_MAX bytes */
+    size_t document_len;
+    uint8_t *gpu_evidence; /* optional GPU evidence bytes, <= CX_BUNDLE_REPORT_MAX; NULL when
+                            * absent */
+    size_t gpu_evidence_len;
+} cx_bundle_rank;
+
+/* The statement's ranks_hash (RULES.md §4, §5) of a list of n ranks (1..CX_BUNDLE_MAX_RANKS,
+ * ranks 0..n-1 in order, each with a document): SHA-256("cloakx/ranks/v1" || u32le n || for
+ * each rank in order: u32le rank || x25519 (32) || SHA-256(document) || SHA-256(gpu_evidence),
+ * or 32 zero bytes without GPU evidence). CX_ERR_ARG for a list outside those rules. */
+cx_err cx_bundle_ranks_hash(const cx_bundle_rank *r, size_t n, uint8_t out[32], cx_error *e);
+
 typedef struct cx_result_bundle {
     uint8_t *statement; /* signing bytes (intent message) */
     size_t statement_len;
@@ -453,12 +477,19 @@ typedef struct cx_result_bundle {
     size_t tee_report_len;
     uint8_t *gpu_evidence; /* optional GPU evidence bytes; NULL when absent */
     size_t gpu_evidence_len;
+    /* every rank's attestation of a multi-rank job (1..CX_BUNDLE_MAX_RANKS, in rank order);
+     * NULL / 0 for a one-rank job (the JSON has no "ranks") */
+    cx_bundle_rank *ranks;
+    size_t n_ranks;
 } cx_result_bundle;
 
+/* The ranks, when there are any, are checked as the parser takes them (CX_ERR_ARG for their
+ * shape, CX_ERR_LIMIT for their sizes); the other fields are written as given. */
 cx_err cx_result_bundle_to_json(const cx_result_bundle *b, char **out, cx_error *e);
 cx_err cx_result_bundle_parse(const char *text, size_t len, cx_result_bundle *out, cx_error *e);
 cx_err cx_result_bundle_write(const cx_result_bundle *b, const char *path, cx_error *e);
 cx_err cx_result_bundle_read(const char *path, cx_result_bundle *out, cx_error *e);
+/* Frees every buffer the bundle points to (ranks and their documents and evidence too). */
 void cx_result_bundle_free(cx_result_bundle *b);
 
 #ifdef __cplusplus

@@ -1286,7 +1286,7 @@ static cx_err submit_checked(local_ledger *L, cx_ledger *l, const local_tx *tx,
     if (s.version != CX_STATEMENT_VERSION)
         rc = cx_error_set(e, CX_ERR_FORMAT,
                           "result: statement version %u is no longer accepted (version %d "
-                          "records the rejected contributions)",
+                          "records the rejected contributions and commits to the job's ranks)",
                           s.version, CX_STATEMENT_VERSION);
     else if (memcmp(s.job_id, job->id.b, CX_CHAIN_ID_LEN) != 0 ||
         memcmp(s.pool_id, job->pool_id.b, CX_CHAIN_ID_LEN) != 0)

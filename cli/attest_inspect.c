@@ -264,7 +264,7 @@ static json_t *statement_json(const cx_statement *s, uint64_t ts)
         blob[i] = (char)s->result_blob_id[i];
     }
     blob[s->result_blob_id_len] = '\0';
-    return json_pack(
+    json_t *j = json_pack(
         "{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "timestamp_ms",
         (json_int_t)ts, "job_id", cx_job_hex_json(s->job_id, CX_STATEMENT_ID_LEN), "pool_id",
         cx_job_hex_json(s->pool_id, CX_STATEMENT_ID_LEN), "code_measurement",
@@ -280,6 +280,16 @@ static json_t *statement_json(const cx_statement *s, uint64_t ts)
         s->dp_epsilon_micro == CX_STATEMENT_NO_DP ? json_null()
                                                   : json_integer((json_int_t)s->dp_epsilon_micro),
         "dp_delta_1e12", (json_int_t)s->dp_delta_1e12);
+    /* version 3's commitment to a multi-rank job's ranks (null for a one-rank job) */
+    if (j &&
+        (json_object_set_new(j, "version", json_integer(s->version)) != 0 ||
+         json_object_set_new(j, "ranks_hash",
+                             s->ranks_hash_len ? cx_job_hex_json(s->ranks_hash, s->ranks_hash_len)
+                                               : json_null()) != 0)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
 }
 
 /* What the embedded artefacts are, each through its own parser; their errors are shown, not
@@ -321,6 +331,32 @@ static json_t *bundle_gpu_json(const cx_result_bundle *b)
     return j;
 }
 
+/* A multi-rank job's ranks as the bundle lists them (null for a one-rank job), and whether they
+ * hash to the statement's ranks_hash: what the bundle says, not a verification of the
+ * documents. */
+static json_t *bundle_ranks_json(const cx_result_bundle *b, const cx_statement *s)
+{
+    if (!b->n_ranks)
+        return json_null();
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < b->n_ranks; i++) {
+        const cx_bundle_rank *r = &b->ranks[i];
+        if (json_array_append_new(
+                a, json_pack("{s:I, s:o, s:I, s:I}", "rank", (json_int_t)r->rank, "x25519",
+                             cx_job_hex_json(r->x25519, sizeof r->x25519), "document_bytes",
+                             (json_int_t)r->document_len, "gpu_evidence_bytes",
+                             (json_int_t)r->gpu_evidence_len)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    uint8_t h[32];
+    int same = s->ranks_hash_len == 32 &&
+               cx_bundle_ranks_hash(b->ranks, b->n_ranks, h, NULL) == CX_OK &&
+               memcmp(h, s->ranks_hash, 32) == 0;
+    return a ? json_pack("{s:o, s:b}", "list", a, "hash_matches_statement", same) : NULL;
+}
+
 int attest_detect_bundle(const uint8_t *buf, size_t len)
 {
     size_t i = skip_space(buf, len);
@@ -346,6 +382,10 @@ int attest_inspect_bundle(cx_cli *cli, const uint8_t *buf, size_t len)
                           cx_job_hex_json(b.public_key, CX_STATEMENT_ED25519_PK_LEN), "enclave_id",
                           b.has_enclave_id ? addr_json(b.enclave_id) : json_null(), "tee_report",
                           tee_report_json(&b), "gpu_evidence", bundle_gpu_json(&b));
+    if (j && json_object_set_new(j, "ranks", bundle_ranks_json(&b, &s)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
     cx_statement_free(&s);
     cx_result_bundle_free(&b);
     return emit(cli, j,

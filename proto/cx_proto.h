@@ -118,15 +118,19 @@ cx_err cx_intent_message_encode(uint8_t intent, uint64_t timestamp_ms, const uin
  * Nautilus's enclave.move verify_signature checks it. The TEE signs with this encoder; the
  * ledger and the offline verifier read with this decoder. */
 enum {
-    CX_STATEMENT_VERSION = 2,   /* what the enclave signs and the ledger accepts */
-    CX_STATEMENT_VERSION_1 = 1, /* no `rejected` list: still decoded, for results kept from
-                                 * before version 2 (the ledger refuses new ones) */
+    CX_STATEMENT_VERSION = 3,   /* what the enclave signs and the ledger accepts */
+    CX_STATEMENT_VERSION_2 = 2, /* no `ranks_hash`: still decoded (ranks_hash empty), for
+                                 * results kept from before version 3 (the ledger refuses new
+                                 * ones) */
+    CX_STATEMENT_VERSION_1 = 1, /* no `rejected` list either: still decoded, for results kept
+                                 * from before version 2 (the ledger refuses new ones) */
     CX_STATEMENT_INTENT = 0,    /* intent scope of a CloakX result statement */
     CX_STATEMENT_ID_LEN = 32,
     CX_STATEMENT_HASH_LEN = 32, /* config hash, dataset commitment, result hash (SHA-256) */
     CX_STATEMENT_MEASUREMENT_MAX = 64,
     CX_STATEMENT_BLOB_ID_MAX = 64,
     CX_STATEMENT_GPU_HASH_MAX = 64,
+    CX_STATEMENT_RANKS_HASH_LEN = 32, /* ranks_hash: empty or SHA-256 of the rank list */
     CX_STATEMENT_MAX_CONTRIBUTORS = 100000,
     CX_STATEMENT_MAX_REJECTED = 100000, /* contributors + rejected together */
     CX_STATEMENT_MAX_METRICS = 64,
@@ -169,7 +173,7 @@ typedef struct cx_statement_metric {
 } cx_statement_metric;
 
 typedef struct cx_statement {
-    uint8_t version; /* encode: 0 = CX_STATEMENT_VERSION; decode: the wire's (1 or 2) */
+    uint8_t version; /* encode: 0 = CX_STATEMENT_VERSION; decode: the wire's (1, 2 or 3) */
     uint8_t job_id[CX_STATEMENT_ID_LEN], pool_id[CX_STATEMENT_ID_LEN];
     uint8_t code_measurement[CX_STATEMENT_MEASUREMENT_MAX]; /* enclave PCR0 */
     size_t code_measurement_len;
@@ -180,6 +184,11 @@ typedef struct cx_statement {
     uint8_t result_hash[CX_STATEMENT_HASH_LEN]; /* SHA-256 of the stored (sealed) model blob */
     uint8_t gpu_evidence_hash[CX_STATEMENT_GPU_HASH_MAX]; /* empty for CPU jobs */
     size_t gpu_evidence_hash_len;
+    /* version 3: empty for a one-rank job, else the 32-byte commitment to every rank's
+     * attestation (cx_bundle_ranks_hash, attestation/cx_attest.h; RULES.md §4, §5); decode:
+     * empty for versions 1 and 2 */
+    uint8_t ranks_hash[CX_STATEMENT_RANKS_HASH_LEN];
+    size_t ranks_hash_len;   /* 0 or CX_STATEMENT_RANKS_HASH_LEN */
     cx_statement_rows *rows; /* encode: any order, no duplicates; decode: ascending, malloc'ed */
     size_t n_rows;
     /* every registered contribution of the job not accepted, with its class (version 2);
@@ -196,7 +205,7 @@ typedef struct cx_statement {
  * rejected contributions by (contributor, blob id). */
 cx_err cx_statement_encode(const cx_statement *s, uint64_t timestamp_ms, uint8_t **out,
                            size_t *out_len, cx_error *e);
-/* Strict decode of signing bytes (every RULES.md §4 rule: intent, version 1 or 2, lengths,
+/* Strict decode of signing bytes (every RULES.md §4 rule: intent, version 1, 2 or 3, lengths,
  * ascending unique contributors and rejected contributions, reason classes, metric names, no
  * trailing bytes). timestamp_ms may be NULL. A caller that takes new results (the ledger)
  * checks version == CX_STATEMENT_VERSION itself. */

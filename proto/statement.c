@@ -93,10 +93,15 @@ static cx_err encode_check(const cx_statement *s, cx_error *e)
     if (s->n_metrics > CX_STATEMENT_MAX_METRICS || (s->n_metrics && !s->metrics))
         return cx_error_set(e, CX_ERR_ARG, "statement: 0..%d metrics", CX_STATEMENT_MAX_METRICS);
     if (s->version != 0 && s->version != CX_STATEMENT_VERSION &&
-        s->version != CX_STATEMENT_VERSION_1)
-        return cx_error_set(e, CX_ERR_ARG, "statement: version %u is not 1 or 2", s->version);
+        s->version != CX_STATEMENT_VERSION_2 && s->version != CX_STATEMENT_VERSION_1)
+        return cx_error_set(e, CX_ERR_ARG, "statement: version %u is not 1, 2 or 3", s->version);
     if (s->version == CX_STATEMENT_VERSION_1 && s->n_rejected)
         return cx_error_set(e, CX_ERR_ARG, "statement: version 1 has no rejected contributions");
+    if (s->ranks_hash_len != 0 && s->ranks_hash_len != CX_STATEMENT_RANKS_HASH_LEN)
+        return cx_error_set(e, CX_ERR_ARG, "statement: ranks hash must be 0 or %d bytes",
+                            CX_STATEMENT_RANKS_HASH_LEN);
+    if (s->version != 0 && s->version < CX_STATEMENT_VERSION && s->ranks_hash_len)
+        return cx_error_set(e, CX_ERR_ARG, "statement: version %u has no ranks hash", s->version);
     if (s->n_rejected > CX_STATEMENT_MAX_REJECTED - s->n_rows || (s->n_rejected && !s->rejected))
         return cx_error_set(e, CX_ERR_ARG,
                             "statement: contributors and rejected contributions over %d in all",
@@ -155,12 +160,14 @@ cx_err cx_statement_encode(const cx_statement *s, uint64_t timestamp_ms, uint8_t
     cx_bcs_put_bytes(&w, s->result_blob_id, s->result_blob_id_len);
     cx_bcs_put_bytes(&w, s->result_hash, CX_STATEMENT_HASH_LEN);
     cx_bcs_put_bytes(&w, s->gpu_evidence_hash, s->gpu_evidence_hash_len);
+    if (version >= CX_STATEMENT_VERSION)
+        cx_bcs_put_bytes(&w, s->ranks_hash, s->ranks_hash_len);
     cx_bcs_put_seq_len(&w, s->n_rows);
     for (size_t i = 0; i < s->n_rows; i++) {
         cx_bcs_put_addr(&w, rows[i].contributor);
         cx_bcs_put_u64(&w, rows[i].rows);
     }
-    if (version >= CX_STATEMENT_VERSION) {
+    if (version >= CX_STATEMENT_VERSION_2) {
         cx_bcs_put_seq_len(&w, s->n_rejected);
         for (size_t i = 0; i < s->n_rejected; i++) {
             cx_bcs_put_addr(&w, rej[i].contributor);
@@ -213,9 +220,10 @@ static cx_err decode_header(cx_bcs_reader *r, uint64_t *ts, uint8_t *version_out
     if (intent != CX_STATEMENT_INTENT)
         return cx_error_set(e, CX_ERR_FORMAT, "statement: intent scope %u is not %d", intent,
                             CX_STATEMENT_INTENT);
-    if (version != CX_STATEMENT_VERSION && version != CX_STATEMENT_VERSION_1)
-        return cx_error_set(e, CX_ERR_FORMAT, "statement: version %u is not %d or %d", version,
-                            CX_STATEMENT_VERSION_1, CX_STATEMENT_VERSION);
+    if (version != CX_STATEMENT_VERSION && version != CX_STATEMENT_VERSION_2 &&
+        version != CX_STATEMENT_VERSION_1)
+        return cx_error_set(e, CX_ERR_FORMAT, "statement: version %u is not %d, %d or %d", version,
+                            CX_STATEMENT_VERSION_1, CX_STATEMENT_VERSION_2, CX_STATEMENT_VERSION);
     *version_out = version;
     return CX_OK;
 }
@@ -240,6 +248,16 @@ static cx_err decode_fields(cx_bcs_reader *r, cx_statement *s, cx_error *e)
         (rc = get_vec(r, "gpu_evidence_hash", 0, CX_STATEMENT_GPU_HASH_MAX, s->gpu_evidence_hash,
                       &s->gpu_evidence_hash_len, e)) != CX_OK)
         return rc;
+    /* version 3: empty (one rank) or exactly 32 bytes, nothing in between */
+    if (s->version >= CX_STATEMENT_VERSION) {
+        if ((rc = get_vec(r, "ranks_hash", 0, CX_STATEMENT_RANKS_HASH_LEN, s->ranks_hash,
+                          &s->ranks_hash_len, e)) != CX_OK)
+            return rc;
+        if (s->ranks_hash_len != 0 && s->ranks_hash_len != CX_STATEMENT_RANKS_HASH_LEN)
+            return cx_error_set(e, CX_ERR_FORMAT,
+                                "statement ranks_hash: %zu bytes, must be 0 or %d",
+                                s->ranks_hash_len, CX_STATEMENT_RANKS_HASH_LEN);
+    }
     return CX_OK;
 }
 
@@ -335,7 +353,7 @@ cx_err cx_statement_decode(const uint8_t *msg, size_t len, cx_statement *out,
     cx_err rc;
     if ((rc = decode_header(&r, &ts, &out->version, e)) != CX_OK ||
         (rc = decode_fields(&r, out, e)) != CX_OK || (rc = decode_rows(&r, out, e)) != CX_OK ||
-        (out->version >= CX_STATEMENT_VERSION && (rc = decode_rejected(&r, out, e)) != CX_OK) ||
+        (out->version >= CX_STATEMENT_VERSION_2 && (rc = decode_rejected(&r, out, e)) != CX_OK) ||
         (rc = decode_metrics(&r, out, e)) != CX_OK)
         goto fail;
     if ((rc = cx_bcs_get_u64(&r, &out->dp_epsilon_micro, e)) != CX_OK ||

@@ -206,13 +206,15 @@ static inline int teardown(void **state)
     return 0;
 }
 
-/* What a statement says beyond the rows: its version (0: current), its config hash, and its
- * rejected contributions (NULL: those of the contributors past n, each its fixture blob). */
+/* What a statement says beyond the rows: its version (0: current), its config hash, its
+ * rejected contributions (NULL: those of the contributors past n, each its fixture blob) and its
+ * ranks hash (NULL: none, a one-rank job). */
 typedef struct stmt_opts {
     uint8_t version;
     uint8_t config_byte; /* 0: the fixture's spec hash 0x55.. */
     const cx_statement_rejected *rejected;
     size_t n_rejected;
+    const uint8_t *ranks_hash; /* 32 bytes */
 } stmt_opts;
 
 static inline void make_statement_opts(fx *f, const cx_chain_id *job, const uint64_t *rows, int n,
@@ -231,6 +233,10 @@ static inline void make_statement_opts(fx *f, const cx_chain_id *job, const uint
     memcpy(s.result_blob_id, "model-blob", 10);
     s.result_blob_id_len = 10;
     memset(s.result_hash, 0x77, 32);
+    if (o->ranks_hash) {
+        memcpy(s.ranks_hash, o->ranks_hash, 32);
+        s.ranks_hash_len = 32;
+    }
     cx_statement_rows r[NCONTRIB];
     for (int i = 0; i < n; i++) {
         memcpy(r[i].contributor, cx_chain_key_address(f->contrib[i])->b, 32);

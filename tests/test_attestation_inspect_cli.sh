@@ -110,6 +110,53 @@ grep -Eq "^ +accuracy +912345$" "$tmp/b.txt" || fail "bundle text metrics"
 expect_rc 3 attest inspect "$tmp/bad.json"
 grep -q "statement" "$tmp/err" || fail "bad statement not named"
 
+# a multi-rank job's bundle (RULES.md §5): the same statement at version 3 committing to two
+# ranks (ranks_hash, built here from §4 and §5), the ranks listed with their key and sizes and
+# whether they hash to the statement's commitment; a rank left out is refused
+/usr/bin/python3 - "$tmp/bundle.json" "$td/nitro/nautilus_weather_20250415.cose" \
+    "$gpu/nvtrust_evidence.json" "$tmp/ranks.json" "$tmp/ranks_other.json" "$tmp/ranks_gap.json" <<'PY'
+import base64, hashlib, json, struct, sys
+b = json.load(open(sys.argv[1]))
+doc0, ev1 = open(sys.argv[2], 'rb').read(), open(sys.argv[3], 'rb').read()
+doc1 = b'rank 1: another attestation document'
+ranks = [(0, b'\x10' * 32, doc0, None), (1, b'\x11' * 32, doc1, ev1)]
+h = hashlib.sha256(b'cloakx/ranks/v1' + struct.pack('<I', 2) + b''.join(
+    struct.pack('<I', r) + x + hashlib.sha256(d).digest() +
+    (hashlib.sha256(g).digest() if g else b'\x00' * 32) for r, x, d, g in ranks)).digest()
+st = bytearray(bytes.fromhex(b['statement']))  # version 1: no rejected list, no ranks hash
+assert st[9] == 1 and st[255] == 0 and st[256] == 2  # empty GPU hash, then two rows
+st[9] = 3
+st = st[:256] + bytes([32]) + h + st[256:256 + 81] + b'\x00' + st[256 + 81:]  # + empty rejected
+b['statement'] = st.hex()
+b['ranks'] = [dict({'rank': r, 'x25519': x.hex(), 'document': base64.b64encode(d).decode()},
+                   **({'gpu_evidence': base64.b64encode(g).decode()} if g else {}))
+              for r, x, d, g in ranks]
+json.dump(b, open(sys.argv[4], 'w'))
+b['ranks'][1]['document'] = base64.b64encode(doc1 + b'!').decode()
+json.dump(b, open(sys.argv[5], 'w'))
+b['ranks'][1]['rank'] = 2
+json.dump(b, open(sys.argv[6], 'w'))
+PY
+"$cx" --json attest inspect "$tmp/ranks.json" >"$tmp/r.json" || fail "ranks bundle"
+"$cx" --json attest inspect "$tmp/ranks_other.json" >"$tmp/r2.json" || fail "ranks bundle 2"
+/usr/bin/python3 - "$tmp/r.json" "$tmp/r2.json" <<'PY' || fail "ranks --json"
+import json, sys
+j, k = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+s = j['statement']
+assert s['version'] == 3 and len(s['ranks_hash']) == 64
+assert s['contributors'][0]['rows'] == 1200
+r = j['ranks']
+assert r['hash_matches_statement'] is True, r
+assert [x['rank'] for x in r['list']] == [0, 1] and r['list'][1]['x25519'] == '11' * 32
+assert r['list'][0]['gpu_evidence_bytes'] == 0 and r['list'][1]['gpu_evidence_bytes'] > 1000
+assert k['ranks']['hash_matches_statement'] is False  # another document for rank 1
+PY
+"$cx" --json attest inspect "$tmp/bundle.json" | /usr/bin/python3 -c \
+    "import json,sys; j=json.load(sys.stdin); assert j['ranks'] is None and j['statement']['ranks_hash'] is None and j['statement']['version'] == 1" \
+    || fail "one-rank bundle: no ranks"
+expect_rc 3 attest inspect "$tmp/ranks_gap.json"
+grep -q "ranks\[1\]" "$tmp/err" || fail "rank gap not named"
+
 # a JSON object that is not a bundle is not a known kind
 echo '{"format": "cloakx-gpu-reference/v1"}' >"$tmp/other.json"
 expect_rc 1 attest inspect "$tmp/other.json"

@@ -300,7 +300,8 @@ static void test_dropped_contributor_refused(void **state)
 }
 
 /* The statement's config hash must be the job's spec hash on the ledger (the enclave ran the
- * spec the buyer paid for); and a version 1 statement (no rejected list) is no longer taken. */
+ * spec the buyer paid for); a version 1 statement (no rejected list) and a version 2 one (no
+ * ranks hash) are no longer taken; a version 3 one with a multi-rank job's ranks hash is. */
 static void test_statement_spec_and_version(void **state)
 {
     fx *f = *state;
@@ -318,8 +319,31 @@ static void test_statement_spec_and_version(void **state)
     assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_ERR_FORMAT);
     assert_non_null(strstr(e.msg, "version 1"));
     free(msg);
+    stmt_opts v2 = {.version = CX_STATEMENT_VERSION_2};
+    make_statement_opts(f, &f->job, rows, NCONTRIB, NULL, &v2, &msg, &len, sig);
+    assert_int_equal(submit(f, &f->job, &f->enclave, msg, len, sig, &e), CX_ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "version 2"));
+    free(msg);
     assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_ACCEPTED);
     assert_int_equal(bal(f, &f->protocol), 0);
+    uint8_t ranks_hash[32];
+    memset(ranks_hash, 0x5c, sizeof ranks_hash);
+    stmt_opts v3 = {.ranks_hash = ranks_hash};
+    make_statement_opts(f, &f->job, rows, NCONTRIB, NULL, &v3, &msg, &len, sig);
+    if (submit(f, &f->job, &f->enclave, msg, len, sig, &e) != CX_OK)
+        fail_msg("submit: %s", e.msg);
+    free(msg);
+    assert_int_equal(job_state(f, &f->job), CX_LEDGER_JOB_PAID);
+    /* the recorded statement is the one signed, with its ranks hash */
+    cx_ledger_result r;
+    assert_int_equal(cx_ledger_result_get(f->l, &f->job, &r, NULL), CX_OK);
+    cx_statement d;
+    assert_int_equal(cx_statement_decode(r.statement, r.statement_len, &d, NULL, NULL), CX_OK);
+    assert_int_equal(d.version, CX_STATEMENT_VERSION);
+    assert_int_equal(d.ranks_hash_len, 32);
+    assert_memory_equal(d.ranks_hash, ranks_hash, 32);
+    cx_statement_free(&d);
+    cx_ledger_result_free(&r);
 }
 
 /* An open job (no enclave took it) is refunded by anyone once its deadline passed. */

@@ -208,8 +208,10 @@ static cx_err accept_job(world *w, const cx_chain_id *job, cx_error *e)
     return rc;
 }
 
-/* The enclave's statement for job, listing rows per contributor, and its key release. */
-static cx_err submit(world *w, const cx_chain_id *job, uint64_t rows1, uint64_t rows2, cx_error *e)
+/* The enclave's statement for job, listing rows per contributor, and its key release; the
+ * statement at version (0: the current one) with ranks_hash (NULL: a one-rank job's, empty). */
+static cx_err submit_ranks(world *w, const cx_chain_id *job, uint64_t rows1, uint64_t rows2,
+                           uint8_t version, const uint8_t *ranks_hash, cx_error *e)
 {
     cx_chain_msg km;
     msg_for(w, job, CX_CHAIN_MSG_KEY, &km);
@@ -231,6 +233,11 @@ static cx_err submit(world *w, const cx_chain_id *job, uint64_t rows1, uint64_t 
     s.rows = rows;
     s.n_rows = 2;
     s.dp_epsilon_micro = CX_STATEMENT_NO_DP;
+    s.version = version;
+    if (ranks_hash) {
+        memcpy(s.ranks_hash, ranks_hash, 32);
+        s.ranks_hash_len = 32;
+    }
     uint8_t *st, ssig[64], *kb, ksig[64];
     size_t st_len, kn;
     assert_int_equal(cx_statement_encode(&s, cx_unix_ms(), &st, &st_len, NULL), CX_OK);
@@ -244,6 +251,11 @@ static cx_err submit(world *w, const cx_chain_id *job, uint64_t rows1, uint64_t 
     free(st);
     free(kb);
     return rc;
+}
+
+static cx_err submit(world *w, const cx_chain_id *job, uint64_t rows1, uint64_t rows2, cx_error *e)
+{
+    return submit_ranks(w, job, rows1, rows2, 0, NULL, e);
 }
 
 static void test_open_refusals(void **state)
@@ -357,11 +369,25 @@ static void test_paid_exactly(void **state)
     assert_int_equal(j.payment, 10007);
     assert_memory_equal(j.spec_blob_id, "spec", 4);
     assert_int_equal(j.shared_version, j0.shared_version);
-    assert_int_equal(submit(w, &job, 300, 2000, NULL), CX_OK); /* s2 capped at 1000 */
+    /* a version 2 statement (no ranks hash) is refused by the contract's decoder */
+    assert_int_equal(submit_ranks(w, &job, 300, 2000, CX_STATEMENT_VERSION_2, NULL, &e),
+                     CX_ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "code 100"));
+    /* a version 3 statement of a multi-rank job (its ranks hash) is taken */
+    uint8_t ranks_hash[32];
+    memset(ranks_hash, 0x5c, sizeof ranks_hash);
+    assert_int_equal(submit_ranks(w, &job, 300, 2000, 0, ranks_hash, NULL),
+                     CX_OK); /* s2 capped at 1000 */
     assert_int_equal(submit(w, &job, 300, 2000, &e), CX_ERR_STATE);
     assert_non_null(strstr(e.msg, "not accepted"));
     cx_ledger_result r;
     assert_int_equal(cx_ledger_result_get(w->l, &job, &r, NULL), CX_OK);
+    cx_statement rs;
+    assert_int_equal(cx_statement_decode(r.statement, r.statement_len, &rs, NULL, NULL), CX_OK);
+    assert_int_equal(rs.version, CX_STATEMENT_VERSION);
+    assert_int_equal(rs.ranks_hash_len, 32);
+    assert_memory_equal(rs.ranks_hash, ranks_hash, 32);
+    cx_statement_free(&rs);
     assert_false(r.refunded);
     assert_int_equal(r.accepted_contributors, 2);
     assert_int_equal(r.model_key_len, 80); /* revealed by the paying transaction */

@@ -96,8 +96,9 @@ static void test_messages_equal_c_encoding(void **state)
     /* the result statement (RULES.md §4): the committed vector of attestation/ */
     cx_statement s;
     memset(&s, 0, sizeof s);
-    /* version 2 (RULES.md §4): the Move package's vectors and decoder carry the (here empty)
-     * `rejected` list too */
+    /* version 3 (RULES.md §4): the Move package's vectors and decoder carry the (here empty)
+     * `rejected` list and the ranks hash of a two-rank job (that of tests/gen_statement_vector.py,
+     * RULES.md §5) */
     memset(s.job_id, 0x11, 32);
     memset(s.pool_id, 0x22, 32);
     memset(s.code_measurement, 0x33, 48);
@@ -109,8 +110,13 @@ static void test_messages_equal_c_encoding(void **state)
                                          sizeof s.result_blob_id, &s.result_blob_id_len, NULL),
                      CX_OK);
     memset(s.result_hash, 0x77, 32);
-    cx_statement_rows rows[2];
     size_t got = 0;
+    assert_int_equal(
+        cx_hex_decode("565516358db058558d78491082820c73378ae3e3d18a3de53bf33f6ec8ec9c3e", 64,
+                      s.ranks_hash, 32, &got, NULL),
+        CX_OK);
+    s.ranks_hash_len = 32;
+    cx_statement_rows rows[2];
     assert_int_equal(
         cx_hex_decode("29287d8584fb5b71b8d62e7224b867207d205fb61d42b7cce0deef95bf4e8202", 64,
                       rows[0].contributor, 32, &got, NULL),
@@ -139,7 +145,10 @@ static void test_messages_equal_c_encoding(void **state)
     uint64_t ts = 0;
     assert_int_equal(cx_statement_decode(st, st_len, &back, &ts, NULL), CX_OK);
     assert_int_equal(ts, TS);
+    assert_int_equal(back.version, CX_STATEMENT_VERSION);
     assert_int_equal(back.n_rows, 2);
+    assert_int_equal(back.ranks_hash_len, 32);
+    assert_memory_equal(back.ranks_hash, s.ranks_hash, 32);
     cx_statement_free(&back);
     free(st);
 

@@ -1,6 +1,6 @@
 /* test_proto_statement.c — the result statement codec: Nautilus's weather vector reproduced
- * byte for byte and verified, the committed statement vector (built independently in Python)
- * encoded, signed, decoded and re-encoded, and strict decoding. */
+ * byte for byte and verified, the committed statement vectors (built independently in Python;
+ * version 3 and version 2) encoded, signed, decoded and re-encoded, and strict decoding. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,6 +89,8 @@ static void test_statement_vector(void **state)
     assert_string_equal(d.metrics[1].name, "auc");
     assert_int_equal(d.result_blob_id_len, 32);
     assert_int_equal(d.gpu_evidence_hash_len, 0);
+    assert_int_equal(d.ranks_hash_len, 32);
+    assert_memory_equal(d.ranks_hash, s.ranks_hash, 32);
     assert_memory_equal(d.job_id, s.job_id, 32);
     assert_memory_equal(d.pool_id, s.pool_id, 32);
     assert_int_equal(d.code_measurement_len, 48);
@@ -126,6 +128,14 @@ static void test_statement_vector(void **state)
     free(msg);
 }
 
+/* Offset of the contributors' count in the vector's version 3 encoding: intent, timestamp,
+ * version, ids, (1+48) measurement, (1+32) config hash, commitment, blob id and result hash,
+ * (1+0) GPU evidence hash, (1+32) ranks hash. */
+static size_t rows_offset(void)
+{
+    return 1 + 8 + 1 + 32 + 32 + 49 + 33 + 33 + 33 + 33 + 1 + 33;
+}
+
 static void test_statement_strict(void **state)
 {
     (void)state;
@@ -154,9 +164,12 @@ static void test_statement_strict(void **state)
     msg[0] = 1;
     assert_int_equal(cx_statement_decode(msg, len, &d, NULL, &e), CX_ERR_FORMAT);
     msg[0] = 0;
-    msg[9] = 3;
+    msg[9] = 4;
     assert_int_equal(cx_statement_decode(msg, len, &d, NULL, &e), CX_ERR_FORMAT);
-    /* version 1 bytes of a version 2 statement: the rejected list is read as metrics */
+    assert_non_null(strstr(e.msg, "version 4"));
+    /* version 2 or 1 bytes of a version 3 statement: the ranks hash is read as contributors */
+    msg[9] = 2;
+    assert_int_equal(cx_statement_decode(msg, len, &d, NULL, &e), CX_ERR_FORMAT);
     msg[9] = 1;
     assert_int_equal(cx_statement_decode(msg, len, &d, NULL, &e), CX_ERR_FORMAT);
     free(msg);
@@ -166,8 +179,7 @@ static void test_statement_strict(void **state)
     assert_int_equal(cx_statement_encode(&s, 1, &msg, &len, &e), CX_ERR_ARG);
     vector_statement(&s, rows, rej, mets);
     assert_int_equal(cx_statement_encode(&s, 1, &msg, &len, NULL), CX_OK);
-    /* the rows start after: 1+8+1+32+32+(1+48)+(1+32)*2+(1+32)+(1+32)+1 + count byte */
-    size_t off = 1 + 8 + 1 + 32 + 32 + 49 + 33 + 33 + 33 + 33 + 1 + 1;
+    size_t off = rows_offset() + 1; /* after the count byte */
     uint8_t tmp[40];
     memcpy(tmp, msg + off, 40);
     memmove(msg + off, msg + off + 40, 40);
@@ -187,7 +199,7 @@ static void test_statement_strict(void **state)
 /* Offset of the rejected list's count in the vector's encoding (after the two rows). */
 static size_t rejected_offset(void)
 {
-    return 1 + 8 + 1 + 32 + 32 + 49 + 33 + 33 + 33 + 33 + 1 + 1 + 2 * 40;
+    return rows_offset() + 1 + 2 * 40;
 }
 
 /* The rejected list's strict rules: order, reason classes, blob id lengths. */
@@ -237,8 +249,135 @@ static void test_statement_rejected_strict(void **state)
     assert_int_equal(cx_statement_encode(&s, 1, &msg, &len, &e), CX_ERR_ARG);
     /* a version 1 statement cannot carry rejected contributions */
     vector_statement(&s, rows, rej, mets);
+    s.ranks_hash_len = 0;
     s.version = CX_STATEMENT_VERSION_1;
     assert_int_equal(cx_statement_encode(&s, 1, &msg, &len, &e), CX_ERR_ARG);
+    assert_non_null(strstr(e.msg, "rejected"));
+}
+
+/* Version 3's ranks hash: a statement with it and one without (a one-rank job) round-trip;
+ * any length but 0 and 32 is refused by the encoder and the decoder; versions 1 and 2 have
+ * none. */
+static void test_statement_ranks_hash(void **state)
+{
+    (void)state;
+    cx_statement s, d;
+    cx_statement_rows rows[2];
+    cx_statement_rejected rej[3];
+    cx_statement_metric mets[2];
+    cx_error e;
+    uint8_t *with, *without, *again, *msg;
+    size_t lw, lo, la, len;
+    vector_statement(&s, rows, rej, mets);
+    assert_int_equal(cx_statement_encode(&s, 9, &with, &lw, NULL), CX_OK);
+    s.ranks_hash_len = 0;
+    assert_int_equal(cx_statement_encode(&s, 9, &without, &lo, NULL), CX_OK);
+    /* the hash is a vector<u8> right after gpu_evidence_hash: length byte 32 then the bytes, or
+     * the length byte 0 alone */
+    size_t at = rows_offset() - 33;
+    assert_int_equal(lw, lo + 32);
+    assert_int_equal(with[9], CX_STATEMENT_VERSION);
+    assert_int_equal(with[at - 1], 0); /* the empty GPU evidence hash */
+    assert_int_equal(with[at], 32);
+    assert_memory_equal(with + at + 1, s.ranks_hash, 32);
+    assert_int_equal(without[at], 0);
+    assert_memory_equal(with, without, at);
+    assert_memory_equal(with + at + 33, without + at + 1, lo - at - 1);
+    uint8_t *bytes[2] = {with, without};
+    size_t lens[2] = {lw, lo}, want_len[2] = {32, 0};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(cx_statement_decode(bytes[i], lens[i], &d, NULL, NULL), CX_OK);
+        assert_int_equal(d.version, CX_STATEMENT_VERSION);
+        assert_int_equal(d.ranks_hash_len, want_len[i]);
+        if (want_len[i])
+            assert_memory_equal(d.ranks_hash, s.ranks_hash, 32);
+        assert_int_equal(d.n_rejected, 3);
+        assert_int_equal(cx_statement_encode(&d, 9, &again, &la, NULL), CX_OK);
+        assert_int_equal(la, lens[i]);
+        assert_memory_equal(again, bytes[i], la);
+        free(again);
+        cx_statement_free(&d);
+    }
+    /* a 31-byte ranks hash on the wire (length byte 31, one byte less): refused */
+    msg = malloc(lw);
+    assert_non_null(msg);
+    memcpy(msg, with, at);
+    msg[at] = 31;
+    memcpy(msg + at + 1, with + at + 1, 31);
+    memcpy(msg + at + 32, with + at + 33, lw - at - 33);
+    assert_int_equal(cx_statement_decode(msg, lw - 1, &d, NULL, &e), CX_ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "ranks_hash"));
+    assert_null(d.rows);
+    /* 33 bytes: refused too */
+    memcpy(msg, with, lw);
+    msg[at] = 33;
+    assert_int_equal(cx_statement_decode(msg, lw, &d, NULL, &e), CX_ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "ranks_hash"));
+    free(msg);
+    /* the encoder refuses 31 bytes, and a ranks hash at version 1 or 2 */
+    vector_statement(&s, rows, rej, mets);
+    s.ranks_hash_len = 31;
+    assert_int_equal(cx_statement_encode(&s, 9, &msg, &len, &e), CX_ERR_ARG);
+    assert_non_null(strstr(e.msg, "ranks hash"));
+    s.ranks_hash_len = 32;
+    s.version = CX_STATEMENT_VERSION_2;
+    assert_int_equal(cx_statement_encode(&s, 9, &msg, &len, &e), CX_ERR_ARG);
+    assert_non_null(strstr(e.msg, "version 2 has no ranks hash"));
+    s.n_rejected = 0;
+    s.version = CX_STATEMENT_VERSION_1;
+    assert_int_equal(cx_statement_encode(&s, 9, &msg, &len, &e), CX_ERR_ARG);
+    free(with);
+    free(without);
+}
+
+/* The committed version 2 vector (from before version 3) still decodes, with an empty ranks
+ * hash, verifies under its signature and re-encodes to itself; it is the version 3 encoding of
+ * the same statement without a ranks hash, but for the version byte and the hash's length
+ * byte. */
+static void test_statement_version_2(void **state)
+{
+    (void)state;
+    uint8_t v2[600], sig[64], pk[32];
+    size_t l2 = strlen(vec_msg_v2) / 2;
+    assert_true(l2 <= sizeof v2);
+    unhex(vec_msg_v2, v2, l2);
+    unhex(vec_sig_v2, sig, 64);
+    unhex("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8", pk, 32);
+    assert_int_equal(cx_ed25519_verify(pk, v2, l2, sig, NULL), CX_OK);
+    cx_statement d, s;
+    uint64_t ts = 0;
+    assert_int_equal(cx_statement_decode(v2, l2, &d, &ts, NULL), CX_OK);
+    assert_int_equal(d.version, CX_STATEMENT_VERSION_2);
+    assert_int_equal(d.ranks_hash_len, 0);
+    assert_int_equal(d.n_rows, 2);
+    assert_int_equal(d.n_rejected, 3);
+    assert_int_equal(d.rejected[2].reason, CX_REJECT_DECRYPT);
+    assert_int_equal(d.n_metrics, 2);
+    assert_true(d.dp_epsilon_micro == 3000000);
+    uint8_t *again = NULL;
+    size_t la = 0;
+    assert_int_equal(cx_statement_encode(&d, ts, &again, &la, NULL), CX_OK);
+    assert_int_equal(la, l2);
+    assert_memory_equal(again, v2, l2);
+    free(again);
+    cx_statement_free(&d);
+    /* the same statement at version 3 without a ranks hash */
+    cx_statement_rows rows[2];
+    cx_statement_rejected rej[3];
+    cx_statement_metric mets[2];
+    vector_statement(&s, rows, rej, mets);
+    s.ranks_hash_len = 0;
+    uint8_t *v3 = NULL;
+    size_t l3 = 0;
+    assert_int_equal(cx_statement_encode(&s, ts, &v3, &l3, NULL), CX_OK);
+    size_t at = rows_offset() - 33;
+    assert_int_equal(l3, l2 + 1);
+    assert_int_equal(v3[9], 3);
+    assert_int_equal(v2[9], 2);
+    assert_memory_equal(v3 + 10, v2 + 10, at - 10);
+    assert_int_equal(v3[at], 0);
+    assert_memory_equal(v3 + at + 1, v2 + at, l2 - at);
+    free(v3);
 }
 
 /* Version 1 (no rejected list) still decodes, for results kept from before version 2, and
@@ -254,11 +393,13 @@ static void test_statement_version_1(void **state)
     size_t l2, l1, la;
     vector_statement(&s, rows, rej, mets);
     s.n_rejected = 0;
+    s.ranks_hash_len = 0;
+    s.version = CX_STATEMENT_VERSION_2;
     assert_int_equal(cx_statement_encode(&s, 7, &v2, &l2, NULL), CX_OK);
     s.version = CX_STATEMENT_VERSION_1;
     assert_int_equal(cx_statement_encode(&s, 7, &v1, &l1, NULL), CX_OK);
     assert_int_equal(l1 + 1, l2);
-    size_t off = rejected_offset();
+    size_t off = rejected_offset() - 33; /* no ranks hash in either */
     assert_int_equal(v2[9], 2);
     assert_int_equal(v1[9], 1);
     assert_int_equal(v2[off], 0);
@@ -285,6 +426,8 @@ int main(void)
         cmocka_unit_test(test_statement_strict),
         cmocka_unit_test(test_statement_rejected_strict),
         cmocka_unit_test(test_statement_version_1),
+        cmocka_unit_test(test_statement_version_2),
+        cmocka_unit_test(test_statement_ranks_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

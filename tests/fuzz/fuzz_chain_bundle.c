@@ -1,5 +1,6 @@
 /* fuzz_chain_bundle.c — libFuzzer target for the result bundle JSON reader (strict keys,
- * hex/base64 fields, embedded statement); whatever parses must write back and parse again. */
+ * hex/base64 fields, embedded statement, ranks); whatever parses must write back and parse
+ * again. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cx_result_bundle b2;
     if (cx_result_bundle_parse(text, strlen(text), &b2, NULL) != CX_OK ||
         b2.statement_len != b.statement_len || b2.tee_report_len != b.tee_report_len ||
-        memcmp(b2.statement, b.statement, b.statement_len) != 0 ||
+        b2.n_ranks != b.n_ranks || memcmp(b2.statement, b.statement, b.statement_len) != 0 ||
         memcmp(b2.signature, b.signature, sizeof b.signature) != 0)
         __builtin_trap();
     free(text);

@@ -4,6 +4,7 @@
 # Usage: gen_vectors.py [OUT]; without OUT it prints. test_chain_move_vectors checks the
 # committed file equals this output.
 import base64
+import hashlib
 import struct
 import sys
 
@@ -34,13 +35,21 @@ PK = ENCLAVE.public_key().public_bytes(serialization.Encoding.Raw, serialization
 JOB, POOL, MEAS = b'\x11' * 32, b'\x22' * 32, b'\x33' * 48
 TS = 1764115200000
 
-# the statement vector of tests/gen_statement_vector.py (attestation/), byte for byte
+# the statement vector of tests/gen_statement_vector.py (attestation/), byte for byte but for
+# the rejected list (empty here); version 3, with the same ranks hash (RULES.md §5) of two ranks
+RANKS = [(0, b'\xa0' * 32, b'rank-0 attestation document', None),
+         (1, b'\xa1' * 32, b'rank-1 attestation document', b'rank-1 gpu evidence')]
+RANKS_HASH = hashlib.sha256(b'cloakx/ranks/v1' + struct.pack('<I', len(RANKS)) + b''.join(
+    struct.pack('<I', r) + x + hashlib.sha256(d).digest() +
+    (hashlib.sha256(g).digest() if g is not None else b'\x00' * 32)
+    for r, x, d, g in RANKS)).digest()
 a1 = bytes.fromhex('160179a1565ea7cff27ead23f54cc7f50893bf58155cd7285156e57afa31c3ac')
 a2 = bytes.fromhex('29287d8584fb5b71b8d62e7224b867207d205fb61d42b7cce0deef95bf4e8202')
 blob = base64.urlsafe_b64decode('M4hsZGQ1oCktdzegB6HnI6Mi28S2nqOPHxK-W7_4BUk=')
 rows = sorted([(a2, 800), (a1, 1200)])
-st = bytes([2]) + JOB + POOL + vec(MEAS) + vec(b'\x44' * 32)
+st = bytes([3]) + JOB + POOL + vec(MEAS) + vec(b'\x44' * 32)
 st += vec(b'\x55' * 32) + vec(blob) + vec(b'\x77' * 32) + vec(b'')
+st += vec(RANKS_HASH)  # ranks_hash (RULES.md §4, version 3)
 st += uleb(len(rows)) + b''.join(a + u64(r) for a, r in rows)
 st += uleb(0)  # rejected: vector<RejectedContribution>, empty here (RULES.md §4, version 2)
 mets = [(b'accuracy', 912345), (b'auc', 871000)]

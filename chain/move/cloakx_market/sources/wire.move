@@ -12,7 +12,7 @@ use std::string::{Self, String};
 const EFormat: u64 = 100;
 
 const STATEMENT_INTENT: u8 = 0;
-const STATEMENT_VERSION: u8 = 2;
+const STATEMENT_VERSION: u8 = 3;
 const REJECT_REASON_MAX: u8 = 6;
 const MSG_VERSION: u8 = 1;
 const INTENT_ACCEPT: u8 = 1;
@@ -23,6 +23,7 @@ const MEASUREMENT_MAX: u64 = 64;
 const BLOB_ID_MAX: u64 = 64;
 const HASH_LEN: u64 = 32;
 const HASH_MAX: u64 = 64;
+const RANKS_HASH_LEN: u64 = 32;
 const MAX_CONTRIBUTORS: u64 = 100000;
 const MAX_METRICS: u64 = 64;
 const METRIC_NAME_MAX: u64 = 64;
@@ -63,6 +64,7 @@ public struct ResultStatement has copy, drop {
     result_blob_id: vector<u8>,
     result_hash: vector<u8>,
     gpu_evidence_hash: vector<u8>,
+    ranks_hash: vector<u8>,
     contributors: vector<ContributorRows>,
     rejected: vector<RejectedContribution>,
     metrics: vector<Metric>,
@@ -236,6 +238,9 @@ public fun decode_statement(bytes: vector<u8>): IntentMessage<ResultStatement> {
     let result_blob_id = get_bytes(&mut r, 1, BLOB_ID_MAX);
     let result_hash = get_bytes(&mut r, HASH_LEN, HASH_LEN);
     let gpu_evidence_hash = get_bytes(&mut r, 0, HASH_MAX);
+    // version 3: empty (a one-rank job) or the 32-byte commitment to every rank's attestation
+    let ranks_hash = get_bytes(&mut r, 0, RANKS_HASH_LEN);
+    assert!(ranks_hash.length() == 0 || ranks_hash.length() == RANKS_HASH_LEN, EFormat);
     let n = get_uleb(&mut r);
     assert!(n <= MAX_CONTRIBUTORS, EFormat);
     let mut contributors = vector[];
@@ -303,6 +308,7 @@ public fun decode_statement(bytes: vector<u8>): IntentMessage<ResultStatement> {
             result_blob_id,
             result_hash,
             gpu_evidence_hash,
+            ranks_hash,
             contributors,
             rejected,
             metrics,
@@ -377,6 +383,8 @@ public fun result_blob_id(s: &ResultStatement): &vector<u8> { &s.result_blob_id 
 public fun result_hash(s: &ResultStatement): &vector<u8> { &s.result_hash }
 
 public fun gpu_evidence_hash(s: &ResultStatement): &vector<u8> { &s.gpu_evidence_hash }
+
+public fun ranks_hash(s: &ResultStatement): &vector<u8> { &s.ranks_hash }
 
 public fun contributors(s: &ResultStatement): &vector<ContributorRows> { &s.contributors }
 
@@ -461,6 +469,7 @@ public fun new_statement_message(
             result_blob_id: b"model-blob",
             result_hash,
             gpu_evidence_hash: vector[],
+            ranks_hash: vector[],
             contributors,
             rejected: vector[],
             metrics: vector[Metric { name: string::utf8(b"val_auc"), value_micro: 871234 }],
@@ -483,6 +492,16 @@ public fun with_rejected(
     rejected: vector<RejectedContribution>,
 ): IntentMessage<ResultStatement> {
     m.payload.rejected = rejected;
+    m
+}
+
+/// The statement of m with this ranks hash (a multi-rank job's commitment, RULES.md §4).
+#[test_only]
+public fun with_ranks_hash(
+    mut m: IntentMessage<ResultStatement>,
+    ranks_hash: vector<u8>,
+): IntentMessage<ResultStatement> {
+    m.payload.ranks_hash = ranks_hash;
     m
 }
 

@@ -23,8 +23,10 @@ fun statement_vector_verifies_and_decodes() {
     let msg = market::check_statement(bytes, JOB, POOL, &meas(), TS, TS);
     assert!(msg.intent() == 0 && msg.timestamp_ms() == TS);
     let s = msg.payload();
-    assert!(s.version() == 2);
+    assert!(s.version() == 3);
     assert!(s.rejected().length() == 0);
+    // a two-rank job's commitment to its ranks' attestations (RULES.md §5)
+    assert!(*s.ranks_hash() == x"565516358db058558d78491082820c73378ae3e3d18a3de53bf33f6ec8ec9c3e");
     assert!(s.job_id() == JOB && s.pool_id() == POOL);
     assert!(s.result_blob_id().length() == 32);
     assert!(s.gpu_evidence_hash().length() == 0);
@@ -154,7 +156,8 @@ fun job_message_is_not_a_statement() {
 }
 
 /// The statement's bytes with a field rewritten: offset 9 is the version, 10..74 the ids,
-/// 74 the measurement's length byte (48), 123 the config hash's (32).
+/// 74 the measurement's length byte (48), 123 the config hash's (32), 255 the GPU evidence
+/// hash's (0), 256 the ranks hash's (32).
 fun patched(at: u64, with: vector<u8>, drop_n: u64): vector<u8> {
     let src = vectors::statement();
     let mut out = vector[];
@@ -175,15 +178,58 @@ fun patched(at: u64, with: vector<u8>, drop_n: u64): vector<u8> {
 #[test]
 fun patch_offsets_are_right() {
     // rewriting a field with its own bytes gives the vector back
-    assert!(patched(9, vector[2], 1) == vectors::statement());
+    assert!(patched(9, vector[3], 1) == vectors::statement());
     assert!(patched(74, vector[48], 1) == vectors::statement());
     assert!(patched(123, vector[32], 1) == vectors::statement());
+    assert!(patched(255, vector[0, 32], 2) == vectors::statement());
 }
 
 #[test]
 #[expected_failure(abort_code = cloakx_market::wire::EFormat)]
 fun version_1_refused() {
     wire::decode_statement(patched(9, vector[1], 1));
+}
+
+#[test]
+#[expected_failure(abort_code = cloakx_market::wire::EFormat)]
+fun version_2_refused() {
+    // a version 2 statement has no ranks hash: the ledger takes version 3 only (§2 Submit 6)
+    wire::decode_statement(patched(9, vector[2], 1));
+}
+
+#[test]
+#[expected_failure(abort_code = cloakx_market::wire::EFormat)]
+fun ranks_hash_of_31_bytes_refused() {
+    // length byte 31 and one byte of the hash dropped
+    wire::decode_statement(patched(256, vector[31], 2));
+}
+
+#[test]
+#[expected_failure(abort_code = cloakx_market::wire::EFormat)]
+fun ranks_hash_of_31_bytes_encoded_refused() {
+    let mut h = x"565516358db058558d78491082820c73378ae3e3d18a3de53bf33f6ec8ec9c3e";
+    h.pop_back();
+    let msg = wire::with_ranks_hash(wire::new_statement_message(TS, JOB, POOL, meas(),
+        x"4444444444444444444444444444444444444444444444444444444444444444",
+        x"7777777777777777777777777777777777777777777777777777777777777777",
+        vector[wire::new_rows(@0x1, 1)]), h);
+    wire::decode_statement(std::bcs::to_bytes(&msg));
+}
+
+#[test]
+fun one_rank_and_multi_rank_statements_decode() {
+    let one = wire::new_statement_message(TS, JOB, POOL, meas(),
+        x"4444444444444444444444444444444444444444444444444444444444444444",
+        x"7777777777777777777777777777777777777777777777777777777777777777",
+        vector[wire::new_rows(@0x1, 1)]);
+    let back = wire::decode_statement(std::bcs::to_bytes(&one));
+    assert!(back == one);
+    assert!(back.payload().ranks_hash().length() == 0);
+    let many = wire::with_ranks_hash(one,
+        x"565516358db058558d78491082820c73378ae3e3d18a3de53bf33f6ec8ec9c3e");
+    let back = wire::decode_statement(std::bcs::to_bytes(&many));
+    assert!(back == many);
+    assert!(back.payload().ranks_hash().length() == 32);
 }
 
 #[test]
