@@ -267,6 +267,18 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
                 ds->n, ds->d);
     if (n_ranks > 1)
         cx_log_info(&cli->log, "%d ranks (MPI), %d thread(s) each", n_ranks, spec.threads);
+    /* one rank per GPU: local rank r of a node takes GPU r mod (its GPUs) unless --device
+     * names one (cx_comm_local_rank; a launcher that gives each rank one visible GPU makes
+     * that GPU 0 of every rank, which this keeps) */
+    char rank_dev[32];
+    const int local_rank = comm ? cx_comm_local_rank() : -1;
+    int n_gpus = 0;
+    cx_error ge;
+    if (local_rank > 0 && (strcmp(device, "auto") == 0 || strcmp(device, "cuda") == 0) &&
+        cx_cuda_device_count(&n_gpus, &ge) == CX_OK && n_gpus > 0) {
+        snprintf(rank_dev, sizeof rank_dev, "cuda:%d", local_rank % n_gpus);
+        device = rank_dev;
+    }
     if (cx_backend_select(device, spec.precision, spec.threads, &be, &dev, &e) != CX_OK)
         goto fail;
     cx_log_info(&cli->log, "device: %s", dev.report);
@@ -311,6 +323,11 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
         json_object_set_new(o, "samples_per_s", json_real(res.samples_per_s));
         json_object_set_new(o, "device", json_string(dev.report));
         json_object_set_new(o, "ranks", json_integer(n_ranks));
+        /* how the gradients were summed across ranks: NCCL on the device, or the host */
+        json_object_set_new(o, "allreduce",
+                            json_string(res.nccl                              ? "nccl"
+                                        : comm || getenv("CLOAKX_TRAIN_DIST") ? "host"
+                                                                              : "none"));
         if (spec.privacy)
             json_object_set(o, "privacy", json_object_get(extra, "privacy"));
         rc_exit = cli_print_json(cli, o);
