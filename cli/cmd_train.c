@@ -160,8 +160,12 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
     if (ranks > 1 && launched == 0)
         cli_exec_under_mpirun(cli, argc, argv, ranks, "train",
                               "training"); /* returns only to train in one process */
+    /* CLOAKX_TRAIN_DIST=1 under a launcher of one rank: the across-ranks path on a real
+     * communicator (bench/gpu-check.sh times NCCL against the host path so on one GPU) */
+    const char *dist_env = getenv("CLOAKX_TRAIN_DIST");
+    const int force_dist = dist_env && strcmp(dist_env, "1") == 0;
     cx_comm *comm = NULL;
-    if (launched > 1) {
+    if (launched > 1 || (launched == 1 && force_dist)) {
         if (cx_comm_mpi_create(&comm, &e) != CX_OK) {
             cx_error_prefix(&e, "train: started by an MPI launcher with %d ranks: ", launched);
             free(files);
@@ -324,10 +328,8 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
         json_object_set_new(o, "device", json_string(dev.report));
         json_object_set_new(o, "ranks", json_integer(n_ranks));
         /* how the gradients were summed across ranks: NCCL on the device, or the host */
-        json_object_set_new(o, "allreduce",
-                            json_string(res.nccl                              ? "nccl"
-                                        : comm || getenv("CLOAKX_TRAIN_DIST") ? "host"
-                                                                              : "none"));
+        const char *allreduce = res.nccl ? "nccl" : comm || force_dist ? "host" : "none";
+        json_object_set_new(o, "allreduce", json_string(allreduce));
         if (spec.privacy)
             json_object_set(o, "privacy", json_object_get(extra, "privacy"));
         rc_exit = cli_print_json(cli, o);

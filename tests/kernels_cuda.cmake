@@ -51,3 +51,5 @@ if(CLOAKX_HAVE_NCCL)
     CX_NCCL_MODULE="$<TARGET_FILE:cloakx_nccl>" CX_CUDA_MODULE="$<TARGET_FILE:cloakx_cuda>")
   target_link_libraries(test_kernels_nccl PRIVATE ${CMAKE_DL_LIBS})
 endif()
+cx_add_script_test(test_kernels_nccl_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_kernels_nccl_cli.sh
+                   LABELS e2e TIMEOUT 120)
