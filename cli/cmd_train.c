@@ -287,7 +287,12 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
         goto fail;
     cx_log_info(&cli->log, "device: %s", dev.report);
     cx_progress_start(&prog, "training", (uint64_t)spec.epochs, cli->progress);
-    cx_err trc = cx_train_comm(&spec, &td, be, comm, &cb, NULL, &model, &res, &e);
+    /* the trainer's warnings (e.g. why NCCL is not used) but not its per-epoch lines, which
+     * on_epoch and the progress bar give */
+    cx_logger tlog = cli->log;
+    if (tlog.level > CX_LOG_WARN)
+        tlog.level = CX_LOG_WARN;
+    cx_err trc = cx_train_comm(&spec, &td, be, comm, &cb, &tlog, &model, &res, &e);
     cx_progress_finish(&prog);
     if (trc != CX_OK)
         goto fail;
