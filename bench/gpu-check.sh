@@ -118,11 +118,16 @@ else
     done
     # the NCCL module, where the kit has it and this machine has libnccl (else the NCCL run
     # below shows the host path, saying why)
+    kit_nccl=0
     if [ -f "$KITDIR/lib/libcloakx_nccl.so" ]; then
         export CLOAKX_NCCL_MODULE=$KITDIR/lib/libcloakx_nccl.so
         missing=$(ldd "$CLOAKX_NCCL_MODULE" 2>&1 | grep 'not found' | awk '{print $1}' | tr '\n' ' ')
-        [ -z "$missing" ] || printf 'gpu-check: the NCCL module lacks %s here: NCCL will not be used\n' \
-            "$missing" >&2
+        if [ -z "$missing" ]; then
+            kit_nccl=1
+        else
+            printf 'gpu-check: the NCCL module lacks %s here: NCCL will not be used\n' \
+                "$missing" >&2
+        fi
     fi
     CLOAKX=$KITDIR/bin/cloakx
     "$CLOAKX" version >&2 || die "the kit's cloakx does not run here"
@@ -176,7 +181,7 @@ nccl_built=0
 if [ -z "$KIT" ]; then
     [ -f "$BUILD/kernels/libcloakx_nccl.so" ] && nccl_built=1
 else
-    [ -n "${CLOAKX_NCCL_MODULE:-}" ] && nccl_built=1
+    nccl_built=$kit_nccl
 fi
 
 memcheck_note=""

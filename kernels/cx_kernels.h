@@ -531,9 +531,9 @@ cx_err cx_nccl_version(int *version, cx_error *e);
 /* A NCCL communicator over the ranks of comm on be's GPU and stream: collective (every rank of
  * comm calls it, whatever its backend). Every rank first says whether it can (the cuda
  * backend, the module and libnccl load, CLOAKX_NCCL is not "0"), that all ranks run on one
- * node (one host name: across nodes the gradients would cross the network in the clear) and
- * on distinct GPUs (PCI bus ids); rank 0's ncclUniqueId is then broadcast over comm and every
- * rank joins with ncclCommInitRank (given up after 120 s). Where any rank cannot, every rank
+ * node (one host name and boot id: across nodes the gradients would cross the network in the
+ * clear) and on distinct GPUs (PCI bus ids); rank 0's ncclUniqueId is then broadcast over comm
+ * and every rank joins with ncclCommInitRank (given up after 120 s). Where any rank cannot, every rank
  * gets CX_ERR_UNSUPPORTED (saying why) and callers sum through the host; a failure of comm
  * itself is returned as it is. */
 cx_err cx_nccl_create(cx_backend *be, cx_comm *comm, cx_nccl **out, cx_error *e);

@@ -149,9 +149,17 @@ cx_err cx_nccl_create(cx_backend *be, cx_comm *comm, cx_nccl **out, cx_error *e)
     double *v = calloc(nv, sizeof *v);
     if (!v)
         return cx_error_set(e, CX_ERR_NOMEM, "nccl: allocating the vote");
-    char host[256] = "";
-    if (gethostname(host, sizeof host - 1) != 0)
+    /* the node: its host name and this boot's id (two machines may share a host name) */
+    char host[320] = "";
+    if (gethostname(host, 255) != 0)
         snprintf(host, sizeof host, "?");
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        size_t used = strlen(host);
+        if (!fgets(host + used, (int)(sizeof host - used), f))
+            host[used] = '\0';
+        fclose(f);
+    }
     v[0] = lrc != CX_OK;
     v[1] = hash52(host);
     v[2] = -v[1];

@@ -157,6 +157,7 @@ static void test_train_fallback(void **state)
     cx_backend_destroy(be);
 }
 
+#ifdef CX_NCCL_MODULE
 /* The DT_NEEDED entries of an ELF64 shared object, joined by spaces into out. */
 static void needed(const char *path, char *out, size_t cap)
 {
@@ -198,6 +199,7 @@ static void needed(const char *path, char *out, size_t cap)
     assert_true(found);
     free(b);
 }
+#endif
 
 /* The NCCL module (where this build has it) links libnccl and exports its table; the cuda
  * module does not link libnccl, and nothing maps it before the first call that needs it. */
