@@ -5,7 +5,7 @@
 #
 # usage: bench/gpu-check.sh [--kit FILE.tar.xz|DIR] [--memcheck]
 #   (env: CX_GPU_CHECK_BUILD=dir, CX_GPU_CHECK_JOBS=n, CX_GPU_CHECK_ROWS=n,
-#    CX_GPU_CHECK_WIDE_ROWS=n)
+#    CX_GPU_CHECK_WIDE_ROWS=n, CX_GPU_CHECK_NCCL_ROWS=n)
 #   --kit  use the binaries of bench/gpu-kit.sh instead of building: for a GPU machine that
 #          lacks the build dependencies or the network to fetch them (it needs a driver, glibc
 #          and cuBLAS, nothing else)
@@ -20,6 +20,7 @@ BUILD=${CX_GPU_CHECK_BUILD:-$ROOT/build-gpu-check}
 JOBS=${CX_GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 2)}
 ROWS=${CX_GPU_CHECK_ROWS:-200000}
 WIDE_ROWS=${CX_GPU_CHECK_WIDE_ROWS:-65536}
+NCCL_ROWS=${CX_GPU_CHECK_NCCL_ROWS:-100000}
 LOGS=$BUILD/gpu-check
 KIT=""
 MEMCHECK=0
@@ -115,6 +116,19 @@ else
         missing=$(ldd "$b" 2>&1 | grep 'not found' | awk '{print $1}' | tr '\n' ' ')
         [ -z "$missing" ] || die "$(basename "$b"): libraries not found: $missing"
     done
+    # the NCCL module, where the kit has it and this machine has libnccl (else the NCCL run
+    # below shows the host path, saying why)
+    kit_nccl=0
+    if [ -f "$KITDIR/lib/libcloakx_nccl.so" ]; then
+        export CLOAKX_NCCL_MODULE=$KITDIR/lib/libcloakx_nccl.so
+        missing=$(ldd "$CLOAKX_NCCL_MODULE" 2>&1 | grep 'not found' | awk '{print $1}' | tr '\n' ' ')
+        if [ -z "$missing" ]; then
+            kit_nccl=1
+        else
+            printf 'gpu-check: the NCCL module lacks %s here: NCCL will not be used\n' \
+                "$missing" >&2
+        fi
+    fi
     CLOAKX=$KITDIR/bin/cloakx
     "$CLOAKX" version >&2 || die "the kit's cloakx does not run here"
 fi
@@ -159,6 +173,16 @@ tail -n 25 "$LOGS/gpu-tests.log" >&2
 tests_summary=$(grep -E 'tests passed' "$LOGS/gpu-tests.log" | tail -n 1)
 # on a GPU machine a skipped parity test means the CUDA runtime did not see the GPU: a failure
 skipped=$(grep -cE 'test_kernels_cuda_parity .*(\*\*\*Skipped|Not Run)' "$LOGS/gpu-tests.log" || true)
+# the NCCL test (one rank: NCCL vs the host path) is skipped only where NCCL is absent: a
+# failure when this build made the NCCL module
+nccl_test=$(grep -E 'test_kernels_nccl_gpu ' "$LOGS/gpu-tests.log" | tail -n 1 |
+    grep -oE 'Passed|\*\*\*Skipped|Not Run|\*\*\*Failed' | head -n 1 || true)
+nccl_built=0
+if [ -z "$KIT" ]; then
+    [ -f "$BUILD/kernels/libcloakx_nccl.so" ] && nccl_built=1
+else
+    nccl_built=$kit_nccl
+fi
 
 memcheck_note=""
 memcheck_rc=0
@@ -237,6 +261,87 @@ elif ! "$PY" "$ROOT/bench/torch_mlp.py" --device cuda --data "$LOGS/ref" --epoch
 fi
 rm -f "$LOGS/ref.x.f32" "$LOGS/ref.y.f32"
 
+# ---- 4b. NCCL at one rank: the across-ranks step path (CLOAKX_TRAIN_DIST=1) with the gradients
+# summed by NCCL on the GPU against the same path through host memory (CLOAKX_NCCL=0), one rank
+# under mpirun (a real MPI communicator: NCCL's id goes over it) where Open MPI and the build's
+# MPI module are there, else directly (a one-process communicator)
+step "NCCL at one rank: cloakx train, NCCL vs the host path"
+nccl_rc=0
+: >"$LOGS/nccl-summary.txt"
+launch=(env)
+how="directly"
+if [ -z "$KIT" ] && [ -f "$BUILD/kernels/libcloakx_mpi.so" ] && command -v mpirun >/dev/null &&
+    mpirun --version 2>&1 | grep -q "Open MPI"; then
+    launch=(mpirun -np 1 --bind-to none)
+    [ "$(id -u)" = 0 ] && launch+=(--allow-run-as-root)
+    launch+=(env)
+    how="under mpirun -np 1"
+fi
+"$PY" - "$LOGS/nccl.csv" "$NCCL_ROWS" <<'EOF' || die "cannot write the NCCL run's data"
+import random, sys
+path, n = sys.argv[1], int(sys.argv[2])
+r = random.Random(7)
+with open(path, "w") as f:
+    f.write(",".join("x%d" % j for j in range(32)) + ",y\n")
+    for _ in range(n):
+        c = r.randrange(10)
+        f.write(",".join("%.4f" % (r.uniform(-1, 1) + (1.0 if j % 10 == c else 0.0))
+                         for j in range(32)) + ",%d\n" % c)
+EOF
+cat >"$LOGS/nccl-spec.json" <<'EOF'
+{"task": "classification", "data": {"label": "y"},
+ "model": {"type": "mlp", "hidden": [1024, 1024]}, "batch_size": 1024, "epochs": 3,
+ "validation_split": 0.1, "seed": 1}
+EOF
+for path in nccl host; do
+    extra=()
+    [ "$path" = host ] && extra=(CLOAKX_NCCL=0)
+    if ! timeout 600 "${launch[@]}" CLOAKX_TRAIN_DIST=1 "${extra[@]}" "$CLOAKX" train \
+            --spec "$LOGS/nccl-spec.json" --data "$LOGS/nccl.csv" --device cuda --json \
+            --out "$LOGS/nccl-$path.safetensors" >"$LOGS/nccl-$path.json" 2>"$LOGS/nccl-$path.log"; then
+        printf 'gpu-check: the NCCL run (%s path) failed: %s\n' "$path" \
+            "$(tail -n 3 "$LOGS/nccl-$path.log")" >&2
+        rm -f "$LOGS/nccl-$path.json"
+        nccl_rc=1
+    fi
+done
+rm -f "$LOGS/nccl.csv"
+"$PY" - "$LOGS" "$how" "$NCCL_ROWS" <<'EOF' >"$LOGS/nccl-summary.txt"
+import json, os, sys
+logs, how, rows = sys.argv[1], sys.argv[2], sys.argv[3]
+def load(name):
+    try:
+        with open(os.path.join(logs, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+n, h = load("nccl-nccl"), load("nccl-host")
+print("NCCL, 1 rank %s (MLP 32 -> 1024 -> 1024 -> 10, %s rows, batch 1024, 3 epochs):" % (how, rows))
+for name, r in (("NCCL on the GPU", n), ("host path", h)):
+    if not r:
+        print("  %-16s failed" % name)
+        continue
+    print("  %-16s %8.3f ms/step %12.0f samples/s  accuracy %.4f  (allreduce: %s)" % (
+        name, 1e3 * r["seconds"] / max(r["steps"], 1), r["samples_per_s"],
+        r["metrics"].get("accuracy", float("nan")), r["allreduce"]))
+if n and n["allreduce"] != "nccl":
+    with open(os.path.join(logs, "nccl-nccl.log")) as f:
+        why = [l.strip() for l in f if "gradients summed through host memory" in l]
+    print("  NCCL was not used: %s" % (why[0] if why else "no reason logged"))
+    sys.exit(2)
+EOF
+nccl_used=$?
+[ "$nccl_used" = 0 ] || [ "$nccl_built" = 0 ] || nccl_rc=1
+if [ -f "$LOGS/nccl-nccl.safetensors" ] && [ -f "$LOGS/nccl-host.safetensors" ]; then
+    if cmp -s "$LOGS/nccl-nccl.safetensors" "$LOGS/nccl-host.safetensors"; then
+        echo "  the two models: the same bytes" >>"$LOGS/nccl-summary.txt"
+    else
+        echo "  the two models differ (test_kernels_nccl_gpu bounds the difference)" \
+            >>"$LOGS/nccl-summary.txt"
+    fi
+fi
+cat "$LOGS/nccl-summary.txt" >&2
+
 # ---- 5. the table (last) ----------------------------------------------------------------------
 step "summary"
 "$PY" - "$LOGS" "$torch_note" <<'EOF'
@@ -276,9 +381,16 @@ EOF
     "$LOGS/memcheck.log"
 printf 'gpu tests: %s%s (log: %s)\n' "${tests_summary:-no summary}" \
     "$([ "${skipped:-0}" != 0 ] && echo ", $skipped skipped")" "$LOGS/gpu-tests.log"
+cat "$LOGS/nccl-summary.txt"
+printf 'NCCL gpu test (test_kernels_nccl_gpu): %s%s\n' "${nccl_test:-not found}" \
+    "$([ "$nccl_built" = 1 ] || echo " (no NCCL module here)")"
 
 [ "$tests_rc" -eq 0 ] || die "gpu tests failed (see $LOGS/gpu-tests.log)"
 [ "${skipped:-0}" = 0 ] || die "gpu tests were skipped on a GPU machine (the CUDA runtime sees no GPU)"
 [ "$bench_rc" -eq 0 ] || die "a benchmark failed (logs in $LOGS)"
+case $nccl_test in
+*Skipped* | "Not Run") [ "$nccl_built" = 0 ] || die "the NCCL gpu test was skipped though NCCL is built" ;;
+esac
+[ "$nccl_rc" -eq 0 ] || die "the NCCL run failed or did not use NCCL (logs: $LOGS/nccl-*.log)"
 [ "$memcheck_rc" -eq 0 ] || die "memcheck of the parity test: $memcheck_note"
 exit 0

@@ -13,7 +13,8 @@
 # The kit holds every shared library the binaries need except those the GPU machine must
 # supply itself: glibc (the kit records the newest symbol version it needs), libstdc++ and
 # libgcc_s (the machine's cuBLAS needs its own, newer ones), the driver (libcuda, NVML) and
-# cuBLAS (hundreds of MiB; gpu-check.sh finds the machine's copy of the recorded soname).
+# cuBLAS (hundreds of MiB; gpu-check.sh finds the machine's copy of the recorded soname), and
+# libnccl for the NCCL module (optional: without it the ranks sum through host memory).
 # Exit 0 with the kit written; 1 with nothing written, saying why.
 set -euo pipefail
 
@@ -72,6 +73,12 @@ bins=("$FROM/cli/cloakx" "$MODULE")
 cp "$FROM/cli/cloakx" "$kit/bin/"
 # the cuda backend module, loaded on first need (gpu-check.sh points CLOAKX_CUDA_MODULE at it)
 cp "$MODULE" "$kit/lib/"
+# the NCCL module where the build has one (gpu-check.sh points CLOAKX_NCCL_MODULE at it); its
+# libnccl (200 MB) comes from the GPU machine, and where that has none NCCL is not used
+if [ -f "$FROM/kernels/libcloakx_nccl.so" ]; then
+    cp "$FROM/kernels/libcloakx_nccl.so" "$kit/lib/"
+    bins+=("$FROM/kernels/libcloakx_nccl.so")
+fi
 while read -r name path; do
     case $path in
     *.sh) die "test $name is a script ($path): kits carry compiled tests only" ;;
@@ -81,7 +88,7 @@ while read -r name path; do
     bins+=("$path")
     printf '%s\n' "$name" >>"$kit/tests.list"
 done <<<"$tests"
-strip --strip-unneeded "$kit"/bin/* "$kit"/tests/* "$kit/lib/libcloakx_cuda.so" ||
+strip --strip-unneeded "$kit"/bin/* "$kit"/tests/* "$kit"/lib/libcloakx_*.so ||
     die "strip failed"
 
 # sonames the GPU machine supplies (see the header)
@@ -89,7 +96,7 @@ system_lib() {
     case $1 in
     ld-linux*.so* | libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | \
         libresolv.so.* | libutil.so.* | libmvec.so.* | libstdc++.so.* | libgcc_s.so.* | \
-        libcuda.so.* | libnvidia-ml.so.* | libcublas.so.* | libcublasLt.so.*)
+        libcuda.so.* | libnvidia-ml.so.* | libcublas.so.* | libcublasLt.so.* | libnccl.so.*)
         return 0 ;;
     esac
     return 1

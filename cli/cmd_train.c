@@ -160,8 +160,12 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
     if (ranks > 1 && launched == 0)
         cli_exec_under_mpirun(cli, argc, argv, ranks, "train",
                               "training"); /* returns only to train in one process */
+    /* CLOAKX_TRAIN_DIST=1 under a launcher of one rank: the across-ranks path on a real
+     * communicator (bench/gpu-check.sh times NCCL against the host path so on one GPU) */
+    const char *dist_env = getenv("CLOAKX_TRAIN_DIST");
+    const int force_dist = dist_env && strcmp(dist_env, "1") == 0;
     cx_comm *comm = NULL;
-    if (launched > 1) {
+    if (launched > 1 || (launched == 1 && force_dist)) {
         if (cx_comm_mpi_create(&comm, &e) != CX_OK) {
             cx_error_prefix(&e, "train: started by an MPI launcher with %d ranks: ", launched);
             free(files);
@@ -267,11 +271,28 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
                 ds->n, ds->d);
     if (n_ranks > 1)
         cx_log_info(&cli->log, "%d ranks (MPI), %d thread(s) each", n_ranks, spec.threads);
+    /* one rank per GPU: local rank r of a node takes GPU r mod (its GPUs) unless --device
+     * names one (cx_comm_local_rank; a launcher that gives each rank one visible GPU makes
+     * that GPU 0 of every rank, which this keeps) */
+    char rank_dev[32];
+    const int local_rank = comm ? cx_comm_local_rank() : -1;
+    int n_gpus = 0;
+    cx_error ge;
+    if (local_rank > 0 && (strcmp(device, "auto") == 0 || strcmp(device, "cuda") == 0) &&
+        cx_cuda_device_count(&n_gpus, &ge) == CX_OK && n_gpus > 0) {
+        snprintf(rank_dev, sizeof rank_dev, "cuda:%d", local_rank % n_gpus);
+        device = rank_dev;
+    }
     if (cx_backend_select(device, spec.precision, spec.threads, &be, &dev, &e) != CX_OK)
         goto fail;
     cx_log_info(&cli->log, "device: %s", dev.report);
     cx_progress_start(&prog, "training", (uint64_t)spec.epochs, cli->progress);
-    cx_err trc = cx_train_comm(&spec, &td, be, comm, &cb, NULL, &model, &res, &e);
+    /* the trainer's warnings (e.g. why NCCL is not used) but not its per-epoch lines, which
+     * on_epoch and the progress bar give */
+    cx_logger tlog = cli->log;
+    if (tlog.level > CX_LOG_WARN)
+        tlog.level = CX_LOG_WARN;
+    cx_err trc = cx_train_comm(&spec, &td, be, comm, &cb, &tlog, &model, &res, &e);
     cx_progress_finish(&prog);
     if (trc != CX_OK)
         goto fail;
@@ -311,6 +332,9 @@ int cmd_train(cx_cli *cli, int argc, char **argv)
         json_object_set_new(o, "samples_per_s", json_real(res.samples_per_s));
         json_object_set_new(o, "device", json_string(dev.report));
         json_object_set_new(o, "ranks", json_integer(n_ranks));
+        /* how the gradients were summed across ranks: NCCL on the device, or the host */
+        const char *allreduce = res.nccl ? "nccl" : comm || force_dist ? "host" : "none";
+        json_object_set_new(o, "allreduce", json_string(allreduce));
         if (spec.privacy)
             json_object_set(o, "privacy", json_object_get(extra, "privacy"));
         rc_exit = cli_print_json(cli, o);

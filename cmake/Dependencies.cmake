@@ -68,6 +68,38 @@ if(NOT CLOAKX_CUDA STREQUAL "OFF")
   endif()
 endif()
 
+# NCCL (issue 17): the gradients' all-reduce on device buffers, in a module of its own
+# (libcloakx_nccl.so, linked against libnccl) built beside the cuda module whenever nccl.h and
+# libnccl are found under the toolkit (or NCCL_ROOT, or the system's paths). Without it, or
+# where libnccl is missing at run time, training across ranks sums through host memory.
+set(CLOAKX_NCCL AUTO CACHE STRING "Build the NCCL module (needs the CUDA backend): AUTO, ON or OFF")
+set_property(CACHE CLOAKX_NCCL PROPERTY STRINGS AUTO ON OFF)
+set(CLOAKX_HAVE_NCCL OFF)
+if(CLOAKX_HAVE_CUDA AND NOT CLOAKX_NCCL STREQUAL "OFF")
+  find_path(CLOAKX_NCCL_INCLUDE_DIR nccl.h
+    HINTS ${NCCL_ROOT}/include ${CUDAToolkit_INCLUDE_DIRS} ${CUDAToolkit_LIBRARY_ROOT}/include)
+  find_library(CLOAKX_NCCL_LIBRARY nccl
+    HINTS ${NCCL_ROOT}/lib ${NCCL_ROOT}/lib64 ${CUDAToolkit_LIBRARY_DIR})
+  if(CLOAKX_NCCL_INCLUDE_DIR AND CLOAKX_NCCL_LIBRARY)
+    file(STRINGS ${CLOAKX_NCCL_INCLUDE_DIR}/nccl.h _cx_nccl_v REGEX "^#define NCCL_(MAJOR|MINOR|PATCH) ")
+    string(REGEX REPLACE "[^0-9;]" "" _cx_nccl_v "${_cx_nccl_v}")
+    string(REPLACE ";" "." _cx_nccl_v "${_cx_nccl_v}")
+    set(CLOAKX_HAVE_NCCL ON)
+    message(STATUS "CloakX: NCCL ON (NCCL ${_cx_nccl_v}, ${CLOAKX_NCCL_LIBRARY}): device-buffer all-reduce across ranks")
+  elseif(CLOAKX_NCCL STREQUAL "ON")
+    message(FATAL_ERROR "CLOAKX_NCCL=ON but nccl.h or libnccl was not found (NCCL_ROOT names where)")
+  else()
+    message(STATUS "CloakX: NCCL OFF (nccl.h or libnccl not found): gradients across ranks go through host memory")
+  endif()
+elseif(NOT CLOAKX_HAVE_CUDA)
+  if(CLOAKX_NCCL STREQUAL "ON")
+    message(FATAL_ERROR "CLOAKX_NCCL=ON needs the CUDA backend (CLOAKX_CUDA)")
+  endif()
+  message(STATUS "CloakX: NCCL OFF (no CUDA backend)")
+else()
+  message(STATUS "CloakX: NCCL OFF (CLOAKX_NCCL=OFF)")
+endif()
+
 # Warnings and sanitizers apply to every target of ours.
 set(CX_WARN_FLAGS -Wall -Wextra -Wshadow -Wpointer-arith -Wformat=2)
 if(CLOAKX_WERROR)

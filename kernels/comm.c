@@ -197,6 +197,21 @@ int cx_comm_mpi_launched(void)
     return 0;
 }
 
+int cx_comm_local_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                                       "PMIX_LOCAL_RANK", "SLURM_LOCALID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            return *end == '\0' && n >= 0 && n < 1 << 20 ? (int)n : -1;
+        }
+    }
+    return -1;
+}
+
 #ifdef CLOAKX_HAVE_MPI
 
 #ifndef CLOAKX_MPI_MODULE_BUILD_PATH

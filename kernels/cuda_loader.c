@@ -220,3 +220,14 @@ cx_err cx_backend_stream_host_wait(cx_backend *be, int slot, cx_error *e)
     cx_err rc = cuda_module(&m, e);
     return rc == CX_OK ? m->stream_host_wait(be, slot, e) : rc;
 }
+
+cx_err cx_cuda_backend_stream(cx_backend *be, int *device, void **stream, cx_error *e)
+{
+    const cx_cuda_api *m;
+    *device = -1;
+    *stream = NULL;
+    if (!is_cuda(be))
+        return not_cuda(be, "device streams", e);
+    cx_err rc = cuda_module(&m, e);
+    return rc == CX_OK ? m->backend_stream(be, device, stream, e) : rc;
+}

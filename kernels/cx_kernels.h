@@ -444,6 +444,8 @@ typedef struct cx_train_result {
     int streamed; /* data streamed from host memory (did not fit on the device, or forced by
                      CLOAKX_TRAIN_STREAM=1; =0 forbids it) instead of resident */
     int graph;    /* full non-private steps replayed from a CUDA graph */
+    int nccl;     /* across ranks: the gradients summed by NCCL on device buffers (else through
+                     host memory and the communicator) */
 } cx_train_result;
 
 /* ---- communicator: data-parallel training across ranks (issue 17) ----
@@ -511,6 +513,37 @@ cx_err cx_comm_assign_by_size(const uint64_t *sizes, size_t n, int size, int *ra
 /* The items of rank in rank_of (n), ascending (so a rank's rows follow the items' order):
  * into items (capacity n); returns their number. */
 size_t cx_comm_assigned(const int *rank_of, size_t n, int rank, size_t *items);
+/* This process's rank among the ranks of its node, as the MPI launcher says
+ * (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, PMIX_LOCAL_RANK, SLURM_LOCALID), or -1 when
+ * none does. One rank per GPU: `cloakx train` puts local rank r on GPU r mod (GPUs). */
+int cx_comm_local_rank(void);
+
+/* ---- NCCL: the gradients' all-reduce on device buffers (issue 17) ----
+ * For the cuda backend across ranks, one rank per GPU, in the module libcloakx_nccl.so
+ * (linked against libnccl; built when CMake finds NCCL under the CUDA toolkit) that is loaded
+ * on first need, so that nothing else depends on libnccl. */
+typedef struct cx_nccl cx_nccl;
+/* Whether this build carries the NCCL module. */
+int cx_nccl_built(void);
+/* The loaded libnccl's version code (ncclGetVersion: 22809 for 2.28.9); needs no GPU.
+ * CX_ERR_UNSUPPORTED when the module or libnccl cannot be loaded, saying why. */
+cx_err cx_nccl_version(int *version, cx_error *e);
+/* A NCCL communicator over the ranks of comm on be's GPU and stream: collective (every rank of
+ * comm calls it, whatever its backend). Every rank first says whether it can (the cuda
+ * backend, the module and libnccl load, CLOAKX_NCCL is not "0"), that all ranks run on one
+ * node (one host name and boot id: across nodes the gradients would cross the network in the
+ * clear) and on distinct GPUs (PCI bus ids); rank 0's ncclUniqueId is then broadcast over comm
+ * and every rank joins with ncclCommInitRank (given up after 120 s). Where any rank cannot, every rank
+ * gets CX_ERR_UNSUPPORTED (saying why) and callers sum through the host; a failure of comm
+ * itself is returned as it is. */
+cx_err cx_nccl_create(cx_backend *be, cx_comm *comm, cx_nccl **out, cx_error *e);
+/* buf (count floats on the device) = the element-wise sum over the ranks, in place, queued on
+ * the backend's stream after the ops before it (no host synchronisation). Collective. */
+cx_err cx_nccl_allreduce_f32(cx_nccl *n, float *buf_dev, size_t count, cx_error *e);
+/* The library's version code and the GPU of this rank. */
+int cx_nccl_library_version(const cx_nccl *n);
+int cx_nccl_device(const cx_nccl *n);
+void cx_nccl_destroy(cx_nccl *n); /* NULL: no-op; waits for queued collectives */
 
 /* Train a model per spec on data with backend be (NULL: a CPU backend with spec's threads).
  * The model is standardised on the training split; the best epoch (by validation loss) is
@@ -531,8 +564,11 @@ cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
  * ranks. DP-SGD: every rank Poisson-samples its own rows at the global rate q (together: one
  * Poisson sample of the global table), clips per example, and rank 0 alone adds the step's one
  * Gaussian draw to the sum; "privacy.standardize": "dp" sums across ranks before rank 0's one
- * Laplace draw (cx_dp_standardize_comm). The gradients go through host memory (the CPU
- * backend's own; NCCL on device buffers is not built yet). Every rank returns the same model. */
+ * Laplace draw (cx_dp_standardize_comm). The gradients are summed by NCCL on device buffers
+ * when the backend is cuda and cx_nccl_create succeeds, else through host memory and comm (a
+ * cuda backend then logs a warning saying why). CLOAKX_TRAIN_DIST=1 runs this across-ranks
+ * step path in one process too (comm NULL or of one rank: tests and benchmarks of it).
+ * Every rank returns the same model. */
 cx_err cx_train_comm(const cx_spec *s, const cx_train_data *d, cx_backend *be, cx_comm *comm,
                      const cx_train_epoch_cb *cb, const cx_logger *lg, cx_model **out,
                      cx_train_result *res, cx_error *e);

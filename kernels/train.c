@@ -263,6 +263,8 @@ typedef struct train_run {
     int32_t *tpos, *vpos; /* this rank's training / validation row -> global position */
     int32_t *lidx;        /* this rank's rows of a batch (cap) */
     float *hgrad;         /* the gradients on the host for the all-reduce (np + 1: a flag) */
+    cx_nccl *nccl;        /* the gradients' all-reduce on the device (cuda backend), or NULL */
+    cx_comm *comm_own;    /* CLOAKX_TRAIN_DIST=1 without a communicator: a "self" one */
 } train_run;
 
 #define TRY(x)                                                                                 \
@@ -779,6 +781,28 @@ static cx_err place_data(train_run *r, cx_error *e)
     return CX_OK;
 }
 
+/* Across ranks: NCCL for the gradients when every rank can use it (cx_nccl_create is
+ * collective and agrees on it), else the host path; a cuda backend says why it is not used. */
+static cx_err plan_nccl(train_run *r, cx_error *e)
+{
+    cx_error ne;
+    cx_err rc = cx_nccl_create(r->be, r->comm, &r->nccl, &ne);
+    if (rc == CX_OK) {
+        const int v = cx_nccl_library_version(r->nccl);
+        cx_log_info(r->lg, "gradients summed by NCCL %d.%d.%d on device buffers (GPU %d)",
+                    v / 10000, v / 100 % 100, v % 100, cx_nccl_device(r->nccl));
+        return CX_OK;
+    }
+    if (rc != CX_ERR_UNSUPPORTED) { /* the communicator itself failed */
+        if (e)
+            *e = ne;
+        return rc;
+    }
+    if (r->be->name && strcmp(r->be->name, "cuda") == 0)
+        cx_log_warn(r->lg, "gradients summed through host memory: %s", ne.msg);
+    return CX_OK;
+}
+
 /* Host buffers of the steps, and DP-SGD's sampling rate, step count, CSPRNG and noise. */
 static cx_err plan_steps(train_run *r, cx_error *e)
 {
@@ -789,9 +813,10 @@ static cx_err plan_steps(train_run *r, cx_error *e)
     if (!r->sample || !r->lr_rows || !r->sched)
         return cx_error_set(e, CX_ERR_NOMEM, "train: allocating batch indices");
     if (r->dist) {
+        TRY(plan_nccl(r, e));
         r->lidx = malloc((size_t)r->cap * sizeof *r->lidx);
-        r->hgrad = host_alloc((r->np + 1) * sizeof *r->hgrad);
-        if (!r->lidx || !r->hgrad)
+        r->hgrad = r->nccl ? NULL : host_alloc((r->np + 1) * sizeof *r->hgrad);
+        if (!r->lidx || (!r->nccl && !r->hgrad))
             return cx_error_set(e, CX_ERR_NOMEM, "train: allocating the all-reduce buffers");
     }
     r->q = s->privacy ? fmin(1.0, (double)r->B / (double)r->n_tr) : 0.0;
@@ -928,8 +953,8 @@ static cx_err load_rows(train_run *r, const int32_t *idx, int b, cx_error *e)
     return CX_OK;
 }
 
-/* Across ranks, after each rank's backward pass: the gradients summed over the ranks (through
- * the host) — under DP-SGD with the step's one Gaussian draw, N(0, σ²C²) per coordinate, added
+/* Across ranks, after each rank's backward pass: the gradients summed over the ranks (by NCCL
+ * on the device, or through the host) — under DP-SGD with the step's one Gaussian draw, N(0, σ²C²) per coordinate, added
  * by rank 0 alone before the sum, so the sum carries exactly the noise of one process. The
  * all-reduce also carries one flag more, set by a rank past the job's time limit, so that the
  * ranks stop at the same step (a rank stopping alone would leave the others waiting here). */
@@ -943,8 +968,20 @@ static cx_err reduce_grads(train_run *r, int noise, cx_error *e)
         TRY(be->noise_add(be, np, net->grads, r->noise,
                           (float)(r->s->noise_multiplier * r->s->max_grad_norm), e));
     }
+    const int late = r->deadline > 0 && cx_now_seconds() > r->deadline;
+    if (r->nccl) { /* on the device, queued on the backend's stream; the flag over comm */
+        double flag = late;
+        TRY(cx_nccl_allreduce_f32(r->nccl, net->grads, np, e));
+        TRY(r->comm->allreduce_f64(r->comm, &flag, 1, CX_COMM_MAX, e));
+        if (flag > 0.0)
+            return cx_error_set(e, CX_ERR_LIMIT,
+                                "train: over the job's time limit on a rank (stopped in epoch %d "
+                                "of %d)",
+                                r->epoch + 1, r->s->epochs);
+        return CX_OK;
+    }
     TRY(be->download(be, r->hgrad, net->grads, np * sizeof(float), e));
-    r->hgrad[np] = r->deadline > 0 && cx_now_seconds() > r->deadline ? 1.0f : 0.0f;
+    r->hgrad[np] = late ? 1.0f : 0.0f;
     TRY(r->comm->allreduce_f32(r->comm, r->hgrad, np + 1, e));
     if (r->hgrad[np] > 0.0f)
         return cx_error_set(e, CX_ERR_LIMIT,
@@ -1217,6 +1254,7 @@ static void train_run_free(train_run *r)
             be->free(be, dev[i]);
     }
     stager_free(&r->stg);
+    cx_nccl_destroy(r->nccl); /* waits for its queued collectives, before the buffers go */
     cx_net_destroy(&r->net);
     cx_backend_destroy(r->be_own);
     cx_model_free(r->m);
@@ -1236,6 +1274,7 @@ static void train_run_free(train_run *r)
     free(r->vpos);
     free(r->lidx);
     cx_secmem_free(r->hgrad);
+    cx_comm_destroy(r->comm_own);
 }
 
 cx_err cx_train(const cx_spec *s, const cx_train_data *d, cx_backend *be,
@@ -1261,7 +1300,16 @@ cx_err cx_train_comm(const cx_spec *s, const cx_train_data *d, cx_backend *be, c
                    .deadline = cb ? cb->deadline : 0.0,
                    .comm = comm,
                    .dist = comm && comm->size > 1};
-    cx_err rc = train_setup(&r, be, e);
+    cx_err rc = CX_OK;
+    const char *force = getenv("CLOAKX_TRAIN_DIST");
+    if (!r.dist && force && strcmp(force, "1") == 0) { /* the across-ranks path at one rank */
+        if (!comm)
+            rc = cx_comm_self_create(&r.comm_own, e);
+        r.comm = comm ? comm : r.comm_own;
+        r.dist = rc == CX_OK;
+    }
+    if (rc == CX_OK)
+        rc = train_setup(&r, be, e);
     if (rc == CX_OK)
         rc = r.dist ? split_data_dist(&r, e) : split_data(&r, e);
     if (rc == CX_OK)
@@ -1291,6 +1339,7 @@ cx_err cx_train_comm(const cx_spec *s, const cx_train_data *d, cx_backend *be, c
             res->seconds > 0 ? (double)r.n_tr * r.epoch / res->seconds : 0.0;
         res->streamed = r.streamed;
         res->graph = r.gstate == 1;
+        res->nccl = r.nccl != NULL;
         *out = r.m;
         r.m = NULL;
     }

@@ -40,3 +40,16 @@ if(CLOAKX_HAVE_CUDA)
   set_tests_properties(test_kernels_cuda_module PROPERTIES
     ENVIRONMENT "LD_LIBRARY_PATH=${CMAKE_CURRENT_BINARY_DIR}/fake_driver")
 endif()
+# NCCL (issue 17): what can be checked without a GPU, everywhere (the fallbacks to the host
+# path, the module's table and its link to libnccl); and on a GPU one rank's NCCL all-reduce
+# and training against the host path (label gpu: skipped without a GPU or without NCCL).
+cx_add_test(test_kernels_nccl SOURCES test_kernels_nccl.c LIBS cx_kernels LABELS unit)
+cx_add_test(test_kernels_nccl_gpu SOURCES test_kernels_nccl_gpu.c LIBS cx_kernels LABELS gpu
+            TIMEOUT 300)
+if(CLOAKX_HAVE_NCCL)
+  target_compile_definitions(test_kernels_nccl PRIVATE
+    CX_NCCL_MODULE="$<TARGET_FILE:cloakx_nccl>" CX_CUDA_MODULE="$<TARGET_FILE:cloakx_cuda>")
+  target_link_libraries(test_kernels_nccl PRIVATE ${CMAKE_DL_LIBS})
+endif()
+cx_add_script_test(test_kernels_nccl_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_kernels_nccl_cli.sh
+                   LABELS e2e TIMEOUT 120)

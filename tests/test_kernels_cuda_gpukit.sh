@@ -100,7 +100,7 @@ EOF
         fail "gpu-check --kit did not say which cuBLAS it took"
     elif ! grep -qE 'test_kernels_device_select +Passed' "$tmp/gc/gpu-check/gpu-tests.log"; then
         fail "gpu-check --kit did not run the kit's tests:"; cat "$tmp/gc/gpu-check/gpu-tests.log"
-    elif ! grep -q 'tests failed out of 3' "$tmp/gc/gpu-check/gpu-tests.log"; then
+    elif ! grep -q 'tests failed out of 4' "$tmp/gc/gpu-check/gpu-tests.log"; then
         fail "gpu-check --kit: no CTest-style summary line"
     elif ! grep -q '^memcheck (parity test): ========= ERROR SUMMARY: 0 errors' "$tmp/gc.out"; then
         fail "gpu-check --kit --memcheck: no memcheck line:"; cat "$tmp/gc.out"

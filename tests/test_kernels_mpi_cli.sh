@@ -52,6 +52,8 @@ python3 - "$one" "$two" <<'PY' || fail "2 ranks against one process"
 import array, json, struct, sys
 one, two = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 assert one.get("ranks") == 1 and two["ranks"] == 2, (one.get("ranks"), two["ranks"])
+# no GPU in this test: the gradients went through host memory (NCCL is for the cuda backend)
+assert one["allreduce"] == "none" and two["allreduce"] == "host", (one["allreduce"], two["allreduce"])
 for k in ("train_rows", "validation_rows", "epochs_run", "best_epoch", "steps"):
     assert one[k] == two[k], (k, one[k], two[k])
 for k in ("accuracy", "loss"):

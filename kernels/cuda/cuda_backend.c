@@ -607,6 +607,18 @@ static cx_err cuda_stream_host_wait(cx_backend *be, int slot, cx_error *e)
     return rc;
 }
 
+static cx_err cuda_backend_stream(cx_backend *be, int *device, void **stream, cx_error *e)
+{
+    cuda_ctx *c = as_cuda(be);
+    if (!c)
+        return cx_error_set(e, CX_ERR_UNSUPPORTED,
+                            "%s is not a backend of the cuda module (no device stream)",
+                            be && be->name ? be->name : "none");
+    *device = c->device;
+    *stream = (void *)c->stream;
+    return CX_OK;
+}
+
 static cx_err cuda_device_count(int *count, cx_error *e)
 {
     int n = 0;
@@ -838,6 +850,7 @@ static const cx_cuda_api cuda_api = {
     .stream_acquire = cuda_stream_acquire,
     .stream_release = cuda_stream_release,
     .stream_host_wait = cuda_stream_host_wait,
+    .backend_stream = cuda_backend_stream,
 };
 
 /* The module's only exported symbol (it is built with hidden visibility). */

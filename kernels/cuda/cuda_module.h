@@ -13,7 +13,7 @@
 #define CX_CUDA_MODULE_SYMBOL "cx_cuda_module_api"
 /* Bumped whenever this table or cx_backend changes shape: a module from another build is
  * refused instead of being called through the wrong layout. */
-#define CX_CUDA_MODULE_ABI 1
+#define CX_CUDA_MODULE_ABI 2
 
 typedef struct cx_cuda_api {
     int abi;
@@ -34,9 +34,16 @@ typedef struct cx_cuda_api {
     cx_err (*stream_acquire)(cx_backend *be, int slot, cx_error *e);
     cx_err (*stream_release)(cx_backend *be, int slot, cx_error *e);
     cx_err (*stream_host_wait)(cx_backend *be, int slot, cx_error *e);
+    /* The GPU and the stream (a cudaStream_t) of a backend this module made, for the NCCL
+     * module to queue its collectives in order with the backend's ops; CX_ERR_UNSUPPORTED for
+     * any other backend (one named "cuda" that this module did not make included). */
+    cx_err (*backend_stream)(cx_backend *be, int *device, void **stream, cx_error *e);
 } cx_cuda_api;
 
 /* The one symbol the module exports. */
 typedef const cx_cuda_api *(*cx_cuda_module_fn)(void);
+
+/* cuda_loader.c's forward to backend_stream (the module loaded on first need), for nccl.c. */
+cx_err cx_cuda_backend_stream(cx_backend *be, int *device, void **stream, cx_error *e);
 
 #endif
