@@ -1604,6 +1604,22 @@ static cx_err sign_statement(job_run *r, cx_error *e)
     memcpy(st.result_blob_id, out->model_blob_id, st.result_blob_id_len);
     memcpy(st.result_hash, r->result_hash, 32);
     st.gpu_evidence_hash_len = 0; /* no GPU evidence collected here (RULES.md §4: empty) */
+    if (r->ranks) { /* every rank that met: its channel key and document (RULES.md §5) */
+        cx_bundle_rank *br = calloc((size_t)r->ranks->size, sizeof *br);
+        if (!br)
+            return cx_error_set(e, CX_ERR_NOMEM, "statement: out of memory");
+        for (int k = 0; k < r->ranks->size; k++) {
+            br[k].rank = (uint32_t)k;
+            memcpy(br[k].x25519, r->ranks->pks[k], 32);
+            br[k].document = r->ranks->docs[k];
+            br[k].document_len = r->ranks->doc_lens[k];
+        }
+        cx_err hrc = cx_bundle_ranks_hash(br, (size_t)r->ranks->size, st.ranks_hash, e);
+        free(br);
+        if (hrc != CX_OK)
+            return hrc;
+        st.ranks_hash_len = 32;
+    }
     st.rows = r->srows;
     st.n_rows = r->n_rows;
     /* every contribution of the job not accepted, with its class: the ledger refuses a

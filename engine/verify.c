@@ -715,6 +715,54 @@ static cx_err check_gpu_evidence(verify_run *r, cx_error *e)
     return CX_OK;
 }
 
+/* A job across ranks: the statement's ranks_hash is the bundle's list of ranks, and every
+ * rank's document verifies, attests the statement's measurement and is bound to the job, its
+ * place and the key that signed (what each rank checked before it took part). */
+static cx_err check_ranks(verify_run *r, cx_error *e)
+{
+    const cx_result_bundle *b = r->b;
+    const cx_statement *st = &r->st;
+    if (st->ranks_hash_len == 0) {
+        if (b->n_ranks)
+            return vfail(&r->v, e, "ranks",
+                         "the bundle lists %zu rank(s) the statement does not commit to",
+                         b->n_ranks);
+        vnote(&r->v, "ranks", "ok", "one process: the statement commits to no other rank");
+        return CX_OK;
+    }
+    if (!b->n_ranks) {
+        vnote(&r->v, "ranks", "skipped",
+              "the statement commits to ranks the bundle does not list (the worker's "
+              "results/<job>.bundle.json does)");
+        return CX_OK;
+    }
+    uint8_t h[32];
+    cx_error le;
+    if (cx_bundle_ranks_hash(b->ranks, b->n_ranks, h, &le) != CX_OK)
+        return vfail(&r->v, e, "ranks", "%s", le.msg);
+    if (memcmp(h, st->ranks_hash, 32) != 0)
+        return vfail(&r->v, e, "ranks",
+                     "the bundle's %zu rank(s) do not hash to the statement's ranks_hash",
+                     b->n_ranks);
+    cx_nitro_policy pol = {.root_pem = r->o->root_pem,
+                           .root_pem_len = r->o->root_pem_len,
+                           .at_doc_time = 1,
+                           .allow_simulated = r->o->allow_simulated};
+    for (size_t k = 0; k < b->n_ranks; k++)
+        if (cx_job_rank_doc_check(b->ranks[k].document, b->ranks[k].document_len, &pol,
+                                  st->code_measurement, st->code_measurement_len, st->job_id,
+                                  (uint32_t)k, (uint32_t)b->n_ranks, b->public_key,
+                                  b->ranks[k].x25519, &le) != CX_OK)
+            return vfail(&r->v, e, "ranks", "%s", le.msg);
+    char detail[300];
+    snprintf(detail, sizeof detail,
+             "%zu ranks, each attested by its own TEE with the statement's measurement and bound "
+             "to this job, its place and the signing key; they hash to ranks_hash",
+             b->n_ranks);
+    vnote(&r->v, "ranks", "ok", detail);
+    return CX_OK;
+}
+
 /* the dataset commitment, recomputed from the ledger's contributions and the stored blobs */
 static cx_err check_commitment(verify_run *r, cx_error *e)
 {
@@ -756,7 +804,7 @@ cx_err cx_job_verify_bundle(const cx_result_bundle *b, const cx_job_verify_opts 
         (rc = check_measurement(&r, e)) == CX_OK && (rc = check_ledger(&r, e)) == CX_OK &&
         (rc = check_contributions(&r, e)) == CX_OK && (rc = job_request(&r, e)) == CX_OK &&
         (rc = check_result_hash(&r, e)) == CX_OK && (rc = check_model_recipient(&r, e)) == CX_OK &&
-        (rc = check_gpu_evidence(&r, e)) == CX_OK)
+        (rc = check_gpu_evidence(&r, e)) == CX_OK && (rc = check_ranks(&r, e)) == CX_OK)
         rc = check_commitment(&r, e);
     free(r.req);
     cx_statement_free(&r.st);

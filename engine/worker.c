@@ -220,12 +220,44 @@ static json_t *settlement_json(cx_ledger *l, const cx_chain_id *job_id, int *ref
     return s;
 }
 
+/* The ranks kept in the job's state (ranks_json) into the bundle, which then frees them. */
+static cx_err bundle_ranks(const json_t *ranks, cx_result_bundle *b, cx_error *e)
+{
+    size_t n = json_array_size(ranks);
+    if (!n)
+        return CX_OK;
+    if (!(b->ranks = calloc(n, sizeof *b->ranks)))
+        return cx_error_set(e, CX_ERR_NOMEM, "out of memory");
+    b->n_ranks = n;
+    for (size_t k = 0; k < n; k++) {
+        const json_t *o = json_array_get(ranks, k);
+        const char *x = json_string_value(json_object_get(o, "x25519")),
+                   *d = json_string_value(json_object_get(o, "document"));
+        size_t xl = 0, dl = d ? strlen(d) : 0;
+        cx_bundle_rank *br = &b->ranks[k];
+        br->rank = (uint32_t)k;
+        if (!x || !d || cx_hex_decode(x, strlen(x), br->x25519, 32, &xl, e) != CX_OK || xl != 32 ||
+            !(br->document = malloc(dl / 4 * 3 + 3)) ||
+            cx_base64_decode(d, dl, br->document, dl / 4 * 3 + 3, &br->document_len, e) != CX_OK) {
+            for (size_t j = 0; j <= k; j++)
+                free(b->ranks[j].document);
+            free(b->ranks);
+            b->ranks = NULL;
+            b->n_ranks = 0; /* the bundle goes without them: verify says what it lacks */
+            return cx_error_set(e, CX_ERR_FORMAT, "rank %zu in the job's state is malformed", k);
+        }
+    }
+    return CX_OK;
+}
+
 static void write_results(worker *w, const cx_chain_id *job_id, const char *hex, json_t *st)
 {
     cx_error e;
     char name[CX_CHAIN_ID_HEX_LEN + 24], path[PATH_MAX];
     cx_result_bundle b;
     if (cx_job_bundle_from_ledger(w->ledger, w->store, job_id, &b, &e) == CX_OK) {
+        if (bundle_ranks(json_object_get(st, "ranks"), &b, &e) != CX_OK)
+            cx_log_warn(w->cfg->log, "worker: the ranks of %s: %s", hex, e.msg);
         snprintf(name, sizeof name, "%s.bundle.json", hex);
         if (cx_job_path_join(path, sizeof path, w->results_dir, name, &e) != CX_OK ||
             cx_result_bundle_write(&b, path, &e) != CX_OK)

@@ -77,6 +77,18 @@ jq -n --slurpfile a "$work/one.json" --slurpfile b "$work/two.json" '
       and ($a[0].rejected | map([.blob_id, .class])) == ($b[0].rejected | map([.blob_id, .class]))
       and ($b[0].rejected | map(.class) | sort) == ["contributor", "decrypt"]' \
     | grep -qx true || fail "2 ranks differ from one process: $(jq -c .metrics "$work/one.json") vs $(jq -c .metrics "$work/two.json")"
+# the statement commits to both ranks' documents; the bundle carries them and verifies
+jq -e '.ranks | length == 2' "$work/op/results/$two.bundle.json" >/dev/null \
+    || fail "the bundle does not list the 2 ranks"
+"$CLOAKX" --json verify "$work/op/results/$two.bundle.json" --ledger "$CLOAKX_LEDGER" \
+    --store "$CLOAKX_STORE" --allow-simulated >"$work/v.json" \
+    2>"$work/v.err" || true
+jq -e '.checks[] | select(.check == "ranks") | .status == "ok"' "$work/v.json" >/dev/null \
+    || fail "ranks not verified: $(cat "$work/v.json" "$work/v.err")"
+# a rank's document swapped for rank 0's: refused
+jq '.ranks[1].document = .ranks[0].document' "$work/op/results/$two.bundle.json" >"$work/bad.json"
+expect_rc 3 "$CLOAKX" --json verify "$work/bad.json" --allow-simulated
+grep -q "ranks" "$work/out" || fail "a swapped rank document passed: $(cat "$work/out")"
 echo "2 ranks: paid, the one-process metrics (largest difference $(jq -n --slurpfile a \
     "$work/one.json" --slurpfile b "$work/two.json" '[$a[0].metrics | keys[] as $k |
     (($a[0].metrics[$k] - $b[0].metrics[$k]) | fabs)] | max'))"
