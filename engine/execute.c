@@ -504,6 +504,10 @@ typedef struct job_run {
     int alone;             /* the job runs on rank 0 alone (ranks met, nothing split) */
     int owes;              /* rank 0: what the other ranks wait for next (RANKS_OWE_*) */
     int follower;          /* this process is not rank 0 */
+    /* another rank's failure after the plan arrived, held for the first exchange (the other
+     * ranks are waiting there, not in the plan) */
+    cx_err held_rc;
+    cx_error held;
 } job_run;
 
 enum { RANKS_OWE_NONE = 0, RANKS_OWE_PLAN, RANKS_OWE_GO };
@@ -824,8 +828,10 @@ static cx_err join_ranks(job_run *r, cx_error *e)
     const cx_job_params *p = r->p;
     if (!p->comm || p->comm->size < 2)
         return CX_OK;
-    if (!r->follower)
-        memcpy(r->leader_pk, r->enc.ed25519_pk, 32);
+    if (!r->follower) { /* load_job checks it is the registered enclave's */
+        uint8_t x[32];
+        cx_tee_public_keys(p->tee, r->leader_pk, x);
+    }
     cx_nitro_policy pol = {.allow_simulated = cx_tee_is_simulated(p->tee)};
     if (p->rank_policy)
         pol = *p->rank_policy;
@@ -1041,12 +1047,13 @@ static cx_err recv_plan(job_run *r, cx_error *e)
     if (rc != CX_OK)
         return rc;
     uint8_t buyer_x[32];
-    if ((rc = cx_job_request_parse(r->req, r->req_len, &r->spec, buyer_x, e)) != CX_OK)
-        return rc;
-    r->spec_ok = 1;
-    if ((rc = cx_job_spec_check(&r->spec, &r->data, &r->schema, e)) != CX_OK)
-        return rc;
-    cx_dataset_schema_format(r->schema, &r->fmt);
+    cx_err prc = cx_job_request_parse(r->req, r->req_len, &r->spec, buyer_x, &r->held);
+    r->spec_ok = prc == CX_OK;
+    if (prc == CX_OK)
+        prc = cx_job_spec_check(&r->spec, &r->data, &r->schema, &r->held);
+    if (prc == CX_OK)
+        cx_dataset_schema_format(r->schema, &r->fmt);
+    r->held_rc = prc;
     return CX_OK;
 }
 
@@ -1259,8 +1266,12 @@ static cx_err decrypt_and_parse_ranks(job_run *r, cx_error *e)
     cx_parser_free(r->parser); /* rank 0's for every blob: each rank parses its own */
     r->parser = NULL;
     size_t fed = count_state(cs, n, me, 1), failed = 0;
-    if (r->follower) /* its device, and a failure to get one, go to the ranks below */
-        lrc = select_device(r, &le);
+    if (r->follower) { /* its failures so far, or to get a device, go to the ranks below */
+        if ((lrc = r->held_rc) != CX_OK)
+            le = r->held;
+        else
+            lrc = select_device(r, &le);
+    }
     if (lrc == CX_OK && fed &&
         (lrc = cx_parser_new(r->schema, r->fmt, fed, &r->parser, &le)) == CX_OK)
         lrc = run_pipeline(p, &r->dev, &keys, cs, n, me, 1, r->parser, 0, &failed, &le);
@@ -1812,9 +1823,10 @@ cx_err cx_job_execute(const cx_job_params *p, cx_job_output *out, cx_error *e)
         cx_err (*run)(job_run *, cx_error *);
         cx_chain_fail_reason why;
         int ranks_only; /* a job of one process neither runs nor shows it */
-    } phases[] = {{"load_job", load_job, CX_CHAIN_FAIL_INTERNAL, 0},
-                  {"check_measurement", check_measurement, CX_CHAIN_FAIL_INTERNAL, 0},
+    } phases[] = {      /* first: the other ranks wait in it, and hear of any failure after it */
                   {"join_ranks", join_ranks, CX_CHAIN_FAIL_INTERNAL, 1},
+                  {"load_job", load_job, CX_CHAIN_FAIL_INTERNAL, 0},
+                  {"check_measurement", check_measurement, CX_CHAIN_FAIL_INTERNAL, 0},
                   {"read_request", read_request, CX_CHAIN_FAIL_SPEC, 0},
                   {"select_device", select_device, CX_CHAIN_FAIL_INTERNAL, 0},
                   {"open_contributions", open_contributions, CX_CHAIN_FAIL_DATA, 0},

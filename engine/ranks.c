@@ -141,6 +141,12 @@ cx_err cx_job_ranks_join(cx_comm *inner, cx_tee *tee, const cx_nitro_policy *pol
         rc = cx_nitro_doc_parse(r->docs[me], r->doc_lens[me], &own, e);
     if (rc == CX_OK && !(own.pcr_present & 1u))
         rc = cx_error_set(e, CX_ERR_STATE, "ranks: this TEE's document has no PCR0");
+    if (rc != CX_OK && inner->abort) {
+        /* the other ranks wait in the exchange below, which this one cannot join: end them
+         * all (the worker is restarted and runs the job again) */
+        cx_log_error(log, "rank %d: %s: ending every rank", me, e->msg);
+        inner->abort(inner, 1);
+    }
     if (rc == CX_OK) {
         pkb[me] = r->pks[me];
         pkl[me] = 32;
