@@ -175,8 +175,8 @@ tests_summary=$(grep -E 'tests passed' "$LOGS/gpu-tests.log" | tail -n 1)
 skipped=$(grep -cE 'test_kernels_cuda_parity .*(\*\*\*Skipped|Not Run)' "$LOGS/gpu-tests.log" || true)
 # the NCCL test (one rank: NCCL vs the host path) is skipped only where NCCL is absent: a
 # failure when this build made the NCCL module
-nccl_test=$(grep -E 'test_kernels_nccl_gpu ' "$LOGS/gpu-tests.log" | tail -n 1 |
-    grep -oE 'Passed|\*\*\*Skipped|Not Run|\*\*\*Failed' | head -n 1 || true)
+nccl_line=$(grep -E 'test_kernels_nccl_gpu ' "$LOGS/gpu-tests.log" | tail -n 1 || true)
+nccl_test=$(grep -oE -m1 'Passed|\*\*\*Skipped|Not Run|\*\*\*Failed' <<<"$nccl_line" || true)
 nccl_built=0
 if [ -z "$KIT" ]; then
     [ -f "$BUILD/kernels/libcloakx_nccl.so" ] && nccl_built=1
@@ -271,7 +271,7 @@ nccl_rc=0
 launch=(env)
 how="directly"
 if [ -z "$KIT" ] && [ -f "$BUILD/kernels/libcloakx_mpi.so" ] && command -v mpirun >/dev/null &&
-    mpirun --version 2>&1 | grep -q "Open MPI"; then
+    grep "Open MPI" >/dev/null <<<"$(mpirun --version 2>&1)"; then
     launch=(mpirun -np 1 --bind-to none)
     [ "$(id -u)" = 0 ] && launch+=(--allow-run-as-root)
     launch+=(env)

@@ -1092,6 +1092,32 @@ static cx_err choose_format(job_run *r, cx_error *e)
     return CX_OK;
 }
 
+/* What the finalized dataset says of each blob fed to it (the candidates in state 2, of owner
+ * or of any rank when owner is -1, in order): its rows, and a late failure for one that does not
+ * parse or has no usable row. Returns how many failed. */
+static size_t take_parsed(job_run *r, int owner)
+{
+    size_t late = 0;
+    for (size_t i = 0, k = 0; i < r->n_cands; i++) {
+        cand *c = &r->cs[i];
+        if (c->state != 2 || (owner >= 0 && c->owner != owner))
+            continue;
+        const cx_blob_rows *br = &r->ds->blobs[k++];
+        c->rows = br->rows;
+        c->bad_rows = br->bad_rows;
+        if (br->failed || br->rows == 0) {
+            if (br->failed)
+                reject(c, br->columns_differ ? CX_REJECT_FORMAT : CX_REJECT_PARSE,
+                       "data does not parse under the job's schema: %s", br->error);
+            else
+                reject(c, CX_REJECT_PARSE, "no usable rows");
+            c->late_fail = 1;
+            late++;
+        }
+    }
+    return late;
+}
+
 /* One pass: decrypt, authenticate and parse together. Only when a blob fails part way
  * (tampered) are its rows already in the parser; then the good blobs are parsed again
  * into a fresh parser (a second decryption, paid only in that case). */
@@ -1143,24 +1169,8 @@ static cx_err decrypt_and_parse_here(job_run *r, cx_error *e)
             cx_error_prefix(e, "job %s: ", r->job_hex);
             return rc;
         }
-        size_t late = 0;
-        for (size_t i = 0, k = 0; i < n_cands; i++) {
-            if (cs[i].state != 2)
-                continue;
-            const cx_blob_rows *br = &r->ds->blobs[k++];
-            cs[i].rows = br->rows;
-            cs[i].bad_rows = br->bad_rows;
-            if (br->failed || br->rows == 0) {
-                if (br->failed)
-                    reject(&cs[i], br->columns_differ ? CX_REJECT_FORMAT : CX_REJECT_PARSE,
-                           "data does not parse under the job's schema: %s", br->error);
-                else
-                    reject(&cs[i], CX_REJECT_PARSE, "no usable rows");
-                cs[i].late_fail = 1;
-                late++;
-                n_left--;
-            }
-        }
+        const size_t late = take_parsed(r, -1);
+        n_left -= late;
         if (late == 0 && !disqualify_pending(cs, n_cands))
             break;
         dirty = 1;
@@ -1314,21 +1324,7 @@ static cx_err decrypt_and_parse_ranks(job_run *r, cx_error *e)
                 empty_here = 1;
             } else if (lrc == CX_OK) {
                 have_ds = 1;
-                for (size_t i = 0, k = 0; i < n; i++) {
-                    if (cs[i].state != 2 || cs[i].owner != me)
-                        continue;
-                    const cx_blob_rows *br = &r->ds->blobs[k++];
-                    cs[i].rows = br->rows;
-                    cs[i].bad_rows = br->bad_rows;
-                    if (br->failed || br->rows == 0) {
-                        if (br->failed)
-                            reject(&cs[i], br->columns_differ ? CX_REJECT_FORMAT : CX_REJECT_PARSE,
-                                   "data does not parse under the job's schema: %s", br->error);
-                        else
-                            reject(&cs[i], CX_REJECT_PARSE, "no usable rows");
-                        cs[i].late_fail = 1;
-                    }
-                }
+                take_parsed(r, me);
             }
         }
         if ((rc = exchange_outcomes(r, lrc, &le, empty_here, &empty, e)) != CX_OK)

@@ -543,7 +543,9 @@ static void process_job(worker *w, const char *hex)
         char *sh = cx_hex_dup(o.statement, o.statement_len), *gh = cx_hex_dup(o.signature, 64),
              *kh = cx_hex_dup(o.key_release, o.key_release_len),
              *kgh = cx_hex_dup(o.key_signature, 64);
-        if (!sh || !gh || !kh || !kgh) {
+        json_t *ranks = o.ranks ? ranks_json(o.ranks) : NULL;
+        if (!sh || !gh || !kh || !kgh || (o.ranks && !ranks)) {
+            json_decref(ranks);
             free(sh);
             free(gh);
             free(kh);
@@ -561,19 +563,8 @@ static void process_job(worker *w, const char *hex)
         json_object_set_new(st, "key_signature", json_string(kgh));
         json_object_set_new(st, "model_blob_id", json_string(o.model_blob_id));
         json_object_set(st, "report", o.report);
-        if (o.ranks) {
-            json_t *ranks = ranks_json(o.ranks);
-            if (!ranks) {
-                free(sh);
-                free(gh);
-                free(kh);
-                free(kgh);
-                cx_job_output_free(&o);
-                cx_log_error(w->cfg->log, "worker: out of memory");
-                goto out;
-            }
+        if (ranks)
             json_object_set_new(st, "ranks", ranks);
-        }
         free(sh);
         free(gh);
         free(kh);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "module_internal.h"
 #include "mpi/mpi_module.h"
 #endif
 
@@ -227,44 +228,17 @@ int cx_comm_mpi_built(void)
  * of the same path is a lookup). Loading it loads libmpi; nothing is initialised yet. */
 static cx_err mpi_module(cx_mpi_module_fn *create, cx_error *e)
 {
-    /* $CLOAKX_MPI_MODULE alone when set; else beside the executable, in ../lib/cloakx of it,
-     * and where this build wrote it (as the cuda module is found) */
-    char paths[3][PATH_MAX];
-    int n = 0;
-    const char *env = getenv("CLOAKX_MPI_MODULE");
-    if (env && *env) {
-        snprintf(paths[n++], PATH_MAX, "%s", env);
-    } else {
-        char exe[PATH_MAX];
-        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        char *slash = len > 0 ? (exe[len] = '\0', strrchr(exe, '/')) : NULL;
-        if (slash) {
-            *slash = '\0';
-            if (snprintf(paths[n], PATH_MAX, "%s/%s", exe, CX_MPI_MODULE_FILE) < PATH_MAX)
-                n++;
-            if (snprintf(paths[n], PATH_MAX, "%s/../lib/cloakx/%s", exe, CX_MPI_MODULE_FILE) <
-                PATH_MAX)
-                n++;
-        }
-        snprintf(paths[n++], PATH_MAX, "%s", CLOAKX_MPI_MODULE_BUILD_PATH);
-    }
-    void *h = NULL;
-    const char *why = "not found";
-    for (int i = 0; i < n && !h; i++) {
-        if (access(paths[i], R_OK) != 0)
-            continue;
-        /* RTLD_GLOBAL: Open MPI dlopen()s its own components, which look for libmpi's
-         * symbols in the global scope */
-        h = dlopen(paths[i], RTLD_NOW | RTLD_GLOBAL);
-        if (!h)
-            why = dlerror(); /* e.g. libmpi.so.40 is not installed */
-    }
+    /* RTLD_GLOBAL: Open MPI dlopen()s its own components, which look for libmpi's symbols in
+     * the global scope */
+    const char *why;
+    char looked[2 * PATH_MAX + 8];
+    void *h = cx_module_open(CX_MPI_MODULE_FILE, "CLOAKX_MPI_MODULE", CLOAKX_MPI_MODULE_BUILD_PATH,
+                             RTLD_NOW | RTLD_GLOBAL, &why, looked, sizeof looked);
     if (!h)
         return cx_error_set(e, CX_ERR_UNSUPPORTED,
                             "MPI is not available: the module %s could not be loaded (%s; looked "
-                            "in %s%s%s; CLOAKX_MPI_MODULE names another place)",
-                            CX_MPI_MODULE_FILE, why ? why : "?", paths[0], n > 1 ? " and " : "",
-                            n > 1 ? paths[n - 1] : "");
+                            "in %s; CLOAKX_MPI_MODULE names another place)",
+                            CX_MPI_MODULE_FILE, why, looked);
     *(void **)create = dlsym(h, CX_MPI_MODULE_SYMBOL);
     if (!*create)
         return cx_error_set(e, CX_ERR_UNSUPPORTED, "MPI is not available: the module lacks %s",

@@ -14,6 +14,7 @@
 
 #include "cuda/cuda_module.h"
 #include "cuda/nccl_module.h"
+#include "module_internal.h"
 
 #ifndef CLOAKX_NCCL_MODULE_BUILD_PATH
 #error "the build names where it put libcloakx_nccl.so (CLOAKX_NCCL_MODULE_BUILD_PATH)"
@@ -39,40 +40,16 @@ int cx_nccl_built(void)
  * loaded path is a lookup: the dynamic loader is the only state. */
 static cx_err nccl_module(const cx_nccl_api **api, cx_error *e)
 {
-    char paths[3][PATH_MAX];
-    int n = 0;
-    const char *env = getenv("CLOAKX_NCCL_MODULE");
-    if (env && *env) {
-        snprintf(paths[n++], PATH_MAX, "%s", env);
-    } else {
-        char exe[PATH_MAX];
-        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        char *slash = len > 0 ? (exe[len] = '\0', strrchr(exe, '/')) : NULL;
-        if (slash) {
-            *slash = '\0';
-            if (snprintf(paths[n], PATH_MAX, "%s/%s", exe, CX_NCCL_MODULE_FILE) < PATH_MAX)
-                n++;
-            if (snprintf(paths[n], PATH_MAX, "%s/../lib/cloakx/%s", exe, CX_NCCL_MODULE_FILE) <
-                PATH_MAX)
-                n++;
-        }
-        snprintf(paths[n++], PATH_MAX, "%s", CLOAKX_NCCL_MODULE_BUILD_PATH);
-    }
-    void *h = NULL;
-    const char *why = "not found";
-    for (int i = 0; i < n && !h; i++) {
-        if (access(paths[i], R_OK) != 0)
-            continue;
-        h = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
-        if (!h)
-            why = dlerror(); /* e.g. libnccl.so.2 is not installed */
-    }
+    const char *why;
+    char looked[2 * PATH_MAX + 8];
+    void *h =
+        cx_module_open(CX_NCCL_MODULE_FILE, "CLOAKX_NCCL_MODULE", CLOAKX_NCCL_MODULE_BUILD_PATH,
+                       RTLD_NOW | RTLD_LOCAL, &why, looked, sizeof looked);
     if (!h)
         return cx_error_set(e, CX_ERR_UNSUPPORTED,
-                            "the NCCL module %s could not be loaded (%s; looked in %s%s%s; "
+                            "the NCCL module %s could not be loaded (%s; looked in %s; "
                             "CLOAKX_NCCL_MODULE names another place)",
-                            CX_NCCL_MODULE_FILE, why ? why : "?", paths[0], n > 1 ? " and " : "",
-                            n > 1 ? paths[n - 1] : "");
+                            CX_NCCL_MODULE_FILE, why, looked);
     cx_nccl_module_fn get;
     *(void **)&get = dlsym(h, CX_NCCL_MODULE_SYMBOL);
     const cx_nccl_api *t = get ? get() : NULL;

@@ -27,7 +27,7 @@ jq -e '[.payouts[] | select(.rows > 0 and .amount > 0)] | length == 19' "$r" >/d
     || fail "every accepted seller paid"
 jq -e '.payouts | all(.balance == .amount)' "$r" >/dev/null || fail "balances"
 jq -e '.verification.verified == true' "$r" >/dev/null || fail "not verified"
-jq -e '[.verification.checks[] | select(.status == "ok")] | length == 12' "$r" >/dev/null \
+jq -e '[.verification.checks[] | select(.status == "ok")] | length == 13' "$r" >/dev/null \
     || fail "not every check ran: $(jq -c .verification.checks "$r")"
 jq -e '.privacy.epsilon > 0 and .privacy.epsilon < 20 and .privacy.delta == 1e-05' "$r" >/dev/null \
     || fail "privacy: $(jq -c .privacy "$r")"
