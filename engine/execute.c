@@ -140,10 +140,13 @@ static cx_err read_header(const cx_job_params *p, cand *c, const uint8_t key_id[
         free(c->key_object);
         c->key_object = NULL;
         free(c->header_raw);
-        if (!(c->header_raw = malloc(c->h.header_len)))
-            return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
-        memcpy(c->header_raw, hb, c->h.header_len);
-        c->header_raw_len = c->h.header_len;
+        c->header_raw = NULL;
+        if (p->comm && p->comm->size > 1) { /* rank 0 opens its data key for another rank */
+            if (!(c->header_raw = malloc(c->h.header_len)))
+                return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
+            memcpy(c->header_raw, hb, c->h.header_len);
+            c->header_raw_len = c->h.header_len;
+        }
         if (c->h.suite == CX_CXB_SUITE_KEY_OBJECT) {
             if (!(c->key_object = malloc(c->h.key_object_len)))
                 return cx_error_set(e, CX_ERR_NOMEM, "job: out of memory");
@@ -813,6 +816,14 @@ static size_t count_state(const cand *cs, size_t n, int owner, int state)
     return k;
 }
 
+/* Rank 0's failure as the other ranks report it. */
+static cx_err rank0_failed(const rank_status *st, cx_error *e)
+{
+    if (st->rc == CX_OK)
+        return CX_OK;
+    return cx_error_set(e, (cx_err)st->rc, "rank 0: %.*s", (int)sizeof st->msg, st->msg);
+}
+
 static void status_set(rank_status *st, cx_err rc, const cx_error *le)
 {
     memset(st, 0, sizeof *st);
@@ -856,18 +867,13 @@ static void ranks_owe_failure(job_run *r, const cx_error *why)
         return;
     cx_comm *c = r->ranks->sealed;
     cx_error le;
-    if (r->owes == RANKS_OWE_PLAN) {
-        plan_head h;
-        memset(&h, 0, sizeof h);
-        status_set(&h.st, why->code != CX_OK ? why->code : CX_ERR_INTERNAL, why);
-        if (c->bcast(c, &h, sizeof h, 0, &le) != CX_OK)
-            cx_log_warn(r->p->log, "job %s: telling the ranks: %s", r->job_hex, le.msg);
-    } else {
-        rank_status st;
-        status_set(&st, why->code != CX_OK ? why->code : CX_ERR_INTERNAL, why);
-        if (c->bcast(c, &st, sizeof st, 0, &le) != CX_OK)
-            cx_log_warn(r->p->log, "job %s: telling the ranks: %s", r->job_hex, le.msg);
-    }
+    /* the plan's head starts with its status: the go is that status alone */
+    plan_head h;
+    memset(&h, 0, sizeof h);
+    status_set(&h.st, why->code != CX_OK ? why->code : CX_ERR_INTERNAL, why);
+    size_t len = r->owes == RANKS_OWE_PLAN ? sizeof h : sizeof h.st;
+    if (c->bcast(c, &h, len, 0, &le) != CX_OK)
+        cx_log_warn(r->p->log, "job %s: telling the ranks: %s", r->job_hex, le.msg);
     r->owes = RANKS_OWE_NONE;
 }
 
@@ -1001,10 +1007,8 @@ static cx_err recv_plan(job_run *r, cx_error *e)
     cx_comm *c = r->ranks->sealed;
     plan_head h;
     cx_err rc = c->bcast(c, &h, sizeof h, 0, e);
-    if (rc != CX_OK)
+    if (rc != CX_OK || (rc = rank0_failed(&h.st, e)) != CX_OK)
         return rc;
-    if (h.st.rc != CX_OK)
-        return cx_error_set(e, (cx_err)h.st.rc, "rank 0: %.*s", (int)sizeof h.st.msg, h.st.msg);
     r->alone = h.alone != 0;
     if (r->alone)
         return CX_OK;
@@ -1514,11 +1518,7 @@ static cx_err recv_go(job_run *r, cx_error *e)
     cx_comm *c = r->ranks->sealed;
     rank_status st;
     cx_err rc = c->bcast(c, &st, sizeof st, 0, e);
-    if (rc != CX_OK)
-        return rc;
-    if (st.rc != CX_OK)
-        return cx_error_set(e, (cx_err)st.rc, "rank 0: %.*s", (int)sizeof st.msg, st.msg);
-    return CX_OK;
+    return rc != CX_OK ? rc : rank0_failed(&st, e);
 }
 
 /* the model, sealed to a fresh key of its own and stored; that key goes to the buyer only with
