@@ -213,6 +213,24 @@ static double peer_run(const peer *p, int threads, int fd)
     return bad ? -1.0 : t;
 }
 
+/* One timed pass of the file read alone (pread of each chunk into the per-thread buffer, no
+ * decryption): the kernel's copy out of the page cache, which any reader of a file pays on
+ * top of AES and which bounds it at 1 / (1 / openssl + 1 / copy). Seconds, or -1. */
+static double copy_run(const peer *p, int threads, int fd)
+{
+    int bad = 0;
+    double t0 = cx_now_seconds();
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : bad)
+    for (size_t i = 0; i < p->nchunks; i++) {
+        int me = omp_get_thread_num();
+        size_t len = i + 1 < p->nchunks ? p->chunk : p->bytes - i * p->chunk;
+        if (me >= p->nout || pread_all(fd, p->out[me], len, (uint64_t)i * p->chunk) != 0)
+            bad++;
+    }
+    double t = cx_now_seconds() - t0;
+    return bad ? -1.0 : t;
+}
+
 /* Page faults of the process so far, kept apart: minor (a page mapped that was already in
  * memory: the cost of a first touch, large where a fault traps into a hypervisor) and major
  * (a page read from disk). */
@@ -270,6 +288,7 @@ typedef struct figures {
     int threads;
     faults faults_pipeline, faults_stream, faults_openssl; /* per run */
     double pipeline_gbps, pipeline_stream_gbps, openssl_gbps, openssl_file_gbps;
+    double copy_gbps; /* the file read alone: pread into the per-thread buffers */
     /* bytes per CPU-second of the process: on a shared machine the steadier figure */
     double pipeline_cpu_gbps, stream_cpu_gbps, openssl_cpu_gbps, openssl_file_cpu_gbps;
 } figures;
@@ -319,6 +338,7 @@ static cx_err measure(const source *src, const cx_x25519_key *k, const peer *p, 
                       int threads, uint64_t bytes, figures *f, cx_error *e)
 {
     double best_pipe = 1e30, best_stream = 1e30, best_peer = 1e30, best_file = 1e30;
+    double best_copy = 1e30;
     double cpu_pipe = 1e30, cpu_peer = 1e30, cpu_stream = 1e30, cpu_file = 1e30;
     for (int r = 0; r < REPEATS; r++) {
         double t, c0 = cpu_seconds();
@@ -353,6 +373,11 @@ static cx_err measure(const source *src, const cx_x25519_key *k, const peer *p, 
                 best_file = tp;
             if (c < cpu_file)
                 cpu_file = c;
+            tp = copy_run(p, threads, peer_fd);
+            if (tp < 0)
+                return cx_error_set(e, CX_ERR_IO, "reading the peer's file failed");
+            if (tp < best_copy)
+                best_copy = tp;
         }
         c0 = cpu_seconds();
         f0 = faults_now();
@@ -371,11 +396,19 @@ static cx_err measure(const source *src, const cx_x25519_key *k, const peer *p, 
     f->pipeline_stream_gbps = (double)bytes / best_stream / 1e9;
     f->openssl_gbps = (double)bytes / best_peer / 1e9;
     f->openssl_file_gbps = peer_fd >= 0 ? (double)bytes / best_file / 1e9 : 0;
+    f->copy_gbps = peer_fd >= 0 ? (double)bytes / best_copy / 1e9 : 0;
     f->pipeline_cpu_gbps = cpu_pipe > 0 ? (double)bytes / cpu_pipe / 1e9 : 0;
     f->openssl_cpu_gbps = cpu_peer > 0 ? (double)bytes / cpu_peer / 1e9 : 0;
     f->stream_cpu_gbps = cpu_stream > 0 ? (double)bytes / cpu_stream / 1e9 : 0;
     f->openssl_file_cpu_gbps = peer_fd >= 0 && cpu_file > 0 ? (double)bytes / cpu_file / 1e9 : 0;
     return CX_OK;
+}
+
+/* What any reader of a file can reach at best: OpenSSL's loop plus the kernel's copy, each
+ * at its best speed measured apart, run one after the other on the same thread. */
+static double file_bound(const figures *f)
+{
+    return 1.0 / (1.0 / f->openssl_gbps + 1.0 / f->copy_gbps);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -414,12 +447,15 @@ int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv)
                "  openssl         OpenSSL's own EVP AES-256-GCM loop on the same plaintext,\n"
                "                  same chunk size and thread count, from memory,\n"
                "  openssl_file    the same loop reading each chunk from a file first (pread):\n"
-               "                  what the kernel's copy costs any reader of a file.\n"
+               "                  what the kernel's copy costs any reader of a file,\n"
+               "  copy            that read alone, no decryption: it bounds any reader of a\n"
+               "                  file at 1 / (1 / openssl + 1 / copy), printed as the bound.\n"
                "Page faults are counted per path, minor and major apart. Without --threads it\n"
                "runs 1 thread and every count up to the CPUs, reporting 2-vs-1 scaling; the\n"
                "peer is OpenSSL's best configuration of the run (its best thread count). JSON\n"
                "keys: cpu, threads, bytes, pipeline_gbps, openssl_gbps (the peer's best),\n"
-               "openssl_threads, ratio (pipeline / openssl), ratio_per_thread, runs[].\n",
+               "openssl_threads, ratio (pipeline / openssl), ratio_per_thread, runs[] (with\n"
+               "copy_gbps and file_bound_gbps).\n",
                REPEATS);
         return CX_EXIT_OK;
     }
@@ -598,6 +634,10 @@ int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv)
                 json_object_set_new(o, "pipeline_stream_cpu_gbps", json_real(f->stream_cpu_gbps));
                 json_object_set_new(o, "openssl_file_cpu_gbps",
                                     json_real(f->openssl_file_cpu_gbps));
+                if (f->copy_gbps > 0) {
+                    json_object_set_new(o, "copy_gbps", json_real(f->copy_gbps));
+                    json_object_set_new(o, "file_bound_gbps", json_real(file_bound(f)));
+                }
             }
             if (o && pf)
                 json_object_set_new(o, "page_faults", pf);
@@ -660,6 +700,18 @@ int cmd_bench_decrypt(cx_cli *cli, int argc, char **argv)
                    (unsigned long long)f->faults_stream.major,
                    (unsigned long long)f->faults_openssl.minor,
                    (unsigned long long)f->faults_openssl.major);
+        }
+        for (int i = 0; i < nruns; i++) {
+            const figures *f = &runs[i];
+            if (f->copy_gbps <= 0)
+                continue;
+            if (i == 0)
+                printf("  a file reader's bound, 1 / (1 / openssl + 1 / copy), the kernel's copy "
+                       "timed alone:\n");
+            printf("  %-7d copy %.2f GB/s, bound %.2f GB/s (%.2f of OpenSSL from memory); "
+                   "pipeline at %.2f of the bound, stream %.2f\n",
+                   f->threads, f->copy_gbps, file_bound(f), file_bound(f) / f->openssl_gbps,
+                   f->pipeline_gbps / file_bound(f), f->pipeline_stream_gbps / file_bound(f));
         }
         printf(
             "  peer's best configuration: OpenSSL on %d thread(s), %.2f GB/s (%.2f per thread at "
