@@ -998,6 +998,18 @@ static int file_schema_version(fx *f)
     return v;
 }
 
+/* Rewrites the fixture's closed ledger file back to an older schema, then opens it: the
+ * opening must migrate it to the current version. */
+static void reopen_migrated(fx *f, const char *to_old, int old_version)
+{
+    cx_ledger_close(f->l);
+    f->l = NULL;
+    exec_on_file(f, to_old);
+    assert_int_equal(file_schema_version(f), old_version);
+    open_ledger(f);
+    assert_int_equal(file_schema_version(f), CX_LEDGER_LOCAL_SCHEMA_VERSION);
+}
+
 /* A policy of every kind, for pool creation. */
 static void full_policy(cx_ledger_pool_policy *pol)
 {
@@ -1098,12 +1110,7 @@ static void test_schema_migration_v4(void **state)
 {
     fx *f = *state;
     cx_error e;
-    cx_ledger_close(f->l);
-    f->l = NULL;
-    exec_on_file(f, to_v4);
-    assert_int_equal(file_schema_version(f), 4);
-    open_ledger(f);
-    assert_int_equal(file_schema_version(f), CX_LEDGER_LOCAL_SCHEMA_VERSION);
+    reopen_migrated(f, to_v4, 4);
     cx_ledger_pool got;
     assert_int_equal(cx_ledger_pool_get(f->l, &f->pool, &got, &e), CX_OK);
     assert_int_equal(got.policy.sealing, 0);
@@ -1124,12 +1131,7 @@ static void test_schema_migration_v3(void **state)
 {
     fx *f = *state;
     cx_error e;
-    cx_ledger_close(f->l);
-    f->l = NULL;
-    exec_on_file(f, to_v3);
-    assert_int_equal(file_schema_version(f), 3);
-    open_ledger(f);
-    assert_int_equal(file_schema_version(f), CX_LEDGER_LOCAL_SCHEMA_VERSION);
+    reopen_migrated(f, to_v3, 3);
     cx_ledger_pool got;
     assert_int_equal(cx_ledger_pool_get(f->l, &f->pool, &got, &e), CX_OK);
     assert_int_equal(got.policy.require_dp, 0);
