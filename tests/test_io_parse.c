@@ -12,29 +12,10 @@
 #include <omp.h>
 
 #include "cx_io.h"
+#include "io_parse_testutil.h"
 #include "parse_internal.h" /* white-box: the float parser */
 
 /* ------------------------------------------------------------ helpers -- */
-
-static cx_dataset *parse_chunked(const cx_dataset_schema *s, cx_data_format fmt, const char *data,
-                                 size_t len, size_t chunk, cx_error *e)
-{
-    cx_parser *p;
-    if (cx_parser_new(s, fmt, 1, &p, e) != CX_OK)
-        return NULL;
-    size_t off = 0;
-    cx_err rc = CX_OK;
-    do {
-        size_t n = len - off < chunk ? len - off : chunk;
-        rc = cx_parser_feed(p, 0, data + off, n, off + n == len, e);
-        off += n;
-    } while (rc == CX_OK && off < len);
-    cx_dataset *ds = NULL;
-    if (rc == CX_OK && cx_parser_finalize(p, &ds, e) != CX_OK)
-        ds = NULL;
-    cx_parser_free(p);
-    return ds;
-}
 
 static void assert_same(const cx_dataset *a, const cx_dataset *b)
 {

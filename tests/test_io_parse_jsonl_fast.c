@@ -14,40 +14,24 @@
 #include <math.h>
 
 #include "cx_io.h"
+#include "io_parse_testutil.h"
 
 enum { COLS = 5, ROWS = 3000 };
 
-static cx_dataset *parse_chunked(const cx_dataset_schema *s, const char *data, size_t len,
-                                 size_t chunk)
+/* the parse of data fed in pieces of chunk bytes; any error fails the test */
+static cx_dataset *must_parse(const cx_dataset_schema *s, const char *data, size_t len,
+                              size_t chunk)
 {
-    cx_parser *p;
     cx_error e;
-    assert_int_equal(cx_parser_new(s, CX_DATA_JSONL, 1, &p, &e), CX_OK);
-    size_t off = 0;
-    do {
-        size_t n = len - off < chunk ? len - off : chunk;
-        if (cx_parser_feed(p, 0, data + off, n, off + n == len, &e) != CX_OK)
-            fail_msg("feed: %s", e.msg);
-        off += n;
-    } while (off < len);
-    cx_dataset *ds = NULL;
-    if (cx_parser_finalize(p, &ds, &e) != CX_OK)
-        fail_msg("finalize: %s", e.msg);
-    cx_parser_free(p);
+    cx_dataset *ds = parse_chunked(s, CX_DATA_JSONL, data, len, chunk, &e);
+    if (!ds)
+        fail_msg("parse: %s", e.msg);
     return ds;
-}
-
-static uint64_t next(uint64_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return *x;
 }
 
 static int number(char *o, uint64_t *x, int plain_only)
 {
-    uint64_t r = next(x);
+    uint64_t r = xorshift_next(x);
     unsigned ip = (unsigned)((r >> 8) % 100000000u), fp = (unsigned)((r >> 40) % 100000000u);
     const char *sign = (r >> 20) & 1 ? "-" : "";
     switch (plain_only ? 0 : r % 16) {
@@ -86,13 +70,13 @@ static char *make(uint64_t seed, int plain_only, size_t *len)
     assert_non_null(b);
     uint64_t x = seed;
     for (int r = 0; r < ROWS; r++) {
-        uint64_t k = plain_only ? 99 : next(&x) % 50;
+        uint64_t k = plain_only ? 99 : xorshift_next(&x) % 50;
         int order[COLS + 1], n = COLS;
         for (int c = 0; c < COLS; c++)
             order[c] = c;
         if (k == 0) /* shuffled */
             for (int c = COLS - 1; c > 0; c--) {
-                int j = (int)(next(&x) % (uint64_t)(c + 1)), t = order[c];
+                int j = (int)(xorshift_next(&x) % (uint64_t)(c + 1)), t = order[c];
                 order[c] = order[j];
                 order[j] = t;
             }
@@ -139,11 +123,11 @@ static void test_jsonl_shortcuts_same_as_plain_parse(void **state)
     size_t len;
     char *js = make(0xD1B54A32D192ED03ull, 0, &len);
     cx_dataset_schema *s = schema();
-    cx_dataset *whole = parse_chunked(s, js, len, len);
+    cx_dataset *whole = must_parse(s, js, len, len);
     assert_true(whole->blobs[0].bad_rows > 0);
     const size_t pieces[] = {1, 13};
     for (size_t i = 0; i < 2; i++) {
-        cx_dataset *bit = parse_chunked(s, js, len, pieces[i]);
+        cx_dataset *bit = must_parse(s, js, len, pieces[i]);
         assert_int_equal(whole->n, bit->n);
         assert_int_equal(whole->d, bit->d);
         assert_memory_equal(whole->X, bit->X, whole->n * whole->d * sizeof(float));
@@ -167,7 +151,7 @@ static void test_jsonl_numbers_match_strtof(void **state)
     size_t len;
     char *js = make(7, 1, &len);
     cx_dataset_schema *s = schema();
-    cx_dataset *ds = parse_chunked(s, js, len, len);
+    cx_dataset *ds = must_parse(s, js, len, len);
     assert_int_equal(ds->n, ROWS);
     assert_int_equal(ds->d, COLS);
     const char *p = js;
@@ -200,7 +184,7 @@ static void test_jsonl_shuffled_keys_land_in_their_columns(void **state)
         for (int c = 0; c < COLS; c++)
             order[c] = c;
         for (int c = COLS - 1; c > 0; c--) {
-            int j = (int)(next(&x) % (uint64_t)(c + 1)), t = order[c];
+            int j = (int)(xorshift_next(&x) % (uint64_t)(c + 1)), t = order[c];
             order[c] = order[j];
             order[j] = t;
         }
@@ -213,7 +197,7 @@ static void test_jsonl_shuffled_keys_land_in_their_columns(void **state)
         js[o++] = '\n';
     }
     cx_dataset_schema *s = schema();
-    cx_dataset *ds = parse_chunked(s, js, o, o);
+    cx_dataset *ds = must_parse(s, js, o, o);
     assert_int_equal(ds->n, ROWS);
     const char *p = js;
     for (size_t r = 0; r < ROWS; r++)
@@ -254,7 +238,7 @@ static void test_jsonl_escaped_key_names(void **state)
     cx_error e;
     assert_int_equal(cx_dataset_schema_new(&s, &e), CX_OK);
     assert_int_equal(cx_dataset_schema_set_bad_fraction(s, 1.0, &e), CX_OK);
-    cx_dataset *ds = parse_chunked(s, js, o, o);
+    cx_dataset *ds = must_parse(s, js, o, o);
     assert_int_equal(ds->d, 2);
     assert_string_equal(ds->feature_names[0], "a\\b");
     assert_int_equal(ds->n, 100);

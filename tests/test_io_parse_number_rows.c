@@ -14,26 +14,18 @@
 #include <math.h>
 
 #include "cx_io.h"
+#include "io_parse_testutil.h"
 
 enum { COLS = 6, ROWS = 3000 };
 
-static cx_dataset *parse_chunked(const cx_dataset_schema *s, const char *data, size_t len,
-                                 size_t chunk)
+/* the parse of data fed in pieces of chunk bytes; any error fails the test */
+static cx_dataset *must_parse(const cx_dataset_schema *s, const char *data, size_t len,
+                              size_t chunk)
 {
-    cx_parser *p;
     cx_error e;
-    assert_int_equal(cx_parser_new(s, CX_DATA_CSV, 1, &p, &e), CX_OK);
-    size_t off = 0;
-    do {
-        size_t n = len - off < chunk ? len - off : chunk;
-        if (cx_parser_feed(p, 0, data + off, n, off + n == len, &e) != CX_OK)
-            fail_msg("feed: %s", e.msg);
-        off += n;
-    } while (off < len);
-    cx_dataset *ds = NULL;
-    if (cx_parser_finalize(p, &ds, &e) != CX_OK)
-        fail_msg("finalize: %s", e.msg);
-    cx_parser_free(p);
+    cx_dataset *ds = parse_chunked(s, CX_DATA_CSV, data, len, chunk, &e);
+    if (!ds)
+        fail_msg("parse: %s", e.msg);
     return ds;
 }
 
@@ -51,19 +43,11 @@ static void assert_same(const cx_dataset *a, const cx_dataset *b)
     }
 }
 
-static uint64_t next(uint64_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return *x;
-}
-
 /* One field: mostly plain numbers of every length the number loop takes, sometimes a form
  * it leaves to the general loop. */
 static int field(char *o, uint64_t *x, int plain_only)
 {
-    uint64_t r = next(x);
+    uint64_t r = xorshift_next(x);
     int kind = plain_only ? 0 : (int)(r % 40);
     unsigned ip = (unsigned)((r >> 8) % 100000000u), fp = (unsigned)((r >> 40) % 100000000u);
     const char *sign = (r >> 20) & 1 ? "-" : "";
@@ -114,7 +98,7 @@ static char *make(uint64_t seed, int plain_only, int open_end, size_t *len)
     b[o++] = '\n';
     uint64_t x = seed;
     for (int r = 0; r < ROWS; r++) {
-        uint64_t k = plain_only ? 99 : next(&x) % 100;
+        uint64_t k = plain_only ? 99 : xorshift_next(&x) % 100;
         int cols = k == 0 ? COLS - 1 : k == 1 ? COLS + 1 : COLS;
         for (int c = 0; c < cols; c++) {
             if (c)
@@ -153,11 +137,11 @@ static void test_number_rows_same_as_general(void **state)
             size_t len;
             char *csv = make(0x9E3779B97F4A7C15ull + (uint64_t)open_end, 0, open_end, &len);
             cx_dataset_schema *s = schema(pol[pi]);
-            cx_dataset *whole = parse_chunked(s, csv, len, len);
+            cx_dataset *whole = must_parse(s, csv, len, len);
             assert_true(whole->blobs[0].bad_rows > 0); /* the odd rows were reached */
             const size_t pieces[] = {1, 7, 31};
             for (size_t i = 0; i < 3; i++) {
-                cx_dataset *bit = parse_chunked(s, csv, len, pieces[i]);
+                cx_dataset *bit = must_parse(s, csv, len, pieces[i]);
                 assert_same(whole, bit);
                 cx_dataset_free(bit);
             }
@@ -174,7 +158,7 @@ static void test_number_rows_match_strtof(void **state)
     size_t len;
     char *csv = make(42, 1, 0, &len);
     cx_dataset_schema *s = schema(CX_MISSING_REJECT);
-    cx_dataset *ds = parse_chunked(s, csv, len, len);
+    cx_dataset *ds = must_parse(s, csv, len, len);
     assert_int_equal(ds->n, ROWS);
     assert_int_equal(ds->d, COLS);
     const char *p = strchr(csv, '\n') + 1;
