@@ -82,6 +82,14 @@ static json_t *ranks_json(const cx_job_ranks *r)
     return a;
 }
 
+/* The other ranks wait for each command as long as rank 0 waits for a job: asleep, where the
+ * communicator can (a blocking MPI broadcast spins a core per idle rank). */
+static cx_err rank_cmd_bcast(cx_comm *c, rank_cmd *cmd, cx_error *e)
+{
+    return c->bcast_wait ? c->bcast_wait(c, cmd, sizeof *cmd, 0, e)
+                         : c->bcast(c, cmd, sizeof *cmd, 0, e);
+}
+
 /* job NULL: stop */
 static cx_err rank_cmd_send(cx_comm *c, cx_tee *tee, const cx_chain_id *job, cx_error *e)
 {
@@ -93,7 +101,7 @@ static cx_err rank_cmd_send(cx_comm *c, cx_tee *tee, const cx_chain_id *job, cx_
         memcpy(cmd.job_id, job->b, 32);
         cx_tee_public_keys(tee, cmd.leader_pk, x);
     }
-    return c->bcast(c, &cmd, sizeof cmd, 0, e);
+    return rank_cmd_bcast(c, &cmd, e);
 }
 
 static cx_err write_json(const char *path, const json_t *j, cx_error *e)
@@ -726,7 +734,7 @@ static cx_err worker_rank_run(const cx_worker_config *c, cx_error *e)
                 c->comm->size);
     while (rc == CX_OK) {
         rank_cmd cmd;
-        if ((rc = c->comm->bcast(c->comm, &cmd, sizeof cmd, 0, e)) != CX_OK ||
+        if ((rc = rank_cmd_bcast(c->comm, &cmd, e)) != CX_OK ||
             cmd.op != RANK_CMD_RUN)
             break;
         cx_job_params p = {.store = w.store,

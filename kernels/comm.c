@@ -65,6 +65,7 @@ cx_err cx_comm_self_create(cx_comm **out, cx_error *e)
     c->allreduce_f32 = self_allreduce_f32;
     c->allreduce_f64 = self_allreduce_f64;
     c->bcast = self_bcast;
+    c->bcast_wait = self_bcast;
     c->sendrecv = self_sendrecv;
     c->destroy = self_destroy;
     *out = c;

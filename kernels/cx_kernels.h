@@ -469,6 +469,11 @@ struct cx_comm {
     cx_err (*allreduce_f64)(cx_comm *c, double *buf, size_t n, cx_comm_op op, cx_error *e);
     /* buf (bytes) = root's buf on every rank */
     cx_err (*bcast)(cx_comm *c, void *buf, size_t bytes, int root, cx_error *e);
+    /* The same, for a broadcast that may be long in coming (ranks idle until the next job):
+     * the waiting ranks sleep between checks instead of spinning a core, as a blocking MPI
+     * call does. Every rank of one broadcast must call this one (a non-blocking collective
+     * matches no blocking one). NULL where the communicator has none: use bcast. */
+    cx_err (*bcast_wait)(cx_comm *c, void *buf, size_t bytes, int root, cx_error *e);
     /* Point to point, as MPI_Sendrecv: send_len bytes of send to rank dst while receiving
      * recv_len bytes from rank src; dst or src -1 skips that half. What a channel sealed on top
      * (engine's cx_rank_link) runs its own collectives over. */

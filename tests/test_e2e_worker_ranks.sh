@@ -3,7 +3,7 @@
 # the one-process model (same metrics within 1e-5), is paid, and its bundle verifies with every
 # rank's attestation; a rank running other code (another measurement) is refused and the job
 # does not run on it; a rank killed mid-job ends the worker, and the restarted worker pays the
-# job once. 77 without MPI.
+# job once; a rank waiting for the next job sleeps instead of spinning a core. 77 without MPI.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/e2e_common.sh"
 command -v mpirun >/dev/null || { echo "SKIP: no mpirun (openmpi-bin)"; exit 77; }
@@ -136,3 +136,33 @@ timeout 120 "$CLOAKX" -v --json worker "${worker_args[@]}" --ranks 2 >"$work/w.j
 jq -se --arg j "$four" 'map(select(.job == $j and .status == "paid")) | length == 1' \
     "$work/w.json" >/dev/null || fail "killed rank: not paid after restart: $(cat "$work/w.json")"
 echo "rank 1 killed mid-job: the worker ended, restarted and paid once"
+
+# between jobs, rank 1 waits asleep: under a blocking MPI broadcast it spun a core all the while
+timeout 120 "$CLOAKX" -v worker --key "$work/keys/operator" --state "$work/op" --threads 1 \
+    --poll-ms 100 --ranks 2 >"$work/i.out" 2>"$work/i.err" &
+pid=$!
+bg_pids+=("$pid")
+rank1=
+for _ in $(seq 600); do
+    if grep -q "rank 1 of 2 waiting" "$work/i.err"; then
+        for p in $(pgrep -f "cloakx.* worker .*--state $work/op"); do
+            tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 \
+                && rank1=$p
+        done
+        [ -n "$rank1" ] && break
+    fi
+    kill -0 "$pid" 2>/dev/null || { cat "$work/i.err"; fail "idle worker died"; }
+    sleep 0.05
+done
+[ -n "$rank1" ] || fail "no waiting rank 1"
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+t0=$(ticks "$rank1")
+sleep 2
+t1=$(ticks "$rank1")
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+hz=$(getconf CLK_TCK)
+# a spinning rank takes what a core gives it (all of it on an idle one); asleep, next to nothing
+[ $((t1 - t0)) -lt $((hz / 2)) ] \
+    || fail "rank 1 used $((t1 - t0)) of $((2 * hz)) clock ticks waiting for a job"
+echo "idle rank 1: $((t1 - t0)) clock ticks of CPU in 2 s"

@@ -11,7 +11,7 @@
 #define CX_MPI_MODULE_FILE "libcloakx_mpi.so"
 #define CX_MPI_MODULE_SYMBOL "cx_mpi_module_create"
 /* Bumped whenever cx_comm changes shape: a module from another build is refused. */
-#define CX_MPI_MODULE_ABI 2
+#define CX_MPI_MODULE_ABI 3
 
 /* Creates the MPI_COMM_WORLD communicator; abi and comm_size (sizeof(cx_comm)) of the caller's
  * build must match the module's. */
