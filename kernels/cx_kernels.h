@@ -93,6 +93,15 @@ struct cx_backend {
                         float *factor);
     /* x (B, N) row i *= scale (B)[i], in place. */
     void (*row_scale)(cx_backend *be, int rows, int n, float *x, const float *scale);
+    /* DP-SGD's per-example clipping in one pass over the rows, where a backend has it (NULL:
+     * the four ops above, one by one, give the same bits): norm_sq (B) = Σ_l
+     * (‖act_l‖² + 1)·‖δ_l‖² per row, summed as row_norm_sq and mul_acc sum; factor (B) =
+     * clip_factor of it; every δ_l row scaled by its factor. act[l] (B, dims[l]) is read,
+     * delta[l] (B, dims[l+1]) scaled in place, for l < layers. One parallel region instead of
+     * 4·layers + 1: on two threads those regions' wake-ups were half of DP-SGD's overhead. */
+    void (*dp_clip)(cx_backend *be, int rows, int layers, const int *dims,
+                    const float *const *act, float *const *delta, float max_norm,
+                    float *norm_sq, float *factor);
     /* x (n) *= alpha */
     void (*scale)(cx_backend *be, size_t n, float *x, float alpha);
 

@@ -276,7 +276,10 @@ void cx_net_backward(cx_net *n, int rows, int accumulate, int dp, float max_norm
     }
     /* 2. DP-SGD: per-example norms ‖g_i‖² = Σ_l (‖a_l,i‖² + 1)·‖δ_l,i‖² without
      *    materialising per-example gradients; rows of every δ_l scaled by the clip factor */
-    if (dp) {
+    if (dp && be->dp_clip) {
+        be->dp_clip(be, rows, n->L, m->dims, (const float *const *)n->act, n->delta, max_norm,
+                    n->norm_sq, n->factor);
+    } else if (dp) {
         for (int l = 0; l < n->L; l++) {
             int fi = m->dims[l], fo = m->dims[l + 1];
             be->row_norm_sq(be, rows, fi, n->act[l], 0, n->tmp_a);

@@ -207,6 +207,77 @@ static void test_dp_clipped_sum(void **state)
     cx_spec_free(&s);
 }
 
+/* The CPU backend's fused dp_clip gives the bits of the op-by-op sequence (row_norm_sq,
+ * mul_acc, clip_factor, row_scale) it replaces, on one thread and two, below and above the
+ * size at which its loop goes parallel; some rows clipped, some not. */
+static void test_dp_clip_fused_matches_ops(void **state)
+{
+    (void)state;
+    enum { L = 3 };
+    const int dims[L + 1] = {64, 256, 256, 10};
+    const int row_counts[] = {5, 300};
+    for (int threads = 1; threads <= 2; threads++) {
+        cx_error e;
+        cx_backend *be;
+        assert_int_equal(cx_backend_cpu_create(CX_PRECISION_FP32, threads, &be, &e), CX_OK);
+        assert_non_null(be->dp_clip);
+        for (size_t c = 0; c < sizeof row_counts / sizeof row_counts[0]; c++) {
+            const int rows = row_counts[c];
+            float *act[L], *d_ops[L], *d_fused[L];
+            cx_rng r;
+            cx_rng_seed(&r, 11 + (uint64_t)rows);
+            for (int l = 0; l < L; l++) {
+                const size_t na = (size_t)rows * dims[l], nd = (size_t)rows * dims[l + 1];
+                act[l] = malloc(na * sizeof(float));
+                d_ops[l] = malloc(nd * sizeof(float));
+                d_fused[l] = malloc(nd * sizeof(float));
+                assert_true(act[l] && d_ops[l] && d_fused[l]);
+                for (size_t i = 0; i < na; i++)
+                    act[l][i] = (float)(cx_rng_uniform(&r) - 0.5);
+                /* rows of growing scale: the norms spread across the bound */
+                for (size_t i = 0; i < nd; i++)
+                    d_ops[l][i] = d_fused[l][i] = (float)((cx_rng_uniform(&r) - 0.5) *
+                                                          (1.0 + (double)(i / dims[l + 1])));
+            }
+            float *tmp_a = malloc(rows * sizeof(float)), *tmp_d = malloc(rows * sizeof(float));
+            float *nsq_ops = malloc(rows * sizeof(float)), *f_ops = malloc(rows * sizeof(float));
+            float *nsq = malloc(rows * sizeof(float)), *f = malloc(rows * sizeof(float));
+            assert_true(tmp_a && tmp_d && nsq_ops && f_ops && nsq && f);
+            for (int l = 0; l < L; l++) {
+                be->row_norm_sq(be, rows, dims[l], act[l], 0, tmp_a);
+                be->row_norm_sq(be, rows, dims[l + 1], d_ops[l], 0, tmp_d);
+                be->mul_acc(be, rows, tmp_a, tmp_d, l > 0, nsq_ops);
+                be->row_norm_sq(be, rows, dims[l + 1], d_ops[l], 1, nsq_ops);
+            }
+            const float max_norm = sqrtf(nsq_ops[rows / 2]);
+            be->clip_factor(be, rows, nsq_ops, max_norm, f_ops);
+            for (int l = 0; l < L; l++)
+                be->row_scale(be, rows, dims[l + 1], d_ops[l], f_ops);
+            be->dp_clip(be, rows, L, dims, (const float *const *)act, d_fused, max_norm, nsq, f);
+            int clipped = 0;
+            for (int i = 0; i < rows; i++)
+                clipped += f_ops[i] < 1.0f;
+            assert_true(clipped > 0 && clipped < rows);
+            assert_memory_equal(nsq, nsq_ops, rows * sizeof(float));
+            assert_memory_equal(f, f_ops, rows * sizeof(float));
+            for (int l = 0; l < L; l++) {
+                assert_memory_equal(d_fused[l], d_ops[l],
+                                    (size_t)rows * dims[l + 1] * sizeof(float));
+                free(act[l]);
+                free(d_ops[l]);
+                free(d_fused[l]);
+            }
+            free(tmp_a);
+            free(tmp_d);
+            free(nsq_ops);
+            free(f_ops);
+            free(nsq);
+            free(f);
+        }
+        cx_backend_destroy(be);
+    }
+}
+
 /* Adam and SGD-momentum updates against their textbook formulas in double. */
 static void test_optimizer_updates(void **state)
 {
@@ -256,6 +327,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layers_activations_losses),
         cmocka_unit_test(test_dp_clipped_sum),
+        cmocka_unit_test(test_dp_clip_fused_matches_ops),
         cmocka_unit_test(test_optimizer_updates),
         cmocka_unit_test(test_precision_refused_on_cpu),
     };

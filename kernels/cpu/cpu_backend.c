@@ -352,25 +352,29 @@ static void cpu_col_sum(cx_backend *be, int rows, int n, const float *x, float a
     }
 }
 
+/* Σ_j x_j² in 16 partial sums of a fixed order: vectorises, and stays deterministic. The one
+ * summation of row_norm_sq and dp_clip, so that the two give the same bits. */
+static inline float row_sq(const float *xr, int n)
+{
+    float part[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++)
+            part[k] += xr[j + k] * xr[j + k];
+    float acc = 0.0f;
+    for (int k = 0; k < 16; k++)
+        acc += part[k];
+    for (; j < n; j++)
+        acc += xr[j] * xr[j];
+    return acc;
+}
+
 static void cpu_row_norm_sq(cx_backend *be, int rows, int n, const float *x, int accumulate,
                             float *out)
 {
 #pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * n >= CPU_PAR_MIN)
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * n;
-        /* 16 partial sums in a fixed order: vectorises, and stays deterministic */
-        float part[16] = {0};
-        int j = 0;
-        for (; j + 16 <= n; j += 16)
-            for (int k = 0; k < 16; k++)
-                part[k] += xr[j + k] * xr[j + k];
-        float acc = 0.0f;
-        for (int k = 0; k < 16; k++)
-            acc += part[k];
-        for (; j < n; j++)
-            acc += xr[j] * xr[j];
-        out[r] = (accumulate ? out[r] : 0.0f) + acc;
-    }
+    for (int r = 0; r < rows; r++)
+        out[r] = (accumulate ? out[r] : 0.0f) + row_sq(x + (size_t)r * n, n);
 }
 
 static void cpu_mul_acc(cx_backend *be, int rows, const float *a, const float *b, int accumulate,
@@ -397,6 +401,34 @@ static void cpu_row_scale(cx_backend *be, int rows, int n, float *x, const float
         float *xr = x + (size_t)r * n;
         for (int j = 0; j < n; j++)
             xr[j] *= f;
+    }
+}
+
+static void cpu_dp_clip(cx_backend *be, int rows, int layers, const int *dims,
+                        const float *const *act, float *const *delta, float max_norm,
+                        float *norm_sq, float *factor)
+{
+    size_t width = 0;
+    for (int l = 0; l < layers; l++)
+        width += (size_t)dims[l] + (size_t)dims[l + 1];
+#pragma omp parallel for schedule(static) num_threads(NT(be)) if ((size_t)rows * width >= CPU_PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        float nsq = 0.0f;
+        for (int l = 0; l < layers; l++) {
+            const int fi = dims[l], fo = dims[l + 1];
+            const float a = row_sq(act[l] + (size_t)r * fi, fi);
+            const float d = row_sq(delta[l] + (size_t)r * fo, fo);
+            nsq = (l > 0 ? nsq : 0.0f) + a * d; /* weights, as mul_acc sums them */
+            nsq = nsq + d;                      /* bias */
+        }
+        const float f = cxm_clip_factor(nsq, max_norm);
+        norm_sq[r] = nsq;
+        factor[r] = f;
+        for (int l = 0; l < layers; l++) {
+            float *dr = delta[l] + (size_t)r * dims[l + 1];
+            for (int j = 0; j < dims[l + 1]; j++)
+                dr[j] *= f;
+        }
     }
 }
 
@@ -525,6 +557,7 @@ static const cx_backend cpu_ops = {
     .mul_acc = cpu_mul_acc,
     .clip_factor = cpu_clip_factor,
     .row_scale = cpu_row_scale,
+    .dp_clip = cpu_dp_clip,
     .scale = cpu_scale,
     .adam_update = cpu_adam_update,
     .sgd_update = cpu_sgd_update,
