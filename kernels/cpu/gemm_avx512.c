@@ -51,11 +51,25 @@ static void pack_a(int ta, const float *a, int lda, int i0, int mc, int p0, int 
 }
 
 /* Bp: nr-column micro-panels of op(B)[p0 .. p0+kc, j0 .. j0+nc], each kc × nr (k-major),
- * columns past nc zero. */
-static void pack_b(int tb, const float *b, int ldb, int p0, int kc, int j0, int nc, int nr,
-                   float *bp)
+ * columns past nc zero. Whole 32-wide panels of an untransposed B are copied a row of B at a
+ * time in vectors: a 128-byte memcpy per panel row made packing a third of the weight
+ * gradients' time (k = 1024, B used by few row tiles); this way it is about a seventh. */
+TGT static void pack_b(int tb, const float *b, int ldb, int p0, int kc, int j0, int nc, int nr,
+                       float *bp)
 {
-    for (int jr = 0; jr < nc; jr += nr) {
+    int whole = 0;
+    if (!tb && nr == 32) {
+        whole = nc - nc % 32;
+        const float *src = b + (size_t)p0 * ldb + j0;
+        for (int p = 0; p < kc; p++, src += ldb) {
+            float *d = bp + (size_t)p * 32;
+            for (int jr = 0; jr < whole; jr += 32) {
+                _mm512_store_ps(d + (size_t)jr * kc, _mm512_loadu_ps(src + jr));
+                _mm512_store_ps(d + (size_t)jr * kc + 16, _mm512_loadu_ps(src + jr + 16));
+            }
+        }
+    }
+    for (int jr = whole; jr < nc; jr += nr) {
         int w = nc - jr < nr ? nc - jr : nr;
         float *dst = bp + (size_t)jr * kc;
         if (!tb) { /* op(B)[p][j] = b[p][j]: rows of w floats */
