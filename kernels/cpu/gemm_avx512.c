@@ -110,21 +110,23 @@ TGT static void pack_b(int tb, const float *b, int ldb, int p0, int kc, int j0, 
             _mm512_mask_storeu_ps(crow + 16 * (v), mask, r_);                                      \
     } while (0)
 
-/* 12 × 32 tile: 24 accumulators, two B vectors and a broadcast A element per FMA row. Row i
- * of the tile at k step p is a[i·rs + p·ps]: a packed micro-panel (rs 1, ps MR) or op(A) read
- * in place (rs, ps = lda, 1, or 1, lda transposed). */
-TGT static void ukr_12x32(int kc, const float *a, size_t rs, size_t ps, const float *bp, float *c,
-                          int ldc, int mr, int nr, float alpha, float beta_eff)
+/* rows × 32 tile (rows ≤ 12, a constant after inlining): 2·rows accumulators, two B vectors
+ * and a broadcast A element per FMA row. Row i of the tile at k step p is a[i·rs + p·ps]: a
+ * packed micro-panel (rs 1, ps MR) or op(A) read in place (rs, ps = lda, 1, or 1, lda
+ * transposed). Every element of C gets the same FMAs in the same order whatever the rows. */
+TGT static INL void ukr_x32(const int rows, int kc, const float *a, size_t rs, size_t ps,
+                            const float *bp, float *c, int ldc, int mr, int nr, float alpha,
+                            float beta_eff)
 {
     __m512 c0[CX_GEMM_MR], c1[CX_GEMM_MR];
 #pragma GCC unroll 12
-    for (int i = 0; i < CX_GEMM_MR; i++)
+    for (int i = 0; i < rows; i++)
         c0[i] = c1[i] = _mm512_setzero_ps();
     for (int p = 0; p < kc; p++) {
         const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
         _mm_prefetch((const char *)(bp + 8 * CX_GEMM_NR), _MM_HINT_T0);
 #pragma GCC unroll 12
-        for (int i = 0; i < CX_GEMM_MR; i++) {
+        for (int i = 0; i < rows; i++) {
             const __m512 av = _mm512_set1_ps(a[i * rs]);
             c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
             c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
@@ -137,7 +139,7 @@ TGT static void ukr_12x32(int kc, const float *a, size_t rs, size_t ps, const fl
     const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1u);
     const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xffff : nr > 16 ? (1u << (nr - 16)) - 1u : 0);
 #pragma GCC unroll 12
-    for (int i = 0; i < CX_GEMM_MR; i++) {
+    for (int i = 0; i < rows; i++) {
         if (i < mr) {
             float *crow = c + (size_t)i * ldc;
             STORE_ROW(c0[i], 0, crow, m0, full);
@@ -145,6 +147,26 @@ TGT static void ukr_12x32(int kc, const float *a, size_t rs, size_t ps, const fl
                 STORE_ROW(c1[i], 1, crow, m1, full);
         }
     }
+}
+
+/* The full tile, and the last tile of a block with 8 or 4 rows or fewer: a 64-row block (the
+ * first layer's weight gradient) otherwise ran a sixth tile two-thirds empty. */
+TGT static void ukr_12x32(int kc, const float *a, size_t rs, size_t ps, const float *bp, float *c,
+                          int ldc, int mr, int nr, float alpha, float beta_eff)
+{
+    ukr_x32(CX_GEMM_MR, kc, a, rs, ps, bp, c, ldc, mr, nr, alpha, beta_eff);
+}
+
+TGT static void ukr_8x32(int kc, const float *a, size_t rs, size_t ps, const float *bp, float *c,
+                         int ldc, int mr, int nr, float alpha, float beta_eff)
+{
+    ukr_x32(8, kc, a, rs, ps, bp, c, ldc, mr, nr, alpha, beta_eff);
+}
+
+TGT static void ukr_4x32(int kc, const float *a, size_t rs, size_t ps, const float *bp, float *c,
+                         int ldc, int mr, int nr, float alpha, float beta_eff)
+{
+    ukr_x32(4, kc, a, rs, ps, bp, c, ldc, mr, nr, alpha, beta_eff);
 }
 
 /* 12 × 16 tile for narrow outputs (n ≤ 16, e.g. a 10-class logit layer). */
@@ -218,9 +240,10 @@ TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const 
                                          : a + (size_t)(ic + ir) * lda + pc,
                                       ta ? 1 : (size_t)lda, ta ? (size_t)lda : 1, bpj, ct, ldc, h,
                                       w, alpha, beta_eff);
-                        else
-                            ukr_12x32(kc, ap + (size_t)ir * kc, 1, CX_GEMM_MR, bpj, ct, ldc, h, w,
-                                      alpha, beta_eff);
+                        else /* the last, partial tile: packed, zero rows past h */
+                            (h <= 4 ? ukr_4x32 : h <= 8 ? ukr_8x32 : ukr_12x32)(
+                                kc, ap + (size_t)ir * kc, 1, CX_GEMM_MR, bpj, ct, ldc, h, w, alpha,
+                                beta_eff);
                     }
                 }
             }
