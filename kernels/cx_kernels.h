@@ -63,6 +63,12 @@ struct cx_backend {
     void (*act_backward)(cx_backend *be, cx_act act, int rows, int n, const float *z,
                          const float *out, const float *dout, float *dz);
 
+    /* A dense layer's GEMM and its bias and activation in one pass, where a backend has it
+     * (NULL: the two ops, which give the same bits): z (B, N) = x (B, K) · W (K, N), then
+     * bias_act_forward (z += bias, out = act(z)). */
+    void (*dense_forward)(cx_backend *be, cx_act act, int rows, int n, int k, const float *x,
+                          const float *w, const float *bias, float *z, float *out);
+
     /* Losses: per-row loss (B) and the gradient wrt the logits/predictions, scaled by
      * grad_scale (1/B for a mean; 1 for per-example gradients as DP-SGD needs).
      * Softmax + cross-entropy (fused): labels (B) are class indices stored as floats;

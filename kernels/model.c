@@ -231,10 +231,14 @@ void cx_net_forward(cx_net *n, int rows)
         int fi = m->dims[l], fo = m->dims[l + 1];
         const float *w = n->params + cx_model_layer_offset(m, l);
         const float *b = w + (size_t)fi * fo;
-        /* z (B, fo) = act_l (B, fi) · W (fi, fo) */
+        const cx_act act = l + 1 < n->L ? m->act : CX_ACT_NONE;
+        /* z (B, fo) = act_l (B, fi) · W (fi, fo), then act_{l+1} = act(z + b) */
+        if (be->dense_forward) {
+            be->dense_forward(be, act, rows, fo, fi, n->act[l], w, b, n->z[l], n->act[l + 1]);
+            continue;
+        }
         be->sgemm(be, 0, 0, rows, fo, fi, 1.0f, n->act[l], fi, w, fo, 0.0f, n->z[l], fo);
-        be->bias_act_forward(be, l + 1 < n->L ? m->act : CX_ACT_NONE, rows, fo, n->z[l], b,
-                             n->act[l + 1]);
+        be->bias_act_forward(be, act, rows, fo, n->z[l], b, n->act[l + 1]);
     }
 }
 

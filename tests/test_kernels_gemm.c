@@ -1,12 +1,14 @@
 /* test_kernels_gemm.c — the CPU backend's GEMM kernels against a double-precision reference
  * at awkward sizes (every transpose, alpha/beta, partial tiles, k past one KC block), beta 0
- * never reading C, and bit-identical results for any thread count. */
+ * never reading C, bit-identical results for any thread count, and the dense layer's GEMM
+ * with its bias and activation in the epilogue giving the bits of the two ops in sequence. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -112,7 +114,7 @@ static void check_all(gemm_fn fn, void *ctx)
 static void run_avx512(void *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                        int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-    cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ctx);
+    cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ctx, NULL);
 }
 
 static void run_avx512_narrow(void *ctx, int ta, int tb, int m, int n, int k, float alpha,
@@ -122,7 +124,7 @@ static void run_avx512_narrow(void *ctx, int ta, int tb, int m, int n, int k, fl
     if (n <= 16)
         cx_gemm_avx512_narrow(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ctx);
     else
-        cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ctx);
+        cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ctx, NULL);
 }
 
 static void run_backend(void *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a,
@@ -202,12 +204,69 @@ static void test_sgemm_bits_independent_of_threads(void **state)
     bits_independent_of_threads(1000, 10, 700);
 }
 
+static float *filled(size_t n, unsigned seed, float lo, float hi)
+{
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        x[i] = lo + (hi - lo) * (float)((seed >> 8) & 0xffff) / 65535.0f;
+    }
+    return x;
+}
+
+/* dense_forward = sgemm then bias_act_forward, bit for bit: every activation (relu and none
+ * in the epilogue, the others by the two ops), 1 and 2 threads, tiles past every edge, k past
+ * one KC block, a narrow layer and one small enough for one thread. */
+static void test_dense_fused_matches_two_ops(void **state)
+{
+    (void)state;
+    static const shape dense[] = {{1024, 256, 64}, {37, 45, 13}, {200, 33, 300},
+                                  {20, 300, 40},   {50, 10, 30}, {3, 40, 7}};
+    static const cx_act acts[] = {CX_ACT_NONE, CX_ACT_RELU, CX_ACT_GELU, CX_ACT_TANH,
+                                  CX_ACT_SIGMOID};
+    for (int threads = 1; threads <= 2; threads++) {
+        cx_backend *be = NULL;
+        cx_error e;
+        assert_int_equal(cx_backend_cpu_create(CX_PRECISION_FP32, threads, &be, &e), CX_OK);
+        assert_non_null(be->dense_forward);
+        for (size_t si = 0; si < sizeof dense / sizeof dense[0]; si++) {
+            const int rows = dense[si].m, n = dense[si].n, k = dense[si].k;
+            const size_t nz = (size_t)rows * n, nx = (size_t)rows * k;
+            float *x = filled(nx, 1u + (unsigned)si, -1.0f, 1.0f);
+            float *w = filled((size_t)k * n, 7u, -0.5f, 0.5f);
+            float *bias = filled((size_t)n, 9u, -0.3f, 0.3f);
+            float *z1 = malloc(nz * sizeof *z1), *z2 = malloc(nz * sizeof *z2);
+            float *o1 = malloc(nz * sizeof *o1), *o2 = malloc(nz * sizeof *o2);
+            assert_true(z1 && z2 && o1 && o2);
+            for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
+                const cx_act act = acts[ai];
+                be->dense_forward(be, act, rows, n, k, x, w, bias, z1, o1);
+                be->sgemm(be, 0, 0, rows, n, k, 1.0f, x, k, w, n, 0.0f, z2, n);
+                be->bias_act_forward(be, act, rows, n, z2, bias, o2);
+                if (memcmp(z1, z2, nz * sizeof *z1) || memcmp(o1, o2, nz * sizeof *o1))
+                    fail_msg("dense_forward %dx%dx%d act %d, %d threads: not the two ops' bits",
+                             rows, n, k, (int)act, threads);
+            }
+            free(x);
+            free(w);
+            free(bias);
+            free(z1);
+            free(z2);
+            free(o1);
+            free(o2);
+        }
+        be->destroy(be);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_avx512_kernel_matches_reference),
         cmocka_unit_test(test_backend_sgemm_matches_reference),
         cmocka_unit_test(test_sgemm_bits_independent_of_threads),
+        cmocka_unit_test(test_dense_fused_matches_two_ops),
     };
     printf("cpu gemm kernel on this machine: %s\n", cx_cpu_gemm_name(cx_cpu_gemm_select()));
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,11 +23,24 @@
 /* 1 when this CPU runs the AVX-512 kernel (AVX-512 F, checked at run time). */
 int cx_gemm_avx512_usable(void);
 
+/* A dense layer's bias and activation applied to each tile of C in registers, after its last
+ * k-block, before it is stored: z = C + bias[column], stored as C, and out = max(z, 0)
+ * (relu) or z, stored in out at C's place (same ldc). c0 is C's first element, where a
+ * tile's place is counted from (a caller splitting C among threads passes the whole). The
+ * arithmetic is bias_act_forward's, so the bits are those of C stored, then that pass. */
+typedef struct cx_gemm_epilogue {
+    const float *c0, *bias;
+    float *out;
+    int relu;
+} cx_gemm_epilogue;
+
 /* Row-major C (m, n) = alpha · op(A) (m, k) · op(B) (k, n) + beta · C on the calling
- * thread, op(X) = Xᵀ when trans_x; beta == 0 never reads C. ws: CX_GEMM_WS_FLOATS floats,
- * 64-byte aligned. Only call when cx_gemm_avx512_usable(). */
+ * thread, op(X) = Xᵀ when trans_x; beta == 0 never reads C; then ep (NULL: none) on every
+ * tile. ws: CX_GEMM_WS_FLOATS floats, 64-byte aligned. Only call when
+ * cx_gemm_avx512_usable(). */
 void cx_gemm_avx512(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                    int lda, const float *b, int ldb, float beta, float *c, int ldc, float *ws);
+                    int lda, const float *b, int ldb, float beta, float *c, int ldc, float *ws,
+                    const cx_gemm_epilogue *ep);
 
 /* The same for narrow outputs (n ≤ 16, e.g. a 10-class logit layer): op(A) is read in place
  * (12-row tiles, each element broadcast into its FMA), op(B) packed once k × 16 into ws; the

@@ -93,6 +93,13 @@ TGT static void pack_b(int tb, const float *b, int ldb, int p0, int kc, int j0, 
     }
 }
 
+/* An epilogue's operands at one tile (cx_gemm_epilogue): bias at its columns, out at its place. */
+typedef struct tile_epi {
+    const float *bias;
+    float *out;
+    int relu;
+} tile_epi;
+
 /* C tile (mr × nr valid of MR × NV·16) = alpha·acc + beta·C (first k-block: beta as
  * given, 0 never reads C) or C + alpha·acc (later k-blocks, beta_eff = 1). */
 #define STORE_ROW(acc, v, crow, mask, full)                                                        \
@@ -103,6 +110,15 @@ TGT static void pack_b(int tb, const float *b, int ldb, int p0, int kc, int j0, 
                                : _mm512_maskz_loadu_ps(mask, crow + 16 * (v));                     \
             r_ = beta_eff == 1.0f ? _mm512_add_ps(r_, old_)                                        \
                                   : _mm512_fmadd_ps(old_, _mm512_set1_ps(beta_eff), r_);           \
+        }                                                                                          \
+        if (te) { /* the epilogue: z = C + bias, out = relu(z) or z */                             \
+            r_ = _mm512_add_ps(r_, full ? _mm512_loadu_ps(te->bias + 16 * (v))                     \
+                                        : _mm512_maskz_loadu_ps(mask, te->bias + 16 * (v)));       \
+            const __m512 o_ = te->relu ? _mm512_max_ps(r_, _mm512_setzero_ps()) : r_;              \
+            if (full)                                                                              \
+                _mm512_storeu_ps(orow + 16 * (v), o_);                                             \
+            else                                                                                   \
+                _mm512_mask_storeu_ps(orow + 16 * (v), mask, o_);                                  \
         }                                                                                          \
         if (full)                                                                                  \
             _mm512_storeu_ps(crow + 16 * (v), r_);                                                 \
@@ -116,7 +132,7 @@ TGT static void pack_b(int tb, const float *b, int ldb, int p0, int kc, int j0, 
  * transposed). Every element of C gets the same FMAs in the same order whatever the rows. */
 TGT static INL void ukr_x32(const int rows, int kc, const float *a, size_t rs, size_t ps,
                             const float *bp, float *c, int ldc, int mr, int nr, float alpha,
-                            float beta_eff)
+                            float beta_eff, const tile_epi *te)
 {
     __m512 c0[CX_GEMM_MR], c1[CX_GEMM_MR];
 #pragma GCC unroll 12
@@ -142,6 +158,7 @@ TGT static INL void ukr_x32(const int rows, int kc, const float *a, size_t rs, s
     for (int i = 0; i < rows; i++) {
         if (i < mr) {
             float *crow = c + (size_t)i * ldc;
+            float *orow = te ? te->out + (size_t)i * ldc : NULL;
             STORE_ROW(c0[i], 0, crow, m0, full);
             if (nr > 16)
                 STORE_ROW(c1[i], 1, crow, m1, full);
@@ -152,21 +169,21 @@ TGT static INL void ukr_x32(const int rows, int kc, const float *a, size_t rs, s
 /* The full tile, and the last tile of a block with 8 or 4 rows or fewer: a 64-row block (the
  * first layer's weight gradient) otherwise ran a sixth tile two-thirds empty. */
 TGT static void ukr_12x32(int kc, const float *a, size_t rs, size_t ps, const float *bp, float *c,
-                          int ldc, int mr, int nr, float alpha, float beta_eff)
+                          int ldc, int mr, int nr, float alpha, float beta_eff, const tile_epi *te)
 {
-    ukr_x32(CX_GEMM_MR, kc, a, rs, ps, bp, c, ldc, mr, nr, alpha, beta_eff);
+    ukr_x32(CX_GEMM_MR, kc, a, rs, ps, bp, c, ldc, mr, nr, alpha, beta_eff, te);
 }
 
 TGT static void ukr_8x32(int kc, const float *a, size_t rs, size_t ps, const float *bp, float *c,
-                         int ldc, int mr, int nr, float alpha, float beta_eff)
+                         int ldc, int mr, int nr, float alpha, float beta_eff, const tile_epi *te)
 {
-    ukr_x32(8, kc, a, rs, ps, bp, c, ldc, mr, nr, alpha, beta_eff);
+    ukr_x32(8, kc, a, rs, ps, bp, c, ldc, mr, nr, alpha, beta_eff, te);
 }
 
 TGT static void ukr_4x32(int kc, const float *a, size_t rs, size_t ps, const float *bp, float *c,
-                         int ldc, int mr, int nr, float alpha, float beta_eff)
+                         int ldc, int mr, int nr, float alpha, float beta_eff, const tile_epi *te)
 {
-    ukr_x32(4, kc, a, rs, ps, bp, c, ldc, mr, nr, alpha, beta_eff);
+    ukr_x32(4, kc, a, rs, ps, bp, c, ldc, mr, nr, alpha, beta_eff, te);
 }
 
 /* 12 × 16 tile for narrow outputs (n ≤ 16, e.g. a 10-class logit layer). */
@@ -187,6 +204,8 @@ TGT static void ukr_12x16(int kc, const float *ap, const float *bp, float *c, in
     }
     const __m512 va = _mm512_set1_ps(alpha);
     const int full = nr == 16;
+    const tile_epi *te = NULL; /* no epilogue here: STORE_ROW's */
+    float *orow = NULL;
     const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1u);
 #pragma GCC unroll 12
     for (int i = 0; i < CX_GEMM_MR; i++)
@@ -194,8 +213,24 @@ TGT static void ukr_12x16(int kc, const float *ap, const float *bp, float *c, in
             STORE_ROW(c0[i], 0, c + (size_t)i * ldc, m0, full);
 }
 
+/* The epilogue over C already stored, for the cases that never reach a wide tile. */
+static void epilogue_in_place(const cx_gemm_epilogue *ep, float *c, int ldc, int m, int n)
+{
+    if (!ep)
+        return;
+    for (int i = 0; i < m; i++) {
+        const size_t at = (size_t)(c + (size_t)i * ldc - ep->c0), j0 = at % (size_t)ldc;
+        float *z = c + (size_t)i * ldc;
+        for (int j = 0; j < n; j++) {
+            z[j] += ep->bias[j0 + j];
+            ep->out[at + j] = ep->relu && !(z[j] > 0.0f) ? 0.0f : z[j];
+        }
+    }
+}
+
 TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                        const float *b, int ldb, float beta, float *c, int ldc, float *ws)
+                        const float *b, int ldb, float beta, float *c, int ldc, float *ws,
+                        const cx_gemm_epilogue *ep)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -205,10 +240,14 @@ TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const 
             for (int j = 0; j < n; j++)
                 ci[j] = beta == 0.0f ? 0.0f : beta * ci[j];
         }
+        epilogue_in_place(ep, c, ldc, m, n);
         return;
     }
     float *ap = ws, *bp = ws + CX_GEMM_WS_A;
     const int nr = n <= 16 ? 16 : CX_GEMM_NR;
+    const cx_gemm_epilogue *ep_narrow = nr == 16 ? ep : NULL; /* after the loops, in place */
+    if (nr == 16)
+        ep = NULL;
     for (int jc = 0; jc < n; jc += CX_GEMM_NC) {
         const int nc = n - jc < CX_GEMM_NC ? n - jc : CX_GEMM_NC;
         for (int pc = 0; pc < k; pc += CX_GEMM_KC) {
@@ -231,6 +270,16 @@ TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const 
                     for (int ir = 0; ir < mc; ir += CX_GEMM_MR) {
                         const int h = mc - ir < CX_GEMM_MR ? mc - ir : CX_GEMM_MR;
                         float *ct = c + (size_t)(ic + ir) * ldc + jc + jr;
+                        /* the epilogue's operands at this tile, after its last k-block */
+                        tile_epi te_at = {0};
+                        const tile_epi *te = NULL;
+                        if (ep && pc + kc == k) {
+                            const size_t at = (size_t)(ct - ep->c0);
+                            te_at.bias = ep->bias + at % (size_t)ldc;
+                            te_at.out = ep->out + at;
+                            te_at.relu = ep->relu;
+                            te = &te_at;
+                        }
                         if (nr == 16)
                             ukr_12x16(kc, ap + (size_t)ir * kc, bpj, ct, ldc, h, w, alpha,
                                       beta_eff);
@@ -239,16 +288,18 @@ TGT void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const 
                                       ta ? a + (size_t)pc * lda + ic + ir
                                          : a + (size_t)(ic + ir) * lda + pc,
                                       ta ? 1 : (size_t)lda, ta ? (size_t)lda : 1, bpj, ct, ldc, h,
-                                      w, alpha, beta_eff);
+                                      w, alpha, beta_eff, te);
                         else /* the last, partial tile: packed, zero rows past h */
-                            (h <= 4 ? ukr_4x32 : h <= 8 ? ukr_8x32 : ukr_12x32)(
-                                kc, ap + (size_t)ir * kc, 1, CX_GEMM_MR, bpj, ct, ldc, h, w, alpha,
-                                beta_eff);
+                            (h <= 4   ? ukr_4x32
+                             : h <= 8 ? ukr_8x32
+                                      : ukr_12x32)(kc, ap + (size_t)ir * kc, 1, CX_GEMM_MR, bpj, ct,
+                                                   ldc, h, w, alpha, beta_eff, te);
                     }
                 }
             }
         }
     }
+    epilogue_in_place(ep_narrow, c, ldc, m, n);
 }
 
 #define NARROW_TA_ROWS 16
@@ -281,7 +332,7 @@ TGT void cx_gemm_avx512_narrow(int ta, int tb, int m, int n, int k, float alpha,
     if (m <= 0 || n <= 0 || n > 16)
         return;
     if (k > CX_GEMM_NARROW_KMAX || k <= 0 || alpha == 0.0f) { /* the general kernel's cases */
-        cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ws);
+        cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ws, NULL);
         return;
     }
     pack_b_narrow(tb, b, ldb, k, n, ws);
@@ -346,17 +397,18 @@ int cx_gemm_avx512_usable(void)
 }
 
 void cx_gemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                    const float *b, int ldb, float beta, float *c, int ldc, float *ws)
+                    const float *b, int ldb, float beta, float *c, int ldc, float *ws,
+                    const cx_gemm_epilogue *ep)
 {
     (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
-    (void)ldb, (void)beta, (void)c, (void)ldc, (void)ws;
+    (void)ldb, (void)beta, (void)c, (void)ldc, (void)ws, (void)ep;
 }
 
 void cx_gemm_avx512_narrow(int ta, int tb, int m, int n, int k, float alpha, const float *a,
                            int lda, const float *b, int ldb, float beta, float *c, int ldc,
                            float *ws)
 {
-    cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ws);
+    cx_gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ws, NULL);
 }
 
 #endif
