@@ -610,8 +610,9 @@ cx_cpu_gemm cx_cpu_gemm_select(void)
 
 const char *cx_cpu_gemm_name(cx_cpu_gemm g)
 {
-    return g == CX_CPU_GEMM_AVX512 ? "cloakx avx512 12x32 packed, n <= 16 12x16 unpacked A"
-                                   : "openblas cblas_sgemm";
+    return g == CX_CPU_GEMM_AVX512
+               ? "cloakx avx512 12x32 (B packed, A in place, bias+relu epilogue), n <= 16 12x16"
+               : "openblas cblas_sgemm";
 }
 
 cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **out, cx_error *e)
