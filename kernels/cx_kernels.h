@@ -51,8 +51,7 @@ struct cx_backend {
     /* C (M, N) = alpha · op(A) · op(B) + beta · C, op(X) = X or Xᵀ (trans != 0);
      * op(A) is (M, K), op(B) is (K, N); lda/ldb/ldc are row strides of the stored matrices. */
     void (*sgemm)(cx_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
-                  const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                  int ldc);
+                  const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
     /* z (B, N) += bias (N) in place (z holds x·W on entry: the pre-activation after);
      * out (B, N) = act(z). out may equal z only when act is NONE or RELU. */
@@ -105,17 +104,16 @@ struct cx_backend {
      * clip_factor of it; every δ_l row scaled by its factor. act[l] (B, dims[l]) is read,
      * delta[l] (B, dims[l+1]) scaled in place, for l < layers. One parallel region instead of
      * 4·layers + 1: on two threads those regions' wake-ups were half of DP-SGD's overhead. */
-    void (*dp_clip)(cx_backend *be, int rows, int layers, const int *dims,
-                    const float *const *act, float *const *delta, float max_norm,
-                    float *norm_sq, float *factor);
+    void (*dp_clip)(cx_backend *be, int rows, int layers, const int *dims, const float *const *act,
+                    float *const *delta, float max_norm, float *norm_sq, float *factor);
     /* x (n) *= alpha */
     void (*scale)(cx_backend *be, size_t n, float *x, float alpha);
 
     /* Optimizers, fused (one pass over params, grads and state), bias-corrected Adam at
      * step t ≥ 1. adamw: decoupled weight decay p −= lr·wd·p; adam: wd added to the gradient. */
     void (*adam_update)(cx_backend *be, size_t n, float *params, const float *grads, float *m,
-                        float *v, float lr, float beta1, float beta2, float eps,
-                        float weight_decay, int decoupled, int t);
+                        float *v, float lr, float beta1, float beta2, float eps, float weight_decay,
+                        int decoupled, int t);
     /* SGD with momentum (PyTorch form): g' = g + wd·p; buf = mu·buf + g'; p −= lr·buf
      * (buf unused when mu == 0). */
     void (*sgd_update)(cx_backend *be, size_t n, float *params, const float *grads,
@@ -124,9 +122,9 @@ struct cx_backend {
      * captured step (cx_backend_graph_*) replays with new values: hyper (3) = {lr, 1 − β1^t,
      * 1 − β2^t} (the host computes them as 1.0f − powf(β, (float)t), the rounding adam_update
      * uses, so both forms give identical bits); lr (1). */
-    void (*adam_update_dev)(cx_backend *be, size_t n, float *params, const float *grads,
-                            float *m, float *v, const float *hyper, float beta1, float beta2,
-                            float eps, float weight_decay, int decoupled);
+    void (*adam_update_dev)(cx_backend *be, size_t n, float *params, const float *grads, float *m,
+                            float *v, const float *hyper, float beta1, float beta2, float eps,
+                            float weight_decay, int decoupled);
     void (*sgd_update_dev)(cx_backend *be, size_t n, float *params, const float *grads,
                            float *momentum_buf, const float *lr, float momentum,
                            float weight_decay);
@@ -153,8 +151,8 @@ struct cx_backend {
 
 /* name: "cpu" (or "cuda" when built with it); threads ≤ 0: all cores. TF32/BF16 on the
  * CPU backend fail with CX_ERR_UNSUPPORTED. Free with cx_backend_destroy. */
-cx_err cx_backend_create(const char *name, cx_precision precision, int threads,
-                         cx_backend **out, cx_error *e);
+cx_err cx_backend_create(const char *name, cx_precision precision, int threads, cx_backend **out,
+                         cx_error *e);
 /* The CPU backend's GEMM kernel, chosen per machine at run time: the own AVX-512 packed
  * kernel where the CPU has AVX-512 F/VL, OpenBLAS elsewhere (and for very narrow outputs).
  * CLOAKX_CPU_GEMM=openblas forces the fallback (benchmarks compare the two). */
@@ -169,8 +167,7 @@ const char *cx_cpu_gemm_name(cx_cpu_gemm g);
  * 0 where it cannot be measured. */
 double cx_cpu_fma_peak_gflops(double seconds, const char **what);
 
-cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **out,
-                             cx_error *e);
+cx_err cx_backend_cpu_create(cx_precision precision, int threads, cx_backend **out, cx_error *e);
 void cx_backend_destroy(cx_backend *be);
 const char *cx_precision_name(cx_precision p); /* "fp32", "tf32", "bf16" */
 const char *cx_act_name(cx_act a);             /* "none", "relu", ... */
@@ -197,8 +194,7 @@ cx_err cx_cuda_device_query(int device, cx_cuda_device_info *out, cx_error *e);
  * tf32: CUBLAS_COMPUTE_32F_FAST_TF32; bf16: CUBLAS_COMPUTE_32F_FAST_16BF, i.e. bf16 products
  * with fp32 accumulation over fp32 master weights), CUDA kernels for every other op, all on
  * one stream with no host synchronisation except download() and sync(). */
-cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **out,
-                              cx_error *e);
+cx_err cx_backend_cuda_create(int device, cx_precision precision, cx_backend **out, cx_error *e);
 /* Pinned (page-locked) host memory, for DMA straight from decrypted buffers; wiped on free.
  * The signatures match io's cx_buf_allocator (ud is unused) so that engine can plug them into
  * the pipeline's buffer pool. */
@@ -245,8 +241,8 @@ typedef struct cx_device_choice {
 /* device: "auto" (NULL too: GPU 0 when a GPU is usable, else cpu, saying why), "cpu", "cuda"
  * (= "cuda:0") or "cuda:N" (no fallback: an absent GPU is CX_ERR_DEVICE). threads: the
  * cpu backend's. choice may be NULL. */
-cx_err cx_backend_select(const char *device, cx_precision precision, int threads,
-                         cx_backend **out, cx_device_choice *choice, cx_error *e);
+cx_err cx_backend_select(const char *device, cx_precision precision, int threads, cx_backend **out,
+                         cx_device_choice *choice, cx_error *e);
 /* GEMM rate of backend be at one shape, C (m, n) = op(A) (m, k) · op(B) (k, n), repeated
  * for at least min_seconds on buffers it allocates on the device: GFLOP/s (2·m·n·k per
  * GEMM), at the backend's precision. */
@@ -277,9 +273,9 @@ typedef struct cx_spec {
     cx_optim_kind optimizer;
     double lr, momentum, weight_decay, beta1, beta2, eps;
     cx_schedule schedule;
-    int step_size;     /* epochs between decays (step schedule) */
-    double gamma;      /* decay factor (step schedule) */
-    double min_lr;     /* floor of the cosine schedule */
+    int step_size; /* epochs between decays (step schedule) */
+    double gamma;  /* decay factor (step schedule) */
+    double min_lr; /* floor of the cosine schedule */
     int batch_size, epochs;
     double validation_split; /* fraction in [0, 0.9] held out, chosen by seed */
     int patience;            /* early stopping on validation loss; 0: off */
@@ -321,12 +317,12 @@ typedef struct cx_model {
     cx_loss loss;
     cx_act act;
     int n_layers;
-    int *dims;        /* n_layers + 1 */
+    int *dims; /* n_layers + 1 */
     size_t n_params;
-    float *params;    /* n_params */
-    int n_features;   /* dims[0] */
-    int n_outputs;    /* dims[n_layers] */
-    int n_classes;    /* classification: ≥ 2; regression: 0 */
+    float *params;         /* n_params */
+    int n_features;        /* dims[0] */
+    int n_outputs;         /* dims[n_layers] */
+    int n_classes;         /* classification: ≥ 2; regression: 0 */
     float *mean, *inv_std; /* standardiser (n_features each) */
     float y_mean, y_std;   /* regression targets are trained standardised; 0 / 1 otherwise */
 } cx_model;
@@ -375,13 +371,12 @@ typedef struct cx_metrics {
 } cx_metrics;
 
 /* y (n) labels; pred (n, k): probabilities (k = classes, or 1 for logistic) or values. */
-cx_err cx_metrics_classification(const float *y, const float *pred, size_t n, int k,
-                                 int n_classes, cx_metrics *out, cx_error *e);
+cx_err cx_metrics_classification(const float *y, const float *pred, size_t n, int k, int n_classes,
+                                 cx_metrics *out, cx_error *e);
 cx_err cx_metrics_regression(const float *y, const float *pred, size_t n, cx_metrics *out,
                              cx_error *e);
 /* ROC AUC with ties given half credit (Mann–Whitney U); score = P(class 1). */
-cx_err cx_metrics_roc_auc(const float *y, const float *score, size_t n, double *auc,
-                          cx_error *e);
+cx_err cx_metrics_roc_auc(const float *y, const float *score, size_t n, double *auc, cx_error *e);
 
 /* ---- training ---- */
 
@@ -439,8 +434,7 @@ typedef struct cx_compute_budget {
 void cx_spec_cost(const cx_spec *s, int n_features, int n_outputs, size_t rows,
                   cx_compute_cost *out);
 /* CX_ERR_LIMIT naming the first bound the cost exceeds (parameters, epochs, flops). */
-cx_err cx_compute_budget_check(const cx_compute_budget *b, const cx_compute_cost *c,
-                               cx_error *e);
+cx_err cx_compute_budget_check(const cx_compute_budget *b, const cx_compute_cost *c, cx_error *e);
 
 /* DP-SGD's plan on `rows` rows, as cx_train runs it: the Poisson sampling rate q and the
  * steps of all epochs (early stopping can only run fewer). What an ε cap is checked against
@@ -448,11 +442,11 @@ cx_err cx_compute_budget_check(const cx_compute_budget *b, const cx_compute_cost
 void cx_spec_dp_plan(const cx_spec *s, size_t rows, double *q, uint64_t *steps);
 
 typedef struct cx_train_result {
-    cx_metrics val;        /* metrics on the validation split (train split if none) */
-    double train_loss;     /* last epoch's mean training loss */
+    cx_metrics val;    /* metrics on the validation split (train split if none) */
+    double train_loss; /* last epoch's mean training loss */
     int epochs_run, best_epoch;
-    uint64_t steps;        /* optimizer steps taken */
-    double sample_rate;    /* DP: Poisson rate q = batch_size / train rows */
+    uint64_t steps;     /* optimizer steps taken */
+    double sample_rate; /* DP: Poisson rate q = batch_size / train rows */
     double seconds;
     size_t train_rows, val_rows;
     double samples_per_s;
@@ -553,8 +547,8 @@ cx_err cx_nccl_version(int *version, cx_error *e);
  * backend, the module and libnccl load, CLOAKX_NCCL is not "0"), that all ranks run on one
  * node (one host name and boot id: across nodes the gradients would cross the network in the
  * clear) and on distinct GPUs (PCI bus ids); rank 0's ncclUniqueId is then broadcast over comm
- * and every rank joins with ncclCommInitRank (given up after 120 s). Where any rank cannot, every rank
- * gets CX_ERR_UNSUPPORTED (saying why) and callers sum through the host; a failure of comm
+ * and every rank joins with ncclCommInitRank (given up after 120 s). Where any rank cannot, every
+ * rank gets CX_ERR_UNSUPPORTED (saying why) and callers sum through the host; a failure of comm
  * itself is returned as it is. */
 cx_err cx_nccl_create(cx_backend *be, cx_comm *comm, cx_nccl **out, cx_error *e);
 /* buf (count floats on the device) = the element-wise sum over the ranks, in place, queued on
@@ -625,9 +619,9 @@ cx_err cx_dp_standardize(const float *x, size_t n, size_t d, const double *lo, c
  * n_local rows, n the global count. S1 and S2 are summed across the ranks before any noise,
  * rank 0 alone draws the Laplace noise (once, as one process would) and broadcasts the result,
  * so every rank gets the same mean and std and the release costs ε once. */
-cx_err cx_dp_standardize_comm(const float *x, size_t n_local, size_t n, size_t d,
-                              const double *lo, const double *hi, double epsilon, cx_dp_rng *r,
-                              cx_comm *comm, float *mean, float *std, cx_error *e);
+cx_err cx_dp_standardize_comm(const float *x, size_t n_local, size_t n, size_t d, const double *lo,
+                              const double *hi, double epsilon, cx_dp_rng *r, cx_comm *comm,
+                              float *mean, float *std, cx_error *e);
 
 /* ---- deterministic training RNG (xoshiro256**, seeded by splitmix64) ---- */
 
@@ -636,7 +630,7 @@ typedef struct cx_rng {
 } cx_rng;
 void cx_rng_seed(cx_rng *r, uint64_t seed);
 uint64_t cx_rng_next(cx_rng *r);
-double cx_rng_uniform(cx_rng *r); /* [0, 1) with 53 bits */
+double cx_rng_uniform(cx_rng *r);             /* [0, 1) with 53 bits */
 uint64_t cx_rng_below(cx_rng *r, uint64_t n); /* unbiased in [0, n) */
 
 /* ===================== privacy accountant, safetensors ===================== */
@@ -647,8 +641,8 @@ uint64_t cx_rng_below(cx_rng *r, uint64_t n); /* unbiased in [0, n) */
  * DEFAULT_ALPHAS, and the conversion ε = min_α RDP(α) + log1p(-1/α) - (log δ + log α)/(α-1)
  * (Balle et al. 2020), clamped at 0. Composition adds RDP over steps and segments. */
 #define CX_PRIVACY_MAX_ORDERS 1024
-#define CX_PRIVACY_SIGMA_MAX 1e6        /* noise solve gives up beyond this σ */
-#define CX_PRIVACY_EPS_TOLERANCE 0.01   /* Opacus' default tolerance of the σ solve, in ε */
+#define CX_PRIVACY_SIGMA_MAX 1e6      /* noise solve gives up beyond this σ */
+#define CX_PRIVACY_EPS_TOLERANCE 0.01 /* Opacus' default tolerance of the σ solve, in ε */
 
 /* Opacus' DEFAULT_ALPHAS: 1.1, 1.2, ..., 10.9, 12, 13, ..., 63 (151 orders, no 11). */
 size_t cx_privacy_default_orders(const double **orders);
@@ -665,18 +659,18 @@ cx_err cx_privacy_rdp_to_epsilon(const double *orders, const double *rdp, size_t
 /* An accountant that composes segments of identical steps (σ, q, steps). */
 typedef struct cx_privacy_accountant cx_privacy_accountant;
 /* orders NULL / n_orders 0: the default orders. */
-cx_err cx_privacy_accountant_new(const double *orders, size_t n_orders,
-                                 cx_privacy_accountant **out, cx_error *e);
+cx_err cx_privacy_accountant_new(const double *orders, size_t n_orders, cx_privacy_accountant **out,
+                                 cx_error *e);
 void cx_privacy_accountant_free(cx_privacy_accountant *acc);
-cx_err cx_privacy_accountant_add(cx_privacy_accountant *acc, double sigma, double q,
-                                 uint64_t steps, cx_error *e);
+cx_err cx_privacy_accountant_add(cx_privacy_accountant *acc, double sigma, double q, uint64_t steps,
+                                 cx_error *e);
 cx_err cx_privacy_accountant_epsilon(const cx_privacy_accountant *acc, double delta,
                                      double *epsilon, double *order, cx_error *e);
 
 /* ε after `steps` steps of (σ, q) at δ; orders NULL = defaults. order may be NULL. */
 cx_err cx_privacy_epsilon(double sigma, double q, uint64_t steps, double delta,
-                          const double *orders, size_t n_orders, double *epsilon,
-                          double *order, cx_error *e);
+                          const double *orders, size_t n_orders, double *epsilon, double *order,
+                          cx_error *e);
 /* Smallest σ (to tolerance) with ε(σ) <= target_eps: Opacus' get_noise_multiplier search
  * (σ_high doubles from 10 until ε < target, then bisection on [0, σ_high] until
  * target - ε(σ_high) <= eps_tolerance; σ_high is returned, so ε_achieved <= target).
@@ -740,8 +734,7 @@ cx_err cx_safetensors_add(cx_safetensors *st, const char *name, cx_safetensors_d
                           const uint64_t *shape, size_t ndim, const void *data, size_t n_bytes,
                           cx_error *e);
 /* Set (or replace) a metadata entry. */
-cx_err cx_safetensors_meta_set(cx_safetensors *st, const char *key, const char *value,
-                               cx_error *e);
+cx_err cx_safetensors_meta_set(cx_safetensors *st, const char *key, const char *value, cx_error *e);
 /* NULL when absent; valid until st is freed or the key is set again. */
 const char *cx_safetensors_meta_get(const cx_safetensors *st, const char *key);
 size_t cx_safetensors_meta_count(const cx_safetensors *st);
@@ -749,8 +742,7 @@ cx_err cx_safetensors_meta_at(const cx_safetensors *st, size_t i, const char **k
                               const char **value, cx_error *e);
 
 size_t cx_safetensors_count(const cx_safetensors *st);
-cx_err cx_safetensors_at(const cx_safetensors *st, size_t i, cx_safetensors_tensor *t,
-                         cx_error *e);
+cx_err cx_safetensors_at(const cx_safetensors *st, size_t i, cx_safetensors_tensor *t, cx_error *e);
 cx_err cx_safetensors_find(const cx_safetensors *st, const char *name, cx_safetensors_tensor *t,
                            cx_error *e); /* CX_ERR_NOTFOUND when absent */
 /* Convert a tensor of any numeric dtype to host floats (out holds n_elements). */

@@ -25,7 +25,10 @@ void cx_rng_seed(cx_rng *r, uint64_t seed)
         r->s[i] = splitmix64(&x);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t cx_rng_next(cx_rng *r)
 {
@@ -40,7 +43,10 @@ uint64_t cx_rng_next(cx_rng *r)
     return res;
 }
 
-double cx_rng_uniform(cx_rng *r) { return (double)(cx_rng_next(r) >> 11) * 0x1.0p-53; }
+double cx_rng_uniform(cx_rng *r)
+{
+    return (double)(cx_rng_next(r) >> 11) * 0x1.0p-53;
+}
 
 uint64_t cx_rng_below(cx_rng *r, uint64_t n)
 {
@@ -56,8 +62,7 @@ uint64_t cx_rng_below(cx_rng *r, uint64_t n)
 
 /* ---- architecture ---- */
 
-cx_err cx_model_create(const cx_spec *s, int n_features, int n_classes, cx_model **out,
-                       cx_error *e)
+cx_err cx_model_create(const cx_spec *s, int n_features, int n_classes, cx_model **out, cx_error *e)
 {
     if (n_features < 1)
         return cx_error_set(e, CX_ERR_ARG, "model: no feature columns");
@@ -98,8 +103,8 @@ cx_err cx_model_create(const cx_spec *s, int n_features, int n_classes, cx_model
     m->n_params = np;
     if (np > CX_MODEL_MAX_PARAMS) {
         cx_model_free(m);
-        return cx_error_set(e, CX_ERR_LIMIT, "model: %zu parameters exceed the limit of %llu",
-                            np, (unsigned long long)CX_MODEL_MAX_PARAMS);
+        return cx_error_set(e, CX_ERR_LIMIT, "model: %zu parameters exceed the limit of %llu", np,
+                            (unsigned long long)CX_MODEL_MAX_PARAMS);
     }
     m->params = calloc(np, sizeof(float));
     if (!m->params) {
@@ -164,10 +169,10 @@ cx_err cx_net_create(cx_backend *be, const cx_model *m, int cap, cx_net *n, cx_e
     n->cap = cap;
     n->L = m->n_layers;
     cx_err rc;
-#define ALLOC(ptr, count, type)                                                                \
-    do {                                                                                       \
-        if ((rc = be->alloc(be, (size_t)(count) * sizeof(type), (void **)&(ptr), e)) != CX_OK) \
-            goto fail;                                                                         \
+#define ALLOC(ptr, count, type)                                                                    \
+    do {                                                                                           \
+        if ((rc = be->alloc(be, (size_t)(count) * sizeof(type), (void **)&(ptr), e)) != CX_OK)     \
+            goto fail;                                                                             \
     } while (0)
     ALLOC(n->params, m->n_params, float);
     ALLOC(n->grads, m->n_params, float);
@@ -273,8 +278,7 @@ void cx_net_backward(cx_net *n, int rows, int accumulate, int dp, float max_norm
         int fi = m->dims[l], fo = m->dims[l + 1];
         const float *w = n->params + cx_model_layer_offset(m, l);
         /* delta_{l-1} (B, fi) = delta_l (B, fo) · Wᵀ (fo, fi), then ⊙ act'(z_{l-1}) */
-        be->sgemm(be, 0, 1, rows, fi, fo, 1.0f, n->delta[l], fo, w, fo, 0.0f, n->delta[l - 1],
-                  fi);
+        be->sgemm(be, 0, 1, rows, fi, fo, 1.0f, n->delta[l], fo, w, fo, 0.0f, n->delta[l - 1], fi);
         be->act_backward(be, m->act, rows, fi, n->z[l - 1], n->act[l], n->delta[l - 1],
                          n->delta[l - 1]);
     }
@@ -349,8 +353,8 @@ static cx_err model_tensors(const cx_model *m, const json_t *extra, cx_safetenso
         rc = cx_safetensors_add(st, "standardizer.mean", CX_SAFETENSORS_F32, fs, 1, m->mean,
                                 (size_t)m->n_features * sizeof(float), e);
     if (rc == CX_OK)
-        rc = cx_safetensors_add(st, "standardizer.inv_std", CX_SAFETENSORS_F32, fs, 1,
-                                m->inv_std, (size_t)m->n_features * sizeof(float), e);
+        rc = cx_safetensors_add(st, "standardizer.inv_std", CX_SAFETENSORS_F32, fs, 1, m->inv_std,
+                                (size_t)m->n_features * sizeof(float), e);
     json_t *jd = json_array();
     for (int l = 0; jd && l <= m->n_layers; l++)
         json_array_append_new(jd, json_integer(m->dims[l]));
@@ -524,8 +528,7 @@ cx_err cx_model_load(const char *path, cx_model **out, json_t **meta, cx_error *
                  task, hidden, act, loss);
     else
         snprintf(specbuf, sizeof specbuf,
-                 "{\"task\":\"%s\",\"model\":{\"type\":\"%s\"},\"loss\":\"%s\"}", task, kind,
-                 loss);
+                 "{\"task\":\"%s\",\"model\":{\"type\":\"%s\"},\"loss\":\"%s\"}", task, kind, loss);
     json_t *js = json_loads(specbuf, 0, &je);
     if (!js) {
         rc = cx_error_set(e, CX_ERR_FORMAT, "model file: task/model metadata is invalid");

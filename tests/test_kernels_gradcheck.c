@@ -19,12 +19,10 @@ static double mean_loss(cx_net *n, cx_backend *be, const float *params, int rows
 {
     cx_error e;
     float lr[16];
-    assert_int_equal(be->upload(be, n->params, params, n->m->n_params * sizeof(float), &e),
-                     CX_OK);
+    assert_int_equal(be->upload(be, n->params, params, n->m->n_params * sizeof(float), &e), CX_OK);
     cx_net_forward(n, rows);
     cx_net_loss(n, rows, 1.0f / rows);
-    assert_int_equal(be->download(be, lr, n->loss_rows, (size_t)rows * sizeof(float), &e),
-                     CX_OK);
+    assert_int_equal(be->download(be, lr, n->loss_rows, (size_t)rows * sizeof(float), &e), CX_OK);
     double s = 0;
     for (int i = 0; i < rows; i++)
         s += lr[i];
@@ -236,8 +234,8 @@ static void test_dp_clip_fused_matches_ops(void **state)
                     act[l][i] = (float)(cx_rng_uniform(&r) - 0.5);
                 /* rows of growing scale: the norms spread across the bound */
                 for (size_t i = 0; i < nd; i++)
-                    d_ops[l][i] = d_fused[l][i] = (float)((cx_rng_uniform(&r) - 0.5) *
-                                                          (1.0 + (double)(i / dims[l + 1])));
+                    d_ops[l][i] = d_fused[l][i] =
+                        (float)((cx_rng_uniform(&r) - 0.5) * (1.0 + (double)(i / dims[l + 1])));
             }
             float *tmp_a = malloc(rows * sizeof(float)), *tmp_d = malloc(rows * sizeof(float));
             float *nsq_ops = malloc(rows * sizeof(float)), *f_ops = malloc(rows * sizeof(float));
@@ -289,8 +287,8 @@ static void test_optimizer_updates(void **state)
     double pd[3] = {1.0, -2.0, 0.5}, md[3] = {0}, vd[3] = {0};
     const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
     for (int t = 1; t <= 3; t++) {
-        be->adam_update(be, 3, p, g, m, v, (float)lr, (float)b1, (float)b2, (float)eps,
-                        (float)wd, 1, t);
+        be->adam_update(be, 3, p, g, m, v, (float)lr, (float)b1, (float)b2, (float)eps, (float)wd,
+                        1, t);
         for (int i = 0; i < 3; i++) {
             pd[i] -= lr * wd * pd[i];
             md[i] = b1 * md[i] + (1 - b1) * g[i];
@@ -314,21 +312,17 @@ static void test_precision_refused_on_cpu(void **state)
     (void)state;
     cx_error e;
     cx_backend *be = NULL;
-    assert_int_equal(cx_backend_create("cpu", CX_PRECISION_BF16, 1, &be, &e),
-                     CX_ERR_UNSUPPORTED);
+    assert_int_equal(cx_backend_create("cpu", CX_PRECISION_BF16, 1, &be, &e), CX_ERR_UNSUPPORTED);
     assert_non_null(strstr(e.msg, "bf16"));
-    assert_int_equal(cx_backend_create("cpu", CX_PRECISION_TF32, 1, &be, &e),
-                     CX_ERR_UNSUPPORTED);
+    assert_int_equal(cx_backend_create("cpu", CX_PRECISION_TF32, 1, &be, &e), CX_ERR_UNSUPPORTED);
     assert_int_equal(cx_backend_create("tpu", CX_PRECISION_FP32, 1, &be, &e), CX_ERR_ARG);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layers_activations_losses),
-        cmocka_unit_test(test_dp_clipped_sum),
-        cmocka_unit_test(test_dp_clip_fused_matches_ops),
-        cmocka_unit_test(test_optimizer_updates),
+        cmocka_unit_test(test_layers_activations_losses), cmocka_unit_test(test_dp_clipped_sum),
+        cmocka_unit_test(test_dp_clip_fused_matches_ops), cmocka_unit_test(test_optimizer_updates),
         cmocka_unit_test(test_precision_refused_on_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
