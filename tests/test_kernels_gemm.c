@@ -204,17 +204,6 @@ static void test_sgemm_bits_independent_of_threads(void **state)
     bits_independent_of_threads(1000, 10, 700);
 }
 
-static float *filled(size_t n, unsigned seed, float lo, float hi)
-{
-    float *x = malloc(n * sizeof *x);
-    assert_non_null(x);
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1103515245u + 12345u;
-        x[i] = lo + (hi - lo) * (float)((seed >> 8) & 0xffff) / 65535.0f;
-    }
-    return x;
-}
-
 /* dense_forward = sgemm then bias_act_forward, bit for bit: every activation (relu and none
  * in the epilogue, the others by the two ops), 1 and 2 threads, tiles past every edge, k past
  * one KC block, a narrow layer and one small enough for one thread. */
@@ -233,12 +222,16 @@ static void test_dense_fused_matches_two_ops(void **state)
         for (size_t si = 0; si < sizeof dense / sizeof dense[0]; si++) {
             const int rows = dense[si].m, n = dense[si].n, k = dense[si].k;
             const size_t nz = (size_t)rows * n, nx = (size_t)rows * k;
-            float *x = filled(nx, 1u + (unsigned)si, -1.0f, 1.0f);
-            float *w = filled((size_t)k * n, 7u, -0.5f, 0.5f);
-            float *bias = filled((size_t)n, 9u, -0.3f, 0.3f);
+            float *x = malloc(nx * sizeof *x), *w = malloc((size_t)k * n * sizeof *w);
+            float *bias = malloc((size_t)n * sizeof *bias);
             float *z1 = malloc(nz * sizeof *z1), *z2 = malloc(nz * sizeof *z2);
             float *o1 = malloc(nz * sizeof *o1), *o2 = malloc(nz * sizeof *o2);
-            assert_true(z1 && z2 && o1 && o2);
+            assert_true(x && w && bias && z1 && z2 && o1 && o2);
+            cx_rng r;
+            cx_rng_seed(&r, 1 + si);
+            fill(&r, x, nx);
+            fill(&r, w, (size_t)k * n);
+            fill(&r, bias, (size_t)n);
             for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
                 const cx_act act = acts[ai];
                 be->dense_forward(be, act, rows, n, k, x, w, bias, z1, o1);
