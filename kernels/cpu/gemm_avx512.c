@@ -101,9 +101,8 @@ typedef struct tile_epi {
 } tile_epi;
 
 /* C tile (mr × nr valid of MR × NV·16) = alpha·acc + beta·C (first k-block: beta as
- * given, 0 never reads C) or C + alpha·acc (later k-blocks, beta_eff = 1); then the epilogue
- * te (NULL: none), its out row orow. */
-#define STORE_ROW(acc, v, crow, mask, full, te, orow)                                              \
+ * given, 0 never reads C) or C + alpha·acc (later k-blocks, beta_eff = 1). */
+#define STORE_ROW(acc, v, crow, mask, full)                                                        \
     do {                                                                                           \
         __m512 r_ = _mm512_mul_ps(acc, va);                                                        \
         if (beta_eff != 0.0f) {                                                                    \
@@ -113,13 +112,13 @@ typedef struct tile_epi {
                                   : _mm512_fmadd_ps(old_, _mm512_set1_ps(beta_eff), r_);           \
         }                                                                                          \
         if (te) { /* the epilogue: z = C + bias, out = relu(z) or z */                             \
-            r_ = _mm512_add_ps(r_, full ? _mm512_loadu_ps((te)->bias + 16 * (v))                   \
-                                        : _mm512_maskz_loadu_ps(mask, (te)->bias + 16 * (v)));     \
-            const __m512 o_ = (te)->relu ? _mm512_max_ps(r_, _mm512_setzero_ps()) : r_;            \
+            r_ = _mm512_add_ps(r_, full ? _mm512_loadu_ps(te->bias + 16 * (v))                     \
+                                        : _mm512_maskz_loadu_ps(mask, te->bias + 16 * (v)));       \
+            const __m512 o_ = te->relu ? _mm512_max_ps(r_, _mm512_setzero_ps()) : r_;              \
             if (full)                                                                              \
-                _mm512_storeu_ps((orow) + 16 * (v), o_);                                           \
+                _mm512_storeu_ps(orow + 16 * (v), o_);                                             \
             else                                                                                   \
-                _mm512_mask_storeu_ps((orow) + 16 * (v), mask, o_);                                \
+                _mm512_mask_storeu_ps(orow + 16 * (v), mask, o_);                                  \
         }                                                                                          \
         if (full)                                                                                  \
             _mm512_storeu_ps(crow + 16 * (v), r_);                                                 \
@@ -160,9 +159,9 @@ TGT static INL void ukr_x32(const int rows, int kc, const float *a, size_t rs, s
         if (i < mr) {
             float *crow = c + (size_t)i * ldc;
             float *orow = te ? te->out + (size_t)i * ldc : NULL;
-            STORE_ROW(c0[i], 0, crow, m0, full, te, orow);
+            STORE_ROW(c0[i], 0, crow, m0, full);
             if (nr > 16)
-                STORE_ROW(c1[i], 1, crow, m1, full, te, orow);
+                STORE_ROW(c1[i], 1, crow, m1, full);
         }
     }
 }
@@ -205,12 +204,13 @@ TGT static void ukr_12x16(int kc, const float *ap, const float *bp, float *c, in
     }
     const __m512 va = _mm512_set1_ps(alpha);
     const int full = nr == 16;
+    const tile_epi *te = NULL; /* no epilogue here: STORE_ROW's */
+    float *orow = NULL;
     const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1u);
 #pragma GCC unroll 12
     for (int i = 0; i < CX_GEMM_MR; i++)
         if (i < mr)
-            STORE_ROW(c0[i], 0, c + (size_t)i * ldc, m0, full, (const tile_epi *)NULL,
-                      (float *)NULL);
+            STORE_ROW(c0[i], 0, c + (size_t)i * ldc, m0, full);
 }
 
 /* The epilogue over C already stored, for the cases that never reach a wide tile. */
